@@ -1,0 +1,628 @@
+/* client.c - the BenchFS client library: each call routed to the servers that
+ * hold its data (placement.h), sent over rpc.h (see client.h for the contract). */
+#include "client.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "placement.h"
+#include "registry.h"
+#include "rpc.h"
+
+#define WINDOW 4                /* data RPCs one call keeps in flight */
+#define COOKIE_NODE_SHIFT 56    /* readdir cookies: node index in the top 8 bits */
+
+struct bfs_client {
+    char registry_dir[PATH_MAX];
+    uint32_t nodes, chunk_size;
+    struct rpc_client *rpc;
+    pthread_mutex_t reconnect_lock;
+};
+
+uint32_t bfs_client_nodes(const struct bfs_client *c) { return c->nodes; }
+uint32_t bfs_client_chunk_size(const struct bfs_client *c) { return c->chunk_size; }
+
+/* A server we lost may be back: re-read its registry file and reconnect. */
+static int reconnect(struct bfs_client *c, uint32_t node)
+{
+    char path[PATH_MAX];
+    struct registry_entry e;
+    int rc = 0;
+    pthread_mutex_lock(&c->reconnect_lock);
+    if (!rpc_client_connected(c->rpc, node)) {
+        registry_path(c->registry_dir, node, c->nodes, path, sizeof path);
+        rc = registry_read(path, &e);
+        if (rc == 0) {
+            if (e.chunk_size != c->chunk_size || e.cluster_size != c->nodes) {
+                log_error("server node %u came back with another configuration (%s)", node, path);
+                rc = -ENOTCONN;
+            } else {
+                rc = rpc_client_connect(c->rpc, node, e.addr, e.addr_len);
+                if (rc == 0)
+                    log_info("server node %u: reconnected (%s)", node, path);
+            }
+            registry_entry_clear(&e);
+        } else {
+            log_debug("server node %u: cannot reconnect: %s: %s", node, path, strerror(-rc));
+            rc = -ENOTCONN;
+        }
+    }
+    pthread_mutex_unlock(&c->reconnect_lock);
+    return rc < 0 ? -ENOTCONN : 0;
+}
+
+/* Sends calls and waits for all; returns a transport error or 0 (see each call's status). */
+static int run(struct bfs_client *c, struct rpc_call *calls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (calls[i].node >= c->nodes)
+            return -ESTALE;   /* an inode number naming no server of this cluster */
+        if (!rpc_client_connected(c->rpc, calls[i].node)) {
+            int rc = reconnect(c, calls[i].node);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return rpc_run(c->rpc, calls, n);
+}
+
+static int run1(struct bfs_client *c, struct rpc_call *call)
+{
+    int rc = run(c, call, 1);
+    return rc < 0 ? rc : call->status;
+}
+
+static void prep(struct rpc_call *call, uint32_t node, uint32_t op)
+{
+    memset(&call->args, 0, sizeof call->args);
+    call->node = node;
+    call->op = op;
+    call->data = NULL;
+    call->data_len = 0;
+    call->rbuf = NULL;
+    call->rbuf_len = 0;
+}
+
+static int check_name(const char *name, size_t *len)
+{
+    *len = strnlen(name, BFS_NAME_MAX + 1);
+    if (*len > BFS_NAME_MAX)
+        return -ENAMETOOLONG;
+    return *len == 0 ? -EINVAL : 0;
+}
+
+/* Runs one op on every node but skip (UINT32_MAX: all), e.g. to remove chunks. */
+static int on_all_nodes(struct bfs_client *c, uint32_t skip, uint32_t op, const struct bfs_msg *args)
+{
+    int first = 0;
+    for (uint32_t base = 0; base < c->nodes; base += WINDOW) {
+        struct rpc_call calls[WINDOW];
+        size_t n = 0;
+        for (uint32_t node = base; node < c->nodes && node < base + WINDOW; node++) {
+            if (node == skip)
+                continue;
+            prep(&calls[n], node, op);
+            calls[n++].args = *args;
+        }
+        int rc = run(c, calls, n);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = calls[i].status;
+        if (rc < 0 && !first)
+            first = rc;
+    }
+    return first;
+}
+
+/* An inode lost its last link on its owner: its chunks on the other nodes go too. */
+static void remove_remote_chunks(struct bfs_client *c, uint64_t ino, uint64_t size)
+{
+    if (c->nodes <= 1 || size <= c->chunk_size)
+        return;
+    struct bfs_msg a = { .ino = ino, .size = size };
+    int rc = on_all_nodes(c, place_inode(ino, c->nodes), OP_REMOVE, &a);
+    if (rc < 0)
+        log_warn("ino %llx: removing chunks on other servers failed: %s", (unsigned long long)ino,
+                 strerror(-rc));
+}
+
+/* After UNLINK/RENAME/PURGE: finish what the entry's server could not do itself. */
+static int settle_drop(struct bfs_client *c, const struct bfs_msg *drop, unsigned keep)
+{
+    struct rpc_call call;
+    if (drop->ino == 0)
+        return 0;
+    if (drop->flags & BFS_DROP_REMOTE) {
+        prep(&call, place_inode(drop->ino, c->nodes), OP_NLINK);
+        call.args.ino = drop->ino;
+        call.args.delta = -1;
+        call.args.flags = (keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0;
+        int rc = run1(c, &call);
+        if (rc < 0)
+            return rc;
+        drop = &call.reply;
+    }
+    if (drop->flags & BFS_DROP_FREED)
+        remove_remote_chunks(c, drop->ino, drop->size);
+    return 0;
+}
+
+int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out)
+{
+    struct rpc_call call;
+    prep(&call, place_inode(ino, c->nodes), OP_GETATTR);
+    call.args.ino = ino;
+    int rc = run1(c, &call);
+    if (rc == 0)
+        *out = call.reply.attr;
+    return rc;
+}
+
+int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out)
+{
+    struct rpc_call call;
+    size_t len;
+    int rc = check_name(name, &len);
+    if (rc < 0)
+        return rc;
+    prep(&call, place_dentry(parent, name, len, c->nodes), OP_LOOKUP);
+    call.args.parent = parent;
+    call.args.name = name;
+    call.args.name_len = (uint32_t)len;
+    if ((rc = run1(c, &call)) < 0)
+        return rc;
+    if (call.reply.flags & 1) {
+        *out = call.reply.attr;
+        return 0;
+    }
+    return bfs_getattr(c, call.reply.ino, out);
+}
+
+int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                struct bfs_attr *out)
+{
+    struct rpc_call call;
+    prep(&call, place_inode(ino, c->nodes), OP_SETATTR);
+    call.args.ino = ino;
+    call.args.mask = mask;
+    call.args.attr = *in;
+    int rc = run1(c, &call);
+    if (rc < 0)
+        return rc;
+    *out = call.reply.attr;
+    /* The owner cut its own chunks; chunks past the new end may live elsewhere. */
+    if ((mask & BFS_SET_SIZE) && c->nodes > 1 && out->size < call.reply.size &&
+        call.reply.size > c->chunk_size) {
+        struct bfs_msg a = { .ino = ino, .size = out->size, .off = call.reply.size };
+        rc = on_all_nodes(c, call.node, OP_TRUNCATE, &a);
+    }
+    return rc;
+}
+
+static int create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
+                  const char *target, uint32_t uid, uint32_t gid, struct bfs_attr *out)
+{
+    struct rpc_call call;
+    size_t len;
+    int rc = check_name(name, &len);
+    if (rc < 0)
+        return rc;
+    prep(&call, place_dentry(parent, name, len, c->nodes), OP_CREATE);
+    call.args.parent = parent;
+    call.args.name = name;
+    call.args.name_len = (uint32_t)len;
+    call.args.mode = mode;
+    call.args.uid = uid;
+    call.args.gid = gid;
+    if (target) {
+        size_t tlen = strnlen(target, BFS_SYMLINK_MAX + 1);
+        if (tlen > BFS_SYMLINK_MAX)
+            return -ENAMETOOLONG;
+        call.args.target = target;
+        call.args.target_len = (uint32_t)tlen;
+    }
+    rc = run1(c, &call);
+    if (rc == 0)
+        *out = call.reply.attr;
+    return rc;
+}
+
+int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
+               uint32_t uid, uint32_t gid, struct bfs_attr *out)
+{
+    if (!S_ISREG(mode) && !S_ISDIR(mode))
+        return -EINVAL;
+    return create(c, parent, name, mode, NULL, uid, gid, out);
+}
+
+int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
+                uint32_t uid, uint32_t gid, struct bfs_attr *out)
+{
+    return create(c, parent, name, S_IFLNK | 0777, target, uid, gid, out);
+}
+
+ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size)
+{
+    struct rpc_call call;
+    prep(&call, place_inode(ino, c->nodes), OP_READLINK);
+    call.args.ino = ino;
+    int rc = run1(c, &call);
+    if (rc < 0)
+        return rc;
+    size_t n = call.reply.target_len < size ? call.reply.target_len : size;
+    memcpy(buf, call.reply.target, n);
+    return (ssize_t)call.reply.target_len;
+}
+
+int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char *newname,
+             struct bfs_attr *out)
+{
+    struct rpc_call call;
+    struct bfs_attr a = { .mode = S_IFREG };
+    size_t len;
+    int rc = check_name(newname, &len);
+    if (rc < 0)
+        return rc;
+    uint32_t node = place_dentry(newparent, newname, len, c->nodes);
+    uint32_t owner = place_inode(ino, c->nodes);
+    /* The entry's server needs the type when it does not hold the inode. */
+    if (node != owner && (rc = bfs_getattr(c, ino, &a)) < 0)
+        return rc;
+    prep(&call, node, OP_LINK);
+    call.args.ino = ino;
+    call.args.mode = a.mode & S_IFMT;
+    call.args.parent = newparent;
+    call.args.name = newname;
+    call.args.name_len = (uint32_t)len;
+    if ((rc = run1(c, &call)) < 0)
+        return rc;
+    if (!(call.reply.flags & 1)) {
+        *out = call.reply.attr;
+        return 0;
+    }
+    prep(&call, owner, OP_NLINK);
+    call.args.ino = ino;
+    call.args.delta = 1;
+    rc = run1(c, &call);
+    if (rc == 0)
+        return bfs_getattr(c, ino, out);
+    /* The inode went away meanwhile: take the new entry back. */
+    bfs_unlink(c, newparent, newname, 0);
+    return rc;
+}
+
+static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name, uint32_t flags)
+{
+    struct rpc_call call;
+    size_t len;
+    int rc = check_name(name, &len);
+    if (rc < 0)
+        return rc;
+    prep(&call, place_dentry(parent, name, len, c->nodes), OP_UNLINK);
+    call.args.parent = parent;
+    call.args.name = name;
+    call.args.name_len = (uint32_t)len;
+    call.args.flags = flags;
+    if ((rc = run1(c, &call)) < 0)
+        return rc;
+    return settle_drop(c, &call.reply, (flags & BFS_F_KEEP) ? BFS_UNLINK_KEEP : 0);
+}
+
+int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags)
+{
+    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0);
+}
+
+int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name)
+{
+    if (c->nodes > 1) {
+        /* Entries of the directory live on every node: each must have none. */
+        struct bfs_attr a;
+        int rc = bfs_lookup(c, parent, name, &a);
+        if (rc < 0)
+            return rc;
+        if (!S_ISDIR(a.mode))
+            return -ENOTDIR;
+        for (uint32_t node = 0; node < c->nodes; node++) {
+            struct rpc_call call;
+            prep(&call, node, OP_HAS_ENTRIES);
+            call.args.ino = a.ino;
+            if ((rc = run1(c, &call)) < 0)
+                return rc;
+            if (call.reply.flags & 1)
+                return -ENOTEMPTY;
+        }
+    }
+    return unlink_entry(c, parent, name, BFS_F_RMDIR);
+}
+
+int bfs_purge(struct bfs_client *c, uint64_t ino)
+{
+    struct rpc_call call;
+    prep(&call, place_inode(ino, c->nodes), OP_PURGE);
+    call.args.ino = ino;
+    int rc = run1(c, &call);
+    if (rc == 0 && (call.reply.flags & BFS_DROP_FREED))
+        remove_remote_chunks(c, ino, call.reply.size);
+    return rc;
+}
+
+int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t newparent,
+               const char *newname, unsigned flags, unsigned keep)
+{
+    struct rpc_call call;
+    size_t len, newlen;
+    int rc = check_name(name, &len);
+    if (rc == 0)
+        rc = check_name(newname, &newlen);
+    if (rc < 0)
+        return rc;
+    uint32_t node = place_dentry(parent, name, len, c->nodes);
+    if (node != place_dentry(newparent, newname, newlen, c->nodes))
+        return -EXDEV;   /* not atomic across servers: callers like mv copy instead */
+    prep(&call, node, OP_RENAME);
+    call.args.parent = parent;
+    call.args.name = name;
+    call.args.name_len = (uint32_t)len;
+    call.args.newparent = newparent;
+    call.args.newname = newname;
+    call.args.newname_len = (uint32_t)newlen;
+    call.args.flags = ((flags & BFS_RENAME_NOREPLACE) ? BFS_F_NOREPLACE : 0) |
+                      ((keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0);
+    if ((rc = run1(c, &call)) < 0)
+        return rc;
+    return settle_drop(c, &call.reply, keep);
+}
+
+int bfs_readdir(struct bfs_client *c, uint64_t dir, uint64_t cookie, bfs_dirent_fn fn, void *arg)
+{
+    size_t cap = BFS_READDIR_MAX * (22 + BFS_NAME_MAX);
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    uint32_t node = (uint32_t)(cookie >> COOKIE_NODE_SHIFT);
+    uint64_t pos = cookie & ((1ULL << COOKIE_NODE_SHIFT) - 1);
+    int rc = 0, stop = 0;
+    while (rc == 0 && !stop && node < c->nodes) {
+        struct rpc_call call;
+        prep(&call, node, OP_READDIR);
+        call.args.ino = dir;
+        call.args.cookie = pos;
+        call.args.len = BFS_READDIR_MAX;
+        call.rbuf = buf;
+        call.rbuf_len = cap;
+        if ((rc = run1(c, &call)) < 0)
+            break;
+        size_t off = 0;
+        struct bfs_dirent d;
+        uint32_t seen = 0;
+        int k;
+        while (!stop && (k = proto_dirent_decode(buf, call.rdata_len, &off, &d)) == 1) {
+            if (d.cookie < 3 || d.cookie >> COOKIE_NODE_SHIFT) {
+                k = -EBADMSG;
+                break;
+            }
+            pos = d.cookie;
+            d.cookie |= (uint64_t)node << COOKIE_NODE_SHIFT;
+            seen++;
+            stop = fn(arg, &d);
+        }
+        if (!stop && (k < 0 || seen != call.reply.len)) {
+            log_warn("READDIR of ino %llx on node %u: malformed entries", (unsigned long long)dir, node);
+            rc = -EIO;
+        } else if (!stop && (call.reply.flags & 1)) {
+            node++;
+            pos = 0;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int bfs_statfs(struct bfs_client *c, struct statvfs *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t bytes = 0, bfree = 0, bavail = 0, files = 0, ffree = 0;
+    for (uint32_t node = 0; node < c->nodes; node++) {
+        struct rpc_call call;
+        prep(&call, node, OP_STATFS);
+        int rc = run1(c, &call);
+        if (rc < 0)
+            return rc;
+        const struct bfs_statfs *s = &call.reply.st;
+        bytes += s->blocks * s->bsize;
+        bfree += s->bfree * s->bsize;
+        bavail += s->bavail * s->bsize;
+        files += s->files;
+        ffree += s->ffree;
+    }
+    out->f_bsize = out->f_frsize = 4096;
+    out->f_blocks = bytes / 4096;
+    out->f_bfree = bfree / 4096;
+    out->f_bavail = bavail / 4096;
+    out->f_files = files;
+    out->f_ffree = ffree;
+    out->f_favail = ffree;
+    out->f_namemax = BFS_NAME_MAX;
+    return 0;
+}
+
+/* Cuts [off, off+len) into pieces that stay within one chunk and one RPC. */
+static size_t piece(const struct bfs_client *c, uint64_t off, size_t len, uint64_t *idx, uint64_t *coff)
+{
+    *idx = off / c->chunk_size;
+    *coff = off % c->chunk_size;
+    size_t n = c->chunk_size - *coff;
+    if (n > BFS_MAX_IO)
+        n = BFS_MAX_IO;
+    return n < len ? n : len;
+}
+
+ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off)
+{
+    if (len > SSIZE_MAX || off > (uint64_t)INT64_MAX - len)
+        return -EINVAL;
+    int64_t size = -1;   /* the file size once a reply (or GETATTR) told it */
+    size_t done = 0;
+    while (done < len && (size < 0 || off + done < (uint64_t)size)) {
+        struct rpc_call calls[WINDOW];
+        size_t n = 0, sent = done;
+        for (; n < WINDOW && sent < len; n++) {
+            uint64_t idx, coff;
+            size_t plen = piece(c, off + sent, len - sent, &idx, &coff);
+            prep(&calls[n], place_chunk(ino, idx, c->nodes), OP_READ);
+            calls[n].args.ino = ino;
+            calls[n].args.idx = idx;
+            calls[n].args.off = coff;
+            calls[n].args.len = (uint32_t)plen;
+            calls[n].rbuf = (uint8_t *)buf + sent;
+            calls[n].rbuf_len = plen;
+            sent += plen;
+        }
+        int rc = run(c, calls, n);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = calls[i].status;
+            if (rc == 0 && (calls[i].reply.flags & 1))
+                size = (int64_t)calls[i].reply.size;
+        }
+        if (rc < 0)
+            return done ? (ssize_t)done : rc;
+        done = sent;
+    }
+    if (size < 0) {
+        /* Every piece came from a node that does not own the inode. */
+        struct bfs_attr a;
+        int rc = bfs_getattr(c, ino, &a);
+        if (rc < 0)
+            return rc;
+        size = (int64_t)a.size;
+    }
+    uint64_t end = off + done < (uint64_t)size ? off + done : (uint64_t)size;
+    return end > off ? (ssize_t)(end - off) : 0;
+}
+
+ssize_t bfs_write(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off)
+{
+    if (len > SSIZE_MAX || off > (uint64_t)INT64_MAX - len)
+        return -EFBIG;
+    size_t done = 0;
+    int end_by_owner = 0;   /* the owner wrote the last piece and so raised the size itself */
+    int rc = 0;
+    while (done < len && rc == 0) {
+        struct rpc_call calls[WINDOW];
+        size_t n = 0, sent = done;
+        for (; n < WINDOW && sent < len; n++) {
+            uint64_t idx, coff;
+            size_t plen = piece(c, off + sent, len - sent, &idx, &coff);
+            prep(&calls[n], place_chunk(ino, idx, c->nodes), OP_WRITE);
+            calls[n].args.ino = ino;
+            calls[n].args.idx = idx;
+            calls[n].args.off = coff;
+            calls[n].data = (const uint8_t *)buf + sent;
+            calls[n].data_len = plen;
+            sent += plen;
+        }
+        rc = run(c, calls, n);
+        /* Only a prefix of pieces that all landed counts as written. */
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = calls[i].status;
+            if (rc == 0) {
+                done += calls[i].data_len;
+                end_by_owner = calls[i].reply.flags & 1;
+            }
+        }
+    }
+    if (done == 0)
+        return rc;
+    if (!end_by_owner || done < len) {
+        struct bfs_attr in = { .size = off + done }, out;
+        int rc2 = bfs_setattr(c, ino, BFS_SET_SIZE_GROW, &in, &out);
+        if (rc2 < 0)
+            return rc2;
+    }
+    return (ssize_t)done;
+}
+
+int bfs_fsync(struct bfs_client *c, uint64_t ino, int datasync)
+{
+    struct bfs_msg a = { .ino = ino, .flags = datasync ? 1 : 0 };
+    return on_all_nodes(c, UINT32_MAX, OP_FSYNC, &a);
+}
+
+int bfs_server_counters(struct bfs_client *c, uint32_t node, uint64_t *counts, size_t n)
+{
+    uint8_t raw[OP_MAX * 8];
+    struct rpc_call call;
+    prep(&call, node, OP_COUNTERS);
+    call.rbuf = raw;
+    call.rbuf_len = sizeof raw;
+    int rc = run1(c, &call);
+    if (rc < 0)
+        return rc;
+    size_t have = call.rdata_len / 8;
+    if (have > n)
+        have = n;
+    for (size_t i = 0; i < have; i++) {
+        counts[i] = 0;
+        for (int b = 0; b < 8; b++)
+            counts[i] |= (uint64_t)raw[8 * i + b] << (8 * b);
+    }
+    return (int)have;
+}
+
+int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
+{
+    struct registry_entry *entries = NULL;
+    uint8_t key[BFS_KEY_LEN];
+    uint32_t n = 0;
+    int rc;
+    if (!opts || !opts->registry_dir)
+        return -EINVAL;
+    struct bfs_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    pthread_mutex_init(&c->reconnect_lock, NULL);
+    if (snprintf(c->registry_dir, sizeof c->registry_dir, "%s", opts->registry_dir) >= PATH_MAX) {
+        rc = -ENAMETOOLONG;
+        goto fail;
+    }
+    double wait = opts->registry_timeout_s > 0 ? opts->registry_timeout_s : 30;
+    if ((rc = registry_wait(opts->registry_dir, wait, &entries, &n)) < 0)
+        goto fail;
+    if ((rc = registry_key_load(opts->registry_dir, key)) < 0)
+        goto fail;
+    c->nodes = n;
+    c->chunk_size = entries[0].chunk_size;
+    rc = rpc_client_create(n, key, opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30, &c->rpc);
+    for (uint32_t i = 0; rc == 0 && i < n; i++)
+        rc = rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len);
+    if (rc < 0)
+        goto fail;
+    /* One round trip proves the server answers and accepts our key. */
+    struct bfs_attr root;
+    if ((rc = bfs_getattr(c, BFS_ROOT_INO, &root)) < 0) {
+        log_error("server in %s does not answer: %s", opts->registry_dir, strerror(-rc));
+        goto fail;
+    }
+    registry_entries_free(entries, n);
+    *out = c;
+    return 0;
+fail:
+    registry_entries_free(entries, n);
+    bfs_client_close(c);
+    return rc;
+}
+
+void bfs_client_close(struct bfs_client *c)
+{
+    if (!c)
+        return;
+    rpc_client_destroy(c->rpc);
+    pthread_mutex_destroy(&c->reconnect_lock);
+    free(c);
+}

@@ -1,0 +1,93 @@
+/* client.h - the BenchFS client library: the RPCs a client makes, as functions.
+ *
+ * A client finds the servers in the registry directory, connects to each over
+ * UCX and routes every call by placement (common/placement.h). Calls are
+ * synchronous and thread-safe: many threads may have calls in flight at once
+ * (that is how the FUSE client uses it), and a call that spans several chunks
+ * sends its RPCs together and waits for all.
+ *
+ * Every function returns 0 (or a byte count) or a negative errno:
+ *   the file system's own errors (-ENOENT, -EEXIST, -ENOTEMPTY, ...), or
+ *   -ETIMEDOUT when a server did not answer within the RPC timeout, or
+ *   -ENOTCONN when a server is gone; the next call re-reads the registry and
+ *   reconnects, so a restarted server is picked up without a remount.
+ * Names are NUL-terminated, at most BFS_NAME_MAX bytes, no '/'.
+ * Nothing here caches: every call crosses the wire.
+ */
+#ifndef BENCHFS_CLIENT_H
+#define BENCHFS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include "types.h"
+
+struct bfs_client;
+
+struct bfs_client_opts {
+    const char *registry_dir;   /* required */
+    double registry_timeout_s;  /* how long to wait for the servers to register (default 30) */
+    double rpc_timeout_s;       /* how long one RPC may take (default 30) */
+};
+
+/* Waits for the servers' registry files, reads the cluster key, connects.
+ * On failure returns a negative errno and has logged why, e.g.
+ * "RegistryError: no server registered in /r (waited 30 s for /r/server.addr)". */
+int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out);
+/* Waits for no call (the caller makes sure none is running) and disconnects. NULL is fine. */
+void bfs_client_close(struct bfs_client *c);
+
+/* Cluster facts learned from the registry. */
+uint32_t bfs_client_nodes(const struct bfs_client *c);
+uint32_t bfs_client_chunk_size(const struct bfs_client *c);
+
+int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out);
+int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out);
+/* mask: BFS_SET_* fields taken from in. A size change also cuts or extends the data. */
+int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                struct bfs_attr *out);
+
+/* mode carries the type: S_IFREG or S_IFDIR, plus permission bits. -EEXIST if taken. */
+int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
+               uint32_t uid, uint32_t gid, struct bfs_attr *out);
+int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
+                uint32_t uid, uint32_t gid, struct bfs_attr *out);
+/* Copies at most size bytes of the target (no NUL added); returns its length. */
+ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size);
+int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char *newname,
+             struct bfs_attr *out);
+
+enum { BFS_UNLINK_KEEP = 1 };   /* the caller still has the file open: keep it at nlink 0 */
+int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags);
+int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name);
+/* Frees an inode that was kept open at nlink 0 (BFS_UNLINK_KEEP), once closed. */
+int bfs_purge(struct bfs_client *c, uint64_t ino);
+
+enum { BFS_RENAME_NOREPLACE = 1 };
+/* -EXDEV when the two entries live on different servers (callers such as mv copy instead).
+ * With BFS_UNLINK_KEEP in keep, a replaced file stays at nlink 0 (as for unlink). */
+int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t newparent,
+               const char *newname, unsigned flags, unsigned keep);
+
+/* Calls fn for each entry of dir after cookie (0: from the start; "." and ".."
+ * are not included), in pages, until fn returns non-zero or the entries end.
+ * A cookie passed back later resumes after that entry, even if the directory
+ * changed in between. Returns 0 or a negative errno. */
+typedef int (*bfs_dirent_fn)(void *arg, const struct bfs_dirent *d);
+int bfs_readdir(struct bfs_client *c, uint64_t dir, uint64_t cookie, bfs_dirent_fn fn, void *arg);
+
+int bfs_statfs(struct bfs_client *c, struct statvfs *out);
+
+/* Reads up to len bytes at off; returns the byte count (short only at end of file). */
+ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off);
+/* Writes len bytes at off; returns len or a negative errno. */
+ssize_t bfs_write(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off);
+/* Makes the file's data and metadata (and the entries of the namespace) durable. */
+int bfs_fsync(struct bfs_client *c, uint64_t ino, int datasync);
+
+/* Per-opcode request counters of server node (for tests and benchmarks):
+ * counts[op] for op < n. Returns the number of counters filled or -errno. */
+int bfs_server_counters(struct bfs_client *c, uint32_t node, uint64_t *counts, size_t n);
+
+#endif

@@ -1,0 +1,39 @@
+/* placement.c - see placement.h */
+#include "placement.h"
+
+uint64_t place_hash(const void *buf, size_t len, uint64_t seed)
+{
+    const unsigned char *p = buf;
+    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+uint32_t place_dentry(uint64_t parent, const char *name, size_t len, uint32_t nodes)
+{
+    if (nodes <= 1)
+        return 0;
+    return (uint32_t)(place_hash(name, len, parent) % nodes);
+}
+
+uint32_t place_inode(uint64_t ino, uint32_t nodes)
+{
+    uint32_t node = bfs_ino_node(ino);
+    return node < nodes ? node : UINT32_MAX;
+}
+
+uint32_t place_chunk(uint64_t ino, uint64_t idx, uint32_t nodes)
+{
+    if (idx == 0 || nodes <= 1)
+        return place_inode(ino, nodes);
+    uint64_t key[2] = { ino, idx };
+    return (uint32_t)(place_hash(key, sizeof key, 0x6368756e6bULL) % nodes);
+}

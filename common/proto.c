@@ -1,0 +1,345 @@
+/* proto.c - encoding and checked decoding of BenchFS messages (see proto.h). */
+#include "proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- little-endian primitives ---- */
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32); }
+
+/* ---- headers ---- */
+
+void proto_req_hdr_encode(const struct bfs_req_hdr *h, uint8_t out[BFS_REQ_HDR_LEN])
+{
+    put32(out, h->magic);
+    put16(out + 4, h->version);
+    put16(out + 6, h->op);
+    put64(out + 8, h->id);
+    put32(out + 16, h->flags);
+    put32(out + 20, h->args_len);
+    put32(out + 24, h->data_len);
+    put32(out + 28, 0);
+    memcpy(out + 32, h->key, BFS_KEY_LEN);
+}
+
+int proto_req_hdr_decode(const void *buf, size_t len, struct bfs_req_hdr *h)
+{
+    const uint8_t *p = buf;
+    memset(h, 0, sizeof *h);
+    if (len < 16)
+        return -EPROTO;
+    h->magic = get32(p);
+    h->version = get16(p + 4);
+    h->op = get16(p + 6);
+    h->id = get64(p + 8);
+    if (h->magic != BFS_PROTO_MAGIC)
+        return -EPROTO;
+    if (h->version != BFS_PROTO_VERSION)
+        return -EPROTONOSUPPORT;
+    if (len != BFS_REQ_HDR_LEN)
+        return -EPROTO;
+    h->flags = get32(p + 16);
+    h->args_len = get32(p + 20);
+    h->data_len = get32(p + 24);
+    memcpy(h->key, p + 32, BFS_KEY_LEN);
+    if (h->args_len > BFS_MAX_ARGS_LEN || h->data_len > BFS_MAX_DATA_LEN)
+        return -EBADMSG;
+    return 0;
+}
+
+void proto_rep_hdr_encode(const struct bfs_rep_hdr *h, uint8_t out[BFS_REP_HDR_LEN])
+{
+    put32(out, h->magic);
+    put32(out + 4, (uint32_t)h->status);
+    put64(out + 8, h->id);
+    put32(out + 16, h->args_len);
+    put32(out + 20, h->data_len);
+}
+
+int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h)
+{
+    const uint8_t *p = buf;
+    memset(h, 0, sizeof *h);
+    if (len != BFS_REP_HDR_LEN)
+        return -EPROTO;
+    h->magic = get32(p);
+    h->status = (int32_t)get32(p + 4);
+    h->id = get64(p + 8);
+    h->args_len = get32(p + 16);
+    h->data_len = get32(p + 20);
+    if (h->magic != BFS_PROTO_MAGIC)
+        return -EPROTO;
+    if (h->args_len > BFS_MAX_ARGS_LEN || h->data_len > BFS_MAX_DATA_LEN)
+        return -EBADMSG;
+    /* A status is 0 or a negative errno; anything else is not from a BenchFS server. */
+    if (h->status > 0 || h->status < -4095)
+        return -EBADMSG;
+    return 0;
+}
+
+/* ---- per-op fields ---- */
+
+enum field {
+    F_END, F_INO, F_PARENT, F_NEWPARENT, F_IDX, F_OFF, F_SIZE, F_COOKIE,
+    F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA,
+    F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS,
+};
+
+#define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8)
+#define STATFS_WIRE_LEN (7 * 8)
+#define MAX_FIELDS 8
+
+struct op_layout {
+    const char *name;
+    uint8_t req[MAX_FIELDS];
+    uint8_t rep[MAX_FIELDS];
+};
+
+/* The one definition of what every op carries. */
+static const struct op_layout layouts[OP_MAX] = {
+    [OP_LOOKUP]      = { "LOOKUP",   { F_PARENT, F_NAME }, { F_INO, F_MODE, F_FLAGS, F_ATTR } },
+    [OP_GETATTR]     = { "GETATTR",  { F_INO }, { F_ATTR } },
+    [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR }, { F_ATTR, F_SIZE } },
+    [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET }, { F_ATTR } },
+    [OP_READLINK]    = { "READLINK", { F_INO }, { F_TARGET } },
+    [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME }, { F_ATTR, F_FLAGS } },
+    [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE } },
+    [OP_NLINK]       = { "NLINK",    { F_INO, F_DELTA, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE } },
+    [OP_PURGE]       = { "PURGE",    { F_INO }, { F_INO, F_FLAGS, F_SIZE } },
+    [OP_RENAME]      = { "RENAME",   { F_PARENT, F_NAME, F_NEWPARENT, F_NEWNAME, F_FLAGS },
+                                     { F_INO, F_FLAGS, F_SIZE } },
+    [OP_READDIR]     = { "READDIR",  { F_INO, F_COOKIE, F_LEN }, { F_LEN, F_FLAGS } },
+    [OP_STATFS]      = { "STATFS",   { F_END }, { F_STATFS } },
+    [OP_READ]        = { "READ",     { F_INO, F_IDX, F_OFF, F_LEN }, { F_FLAGS, F_SIZE } },
+    [OP_WRITE]       = { "WRITE",    { F_INO, F_IDX, F_OFF }, { F_LEN, F_FLAGS } },
+    [OP_FSYNC]       = { "FSYNC",    { F_INO, F_FLAGS }, { F_END } },
+    [OP_TRUNCATE]    = { "TRUNCATE", { F_INO, F_SIZE, F_OFF }, { F_END } },
+    [OP_REMOVE]      = { "REMOVE",   { F_INO, F_SIZE }, { F_END } },
+    [OP_HAS_ENTRIES] = { "HAS_ENTRIES", { F_INO }, { F_FLAGS } },
+    [OP_COUNTERS]    = { "COUNTERS", { F_END }, { F_LEN } },
+};
+
+const char *proto_op_name(uint32_t op)
+{
+    return (op > 0 && op < OP_MAX) ? layouts[op].name : "UNKNOWN";
+}
+
+static const uint8_t *fields_of(uint32_t op, int reply)
+{
+    if (op == 0 || op >= OP_MAX)
+        return NULL;
+    return reply ? layouts[op].rep : layouts[op].req;
+}
+
+/* Strings travel as a 16-bit length and the bytes; these give each string field's slot. */
+static const char **str_ptr(struct bfs_msg *m, int f, uint32_t **len)
+{
+    switch (f) {
+    case F_NAME:    *len = &m->name_len;    return &m->name;
+    case F_NEWNAME: *len = &m->newname_len; return &m->newname;
+    default:        *len = &m->target_len;  return &m->target;
+    }
+}
+
+static uint64_t *u64_ptr(struct bfs_msg *m, int f)
+{
+    switch (f) {
+    case F_INO: return &m->ino;
+    case F_PARENT: return &m->parent;
+    case F_NEWPARENT: return &m->newparent;
+    case F_IDX: return &m->idx;
+    case F_OFF: return &m->off;
+    case F_SIZE: return &m->size;
+    case F_COOKIE: return &m->cookie;
+    default: return NULL;
+    }
+}
+
+static uint32_t *u32_ptr(struct bfs_msg *m, int f)
+{
+    switch (f) {
+    case F_MODE: return &m->mode;
+    case F_UID: return &m->uid;
+    case F_GID: return &m->gid;
+    case F_MASK: return &m->mask;
+    case F_FLAGS: return &m->flags;
+    case F_LEN: return &m->len;
+    case F_DELTA: return (uint32_t *)&m->delta;
+    default: return NULL;
+    }
+}
+
+static size_t field_size(int f, const struct bfs_msg *m)
+{
+    uint32_t *len;
+    if (u64_ptr((struct bfs_msg *)m, f))
+        return 8;
+    if (u32_ptr((struct bfs_msg *)m, f))
+        return 4;
+    switch (f) {
+    case F_ATTR: return ATTR_WIRE_LEN;
+    case F_STATFS: return STATFS_WIRE_LEN;
+    default:
+        str_ptr((struct bfs_msg *)m, f, &len);
+        return 2 + *len;
+    }
+}
+
+size_t proto_args_size(uint32_t op, int reply, const struct bfs_msg *m)
+{
+    const uint8_t *f = fields_of(op, reply);
+    size_t n = 0;
+    for (int i = 0; f && i < MAX_FIELDS && f[i] != F_END; i++)
+        n += field_size(f[i], m);
+    return n;
+}
+
+static size_t encode_attr(const struct bfs_attr *a, uint8_t *p)
+{
+    put64(p, a->ino);
+    put32(p + 8, a->mode);
+    put32(p + 12, a->nlink);
+    put32(p + 16, a->uid);
+    put32(p + 20, a->gid);
+    put64(p + 24, a->size);
+    put64(p + 32, (uint64_t)a->atime_ns);
+    put64(p + 40, (uint64_t)a->mtime_ns);
+    put64(p + 48, (uint64_t)a->ctime_ns);
+    return ATTR_WIRE_LEN;
+}
+
+static void decode_attr(const uint8_t *p, struct bfs_attr *a)
+{
+    a->ino = get64(p);
+    a->mode = get32(p + 8);
+    a->nlink = get32(p + 12);
+    a->uid = get32(p + 16);
+    a->gid = get32(p + 20);
+    a->size = get64(p + 24);
+    a->atime_ns = (int64_t)get64(p + 32);
+    a->mtime_ns = (int64_t)get64(p + 40);
+    a->ctime_ns = (int64_t)get64(p + 48);
+}
+
+size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_t *out)
+{
+    const uint8_t *f = fields_of(op, reply);
+    struct bfs_msg *mm = (struct bfs_msg *)m;   /* the slot helpers are shared with decode */
+    uint8_t *p = out;
+    for (int i = 0; f && i < MAX_FIELDS && f[i] != F_END; i++) {
+        uint64_t *v64 = u64_ptr(mm, f[i]);
+        uint32_t *v32 = u32_ptr(mm, f[i]);
+        uint32_t *len;
+        if (v64) {
+            put64(p, *v64);
+            p += 8;
+        } else if (v32) {
+            put32(p, *v32);
+            p += 4;
+        } else if (f[i] == F_ATTR) {
+            p += encode_attr(&m->attr, p);
+        } else if (f[i] == F_STATFS) {
+            const uint64_t *s = &m->st.bsize;
+            for (int k = 0; k < 7; k++, p += 8)
+                put64(p, s[k]);
+        } else {
+            const char *s = *str_ptr(mm, f[i], &len);
+            put16(p, (uint16_t)*len);
+            if (*len)
+                memcpy(p + 2, s, *len);
+            p += 2 + *len;
+        }
+    }
+    return (size_t)(p - out);
+}
+
+int proto_args_decode(uint32_t op, int reply, const void *buf, size_t len, struct bfs_msg *m)
+{
+    const uint8_t *f = fields_of(op, reply);
+    const uint8_t *p = buf;
+    size_t pos = 0;
+    memset(m, 0, sizeof *m);
+    if (!f)
+        return -ENOSYS;
+    for (int i = 0; i < MAX_FIELDS && f[i] != F_END; i++) {
+        uint64_t *v64 = u64_ptr(m, f[i]);
+        uint32_t *v32 = u32_ptr(m, f[i]);
+        uint32_t *slen;
+        size_t need = v64 ? 8 : v32 ? 4 : f[i] == F_ATTR ? ATTR_WIRE_LEN
+                    : f[i] == F_STATFS ? STATFS_WIRE_LEN : 2;
+        if (len - pos < need)
+            return -EBADMSG;
+        if (v64) {
+            *v64 = get64(p + pos);
+        } else if (v32) {
+            *v32 = get32(p + pos);
+        } else if (f[i] == F_ATTR) {
+            decode_attr(p + pos, &m->attr);
+        } else if (f[i] == F_STATFS) {
+            uint64_t *s = &m->st.bsize;
+            for (int k = 0; k < 7; k++)
+                s[k] = get64(p + pos + 8 * (size_t)k);
+        } else {
+            const char **s = str_ptr(m, f[i], &slen);
+            uint32_t n = get16(p + pos);
+            uint32_t max = f[i] == F_TARGET ? BFS_SYMLINK_MAX : BFS_NAME_MAX;
+            pos += 2;
+            if (n > max || len - pos < n)
+                return -EBADMSG;
+            *s = (const char *)p + pos;
+            *slen = n;
+            need = n;
+        }
+        pos += need;
+    }
+    return pos == len ? 0 : -EBADMSG;
+}
+
+/* ---- readdir entries ---- */
+
+#define DIRENT_FIXED (8 + 8 + 4 + 2)
+
+size_t proto_dirent_size(const struct bfs_dirent *d)
+{
+    return DIRENT_FIXED + strnlen(d->name, BFS_NAME_MAX);
+}
+
+size_t proto_dirent_encode(const struct bfs_dirent *d, uint8_t *out)
+{
+    size_t n = strnlen(d->name, BFS_NAME_MAX);
+    put64(out, d->ino);
+    put64(out + 8, d->cookie);
+    put32(out + 16, d->type);
+    put16(out + 20, (uint16_t)n);
+    memcpy(out + DIRENT_FIXED, d->name, n);
+    return DIRENT_FIXED + n;
+}
+
+int proto_dirent_decode(const void *buf, size_t len, size_t *pos, struct bfs_dirent *d)
+{
+    const uint8_t *p = (const uint8_t *)buf + *pos;
+    size_t left = len - *pos;
+    if (left == 0)
+        return 0;
+    if (left < DIRENT_FIXED)
+        return -EBADMSG;
+    size_t n = get16(p + 20);
+    if (n == 0 || n > BFS_NAME_MAX || left - DIRENT_FIXED < n || memchr(p + DIRENT_FIXED, 0, n))
+        return -EBADMSG;
+    d->ino = get64(p);
+    d->cookie = get64(p + 8);
+    d->type = get32(p + 16);
+    memcpy(d->name, p + DIRENT_FIXED, n);
+    d->name[n] = '\0';
+    *pos += DIRENT_FIXED + n;
+    return 1;
+}

@@ -1,0 +1,125 @@
+/* proto.h - the BenchFS wire protocol: message headers and per-operation fields.
+ *
+ * A request is one UCP Active Message (id BFS_AM_REQUEST):
+ *   AM header = struct bfs_req_hdr (BFS_REQ_HDR_LEN bytes) || args (hdr.args_len
+ *               bytes: the op's fields);
+ *   AM data   = bulk (hdr.data_len bytes: write payload), so UCX can move it
+ *               zero-copy (rendezvous) straight from and into the callers' buffers.
+ * A reply is one AM (id BFS_AM_REPLY) sent on the reply endpoint:
+ *   AM header = struct bfs_rep_hdr (BFS_REP_HDR_LEN bytes) || args,
+ *               status 0 or a negative errno;
+ *   AM data   = bulk (read data, readdir entries, counters).
+ * Everything is little-endian and explicitly encoded; decoding checks every
+ * length against the buffer, so a truncated, oversized or foreign message is
+ * rejected with -EPROTO/-EBADMSG before anything uses it. Which fields an op
+ * carries is a table in proto.c, the single place that defines the format.
+ */
+#ifndef BENCHFS_PROTO_H
+#define BENCHFS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "types.h"
+
+#define BFS_PROTO_MAGIC    0x31534642u   /* "BFS1" */
+#define BFS_PROTO_VERSION  1
+#define BFS_KEY_LEN        16            /* cluster key bytes in every request */
+#define BFS_AM_REQUEST     1
+#define BFS_AM_REPLY       2
+#define BFS_REQ_HDR_LEN    48
+#define BFS_REP_HDR_LEN    24
+#define BFS_MAX_ARGS_LEN   4608          /* largest args section: names and a symlink target fit */
+#define BFS_MAX_DATA_LEN   (BFS_MAX_IO)  /* largest bulk section */
+#define BFS_READDIR_MAX    256           /* entries per READDIR reply */
+
+enum bfs_op {
+    OP_LOOKUP = 1,   /* parent, name            -> ino, mode(type), flags(1: attr valid), attr */
+    OP_GETATTR,      /* ino                     -> attr */
+    OP_SETATTR,      /* ino, mask, attr         -> attr, size(old size) */
+    OP_CREATE,       /* parent, name, mode, uid, gid, target -> attr */
+    OP_READLINK,     /* ino                     -> target */
+    OP_LINK,         /* ino, mode(type), parent, name -> attr, flags(1: inode remote) */
+    OP_UNLINK,       /* parent, name, flags(RMDIR|KEEP) -> drop */
+    OP_NLINK,        /* ino, delta, flags(KEEP) -> drop */
+    OP_PURGE,        /* ino                     -> drop */
+    OP_RENAME,       /* parent, name, newparent, newname, flags -> drop */
+    OP_READDIR,      /* ino(dir), cookie, len(max) -> len(count), flags(1: eof); bulk: entries */
+    OP_STATFS,       /*                         -> statfs */
+    OP_READ,         /* ino, idx, off, len      -> flags(1: clamped to size), size; bulk: data */
+    OP_WRITE,        /* ino, idx, off; bulk: data -> len, flags(1: size updated here) */
+    OP_FSYNC,        /* ino, flags(1: datasync) -> */
+    OP_TRUNCATE,     /* ino, size, off(old size) -> (chunks on a node that is not the owner) */
+    OP_REMOVE,       /* ino, size               -> (delete chunks on a non-owner node) */
+    OP_HAS_ENTRIES,  /* ino(dir)                -> flags(1: has entries here) */
+    OP_COUNTERS,     /*                         -> len(count); bulk: u64 per op */
+    OP_MAX
+};
+
+/* Flags of OP_UNLINK / OP_NLINK / OP_RENAME requests. */
+enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4 };
+/* Flags of a drop (what happened to the inode that lost an entry). */
+enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2 };
+
+const char *proto_op_name(uint32_t op);
+
+struct bfs_req_hdr {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t op;
+    uint64_t id;
+    uint32_t flags;      /* reserved, 0 */
+    uint32_t args_len;
+    uint32_t data_len;
+    uint8_t  key[BFS_KEY_LEN];
+};
+
+struct bfs_rep_hdr {
+    uint32_t magic;
+    int32_t  status;
+    uint64_t id;
+    uint32_t args_len;
+    uint32_t data_len;
+};
+
+struct bfs_statfs {
+    uint64_t bsize, blocks, bfree, bavail, files, ffree, namemax;
+};
+
+/* The fields of one request or reply. Strings point into the decoded buffer and
+ * are NOT NUL-terminated: use the _len fields. Which fields are meaningful
+ * depends on the op (see enum bfs_op). */
+struct bfs_msg {
+    uint64_t ino, parent, newparent, idx, off, size, cookie;
+    uint32_t mode, uid, gid, mask, flags, len;
+    int32_t  delta;
+    struct bfs_attr attr;
+    struct bfs_statfs st;
+    const char *name, *newname, *target;
+    uint32_t name_len, newname_len, target_len;
+};
+
+void proto_req_hdr_encode(const struct bfs_req_hdr *h, uint8_t out[BFS_REQ_HDR_LEN]);
+/* -EPROTO if len is wrong or magic is not ours, -EPROTONOSUPPORT for another
+ * version, -EBADMSG for lengths over the limits. The header is filled in any
+ * case where at least the id could be read (so an error reply can be sent). */
+int proto_req_hdr_decode(const void *buf, size_t len, struct bfs_req_hdr *h);
+
+void proto_rep_hdr_encode(const struct bfs_rep_hdr *h, uint8_t out[BFS_REP_HDR_LEN]);
+int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h);
+
+/* Size of op's args section for m (request or reply side), or 0 for an unknown op. */
+size_t proto_args_size(uint32_t op, int reply, const struct bfs_msg *m);
+/* Encodes op's fields of m into out (at least proto_args_size bytes); returns bytes written. */
+size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_t *out);
+/* Decodes op's fields from exactly len bytes into m (zeroed first).
+ * -EBADMSG if the bytes do not match the op's layout (short, long, bad string
+ * length), -ENOSYS for an unknown op. */
+int proto_args_decode(uint32_t op, int reply, const void *buf, size_t len, struct bfs_msg *m);
+
+/* Readdir entries in a bulk section: 8 ino, 8 cookie, 4 type, 2 name length, name. */
+size_t proto_dirent_size(const struct bfs_dirent *d);
+size_t proto_dirent_encode(const struct bfs_dirent *d, uint8_t *out);
+/* Decodes the entry at *pos, advancing it. 1 = decoded, 0 = end, -EBADMSG = malformed. */
+int proto_dirent_decode(const void *buf, size_t len, size_t *pos, struct bfs_dirent *d);
+
+#endif

@@ -1,0 +1,468 @@
+/* rpc.c - client side of BenchFS RPC (see rpc.h for the threading model). */
+#include "rpc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ucx.h"
+
+#define TABLE_SIZE 256          /* in-flight calls hash buckets */
+#define CANCEL_GRACE_S 2.0      /* after a timeout, how long cancelled sends may take */
+
+struct rpc_client;
+
+struct node_conn {
+    struct rpc_client *rc;
+    uint32_t node;
+    ucp_ep_h ep;
+    int failed;                 /* the endpoint reported an error: close and reconnect */
+};
+
+struct rpc_client {
+    struct ucx_worker w;
+    pthread_mutex_t lock;       /* guards everything below and every call into UCX */
+    pthread_cond_t cond;        /* a call finished or the leader stepped down */
+    int leader;                 /* a thread is progressing the worker */
+    int leader_sleeping;        /* ... and waits in epoll: kick it after sending */
+    int epfd, kick_fd;
+    uint32_t nodes;
+    struct node_conn *conn;
+    struct rpc_call *table[TABLE_SIZE];
+    uint64_t next_id;
+    uint8_t key[BFS_KEY_LEN];
+    double timeout_s;
+    double spin_s;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void table_insert(struct rpc_client *rc, struct rpc_call *call)
+{
+    struct rpc_call **b = &rc->table[call->id % TABLE_SIZE];
+    call->hnext = *b;
+    *b = call;
+}
+
+static struct rpc_call *table_take(struct rpc_client *rc, uint64_t id)
+{
+    for (struct rpc_call **p = &rc->table[id % TABLE_SIZE]; *p; p = &(*p)->hnext) {
+        if ((*p)->id == id) {
+            struct rpc_call *c = *p;
+            *p = c->hnext;
+            c->hnext = NULL;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Marks a call answered (or failed) and wakes the threads waiting for theirs. */
+static void finish(struct rpc_client *rc, struct rpc_call *call, int status)
+{
+    call->status = status;
+    call->done = 1;
+    pthread_cond_broadcast(&rc->cond);
+}
+
+static int call_settled(const struct rpc_call *c)
+{
+    return c->done && c->send_done && !c->recv_pending;
+}
+
+static int all_settled(const struct rpc_call *calls, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!call_settled(&calls[i]))
+            return 0;
+    return 1;
+}
+
+/* ---- UCX callbacks (run inside ucp_worker_progress, under rc->lock) ---- */
+
+static void ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    struct node_conn *nc = arg;
+    struct rpc_client *rc = nc->rc;
+    (void)ep;
+    log_warn("server node %u: connection lost: %s", nc->node, ucs_status_string(status));
+    nc->failed = 1;
+    for (int b = 0; b < TABLE_SIZE; b++) {
+        for (struct rpc_call **p = &rc->table[b]; *p;) {
+            struct rpc_call *c = *p;
+            if (c->node != nc->node) {
+                p = &c->hnext;
+                continue;
+            }
+            *p = c->hnext;
+            finish(rc, c, -ENOTCONN);
+        }
+    }
+}
+
+static void send_cb(void *request, ucs_status_t status, void *user_data)
+{
+    struct rpc_call *call = user_data;
+    struct rpc_client *rc = call->owner;
+    ucp_request_free(request);
+    call->send_req = NULL;
+    call->send_done = 1;
+    /* A failed send gets no reply: settle the call now rather than at its timeout. */
+    if (status != UCS_OK && !call->done && table_take(rc, call->id))
+        finish(rc, call, status == UCS_ERR_CANCELED ? -ETIMEDOUT : ucx_errno(status));
+    else if (call->done)
+        pthread_cond_broadcast(&rc->cond);
+}
+
+static void recv_cb(void *request, ucs_status_t status, size_t length, void *user_data)
+{
+    struct rpc_call *call = user_data;
+    ucp_request_free(request);
+    call->recv_pending = 0;
+    if (status != UCS_OK)
+        call->status = ucx_errno(status);
+    else
+        call->rdata_len = length;
+    pthread_cond_broadcast(&call->owner->cond);
+}
+
+static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length, void *data,
+                             size_t length, const ucp_am_recv_param_t *param)
+{
+    struct rpc_client *rc = arg;
+    struct bfs_rep_hdr h;
+    if (header_length < BFS_REP_HDR_LEN ||
+        proto_rep_hdr_decode(header, BFS_REP_HDR_LEN, &h) < 0 ||
+        h.args_len != header_length - BFS_REP_HDR_LEN || h.data_len != length) {
+        log_warn("dropping a malformed reply (%zu header bytes, %zu data bytes)", header_length, length);
+        return UCS_OK;
+    }
+    struct rpc_call *call = table_take(rc, h.id);
+    if (!call) {
+        log_debug("reply to request %llu that is no longer waited for", (unsigned long long)h.id);
+        return UCS_OK;
+    }
+    int status = h.status;
+    memcpy(call->rargs, (const uint8_t *)header + BFS_REP_HDR_LEN, h.args_len);
+    if (status == 0 && proto_args_decode(call->op, 1, call->rargs, h.args_len, &call->reply) < 0) {
+        log_warn("request %llu (%s): malformed reply arguments", (unsigned long long)h.id,
+                 proto_op_name(call->op));
+        status = -EPROTO;
+    }
+    if (status == 0 && length > call->rbuf_len) {
+        log_warn("request %llu (%s): reply of %zu bytes does not fit %zu", (unsigned long long)h.id,
+                 proto_op_name(call->op), length, call->rbuf_len);
+        status = -EPROTO;
+    }
+    ucs_status_t ret = UCS_OK;
+    if (status == 0 && length > 0) {
+        if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+            /* Rendezvous: UCX moves the bytes straight into the caller's buffer. */
+            ucp_request_param_t rp = {
+                .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+                .cb.recv_am = recv_cb,
+                .user_data = call,
+            };
+            call->recv_pending = 1;
+            ucs_status_ptr_t r = ucp_am_recv_data_nbx(rc->w.worker, data, call->rbuf, length, &rp);
+            if (r == NULL) {
+                call->recv_pending = 0;
+                call->rdata_len = length;
+            } else if (UCS_PTR_IS_ERR(r)) {
+                call->recv_pending = 0;
+                status = ucx_errno(UCS_PTR_STATUS(r));
+            }
+            ret = UCS_INPROGRESS;
+        } else {
+            memcpy(call->rbuf, data, length);
+            call->rdata_len = length;
+        }
+    }
+    finish(rc, call, status);
+    return ret;
+}
+
+/* ---- endpoints ---- */
+
+static void close_ep(struct rpc_client *rc, struct node_conn *nc)
+{
+    if (!nc->ep)
+        return;
+    ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE };
+    ucx_wait(&rc->w, ucp_ep_close_nbx(nc->ep, &p));
+    nc->ep = NULL;
+}
+
+int rpc_client_connect(struct rpc_client *rc, uint32_t node, const void *addr, size_t len)
+{
+    if (node >= rc->nodes)
+        return -EINVAL;
+    pthread_mutex_lock(&rc->lock);
+    struct node_conn *nc = &rc->conn[node];
+    close_ep(rc, nc);
+    ucp_ep_params_t ep = {
+        .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                      UCP_EP_PARAM_FIELD_ERR_HANDLER,
+        .address = addr,
+        .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+        .err_handler = { .cb = ep_error_cb, .arg = nc },
+    };
+    (void)len;
+    ucs_status_t st = ucp_ep_create(rc->w.worker, &ep, &nc->ep);
+    int rc_ = ucx_errno(st);
+    if (st != UCS_OK) {
+        nc->ep = NULL;
+        log_error("server node %u: cannot create UCX endpoint: %s", node, ucs_status_string(st));
+    }
+    nc->failed = st != UCS_OK;
+    pthread_mutex_unlock(&rc->lock);
+    return rc_;
+}
+
+int rpc_client_connected(struct rpc_client *rc, uint32_t node)
+{
+    pthread_mutex_lock(&rc->lock);
+    int ok = node < rc->nodes && rc->conn[node].ep && !rc->conn[node].failed;
+    pthread_mutex_unlock(&rc->lock);
+    return ok;
+}
+
+/* ---- calls ---- */
+
+static void send_call(struct rpc_client *rc, struct rpc_call *call)
+{
+    call->done = call->send_done = call->recv_pending = 0;
+    call->status = 0;
+    call->rdata_len = 0;
+    call->send_req = NULL;
+    call->owner = rc;
+    memset(&call->reply, 0, sizeof call->reply);
+
+    struct node_conn *nc = call->node < rc->nodes ? &rc->conn[call->node] : NULL;
+    size_t alen = proto_args_size(call->op, 0, &call->args);
+    if (!nc || !nc->ep || nc->failed || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN) {
+        call->send_done = 1;
+        finish(rc, call, !nc || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN
+                             ? -EINVAL : -ENOTCONN);
+        return;
+    }
+    call->id = ++rc->next_id;
+    struct bfs_req_hdr h = {
+        .magic = BFS_PROTO_MAGIC, .version = BFS_PROTO_VERSION, .op = (uint16_t)call->op,
+        .id = call->id, .args_len = (uint32_t)alen, .data_len = (uint32_t)call->data_len,
+    };
+    memcpy(h.key, rc->key, BFS_KEY_LEN);
+    proto_req_hdr_encode(&h, call->hdr);
+    proto_args_encode(call->op, 0, &call->args, call->hdr + BFS_REQ_HDR_LEN);
+    table_insert(rc, call);
+
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                        UCP_OP_ATTR_FIELD_FLAGS,
+        .cb.send = send_cb,
+        .user_data = call,
+        .flags = UCP_AM_SEND_FLAG_REPLY,
+    };
+    ucs_status_ptr_t r = ucp_am_send_nbx(nc->ep, BFS_AM_REQUEST, call->hdr, BFS_REQ_HDR_LEN + alen,
+                                         call->data, call->data_len, &p);
+    if (r == NULL) {
+        call->send_done = 1;
+    } else if (UCS_PTR_IS_ERR(r)) {
+        call->send_done = 1;
+        if (table_take(rc, call->id))
+            finish(rc, call, ucx_errno(UCS_PTR_STATUS(r)));
+    } else {
+        call->send_req = r;
+    }
+}
+
+/* Gives up on calls past their deadline: unanswered ones fail with -ETIMEDOUT,
+ * sends still in flight are cancelled (their buffers belong to the caller). */
+static void expire(struct rpc_client *rc, struct rpc_call *calls, size_t n, int force)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rpc_call *c = &calls[i];
+        if (!c->done && table_take(rc, c->id)) {
+            log_warn("request %llu (%s) to server node %u timed out after %.0f s",
+                     (unsigned long long)c->id, proto_op_name(c->op), c->node, rc->timeout_s);
+            finish(rc, c, -ETIMEDOUT);
+        }
+        if (!c->send_done && c->send_req)
+            ucp_request_cancel(rc->w.worker, c->send_req);
+        if (force && !call_settled(c) && c->node < rc->nodes) {
+            /* UCX did not give the buffers back: closing the endpoint forces it. */
+            rc->conn[c->node].failed = 1;
+            close_ep(rc, &rc->conn[c->node]);
+        }
+    }
+}
+
+/* The leader's loop: progress the worker for every thread until our calls settle. */
+static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double deadline)
+{
+    while (!all_settled(calls, n) && now_s() < deadline) {
+        if (ucp_worker_progress(rc->w.worker))
+            continue;
+        /* A short spin first: sleeping and waking costs more than a reply takes. */
+        double spin_end = now_s() + rc->spin_s;
+        int got = 0;
+        while (!all_settled(calls, n) && now_s() < spin_end)
+            if ((got = (int)ucp_worker_progress(rc->w.worker)))
+                break;
+        if (got || all_settled(calls, n))
+            continue;
+        int armed = ucx_worker_arm(&rc->w);
+        if (armed == 0)
+            continue;
+        double left = deadline - now_s();
+        int ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
+        struct epoll_event ev[2];
+        rc->leader_sleeping = 1;
+        pthread_mutex_unlock(&rc->lock);
+        int k = epoll_wait(rc->epfd, ev, 2, armed < 0 ? 1 : ms);
+        pthread_mutex_lock(&rc->lock);
+        rc->leader_sleeping = 0;
+        for (int i = 0; i < k; i++) {
+            uint64_t v;
+            if (ev[i].data.fd == rc->kick_fd && read(rc->kick_fd, &v, sizeof v) < 0)
+                (void)0; /* EAGAIN: another thread drained it */
+        }
+    }
+}
+
+int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n)
+{
+    pthread_mutex_lock(&rc->lock);
+    for (size_t i = 0; i < n; i++)
+        send_call(rc, &calls[i]);
+    if (rc->leader && rc->leader_sleeping) {
+        uint64_t one = 1;
+        if (write(rc->kick_fd, &one, sizeof one) < 0)
+            log_debug("kick write failed: %m");
+    }
+    double deadline = now_s() + rc->timeout_s;
+    int expired = 0;
+    while (!all_settled(calls, n)) {
+        double t = now_s();
+        if (t >= deadline) {
+            expire(rc, calls, n, expired);
+            /* Cancelled sends settle within a short grace; then force. */
+            deadline = t + CANCEL_GRACE_S;
+            expired = 1;
+            continue;
+        }
+        if (!rc->leader) {
+            rc->leader = 1;
+            lead(rc, calls, n, deadline);
+            rc->leader = 0;
+            pthread_cond_broadcast(&rc->cond);
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            double wait = deadline - t;
+            ts.tv_sec += (time_t)wait;
+            ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&rc->cond, &rc->lock, &ts);
+        }
+    }
+    int rc_ = 0;
+    for (size_t i = 0; i < n && rc_ == 0; i++)
+        if (calls[i].status == -ENOTCONN || calls[i].status == -ETIMEDOUT ||
+            calls[i].status == -EPROTO)
+            rc_ = calls[i].status;
+    pthread_mutex_unlock(&rc->lock);
+    return rc_;
+}
+
+/* ---- lifetime ---- */
+
+int rpc_client_create(uint32_t nodes, const uint8_t key[BFS_KEY_LEN], double timeout_s,
+                      struct rpc_client **out)
+{
+    struct rpc_client *rc = calloc(1, sizeof *rc);
+    if (!rc)
+        return -ENOMEM;
+    rc->epfd = rc->kick_fd = -1;
+    int err = -ENOMEM;
+    rc->conn = calloc(nodes, sizeof *rc->conn);
+    if (!rc->conn)
+        goto fail;
+    rc->nodes = nodes;
+    for (uint32_t i = 0; i < nodes; i++) {
+        rc->conn[i].rc = rc;
+        rc->conn[i].node = i;
+    }
+    memcpy(rc->key, key, BFS_KEY_LEN);
+    rc->timeout_s = timeout_s > 0 ? timeout_s : 30;
+    const char *spin = getenv("BENCHFS_SPIN_US");
+    rc->spin_s = (spin ? atof(spin) : 100.0) / 1e6;
+    pthread_mutex_init(&rc->lock, NULL);
+    pthread_cond_init(&rc->cond, NULL);
+
+    err = ucx_worker_open(&rc->w, 1);
+    if (err < 0)
+        goto fail;
+    ucp_am_handler_param_t hp = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG,
+        .id = BFS_AM_REPLY,
+        .cb = reply_cb,
+        .arg = rc,
+    };
+    ucs_status_t st = ucp_worker_set_am_recv_handler(rc->w.worker, &hp);
+    if (st != UCS_OK) {
+        err = ucx_errno(st);
+        goto fail;
+    }
+    rc->epfd = epoll_create1(EPOLL_CLOEXEC);
+    rc->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rc->epfd < 0 || rc->kick_fd < 0) {
+        err = -errno;
+        goto fail;
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = rc->w.efd };
+    struct epoll_event kev = { .events = EPOLLIN, .data.fd = rc->kick_fd };
+    if (epoll_ctl(rc->epfd, EPOLL_CTL_ADD, rc->w.efd, &ev) < 0 ||
+        epoll_ctl(rc->epfd, EPOLL_CTL_ADD, rc->kick_fd, &kev) < 0) {
+        err = -errno;
+        goto fail;
+    }
+    *out = rc;
+    return 0;
+fail:
+    rpc_client_destroy(rc);
+    return err;
+}
+
+void rpc_client_destroy(struct rpc_client *rc)
+{
+    if (!rc)
+        return;
+    if (rc->w.worker)
+        for (uint32_t i = 0; i < rc->nodes; i++)
+            close_ep(rc, &rc->conn[i]);
+    ucx_worker_close(&rc->w);
+    if (rc->epfd >= 0)
+        close(rc->epfd);
+    if (rc->kick_fd >= 0)
+        close(rc->kick_fd);
+    pthread_mutex_destroy(&rc->lock);
+    pthread_cond_destroy(&rc->cond);
+    free(rc->conn);
+    free(rc);
+}

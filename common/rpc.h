@@ -1,0 +1,66 @@
+/* rpc.h - the client side of BenchFS RPC over UCP Active Messages.
+ *
+ * One UCX worker per client process, one endpoint per server node. Any number
+ * of threads may have calls in flight at once: a call is sent, then its thread
+ * waits; whichever waiting thread finds no other thread progressing the worker
+ * becomes the "leader" and progresses it for everyone (completing other
+ * threads' calls and waking them), sleeping on the worker's event fd when there
+ * is nothing to do after a short spin. So no thread spins while idle, and a
+ * lone caller pays no thread hand-off.
+ *
+ * Every call has a deadline (the client's RPC timeout): it ends with
+ * -ETIMEDOUT if no reply came. A server whose endpoint fails (peer error
+ * handling) fails its calls with -ENOTCONN, and the node is marked
+ * disconnected until rpc_client_connect is called for it again.
+ */
+#ifndef BENCHFS_RPC_H
+#define BENCHFS_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "proto.h"
+
+struct rpc_client;
+
+/* One RPC. The caller fills the "in" fields, and owns the struct and every
+ * buffer it points to until rpc_wait returns. */
+struct rpc_call {
+    /* in */
+    uint32_t node;               /* which server */
+    uint32_t op;                 /* enum bfs_op */
+    struct bfs_msg args;         /* the op's request fields */
+    const void *data;            /* request bulk (WRITE payload) or NULL */
+    size_t data_len;
+    void *rbuf;                  /* where a reply's bulk goes (READ data, READDIR entries) */
+    size_t rbuf_len;
+    /* out, valid after rpc_wait */
+    int status;                  /* 0 or negative errno: the server's, or a transport error */
+    struct bfs_msg reply;        /* the op's reply fields; strings point into rargs */
+    size_t rdata_len;            /* reply bulk bytes placed in rbuf */
+    /* private */
+    uint64_t id;
+    struct rpc_client *owner;
+    int done, send_done, recv_pending;
+    void *send_req;
+    struct rpc_call *hnext;
+    uint8_t hdr[BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN];
+    uint8_t rargs[BFS_MAX_ARGS_LEN];
+};
+
+/* nodes: cluster size; key: the cluster key sent with every request;
+ * timeout_s: deadline of every call. */
+int rpc_client_create(uint32_t nodes, const uint8_t key[BFS_KEY_LEN], double timeout_s,
+                      struct rpc_client **out);
+void rpc_client_destroy(struct rpc_client *rc);
+
+/* (Re)connects node to the worker address addr. 0 or -errno. */
+int rpc_client_connect(struct rpc_client *rc, uint32_t node, const void *addr, size_t len);
+/* 1 if node has a working endpoint. */
+int rpc_client_connected(struct rpc_client *rc, uint32_t node);
+
+/* Sends calls[0..n) and waits for all of them. Returns 0 when every call got a
+ * reply (each call's own status says how it went) or the first transport error
+ * (-ENOTCONN, -ETIMEDOUT), which is also in the calls it hit. */
+int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n);
+
+#endif

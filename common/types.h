@@ -1,0 +1,58 @@
+/* types.h - the few values every BenchFS component agrees on.
+ *
+ * Inode numbers: the high 16 bits name the node (server) that owns the
+ * inode record and chunk 0; the low 48 bits are that node's counter.
+ * The root directory is inode 1 on node 0, which is also FUSE_ROOT_ID.
+ */
+#ifndef BENCHFS_TYPES_H
+#define BENCHFS_TYPES_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BFS_ROOT_INO      1ULL
+#define BFS_INO_NODE_SHIFT 48
+#define BFS_MAX_NODES     256           /* cluster size limit (readdir cookies keep the node in 8 bits) */
+#define BFS_NAME_MAX      255           /* bytes in one directory entry name */
+#define BFS_SYMLINK_MAX   4095          /* bytes in a symlink target */
+#define BFS_DEFAULT_CHUNK_SIZE (4u << 20)
+#define BFS_MAX_IO        (1u << 20)    /* largest data payload of one READ/WRITE RPC */
+
+static inline uint32_t bfs_ino_node(uint64_t ino) { return (uint32_t)(ino >> BFS_INO_NODE_SHIFT); }
+
+/* What stat(2) needs of an inode; times in nanoseconds since the epoch. */
+struct bfs_attr {
+    uint64_t ino;
+    uint32_t mode;      /* file type bits and permission bits, as in st_mode */
+    uint32_t nlink;
+    uint32_t uid;
+    uint32_t gid;
+    uint64_t size;
+    int64_t  atime_ns;
+    int64_t  mtime_ns;
+    int64_t  ctime_ns;
+};
+
+/* Which fields a SETATTR changes (bfs_attr's fields of the same name). */
+enum {
+    BFS_SET_MODE  = 1u << 0,
+    BFS_SET_UID   = 1u << 1,
+    BFS_SET_GID   = 1u << 2,
+    BFS_SET_SIZE  = 1u << 3,
+    BFS_SET_ATIME = 1u << 4,
+    BFS_SET_MTIME = 1u << 5,
+    BFS_SET_ATIME_NOW = 1u << 6,   /* server's clock instead of the given value */
+    BFS_SET_MTIME_NOW = 1u << 7,
+    BFS_SET_CTIME = 1u << 8,
+    BFS_SET_SIZE_GROW = 1u << 9,   /* size = max(size, given): a write landed on another node */
+};
+
+/* One directory entry as readdir returns it. */
+struct bfs_dirent {
+    uint64_t ino;
+    uint64_t cookie;    /* pass back to continue after this entry; never 0 */
+    uint32_t type;      /* S_IFREG, S_IFDIR, S_IFLNK (the st_mode type bits) */
+    char     name[BFS_NAME_MAX + 1];
+};
+
+#endif

@@ -1,0 +1,109 @@
+/* ucx.c - see ucx.h */
+#include "ucx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int ucx_errno(ucs_status_t st)
+{
+    switch (st) {
+    case UCS_OK: return 0;
+    case UCS_ERR_NO_MEMORY: return -ENOMEM;
+    case UCS_ERR_TIMED_OUT: return -ETIMEDOUT;
+    case UCS_ERR_CANCELED: return -ECANCELED;
+    case UCS_ERR_INVALID_PARAM: return -EINVAL;
+    case UCS_ERR_MESSAGE_TRUNCATED: return -EMSGSIZE;
+    case UCS_ERR_UNREACHABLE:
+    case UCS_ERR_ENDPOINT_TIMEOUT:
+    case UCS_ERR_CONNECTION_RESET:
+    case UCS_ERR_NOT_CONNECTED:
+    case UCS_ERR_REJECTED:
+        return -ENOTCONN;
+    default: return -EIO;
+    }
+}
+
+int ucx_worker_open(struct ucx_worker *w, int multi_thread)
+{
+    ucp_config_t *config = NULL;
+    ucs_status_t st;
+    memset(w, 0, sizeof *w);
+    w->efd = -1;
+
+    setenv("UCX_POSIX_ERROR_HANDLING", "y", 0);
+    setenv("UCX_SYSV_ERROR_HANDLING", "y", 0);
+
+    st = ucp_config_read(NULL, NULL, &config);
+    if (st != UCS_OK)
+        goto fail;
+    ucp_params_t params = {
+        .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED,
+        .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,
+        .mt_workers_shared = 0,
+    };
+    st = ucp_init(&params, config, &w->ctx);
+    ucp_config_release(config);
+    if (st != UCS_OK)
+        goto fail;
+
+    ucp_worker_params_t wp = {
+        .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+        .thread_mode = multi_thread ? UCS_THREAD_MODE_SERIALIZED : UCS_THREAD_MODE_SINGLE,
+    };
+    st = ucp_worker_create(w->ctx, &wp, &w->worker);
+    if (st != UCS_OK)
+        goto fail;
+    st = ucp_worker_get_efd(w->worker, &w->efd);
+    if (st != UCS_OK)
+        goto fail;
+    ucp_worker_attr_t attr = { .field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER };
+    st = ucp_worker_query(w->worker, &attr);
+    if (st != UCS_OK)
+        goto fail;
+    w->max_am_header = attr.max_am_header;
+    return 0;
+
+fail:
+    log_error("Failed to create UCX context: %s (check the UCX installation and UCX_TLS)",
+              ucs_status_string(st));
+    ucx_worker_close(w);
+    return ucx_errno(st) == -EIO ? -EHOSTUNREACH : ucx_errno(st);
+}
+
+void ucx_worker_close(struct ucx_worker *w)
+{
+    if (w->worker)
+        ucp_worker_destroy(w->worker);
+    if (w->ctx)
+        ucp_cleanup(w->ctx);
+    memset(w, 0, sizeof *w);
+    w->efd = -1;
+}
+
+int ucx_worker_arm(struct ucx_worker *w)
+{
+    while (ucp_worker_progress(w->worker))
+        ;
+    ucs_status_t st = ucp_worker_arm(w->worker);
+    if (st == UCS_ERR_BUSY)
+        return 0;
+    return st == UCS_OK ? 1 : ucx_errno(st);
+}
+
+int ucx_wait(struct ucx_worker *w, ucs_status_ptr_t req)
+{
+    if (req == NULL)
+        return 0;
+    if (UCS_PTR_IS_ERR(req))
+        return ucx_errno(UCS_PTR_STATUS(req));
+    ucs_status_t st;
+    do {
+        ucp_worker_progress(w->worker);
+        st = ucp_request_check_status(req);
+    } while (st == UCS_INPROGRESS);
+    ucp_request_free(req);
+    return ucx_errno(st);
+}

@@ -1,0 +1,444 @@
+/* main.c - benchfs-fuse: command line, daemonizing, and the FUSE session.
+ *
+ *   benchfs-fuse MOUNTPOINT --registry-dir DIR [--timeout S] [--rpc-timeout S]
+ *                [-f] [-d] [-s] [-o opt,...] [--help] [--version]
+ *
+ * Order matters: UCX must not be initialised before a fork (its worker threads
+ * and shared-memory segments do not survive one), so without -f the process
+ * forks FIRST and the child connects to the servers, mounts, and only then
+ * tells the waiting parent (through a pipe) that the mount is up. The parent
+ * exits 0 once the mount is visible, or 1 (2 for bad usage) when the child
+ * failed, after the child has printed why; no mount is left behind either way.
+ */
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/version.h"
+
+#define PROG "benchfs-fuse"
+
+enum { EXIT_USAGE = 2 };
+
+/* Our own flags, taken out of argv before libfuse sees it. */
+struct cli {
+    const char *registry_dir;
+    double registry_timeout_s;
+    double rpc_timeout_s;
+    int help;
+    int version;
+};
+
+static const struct fuse_opt bfs_opt_spec[] = {
+    { "entry_timeout=%lf", offsetof(struct bfs_fuse_opts, entry_timeout), 0 },
+    { "attr_timeout=%lf", offsetof(struct bfs_fuse_opts, attr_timeout), 0 },
+    { "negative_timeout=%lf", offsetof(struct bfs_fuse_opts, negative_timeout), 0 },
+    { "direct_io", offsetof(struct bfs_fuse_opts, direct_io), 1 },
+    { "writeback_cache", offsetof(struct bfs_fuse_opts, writeback_cache), 1 },
+    { "no_writeback_cache", offsetof(struct bfs_fuse_opts, writeback_cache), 0 },
+    FUSE_OPT_END
+};
+
+static void usage_short(FILE *out)
+{
+    fprintf(out,
+            "usage: " PROG " MOUNTPOINT --registry-dir DIR [--timeout S] [--rpc-timeout S]\n"
+            "       [-f] [-d] [-s] [-o opt,...]\n"
+            "       " PROG " --help | --version\n");
+}
+
+static void usage_long(void)
+{
+    usage_short(stdout);
+    printf("\nMounts the BenchFS file system whose servers registered in DIR.\n\n"
+           "BenchFS options:\n"
+           "    --registry-dir DIR     registry directory shared with the servers (required)\n"
+           "    --timeout S            wait up to S seconds for the servers to register (default 30)\n"
+           "    --rpc-timeout S        fail an RPC after S seconds without answer (default 30)\n"
+           "    -o entry_timeout=S     kernel caches names for S seconds (default 1.0)\n"
+           "    -o attr_timeout=S      kernel caches attributes for S seconds (default 1.0)\n"
+           "    -o negative_timeout=S  kernel caches missing names for S seconds (default 1.0, 0: off)\n"
+           "    -o direct_io           bypass the kernel page cache for file data\n"
+           "    -o writeback_cache     let the kernel gather writes (single-client use)\n"
+           "    -o max_write=N, max_readahead=N, max_background=N, ...\n"
+           "                           FUSE connection tunables (see mount.fuse3(8))\n"
+           "Data is cached with close-to-open consistency: a file written and closed on one\n"
+           "client is seen whole by an open on another. Logging: BENCHFS_LOG=error|warn|info|debug.\n\n");
+    fuse_cmdline_help();
+    fuse_lowlevel_help();
+}
+
+static int parse_seconds(const char *flag, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0) {
+        fprintf(stderr, PROG ": %s wants a number of seconds >= 0, not '%s'\n", flag, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Matches "--flag VALUE" and "--flag=VALUE"; *i is advanced past a separate
+ * value. Returns 1 and sets *val on a match, 0 if arg is another flag, -1 when
+ * the value is missing. */
+static int take_flag(const char *flag, int argc, char **argv, int *i, const char **val)
+{
+    size_t n = strlen(flag);
+    const char *a = argv[*i];
+    if (strncmp(a, flag, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, PROG ": %s needs a value\n", flag);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+/* Takes our flags out of argv (libfuse's option parser knows neither them nor
+ * the "--flag VALUE" form) and leaves the rest, in order, in *rest.
+ * Returns 0, or -1 after printing what is wrong. */
+static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *rest)
+{
+    fuse_opt_add_arg(rest, argv[0]);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val;
+        int r;
+        if (strcmp(a, "--") == 0) {
+            for (; i < argc; i++)
+                fuse_opt_add_arg(rest, argv[i]);
+            break;
+        }
+        if (strcmp(a, "-o") == 0 && i + 1 < argc) {
+            /* The value of -o belongs to libfuse and to bfs_opt_spec. */
+            fuse_opt_add_arg(rest, a);
+            fuse_opt_add_arg(rest, argv[++i]);
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            cli->help = 1;
+            continue;
+        }
+        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            cli->version = 1;
+            continue;
+        }
+        if ((r = take_flag("--registry-dir", argc, argv, &i, &val)) != 0) {
+            if (r < 0)
+                return -1;
+            if (!*val) {
+                fprintf(stderr, PROG ": --registry-dir must not be empty\n");
+                return -1;
+            }
+            cli->registry_dir = val;
+            continue;
+        }
+        if ((r = take_flag("--timeout", argc, argv, &i, &val)) != 0) {
+            if (r < 0 || parse_seconds("--timeout", val, &cli->registry_timeout_s) < 0)
+                return -1;
+            continue;
+        }
+        if ((r = take_flag("--rpc-timeout", argc, argv, &i, &val)) != 0) {
+            if (r < 0 || parse_seconds("--rpc-timeout", val, &cli->rpc_timeout_s) < 0)
+                return -1;
+            continue;
+        }
+        fuse_opt_add_arg(rest, a);
+    }
+    return 0;
+}
+
+static int check_timeouts(const struct bfs_fuse_opts *o)
+{
+    const struct { const char *name; double v; } t[] = {
+        { "entry_timeout", o->entry_timeout },
+        { "attr_timeout", o->attr_timeout },
+        { "negative_timeout", o->negative_timeout },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (!isfinite(t[i].v) || t[i].v < 0) {
+            fprintf(stderr, PROG ": -o %s wants seconds >= 0\n", t[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Tells the waiting parent how the mount went: one byte, the exit status it
+ * should report. No-op in the foreground. */
+static void report_status(int *status_fd, unsigned char status)
+{
+    if (*status_fd < 0)
+        return;
+    ssize_t n;
+    do
+        n = write(*status_fd, &status, 1);
+    while (n < 0 && errno == EINTR);
+    close(*status_fd);
+    *status_fd = -1;
+}
+
+/* The daemon's stdio must not hold the caller's terminal or pipes open. */
+static void detach_stdio(void)
+{
+    int fd = open("/dev/null", O_RDWR);
+    if (fd < 0)
+        return;
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO)
+        close(fd);
+}
+
+static void explain_open_failure(const struct cli *cli, int rc)
+{
+    if (rc == -ETIMEDOUT || rc == -ENOENT)
+        fprintf(stderr,
+                PROG ": no BenchFS server registered in %s (waited %g s); start "
+                "benchfs-server --registry-dir %s first, or wait longer with --timeout\n",
+                cli->registry_dir, cli->registry_timeout_s, cli->registry_dir);
+    else
+        fprintf(stderr, PROG ": cannot connect to the BenchFS servers registered in %s: %s\n",
+                cli->registry_dir, strerror(-rc));
+}
+
+/* Connects, mounts and serves until unmounted or signalled. status_fd >= 0
+ * in the daemon child: the mount outcome is reported there. Returns the exit status. */
+static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdline_opts *fopts,
+                 struct bfs_fuse *fs, int status_fd)
+{
+    int ret = 1, handlers = 0, rc;
+    struct fuse_session *se = fuse_session_new(args, &bfs_fuse_ops, sizeof bfs_fuse_ops, fs);
+    if (!se) {
+        /* libfuse has said which option it did not understand. */
+        report_status(&status_fd, EXIT_USAGE);
+        return EXIT_USAGE;
+    }
+    fs->se = se;
+
+    struct bfs_client_opts copts = {
+        .registry_dir = cli->registry_dir,
+        .registry_timeout_s = cli->registry_timeout_s,
+        .rpc_timeout_s = cli->rpc_timeout_s,
+    };
+    rc = bfs_client_open(&copts, &fs->client);
+    if (rc < 0) {
+        explain_open_failure(cli, rc);
+        fs->client = NULL;
+        goto out;
+    }
+    uint32_t chunk = bfs_client_chunk_size(fs->client);
+    /* st_blksize: the I/O size that costs one RPC; stdio and cp size their
+     * buffers by it. */
+    fs->blksize = chunk == 0 ? 4096 : (chunk < BFS_MAX_IO ? chunk : BFS_MAX_IO);
+
+    if (fuse_set_signal_handlers(se) != 0) {
+        fprintf(stderr, PROG ": cannot install signal handlers\n");
+        goto out;
+    }
+    handlers = 1;
+    if (fuse_session_mount(se, fopts->mountpoint) != 0)
+        goto out;   /* libfuse has printed why (not a directory, no permission, ...) */
+    log_info("mounted BenchFS (%u server%s, registry %s) on %s", bfs_client_nodes(fs->client),
+             bfs_client_nodes(fs->client) == 1 ? "" : "s", cli->registry_dir, fopts->mountpoint);
+    if (status_fd >= 0) {
+        report_status(&status_fd, 0);
+        detach_stdio();
+    }
+
+    if (fopts->singlethread) {
+        rc = fuse_session_loop(se);
+    } else {
+        struct fuse_loop_config cfg = {
+            .clone_fd = fopts->clone_fd,
+            /* libfuse leaves UINT_MAX for "not given". */
+            .max_idle_threads = fopts->max_idle_threads == UINT_MAX ? 10 : fopts->max_idle_threads,
+        };
+        rc = fuse_session_loop_mt(se, &cfg);
+    }
+    /* 0: unmounted; > 0: the signal that stopped us; < 0: an error. */
+    ret = rc < 0 ? 1 : 0;
+    if (rc < 0)
+        log_error("FUSE session ended with an error: %s", strerror(-rc));
+    fuse_session_unmount(se);
+
+out:
+    if (handlers)
+        fuse_remove_signal_handlers(se);
+    /* Destroying the session runs op_destroy, which still needs the client. */
+    fuse_session_destroy(se);
+    fs->se = NULL;
+    bfs_client_close(fs->client);
+    fs->client = NULL;
+    report_status(&status_fd, (unsigned char)ret);
+    return ret;
+}
+
+/* Parent side of the daemon fork: wait for the child's mount outcome. */
+static int wait_for_child(pid_t pid, int fd)
+{
+    unsigned char status;
+    ssize_t n;
+    do
+        n = read(fd, &status, 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n == 1)
+        return status;
+    int wst = 0;
+    if (waitpid(pid, &wst, 0) == pid && WIFSIGNALED(wst))
+        fprintf(stderr, PROG ": the mount process was killed by signal %d before mounting\n",
+                WTERMSIG(wst));
+    else
+        fprintf(stderr, PROG ": the mount process exited before mounting\n");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    log_init(PROG);
+
+    struct cli cli = { .registry_timeout_s = 30, .rpc_timeout_s = 30 };
+    struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+    if (prescan(argc, argv, &cli, &args) < 0) {
+        usage_short(stderr);
+        fuse_opt_free_args(&args);
+        return EXIT_USAGE;
+    }
+    if (cli.help) {
+        usage_long();
+        fuse_opt_free_args(&args);
+        return 0;
+    }
+    if (cli.version) {
+        printf(PROG " %s\nFUSE library version %s\n", BENCHFS_VERSION, fuse_pkgversion());
+        fflush(stdout);   /* fuse_lowlevel_version runs fusermount3, which writes directly */
+        fuse_lowlevel_version();
+        fuse_opt_free_args(&args);
+        return 0;
+    }
+
+    /* Name the mount after its cluster ("benchfs:DIR" in mount and df, type
+     * fuse.benchfs); put first, so the user's own -o fsname=/subtype= win
+     * (and before fuse_parse_cmdline, which else adds subtype=PROGNAME). */
+    if (cli.registry_dir) {
+        char *defaults = NULL;
+        size_t fsname_len = strlen("fsname=benchfs:") + strlen(cli.registry_dir) + 1;
+        char *fsname = malloc(fsname_len);
+        if (fsname) {
+            snprintf(fsname, fsname_len, "fsname=benchfs:%s", cli.registry_dir);
+            if (fuse_opt_add_opt_escaped(&defaults, fsname) == 0 &&
+                fuse_opt_add_opt(&defaults, "subtype=benchfs") == 0) {
+                fuse_opt_insert_arg(&args, 1, defaults);
+                fuse_opt_insert_arg(&args, 1, "-o");
+            }
+        }
+        free(fsname);
+        free(defaults);
+    }
+
+    struct fuse_cmdline_opts fopts;
+    memset(&fopts, 0, sizeof fopts);
+    if (fuse_parse_cmdline(&args, &fopts) != 0) {
+        usage_short(stderr);
+        fuse_opt_free_args(&args);
+        return EXIT_USAGE;
+    }
+
+    struct bfs_fuse fs;
+    memset(&fs, 0, sizeof fs);
+    fs.opts.entry_timeout = 1.0;
+    fs.opts.attr_timeout = 1.0;
+    fs.opts.negative_timeout = 1.0;
+    int ret = EXIT_USAGE;
+
+    if (!fopts.mountpoint) {
+        fprintf(stderr, PROG ": no mount point given\n");
+        usage_short(stderr);
+        goto out;
+    }
+    if (!cli.registry_dir) {
+        fprintf(stderr, PROG ": --registry-dir DIR is required (the directory the servers "
+                        "registered in)\n");
+        usage_short(stderr);
+        goto out;
+    }
+    if (fuse_opt_parse(&args, &fs.opts, bfs_opt_spec, NULL) != 0 || check_timeouts(&fs.opts) < 0)
+        goto out;
+    fs.conn_opts = fuse_parse_conn_info_opts(&args);
+    if (!fs.conn_opts)
+        goto out;
+    /* -d shows libfuse's request trace; show ours too unless BENCHFS_LOG chose. */
+    if (fopts.debug && !getenv("BENCHFS_LOG"))
+        bfs_log_level = LOG_DEBUG;
+
+    fs.open = openfiles_new();
+    if (!fs.open) {
+        fprintf(stderr, PROG ": out of memory\n");
+        ret = 1;
+        goto out;
+    }
+
+    if (fopts.foreground) {
+        ret = serve(&cli, &args, &fopts, &fs, -1);
+        goto out;
+    }
+
+    /* Daemon: fork before anything touches UCX or the registry. */
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+        ret = 1;
+        goto out;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        ret = 1;
+        goto out;
+    }
+    if (pid > 0) {
+        close(pfd[1]);
+        ret = wait_for_child(pid, pfd[0]);
+        goto out;
+    }
+    close(pfd[0]);
+    /* Leave the caller's session and working directory, so that neither a
+     * terminal hangup nor an unmountable cwd reaches the daemon. */
+    setsid();
+    if (chdir("/") != 0)
+        log_warn("chdir /: %s", strerror(errno));
+    ret = serve(&cli, &args, &fopts, &fs, pfd[1]);
+
+out:
+    openfiles_free(fs.open);
+    free(fs.conn_opts);
+    free(fopts.mountpoint);
+    fuse_opt_free_args(&args);
+    return ret;
+}

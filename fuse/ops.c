@@ -1,0 +1,928 @@
+/* ops.c - the FUSE low-level operations, each mapped onto the client library.
+ *
+ * Rules every handler follows:
+ *   - it replies exactly once, on every path (an error rc < 0 becomes
+ *     fuse_reply_err(req, -rc) through reply_fail, which also logs it);
+ *   - names longer than BFS_NAME_MAX are refused with ENAMETOOLONG before any RPC;
+ *   - new inodes belong to the caller (fuse_req_ctx uid/gid, mode & ~umask).
+ * The library's calls are synchronous, so a handler simply blocks its FUSE
+ * worker thread; libfuse's multithreaded loop keeps other requests moving.
+ */
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+
+/* st_ino reported for ".." when the parent is not known (as libfuse's
+ * high-level API does); only old getcwd implementations ever look at it. */
+#define BFS_FUSE_UNKNOWN_INO 0xffffffffULL
+
+/* "." and ".." take directory offsets 1 and 2; an entry's offset is its
+ * readdir cookie shifted past them, so no cookie value can collide with them. */
+#define BFS_DIR_OFF_FIRST 2
+
+/* ------------------------------------------------------------------ helpers */
+
+static struct bfs_fuse *fs_of(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
+
+/* Errors that mean "the cluster has a problem", worth a warning; the others
+ * (ENOENT, EEXIST, ...) are a file system's daily business and logged at debug. */
+static int is_cluster_error(int rc)
+{
+    return rc == -ETIMEDOUT || rc == -ENOTCONN || rc == -EIO || rc == -ENOMEM ||
+           rc == -ECONNREFUSED || rc == -ECONNRESET;
+}
+
+static void log_rc(const char *op, uint64_t ino, const char *name, int rc)
+{
+    if (is_cluster_error(rc))
+        log_warn("%s ino=%" PRIu64 "%s%s: %s", op, ino, name ? " name=" : "", name ? name : "",
+                 strerror(-rc));
+    else
+        log_debug("%s ino=%" PRIu64 "%s%s: %s", op, ino, name ? " name=" : "", name ? name : "",
+                  rc < 0 ? strerror(-rc) : "ok");
+}
+
+static void reply_fail(fuse_req_t req, const char *op, uint64_t ino, const char *name, int rc)
+{
+    log_rc(op, ino, name, rc);
+    fuse_reply_err(req, rc < 0 ? -rc : EIO);
+}
+
+/* Replies 0 (or the error) to the requests that carry no data back. */
+static void reply_status(fuse_req_t req, const char *op, uint64_t ino, const char *name, int rc)
+{
+    if (rc < 0) {
+        reply_fail(req, op, ino, name, rc);
+        return;
+    }
+    log_rc(op, ino, name, 0);
+    fuse_reply_err(req, 0);
+}
+
+static int check_name(const char *name)
+{
+    return strlen(name) > BFS_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+static struct timespec ns_to_timespec(int64_t ns)
+{
+    /* Floor division, so times before 1970 keep tv_nsec in [0, 1e9). */
+    int64_t sec = ns / 1000000000;
+    int64_t rem = ns % 1000000000;
+    if (rem < 0) {
+        rem += 1000000000;
+        sec--;
+    }
+    return (struct timespec){ .tv_sec = (time_t)sec, .tv_nsec = (long)rem };
+}
+
+static int64_t timespec_to_ns(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static void attr_to_stat(const struct bfs_fuse *fs, const struct bfs_attr *a, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_ino = a->ino;
+    st->st_mode = a->mode;
+    st->st_nlink = a->nlink;
+    st->st_uid = a->uid;
+    st->st_gid = a->gid;
+    st->st_size = (off_t)a->size;
+    st->st_blksize = fs->blksize;
+    /* Chunks are sparse server-side files, but what a file holds is not
+     * tracked; report its size in 512-byte units, as du expects. */
+    st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+    st->st_atim = ns_to_timespec(a->atime_ns);
+    st->st_mtim = ns_to_timespec(a->mtime_ns);
+    st->st_ctim = ns_to_timespec(a->ctime_ns);
+}
+
+static void fill_entry(const struct bfs_fuse *fs, const struct bfs_attr *a,
+                       struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    e->ino = a->ino;
+    /* Inode numbers come from per-server counters and are never reused, so
+     * one generation is enough. */
+    e->generation = 0;
+    attr_to_stat(fs, a, &e->attr);
+    e->attr_timeout = fs->opts.attr_timeout;
+    e->entry_timeout = fs->opts.entry_timeout;
+}
+
+static void reply_entry(fuse_req_t req, const char *op, uint64_t parent, const char *name,
+                        const struct bfs_attr *a)
+{
+    struct fuse_entry_param e;
+    fill_entry(fs_of(req), a, &e);
+    log_rc(op, parent, name, 0);
+    fuse_reply_entry(req, &e);
+}
+
+/* Frees an inode that was unlinked while open here, now that nothing has it
+ * open any more. Checks nlink first: the unlink may have failed, or another
+ * hard link may still name the inode; purging it then would lose data. */
+static void purge_orphan(struct bfs_fuse *fs, uint64_t ino)
+{
+    struct bfs_attr a;
+    int rc = bfs_getattr(fs->client, ino, &a);
+    if (rc == 0 && a.nlink == 0)
+        rc = bfs_purge(fs->client, ino);
+    if (rc < 0 && rc != -ENOENT)
+        log_warn("purge of unlinked open file ino=%" PRIu64 " failed: %s", ino, strerror(-rc));
+    else
+        log_debug("purge ino=%" PRIu64 ": %s", ino, rc == 0 ? "ok" : strerror(-rc));
+}
+
+/* The first step of an unlink or a rename over a name: when something is open
+ * on this mount, find which inode the name refers to and, if it is open,
+ * mark it so the server keeps it (BFS_UNLINK_KEEP). Returns the inode kept,
+ * or 0 when the name can be removed outright. Costs a lookup RPC only while
+ * files are open. */
+static uint64_t keep_if_open(struct bfs_fuse *fs, uint64_t parent, const char *name)
+{
+    if (openfiles_empty(fs->open))
+        return 0;
+    struct bfs_attr a;
+    if (bfs_lookup(fs->client, parent, name, &a) < 0 || !S_ISREG(a.mode))
+        return 0;   /* the unlink itself reports a missing name */
+    return openfiles_unlink_begin(fs->open, a.ino) ? a.ino : 0;
+}
+
+static void keep_done(struct bfs_fuse *fs, uint64_t kept)
+{
+    if (kept && openfiles_unlink_end(fs->open, kept))
+        purge_orphan(fs, kept);
+}
+
+/* ------------------------------------------------------------ init/destroy */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    struct bfs_fuse *fs = userdata;
+
+    /* One write or read request carries at most one RPC's payload, so a 1 MiB
+     * request is one round trip (libfuse then asks for 256-page requests).
+     * Read-ahead: the kernel keeps min(this, what it offered), which is the
+     * bdi's read_ahead_kb (128 KiB by default); raise it at run time with
+     * /sys/class/bdi/0:N/read_ahead_kb. */
+    unsigned offered_ra = conn->max_readahead;
+    conn->max_write = BFS_MAX_IO;
+    conn->max_readahead = BFS_MAX_IO;
+
+    /* With HANDLE_KILLPRIV the file system must clear setuid/setgid bits on
+     * write and chown itself; the servers do not, so let the kernel do it. */
+    conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+
+    /* Writeback caching defers writes in the kernel, which weakens what other
+     * clients see; it is strictly opt-in. */
+    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    if (fs->opts.writeback_cache) {
+        if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+            conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+        else
+            log_warn("the kernel does not offer writeback caching; -o writeback_cache ignored");
+    }
+
+    /* Explicit -o max_write=, max_readahead=, ... override the above. */
+    if (fs->conn_opts)
+        fuse_apply_conn_info_opts(fs->conn_opts, conn);
+
+    log_info("FUSE protocol %u.%u, max_write %u, read-ahead %u, writeback cache %s",
+             conn->proto_major, conn->proto_minor, conn->max_write,
+             conn->max_readahead < offered_ra ? conn->max_readahead : offered_ra,
+             (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? "on" : "off");
+}
+
+/* Called once the session ends (unmount): the kernel will send no more
+ * releases, so purge what was unlinked while still open. */
+static void op_destroy(void *userdata)
+{
+    struct bfs_fuse *fs = userdata;
+    uint64_t *inos;
+    size_t n = openfiles_drain_unlinked(fs->open, &inos);
+    for (size_t i = 0; i < n; i++)
+        purge_orphan(fs, inos[i]);
+    free(inos);
+}
+
+/* ------------------------------------------------------- names and inodes */
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = check_name(name);
+    if (rc == 0)
+        rc = bfs_lookup(fs->client, parent, name, &a);
+    if (rc == -ENOENT && fs->opts.negative_timeout > 0) {
+        /* ino 0 with a timeout: the kernel caches "no such name". */
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof e);
+        e.entry_timeout = fs->opts.negative_timeout;
+        log_rc("lookup", parent, name, rc);
+        fuse_reply_entry(req, &e);
+        return;
+    }
+    if (rc < 0) {
+        reply_fail(req, "lookup", parent, name, rc);
+        return;
+    }
+    reply_entry(req, "lookup", parent, name, &a);
+}
+
+/* No inode state lives here (FUSE inode numbers are BenchFS's), so the
+ * kernel's forgets free nothing; open-but-unlinked inodes are tracked by open
+ * handles instead (openfiles.h). */
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    (void)ino;
+    (void)nlookup;
+    fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    (void)count;
+    (void)forgets;
+    fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = bfs_getattr(fs->client, ino, &a);
+    if (rc < 0) {
+        reply_fail(req, "getattr", ino, NULL, rc);
+        return;
+    }
+    struct stat st;
+    attr_to_stat(fs, &a, &st);
+    fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr in, out;
+    uint32_t mask = 0;
+    memset(&in, 0, sizeof in);
+
+    if (to_set & FUSE_SET_ATTR_MODE) {
+        mask |= BFS_SET_MODE;
+        in.mode = attr->st_mode & 07777;
+    }
+    if (to_set & FUSE_SET_ATTR_UID) {
+        mask |= BFS_SET_UID;
+        in.uid = attr->st_uid;
+    }
+    if (to_set & FUSE_SET_ATTR_GID) {
+        mask |= BFS_SET_GID;
+        in.gid = attr->st_gid;
+    }
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+        if (attr->st_size < 0) {
+            reply_fail(req, "setattr", ino, NULL, -EINVAL);
+            return;
+        }
+        mask |= BFS_SET_SIZE;
+        in.size = (uint64_t)attr->st_size;
+    }
+    /* libfuse sets ATIME together with ATIME_NOW; NOW wins (server's clock). */
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+        mask |= BFS_SET_ATIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_ATIME) {
+        mask |= BFS_SET_ATIME;
+        in.atime_ns = timespec_to_ns(&attr->st_atim);
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+        mask |= BFS_SET_MTIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+        mask |= BFS_SET_MTIME;
+        in.mtime_ns = timespec_to_ns(&attr->st_mtim);
+    }
+    if (to_set & FUSE_SET_ATTR_CTIME) {
+        mask |= BFS_SET_CTIME;
+        in.ctime_ns = timespec_to_ns(&attr->st_ctim);
+    }
+
+    /* Nothing we store was asked for (e.g. only KILL_SUID hints): the kernel
+     * still needs the current attributes back. */
+    int rc = mask ? bfs_setattr(fs->client, ino, mask, &in, &out)
+                  : bfs_getattr(fs->client, ino, &out);
+    if (rc < 0) {
+        reply_fail(req, "setattr", ino, NULL, rc);
+        return;
+    }
+    log_rc("setattr", ino, NULL, 0);
+    struct stat st;
+    attr_to_stat(fs, &out, &st);
+    fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+}
+
+/* Creates a regular file or directory named name in parent, owned by the caller. */
+static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t type,
+                     mode_t mode, struct bfs_attr *out)
+{
+    int rc = check_name(name);
+    if (rc < 0)
+        return rc;
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    /* The kernel has usually applied the umask already (no FUSE_CAP_DONT_MASK);
+     * applying it again is harmless and right when it has not. */
+    uint32_t m = (uint32_t)(type | (mode & 07777 & ~ctx->umask));
+    return bfs_create(fs_of(req)->client, parent, name, m, ctx->uid, ctx->gid, out);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+    (void)rdev;
+    struct bfs_attr a;
+    mode_t type = mode & S_IFMT;
+    /* BenchFS stores regular files, directories and symlinks; like other file
+     * systems without special files (e.g. vfat), refuse the rest with EPERM. */
+    if (type != 0 && type != S_IFREG) {
+        reply_fail(req, "mknod", parent, name, -EPERM);
+        return;
+    }
+    int rc = make_node(req, parent, name, S_IFREG, mode, &a);
+    if (rc < 0) {
+        reply_fail(req, "mknod", parent, name, rc);
+        return;
+    }
+    reply_entry(req, "mknod", parent, name, &a);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    struct bfs_attr a;
+    int rc = make_node(req, parent, name, S_IFDIR, mode, &a);
+    if (rc < 0) {
+        reply_fail(req, "mkdir", parent, name, rc);
+        return;
+    }
+    reply_entry(req, "mkdir", parent, name, &a);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = check_name(name);
+    if (rc == 0 && strlen(target) > BFS_SYMLINK_MAX)
+        rc = -ENAMETOOLONG;
+    if (rc == 0) {
+        const struct fuse_ctx *ctx = fuse_req_ctx(req);
+        rc = bfs_symlink(fs->client, parent, name, target, ctx->uid, ctx->gid, &a);
+    }
+    if (rc < 0) {
+        reply_fail(req, "symlink", parent, name, rc);
+        return;
+    }
+    reply_entry(req, "symlink", parent, name, &a);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    char buf[BFS_SYMLINK_MAX + 1];
+    ssize_t n = bfs_readlink(fs->client, ino, buf, BFS_SYMLINK_MAX);
+    if (n < 0) {
+        reply_fail(req, "readlink", ino, NULL, (int)n);
+        return;
+    }
+    buf[n > BFS_SYMLINK_MAX ? BFS_SYMLINK_MAX : n] = '\0';
+    fuse_reply_readlink(req, buf);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = check_name(newname);
+    if (rc == 0)
+        rc = bfs_link(fs->client, ino, newparent, newname, &a);
+    if (rc < 0) {
+        reply_fail(req, "link", newparent, newname, rc);
+        return;
+    }
+    reply_entry(req, "link", newparent, newname, &a);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    int rc = check_name(name);
+    if (rc < 0) {
+        reply_fail(req, "unlink", parent, name, rc);
+        return;
+    }
+    uint64_t kept = keep_if_open(fs, parent, name);
+    rc = bfs_unlink(fs->client, parent, name, kept ? BFS_UNLINK_KEEP : 0);
+    keep_done(fs, kept);
+    reply_status(req, "unlink", parent, name, rc);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    int rc = check_name(name);
+    if (rc == 0)
+        rc = bfs_rmdir(fs->client, parent, name);
+    reply_status(req, "rmdir", parent, name, rc);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    int rc = check_name(name);
+    if (rc == 0)
+        rc = check_name(newname);
+    /* RENAME_EXCHANGE (and RENAME_WHITEOUT) have no BenchFS counterpart. */
+    if (rc == 0 && (flags & ~(unsigned int)RENAME_NOREPLACE))
+        rc = -EINVAL;
+    if (rc < 0) {
+        reply_fail(req, "rename", parent, name, rc);
+        return;
+    }
+    unsigned bflags = (flags & RENAME_NOREPLACE) ? BFS_RENAME_NOREPLACE : 0;
+    /* A rename over an open file removes that file's name: keep it as unlink does. */
+    uint64_t kept = (flags & RENAME_NOREPLACE) ? 0 : keep_if_open(fs, newparent, newname);
+    /* -EXDEV passes through: mv then copies and unlinks. */
+    rc = bfs_rename(fs->client, parent, name, newparent, newname, bflags,
+                    kept ? BFS_UNLINK_KEEP : 0);
+    keep_done(fs, kept);
+    reply_status(req, "rename", parent, name, rc);
+}
+
+/* ------------------------------------------------------------------- files */
+
+/* Close-to-open: the kernel's cached attributes of ino may be up to
+ * attr_timeout old. When the file changed within that window (plus a second
+ * for clock skew between nodes), they may predate the change, so drop them and
+ * let the kernel fetch fresh ones on its next use (read, stat, append). Files
+ * that have not changed lately keep their cache and cost nothing. */
+static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a)
+{
+    if (fs->opts.attr_timeout <= 0 || !fs->se)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t changed = a->mtime_ns > a->ctime_ns ? a->mtime_ns : a->ctime_ns;
+    int64_t window = (int64_t)((fs->opts.attr_timeout + 1.0) * 1e9);
+    if (timespec_to_ns(&now) - changed < window) {
+        /* off < 0: attributes only; this takes no lock the open holds. */
+        int rc = fuse_lowlevel_notify_inval_inode(fs->se, a->ino, -1, 0);
+        if (rc < 0 && rc != -ENOENT)
+            log_debug("inval_inode ino=%" PRIu64 ": %s", a->ino, strerror(-rc));
+    }
+}
+
+static void set_open_flags(const struct bfs_fuse *fs, struct fuse_file_info *fi)
+{
+    /* Drop cached pages on open: another client may have written the file. */
+    fi->keep_cache = 0;
+    fi->direct_io = fs->opts.direct_io ? 1 : 0;
+}
+
+/* Counts the open handle, then replies; if the reply cannot be delivered
+ * (the open was interrupted) the kernel will never release it, so undo. */
+static void reply_open_counted(fuse_req_t req, struct bfs_fuse *fs, uint64_t ino,
+                               const struct fuse_entry_param *e, struct fuse_file_info *fi)
+{
+    int rc = openfiles_open(fs->open, ino);
+    if (rc < 0) {
+        reply_fail(req, e ? "create" : "open", ino, NULL, rc);
+        return;
+    }
+    rc = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+    if (rc < 0 && openfiles_release(fs->open, ino))
+        purge_orphan(fs, ino);
+}
+
+/* Opens an existing file: fresh attributes (close-to-open, and an inode that
+ * another client deleted fails here with ENOENT), O_TRUNC done here because
+ * the kernel leaves it to us (FUSE_CAP_ATOMIC_O_TRUNC, on by default). */
+static int open_existing(struct bfs_fuse *fs, uint64_t ino, int flags, struct bfs_attr *a)
+{
+    int rc;
+    if (flags & O_TRUNC) {
+        struct bfs_attr in;
+        memset(&in, 0, sizeof in);
+        rc = bfs_setattr(fs->client, ino, BFS_SET_SIZE, &in, a);
+    } else {
+        rc = bfs_getattr(fs->client, ino, a);
+        if (rc == 0)
+            invalidate_if_recent(fs, a);
+    }
+    if (rc == 0 && S_ISDIR(a->mode))
+        rc = -EISDIR;
+    return rc;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = open_existing(fs, ino, fi->flags, &a);
+    if (rc < 0) {
+        reply_fail(req, "open", ino, NULL, rc);
+        return;
+    }
+    set_open_flags(fs, fi);
+    log_rc("open", ino, NULL, 0);
+    reply_open_counted(req, fs, ino, NULL, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = make_node(req, parent, name, S_IFREG, mode, &a);
+    if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+        /* Another client created the name after the kernel's lookup missed:
+         * open(O_CREAT) without O_EXCL must open the existing file. */
+        rc = bfs_lookup(fs->client, parent, name, &a);
+        if (rc == 0)
+            rc = open_existing(fs, a.ino, fi->flags, &a);
+    }
+    if (rc < 0) {
+        reply_fail(req, "create", parent, name, rc);
+        return;
+    }
+    struct fuse_entry_param e;
+    fill_entry(fs, &a, &e);
+    set_open_flags(fs, fi);
+    log_rc("create", parent, name, 0);
+    reply_open_counted(req, fs, a.ino, &e, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct bfs_fuse *fs = fs_of(req);
+    if (off < 0) {
+        reply_fail(req, "read", ino, NULL, -EINVAL);
+        return;
+    }
+    if (size == 0) {
+        fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    char *buf = malloc(size);
+    if (!buf) {
+        reply_fail(req, "read", ino, NULL, -ENOMEM);
+        return;
+    }
+    ssize_t n = bfs_read(fs->client, ino, buf, size, (uint64_t)off);
+    if (n < 0)
+        reply_fail(req, "read", ino, NULL, (int)n);
+    else
+        fuse_reply_buf(req, buf, (size_t)n);
+    free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct bfs_fuse *fs = fs_of(req);
+    if (off < 0) {
+        reply_fail(req, "write", ino, NULL, -EINVAL);
+        return;
+    }
+    ssize_t n = size ? bfs_write(fs->client, ino, buf, size, (uint64_t)off) : 0;
+    if (n < 0) {
+        reply_fail(req, "write", ino, NULL, (int)n);
+        return;
+    }
+    fuse_reply_write(req, (size_t)n);
+}
+
+/* Writes went to the servers as they came (or, with writeback caching, the
+ * kernel writes its dirty pages back before it flushes), so there is nothing
+ * buffered here to send. Durability is fsync's job. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)fi;
+    fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct bfs_fuse *fs = fs_of(req);
+    if (openfiles_release(fs->open, ino))
+        purge_orphan(fs, ino);
+    fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)fi;
+    int rc = bfs_fsync(fs_of(req)->client, ino, datasync);
+    reply_status(req, "fsync", ino, NULL, rc);
+}
+
+/* ------------------------------------------------------------- directories */
+
+/* Directory handles carry no state: the offset the kernel passes back is the
+ * position (readdir cookie), so opendir/releasedir have nothing to keep. */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    fi->fh = 0;
+    fuse_reply_open(req, fi);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)fi;
+    fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)fi;
+    int rc = bfs_fsync(fs_of(req)->client, ino, datasync);
+    reply_status(req, "fsyncdir", ino, NULL, rc);
+}
+
+static off_t cookie_to_off(uint64_t cookie)
+{
+    return (off_t)(cookie + BFS_DIR_OFF_FIRST);
+}
+
+/* Fills "." (offset 1) and ".." (offset 2) when off says they are still due.
+ * plus: in readdirplus form, without attributes (ino 0: no lookup is counted,
+ * and the kernel never instantiates "." or ".." anyway). Adds *used bytes;
+ * returns 0 when the buffer filled up before both were in (the rest then
+ * comes with the next call, whose offset says where to resume). */
+static int fill_dots(fuse_req_t req, fuse_ino_t ino, off_t off, char *buf, size_t size,
+                     int plus, size_t *used)
+{
+    static const char *const names[BFS_DIR_OFF_FIRST] = { ".", ".." };
+    for (off_t i = off; i < BFS_DIR_OFF_FIRST; i++) {
+        struct fuse_entry_param e;
+        memset(&e, 0, sizeof e);
+        e.attr.st_mode = S_IFDIR;
+        e.attr.st_ino = i == 0 ? ino : (ino == FUSE_ROOT_ID ? FUSE_ROOT_ID : BFS_FUSE_UNKNOWN_INO);
+        char *at = buf + *used;
+        size_t room = size - *used;
+        size_t need = plus ? fuse_add_direntry_plus(req, at, room, names[i], &e, i + 1)
+                           : fuse_add_direntry(req, at, room, names[i], &e.attr, i + 1);
+        if (need > room)
+            return 0;
+        *used += need;
+    }
+    return 1;
+}
+
+/* Plain readdir: entries go straight into the reply buffer from the callback. */
+struct rd_fill {
+    fuse_req_t req;
+    char *buf;
+    size_t size;
+    size_t used;
+};
+
+static int rd_fill_one(void *arg, const struct bfs_dirent *d)
+{
+    struct rd_fill *f = arg;
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_ino = d->ino;
+    st.st_mode = d->type;
+    size_t need = fuse_add_direntry(f->req, f->buf + f->used, f->size - f->used, d->name, &st,
+                                    cookie_to_off(d->cookie));
+    if (need > f->size - f->used)
+        return 1;   /* full: this entry comes again with the next call */
+    f->used += need;
+    return 0;
+}
+
+/* readdirplus: the entries that fit are collected first and their attributes
+ * fetched afterwards, outside the library's callback. */
+struct rdp_collect {
+    fuse_req_t req;
+    struct bfs_dirent *ents;
+    size_t n, cap;
+    size_t room;    /* bytes left in the reply buffer */
+};
+
+static int rdp_collect_one(void *arg, const struct bfs_dirent *d)
+{
+    struct rdp_collect *c = arg;
+    size_t need = fuse_add_direntry_plus(c->req, NULL, 0, d->name, NULL, 0);
+    if (need > c->room)
+        return 1;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 32;
+        struct bfs_dirent *p = realloc(c->ents, cap * sizeof *p);
+        if (!p)
+            return 1;   /* reply with what we have; the rest comes next call */
+        c->ents = p;
+        c->cap = cap;
+    }
+    c->ents[c->n++] = *d;
+    c->room -= need;
+    return 0;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    const char *op = plus ? "readdirplus" : "readdir";
+    if (off < 0) {
+        reply_fail(req, op, ino, NULL, -EINVAL);
+        return;
+    }
+    char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        reply_fail(req, op, ino, NULL, -ENOMEM);
+        return;
+    }
+    size_t used = 0;
+    int dots_fit = fill_dots(req, ino, off, buf, size, plus, &used);
+    uint64_t cookie = off > BFS_DIR_OFF_FIRST ? (uint64_t)off - BFS_DIR_OFF_FIRST : 0;
+    int rc = 0;
+
+    if (dots_fit && !plus) {
+        struct rd_fill f = { .req = req, .buf = buf, .size = size, .used = used };
+        rc = bfs_readdir(fs->client, ino, cookie, rd_fill_one, &f);
+        used = f.used;
+    } else if (dots_fit) {
+        struct rdp_collect c = { .req = req, .room = size - used };
+        rc = bfs_readdir(fs->client, ino, cookie, rdp_collect_one, &c);
+        for (size_t i = 0; i < c.n; i++) {
+            const struct bfs_dirent *d = &c.ents[i];
+            struct fuse_entry_param e;
+            struct bfs_attr a;
+            int arc = bfs_getattr(fs->client, d->ino, &a);
+            if (arc == 0) {
+                /* Counts as a lookup for the kernel (it will forget it). */
+                fill_entry(fs, &a, &e);
+            } else {
+                /* Gone or unreachable since it was listed: list it without
+                 * attributes (ino 0 counts no lookup), as plain readdir would. */
+                log_debug("readdirplus ino=%" PRIu64 " name=%s: getattr: %s", (uint64_t)ino,
+                          d->name, strerror(-arc));
+                memset(&e, 0, sizeof e);
+                e.attr.st_ino = d->ino;
+                e.attr.st_mode = d->type;
+            }
+            used += fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
+                                           cookie_to_off(d->cookie));
+        }
+        free(c.ents);
+    }
+
+    /* An error after some entries were filled: send those; the next call
+     * resumes after them and meets the error again if it persists. */
+    if (rc < 0 && used == 0)
+        reply_fail(req, op, ino, NULL, rc);
+    else
+        fuse_reply_buf(req, buf, used);
+    free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    (void)fi;
+    do_readdir(req, ino, size, off, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+    (void)fi;
+    do_readdir(req, ino, size, off, 1);
+}
+
+/* ------------------------------------------------------------ file system */
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    struct statvfs st;
+    memset(&st, 0, sizeof st);
+    int rc = bfs_statfs(fs_of(req)->client, &st);
+    if (rc < 0) {
+        reply_fail(req, "statfs", ino, NULL, rc);
+        return;
+    }
+    if (st.f_namemax == 0)
+        st.f_namemax = BFS_NAME_MAX;
+    fuse_reply_statfs(req, &st);
+}
+
+/* Whether gid is one of the caller's groups (primary or supplementary). */
+static int caller_in_group(fuse_req_t req, gid_t gid)
+{
+    if (fuse_req_ctx(req)->gid == gid)
+        return 1;
+    gid_t small[64];
+    gid_t *list = small;
+    int n = fuse_req_getgroups(req, 64, small);
+    if (n > 64) {
+        list = malloc((size_t)n * sizeof *list);
+        if (!list)
+            return 0;
+        n = fuse_req_getgroups(req, n, list);
+    }
+    int found = 0;
+    for (int i = 0; i < n && !found; i++)
+        found = list[i] == gid;
+    if (list != small)
+        free(list);
+    return found;
+}
+
+/* access(2) and chdir. With -o default_permissions the kernel checks modes
+ * itself and does not ask; without it, this applies the usual owner/group/other
+ * mode bits for the caller. Root may do anything except execute a file that
+ * has no execute bit at all. */
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = bfs_getattr(fs->client, ino, &a);
+    if (rc < 0) {
+        reply_fail(req, "access", ino, NULL, rc);
+        return;
+    }
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    int ok;
+    if (mask == F_OK) {
+        ok = 1;
+    } else if (ctx->uid == 0) {
+        ok = !(mask & X_OK) || S_ISDIR(a.mode) || (a.mode & 0111);
+    } else {
+        unsigned bits;
+        if (ctx->uid == a.uid)
+            bits = (a.mode >> 6) & 7;
+        else if (caller_in_group(req, a.gid))
+            bits = (a.mode >> 3) & 7;
+        else
+            bits = a.mode & 7;
+        unsigned want = ((mask & R_OK) ? 4u : 0) | ((mask & W_OK) ? 2u : 0) | ((mask & X_OK) ? 1u : 0);
+        ok = (bits & want) == want;
+    }
+    reply_status(req, "access", ino, NULL, ok ? 0 : -EACCES);
+}
+
+const struct fuse_lowlevel_ops bfs_fuse_ops = {
+    .init = op_init,
+    .destroy = op_destroy,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .readlink = op_readlink,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .fsyncdir = op_fsyncdir,
+    .statfs = op_statfs,
+    .access = op_access,
+    .create = op_create,
+    .readdirplus = op_readdirplus,
+};

@@ -1,0 +1,1056 @@
+/* chunkstore.c - see chunkstore.h.
+ *
+ * On-disk layout (a format: do not change it casually):
+ *   DATA/chunks/XX/<ino as %016llx>.<idx as %llu>
+ * XX is the top byte of a 64-bit mix (murmur3 fmix64) of ino, in hex. All chunks
+ * of one file share a directory, and any inode numbering (sequential, node id in
+ * the high bits) spreads evenly over the 256 directories.
+ *
+ * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache (a
+ * blocking openat on a miss), queue an SQE whose user_data is a struct op, and
+ * return. chunkstore_poll reaps CQEs, resubmits short I/O and runs the callback.
+ * Ops that finish without I/O (missing chunk, nothing to sync) go on the done
+ * list, which poll runs first; the eventfd is bumped so the owner wakes up.
+ *
+ * fd cache: a hash table (ino, idx) -> entry. An entry in use by an op holds a
+ * reference and is never closed; only idle entries sit on the LRU list and can be
+ * evicted. An entry whose chunk file was removed is taken out of the table at
+ * once ("dead": no later op can find it) and closed when its last op finishes.
+ *
+ * With IORING_SETUP_SINGLE_ISSUER the thread that calls chunkstore_open must be
+ * the thread that runs the event loop.
+ */
+#include "chunkstore.h"
+
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define NBUCKETS 256
+#define REAP_BATCH 64
+#define MAX_REG_BUFFERS 16384        /* kernel's IORING_MAX_REG_BUFFERS */
+#define MAX_BUFFER_SIZE (1u << 30)   /* kernel's limit per registered buffer */
+
+struct fd_ent {
+    uint64_t ino, idx;
+    int fd;
+    unsigned refs;          /* ops using fd: never closed while > 0 */
+    int err;                /* writeback error found at eviction, for the next fsync */
+    bool dirty;             /* written since its last sync */
+    bool dead;              /* chunk removed: out of the table, close at refs 0 */
+    bool in_lru;
+    struct fd_ent *hnext;           /* hash chain */
+    struct fd_ent *prev, *next;     /* LRU of idle entries, most recent first */
+};
+
+enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART };
+
+struct op {
+    enum op_kind kind;
+    struct fd_ent *ent;     /* READ/WRITE, and SYNC_PART of a chunk file */
+    char *buf;
+    size_t len, done;
+    uint64_t off;
+    int buf_index;
+    ssize_t res;            /* SYNC: first error; done list: the result */
+    unsigned pending;       /* SYNC: parts not completed (+1 while queueing) */
+    int bucket;             /* SYNC_PART of a bucket dir, else -1 */
+    struct op *parent;      /* SYNC_PART: its SYNC */
+    chunk_cb cb;
+    void *arg;
+    struct op *next;        /* done list, free pool */
+};
+
+struct chunkstore {
+    struct io_uring ring;
+    bool ring_ok;
+    int efd;
+    int dirfd;                          /* DATA/chunks */
+    char *path;                         /* DATA/chunks, for log lines */
+    int bucket_fd[NBUCKETS];            /* opened when first synced */
+    bool bucket_dirty[NBUCKETS];        /* names created/removed since its last sync */
+    struct chunkstore_opts o;
+
+    char *bufmem;
+    size_t buf_stride;
+    bool registered;
+    bool *buf_used;
+    int *buf_free;
+    unsigned nfree;
+
+    struct fd_ent **table;
+    size_t table_mask;
+    unsigned nent;                      /* entries in the table */
+    struct fd_ent *lru_head, *lru_tail;
+
+    struct op *done_head, *done_tail;
+    struct op *pool;
+    unsigned inflight;                  /* user ops whose callback has not run */
+    unsigned sqes_out;                  /* SQEs queued or in the kernel, not reaped */
+    bool resubmitted;                   /* poll queued SQEs itself: submit them */
+    bool wrote;                         /* anything to sync at close */
+};
+
+/* ---- naming ---- */
+
+static uint64_t fmix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static int bucket_of(uint64_t ino)
+{
+    return (int)(fmix64(ino) >> 56);
+}
+
+/* Name relative to DATA/chunks; 2 + 1 + 16 + 1 + 20 + NUL fits in 48. */
+static void chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
+{
+    snprintf(name, size, "%02x/%016llx.%llu", bucket_of(ino), (unsigned long long)ino,
+             (unsigned long long)idx);
+}
+
+/* ---- fd cache ---- */
+
+static size_t ent_hash(const struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    return (size_t)fmix64(ino ^ (idx * 0x9e3779b97f4a7c15ULL)) & cs->table_mask;
+}
+
+static struct fd_ent *ent_find(struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    for (struct fd_ent *e = cs->table[ent_hash(cs, ino, idx)]; e; e = e->hnext)
+        if (e->ino == ino && e->idx == idx)
+            return e;
+    return NULL;
+}
+
+static void lru_remove(struct chunkstore *cs, struct fd_ent *e)
+{
+    if (!e->in_lru)
+        return;
+    if (e->prev) e->prev->next = e->next; else cs->lru_head = e->next;
+    if (e->next) e->next->prev = e->prev; else cs->lru_tail = e->prev;
+    e->prev = e->next = NULL;
+    e->in_lru = false;
+}
+
+static void lru_push(struct chunkstore *cs, struct fd_ent *e)
+{
+    e->prev = NULL;
+    e->next = cs->lru_head;
+    if (cs->lru_head) cs->lru_head->prev = e; else cs->lru_tail = e;
+    cs->lru_head = e;
+    e->in_lru = true;
+}
+
+static void table_remove(struct chunkstore *cs, struct fd_ent *e)
+{
+    struct fd_ent **pp = &cs->table[ent_hash(cs, e->ino, e->idx)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    cs->nent--;
+    lru_remove(cs, e);
+}
+
+static void ent_free(struct fd_ent *e)
+{
+    close(e->fd);
+    free(e);
+}
+
+/* Closes an idle entry. Its unsynced data is synced first, so that
+ * chunkstore_fsync, which sees only cached fds, never misses it. */
+static void ent_evict(struct chunkstore *cs, struct fd_ent *e)
+{
+    if (e->dirty && fdatasync(e->fd) < 0) {
+        /* Keep it (pinned off the LRU) so the next fsync of ino reports the error. */
+        e->err = -errno;
+        log_error("chunkstore: fdatasync of chunk ino %016llx idx %llu on eviction: %s",
+                  (unsigned long long)e->ino, (unsigned long long)e->idx, strerror(errno));
+        lru_remove(cs, e);
+        return;
+    }
+    table_remove(cs, e);
+    ent_free(e);
+}
+
+static void cache_trim(struct chunkstore *cs)
+{
+    while (cs->nent > cs->o.fd_cache && cs->lru_tail)
+        ent_evict(cs, cs->lru_tail);
+}
+
+static void ent_ref(struct chunkstore *cs, struct fd_ent *e)
+{
+    if (e->refs++ == 0)
+        lru_remove(cs, e);
+}
+
+static void ent_put(struct chunkstore *cs, struct fd_ent *e)
+{
+    if (--e->refs)
+        return;
+    if (e->dead) {
+        ent_free(e);
+        return;
+    }
+    if (!e->err)
+        lru_push(cs, e);
+    cache_trim(cs);
+}
+
+/* Opens chunk (ino, idx) read-write (an fd opened for a read may serve a write
+ * later). With create, a new file is made with O_EXCL so we know its bucket
+ * directory changed and must be synced. */
+static int chunk_open(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create)
+{
+    char name[48];
+    chunk_name(name, sizeof name, ino, idx);
+    for (;;) {
+        int fd = openat(cs->dirfd, name, O_RDWR | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno == ENOENT && create) {
+            fd = openat(cs->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                cs->bucket_dirty[bucket_of(ino)] = true;
+                cs->wrote = true;
+                return fd;
+            }
+            if (errno == EEXIST)
+                continue;
+        }
+        if ((errno == EMFILE || errno == ENFILE) && cs->lru_tail) {
+            /* Out of fds: give back an idle cached one and try again. */
+            ent_evict(cs, cs->lru_tail);
+            continue;
+        }
+        int r = -errno;
+        if (r != -ENOENT)
+            log_error("chunkstore: open %s/%s: %s", cs->path, name, strerror(-r));
+        return r;
+    }
+}
+
+/* The cached entry of (ino, idx), opened if needed, with a reference taken. */
+static int ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
+                   struct fd_ent **out)
+{
+    struct fd_ent *e = ent_find(cs, ino, idx);
+    if (e) {
+        ent_ref(cs, e);
+        *out = e;
+        return 0;
+    }
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    int fd = chunk_open(cs, ino, idx, create);
+    if (fd < 0) {
+        free(e);
+        return fd;
+    }
+    e->ino = ino;
+    e->idx = idx;
+    e->fd = fd;
+    e->refs = 1;
+    size_t h = ent_hash(cs, ino, idx);
+    e->hnext = cs->table[h];
+    cs->table[h] = e;
+    cs->nent++;
+    cache_trim(cs);   /* if every entry is in use, the cache grows for a while */
+    *out = e;
+    return 0;
+}
+
+/* Takes the entries of ino with idx >= from out of the table: closed now if idle,
+ * else when their last op finishes. */
+static void cache_invalidate(struct chunkstore *cs, uint64_t ino, uint64_t from)
+{
+    for (size_t h = 0; h <= cs->table_mask; h++) {
+        struct fd_ent **pp = &cs->table[h];
+        while (*pp) {
+            struct fd_ent *e = *pp;
+            if (e->ino != ino || e->idx < from) {
+                pp = &e->hnext;
+                continue;
+            }
+            *pp = e->hnext;
+            cs->nent--;
+            lru_remove(cs, e);
+            if (e->refs)
+                e->dead = true;
+            else
+                ent_free(e);
+        }
+    }
+}
+
+/* ---- ops ---- */
+
+static struct op *op_new(struct chunkstore *cs, enum op_kind kind, chunk_cb cb, void *arg)
+{
+    struct op *op = cs->pool;
+    if (op)
+        cs->pool = op->next;
+    else if (!(op = malloc(sizeof *op)))
+        return NULL;
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->buf_index = -1;
+    op->bucket = -1;
+    op->cb = cb;
+    op->arg = arg;
+    return op;
+}
+
+static void op_free(struct chunkstore *cs, struct op *op)
+{
+    if (!op)
+        return;
+    op->next = cs->pool;
+    cs->pool = op;
+}
+
+/* Runs a user op's callback; returns 1 (a callback ran). */
+static int op_finish(struct chunkstore *cs, struct op *op, ssize_t res)
+{
+    if (op->ent)
+        ent_put(cs, op->ent);
+    cs->inflight--;
+    chunk_cb cb = op->cb;
+    void *arg = op->arg;
+    op_free(cs, op);
+    if (cb)
+        cb(arg, res);
+    return 1;
+}
+
+/* Finishes op from the next chunkstore_poll: callbacks never run inside the
+ * call that queued them. */
+static void done_push(struct chunkstore *cs, struct op *op, ssize_t res)
+{
+    op->res = res;
+    op->next = NULL;
+    if (cs->done_tail) cs->done_tail->next = op; else cs->done_head = op;
+    cs->done_tail = op;
+    uint64_t one = 1;
+    if (write(cs->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_warn("chunkstore: eventfd write: %s", strerror(errno));
+}
+
+static int done_run(struct chunkstore *cs)
+{
+    /* Take the list: ops that callbacks finish early wait for the next poll. */
+    struct op *op = cs->done_head;
+    cs->done_head = cs->done_tail = NULL;
+    int n = 0;
+    while (op) {
+        struct op *next = op->next;
+        n += op_finish(cs, op, op->res);
+        op = next;
+    }
+    return n;
+}
+
+static void maybe_submit(struct chunkstore *cs)
+{
+    if (io_uring_sq_ready(&cs->ring) < cs->o.submit_depth)
+        return;
+    int r = io_uring_submit(&cs->ring);
+    if (r < 0)   /* they stay queued; chunkstore_flush tries again */
+        log_warn("chunkstore: io_uring_submit: %s", strerror(-r));
+}
+
+static struct io_uring_sqe *get_sqe(struct chunkstore *cs)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&cs->ring);
+    if (!sqe) {
+        /* SQ full: hand what is queued to the kernel and take a fresh slot. */
+        int r = io_uring_submit(&cs->ring);
+        if (r < 0)
+            log_error("chunkstore: io_uring_submit with a full SQ: %s", strerror(-r));
+        sqe = io_uring_get_sqe(&cs->ring);
+    }
+    return sqe;
+}
+
+/* Queues the part of a read or write not done yet. */
+static int op_queue_io(struct chunkstore *cs, struct op *op)
+{
+    struct io_uring_sqe *sqe = get_sqe(cs);
+    if (!sqe)
+        return -EBUSY;
+    char *p = op->buf + op->done;
+    unsigned n = (unsigned)(op->len - op->done);
+    uint64_t off = op->off + op->done;
+    int fd = op->ent->fd;
+    bool fixed = op->buf_index >= 0 && cs->registered;
+    if (op->kind == OP_READ) {
+        if (fixed)
+            io_uring_prep_read_fixed(sqe, fd, p, n, off, op->buf_index);
+        else
+            io_uring_prep_read(sqe, fd, p, n, off);
+    } else {
+        if (fixed)
+            io_uring_prep_write_fixed(sqe, fd, p, n, off, op->buf_index);
+        else
+            io_uring_prep_write(sqe, fd, p, n, off);
+    }
+    io_uring_sqe_set_data(sqe, op);
+    cs->sqes_out++;
+    maybe_submit(cs);
+    return 0;
+}
+
+static int sync_part_done(struct chunkstore *cs, struct op *part, int res)
+{
+    struct op *p = part->parent;
+    if (res < 0) {
+        if (part->ent) {
+            log_error("chunkstore: fsync of chunk ino %016llx idx %llu: %s",
+                      (unsigned long long)part->ent->ino, (unsigned long long)part->ent->idx,
+                      strerror(-res));
+            part->ent->dirty = true;   /* a later fsync tries again */
+        } else if (part->bucket >= 0) {
+            log_error("chunkstore: fsync of %s/%02x: %s", cs->path, part->bucket, strerror(-res));
+            cs->bucket_dirty[part->bucket] = true;
+        } else {
+            log_error("chunkstore: fsync of extra fd: %s", strerror(-res));
+        }
+        if (!p->res)
+            p->res = res;
+    }
+    if (part->ent)
+        ent_put(cs, part->ent);
+    op_free(cs, part);
+    if (--p->pending)
+        return 0;
+    return op_finish(cs, p, p->res);
+}
+
+/* Handles one CQE; returns how many callbacks ran (0 or 1). */
+static int op_complete(struct chunkstore *cs, struct op *op, int res)
+{
+    if (op->kind == OP_SYNC_PART)
+        return sync_part_done(cs, op, res);
+    const char *what = op->kind == OP_READ ? "read" : "write";
+    if (res == -EINTR || res == -EAGAIN)
+        goto again;
+    if (res < 0) {
+        log_error("chunkstore: %s of chunk ino %016llx idx %llu off %llu len %zu: %s", what,
+                  (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx,
+                  (unsigned long long)(op->off + op->done), op->len - op->done, strerror(-res));
+        return op_finish(cs, op, res);
+    }
+    if (op->kind == OP_WRITE) {
+        /* Set on completion, not on queueing, so an fsync queued meanwhile,
+         * which clears the flag, cannot hide this write from the next fsync. */
+        op->ent->dirty = true;
+        cs->wrote = true;
+        if (res == 0) {
+            log_error("chunkstore: write of chunk ino %016llx idx %llu wrote nothing",
+                      (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx);
+            return op_finish(cs, op, -EIO);
+        }
+        op->done += (size_t)res;
+    } else if (res == 0) {
+        /* End of the chunk file: the rest of the chunk was never written. */
+        memset(op->buf + op->done, 0, op->len - op->done);
+        op->done = op->len;
+    } else {
+        op->done += (size_t)res;
+    }
+    if (op->done == op->len)
+        return op_finish(cs, op, (ssize_t)op->len);
+again:;
+    int r = op_queue_io(cs, op);   /* short I/O: queue the rest */
+    if (r < 0) {
+        log_error("chunkstore: cannot requeue %s of chunk ino %016llx idx %llu: %s", what,
+                  (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx,
+                  strerror(-r));
+        return op_finish(cs, op, r);
+    }
+    cs->resubmitted = true;
+    return 0;
+}
+
+static int reap(struct chunkstore *cs)
+{
+    struct io_uring_cqe *cqes[REAP_BATCH];
+    struct op *ops[REAP_BATCH];
+    int res[REAP_BATCH];
+    int ran = 0;
+    unsigned n;
+    /* peek_batch also flushes overflowed CQEs and pending task work. */
+    while ((n = io_uring_peek_batch_cqe(&cs->ring, cqes, REAP_BATCH)) > 0) {
+        /* Copy and release the CQEs first: callbacks may queue and submit. */
+        for (unsigned i = 0; i < n; i++) {
+            ops[i] = io_uring_cqe_get_data(cqes[i]);
+            res[i] = cqes[i]->res;
+        }
+        io_uring_cq_advance(&cs->ring, n);
+        cs->sqes_out -= n;
+        for (unsigned i = 0; i < n; i++)
+            ran += op_complete(cs, ops[i], res[i]);
+    }
+    return ran;
+}
+
+/* ---- setup and teardown ---- */
+
+static int make_dirs(struct chunkstore *cs, const char *data_dir)
+{
+    int r = 0;
+    bool created = false;
+    char name[4];
+    int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        r = -errno;
+        log_error("chunkstore: open data dir %s: %s", data_dir, strerror(errno));
+        return r;
+    }
+    if (mkdirat(dfd, "chunks", 0700) == 0)
+        created = true;
+    else if (errno != EEXIST) {
+        r = -errno;
+        log_error("chunkstore: mkdir %s: %s", cs->path, strerror(errno));
+        goto out;
+    }
+    cs->dirfd = openat(dfd, "chunks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cs->dirfd < 0) {
+        r = -errno;
+        log_error("chunkstore: open %s: %s", cs->path, strerror(errno));
+        goto out;
+    }
+    for (int b = 0; b < NBUCKETS; b++) {
+        snprintf(name, sizeof name, "%02x", b);
+        if (mkdirat(cs->dirfd, name, 0700) == 0)
+            created = true;
+        else if (errno != EEXIST) {
+            r = -errno;
+            log_error("chunkstore: mkdir %s/%s: %s", cs->path, name, strerror(errno));
+            goto out;
+        }
+    }
+    /* New directories must survive a crash before any chunk in them can. */
+    if (created && (fsync(cs->dirfd) < 0 || fsync(dfd) < 0)) {
+        r = -errno;
+        log_error("chunkstore: fsync of %s: %s", cs->path, strerror(errno));
+    }
+out:
+    close(dfd);
+    return r;
+}
+
+static int ring_init(struct chunkstore *cs)
+{
+    /* Newest flags first; older kernels reject unknown ones with EINVAL. */
+    static const unsigned flag_sets[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+            IORING_SETUP_SINGLE_ISSUER,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_SUBMIT_ALL,
+        0,
+    };
+    int r = -EINVAL;
+    for (size_t i = 0; i < sizeof flag_sets / sizeof flag_sets[0] && r == -EINVAL; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof p);
+        p.flags = flag_sets[i];
+        r = io_uring_queue_init_params(cs->o.queue_size, &cs->ring, &p);
+    }
+    if (r < 0) {
+        log_error("chunkstore: io_uring_queue_init(%u): %s", cs->o.queue_size, strerror(-r));
+        return r;
+    }
+    cs->ring_ok = true;
+    cs->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (cs->efd < 0) {
+        r = -errno;
+        log_error("chunkstore: eventfd: %s", strerror(errno));
+        return r;
+    }
+    r = io_uring_register_eventfd(&cs->ring, cs->efd);
+    if (r < 0)
+        log_error("chunkstore: io_uring_register_eventfd: %s", strerror(-r));
+    return r;
+}
+
+static int buffers_init(struct chunkstore *cs)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t n = cs->o.buffer_count;
+    cs->buf_stride = (cs->o.buffer_size + (size_t)page - 1) / (size_t)page * (size_t)page;
+    void *mem = NULL;
+    int r = posix_memalign(&mem, (size_t)page, cs->buf_stride * n);
+    cs->bufmem = mem;
+    cs->buf_used = calloc(n, sizeof *cs->buf_used);
+    cs->buf_free = calloc(n, sizeof *cs->buf_free);
+    struct iovec *iov = calloc(n, sizeof *iov);
+    if (r || !cs->buf_used || !cs->buf_free || !iov) {
+        log_error("chunkstore: cannot allocate %zu buffers of %u bytes", n, cs->o.buffer_size);
+        free(iov);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        iov[i].iov_base = cs->bufmem + i * cs->buf_stride;
+        iov[i].iov_len = cs->o.buffer_size;
+        cs->buf_free[i] = (int)(n - 1 - i);   /* buf_get hands out index 0 first */
+    }
+    cs->nfree = (unsigned)n;
+    r = io_uring_register_buffers(&cs->ring, iov, (unsigned)n);
+    free(iov);
+    if (r < 0)
+        log_warn("chunkstore: cannot register %zu buffers of %u bytes with io_uring (%s; "
+                 "RLIMIT_MEMLOCK too low? see ulimit -l); going on with plain buffers",
+                 n, cs->o.buffer_size, strerror(-r));
+    cs->registered = r == 0;
+    return 0;
+}
+
+static void destroy(struct chunkstore *cs)
+{
+    if (cs->table) {
+        for (size_t h = 0; h <= cs->table_mask; h++) {
+            for (struct fd_ent *e = cs->table[h], *next; e; e = next) {
+                next = e->hnext;
+                ent_free(e);
+            }
+        }
+        free(cs->table);
+    }
+    for (int b = 0; b < NBUCKETS; b++)
+        if (cs->bucket_fd[b] >= 0)
+            close(cs->bucket_fd[b]);
+    if (cs->ring_ok) {
+        if (cs->registered)
+            io_uring_unregister_buffers(&cs->ring);
+        if (cs->efd >= 0)
+            io_uring_unregister_eventfd(&cs->ring);
+        io_uring_queue_exit(&cs->ring);
+    }
+    if (cs->efd >= 0)
+        close(cs->efd);
+    if (cs->dirfd >= 0)
+        close(cs->dirfd);
+    while (cs->pool) {
+        struct op *op = cs->pool;
+        cs->pool = op->next;
+        free(op);
+    }
+    free(cs->bufmem);
+    free(cs->buf_used);
+    free(cs->buf_free);
+    free(cs->path);
+    free(cs);
+}
+
+static int opts_check(const struct chunkstore_opts *in, struct chunkstore_opts *o)
+{
+    *o = *in;
+    if (!o->queue_size) o->queue_size = 256;
+    if (!o->buffer_size) o->buffer_size = 1u << 20;
+    if (!o->buffer_count) o->buffer_count = 32;
+    if (!o->submit_depth) o->submit_depth = 32;
+    if (!o->fd_cache) o->fd_cache = 512;
+    const char *bad = NULL;
+    if (!o->chunk_size)
+        bad = "chunk_size must be > 0";
+    else if (o->buffer_size < 4096 || o->buffer_size > MAX_BUFFER_SIZE)
+        bad = "buffer_size must be in [4096, 1 GiB]";
+    else if (o->buffer_count > MAX_REG_BUFFERS)
+        bad = "buffer_count must be <= 16384";
+    else if (o->queue_size > 32768 || (o->queue_size & (o->queue_size - 1)))
+        bad = "queue_size must be a power of two <= 32768";
+    if (bad) {
+        log_error("chunkstore: bad options (chunk_size %u queue_size %u buffer_size %u "
+                  "buffer_count %u): %s", o->chunk_size, o->queue_size, o->buffer_size,
+                  o->buffer_count, bad);
+        return -EINVAL;
+    }
+    if (o->submit_depth > o->queue_size)   /* the SQ would fill first anyway */
+        o->submit_depth = o->queue_size;
+    return 0;
+}
+
+int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, struct chunkstore **out)
+{
+    *out = NULL;
+    struct chunkstore_opts o;
+    int r = opts_check(opts, &o);
+    if (r < 0)
+        return r;
+    struct chunkstore *cs = calloc(1, sizeof *cs);
+    if (!cs)
+        return -ENOMEM;
+    cs->o = o;
+    cs->efd = cs->dirfd = -1;
+    for (int b = 0; b < NBUCKETS; b++)
+        cs->bucket_fd[b] = -1;
+    size_t nb = 16;
+    while (nb < 2 * (size_t)o.fd_cache)
+        nb *= 2;
+    cs->table = calloc(nb, sizeof *cs->table);
+    cs->table_mask = nb - 1;
+    if (asprintf(&cs->path, "%s/chunks", data_dir) < 0)
+        cs->path = NULL;
+    if (!cs->table || !cs->path) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    if ((r = make_dirs(cs, data_dir)) < 0 || (r = ring_init(cs)) < 0 ||
+        (r = buffers_init(cs)) < 0)
+        goto fail;
+    log_debug("chunkstore: open %s: chunk %u, queue %u, %u buffers of %u bytes (%s), "
+              "submit depth %u, fd cache %u", cs->path, o.chunk_size, o.queue_size,
+              o.buffer_count, o.buffer_size, cs->registered ? "registered" : "plain",
+              o.submit_depth, o.fd_cache);
+    *out = cs;
+    return 0;
+fail:
+    destroy(cs);
+    return r;
+}
+
+void chunkstore_close(struct chunkstore *cs)
+{
+    if (!cs)
+        return;
+    while (cs->inflight || cs->sqes_out) {
+        if (cs->done_head) {
+            done_run(cs);
+            continue;
+        }
+        if (!cs->sqes_out) {
+            log_error("chunkstore: close: %u ops in flight but no I/O queued", cs->inflight);
+            break;
+        }
+        int r = io_uring_submit_and_wait(&cs->ring, 1);
+        if (r < 0 && r != -EINTR) {
+            log_error("chunkstore: close: io_uring_submit_and_wait: %s", strerror(-r));
+            break;
+        }
+        reap(cs);
+    }
+    /* A clean stop leaves everything on disk, not only what was fsynced. */
+    if (cs->wrote && syncfs(cs->dirfd) < 0)
+        log_error("chunkstore: syncfs of %s: %s", cs->path, strerror(errno));
+    destroy(cs);
+}
+
+/* ---- loop interface ---- */
+
+int chunkstore_eventfd(struct chunkstore *cs)
+{
+    return cs->efd;
+}
+
+int chunkstore_poll(struct chunkstore *cs)
+{
+    /* Clear the hint before draining, so a completion after the drain wakes us again. */
+    uint64_t v;
+    if (read(cs->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        log_warn("chunkstore: eventfd read: %s", strerror(errno));
+    int n = done_run(cs);
+    n += reap(cs);
+    if (cs->resubmitted) {
+        /* Rests of short I/O were queued here; don't leave them to the owner. */
+        cs->resubmitted = false;
+        chunkstore_flush(cs);
+    }
+    return n;
+}
+
+int chunkstore_flush(struct chunkstore *cs)
+{
+    if (!io_uring_sq_ready(&cs->ring))
+        return 0;
+    int r = io_uring_submit(&cs->ring);
+    if (r < 0) {
+        log_error("chunkstore: io_uring_submit: %s", strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+unsigned chunkstore_inflight(struct chunkstore *cs)
+{
+    return cs->inflight;
+}
+
+/* ---- buffers ---- */
+
+void *chunkstore_buf_get(struct chunkstore *cs, size_t len, int *buf_index)
+{
+    *buf_index = -1;
+    if (len > cs->o.buffer_size || !cs->nfree)
+        return NULL;
+    int i = cs->buf_free[--cs->nfree];
+    cs->buf_used[i] = true;
+    *buf_index = i;
+    return cs->bufmem + (size_t)i * cs->buf_stride;
+}
+
+void chunkstore_buf_put(struct chunkstore *cs, int buf_index)
+{
+    if (buf_index < 0 || (unsigned)buf_index >= cs->o.buffer_count || !cs->buf_used[buf_index]) {
+        log_error("chunkstore: buf_put of buffer %d, which is not handed out", buf_index);
+        return;
+    }
+    cs->buf_used[buf_index] = false;
+    cs->buf_free[cs->nfree++] = buf_index;
+}
+
+/* ---- operations ---- */
+
+static int io_check(struct chunkstore *cs, const char *what, uint64_t ino, uint64_t idx,
+                    uint64_t off, const void *buf, int buf_index, size_t len)
+{
+    const char *bad = NULL;
+    if (off > cs->o.chunk_size || len > cs->o.chunk_size - off)
+        bad = "past the chunk end";
+    else if (!buf && len)
+        bad = "no buffer";
+    else if (buf_index != -1) {
+        if (buf_index < 0 || (unsigned)buf_index >= cs->o.buffer_count || !cs->buf_used[buf_index]) {
+            bad = "buffer index not handed out";
+        } else {
+            uintptr_t b = (uintptr_t)(cs->bufmem + (size_t)buf_index * cs->buf_stride);
+            uintptr_t p = (uintptr_t)buf;
+            if (p < b || p + len > b + cs->o.buffer_size)
+                bad = "buffer outside its registered buffer";
+        }
+    }
+    if (bad) {
+        log_warn("chunkstore: %s of chunk ino %016llx idx %llu off %llu len %zu buf %d: %s",
+                 what, (unsigned long long)ino, (unsigned long long)idx,
+                 (unsigned long long)off, len, buf_index, bad);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int io_start(struct chunkstore *cs, enum op_kind kind, uint64_t ino, uint64_t idx,
+                    uint64_t off, void *buf, int buf_index, size_t len, chunk_cb cb, void *arg)
+{
+    bool rd = kind == OP_READ;
+    int r = io_check(cs, rd ? "read" : "write", ino, idx, off, buf, buf_index, len);
+    if (r < 0)
+        return r;
+    struct op *op = op_new(cs, kind, cb, arg);
+    if (!op)
+        return -ENOMEM;
+    op->buf = buf;
+    op->buf_index = buf_index;
+    op->len = len;
+    op->off = off;
+    if (!len) {
+        cs->inflight++;
+        done_push(cs, op, 0);
+        return 0;
+    }
+    r = ent_get(cs, ino, idx, !rd, &op->ent);
+    if (r == -ENOENT && rd) {
+        /* No chunk file: the chunk was never written, so it reads as zeros. */
+        memset(buf, 0, len);
+        cs->inflight++;
+        done_push(cs, op, (ssize_t)len);
+        return 0;
+    }
+    if (r < 0)
+        goto fail;
+    if ((r = op_queue_io(cs, op)) < 0) {
+        log_error("chunkstore: cannot queue %s of chunk ino %016llx idx %llu: %s",
+                  rd ? "read" : "write", (unsigned long long)ino, (unsigned long long)idx,
+                  strerror(-r));
+        ent_put(cs, op->ent);
+        goto fail;
+    }
+    cs->inflight++;
+    return 0;
+fail:
+    op_free(cs, op);
+    return r;
+}
+
+int chunkstore_write(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                     const void *buf, int buf_index, size_t len, chunk_cb cb, void *arg)
+{
+    /* The buffer is only read; op keeps one pointer type for both directions. */
+    return io_start(cs, OP_WRITE, ino, idx, off, (void *)buf, buf_index, len, cb, arg);
+}
+
+int chunkstore_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                    void *buf, int buf_index, size_t len, chunk_cb cb, void *arg)
+{
+    return io_start(cs, OP_READ, ino, idx, off, buf, buf_index, len, cb, arg);
+}
+
+static int bucket_dir_fd(struct chunkstore *cs, int b)
+{
+    if (cs->bucket_fd[b] < 0) {
+        char name[4];
+        snprintf(name, sizeof name, "%02x", b);
+        cs->bucket_fd[b] = openat(cs->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cs->bucket_fd[b] < 0) {
+            int r = -errno;
+            log_error("chunkstore: open %s/%s: %s", cs->path, name, strerror(errno));
+            return r;
+        }
+    }
+    return cs->bucket_fd[b];
+}
+
+/* Queues one fsync of a group; a failure to queue counts as the group's error. */
+static void sync_part(struct chunkstore *cs, struct op *p, int fd, unsigned flags,
+                      struct fd_ent *e, int bucket)
+{
+    struct op *part = op_new(cs, OP_SYNC_PART, NULL, NULL);
+    struct io_uring_sqe *sqe = part ? get_sqe(cs) : NULL;
+    if (!sqe) {
+        int r = part ? -EBUSY : -ENOMEM;
+        log_error("chunkstore: cannot queue fsync: %s", strerror(-r));
+        if (e) e->dirty = true;
+        if (bucket >= 0) cs->bucket_dirty[bucket] = true;
+        if (!p->res) p->res = r;
+        op_free(cs, part);
+        return;
+    }
+    if (e)
+        ent_ref(cs, e);
+    part->ent = e;
+    part->bucket = bucket;
+    part->parent = p;
+    p->pending++;
+    io_uring_prep_fsync(sqe, fd, flags);
+    io_uring_sqe_set_data(sqe, part);
+    cs->sqes_out++;
+    maybe_submit(cs);
+}
+
+int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extra_fd,
+                     chunk_cb cb, void *arg)
+{
+    struct op *p = op_new(cs, OP_SYNC, cb, arg);
+    if (!p)
+        return -ENOMEM;
+    p->pending = 1;   /* held while queueing, so no part can finish the group early */
+    cs->inflight++;
+    unsigned flags = datasync ? IORING_FSYNC_DATASYNC : 0;
+
+    /* The chunk files of ino written since their last sync. The flag is cleared
+     * now: a write completing later sets it again for the next fsync. */
+    for (size_t h = 0; h <= cs->table_mask; h++) {
+        for (struct fd_ent *e = cs->table[h]; e; e = e->hnext) {
+            if (e->ino != ino)
+                continue;
+            if (e->err) {   /* lost at eviction: report it once, like fsync(2) */
+                if (!p->res)
+                    p->res = e->err;
+                e->err = 0;
+                if (!e->refs)
+                    lru_push(cs, e);
+            }
+            if (e->dirty) {
+                e->dirty = false;
+                sync_part(cs, p, e->fd, flags, e, -1);
+            }
+        }
+    }
+    /* All chunks of ino live in one bucket: sync it if names changed there, so
+     * new chunk files are found after a crash. Directories get a full fsync. */
+    int b = bucket_of(ino);
+    if (cs->bucket_dirty[b]) {
+        int dfd = bucket_dir_fd(cs, b);
+        if (dfd < 0) {
+            if (!p->res)
+                p->res = dfd;
+        } else {
+            cs->bucket_dirty[b] = false;
+            sync_part(cs, p, dfd, 0, NULL, b);
+        }
+    }
+    if (extra_fd >= 0)
+        sync_part(cs, p, extra_fd, flags, NULL, -1);
+    cache_trim(cs);   /* entries reported above went back to the LRU */
+    if (--p->pending == 0)
+        done_push(cs, p, p->res);
+    return 0;
+}
+
+/* Deletes chunk files [first, end) of ino; ENOENT is fine (a hole, or another
+ * server's chunk). Returns the first other error. */
+static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    int err = 0;
+    char name[48];
+    cache_invalidate(cs, ino, first);
+    for (uint64_t idx = first; idx < end; idx++) {
+        chunk_name(name, sizeof name, ino, idx);
+        if (unlinkat(cs->dirfd, name, 0) == 0) {
+            cs->bucket_dirty[bucket_of(ino)] = true;
+            cs->wrote = true;
+        } else if (errno != ENOENT) {
+            log_error("chunkstore: unlink %s/%s: %s", cs->path, name, strerror(errno));
+            if (!err)
+                err = -errno;
+        }
+    }
+    return err;
+}
+
+static uint64_t chunks_for(const struct chunkstore *cs, uint64_t size)
+{
+    return size / cs->o.chunk_size + (size % cs->o.chunk_size != 0);
+}
+
+int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, uint64_t new_size)
+{
+    if (new_size >= old_size)   /* growing: the new bytes are a hole and read as zeros */
+        return 0;
+    int err = remove_range(cs, ino, chunks_for(cs, new_size), chunks_for(cs, old_size));
+    uint64_t cut = new_size % cs->o.chunk_size;
+    if (!cut)
+        return err;
+    uint64_t idx = new_size / cs->o.chunk_size;
+    struct fd_ent *e;
+    int r = ent_get(cs, ino, idx, false, &e);
+    if (r == -ENOENT)
+        return err;
+    if (r == 0) {
+        if (ftruncate(e->fd, (off_t)cut) == 0) {
+            e->dirty = true;   /* the new length must reach the disk on fsync */
+            cs->wrote = true;
+        } else {
+            r = -errno;
+            log_error("chunkstore: truncate chunk ino %016llx idx %llu to %llu: %s",
+                      (unsigned long long)ino, (unsigned long long)idx,
+                      (unsigned long long)cut, strerror(errno));
+        }
+        ent_put(cs, e);
+    }
+    return err ? err : r;
+}
+
+int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size)
+{
+    return remove_range(cs, ino, 0, chunks_for(cs, size));
+}

@@ -1,0 +1,88 @@
+/* chunkstore.h - file data on local disk through io_uring.
+ *
+ * A file's bytes are cut into chunks of chunk_size; chunk (ino, idx) is the file
+ * DATA/chunks/XX/<ino as 16 hex digits>.<idx> (XX: a 2-hex-digit bucket from ino),
+ * named from the numbers only, never from anything a client sent as a path, so no
+ * request reaches outside DATA.
+ *
+ * I/O is asynchronous: a call queues an SQE and returns; the completion callback
+ * runs later from chunkstore_poll(). The owner's event loop:
+ *   epoll on chunkstore_eventfd() -> chunkstore_poll() reaps every CQE,
+ *   and once per loop iteration chunkstore_flush() submits what was queued
+ *   (batching: a submission also happens whenever submit_depth SQEs are queued).
+ * Writes touch only the bytes written; reads of holes or past a chunk file's end
+ * return zeros. Open chunk files are kept in a small fd cache.
+ *
+ * Not thread-safe: one event-loop thread owns a store.
+ */
+#ifndef BENCHFS_CHUNKSTORE_H
+#define BENCHFS_CHUNKSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct chunkstore;
+
+struct chunkstore_opts {
+    uint32_t chunk_size;     /* bytes per chunk (> 0) */
+    uint32_t queue_size;     /* io_uring SQ entries (default 256) */
+    uint32_t buffer_size;    /* bytes per registered buffer (default 1 MiB) */
+    uint32_t buffer_count;   /* registered buffers (default 32) */
+    uint32_t submit_depth;   /* submit once this many SQEs are queued (default 32) */
+    uint32_t fd_cache;       /* open chunk files kept (default 512) */
+};
+
+/* Completion: res is the byte count (reads: always the full length asked) or a
+ * negative errno. Runs from chunkstore_poll() or, for an error found before
+ * queueing, never: the queueing call returns the error instead. */
+typedef void (*chunk_cb)(void *arg, ssize_t res);
+
+/* Sets up io_uring, registers the buffers (if the kernel refuses, e.g.
+ * RLIMIT_MEMLOCK, logs a warning and goes on with plain buffers) and creates
+ * DATA/chunks. 0 or negative errno (logged). */
+int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, struct chunkstore **out);
+
+/* Waits for queued and in-flight I/O (their callbacks run), closes everything. */
+void chunkstore_close(struct chunkstore *cs);
+
+int chunkstore_eventfd(struct chunkstore *cs);
+/* Reaps all available completions, running callbacks. Returns how many. */
+int chunkstore_poll(struct chunkstore *cs);
+/* Submits queued SQEs. 0 or negative errno. */
+int chunkstore_flush(struct chunkstore *cs);
+/* Operations queued or in flight. */
+unsigned chunkstore_inflight(struct chunkstore *cs);
+
+/* A registered buffer of at least len bytes, or NULL when none is free or len is
+ * larger than buffer_size (the caller then uses its own memory and passes
+ * buf_index -1). Give it back with chunkstore_buf_put. */
+void *chunkstore_buf_get(struct chunkstore *cs, size_t len, int *buf_index);
+void chunkstore_buf_put(struct chunkstore *cs, int buf_index);
+
+/* Queues a write of len bytes at offset off of chunk (ino, idx), creating the
+ * chunk file if needed. buf must stay valid until cb runs; buf_index is the
+ * registered buffer buf lies in (from chunkstore_buf_get) or -1.
+ * -EINVAL if off + len > chunk_size. */
+int chunkstore_write(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                     const void *buf, int buf_index, size_t len, chunk_cb cb, void *arg);
+
+/* Queues a read; holes and bytes past the chunk file's end read as zeros, and a
+ * missing chunk file is all zeros. Same rules as chunkstore_write. */
+int chunkstore_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                    void *buf, int buf_index, size_t len, chunk_cb cb, void *arg);
+
+/* Queues fdatasync (fsync if !datasync) of every chunk file of ino written since
+ * its last sync, of the directories where new chunk files were created, and of
+ * extra_fd if >= 0 (the metadata store's); cb runs once all are done. */
+int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extra_fd,
+                     chunk_cb cb, void *arg);
+
+/* Blocking (metadata only): the file shrank from old_size to new_size; deletes
+ * the chunk files wholly past new_size and cuts the one new_size falls in. */
+int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, uint64_t new_size);
+
+/* Blocking: deletes every chunk file of ino (those that can exist for size). */
+int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size);
+
+#endif

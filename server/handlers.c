@@ -1,0 +1,308 @@
+/* handlers.c - what each RPC does on this server: metadata in LMDB (synchronous,
+ * one transaction each), file data through the io_uring chunk store
+ * (asynchronous: the reply goes out from the completion). */
+#include "server_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "../common/log.h"
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int local(const struct server *s, uint64_t ino)
+{
+    return bfs_ino_node(ino) == s->node_id;
+}
+
+/* Reports what happened to an inode that lost an entry; frees its chunks here
+ * when it is gone (the client asks the other nodes for theirs). */
+static void report_drop(struct server *s, struct srv_req *r, const struct meta_drop *d)
+{
+    if (d->freed) {
+        int rc = chunkstore_remove(s->cs, d->ino, d->size);
+        if (rc < 0)
+            log_warn("ino %llx: removing its chunks failed: %s", (unsigned long long)d->ino, strerror(-rc));
+    }
+    r->r.ino = d->ino;
+    r->r.flags = (d->remote ? BFS_DROP_REMOTE : 0) | (d->freed ? BFS_DROP_FREED : 0);
+    r->r.size = d->size;
+}
+
+static int do_lookup(struct server *s, struct srv_req *r)
+{
+    uint32_t type;
+    int rc = meta_lookup(s->meta, r->a.parent, r->a.name, r->a.name_len, &r->r.ino, &type);
+    if (rc < 0)
+        return rc;
+    r->r.mode = type;
+    if (local(s, r->r.ino)) {
+        rc = meta_getattr(s->meta, r->r.ino, &r->r.attr);
+        r->r.flags = rc == 0;
+    }
+    return rc;
+}
+
+static int do_setattr(struct server *s, struct srv_req *r)
+{
+    uint64_t old = 0;
+    int rc = meta_setattr(s->meta, r->a.ino, r->a.mask, &r->a.attr, now_ns(), &r->r.attr, &old);
+    if (rc == 0 && (r->a.mask & BFS_SET_SIZE) && r->r.attr.size < old)
+        rc = chunkstore_truncate(s->cs, r->a.ino, old, r->r.attr.size);
+    r->r.size = old;
+    return rc;
+}
+
+static int do_readdir(struct server *s, struct srv_req *r)
+{
+    size_t max = r->a.len < BFS_READDIR_MAX ? r->a.len : BFS_READDIR_MAX, n = 0, total = 0;
+    int eof = 0;
+    if (max == 0)
+        return -EINVAL;
+    struct bfs_dirent *d = malloc(max * sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    int rc = meta_readdir(s->meta, r->a.ino, r->a.cookie, d, max, &n, &eof);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        total += proto_dirent_size(&d[i]);
+    if (rc == 0 && total && !(r->rdata = malloc(total)))
+        rc = -ENOMEM;
+    for (size_t i = 0, off = 0; rc == 0 && i < n; i++)
+        off += proto_dirent_encode(&d[i], (uint8_t *)r->rdata + off);
+    r->rdata_len = rc == 0 ? total : 0;
+    r->r.len = (uint32_t)n;
+    r->r.flags = (uint32_t)eof;
+    free(d);
+    return rc;
+}
+
+static int do_statfs(struct server *s, struct srv_req *r)
+{
+    struct statvfs v;
+    if (statvfs(s->data_dir, &v) < 0)
+        return -errno;
+    r->r.st = (struct bfs_statfs){
+        .bsize = v.f_frsize, .blocks = v.f_blocks, .bfree = v.f_bfree, .bavail = v.f_bavail,
+        .files = v.f_files, .ffree = v.f_ffree, .namemax = BFS_NAME_MAX,
+    };
+    return 0;
+}
+
+static int do_counters(struct server *s, struct srv_req *r)
+{
+    uint8_t *p = malloc(OP_MAX * 8);
+    if (!p)
+        return -ENOMEM;
+    for (int i = 0; i < OP_MAX; i++)
+        for (int b = 0; b < 8; b++)
+            p[8 * i + b] = (uint8_t)(s->counters[i] >> (8 * b));
+    r->rdata = p;
+    r->rdata_len = OP_MAX * 8;
+    r->r.len = OP_MAX;
+    return 0;
+}
+
+/* ---- data path ---- */
+
+static int check_io(const struct server *s, uint64_t off, size_t len)
+{
+    if (len > BFS_MAX_IO || off > s->chunk_size || len > s->chunk_size - off)
+        return -EINVAL;
+    return 0;
+}
+
+/* Only the owner knows a file's size and type; other nodes trust the client. */
+static int owner_attr(struct server *s, uint64_t ino, struct bfs_attr *a)
+{
+    if (!local(s, ino))
+        return 1;
+    int rc = meta_getattr(s->meta, ino, a);
+    if (rc == 0 && S_ISDIR(a->mode))
+        return -EISDIR;
+    if (rc == 0 && !S_ISREG(a->mode))
+        return -EINVAL;
+    return rc;
+}
+
+static void read_done(void *arg, ssize_t res)
+{
+    struct srv_req *r = arg;
+    if (res < 0) {
+        log_warn("READ ino %llx chunk %llu: %s", (unsigned long long)r->a.ino,
+                 (unsigned long long)r->a.idx, strerror((int)-res));
+        srv_reply(r, (int)res);
+        return;
+    }
+    r->rdata_len = (size_t)res;
+    srv_reply(r, 0);
+}
+
+static int do_read(struct server *s, struct srv_req *r)
+{
+    struct bfs_attr a;
+    size_t len = r->a.len;
+    int rc = check_io(s, r->a.off, len);
+    if (rc == 0)
+        rc = owner_attr(s, r->a.ino, &a);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        /* The owner clamps to the file size, so the client needs no extra GETATTR. */
+        uint64_t pos = r->a.idx * s->chunk_size + r->a.off;
+        len = pos >= a.size ? 0 : (a.size - pos < len ? (size_t)(a.size - pos) : len);
+        r->r.flags = 1;
+        r->r.size = a.size;
+    }
+    if (len == 0)
+        return 0;
+    r->rdata = chunkstore_buf_get(s->cs, len, &r->rdata_buf);
+    if (!r->rdata && !(r->rdata = malloc(len)))
+        return -ENOMEM;
+    rc = chunkstore_read(s->cs, r->a.ino, r->a.idx, r->a.off, r->rdata, r->rdata_buf, len, read_done, r);
+    return rc < 0 ? rc : 1;
+}
+
+static void write_done(void *arg, ssize_t res)
+{
+    struct srv_req *r = arg;
+    struct server *s = r->srv;
+    if (res < 0) {
+        log_warn("WRITE ino %llx chunk %llu: %s", (unsigned long long)r->a.ino,
+                 (unsigned long long)r->a.idx, strerror((int)-res));
+        srv_reply(r, (int)res);
+        return;
+    }
+    if (local(s, r->a.ino)) {
+        struct bfs_attr in = { .size = r->a.idx * s->chunk_size + r->a.off + r->data_len }, out;
+        int rc = meta_setattr(s->meta, r->a.ino, BFS_SET_SIZE_GROW, &in, now_ns(), &out, NULL);
+        if (rc < 0) {
+            srv_reply(r, rc);
+            return;
+        }
+        r->r.flags = 1;
+    }
+    r->r.len = (uint32_t)r->data_len;
+    srv_reply(r, 0);
+}
+
+static int do_write(struct server *s, struct srv_req *r)
+{
+    struct bfs_attr a;
+    int rc = check_io(s, r->a.off, r->data_len);
+    if (rc == 0)
+        rc = owner_attr(s, r->a.ino, &a);
+    if (rc < 0)
+        return rc;
+    if (r->data_len == 0)
+        return 0;
+    rc = chunkstore_write(s->cs, r->a.ino, r->a.idx, r->a.off, r->data, r->data_buf, r->data_len,
+                          write_done, r);
+    return rc < 0 ? rc : 1;
+}
+
+static void fsync_done(void *arg, ssize_t res)
+{
+    struct srv_req *r = arg;
+    if (res < 0)
+        log_error("FSYNC ino %llx: %s", (unsigned long long)r->a.ino, strerror((int)-res));
+    srv_reply(r, res < 0 ? (int)res : 0);
+}
+
+/* Returns 0 or -errno to reply now, 1 when the reply comes from a completion. */
+static int dispatch(struct server *s, struct srv_req *r)
+{
+    const struct bfs_msg *a = &r->a;
+    struct meta_drop drop = { 0 };
+    char target[BFS_SYMLINK_MAX + 1];
+    size_t tlen;
+    int rc, remote = 0;
+
+    switch (r->op) {
+    case OP_LOOKUP:
+        return do_lookup(s, r);
+    case OP_GETATTR:
+        return meta_getattr(s->meta, a->ino, &r->r.attr);
+    case OP_SETATTR:
+        return do_setattr(s, r);
+    case OP_CREATE:
+        return meta_create(s->meta, a->parent, a->name, a->name_len, a->mode, a->uid, a->gid,
+                           a->target, a->target_len, now_ns(), &r->r.attr);
+    case OP_READLINK:
+        if ((rc = meta_readlink(s->meta, a->ino, target, sizeof target, &tlen)) < 0)
+            return rc;
+        /* Reply from here: srv_reply copies target before this frame ends. */
+        r->r.target = target;
+        r->r.target_len = (uint32_t)tlen;
+        srv_reply(r, 0);
+        return 1;
+    case OP_LINK:
+        rc = meta_link(s->meta, a->ino, a->mode, a->parent, a->name, a->name_len, now_ns(),
+                       &r->r.attr, &remote);
+        r->r.flags = (uint32_t)remote;
+        return rc;
+    case OP_UNLINK:
+        rc = meta_unlink(s->meta, a->parent, a->name, a->name_len, !!(a->flags & BFS_F_RMDIR),
+                         !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
+        break;
+    case OP_NLINK:
+        if (a->delta != 1 && a->delta != -1)
+            return -EINVAL;
+        rc = meta_nlink(s->meta, a->ino, a->delta, !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
+        break;
+    case OP_PURGE:
+        rc = meta_purge(s->meta, a->ino, &drop);
+        break;
+    case OP_RENAME:
+        rc = meta_rename(s->meta, a->parent, a->name, a->name_len, a->newparent, a->newname,
+                         a->newname_len, (a->flags & BFS_F_NOREPLACE) ? META_RENAME_NOREPLACE : 0,
+                         !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
+        break;
+    case OP_READDIR:
+        return do_readdir(s, r);
+    case OP_STATFS:
+        return do_statfs(s, r);
+    case OP_READ:
+        return do_read(s, r);
+    case OP_WRITE:
+        return do_write(s, r);
+    case OP_FSYNC:
+        rc = chunkstore_fsync(s->cs, a->ino, a->flags & 1, meta_fd(s->meta), fsync_done, r);
+        return rc < 0 ? rc : 1;
+    case OP_TRUNCATE:
+        return a->size < a->off ? chunkstore_truncate(s->cs, a->ino, a->off, a->size) : 0;
+    case OP_REMOVE:
+        return chunkstore_remove(s->cs, a->ino, a->size);
+    case OP_HAS_ENTRIES:
+        rc = meta_has_entries(s->meta, a->ino);
+        r->r.flags = rc > 0;
+        return rc < 0 ? rc : 0;
+    case OP_COUNTERS:
+        return do_counters(s, r);
+    default:
+        return -ENOSYS;
+    }
+    if (rc == 0)
+        report_drop(s, r, &drop);
+    return rc;
+}
+
+void handle_request(struct server *s, struct srv_req *r)
+{
+    if (r->op > 0 && r->op < OP_MAX)
+        s->counters[r->op]++;
+    log_debug("request %llu: %s ino %llx parent %llx name '%.*s'", (unsigned long long)r->id,
+              proto_op_name(r->op), (unsigned long long)r->a.ino, (unsigned long long)r->a.parent,
+              (int)r->a.name_len, r->a.name ? r->a.name : "");
+    int rc = dispatch(s, r);
+    if (rc <= 0)
+        srv_reply(r, rc);   /* (rc > 0: the reply is sent, or comes from a completion) */
+}

@@ -1,0 +1,1151 @@
+/* meta.c - see meta.h.
+ *
+ * On-disk layout (one LMDB environment, <dir>/meta.lmdb, four named DBs):
+ *
+ *   info      "format", "node_id", "chunk_size", "next_ino" -> u64 LE
+ *   inodes    ino (u64 BE) -> inode record (below)
+ *   dentries  parent (u64 BE) | name hash (u64 BE) | name bytes -> child ino (u64 LE) | type (u32 LE)
+ *   orphans   ino (u64 BE) -> empty: records kept with nlink 0, for meta_purge_orphans
+ *
+ * Keys are big-endian so LMDB's memcmp order groups a directory's entries and sorts
+ * them by hash: readdir is a range scan and an entry's hash is its cookie.
+ *
+ * Inode record, little-endian, checked on every read:
+ *   u8 version | u32 mode | u32 nlink | u32 uid | u32 gid | u64 size
+ *   | i64 atime | i64 mtime | i64 ctime | symlink target (symlinks only, 1..4095 bytes)
+ */
+#include "meta.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define META_FORMAT     1
+#define META_MAP_SIZE   (64ULL << 30)   /* virtual; pages are only used as written */
+#define REC_HDR         49              /* inode record bytes before the symlink target */
+#define DENT_VAL        12
+#define DKEY_HDR        16              /* parent | hash */
+#define DKEY_MAX        (DKEY_HDR + BFS_NAME_MAX)
+#define HASH_LIMIT      (1ULL << 56)    /* client keeps the top 8 bits of a cookie */
+#define COUNTER_LIMIT   (1ULL << BFS_INO_NODE_SHIFT)
+
+struct meta_store {
+    MDB_env *env;
+    MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
+    MDB_dbi info, inodes, dentries, orphans;
+    uint32_t node_id;
+    char path[4096];
+};
+
+/* ---- encoding ---- */
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* FNV-1a, then murmur3's finalizer so the top bits are well mixed. Part of the
+ * on-disk format: changing it orphans every stored entry. */
+static uint64_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    h >>= 8;
+    return h < 3 ? h + 3 : h;   /* 0, 1, 2 are the client's cookies */
+}
+
+static size_t dkey(unsigned char *k, uint64_t parent, const char *name, size_t len)
+{
+    put_be64(k, parent);
+    put_be64(k + 8, name_hash(name, len));
+    memcpy(k + DKEY_HDR, name, len);
+    return DKEY_HDR + len;
+}
+
+static int is_local(const struct meta_store *m, uint64_t ino)
+{
+    return bfs_ino_node(ino) == m->node_id;
+}
+
+static int valid_type(uint32_t type)
+{
+    return type == S_IFREG || type == S_IFDIR || type == S_IFLNK;
+}
+
+static int check_name(const char *name, size_t len)
+{
+    if (len == 0)
+        return -EINVAL;
+    if (len > BFS_NAME_MAX)
+        return -ENAMETOOLONG;
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+        return -EINVAL;
+    if (memchr(name, '/', len) || memchr(name, '\0', len))
+        return -EINVAL;
+    return 0;
+}
+
+/* ---- LMDB plumbing ---- */
+
+/* Maps an LMDB or system error to a negative errno and logs it. MDB_NOTFOUND is
+ * an answer, not a failure, so it is not logged. */
+static int db_err(int rc, const char *what, uint64_t ino)
+{
+    int err;
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    if (rc == MDB_MAP_FULL)
+        err = -ENOSPC;
+    else if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
+        err = -EIO;
+    else
+        err = rc > 0 ? -rc : -EIO;
+    if (ino)
+        log_error("meta: ino 0x%" PRIx64 ": %s: %s", ino, what, mdb_strerror(rc));
+    else
+        log_error("meta: %s: %s", what, mdb_strerror(rc));
+    return err;
+}
+
+static int rd_begin(struct meta_store *m, MDB_txn **txn)
+{
+    int rc = m->rtxn ? mdb_txn_renew(m->rtxn)
+                     : mdb_txn_begin(m->env, NULL, MDB_RDONLY, &m->rtxn);
+    if (rc)
+        return db_err(rc, "begin read txn", 0);
+    *txn = m->rtxn;
+    return 0;
+}
+
+static void rd_end(struct meta_store *m)
+{
+    mdb_txn_reset(m->rtxn);
+}
+
+static int wr_begin(struct meta_store *m, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(m->env, NULL, 0, txn);
+    return rc ? db_err(rc, "begin txn", 0) : 0;
+}
+
+/* The one exit of every write: commit on success, abort on error. */
+static int wr_end(MDB_txn *txn, int rc)
+{
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? db_err(rc, "commit", 0) : 0;
+}
+
+/* ---- inode records ---- */
+
+static int bad_record(uint64_t ino, size_t len, const char *why)
+{
+    log_error("meta: ino 0x%" PRIx64 ": corrupt inode record (%zu bytes): %s", ino, len, why);
+    return -EIO;
+}
+
+/* Decodes and checks a record; *target points into v (valid until the next write). */
+static int decode_inode(uint64_t ino, const MDB_val *v, struct bfs_attr *a,
+                        const char **target, size_t *tlen)
+{
+    const unsigned char *p = v->mv_data;
+    if (v->mv_size < REC_HDR)
+        return bad_record(ino, v->mv_size, "too short");
+    if (p[0] != META_FORMAT)
+        return bad_record(ino, v->mv_size, "unknown version");
+    a->ino = ino;
+    a->mode = get_le32(p + 1);
+    a->nlink = get_le32(p + 5);
+    a->uid = get_le32(p + 9);
+    a->gid = get_le32(p + 13);
+    a->size = get_le64(p + 17);
+    a->atime_ns = (int64_t)get_le64(p + 25);
+    a->mtime_ns = (int64_t)get_le64(p + 33);
+    a->ctime_ns = (int64_t)get_le64(p + 41);
+    if (!valid_type(a->mode & S_IFMT))
+        return bad_record(ino, v->mv_size, "bad file type");
+    size_t n = v->mv_size - REC_HDR;
+    if (S_ISLNK(a->mode) ? (n == 0 || n > BFS_SYMLINK_MAX) : n != 0)
+        return bad_record(ino, v->mv_size, "bad length for its type");
+    if (target) {
+        *target = (const char *)p + REC_HDR;
+        *tlen = n;
+    }
+    return 0;
+}
+
+static int get_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino, struct bfs_attr *a,
+                     const char **target, size_t *tlen)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v;
+    put_be64(kb, ino);
+    int rc = mdb_get(txn, m->inodes, &k, &v);
+    if (rc)
+        return db_err(rc, "get inode", ino);
+    return decode_inode(ino, &v, a, target, tlen);
+}
+
+static int put_record(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *a,
+                      const char *target, size_t tlen)
+{
+    unsigned char kb[8], buf[REC_HDR + BFS_SYMLINK_MAX];
+    buf[0] = META_FORMAT;
+    put_le32(buf + 1, a->mode);
+    put_le32(buf + 5, a->nlink);
+    put_le32(buf + 9, a->uid);
+    put_le32(buf + 13, a->gid);
+    put_le64(buf + 17, a->size);
+    put_le64(buf + 25, (uint64_t)a->atime_ns);
+    put_le64(buf + 33, (uint64_t)a->mtime_ns);
+    put_le64(buf + 41, (uint64_t)a->ctime_ns);
+    if (tlen)   /* copied before the put, which may move the source */
+        memcpy(buf + REC_HDR, target, tlen);
+    put_be64(kb, a->ino);
+    MDB_val k = { 8, kb }, v = { REC_HDR + tlen, buf };
+    int rc = mdb_put(txn, m->inodes, &k, &v, 0);
+    return rc ? db_err(rc, "put inode", a->ino) : 0;
+}
+
+/* Rewrites an existing record with new attributes. A symlink's target is fetched
+ * again here rather than carried by callers: a pointer into a page is only good
+ * until the next put, and callers put other records in between. */
+static int update_inode(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *a)
+{
+    const char *target = NULL;
+    size_t tlen = 0;
+    if (S_ISLNK(a->mode)) {
+        struct bfs_attr old;
+        int rc = get_inode(m, txn, a->ino, &old, &target, &tlen);
+        if (rc)
+            return rc;
+    }
+    return put_record(m, txn, a, target, tlen);
+}
+
+static int del_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb };
+    put_be64(kb, ino);
+    int rc = mdb_del(txn, m->inodes, &k, NULL);
+    if (rc)
+        return db_err(rc, "delete inode", ino);
+    rc = mdb_del(txn, m->orphans, &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? db_err(rc, "delete orphan", ino) : 0;
+}
+
+static int note_orphan(struct meta_store *m, MDB_txn *txn, uint64_t ino, int orphan)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v = { 0, kb };
+    put_be64(kb, ino);
+    int rc = orphan ? mdb_put(txn, m->orphans, &k, &v, 0) : mdb_del(txn, m->orphans, &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? db_err(rc, "update orphans", ino) : 0;
+}
+
+/* ---- info ---- */
+
+static int info_get(struct meta_store *m, MDB_txn *txn, const char *key, uint64_t *val)
+{
+    MDB_val k = { strlen(key), (void *)key }, v;
+    int rc = mdb_get(txn, m->info, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? -ENOENT : db_err(rc, key, 0);
+    if (v.mv_size != 8) {
+        log_error("meta: %s: info '%s' has %zu bytes, want 8", m->path, key, v.mv_size);
+        return -EIO;
+    }
+    *val = get_le64(v.mv_data);
+    return 0;
+}
+
+static int info_put(struct meta_store *m, MDB_txn *txn, const char *key, uint64_t val)
+{
+    unsigned char b[8];
+    MDB_val k = { strlen(key), (void *)key }, v = { 8, b };
+    put_le64(b, val);
+    int rc = mdb_put(txn, m->info, &k, &v, 0);
+    return rc ? db_err(rc, key, 0) : 0;
+}
+
+/* Takes the next inode number; the counter is saved in the caller's transaction. */
+static int alloc_ino(struct meta_store *m, MDB_txn *txn, uint64_t *ino)
+{
+    uint64_t next;
+    int rc = info_get(m, txn, "next_ino", &next);
+    if (rc)
+        return rc == -ENOENT ? -EIO : rc;
+    if (next == 0 || next >= COUNTER_LIMIT) {
+        log_error("meta: %s: inode numbers exhausted (next %" PRIu64 ")", m->path, next);
+        return -ENOSPC;
+    }
+    *ino = (uint64_t)m->node_id << BFS_INO_NODE_SHIFT | next;
+    return info_put(m, txn, "next_ino", next + 1);
+}
+
+/* ---- directory entries ---- */
+
+static int decode_dent(const MDB_val *v, uint64_t parent, uint64_t *ino, uint32_t *type)
+{
+    const unsigned char *p = v->mv_data;
+    if (v->mv_size != DENT_VAL || !valid_type(get_le32(p + 8)) || get_le64(p) == 0) {
+        log_error("meta: ino 0x%" PRIx64 ": corrupt directory entry (%zu bytes)", parent,
+                  v->mv_size);
+        return -EIO;
+    }
+    *ino = get_le64(p);
+    *type = get_le32(p + 8);
+    return 0;
+}
+
+static int get_dent(struct meta_store *m, MDB_txn *txn, uint64_t parent, const char *name,
+                    size_t len, uint64_t *ino, uint32_t *type)
+{
+    unsigned char kb[DKEY_MAX];
+    MDB_val k = { dkey(kb, parent, name, len), kb }, v;
+    int rc = mdb_get(txn, m->dentries, &k, &v);
+    if (rc)
+        return db_err(rc, "get entry", parent);
+    return decode_dent(&v, parent, ino, type);
+}
+
+static int put_dent(struct meta_store *m, MDB_txn *txn, uint64_t parent, const char *name,
+                    size_t len, uint64_t ino, uint32_t type, unsigned flags)
+{
+    unsigned char kb[DKEY_MAX], vb[DENT_VAL];
+    MDB_val k = { dkey(kb, parent, name, len), kb }, v = { DENT_VAL, vb };
+    put_le64(vb, ino);
+    put_le32(vb + 8, type);
+    int rc = mdb_put(txn, m->dentries, &k, &v, flags);
+    if (rc == MDB_KEYEXIST)
+        return -EEXIST;
+    return rc ? db_err(rc, "put entry", parent) : 0;
+}
+
+static int del_dent(struct meta_store *m, MDB_txn *txn, uint64_t parent, const char *name,
+                    size_t len)
+{
+    unsigned char kb[DKEY_MAX];
+    MDB_val k = { dkey(kb, parent, name, len), kb };
+    int rc = mdb_del(txn, m->dentries, &k, NULL);
+    return rc ? db_err(rc, "delete entry", parent) : 0;
+}
+
+static int has_entries(struct meta_store *m, MDB_txn *txn, uint64_t dir)
+{
+    MDB_cursor *cur;
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v;
+    put_be64(kb, dir);
+    int rc = mdb_cursor_open(txn, m->dentries, &cur);
+    if (rc)
+        return db_err(rc, "open cursor", dir);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return db_err(rc, "seek entries", dir);
+    return k.mv_size > DKEY_HDR && get_be64(k.mv_data) == dir;
+}
+
+/* ---- shared steps of the namespace operations ---- */
+
+/* A local parent must be a live directory to gain an entry; a remote one is
+ * checked by the caller on its owner. */
+static int check_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent)
+{
+    struct bfs_attr a;
+    if (!is_local(m, parent))
+        return 0;
+    int rc = get_inode(m, txn, parent, &a, NULL, NULL);
+    if (rc)
+        return rc;
+    if (!S_ISDIR(a.mode))
+        return -ENOTDIR;
+    return a.nlink == 0 ? -ENOENT : 0;   /* removed, still open */
+}
+
+/* Entries of a local directory changed: mtime = ctime = now, nlink += delta
+ * (subdirectories' ".."). A missing record is tolerated so that dangling entries
+ * can still be removed. */
+static int touch_dir(struct meta_store *m, MDB_txn *txn, uint64_t dir, int delta, int64_t now)
+{
+    struct bfs_attr a;
+    if (!is_local(m, dir))
+        return 0;
+    int rc = get_inode(m, txn, dir, &a, NULL, NULL);
+    if (rc == -ENOENT) {
+        log_warn("meta: ino 0x%" PRIx64 ": parent directory has no record", dir);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (delta < 0 && a.nlink > 2)
+        a.nlink--;
+    else if (delta > 0 && a.nlink > 0)
+        a.nlink++;
+    a.mtime_ns = a.ctime_ns = now;
+    return update_inode(m, txn, &a);
+}
+
+/* ino lost one name (or, for a removed directory, all of them): drop its nlink and
+ * delete it at 0 unless a client still has it open. */
+static int drop_link(struct meta_store *m, MDB_txn *txn, uint64_t ino, int whole_dir,
+                     int keep_orphan, int64_t now, struct meta_drop *drop)
+{
+    struct bfs_attr a;
+    drop->ino = ino;
+    if (!is_local(m, ino)) {
+        drop->remote = 1;
+        return 0;
+    }
+    int rc = get_inode(m, txn, ino, &a, NULL, NULL);
+    if (rc == -ENOENT) {
+        log_warn("meta: ino 0x%" PRIx64 ": entry pointed to a missing inode", ino);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    drop->size = a.size;
+    if (a.nlink == 0) {
+        log_warn("meta: ino 0x%" PRIx64 ": link dropped from an inode with nlink 0", ino);
+        return 0;
+    }
+    /* A directory's only name goes with its "." link: nothing is left. */
+    if (whole_dir || (S_ISDIR(a.mode) && a.nlink <= 2))
+        a.nlink = 0;
+    else
+        a.nlink--;
+    a.ctime_ns = now;
+    if (a.nlink > 0)
+        return update_inode(m, txn, &a);
+    if (keep_orphan) {
+        rc = update_inode(m, txn, &a);
+        return rc ? rc : note_orphan(m, txn, ino, 1);
+    }
+    drop->freed = 1;
+    return del_inode(m, txn, ino);
+}
+
+/* ---- open / close ---- */
+
+static int open_dbs(struct meta_store *m, MDB_txn *txn)
+{
+    const struct { const char *name; MDB_dbi *dbi; } dbs[] = {
+        { "info", &m->info }, { "inodes", &m->inodes },
+        { "dentries", &m->dentries }, { "orphans", &m->orphans },
+    };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
+        if (rc)
+            return db_err(rc, dbs[i].name, 0);
+    }
+    return 0;
+}
+
+/* Checks an existing store against this server, or stamps a new one. */
+static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, int *fresh)
+{
+    uint64_t fmt, node, chunk;
+    int rc = info_get(m, txn, "format", &fmt);
+    if (rc == -ENOENT) {
+        *fresh = 1;
+        if ((rc = info_put(m, txn, "format", META_FORMAT)) ||
+            (rc = info_put(m, txn, "node_id", m->node_id)) ||
+            (rc = info_put(m, txn, "chunk_size", chunk_size)))
+            return rc;
+        /* Counter 1 on node 0 is the root, ino 1. */
+        return info_put(m, txn, "next_ino", m->node_id == 0 ? 2 : 1);
+    }
+    if (rc)
+        return rc;
+    *fresh = 0;
+    if (fmt != META_FORMAT) {
+        log_error("meta: %s: format version %" PRIu64 ", this server reads %d", m->path, fmt,
+                  META_FORMAT);
+        return -EINVAL;
+    }
+    if ((rc = info_get(m, txn, "node_id", &node)) || (rc = info_get(m, txn, "chunk_size", &chunk)))
+        return rc == -ENOENT ? -EIO : rc;
+    if (node != m->node_id) {
+        log_error("meta: %s: store belongs to node %" PRIu64 ", not node %" PRIu32, m->path,
+                  node, m->node_id);
+        return -EINVAL;
+    }
+    if (chunk != chunk_size) {
+        log_error("meta: %s: store uses chunk size %" PRIu64 ", not %" PRIu32, m->path, chunk,
+                  chunk_size);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int init_root(struct meta_store *m, MDB_txn *txn, int fresh)
+{
+    struct bfs_attr root;
+    struct timespec ts;
+    int rc = get_inode(m, txn, BFS_ROOT_INO, &root, NULL, NULL);
+    if (rc != -ENOENT)
+        return rc;
+    if (!fresh)
+        log_warn("meta: %s: root directory missing, recreating it", m->path);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    root = (struct bfs_attr){ .ino = BFS_ROOT_INO, .mode = S_IFDIR | 0755, .nlink = 2,
+                              .atime_ns = now, .mtime_ns = now, .ctime_ns = now };
+    return put_record(m, txn, &root, NULL, 0);
+}
+
+int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct meta_store **out)
+{
+    struct meta_store *m;
+    MDB_txn *txn;
+    int rc, fresh = 0;
+
+    *out = NULL;
+    if (node_id >= 1u << (64 - BFS_INO_NODE_SHIFT) || chunk_size == 0) {
+        log_error("meta: %s: bad node id %" PRIu32 " or chunk size %" PRIu32, dir, node_id,
+                  chunk_size);
+        return -EINVAL;
+    }
+    if (!(m = calloc(1, sizeof *m)))
+        return -ENOMEM;
+    m->node_id = node_id;
+    if ((size_t)snprintf(m->path, sizeof m->path, "%s/meta.lmdb", dir) >= sizeof m->path) {
+        log_error("meta: %s: path too long", dir);
+        free(m);
+        return -ENAMETOOLONG;
+    }
+    if ((rc = mdb_env_create(&m->env))) {
+        free(m);
+        return db_err(rc, "create env", 0);
+    }
+    if ((rc = mdb_env_set_maxdbs(m->env, 4)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)) ||
+        (rc = mdb_env_open(m->env, m->path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600))) {
+        rc = db_err(rc, m->path, 0);
+        goto fail;
+    }
+    if (mdb_env_get_maxkeysize(m->env) < DKEY_MAX) {
+        log_error("meta: %s: LMDB key limit %d < %d", m->path, mdb_env_get_maxkeysize(m->env),
+                  DKEY_MAX);
+        rc = -EINVAL;
+        goto fail;
+    }
+    if ((rc = wr_begin(m, &txn)))
+        goto fail;
+    if (!(rc = open_dbs(m, txn)) && !(rc = init_info(m, txn, chunk_size, &fresh)) && node_id == 0)
+        rc = init_root(m, txn, fresh);
+    if ((rc = wr_end(txn, rc)))
+        goto fail;
+    *out = m;
+    return 0;
+fail:
+    log_error("meta: %s: cannot open metadata store: %s", m->path, strerror(-rc));
+    mdb_env_close(m->env);
+    free(m);
+    return rc;
+}
+
+void meta_close(struct meta_store *m)
+{
+    if (!m)
+        return;
+    if (m->rtxn)
+        mdb_txn_abort(m->rtxn);
+    int rc = mdb_env_sync(m->env, 1);
+    if (rc)
+        log_error("meta: %s: sync: %s", m->path, mdb_strerror(rc));
+    mdb_env_close(m->env);
+    free(m);
+}
+
+int meta_fd(struct meta_store *m)
+{
+    mdb_filehandle_t fd = -1;
+    mdb_env_get_fd(m->env, &fd);
+    return fd;
+}
+
+int meta_sync(struct meta_store *m)
+{
+    int rc = mdb_env_sync(m->env, 1);
+    return rc ? db_err(rc, "sync", 0) : 0;
+}
+
+uint64_t meta_inode_count(struct meta_store *m)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (rd_begin(m, &txn))
+        return 0;
+    int rc = mdb_stat(txn, m->inodes, &st);
+    rd_end(m);
+    return rc ? 0 : st.ms_entries;
+}
+
+/* ---- reads ---- */
+
+int meta_lookup(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                uint64_t *ino, uint32_t *type)
+{
+    MDB_txn *txn;
+    int rc = check_name(name, len);
+    if (rc || (rc = rd_begin(m, &txn)))
+        return rc;
+    rc = get_dent(m, txn, parent, name, len, ino, type);
+    rd_end(m);
+    return rc;
+}
+
+int meta_getattr(struct meta_store *m, uint64_t ino, struct bfs_attr *out)
+{
+    MDB_txn *txn;
+    int rc = rd_begin(m, &txn);
+    if (rc)
+        return rc;
+    rc = get_inode(m, txn, ino, out, NULL, NULL);
+    rd_end(m);
+    return rc;
+}
+
+/* *len gets the bytes copied, so a caller never reads past what it got. */
+int meta_readlink(struct meta_store *m, uint64_t ino, char *buf, size_t size, size_t *len)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    const char *target;
+    size_t tlen;
+    int rc = rd_begin(m, &txn);
+    if (rc)
+        return rc;
+    rc = get_inode(m, txn, ino, &a, &target, &tlen);
+    if (rc == 0 && !S_ISLNK(a.mode))
+        rc = -EINVAL;
+    if (rc == 0) {
+        *len = tlen < size ? tlen : size;
+        if (*len)
+            memcpy(buf, target, *len);
+    }
+    rd_end(m);
+    return rc;
+}
+
+int meta_has_entries(struct meta_store *m, uint64_t parent)
+{
+    MDB_txn *txn;
+    int rc = rd_begin(m, &txn);
+    if (rc)
+        return rc;
+    rc = has_entries(m, txn, parent);
+    rd_end(m);
+    return rc;
+}
+
+/* Entries come in key order, i.e. by name hash. Resuming at cookie+1 skips every
+ * entry with hash <= cookie, so entries sharing a hash (a collision) must all land
+ * in the same page: a page that would split such a group ends before it instead. */
+int meta_readdir(struct meta_store *m, uint64_t parent, uint64_t cookie,
+                 struct bfs_dirent *out, size_t max, size_t *n, int *eof)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    unsigned char kb[DKEY_HDR];
+    MDB_val k = { DKEY_HDR, kb }, v;
+    size_t cnt = 0;
+    int rc;
+
+    *n = 0;
+    *eof = 1;
+    if (max == 0)
+        return -EINVAL;
+    if (cookie >= HASH_LIMIT - 1)   /* past the last possible hash */
+        return 0;
+    if ((rc = rd_begin(m, &txn)))
+        return rc;
+    if ((rc = mdb_cursor_open(txn, m->dentries, &cur))) {
+        rc = db_err(rc, "open cursor", parent);
+        goto out;
+    }
+    put_be64(kb, parent);
+    put_be64(kb + 8, cookie + 1);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *kp = k.mv_data;
+        if (k.mv_size < 8 || get_be64(kp) != parent)
+            break;
+        uint64_t hash = k.mv_size > DKEY_HDR ? get_be64(kp + 8) : 0;
+        size_t nlen = k.mv_size - DKEY_HDR;
+        if (hash < 3 || hash >= HASH_LIMIT || nlen > BFS_NAME_MAX) {
+            log_error("meta: ino 0x%" PRIx64 ": corrupt directory entry key (%zu bytes)",
+                      parent, k.mv_size);
+            rc = -EIO;
+            goto out;
+        }
+        if (cnt == max) {   /* full, and more follow */
+            *eof = 0;
+            if (hash == out[cnt - 1].cookie) {
+                while (cnt > 0 && out[cnt - 1].cookie == hash)
+                    cnt--;
+                if (cnt == 0) {
+                    log_warn("meta: ino 0x%" PRIx64 ": %zu entries share hash 0x%" PRIx64
+                             ", more than a page of %zu", parent, max + 1, hash, max);
+                    rc = -EOVERFLOW;
+                    goto out;
+                }
+            }
+            break;
+        }
+        struct bfs_dirent *d = &out[cnt];
+        if ((rc = decode_dent(&v, parent, &d->ino, &d->type)))
+            goto out;
+        d->cookie = hash;
+        memcpy(d->name, kp + DKEY_HDR, nlen);
+        d->name[nlen] = '\0';
+        cnt++;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    else if (rc)
+        rc = db_err(rc, "read entries", parent);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    rd_end(m);
+    if (rc == 0)
+        *n = cnt;
+    else
+        *eof = 1;
+    return rc;
+}
+
+/* ---- writes ---- */
+
+int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                 int64_t now_ns, struct bfs_attr *out, uint64_t *old_size)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+        goto out;
+    if (old_size)
+        *old_size = a.size;
+    if (mask & (BFS_SET_SIZE | BFS_SET_SIZE_GROW)) {
+        if (S_ISDIR(a.mode)) {
+            rc = -EISDIR;
+            goto out;
+        }
+        if (S_ISLNK(a.mode)) {
+            rc = -EINVAL;
+            goto out;
+        }
+    }
+    if (mask & BFS_SET_MODE)
+        a.mode = (a.mode & S_IFMT) | (in->mode & 07777);
+    if (mask & BFS_SET_UID)
+        a.uid = in->uid;
+    if (mask & BFS_SET_GID)
+        a.gid = in->gid;
+    if (mask & BFS_SET_SIZE) {
+        a.size = in->size;
+        a.mtime_ns = now_ns;
+    }
+    if ((mask & BFS_SET_SIZE_GROW)) {
+        if (in->size > a.size)
+            a.size = in->size;
+        a.mtime_ns = now_ns;   /* a write happened even if it did not extend */
+    }
+    if (mask & BFS_SET_ATIME_NOW)
+        a.atime_ns = now_ns;
+    else if (mask & BFS_SET_ATIME)
+        a.atime_ns = in->atime_ns;
+    if (mask & BFS_SET_MTIME_NOW)
+        a.mtime_ns = now_ns;
+    else if (mask & BFS_SET_MTIME)
+        a.mtime_ns = in->mtime_ns;
+    if (mask)
+        a.ctime_ns = (mask & BFS_SET_CTIME) ? in->ctime_ns : now_ns;
+    rc = mask ? update_inode(m, txn, &a) : 0;
+out:
+    if ((rc = wr_end(txn, rc)) == 0 && out)
+        *out = a;
+    return rc;
+}
+
+int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                uint32_t mode, uint32_t uid, uint32_t gid,
+                const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out)
+{
+    MDB_txn *txn;
+    struct bfs_attr a = { .uid = uid, .gid = gid, .atime_ns = now_ns, .mtime_ns = now_ns,
+                          .ctime_ns = now_ns };
+    uint32_t type = mode & S_IFMT;
+    int rc = check_name(name, len);
+    if (rc)
+        return rc;
+    if (!valid_type(type))
+        return -EINVAL;
+    if (type == S_IFLNK) {
+        if (target_len == 0)
+            return -ENOENT;   /* what symlink(2) says of "" */
+        if (target_len > BFS_SYMLINK_MAX)
+            return -ENAMETOOLONG;
+        if (memchr(target, '\0', target_len))
+            return -EINVAL;
+        a.mode = S_IFLNK | 0777;   /* a symlink's permissions are never used */
+        a.size = target_len;
+    } else {
+        a.mode = type | (mode & 07777);
+        target_len = 0;
+    }
+    a.nlink = type == S_IFDIR ? 2 : 1;
+
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = check_parent(m, txn, parent)) || (rc = alloc_ino(m, txn, &a.ino)) ||
+        (rc = put_dent(m, txn, parent, name, len, a.ino, type, MDB_NOOVERWRITE)) ||
+        (rc = put_record(m, txn, &a, target, target_len)))
+        goto out;
+    rc = touch_dir(m, txn, parent, type == S_IFDIR, now_ns);
+out:
+    if ((rc = wr_end(txn, rc)) == 0 && out)
+        *out = a;
+    return rc;
+}
+
+int meta_link(struct meta_store *m, uint64_t ino, uint32_t type, uint64_t parent,
+              const char *name, size_t len, int64_t now_ns, struct bfs_attr *out, int *remote)
+{
+    MDB_txn *txn;
+    struct bfs_attr a = { .ino = ino };
+    int rc = check_name(name, len);
+    if (rc)
+        return rc;
+    *remote = !is_local(m, ino);
+    if (ino == 0 || !valid_type(type & S_IFMT))
+        return -EINVAL;
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = check_parent(m, txn, parent)))
+        goto out;
+    if (!*remote) {
+        if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+            goto out;
+        type = a.mode & S_IFMT;   /* the record knows better than the caller */
+        if (a.nlink == 0 || a.nlink == UINT32_MAX) {
+            rc = a.nlink ? -EMLINK : -ENOENT;
+            goto out;
+        }
+    }
+    if ((type & S_IFMT) == S_IFDIR) {
+        rc = -EPERM;
+        goto out;
+    }
+    if ((rc = put_dent(m, txn, parent, name, len, ino, type & S_IFMT, MDB_NOOVERWRITE)))
+        goto out;
+    if (!*remote) {
+        a.nlink++;
+        a.ctime_ns = now_ns;
+        if ((rc = update_inode(m, txn, &a)))
+            goto out;
+    }
+    rc = touch_dir(m, txn, parent, 0, now_ns);
+out:
+    if ((rc = wr_end(txn, rc)) == 0 && out)
+        *out = a;
+    return rc;
+}
+
+int meta_unlink(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                int is_dir, int keep_orphan, int64_t now_ns, struct meta_drop *drop)
+{
+    MDB_txn *txn;
+    uint64_t ino;
+    uint32_t type;
+    int rc = check_name(name, len);
+    memset(drop, 0, sizeof *drop);
+    if (rc || (rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = get_dent(m, txn, parent, name, len, &ino, &type)))
+        goto out;
+    if (is_dir && type != S_IFDIR) {
+        rc = -ENOTDIR;
+        goto out;
+    }
+    if (!is_dir && type == S_IFDIR) {
+        rc = -EISDIR;
+        goto out;
+    }
+    if (is_dir && (rc = has_entries(m, txn, ino)) != 0) {
+        if (rc > 0)
+            rc = -ENOTEMPTY;
+        goto out;
+    }
+    if ((rc = del_dent(m, txn, parent, name, len)) ||
+        (rc = drop_link(m, txn, ino, is_dir, keep_orphan, now_ns, drop)))
+        goto out;
+    rc = touch_dir(m, txn, parent, is_dir ? -1 : 0, now_ns);
+out:
+    rc = wr_end(txn, rc);
+    if (rc)
+        memset(drop, 0, sizeof *drop);
+    return rc;
+}
+
+int meta_nlink(struct meta_store *m, uint64_t ino, int delta, int keep_orphan,
+               int64_t now_ns, struct meta_drop *drop)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    int rc;
+    memset(drop, 0, sizeof *drop);
+    if ((delta != 1 && delta != -1) || !is_local(m, ino))
+        return -EINVAL;
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    /* drop_link tolerates a missing record (a dangling entry); here it is an error. */
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+        goto out;
+    if (delta < 0) {
+        rc = drop_link(m, txn, ino, 0, keep_orphan, now_ns, drop);
+        goto out;
+    }
+    if (a.nlink == 0 || a.nlink == UINT32_MAX) {
+        rc = a.nlink ? -EMLINK : -ENOENT;   /* no new names for an unlinked inode */
+        goto out;
+    }
+    a.nlink++;
+    a.ctime_ns = now_ns;
+    drop->ino = ino;
+    drop->size = a.size;
+    rc = update_inode(m, txn, &a);
+out:
+    rc = wr_end(txn, rc);
+    if (rc)
+        memset(drop, 0, sizeof *drop);
+    return rc;
+}
+
+int meta_purge(struct meta_store *m, uint64_t ino, struct meta_drop *drop)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    int rc;
+    memset(drop, 0, sizeof *drop);
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+        goto out;
+    drop->ino = ino;
+    drop->size = a.size;
+    if (a.nlink == 0) {
+        drop->freed = 1;
+        rc = del_inode(m, txn, ino);
+    }
+out:
+    rc = wr_end(txn, rc);
+    if (rc)
+        memset(drop, 0, sizeof *drop);
+    return rc;
+}
+
+struct purged { uint64_t ino, size; };
+
+int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino, uint64_t size),
+                       void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    struct purged *list = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = mdb_cursor_open(txn, m->orphans, &cur))) {
+        rc = db_err(rc, "open cursor", 0);
+        goto out;
+    }
+    /* Collect first: deleting inode records does not disturb the orphans cursor. */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct bfs_attr a;
+        if (k.mv_size != 8) {
+            log_error("meta: %s: corrupt orphan key (%zu bytes)", m->path, k.mv_size);
+            rc = -EIO;
+            goto out;
+        }
+        uint64_t ino = get_be64(k.mv_data);
+        int r = get_inode(m, txn, ino, &a, NULL, NULL);
+        if (r == -ENOENT || (r == 0 && a.nlink > 0))
+            continue;   /* already gone, or linked again */
+        if (r) {
+            rc = r;
+            goto out;
+        }
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct purged *nl = realloc(list, ncap * sizeof *nl);
+            if (!nl) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            list = nl;
+            cap = ncap;
+        }
+        list[cnt++] = (struct purged){ ino, a.size };
+    }
+    if (rc != MDB_NOTFOUND) {
+        rc = db_err(rc, "scan orphans", 0);
+        goto out;
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    rc = 0;
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        unsigned char kb[8];
+        MDB_val ik = { 8, kb };
+        put_be64(kb, list[i].ino);
+        if ((rc = mdb_del(txn, m->inodes, &ik, NULL)))
+            rc = db_err(rc, "delete orphan inode", list[i].ino);
+    }
+    if (rc == 0 && (rc = mdb_drop(txn, m->orphans, 0)))
+        rc = db_err(rc, "clear orphans", 0);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    rc = wr_end(txn, rc);
+    /* Chunks go only once the records are gone, and outside the transaction so
+     * cb may use the store. */
+    for (size_t i = 0; rc == 0 && i < cnt; i++) {
+        log_debug("meta: ino 0x%" PRIx64 ": purged orphan (size %" PRIu64 ")", list[i].ino,
+                  list[i].size);
+        if (cb)
+            cb(arg, list[i].ino, list[i].size);
+    }
+    free(list);
+    return rc ? rc : (int)cnt;
+}
+
+int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
+                uint64_t np, const char *nn, size_t nnlen, unsigned flags, int keep_orphan,
+                int64_t now_ns, struct meta_drop *replaced)
+{
+    MDB_txn *txn;
+    uint64_t ino, tino = 0;
+    uint32_t type, ttype = 0;
+    int rc;
+
+    memset(replaced, 0, sizeof *replaced);
+    if ((rc = check_name(on, onlen)) || (rc = check_name(nn, nnlen)))
+        return rc;
+    if (flags & ~(unsigned)META_RENAME_NOREPLACE)
+        return -EINVAL;
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = get_dent(m, txn, op, on, onlen, &ino, &type)))
+        goto out;
+    rc = get_dent(m, txn, np, nn, nnlen, &tino, &ttype);
+    if (rc == 0) {
+        if (flags & META_RENAME_NOREPLACE)
+            rc = -EEXIST;
+        else if (tino == ino)
+            ;   /* same entry, or two names of one inode: rename(2) does nothing */
+        else if (type == S_IFDIR && ttype != S_IFDIR)
+            rc = -ENOTDIR;
+        else if (type != S_IFDIR && ttype == S_IFDIR)
+            rc = -EISDIR;
+        else if (ttype == S_IFDIR && (rc = has_entries(m, txn, tino)) > 0)
+            rc = -ENOTEMPTY;
+        if (rc || tino == ino)
+            goto out;
+    } else if (rc == -ENOENT) {
+        tino = 0;
+        rc = 0;
+    } else {
+        goto out;
+    }
+    if (type == S_IFDIR && np == ino) {
+        rc = -EINVAL;   /* into itself; deeper loops need the path, the client's job */
+        goto out;
+    }
+    if ((rc = check_parent(m, txn, np)) || (rc = del_dent(m, txn, op, on, onlen)) ||
+        (rc = put_dent(m, txn, np, nn, nnlen, ino, type, 0)))
+        goto out;
+    if (tino && (rc = drop_link(m, txn, tino, ttype == S_IFDIR, keep_orphan, now_ns, replaced)))
+        goto out;
+    /* A moved directory's ".." now counts for np; a replaced one's no longer does. */
+    int moved = type == S_IFDIR && op != np;
+    int gone = tino && ttype == S_IFDIR;
+    if ((rc = touch_dir(m, txn, op, -moved, now_ns)) ||
+        (rc = touch_dir(m, txn, np, moved - gone, now_ns)))
+        goto out;
+    if (is_local(m, ino)) {
+        struct bfs_attr a;
+        rc = get_inode(m, txn, ino, &a, NULL, NULL);
+        if (rc == 0) {
+            a.ctime_ns = now_ns;
+            rc = update_inode(m, txn, &a);
+        } else if (rc == -ENOENT) {
+            rc = 0;   /* dangling entry: moving it is still fine */
+        }
+    }
+out:
+    rc = wr_end(txn, rc);
+    if (rc)
+        memset(replaced, 0, sizeof *replaced);
+    return rc;
+}

@@ -1,0 +1,137 @@
+/* meta.h - one server's metadata store: inode records and directory entries in LMDB.
+ *
+ * Every function works on this node's LMDB environment only and is one LMDB
+ * transaction: it either happens whole or not at all. Functions return 0 or a
+ * negative errno; nothing here blocks on the network.
+ *
+ * Placement (see common/placement.h): the entry (parent, name) lives on the node
+ * chosen by hashing (parent, name); that node allocates the child's inode number
+ * (its node id in the high 16 bits) and keeps the inode record. So an operation may
+ * find that the inode an entry points to lives on another node ("remote"): the
+ * function then does the local half and tells the caller, who asks the owner for
+ * the rest (meta_nlink there).
+ *
+ * Durability: the environment is opened with MDB_NOSYNC, so a commit reaches the
+ * page cache (it survives kill -9 of the server) but not the disk; meta_fd()'s
+ * fdatasync (or meta_sync) makes every committed change durable.
+ *
+ * Not thread-safe: the server's single event-loop thread owns the store.
+ */
+#ifndef BENCHFS_META_H
+#define BENCHFS_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/types.h"
+
+struct meta_store;
+
+/* Opens (creating if needed) the store under dir ("dir/meta.lmdb" files).
+ * A new store records node_id and chunk_size; an existing one must match them
+ * (-EINVAL and a log line naming the mismatch otherwise). Node 0 creates the
+ * root directory (ino 1, mode 0755, uid/gid 0) on first open.
+ * Returns 0 and *out, or a negative errno (logged with the path). */
+int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct meta_store **out);
+
+/* Syncs to disk and closes. NULL is fine. */
+void meta_close(struct meta_store *m);
+
+/* The file descriptor whose fdatasync makes all commits so far durable. */
+int meta_fd(struct meta_store *m);
+
+/* Blocking fdatasync of the store. */
+int meta_sync(struct meta_store *m);
+
+/* Number of inode records (for statfs). */
+uint64_t meta_inode_count(struct meta_store *m);
+
+/* Looks up name (len bytes, no NUL needed) in directory parent.
+ * -ENOENT if absent. *type gets the S_IFMT bits of the child. */
+int meta_lookup(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                uint64_t *ino, uint32_t *type);
+
+/* -ENOENT if ino has no record here. */
+int meta_getattr(struct meta_store *m, uint64_t ino, struct bfs_attr *out);
+
+/* Changes the fields named by mask (BFS_SET_*) from in; ctime becomes now_ns
+ * for any change. BFS_SET_SIZE_GROW raises size to in->size if larger (and sets
+ * mtime = ctime = now_ns): the bookkeeping after a write. *old_size (if not NULL)
+ * gets the size before, so the caller can cut chunks when it shrank.
+ * -EISDIR for a size change of a directory, -EINVAL for one of a symlink. */
+int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                 int64_t now_ns, struct bfs_attr *out, uint64_t *old_size);
+
+/* Creates an entry and a new inode on this node: a regular file, directory
+ * (nlink 2) or symlink (target, target_len bytes, for S_IFLNK), per mode's type.
+ * -EEXIST if the name is taken, -ENAMETOOLONG / -EINVAL for bad names (empty, ".",
+ * "..", containing '/'), -ENOTDIR / -ENOENT if parent lives here and is not a
+ * directory / is missing. If parent lives here its mtime/ctime become now_ns and a
+ * new directory raises its nlink. */
+int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                uint32_t mode, uint32_t uid, uint32_t gid,
+                const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out);
+
+/* Copies a symlink's target into buf (at most size bytes, no NUL) and its length
+ * into *len. -EINVAL if ino is not a symlink, -ENOENT if absent. */
+int meta_readlink(struct meta_store *m, uint64_t ino, char *buf, size_t size, size_t *len);
+
+/* Adds entry (parent, name) -> ino of type. If ino lives here: -EPERM for a
+ * directory, nlink+1, ctime = now_ns, *out filled and *remote = 0; otherwise
+ * *remote = 1 and the caller raises nlink on the owner. -EEXIST if taken. */
+int meta_link(struct meta_store *m, uint64_t ino, uint32_t type, uint64_t parent,
+              const char *name, size_t len, int64_t now_ns, struct bfs_attr *out, int *remote);
+
+/* What an unlink or rename did to the inode that lost an entry. */
+struct meta_drop {
+    uint64_t ino;       /* inode that lost an entry (0: none) */
+    int      remote;    /* lives on another node: caller must meta_nlink(-1) there */
+    int      freed;     /* its last link went and it is not kept: delete its chunks */
+    uint64_t size;      /* its size, to know which chunks to delete */
+};
+
+/* Removes entry (parent, name). rmdir (is_dir=1) wants a directory (-ENOTDIR)
+ * that is empty here (-ENOTEMPTY); unlink wants a non-directory (-EISDIR).
+ * When the child lives here its nlink drops; at 0 the record is deleted unless
+ * keep_orphan (a client still has it open: it stays, nlink 0, until
+ * meta_purge). A removed directory lowers a local parent's nlink. */
+int meta_unlink(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                int is_dir, int keep_orphan, int64_t now_ns, struct meta_drop *drop);
+
+/* Adds delta (+1 or -1) to the nlink of local inode ino (the remote half of
+ * link/unlink/rename). At 0 the record goes unless keep_orphan; drop says so. */
+int meta_nlink(struct meta_store *m, uint64_t ino, int delta, int keep_orphan,
+               int64_t now_ns, struct meta_drop *drop);
+
+/* Deletes inode ino if its nlink is 0 (an orphan whose last user closed it);
+ * 0 and drop->freed = 0 if it still has links. -ENOENT if absent. */
+int meta_purge(struct meta_store *m, uint64_t ino, struct meta_drop *drop);
+
+/* Deletes every orphan (nlink 0) record, e.g. at startup after a crash, calling
+ * cb for each so the caller can delete its chunks. Returns how many, or -errno. */
+int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino, uint64_t size),
+                       void *arg);
+
+enum { META_RENAME_NOREPLACE = 1 };
+
+/* Renames entry (op, on) to (np, nn); both entries live on this node.
+ * Replacing follows rename(2): a directory only replaces an empty directory
+ * (-ENOTEMPTY / -ENOTDIR), a non-directory only a non-directory (-EISDIR);
+ * NOREPLACE gives -EEXIST if the target exists. Renaming an entry onto itself
+ * (same inode) succeeds and changes nothing. The replaced inode loses a link,
+ * reported in *replaced as for meta_unlink. A moved directory updates local
+ * parents' nlink. */
+int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
+                uint64_t np, const char *nn, size_t nnlen, unsigned flags, int keep_orphan,
+                int64_t now_ns, struct meta_drop *replaced);
+
+/* Lists entries of directory parent stored here, in a stable order: those after
+ * cookie (0: from the start), at most max of them, into out. *n gets how many,
+ * *eof = 1 when there are no more. Cookies are below 2^56 and never 0, 1 or 2
+ * (those are the client's for the start, "." and ".."). */
+int meta_readdir(struct meta_store *m, uint64_t parent, uint64_t cookie,
+                 struct bfs_dirent *out, size_t max, size_t *n, int *eof);
+
+/* 1 if directory parent has any entry here, 0 if none, or -errno. */
+int meta_has_entries(struct meta_store *m, uint64_t parent);
+
+#endif

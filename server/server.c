@@ -1,0 +1,386 @@
+/* server.c - benchfs-server: command line, startup, the event loop, clean shutdown. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/registry.h"
+#include "../common/version.h"
+#include "server_int.h"
+
+#define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
+
+struct server_opts {
+    const char *registry_dir, *data_dir;
+    uint32_t node_id, nodes, chunk_size;
+    struct chunkstore_opts cs;
+};
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+        "Usage: %s --registry-dir DIR --data-dir DIR [options]\n"
+        "\n"
+        "BenchFS storage server: keeps file chunks (io_uring) and metadata (LMDB) in --data-dir\n"
+        "and publishes its UCX worker address in --registry-dir for clients to find.\n"
+        "\n"
+        "  --registry-dir DIR        shared directory for server addresses (created, mode 0700)\n"
+        "  --data-dir DIR            local directory for chunks and metadata (created)\n"
+        "  --node-id N               this server's id in a multi-server cluster (default 0)\n"
+        "  --nodes N                 number of servers in the cluster (default 1)\n"
+        "  --chunk-size BYTES        bytes per chunk, e.g. 4M (default 4M; fixed per data dir)\n"
+        "  --uring-queue-size N      io_uring submission queue entries (default 256)\n"
+        "  --uring-buffer-size BYTES registered I/O buffer size (default 1M)\n"
+        "  --uring-buffers N         number of registered buffers (default 32)\n"
+        "  --uring-submit-depth N    submit once this many I/Os are queued (default 32)\n"
+        "  --help, --version\n"
+        "\n"
+        "Environment: BENCHFS_LOG=error|warn|info|debug|trace, UCX_TLS and other UCX_* variables.\n",
+        prog);
+}
+
+/* Parses a byte count with an optional K/M/G suffix (binary units). */
+static int parse_size(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || *s == '-')
+        goto bad;
+    int shift = 0;
+    if (*end) {
+        switch (*end | 32) {
+        case 'k': shift = 10; break;
+        case 'm': shift = 20; break;
+        case 'g': shift = 30; break;
+        default: goto bad;
+        }
+        end++;
+        if ((*end | 32) == 'i' && (end[1] | 32) == 'b')
+            end += 2;
+        else if ((*end | 32) == 'b')
+            end++;
+        if (*end)
+            goto bad;
+    }
+    if (v > (max >> shift))
+        goto range;
+    v <<= shift;
+    if (v < min)
+        goto range;
+    *out = v;
+    return 0;
+range:
+    fprintf(stderr, "Error: %s %s is out of range (%llu..%llu)\n", flag, s,
+            (unsigned long long)min, (unsigned long long)max);
+    return -ERANGE;
+bad:
+    fprintf(stderr, "Error: %s wants a number, got '%s'\n", flag, s);
+    return -EINVAL;
+}
+
+static int parse_args(int argc, char **argv, struct server_opts *o)
+{
+    enum { O_REG = 256, O_DATA, O_NODE, O_NODES, O_CHUNK, O_QSIZE, O_BUFSZ, O_BUFS, O_DEPTH, O_HELP, O_VER };
+    static const struct option opts[] = {
+        { "registry-dir", required_argument, 0, O_REG },
+        { "data-dir", required_argument, 0, O_DATA },
+        { "node-id", required_argument, 0, O_NODE },
+        { "nodes", required_argument, 0, O_NODES },
+        { "chunk-size", required_argument, 0, O_CHUNK },
+        { "uring-queue-size", required_argument, 0, O_QSIZE },
+        { "uring-buffer-size", required_argument, 0, O_BUFSZ },
+        { "uring-buffers", required_argument, 0, O_BUFS },
+        { "uring-submit-depth", required_argument, 0, O_DEPTH },
+        { "help", no_argument, 0, O_HELP },
+        { "version", no_argument, 0, O_VER },
+        { 0, 0, 0, 0 },
+    };
+    uint64_t v;
+    int c, rc = 0;
+    *o = (struct server_opts){ .nodes = 1, .chunk_size = BFS_DEFAULT_CHUNK_SIZE,
+                               .cs = { .queue_size = 256, .buffer_size = 1u << 20,
+                                       .buffer_count = 32, .submit_depth = 32, .fd_cache = 512 } };
+    optind = 1;
+    opterr = 1;
+    while (rc == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_REG: o->registry_dir = optarg; break;
+        case O_DATA: o->data_dir = optarg; break;
+        case O_NODE: rc = parse_size("--node-id", optarg, 0, BFS_MAX_NODES - 1, &v); o->node_id = (uint32_t)v; break;
+        case O_NODES: rc = parse_size("--nodes", optarg, 1, BFS_MAX_NODES, &v); o->nodes = (uint32_t)v; break;
+        case O_CHUNK: rc = parse_size("--chunk-size", optarg, 4096, 1u << 30, &v); o->chunk_size = (uint32_t)v; break;
+        case O_QSIZE: rc = parse_size("--uring-queue-size", optarg, 1, 32768, &v); o->cs.queue_size = (uint32_t)v; break;
+        case O_BUFSZ: rc = parse_size("--uring-buffer-size", optarg, 4096, 1u << 30, &v); o->cs.buffer_size = (uint32_t)v; break;
+        case O_BUFS: rc = parse_size("--uring-buffers", optarg, 1, 4096, &v); o->cs.buffer_count = (uint32_t)v; break;
+        case O_DEPTH: rc = parse_size("--uring-submit-depth", optarg, 1, 32768, &v); o->cs.submit_depth = (uint32_t)v; break;
+        case O_HELP: usage(stdout, argv[0]); return 1;
+        case O_VER: printf("benchfs-server %s\n", BENCHFS_VERSION); return 1;
+        default: rc = -EINVAL; break;
+        }
+    }
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "Error: unexpected argument '%s'\n", argv[optind]);
+        rc = -EINVAL;
+    }
+    if (rc == 0 && (!o->registry_dir || !o->data_dir)) {
+        fprintf(stderr, "Error: --registry-dir and --data-dir are required\n");
+        rc = -EINVAL;
+    }
+    if (rc == 0 && o->node_id >= o->nodes) {
+        fprintf(stderr, "Error: --node-id %u must be below --nodes %u\n", o->node_id, o->nodes);
+        rc = -EINVAL;
+    }
+    if (rc == 0 && (o->cs.queue_size & (o->cs.queue_size - 1))) {
+        fprintf(stderr, "Error: --uring-queue-size must be a power of two\n");
+        rc = -EINVAL;
+    }
+    if (rc < 0)
+        fprintf(stderr, "Try '%s --help' for more information.\n", argv[0]);
+    o->cs.chunk_size = o->chunk_size;
+    return rc;
+}
+
+/* mkdir -p of the data dir, then an exclusive lock so two servers never share it. */
+static int lock_data_dir(const char *dir, int *lock_fd)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    }
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "Error: cannot create data directory %s: %s\n", dir, strerror(errno));
+        return -errno;
+    }
+    snprintf(path, sizeof path, "%s/benchfs.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int rc = -errno;
+        fprintf(stderr, "Error: data directory %s is not usable: %s\n", dir, strerror(errno));
+        return rc;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 1] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr, "Error: data directory %s is in use by another benchfs-server (pid %s)\n", dir, pid);
+        close(fd);
+        return -EBUSY;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+        log_warn("cannot write pid to %s: %s", path, strerror(errno));
+    *lock_fd = fd;
+    return 0;
+}
+
+static void purge_orphan(void *arg, uint64_t ino, uint64_t size)
+{
+    struct server *s = arg;
+    chunkstore_remove(s->cs, ino, size);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Handles everything that is ready; returns how much work was done. */
+static unsigned run_once(struct server *s)
+{
+    unsigned work = 0, n;
+    while ((n = ucp_worker_progress(s->w.worker)))
+        work += n;
+    for (struct srv_req *r; (r = transport_next_ready(s)); work++)
+        handle_request(s, r);
+    work += (unsigned)chunkstore_poll(s->cs);
+    chunkstore_flush(s->cs);
+    return work;
+}
+
+/* The event loop: epoll over the UCX worker, the io_uring eventfd and a signalfd. */
+static int serve(struct server *s, int sfd)
+{
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return -errno;
+    int fds[3] = { s->w.efd, chunkstore_eventfd(s->cs), sfd };
+    for (int i = 0; i < 3; i++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
+            int rc = -errno;
+            close(epfd);
+            return rc;
+        }
+    }
+    const char *spin_env = getenv("BENCHFS_SPIN_US");
+    double spin = (spin_env ? atof(spin_env) : 100.0) / 1e6;
+    int stopping = 0;
+    double stop_deadline = 0;
+
+    for (;;) {
+        if (run_once(s))
+            continue;
+        if (stopping) {
+            if ((s->inflight == 0 && chunkstore_inflight(s->cs) == 0) || now_s() > stop_deadline)
+                break;
+        } else {
+            /* Spin briefly: the next request usually follows the last reply closely. */
+            double end = now_s() + spin;
+            unsigned got = 0;
+            while (!got && now_s() < end)
+                got = ucp_worker_progress(s->w.worker);
+            if (got)
+                continue;
+        }
+        int armed = ucx_worker_arm(&s->w);
+        if (armed == 0)
+            continue;
+        struct epoll_event ev[3];
+        int n = epoll_wait(epfd, ev, 3, stopping || armed < 0 ? 100 : -1);
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.fd != sfd)
+                continue;
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == sizeof si && !stopping) {
+                printf("\nReceived %s, shutting down (finishing %u in-flight requests)...\n",
+                       strsignal((int)si.ssi_signo), s->inflight);
+                fflush(stdout);
+                /* New clients must not find us while we drain. */
+                registry_unpublish(s->registry_dir, s->node_id, s->nodes);
+                stopping = 1;
+                stop_deadline = now_s() + DRAIN_TIMEOUT_S;
+            }
+        }
+    }
+    if (s->inflight)
+        log_warn("shutdown: %u requests still in flight after %d s", s->inflight, DRAIN_TIMEOUT_S);
+    close(epfd);
+    return 0;
+}
+
+static void print_address(const void *addr, size_t len)
+{
+    const uint8_t *p = addr;
+    printf("Server address: WorkerAddress(%zu bytes: ", len);
+    for (size_t i = 0; i < len && i < 16; i++)
+        printf("%02x", p[i]);
+    printf("%s)\n", len > 16 ? "..." : "");
+}
+
+int server_main(int argc, char **argv)
+{
+    struct server_opts o;
+    struct server s = { 0 };
+    int lock_fd = -1, sfd = -1, status = 1, published = 0;
+    ucp_address_t *addr = NULL;
+    size_t addr_len = 0;
+
+    log_init("benchfs-server");
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    s.node_id = o.node_id;
+    s.nodes = o.nodes;
+    s.chunk_size = o.chunk_size;
+    s.data_dir = o.data_dir;
+    s.registry_dir = o.registry_dir;
+
+    printf("Starting BenchFS server...\n\n");
+    printf("  Data directory:     %s\n", o.data_dir);
+    printf("  Registry directory: %s\n\n", o.registry_dir);
+    printf("Setting up server node...\n");
+    fflush(stdout);
+
+    /* Signals go to a signalfd so the loop stops cleanly between requests. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        goto out;
+
+    if (lock_data_dir(o.data_dir, &lock_fd) < 0 || registry_prepare_dir(o.registry_dir) < 0 ||
+        registry_key_init(o.registry_dir, s.key) < 0)
+        goto out;
+    if ((rc = meta_open(o.data_dir, o.node_id, o.chunk_size, &s.meta)) < 0) {
+        fprintf(stderr, "Error: cannot open the metadata store in %s: %s\n", o.data_dir, strerror(-rc));
+        goto out;
+    }
+    if ((rc = chunkstore_open(o.data_dir, &o.cs, &s.cs)) < 0) {
+        fprintf(stderr, "Error: cannot open the chunk store in %s: %s\n", o.data_dir, strerror(-rc));
+        goto out;
+    }
+    rc = meta_purge_orphans(s.meta, purge_orphan, &s);
+    if (rc > 0)
+        log_info("removed %d files that were unlinked while open when the server stopped", rc);
+    /* The RPC handler is in place before the address is published. */
+    if (transport_init(&s) < 0)
+        goto out;
+    ucs_status_t st = ucp_worker_get_address(s.w.worker, &addr, &addr_len);
+    if (st != UCS_OK) {
+        log_error("cannot get the UCX worker address: %s", ucs_status_string(st));
+        goto out;
+    }
+    struct registry_entry e = { .node_id = o.node_id, .cluster_size = o.nodes,
+                                .chunk_size = o.chunk_size, .addr = (uint8_t *)addr,
+                                .addr_len = addr_len };
+    if (registry_publish(o.registry_dir, &e) < 0)
+        goto out;
+    published = 1;
+    printf("Server worker address registered to %s\n", o.registry_dir);
+    print_address(addr, addr_len);
+    printf("\nRegistering RPC handlers...\n");
+    log_debug("All RPC handlers registered successfully");
+    printf("Server is ready and listening for requests.\n");
+    printf("Press Ctrl+C to stop the server.\n");
+    fflush(stdout);
+
+    if ((rc = serve(&s, sfd)) < 0) {
+        log_error("event loop failed: %s", strerror(-rc));
+        goto out;
+    }
+    status = 0;
+out:
+    if (published)
+        registry_unpublish(o.registry_dir, o.node_id, o.nodes);
+    if (addr)
+        ucp_worker_release_address(s.w.worker, addr);
+    chunkstore_close(s.cs);        /* runs the callbacks of anything still queued */
+    transport_fini(&s);
+    if (s.meta && meta_sync(s.meta) < 0)
+        status = 1;
+    meta_close(s.meta);
+    if (sfd >= 0)
+        close(sfd);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    if (status == 0)
+        printf("Server stopped.\n");
+    return status;
+}

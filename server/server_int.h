@@ -1,0 +1,61 @@
+/* server_int.h - the storage server's state, shared by its own files only:
+ * server.c (startup, event loop, shutdown), transport.c (UCX requests and
+ * replies), handlers.c (what each RPC does). */
+#ifndef BENCHFS_SERVER_INT_H
+#define BENCHFS_SERVER_INT_H
+
+#include <stdint.h>
+#include "../common/proto.h"
+#include "../common/ucx.h"
+#include "chunkstore.h"
+#include "meta.h"
+
+struct server;
+
+/* One request from receipt to the completion of its reply. Owned by the
+ * server; handlers fill r (reply fields) and rdata, then call srv_reply. */
+struct srv_req {
+    struct server *srv;
+    uint32_t op;
+    uint64_t id;
+    ucp_ep_h reply_ep;
+    struct bfs_msg a;                  /* request fields; strings point into args */
+    void *data;                        /* request bulk (WRITE payload) */
+    size_t data_len;
+    int data_buf;                      /* chunkstore buffer index, -1: malloc'd */
+    struct bfs_msg r;                  /* reply fields */
+    void *rdata;                       /* reply bulk */
+    size_t rdata_len;
+    int rdata_buf;                     /* chunkstore buffer index, -1: malloc'd */
+    int64_t size_hint;                 /* handler scratch: file size, or -1 */
+    struct srv_req *next;              /* ready queue / free list */
+    uint8_t args[BFS_MAX_ARGS_LEN];
+    uint8_t rhdr[BFS_REP_HDR_LEN + BFS_MAX_ARGS_LEN];
+};
+
+struct server {
+    uint32_t node_id, nodes, chunk_size;
+    const char *data_dir, *registry_dir;
+    struct meta_store *meta;
+    struct chunkstore *cs;
+    struct ucx_worker w;
+    uint8_t key[BFS_KEY_LEN];
+    struct srv_req *ready_head, *ready_tail;  /* received whole, waiting for a handler */
+    struct srv_req *free_reqs;
+    unsigned inflight;                 /* received and not yet fully replied */
+    uint64_t counters[OP_MAX];         /* requests handled, per op */
+    uint64_t bad_requests;             /* rejected before a handler saw them */
+};
+
+/* transport.c */
+int transport_init(struct server *s);
+void transport_fini(struct server *s);
+struct srv_req *transport_next_ready(struct server *s);
+/* Sends the reply (status, and on success r's fields for the op plus rdata)
+ * and releases the request once UCX is done with it. */
+void srv_reply(struct srv_req *r, int status);
+
+/* handlers.c */
+void handle_request(struct server *s, struct srv_req *r);
+
+#endif

@@ -1,0 +1,244 @@
+/* transport.c - the server's side of the wire: receive requests (checked before
+ * anything uses them), fetch their bulk, queue them for the handlers, send replies. */
+#include "server_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+
+static struct srv_req *req_alloc(struct server *s)
+{
+    struct srv_req *r = s->free_reqs;
+    if (r)
+        s->free_reqs = r->next;
+    else if (!(r = malloc(sizeof *r)))
+        return NULL;
+    r->srv = s;
+    r->data = r->rdata = NULL;
+    r->data_len = r->rdata_len = 0;
+    r->data_buf = r->rdata_buf = -1;
+    r->size_hint = -1;
+    r->next = NULL;
+    memset(&r->r, 0, sizeof r->r);
+    s->inflight++;
+    return r;
+}
+
+static void release_buf(struct server *s, void *buf, int idx)
+{
+    if (idx >= 0)
+        chunkstore_buf_put(s->cs, idx);
+    else
+        free(buf);
+}
+
+static void req_release(struct srv_req *r)
+{
+    struct server *s = r->srv;
+    release_buf(s, r->data, r->data_buf);
+    release_buf(s, r->rdata, r->rdata_buf);
+    r->next = s->free_reqs;
+    s->free_reqs = r;
+    s->inflight--;
+}
+
+static void enqueue_ready(struct server *s, struct srv_req *r)
+{
+    r->next = NULL;
+    if (s->ready_tail)
+        s->ready_tail->next = r;
+    else
+        s->ready_head = r;
+    s->ready_tail = r;
+}
+
+struct srv_req *transport_next_ready(struct server *s)
+{
+    struct srv_req *r = s->ready_head;
+    if (r) {
+        s->ready_head = r->next;
+        if (!s->ready_head)
+            s->ready_tail = NULL;
+    }
+    return r;
+}
+
+static void reply_done_cb(void *request, ucs_status_t status, void *user_data)
+{
+    struct srv_req *r = user_data;
+    if (status != UCS_OK)
+        log_warn("request %llu (%s): reply not delivered: %s", (unsigned long long)r->id,
+                 proto_op_name(r->op), ucs_status_string(status));
+    ucp_request_free(request);
+    req_release(r);
+}
+
+void srv_reply(struct srv_req *r, int status)
+{
+    size_t alen = status == 0 ? proto_args_size(r->op, 1, &r->r) : 0;
+    if (alen > BFS_MAX_ARGS_LEN) {
+        log_error("request %llu (%s): reply too large", (unsigned long long)r->id, proto_op_name(r->op));
+        status = -EOVERFLOW;
+        alen = 0;
+    }
+    size_t dlen = status == 0 ? r->rdata_len : 0;
+    struct bfs_rep_hdr h = { .magic = BFS_PROTO_MAGIC, .status = status, .id = r->id,
+                             .args_len = (uint32_t)alen, .data_len = (uint32_t)dlen };
+    proto_rep_hdr_encode(&h, r->rhdr);
+    if (alen)
+        proto_args_encode(r->op, 1, &r->r, r->rhdr + BFS_REP_HDR_LEN);
+    log_trace("request %llu (%s): reply status %d, %zu bytes", (unsigned long long)r->id,
+              proto_op_name(r->op), status, dlen);
+
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+        .cb.send = reply_done_cb,
+        .user_data = r,
+    };
+    ucs_status_ptr_t sp = ucp_am_send_nbx(r->reply_ep, BFS_AM_REPLY, r->rhdr, BFS_REP_HDR_LEN + alen,
+                                          r->rdata, dlen, &p);
+    if (UCS_PTR_IS_ERR(sp))
+        log_warn("request %llu (%s): cannot send reply: %s", (unsigned long long)r->id,
+                 proto_op_name(r->op), ucs_status_string(UCS_PTR_STATUS(sp)));
+    if (!UCS_PTR_IS_PTR(sp))
+        req_release(r);
+}
+
+static void data_done_cb(void *request, ucs_status_t status, size_t length, void *user_data)
+{
+    struct srv_req *r = user_data;
+    ucp_request_free(request);
+    if (status != UCS_OK || length != r->data_len) {
+        log_warn("request %llu (%s): receiving %zu data bytes failed: %s", (unsigned long long)r->id,
+                 proto_op_name(r->op), r->data_len, ucs_status_string(status));
+        srv_reply(r, status != UCS_OK ? -EIO : -EBADMSG);
+        return;
+    }
+    enqueue_ready(r->srv, r);
+}
+
+/* Constant time, so the key cannot be guessed byte by byte from reply timing. */
+static int key_ok(const uint8_t *a, const uint8_t *b)
+{
+    uint8_t d = 0;
+    for (int i = 0; i < BFS_KEY_LEN; i++)
+        d |= (uint8_t)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+/* Checks one request; on success r->a holds its fields. */
+static int check_request(struct server *s, struct srv_req *r, const struct bfs_req_hdr *h,
+                         const uint8_t *header, size_t header_length, size_t length)
+{
+    if (h->args_len != header_length - BFS_REQ_HDR_LEN || h->data_len != length)
+        return -EBADMSG;
+    if (!key_ok(h->key, s->key))
+        return -EACCES;
+    if (length && h->op != OP_WRITE)
+        return -EBADMSG;
+    memcpy(r->args, header + BFS_REQ_HDR_LEN, h->args_len);
+    return proto_args_decode(h->op, 0, r->args, h->args_len, &r->a);
+}
+
+static ucs_status_t request_cb(void *arg, const void *header, size_t header_length, void *data,
+                               size_t length, const ucp_am_recv_param_t *param)
+{
+    struct server *s = arg;
+    struct bfs_req_hdr h;
+    if (!(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)) {
+        s->bad_requests++;
+        log_warn("dropping a request without a reply endpoint");
+        return UCS_OK;
+    }
+    int rc = proto_req_hdr_decode(header, header_length < BFS_REQ_HDR_LEN ? header_length
+                                                                          : BFS_REQ_HDR_LEN, &h);
+    if (rc == 0 && header_length > BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN)
+        rc = -EBADMSG;
+    if (rc < 0 && h.magic != BFS_PROTO_MAGIC) {
+        /* Not even our magic: nobody to answer in a form they would understand. */
+        s->bad_requests++;
+        log_warn("dropping a request that is not BenchFS protocol (%zu header bytes)", header_length);
+        return UCS_OK;
+    }
+    struct srv_req *r = req_alloc(s);
+    if (!r) {
+        log_error("request %llu: out of memory", (unsigned long long)h.id);
+        return UCS_OK;
+    }
+    r->id = h.id;
+    r->op = h.op;
+    r->reply_ep = param->reply_ep;
+    if (rc == 0)
+        rc = check_request(s, r, &h, header, header_length, length);
+    if (rc < 0) {
+        s->bad_requests++;
+        log_warn("request %llu (%s): rejected: %s", (unsigned long long)h.id, proto_op_name(h.op),
+                 strerror(-rc));
+        srv_reply(r, rc);
+        return UCS_OK;
+    }
+    if (length == 0) {
+        enqueue_ready(s, r);
+        return UCS_OK;
+    }
+
+    /* Write payloads land in a registered io_uring buffer when one is free. */
+    r->data_len = length;
+    r->data = chunkstore_buf_get(s->cs, length, &r->data_buf);
+    if (!r->data && !(r->data = malloc(length))) {
+        srv_reply(r, -ENOMEM);
+        return UCS_OK;
+    }
+    if (!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV)) {
+        memcpy(r->data, data, length);
+        enqueue_ready(s, r);
+        return UCS_OK;
+    }
+    ucp_request_param_t p = {
+        .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+        .cb.recv_am = data_done_cb,
+        .user_data = r,
+    };
+    ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->w.worker, data, r->data, length, &p);
+    if (sp == NULL)
+        enqueue_ready(s, r);
+    else if (UCS_PTR_IS_ERR(sp))
+        srv_reply(r, -EIO);
+    return UCS_INPROGRESS;
+}
+
+int transport_init(struct server *s)
+{
+    int rc = ucx_worker_open(&s->w, 0);
+    if (rc < 0)
+        return rc;
+    if (s->w.max_am_header < BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN)
+        log_warn("UCX allows only %zu bytes of AM header; long names or symlink targets may fail",
+                 s->w.max_am_header);
+    ucp_am_handler_param_t hp = {
+        .field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                      UCP_AM_HANDLER_PARAM_FIELD_ARG,
+        .id = BFS_AM_REQUEST,
+        .cb = request_cb,
+        .arg = s,
+    };
+    ucs_status_t st = ucp_worker_set_am_recv_handler(s->w.worker, &hp);
+    if (st != UCS_OK) {
+        log_error("cannot register the RPC handler: %s", ucs_status_string(st));
+        ucx_worker_close(&s->w);
+        return ucx_errno(st);
+    }
+    return 0;
+}
+
+void transport_fini(struct server *s)
+{
+    ucx_worker_close(&s->w);
+    while (s->free_reqs) {
+        struct srv_req *r = s->free_reqs;
+        s->free_reqs = r->next;
+        free(r);
+    }
+}

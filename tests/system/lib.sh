@@ -1,0 +1,74 @@
+# tests/system/lib.sh - sourced by system tests: temporary directories, servers
+# and mounts that are always stopped and unmounted when the test exits, however
+# it exits. Every wait is bounded.
+set -u
+BUILD=${BUILD:-build}
+BIN=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/$BUILD
+T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
+SERVER_PIDS=()
+MOUNTS=()
+t_pass=0 t_fail=0
+
+cleanup() {
+    local m p
+    for m in "${MOUNTS[@]}"; do
+        fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+    done
+    for p in "${SERVER_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${SERVER_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() { echo "PASS: $1"; t_pass=$((t_pass + 1)); }
+fail() { echo "FAIL: $1"; t_fail=$((t_fail + 1)); }
+skip() { echo "SKIP: $1"; }
+# check NAME CMD...: runs CMD, PASS if it exits 0.
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
+finish() { [ "$t_fail" -eq 0 ]; exit $?; }
+
+# wait_for SECONDS CMD...: polls CMD until it succeeds or time runs out.
+wait_for() {
+    local limit=$1; shift
+    local end=$((SECONDS + limit))
+    until "$@" 2>/dev/null; do
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.05
+    done
+}
+
+# start_server REG DATA [flags...]: starts benchfs-server, waits until it is ready.
+# Sets SERVER_PID. Output goes to DATA.log.
+start_server() {
+    local reg=$1 data=$2; shift 2
+    mkdir -p "$(dirname "$data")"
+    "$BIN/benchfs-server" --registry-dir "$reg" --data-dir "$data" "$@" >"$data.log" 2>&1 &
+    SERVER_PID=$!
+    SERVER_PIDS+=("$SERVER_PID")
+    if ! wait_for 20 grep -q "Server is ready" "$data.log"; then
+        echo "server did not start:"; cat "$data.log"; return 1
+    fi
+}
+
+stop_server() {   # stop_server PID [SIGNAL]
+    kill "-${2:-TERM}" "$1" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null; return 1
+}
+
+# mount_fs REG MNT [flags...]: mounts benchfs-fuse (it returns once mounted).
+mount_fs() {
+    local reg=$1 mnt=$2; shift 2
+    mkdir -p "$mnt"
+    MOUNTS+=("$mnt")
+    timeout 60 "$BIN/benchfs-fuse" "$mnt" --registry-dir "$reg" --timeout 10 "$@" || return 1
+    wait_for 10 mountpoint -q "$mnt"
+}
+
+umount_fs() { fusermount3 -u "$1"; }

@@ -1,0 +1,469 @@
+/* test_rpc.c - every RPC of the client library against a real server.
+ *
+ *   test_rpc REGISTRY              run all tests (server chunk size must be 64 KiB)
+ *   test_rpc REGISTRY durable-write   write and fsync files, print nothing else
+ *   test_rpc REGISTRY durable-check   verify them (after kill -9 and restart)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../common/client.h"
+#include "../../common/proto.h"
+#include "../test.h"
+
+static struct bfs_client *c;
+static uint64_t dir;           /* a fresh directory per test */
+static int dir_seq;
+
+static void fill(uint8_t *buf, size_t len, uint64_t seed)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)((i + seed) * 2654435761u >> 13);
+}
+
+static uint64_t mkdir_fresh(void)
+{
+    char name[64];
+    struct bfs_attr a;
+    snprintf(name, sizeof name, "t%d.%d", (int)getpid(), dir_seq++);
+    if (bfs_create(c, BFS_ROOT_INO, name, S_IFDIR | 0755, 0, 0, &a) < 0)
+        return 0;
+    return a.ino;
+}
+
+static uint64_t mkfile(uint64_t parent, const char *name)
+{
+    struct bfs_attr a;
+    return bfs_create(c, parent, name, S_IFREG | 0644, 0, 0, &a) == 0 ? a.ino : 0;
+}
+
+static void test_create_lookup_getattr(void)
+{
+    struct bfs_attr a, b;
+    REQUIRE(bfs_create(c, dir, "f", S_IFREG | 0640, 12, 34, &a) == 0);
+    CHECK(S_ISREG(a.mode) && (a.mode & 07777) == 0640);
+    CHECK_EQ(a.uid, 12);
+    CHECK_EQ(a.gid, 34);
+    CHECK_EQ(a.nlink, 1);
+    CHECK_EQ(a.size, 0);
+    CHECK(a.mtime_ns > 0 && a.ctime_ns > 0);
+    CHECK_EQ(bfs_lookup(c, dir, "f", &b), 0);
+    CHECK_EQ(b.ino, a.ino);
+    CHECK_EQ(bfs_getattr(c, a.ino, &b), 0);
+    CHECK_EQ(b.mode, a.mode);
+    CHECK_EQ(bfs_create(c, dir, "f", S_IFREG | 0644, 0, 0, &b), -EEXIST);
+    CHECK_EQ(bfs_lookup(c, dir, "nope", &b), -ENOENT);
+    CHECK_EQ(bfs_getattr(c, a.ino + 100000, &b), -ENOENT);
+    CHECK_EQ(bfs_create(c, a.ino, "x", S_IFREG | 0644, 0, 0, &b), -ENOTDIR);
+    CHECK_EQ(bfs_create(c, dir, "a/b", S_IFREG | 0644, 0, 0, &b), -EINVAL);
+    CHECK_EQ(bfs_create(c, dir, "..", S_IFREG | 0644, 0, 0, &b), -EINVAL);
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    CHECK_EQ(bfs_create(c, dir, longname, S_IFREG | 0644, 0, 0, &b), -ENAMETOOLONG);
+    longname[255] = 0;
+    CHECK_EQ(bfs_create(c, dir, longname, S_IFREG | 0644, 0, 0, &b), 0);
+}
+
+static void test_mkdir_rmdir(void)
+{
+    struct bfs_attr d, p, a;
+    REQUIRE(bfs_create(c, dir, "d", S_IFDIR | 0755, 0, 0, &d) == 0);
+    CHECK(S_ISDIR(d.mode));
+    CHECK_EQ(d.nlink, 2);
+    CHECK_EQ(bfs_getattr(c, dir, &p), 0);
+    CHECK_EQ(p.nlink, 3);
+    REQUIRE(mkfile(d.ino, "child"));
+    CHECK_EQ(bfs_rmdir(c, dir, "d"), -ENOTEMPTY);
+    CHECK_EQ(bfs_unlink(c, dir, "d", 0), -EISDIR);
+    CHECK_EQ(bfs_rmdir(c, d.ino, "child"), -ENOTDIR);
+    CHECK_EQ(bfs_unlink(c, d.ino, "child", 0), 0);
+    CHECK_EQ(bfs_rmdir(c, dir, "d"), 0);
+    CHECK_EQ(bfs_lookup(c, dir, "d", &a), -ENOENT);
+    CHECK_EQ(bfs_getattr(c, dir, &p), 0);
+    CHECK_EQ(p.nlink, 2);
+    CHECK_EQ(bfs_rmdir(c, dir, "d"), -ENOENT);
+}
+
+static void test_symlink_readlink(void)
+{
+    struct bfs_attr a;
+    char buf[64];
+    REQUIRE(bfs_symlink(c, dir, "l", "target/path", 0, 0, &a) == 0);
+    CHECK(S_ISLNK(a.mode));
+    CHECK_EQ(a.size, 11);
+    CHECK_EQ(bfs_readlink(c, a.ino, buf, sizeof buf), 11);
+    CHECK(memcmp(buf, "target/path", 11) == 0);
+    uint64_t f = mkfile(dir, "notlink");
+    CHECK_EQ(bfs_readlink(c, f, buf, sizeof buf), -EINVAL);
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    CHECK_EQ(bfs_symlink(c, dir, "big", big, 0, 0, &a), -ENAMETOOLONG);
+    big[4095] = 0;
+    CHECK_EQ(bfs_symlink(c, dir, "big", big, 0, 0, &a), 0);
+    char back[4096];
+    CHECK_EQ(bfs_readlink(c, a.ino, back, sizeof back), 4095);
+    CHECK(memcmp(back, big, 4095) == 0);
+}
+
+static void test_link_unlink(void)
+{
+    struct bfs_attr a;
+    uint8_t data[100], back[100];
+    uint64_t f = mkfile(dir, "orig");
+    REQUIRE(f);
+    fill(data, sizeof data, 1);
+    CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 100);
+    CHECK_EQ(bfs_link(c, f, dir, "alias", &a), 0);
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(bfs_link(c, f, dir, "alias", &a), -EEXIST);
+    CHECK_EQ(bfs_link(c, dir, dir, "dirlink", &a), -EPERM);
+    CHECK_EQ(bfs_unlink(c, dir, "orig", 0), 0);
+    CHECK_EQ(bfs_lookup(c, dir, "alias", &a), 0);
+    CHECK_EQ(a.nlink, 1);
+    CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 100);
+    CHECK(memcmp(data, back, 100) == 0);
+    CHECK_EQ(bfs_unlink(c, dir, "alias", 0), 0);
+    CHECK_EQ(bfs_getattr(c, f, &a), -ENOENT);
+    CHECK_EQ(bfs_unlink(c, dir, "alias", 0), -ENOENT);
+}
+
+static void test_unlink_keep_purge(void)
+{
+    struct bfs_attr a;
+    uint8_t data[10] = "0123456789", back[10];
+    uint64_t f = mkfile(dir, "open");
+    REQUIRE(f);
+    CHECK_EQ(bfs_write(c, f, data, 10, 0), 10);
+    CHECK_EQ(bfs_unlink(c, dir, "open", BFS_UNLINK_KEEP), 0);
+    CHECK_EQ(bfs_lookup(c, dir, "open", &a), -ENOENT);
+    CHECK_EQ(bfs_getattr(c, f, &a), 0);       /* still there for its open handles */
+    CHECK_EQ(a.nlink, 0);
+    CHECK_EQ(bfs_read(c, f, back, 10, 0), 10);
+    CHECK(memcmp(back, data, 10) == 0);
+    CHECK_EQ(bfs_write(c, f, data, 10, 10), 10);
+    CHECK_EQ(bfs_purge(c, f), 0);
+    CHECK_EQ(bfs_getattr(c, f, &a), -ENOENT);
+}
+
+static void test_rename(void)
+{
+    struct bfs_attr a, b;
+    uint64_t f = mkfile(dir, "a");
+    uint64_t g = mkfile(dir, "b");
+    REQUIRE(f && g);
+    CHECK_EQ(bfs_rename(c, dir, "a", dir, "c", 0, 0), 0);
+    CHECK_EQ(bfs_lookup(c, dir, "a", &a), -ENOENT);
+    CHECK_EQ(bfs_lookup(c, dir, "c", &a), 0);
+    CHECK_EQ(a.ino, f);
+    CHECK_EQ(bfs_rename(c, dir, "c", dir, "b", BFS_RENAME_NOREPLACE, 0), -EEXIST);
+    CHECK_EQ(bfs_rename(c, dir, "c", dir, "b", 0, 0), 0);   /* replaces b */
+    CHECK_EQ(bfs_lookup(c, dir, "b", &a), 0);
+    CHECK_EQ(a.ino, f);
+    CHECK_EQ(bfs_getattr(c, g, &b), -ENOENT);               /* b's old inode is gone */
+    CHECK_EQ(bfs_rename(c, dir, "nope", dir, "x", 0, 0), -ENOENT);
+    /* directories: into another directory, over an empty one, not over a non-empty one */
+    struct bfs_attr d1, d2, d3;
+    REQUIRE(bfs_create(c, dir, "d1", S_IFDIR | 0755, 0, 0, &d1) == 0);
+    REQUIRE(bfs_create(c, dir, "d2", S_IFDIR | 0755, 0, 0, &d2) == 0);
+    REQUIRE(bfs_create(c, dir, "d3", S_IFDIR | 0755, 0, 0, &d3) == 0);
+    REQUIRE(mkfile(d3.ino, "x"));
+    CHECK_EQ(bfs_rename(c, dir, "d1", dir, "d3", 0, 0), -ENOTEMPTY);
+    CHECK_EQ(bfs_rename(c, dir, "d1", dir, "b", 0, 0), -ENOTDIR);
+    CHECK_EQ(bfs_rename(c, dir, "b", dir, "d2", 0, 0), -EISDIR);
+    CHECK_EQ(bfs_rename(c, dir, "d1", dir, "d2", 0, 0), 0);
+    CHECK_EQ(bfs_rename(c, dir, "d2", d3.ino, "moved", 0, 0), 0);
+    CHECK_EQ(bfs_lookup(c, d3.ino, "moved", &a), 0);
+    CHECK_EQ(a.ino, d1.ino);
+    CHECK_EQ(bfs_getattr(c, d3.ino, &a), 0);
+    CHECK_EQ(a.nlink, 3);
+}
+
+static void test_setattr(void)
+{
+    struct bfs_attr in = { 0 }, out;
+    uint64_t f = mkfile(dir, "s");
+    REQUIRE(f);
+    in.mode = 0600;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_MODE, &in, &out), 0);
+    CHECK_EQ(out.mode, S_IFREG | 0600);
+    in.uid = 1000;
+    in.gid = 2000;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_UID | BFS_SET_GID, &in, &out), 0);
+    CHECK_EQ(out.uid, 1000);
+    CHECK_EQ(out.gid, 2000);
+    in.atime_ns = 1000000000LL * 1234567;
+    in.mtime_ns = 1000000000LL * 7654321 + 5;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_ATIME | BFS_SET_MTIME, &in, &out), 0);
+    CHECK_EQ(out.atime_ns, in.atime_ns);
+    CHECK_EQ(out.mtime_ns, in.mtime_ns);
+    /* truncate up reads zeros; truncate down then up again must not resurrect bytes */
+    uint8_t data[1000], back[3000];
+    fill(data, sizeof data, 7);
+    CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 1000);
+    in.size = 3000;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    CHECK_EQ(out.size, 3000);
+    CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 3000);
+    CHECK(memcmp(back, data, 1000) == 0);
+    int zeros = 1;
+    for (int i = 1000; i < 3000; i++)
+        zeros &= back[i] == 0;
+    CHECK(zeros);
+    in.size = 10;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    in.size = 1000;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    CHECK_EQ(bfs_read(c, f, back, 1000, 0), 1000);
+    CHECK(memcmp(back, data, 10) == 0);
+    zeros = 1;
+    for (int i = 10; i < 1000; i++)
+        zeros &= back[i] == 0;
+    CHECK(zeros);
+    in.size = 5;
+    CHECK_EQ(bfs_setattr(c, dir, BFS_SET_SIZE, &in, &out), -EISDIR);
+}
+
+/* Odd offsets and lengths across 64 KiB chunk boundaries, byte for byte. */
+static void test_data_across_chunks(void)
+{
+    const size_t total = 5 * 65536 + 777;
+    uint8_t *model = calloc(1, total), *back = malloc(total + 100);
+    uint64_t f = mkfile(dir, "data");
+    REQUIRE(f && model && back);
+    struct { size_t off, len; } w[] = {
+        { 65530, 20 }, { 1, 65535 }, { 131071, 2 }, { 200000, 70000 }, { 3, 1 },
+        { 65536 * 4 - 7, 65536 + 784 }, { 100, 200000 },
+    };
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        uint8_t *buf = malloc(w[i].len);
+        fill(buf, w[i].len, i * 31 + 5);
+        CHECK_EQ(bfs_write(c, f, buf, w[i].len, w[i].off), (long long)w[i].len);
+        memcpy(model + w[i].off, buf, w[i].len);
+        free(buf);
+    }
+    struct bfs_attr a;
+    CHECK_EQ(bfs_getattr(c, f, &a), 0);
+    CHECK_EQ(a.size, total);
+    CHECK_EQ(bfs_read(c, f, back, total + 100, 0), (long long)total);   /* short at EOF */
+    CHECK(memcmp(back, model, total) == 0);
+    CHECK_EQ(bfs_read(c, f, back, 1000, 65536 - 3), 1000);
+    CHECK(memcmp(back, model + 65536 - 3, 1000) == 0);
+    CHECK_EQ(bfs_read(c, f, back, 10, total), 0);
+    CHECK_EQ(bfs_read(c, f, back, 10, total + 5000000), 0);
+    free(model);
+    free(back);
+}
+
+static void test_sparse(void)
+{
+    uint8_t b = 0xab, back[200000];
+    uint64_t f = mkfile(dir, "sparse");
+    REQUIRE(f);
+    CHECK_EQ(bfs_write(c, f, &b, 1, 199999), 1);
+    CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 200000);
+    int zeros = 1;
+    for (int i = 0; i < 199999; i++)
+        zeros &= back[i] == 0;
+    CHECK(zeros);
+    CHECK_EQ(back[199999], 0xab);
+}
+
+static void test_write_errors(void)
+{
+    uint8_t b[16] = { 0 };
+    CHECK_EQ(bfs_write(c, dir, b, sizeof b, 0), -EISDIR);
+    CHECK_EQ(bfs_read(c, dir, b, sizeof b, 0), -EISDIR);
+    CHECK_EQ(bfs_write(c, dir + 999999, b, sizeof b, 0), -ENOENT);
+    CHECK(bfs_fsync(c, dir, 0) == 0);
+}
+
+static int count_entry(void *arg, const struct bfs_dirent *d)
+{
+    unsigned char *seen = arg;
+    int k;
+    if (sscanf(d->name, "e%d", &k) == 1 && k >= 0 && k < 1500)
+        seen[k]++;
+    return 0;
+}
+
+struct page { uint64_t last; int n, limit; unsigned char *seen; };
+static int page_entry(void *arg, const struct bfs_dirent *d)
+{
+    struct page *p = arg;
+    count_entry(p->seen, d);
+    p->last = d->cookie;
+    CHECK(d->cookie > 2);
+    return ++p->n >= p->limit;
+}
+
+static void test_readdir(void)
+{
+    char name[32];
+    static unsigned char seen[1500];
+    for (int i = 0; i < 1500; i++) {
+        snprintf(name, sizeof name, "e%d", i);
+        if (!mkfile(dir, name)) {
+            CHECK(!"create");
+            return;
+        }
+    }
+    memset(seen, 0, sizeof seen);
+    CHECK_EQ(bfs_readdir(c, dir, 0, count_entry, seen), 0);
+    int once = 1;
+    for (int i = 0; i < 1500; i++)
+        once &= seen[i] == 1;
+    CHECK(once);
+    /* in pages of 7, resuming from the cookie each time */
+    memset(seen, 0, sizeof seen);
+    struct page p = { .seen = seen, .limit = 7 };
+    for (int guard = 0; guard < 1000; guard++) {
+        p.n = 0;
+        CHECK_EQ(bfs_readdir(c, dir, p.last, page_entry, &p), 0);
+        if (p.n < p.limit)
+            break;
+    }
+    once = 1;
+    for (int i = 0; i < 1500; i++)
+        once &= seen[i] == 1;
+    CHECK(once);
+    uint64_t empty = mkdir_fresh();
+    memset(seen, 0, sizeof seen);
+    p = (struct page){ .seen = seen, .limit = 1 };
+    CHECK_EQ(bfs_readdir(c, empty, 0, page_entry, &p), 0);
+    CHECK_EQ(p.n, 0);
+}
+
+static void test_statfs_fsync(void)
+{
+    struct statvfs st;
+    CHECK_EQ(bfs_statfs(c, &st), 0);
+    CHECK(st.f_blocks > 0 && st.f_bsize > 0);
+    CHECK_EQ(st.f_namemax, 255);
+    uint64_t f = mkfile(dir, "sync");
+    CHECK_EQ(bfs_write(c, f, "x", 1, 0), 1);
+    CHECK_EQ(bfs_fsync(c, f, 0), 0);
+    CHECK_EQ(bfs_fsync(c, f, 1), 0);
+}
+
+static void test_counters(void)
+{
+    uint64_t before[OP_MAX], after[OP_MAX];
+    struct bfs_attr a;
+    REQUIRE(bfs_server_counters(c, 0, before, OP_MAX) == OP_MAX);
+    uint64_t f = mkfile(dir, "counted");
+    CHECK_EQ(bfs_write(c, f, "abc", 3, 0), 3);
+    CHECK_EQ(bfs_getattr(c, f, &a), 0);
+    REQUIRE(bfs_server_counters(c, 0, after, OP_MAX) == OP_MAX);
+    CHECK_EQ(after[OP_CREATE] - before[OP_CREATE], 1);
+    CHECK_EQ(after[OP_WRITE] - before[OP_WRITE], 1);
+    CHECK_EQ(after[OP_GETATTR] - before[OP_GETATTR], 1);
+}
+
+struct worker { int id, errors; };
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char name[32];
+    uint8_t buf[4096], back[4096];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "w%d-%d", w->id, i);
+        uint64_t f = mkfile(dir, name);
+        fill(buf, sizeof buf, (uint64_t)(w->id * 1000 + i));
+        if (!f || bfs_write(c, f, buf, sizeof buf, 0) != 4096 ||
+            bfs_read(c, f, back, sizeof back, 0) != 4096 || memcmp(buf, back, 4096) != 0)
+            w->errors++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_threads(void)
+{
+    pthread_t t[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){ .id = i };
+        pthread_create(&t[i], NULL, worker_main, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(w[i].errors, 0);
+    }
+}
+
+/* ---- durability across kill -9 ---- */
+
+static int durable(const char *mode)
+{
+    uint8_t buf[100000], back[100000];
+    struct bfs_attr a;
+    int write = strcmp(mode, "durable-write") == 0;
+    if (write && bfs_create(c, BFS_ROOT_INO, "durable", S_IFDIR | 0755, 0, 0, &a) < 0)
+        return 1;
+    if (bfs_lookup(c, BFS_ROOT_INO, "durable", &a) < 0)
+        return 1;
+    uint64_t d = a.ino;
+    for (int i = 0; i < 20; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%d", i);
+        fill(buf, sizeof buf, (uint64_t)i);
+        if (write) {
+            if (bfs_create(c, d, name, S_IFREG | 0644, 0, 0, &a) < 0 ||
+                bfs_write(c, a.ino, buf, sizeof buf, (uint64_t)i * 1000) != sizeof buf ||
+                bfs_fsync(c, a.ino, 0) < 0)
+                return 1;
+        } else if (bfs_lookup(c, d, name, &a) < 0 || a.size != (uint64_t)i * 1000 + sizeof buf ||
+                   bfs_read(c, a.ino, back, sizeof back, (uint64_t)i * 1000) != sizeof back ||
+                   memcmp(buf, back, sizeof buf) != 0) {
+            fprintf(stderr, "durable file %s lost or damaged\n", name);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s REGISTRY [durable-write|durable-check]\n", argv[0]);
+        return 2;
+    }
+    struct bfs_client_opts o = { .registry_dir = argv[1], .registry_timeout_s = 10, .rpc_timeout_s = 10 };
+    int rc = bfs_client_open(&o, &c);
+    if (rc < 0) {
+        fprintf(stderr, "cannot connect: %s\n", strerror(-rc));
+        return 1;
+    }
+    if (argc > 2) {
+        rc = durable(argv[2]);
+        bfs_client_close(c);
+        return rc;
+    }
+    if (bfs_client_chunk_size(c) != 65536) {
+        fprintf(stderr, "server must run with --chunk-size 64K\n");
+        return 1;
+    }
+#define T(fn) do { dir = mkdir_fresh(); RUN(fn); } while (0)
+    T(test_create_lookup_getattr);
+    T(test_mkdir_rmdir);
+    T(test_symlink_readlink);
+    T(test_link_unlink);
+    T(test_unlink_keep_purge);
+    T(test_rename);
+    T(test_setattr);
+    T(test_data_across_chunks);
+    T(test_sparse);
+    T(test_write_errors);
+    T(test_readdir);
+    T(test_statfs_fsync);
+    T(test_counters);
+    T(test_concurrent_threads);
+    bfs_client_close(c);
+    return test_summary();
+}

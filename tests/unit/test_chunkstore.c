@@ -1,0 +1,835 @@
+/* test_chunkstore.c - server/chunkstore.c on a temporary data directory.
+ *
+ * The tests drive the store the way the server's event loop does: queue ops,
+ * chunkstore_flush, wait on the eventfd (bounded), chunkstore_poll. */
+#include "../../server/chunkstore.h"
+#include "../test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+
+static char g_dir[64];
+static int g_calls;   /* callbacks run, all tests */
+
+struct res {
+    int n;
+    ssize_t res;
+};
+
+static void on_done(void *arg, ssize_t res)
+{
+    struct res *r = arg;
+    r->n++;
+    r->res = res;
+    g_calls++;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int dir_make(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/test_chunkstore.XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static void dir_remove(void)
+{
+    nftw(g_dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The owner's loop until `want` callbacks have run in total; bounded. */
+static int loop_until(struct chunkstore *cs, int want)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (g_calls < want) {
+        if (chunkstore_flush(cs) < 0)
+            return -1;
+        struct pollfd pfd = { .fd = chunkstore_eventfd(cs), .events = POLLIN };
+        int r = poll(&pfd, 1, 3000);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (chunkstore_poll(cs) > 0 && r == 0) {
+            fprintf(stderr, "  completions were ready but the eventfd stayed quiet\n");
+            return -1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (g_calls < want && t.tv_sec - t0.tv_sec > 10) {
+            fprintf(stderr, "  timeout: %d of %d callbacks ran\n", g_calls, want);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static struct chunkstore *store_open(uint32_t chunk_size, uint32_t queue, uint32_t depth,
+                                     uint32_t fd_cache)
+{
+    struct chunkstore_opts o = { .chunk_size = chunk_size, .queue_size = queue,
+                                 .buffer_size = 64 * KiB, .buffer_count = 4,
+                                 .submit_depth = depth, .fd_cache = fd_cache };
+    struct chunkstore *cs = NULL;
+    int r = chunkstore_open(g_dir, &o, &cs);
+    CHECK_EQ(r, 0);
+    return cs;
+}
+
+/* One op, waited for: its result, or -ETIME if the callback never ran. */
+static ssize_t wait_one(struct chunkstore *cs, int r, struct res *res, int want)
+{
+    if (r < 0)
+        return r;
+    if (loop_until(cs, want) < 0 || res->n != 1)
+        return -ETIME;
+    return res->res;
+}
+
+static ssize_t do_write(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                        const void *buf, int bi, size_t len)
+{
+    struct res res = { 0, 0 };
+    int want = g_calls + 1;
+    return wait_one(cs, chunkstore_write(cs, ino, idx, off, buf, bi, len, on_done, &res), &res, want);
+}
+
+static ssize_t do_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                       void *buf, int bi, size_t len)
+{
+    struct res res = { 0, 0 };
+    int want = g_calls + 1;
+    return wait_one(cs, chunkstore_read(cs, ino, idx, off, buf, bi, len, on_done, &res), &res, want);
+}
+
+static ssize_t do_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extra_fd)
+{
+    struct res res = { 0, 0 };
+    int want = g_calls + 1;
+    return wait_one(cs, chunkstore_fsync(cs, ino, datasync, extra_fd, on_done, &res), &res, want);
+}
+
+static void fill(unsigned char *p, size_t len, unsigned seed)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+}
+
+static int all_zero(const unsigned char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* Looks for chunk (ino, idx) in every bucket; returns how many copies exist and
+ * the path and stat of the last one. */
+static int chunk_find(uint64_t ino, uint64_t idx, char *path, size_t size, struct stat *st)
+{
+    int found = 0;
+    char p[256];
+    struct stat s;
+    for (int b = 0; b < 256; b++) {
+        snprintf(p, sizeof p, "%s/chunks/%02x/%016llx.%llu", g_dir, b,
+                 (unsigned long long)ino, (unsigned long long)idx);
+        if (stat(p, &s) == 0) {
+            found++;
+            if (path)
+                snprintf(path, size, "%s", p);
+            if (st)
+                *st = s;
+        }
+    }
+    return found;
+}
+
+static long chunk_size_on_disk(uint64_t ino, uint64_t idx)
+{
+    struct stat st;
+    return chunk_find(ino, idx, NULL, 0, &st) == 1 ? (long)st.st_size : -1;
+}
+
+/* Open fds of this process that are chunk files (names with a '.' under chunks/). */
+static int open_chunk_fds(void)
+{
+    int n = 0;
+    char link[64], target[512];
+    for (int fd = 0; fd < 4096; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len < 0)
+            continue;
+        target[len] = 0;
+        const char *c = strstr(target, "/chunks/");
+        if (c && strncmp(target, g_dir, strlen(g_dir)) == 0 && strchr(c, '.'))
+            n++;
+    }
+    return n;
+}
+
+static long vm_pin_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmPin: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* ---- tests ---- */
+
+static void test_write_read_roundtrip(void)
+{
+    struct chunkstore *cs = store_open(MiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char *a = malloc(MiB), *b = malloc(MiB);
+    REQUIRE(a && b);
+    fill(a, MiB, 1);
+    CHECK_EQ(do_write(cs, 1, 0, 0, a, -1, MiB), MiB);
+    memset(b, 0xaa, MiB);
+    CHECK_EQ(do_read(cs, 1, 0, 0, b, -1, MiB), MiB);
+    CHECK(memcmp(a, b, MiB) == 0);
+
+    /* A piece in the middle of another chunk. */
+    CHECK_EQ(do_write(cs, 1, 3, 1000, a + 7, -1, 5000), 5000);
+    CHECK_EQ(do_read(cs, 1, 3, 1000, b, -1, 5000), 5000);
+    CHECK(memcmp(a + 7, b, 5000) == 0);
+    CHECK_EQ(chunkstore_inflight(cs), 0);
+    chunkstore_close(cs);
+    free(a);
+    free(b);
+}
+
+static void test_partial_write_odd_offset(void)
+{
+    const size_t cz = 64 * KiB;
+    struct chunkstore *cs = store_open((uint32_t)cz, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char *a = malloc(cz), *b = malloc(16), *got = malloc(cz);
+    REQUIRE(a && b && got);
+    fill(a, cz, 2);
+    fill(b, 16, 3);
+    CHECK_EQ(do_write(cs, 2, 0, 0, a, -1, cz), (long long)cz);
+    CHECK_EQ(do_write(cs, 2, 0, 4093, b, -1, 10), 10);
+    memcpy(a + 4093, b, 10);   /* what the chunk must now hold */
+    CHECK_EQ(do_read(cs, 2, 0, 0, got, -1, cz), (long long)cz);
+    CHECK(memcmp(a, got, cz) == 0);
+    CHECK_EQ(chunk_size_on_disk(2, 0), (long long)cz);
+    chunkstore_close(cs);
+    free(a);
+    free(b);
+    free(got);
+}
+
+static void test_read_missing_chunk(void)
+{
+    struct chunkstore *cs = store_open(MiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char buf[5000];
+    memset(buf, 0xaa, sizeof buf);
+    struct res res = { 0, 0 };
+    int want = g_calls + 1;
+    CHECK_EQ(chunkstore_read(cs, 77, 0, 100, buf, -1, sizeof buf, on_done, &res), 0);
+    CHECK_EQ(res.n, 0);   /* never from inside the queueing call */
+    CHECK_EQ(chunkstore_inflight(cs), 1);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(res.n, 1);
+    CHECK_EQ(res.res, (long long)sizeof buf);
+    CHECK(all_zero(buf, sizeof buf));
+    CHECK_EQ(chunk_find(77, 0, NULL, 0, NULL), 0);   /* a read creates nothing */
+    chunkstore_close(cs);
+}
+
+static void test_read_past_end(void)
+{
+    struct chunkstore *cs = store_open(MiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char data[100], buf[4096];
+    fill(data, sizeof data, 4);
+    CHECK_EQ(do_write(cs, 5, 1, 0, data, -1, sizeof data), 100);
+
+    memset(buf, 0xaa, sizeof buf);
+    CHECK_EQ(do_read(cs, 5, 1, 0, buf, -1, 4096), 4096);
+    CHECK(memcmp(buf, data, 100) == 0);
+    CHECK(all_zero(buf + 100, 4096 - 100));
+
+    memset(buf, 0xaa, sizeof buf);
+    CHECK_EQ(do_read(cs, 5, 1, 50, buf, -1, 200), 200);
+    CHECK(memcmp(buf, data + 50, 50) == 0);
+    CHECK(all_zero(buf + 50, 150));
+
+    memset(buf, 0xaa, sizeof buf);
+    CHECK_EQ(do_read(cs, 5, 1, 1000, buf, -1, 100), 100);
+    CHECK(all_zero(buf, 100));
+    chunkstore_close(cs);
+}
+
+static void test_hole_reads_zeros(void)
+{
+    struct chunkstore *cs = store_open(MiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char d1[10], d2[10], buf[8010];
+    fill(d1, 10, 5);
+    fill(d2, 10, 6);
+    CHECK_EQ(do_write(cs, 6, 0, 0, d1, -1, 10), 10);
+    CHECK_EQ(do_write(cs, 6, 0, 8000, d2, -1, 10), 10);
+    memset(buf, 0xaa, sizeof buf);
+    CHECK_EQ(do_read(cs, 6, 0, 0, buf, -1, sizeof buf), (long long)sizeof buf);
+    CHECK(memcmp(buf, d1, 10) == 0);
+    CHECK(all_zero(buf + 10, 8000 - 10));
+    CHECK(memcmp(buf + 8000, d2, 10) == 0);
+    chunkstore_close(cs);
+}
+
+static void test_invalid_args(void)
+{
+    struct chunkstore *cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char buf[8192] = { 0 };
+    struct res res = { 0, 0 };
+    int before = g_calls;
+    CHECK_EQ(chunkstore_write(cs, 7, 0, 4000, buf, -1, 97, on_done, &res), -EINVAL);
+    CHECK_EQ(chunkstore_read(cs, 7, 0, 0, buf, -1, 4097, on_done, &res), -EINVAL);
+    CHECK_EQ(chunkstore_read(cs, 7, 0, 4097, buf, -1, 0, on_done, &res), -EINVAL);
+    CHECK_EQ(chunkstore_write(cs, 7, 0, UINT64_MAX, buf, -1, 2, on_done, &res), -EINVAL);
+    CHECK_EQ(chunkstore_write(cs, 7, 0, 0, buf, 5, 10, on_done, &res), -EINVAL);   /* no such buffer */
+    CHECK_EQ(chunkstore_write(cs, 7, 0, 0, buf, 0, 10, on_done, &res), -EINVAL);   /* not handed out */
+    int bi;
+    unsigned char *rb = chunkstore_buf_get(cs, 4096, &bi);
+    REQUIRE(rb);
+    CHECK_EQ(chunkstore_write(cs, 7, 0, 0, buf, bi, 10, on_done, &res), -EINVAL);  /* not in it */
+    CHECK_EQ(chunkstore_write(cs, 7, 0, 0, rb + 64 * KiB - 5, bi, 10, on_done, &res), -EINVAL);
+    chunkstore_buf_put(cs, bi);
+    CHECK_EQ(chunkstore_inflight(cs), 0);
+    chunkstore_poll(cs);
+    CHECK_EQ(res.n, 0);
+    CHECK_EQ(g_calls, before);
+    CHECK_EQ(chunk_find(7, 0, NULL, 0, NULL), 0);
+
+    /* A write ending exactly at the chunk end is fine; so is an empty one there. */
+    CHECK_EQ(do_write(cs, 7, 0, 4000, buf, -1, 96), 96);
+    CHECK_EQ(do_write(cs, 7, 0, 4096, buf, -1, 0), 0);
+    chunkstore_close(cs);
+
+    struct chunkstore_opts bad[] = {
+        { .chunk_size = 0 },
+        { .chunk_size = 4096, .buffer_size = 1000 },
+        { .chunk_size = 4096, .queue_size = 100 },
+        { .chunk_size = 4096, .queue_size = 65536 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct chunkstore *x = (struct chunkstore *)&res;   /* must be reset */
+        CHECK_EQ(chunkstore_open(g_dir, &bad[i], &x), -EINVAL);
+        CHECK(x == NULL);
+    }
+    struct chunkstore_opts ok = { .chunk_size = 4096 };
+    struct chunkstore *x = NULL;
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/no/such/dir", g_dir);
+    CHECK_EQ(chunkstore_open(missing, &ok, &x), -ENOENT);
+    CHECK(x == NULL);
+}
+
+static void test_many_inflight(void)
+{
+    enum { NOPS = 200, LEN = 4096, NCHUNKS = 20 };
+    struct chunkstore *cs = store_open(64 * KiB, 8, 4, 0);
+    REQUIRE(cs);
+    unsigned char *data = malloc((size_t)NOPS * LEN), *got = malloc((size_t)NOPS * LEN);
+    struct res *res = calloc(NOPS, sizeof *res);
+    REQUIRE(data && got && res);
+    int want = g_calls + NOPS;
+    for (int i = 0; i < NOPS; i++) {
+        fill(data + (size_t)i * LEN, LEN, 100 + (unsigned)i);
+        int r = chunkstore_write(cs, 9, i % NCHUNKS, (uint64_t)(i / NCHUNKS) * LEN,
+                                 data + (size_t)i * LEN, -1, LEN, on_done, &res[i]);
+        CHECK_EQ(r, 0);
+    }
+    CHECK_EQ(chunkstore_inflight(cs), NOPS);
+    CHECK_EQ(loop_until(cs, want), 0);
+    for (int i = 0; i < NOPS; i++) {
+        CHECK_EQ(res[i].n, 1);
+        CHECK_EQ(res[i].res, LEN);
+    }
+
+    memset(res, 0, NOPS * sizeof *res);
+    memset(got, 0xaa, (size_t)NOPS * LEN);
+    want = g_calls + NOPS;
+    for (int i = 0; i < NOPS; i++) {
+        int r = chunkstore_read(cs, 9, i % NCHUNKS, (uint64_t)(i / NCHUNKS) * LEN,
+                                got + (size_t)i * LEN, -1, LEN, on_done, &res[i]);
+        CHECK_EQ(r, 0);
+    }
+    CHECK_EQ(loop_until(cs, want), 0);
+    for (int i = 0; i < NOPS; i++) {
+        CHECK_EQ(res[i].n, 1);
+        CHECK_EQ(res[i].res, LEN);
+    }
+    CHECK(memcmp(data, got, (size_t)NOPS * LEN) == 0);
+    CHECK_EQ(chunkstore_inflight(cs), 0);
+    chunkstore_close(cs);
+    free(data);
+    free(got);
+    free(res);
+}
+
+static void test_registered_buffers(void)
+{
+    const size_t cz = 64 * KiB;
+    long pin0 = vm_pin_kb();
+    struct chunkstore *cs = store_open((uint32_t)cz, 0, 0, 0);
+    REQUIRE(cs);
+    /* The kernel pinned the 4 x 64 KiB buffers: the fixed-buffer path is in use. */
+    CHECK(vm_pin_kb() - pin0 >= 256);
+
+    int idx[5];
+    unsigned char *b[5];
+    for (int i = 0; i < 4; i++) {
+        b[i] = chunkstore_buf_get(cs, cz, &idx[i]);
+        REQUIRE(b[i]);
+        CHECK(idx[i] >= 0 && idx[i] < 4);
+        CHECK(((uintptr_t)b[i] & 4095) == 0);
+        for (int j = 0; j < i; j++)
+            CHECK(idx[i] != idx[j] && b[i] != b[j]);
+    }
+    b[4] = chunkstore_buf_get(cs, 16, &idx[4]);
+    CHECK(b[4] == NULL);   /* all handed out */
+    CHECK_EQ(idx[4], -1);
+    chunkstore_buf_put(cs, idx[3]);
+    CHECK(chunkstore_buf_get(cs, cz + 1, &idx[4]) == NULL);   /* too large */
+    CHECK_EQ(idx[4], -1);
+    b[3] = chunkstore_buf_get(cs, cz, &idx[3]);
+    REQUIRE(b[3]);
+
+    /* Registered buffer out, registered buffer in, plain memory in. */
+    fill(b[0], cz, 7);
+    CHECK_EQ(do_write(cs, 11, 0, 0, b[0], idx[0], cz), (long long)cz);
+    memset(b[1], 0xaa, cz);
+    CHECK_EQ(do_read(cs, 11, 0, 0, b[1], idx[1], cz), (long long)cz);
+    CHECK(memcmp(b[0], b[1], cz) == 0);
+    unsigned char *plain = malloc(cz);
+    REQUIRE(plain);
+    CHECK_EQ(do_read(cs, 11, 0, 0, plain, -1, cz), (long long)cz);
+    CHECK(memcmp(b[0], plain, cz) == 0);
+
+    /* An address inside a registered buffer, and a read into one past the file end. */
+    fill(b[2] + 100, 1000, 8);
+    CHECK_EQ(do_write(cs, 11, 1, 5, b[2] + 100, idx[2], 1000), 1000);
+    memset(b[3], 0xaa, cz);
+    CHECK_EQ(do_read(cs, 11, 1, 0, b[3] + 10, idx[3], 2000), 2000);
+    CHECK(all_zero(b[3] + 10, 5));
+    CHECK(memcmp(b[3] + 15, b[2] + 100, 1000) == 0);
+    CHECK(all_zero(b[3] + 1015, 995));
+
+    for (int i = 0; i < 4; i++)
+        chunkstore_buf_put(cs, idx[i]);
+    chunkstore_close(cs);
+    free(plain);
+}
+
+/* Drops CAP_IPC_LOCK so RLIMIT_MEMLOCK applies to this process (we may be root). */
+static void drop_ipc_lock(void)
+{
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0)
+        return;
+    d[0].effective &= ~(1u << CAP_IPC_LOCK);
+    d[0].permitted &= ~(1u << CAP_IPC_LOCK);
+    d[0].inheritable &= ~(1u << CAP_IPC_LOCK);
+    syscall(SYS_capset, &h, d);
+}
+
+/* In a child: the kernel refuses to register the buffers; the store warns and
+ * goes on with them as plain memory (plain READ/WRITE). */
+static void unregistered_child(void)
+{
+    alarm(30);
+    drop_ipc_lock();
+    /* Room for the rings (accounted too on newer kernels), not for 256 KiB of buffers. */
+    struct rlimit rl = { 64 * KiB, 64 * KiB };
+    CHECK_EQ(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
+
+    char logpath[128];
+    snprintf(logpath, sizeof logpath, "%s/child.log", g_dir);
+    int logfd = open(logpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int saved = dup(2);
+    REQUIRE(logfd >= 0 && saved >= 0);
+    dup2(logfd, 2);
+    long pin0 = vm_pin_kb();
+    struct chunkstore_opts o = { .chunk_size = 64 * KiB, .queue_size = 8,
+                                 .buffer_size = 64 * KiB, .buffer_count = 4 };
+    struct chunkstore *cs = NULL;
+    int r = chunkstore_open(g_dir, &o, &cs);
+    long pin1 = vm_pin_kb();
+    dup2(saved, 2);
+    char log[4096] = { 0 };
+    CHECK(pread(logfd, log, sizeof log - 1, 0) > 0);
+    close(logfd);
+    close(saved);
+    fputs(log, stderr);
+    CHECK_EQ(r, 0);
+    REQUIRE(cs);
+    CHECK(strstr(log, "WARN") && strstr(log, "cannot register"));
+    CHECK_EQ(pin1, pin0);
+
+    int i0, i1;
+    unsigned char *b0 = chunkstore_buf_get(cs, 64 * KiB, &i0);
+    unsigned char *b1 = chunkstore_buf_get(cs, 64 * KiB, &i1);
+    REQUIRE(b0 && b1);
+    CHECK(i0 >= 0 && i1 >= 0 && i0 != i1);
+    fill(b0, 64 * KiB, 9);
+    CHECK_EQ(do_write(cs, 12, 0, 0, b0, i0, 64 * KiB), 64 * KiB);
+    memset(b1, 0xaa, 64 * KiB);
+    CHECK_EQ(do_read(cs, 12, 0, 0, b1, i1, 64 * KiB), 64 * KiB);
+    CHECK(memcmp(b0, b1, 64 * KiB) == 0);
+    chunkstore_buf_put(cs, i0);
+    chunkstore_buf_put(cs, i1);
+    chunkstore_close(cs);
+}
+
+static void test_unregistered_buffers(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        unregistered_child();
+        _exit(test_failed_checks ? 1 : 0);
+    }
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_fd_cache_eviction(void)
+{
+    enum { NCHUNKS = 50 };
+    const size_t cz = 16 * KiB;
+    struct chunkstore *cs = store_open((uint32_t)cz, 0, 0, 4);
+    REQUIRE(cs);
+    unsigned char *data = malloc(NCHUNKS * cz), *got = malloc(NCHUNKS * cz);
+    struct res *res = calloc(NCHUNKS, sizeof *res);
+    REQUIRE(data && got && res);
+
+    /* All in flight at once: every entry is referenced, the cache overflows for a while. */
+    int want = g_calls + NCHUNKS;
+    for (int i = 0; i < NCHUNKS; i++) {
+        fill(data + i * cz, cz, 200 + (unsigned)i);
+        CHECK_EQ(chunkstore_write(cs, 13, i, 0, data + i * cz, -1, cz, on_done, &res[i]), 0);
+    }
+    CHECK_EQ(loop_until(cs, want), 0);
+    for (int i = 0; i < NCHUNKS; i++)
+        CHECK_EQ(res[i].res, (long long)cz);
+    CHECK(open_chunk_fds() <= 4);
+
+    memset(got, 0xaa, NCHUNKS * cz);
+    want = g_calls + NCHUNKS;
+    for (int i = 0; i < NCHUNKS; i++)
+        CHECK_EQ(chunkstore_read(cs, 13, i, 0, got + i * cz, -1, cz, on_done, &res[i]), 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK(memcmp(data, got, NCHUNKS * cz) == 0);
+    CHECK(open_chunk_fds() <= 4);
+
+    /* One at a time, in a stride that mixes cache hits and misses. */
+    for (int k = 0; k < 3 * NCHUNKS; k++) {
+        int i = (k * 7) % NCHUNKS;
+        unsigned char piece[100];
+        fill(piece, sizeof piece, 300 + (unsigned)k);
+        size_t off = (size_t)(k % 10) * 1000;
+        CHECK_EQ(do_write(cs, 13, i, off, piece, -1, sizeof piece), 100);
+        memcpy(data + i * cz + off, piece, sizeof piece);
+        if (k % 3 == 0) {
+            unsigned char back[100];
+            CHECK_EQ(do_read(cs, 13, (i + 13) % NCHUNKS, off, back, -1, sizeof back), 100);
+            CHECK(memcmp(back, data + ((i + 13) % NCHUNKS) * cz + off, 100) == 0);
+        }
+    }
+    CHECK(open_chunk_fds() <= 4);
+    CHECK_EQ(do_fsync(cs, 13, 1, -1), 0);
+    chunkstore_close(cs);
+
+    /* After close, a new store reads what the old one wrote. */
+    cs = store_open((uint32_t)cz, 0, 0, 4);
+    REQUIRE(cs);
+    memset(got, 0xaa, NCHUNKS * cz);
+    for (int i = 0; i < NCHUNKS; i++)
+        CHECK_EQ(do_read(cs, 13, i, 0, got + i * cz, -1, cz), (long long)cz);
+    CHECK(memcmp(data, got, NCHUNKS * cz) == 0);
+    chunkstore_close(cs);
+    free(data);
+    free(got);
+    free(res);
+}
+
+static void test_fsync(void)
+{
+    struct chunkstore *cs = store_open(64 * KiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char d[3000];
+    fill(d, sizeof d, 10);
+    CHECK_EQ(do_write(cs, 21, 0, 0, d, -1, sizeof d), (long long)sizeof d);
+    CHECK_EQ(do_write(cs, 21, 1, 100, d, -1, sizeof d), (long long)sizeof d);
+    CHECK_EQ(do_fsync(cs, 21, 1, -1), 0);
+
+    CHECK_EQ(do_write(cs, 21, 0, 10, d, -1, 10), 10);
+    char path[128];
+    snprintf(path, sizeof path, "%s/meta.db", g_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    CHECK_EQ(write(fd, "meta", 4), 4);
+    CHECK_EQ(do_fsync(cs, 21, 0, fd), 0);   /* full fsync, with the extra fd */
+
+    /* Nothing to sync but the extra fd. */
+    CHECK_EQ(do_fsync(cs, 21, 1, fd), 0);
+    /* Nothing at all: completes from the next poll, not from the call. */
+    struct res res = { 0, 0 };
+    int want = g_calls + 1;
+    CHECK_EQ(chunkstore_fsync(cs, 21, 1, -1, on_done, &res), 0);
+    CHECK_EQ(res.n, 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(res.n, 1);
+    CHECK_EQ(res.res, 0);
+    /* An inode never written, and a bad extra fd: its error comes back. */
+    CHECK_EQ(do_fsync(cs, 999, 1, -1), 0);
+    close(fd);
+    CHECK_EQ(do_fsync(cs, 21, 1, fd), -EBADF);
+
+    /* fsync while writes of the inode are still in flight: all complete. */
+    struct res w[8];
+    memset(w, 0, sizeof w);
+    want = g_calls + 9;
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(chunkstore_write(cs, 21, 2 + i, 0, d, -1, sizeof d, on_done, &w[i]), 0);
+    CHECK_EQ(chunkstore_fsync(cs, 21, 1, -1, on_done, &res), 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(w[i].res, (long long)sizeof d);
+    CHECK_EQ(res.res, 0);
+    CHECK_EQ(do_fsync(cs, 21, 1, -1), 0);   /* picks up what completed after the last one */
+    chunkstore_close(cs);
+}
+
+static void test_truncate_and_remove(void)
+{
+    struct chunkstore *cs = store_open(MiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char *a = malloc(MiB), *got = malloc(MiB);
+    REQUIRE(a && got);
+    fill(a, MiB, 11);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(do_write(cs, 31, i, 0, a, -1, MiB), MiB);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(chunk_size_on_disk(31, i), MiB);
+
+    CHECK_EQ(chunkstore_truncate(cs, 31, 10ull * MiB, 5ull * MiB + 3), 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(chunk_size_on_disk(31, i), MiB);
+    CHECK_EQ(chunk_size_on_disk(31, 5), 3);
+    for (int i = 6; i < 10; i++)
+        CHECK_EQ(chunk_find(31, i, NULL, 0, NULL), 0);
+    memset(got, 0xaa, MiB);
+    CHECK_EQ(do_read(cs, 31, 5, 0, got, -1, MiB), MiB);
+    CHECK(memcmp(got, a, 3) == 0);
+    CHECK(all_zero(got + 3, MiB - 3));
+    memset(got, 0xaa, MiB);
+    CHECK_EQ(do_read(cs, 31, 7, 0, got, -1, MiB), MiB);
+    CHECK(all_zero(got, MiB));
+    CHECK_EQ(do_fsync(cs, 31, 1, -1), 0);
+
+    /* On a chunk boundary: chunk 4 goes whole, chunk 3 is not touched. */
+    CHECK_EQ(chunkstore_truncate(cs, 31, 5ull * MiB + 3, 4ull * MiB), 0);
+    CHECK_EQ(chunk_size_on_disk(31, 3), MiB);
+    CHECK_EQ(chunk_find(31, 4, NULL, 0, NULL), 0);
+    CHECK_EQ(chunk_find(31, 5, NULL, 0, NULL), 0);
+    /* Growing changes nothing on disk. */
+    CHECK_EQ(chunkstore_truncate(cs, 31, 4ull * MiB, 9ull * MiB), 0);
+    CHECK_EQ(chunk_find(31, 4, NULL, 0, NULL), 0);
+
+    CHECK_EQ(chunkstore_remove(cs, 31, 4ull * MiB), 0);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(chunk_find(31, i, NULL, 0, NULL), 0);
+    CHECK_EQ(chunkstore_remove(cs, 12345, 100ull * MiB), 0);   /* nothing there */
+    CHECK_EQ(chunkstore_remove(cs, 31, 0), 0);
+    chunkstore_close(cs);
+    free(a);
+    free(got);
+}
+
+/* A chunk removed while a write to it is in flight: its fd stays open until the
+ * write completes, and a later write makes a new file instead of reusing it. */
+static void test_remove_with_io_in_flight(void)
+{
+    struct chunkstore *cs = store_open(64 * KiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char d[1000], got[2000];
+    fill(d, sizeof d, 12);
+    CHECK_EQ(do_write(cs, 32, 0, 0, d, -1, sizeof d), 1000);
+    CHECK_EQ(do_write(cs, 32, 2, 0, d, -1, sizeof d), 1000);
+
+    struct res w = { 0, 0 };
+    int want = g_calls + 1;
+    CHECK_EQ(chunkstore_write(cs, 32, 2, 500, d, -1, sizeof d, on_done, &w), 0);
+    CHECK_EQ(chunkstore_truncate(cs, 32, 3 * 64 * KiB, 64 * KiB), 0);
+    CHECK_EQ(chunk_find(32, 2, NULL, 0, NULL), 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(w.res, 1000);
+    CHECK_EQ(chunk_find(32, 2, NULL, 0, NULL), 0);   /* it went to the unlinked file */
+
+    CHECK_EQ(do_write(cs, 32, 2, 0, d, -1, 10), 10);
+    CHECK_EQ(chunk_size_on_disk(32, 2), 10);
+    memset(got, 0xaa, sizeof got);
+    CHECK_EQ(do_read(cs, 32, 2, 0, got, -1, sizeof got), 2000);
+    CHECK(memcmp(got, d, 10) == 0);
+    CHECK(all_zero(got + 10, sizeof got - 10));
+
+    /* Same with remove, and with a read in flight. */
+    want = g_calls + 1;
+    CHECK_EQ(chunkstore_read(cs, 32, 0, 0, got, -1, 1000, on_done, &w), 0);
+    CHECK_EQ(chunkstore_remove(cs, 32, 3 * 64 * KiB), 0);
+    CHECK_EQ(chunk_find(32, 0, NULL, 0, NULL), 0);
+    CHECK_EQ(chunk_find(32, 2, NULL, 0, NULL), 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(w.res, 1000);
+    CHECK(memcmp(got, d, 1000) == 0);
+    memset(got, 0xaa, sizeof got);
+    CHECK_EQ(do_read(cs, 32, 0, 0, got, -1, 1000), 1000);
+    CHECK(all_zero(got, 1000));
+    CHECK_EQ(do_fsync(cs, 32, 1, -1), 0);
+    chunkstore_close(cs);
+}
+
+static void test_chunk_paths(void)
+{
+    struct chunkstore *cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    char path[256], want_tail[64];
+    struct stat st;
+    for (int b = 0; b < 256; b++) {
+        snprintf(path, sizeof path, "%s/chunks/%02x", g_dir, b);
+        CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    }
+
+    /* All chunks of an inode in one bucket dir, named <ino %016llx>.<idx>. */
+    const uint64_t idxs[] = { 0, 7, 123456789, UINT64_MAX };
+    char bucket[3] = "";
+    for (size_t i = 0; i < sizeof idxs / sizeof idxs[0]; i++) {
+        CHECK_EQ(do_write(cs, 0x1234, idxs[i], 0, "x", -1, 1), 1);
+        CHECK_EQ(chunk_find(0x1234, idxs[i], path, sizeof path, &st), 1);
+        snprintf(want_tail, sizeof want_tail, "/0000000000001234.%llu", (unsigned long long)idxs[i]);
+        size_t pl = strlen(path), tl = strlen(want_tail), dl = strlen(g_dir);
+        CHECK(pl > tl && strcmp(path + pl - tl, want_tail) == 0);
+        CHECK(strncmp(path + dl, "/chunks/", 8) == 0);
+        CHECK(S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
+        if (i == 0)
+            memcpy(bucket, path + dl + 8, 2);
+        CHECK(strncmp(path + dl + 8, bucket, 2) == 0);
+    }
+    CHECK_EQ(do_write(cs, UINT64_MAX, UINT64_MAX, 4095, "y", -1, 1), 1);
+    CHECK_EQ(chunk_find(UINT64_MAX, UINT64_MAX, NULL, 0, NULL), 1);
+
+    /* Sequential inode numbers spread over the buckets. */
+    enum { N = 256 };
+    struct res res[N];
+    memset(res, 0, sizeof res);
+    int want = g_calls + N;
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(chunkstore_write(cs, 1000 + (uint64_t)i, 0, 0, "z", -1, 1, on_done, &res[i]), 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    int used[256] = { 0 }, distinct = 0;
+    for (int i = 0; i < N; i++) {
+        REQUIRE(chunk_find(1000 + (uint64_t)i, 0, path, sizeof path, NULL) == 1);
+        int b = (int)strtol(path + strlen(g_dir) + 8, NULL, 16);
+        if (!used[b]++)
+            distinct++;
+    }
+    CHECK(distinct >= 128);   /* ~162 expected for a uniform spread */
+    chunkstore_close(cs);
+}
+
+static void test_close_with_io_in_flight(void)
+{
+    enum { NW = 50, LEN = 8192 };
+    struct chunkstore *cs = store_open(64 * KiB, 8, 4, 8);
+    REQUIRE(cs);
+    unsigned char *data = malloc((size_t)NW * LEN), *got = malloc((size_t)NW * LEN);
+    REQUIRE(data && got);
+    struct res res[NW + 3];
+    memset(res, 0, sizeof res);
+    int start = g_calls;
+    for (int i = 0; i < NW; i++) {
+        fill(data + (size_t)i * LEN, LEN, 400 + (unsigned)i);
+        CHECK_EQ(chunkstore_write(cs, 41, i % 10, (uint64_t)(i / 10) * LEN, data + (size_t)i * LEN,
+                                  -1, LEN, on_done, &res[i]), 0);
+    }
+    unsigned char z[100];
+    CHECK_EQ(chunkstore_read(cs, 42, 0, 0, z, -1, sizeof z, on_done, &res[NW]), 0);
+    CHECK_EQ(chunkstore_fsync(cs, 43, 1, -1, on_done, &res[NW + 1]), 0);
+    CHECK_EQ(chunkstore_fsync(cs, 41, 1, -1, on_done, &res[NW + 2]), 0);
+    CHECK_EQ(chunkstore_inflight(cs), NW + 3);
+    chunkstore_close(cs);   /* no poll, no flush */
+    CHECK_EQ(g_calls - start, NW + 3);
+    for (int i = 0; i < NW; i++)
+        CHECK_EQ(res[i].res, LEN);
+    CHECK_EQ(res[NW].res, (long long)sizeof z);
+    CHECK_EQ(res[NW + 1].res, 0);
+    CHECK_EQ(res[NW + 2].res, 0);
+
+    cs = store_open(64 * KiB, 0, 0, 0);
+    REQUIRE(cs);
+    for (int i = 0; i < NW; i++)
+        CHECK_EQ(do_read(cs, 41, i % 10, (uint64_t)(i / 10) * LEN, got + (size_t)i * LEN, -1, LEN), LEN);
+    CHECK(memcmp(data, got, (size_t)NW * LEN) == 0);
+    chunkstore_close(cs);
+    free(data);
+    free(got);
+}
+
+int main(void)
+{
+    if (dir_make() < 0) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_write_read_roundtrip);
+    RUN(test_partial_write_odd_offset);
+    RUN(test_read_missing_chunk);
+    RUN(test_read_past_end);
+    RUN(test_hole_reads_zeros);
+    RUN(test_invalid_args);
+    RUN(test_many_inflight);
+    RUN(test_registered_buffers);
+    RUN(test_unregistered_buffers);
+    RUN(test_fd_cache_eviction);
+    RUN(test_fsync);
+    RUN(test_truncate_and_remove);
+    RUN(test_remove_with_io_in_flight);
+    RUN(test_chunk_paths);
+    RUN(test_close_with_io_in_flight);
+    dir_remove();
+    return test_summary();
+}

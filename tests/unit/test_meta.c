@@ -1,0 +1,1006 @@
+/* test_meta.c - unit tests of server/meta.c on real LMDB stores in temp dirs. */
+#include "../test.h"
+#include "../../server/meta.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK (4u << 20)
+#define NODE(n, c) (((uint64_t)(n) << BFS_INO_NODE_SHIFT) | (c))
+
+static char tdir[64];
+
+static struct meta_store *setup(uint32_t node)
+{
+    struct meta_store *m = NULL;
+    strcpy(tdir, "/tmp/test_meta.XXXXXX");
+    if (!mkdtemp(tdir))
+        return NULL;
+    if (meta_open(tdir, node, CHUNK, &m) != 0)
+        return NULL;
+    return m;
+}
+
+static void teardown(struct meta_store *m)
+{
+    char p[128];
+    meta_close(m);
+    snprintf(p, sizeof p, "%s/meta.lmdb", tdir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/meta.lmdb-lock", tdir);
+    unlink(p);
+    rmdir(tdir);
+}
+
+/* Creates name in parent; returns the new ino, 0 on failure. */
+static uint64_t mk(struct meta_store *m, uint64_t parent, const char *name, uint32_t mode,
+                   int64_t now)
+{
+    struct bfs_attr a;
+    const char *tgt = S_ISLNK(mode) ? "target" : NULL;
+    int rc = meta_create(m, parent, name, strlen(name), mode, 1000, 100, tgt, tgt ? 6 : 0, now, &a);
+    return rc == 0 ? a.ino : 0;
+}
+
+static int lookup(struct meta_store *m, uint64_t parent, const char *name, uint64_t *ino)
+{
+    uint32_t type;
+    uint64_t dummy;
+    return meta_lookup(m, parent, name, strlen(name), ino ? ino : &dummy, &type);
+}
+
+static uint32_t nlink_of(struct meta_store *m, uint64_t ino)
+{
+    struct bfs_attr a;
+    return meta_getattr(m, ino, &a) == 0 ? a.nlink : 0xdead;
+}
+
+/* Writes raw bytes into a DB of the (closed) store at tdir, as corruption would. */
+static int raw_put(const char *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    char p[128];
+    MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+    snprintf(p, sizeof p, "%s/meta.lmdb", tdir);
+    int rc = mdb_env_create(&env);
+    if (rc)
+        return rc;
+    mdb_env_set_maxdbs(env, 4);
+    mdb_env_set_mapsize(env, 64ULL << 30);
+    if (!(rc = mdb_env_open(env, p, MDB_NOSUBDIR, 0600)) &&
+        !(rc = mdb_txn_begin(env, NULL, 0, &txn))) {
+        if (!(rc = mdb_dbi_open(txn, db, 0, &dbi)) && !(rc = mdb_put(txn, dbi, &k, &v, 0)))
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return rc;
+}
+
+static void be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+/* ---- open / persistence ---- */
+
+static void test_root_and_open(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    REQUIRE(m);
+    CHECK_EQ(meta_getattr(m, BFS_ROOT_INO, &a), 0);
+    CHECK_EQ(a.ino, 1);
+    CHECK_EQ(a.mode, S_IFDIR | 0755);
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(a.uid, 0);
+    CHECK_EQ(a.gid, 0);
+    CHECK(a.mtime_ns > 0 && a.ctime_ns == a.mtime_ns);
+    CHECK_EQ(meta_inode_count(m), 1);
+    CHECK(meta_fd(m) >= 0);
+    CHECK_EQ(meta_sync(m), 0);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 5);
+    CHECK_EQ(f, 2);   /* counter 1 is the root's */
+    teardown(m);
+
+    m = setup(3);
+    REQUIRE(m);
+    CHECK_EQ(meta_getattr(m, BFS_ROOT_INO, &a), -ENOENT);
+    CHECK_EQ(meta_inode_count(m), 0);
+    f = mk(m, 1, "f", S_IFREG | 0644, 5);   /* parent remote: not checked here */
+    CHECK_EQ(f, NODE(3, 1));
+    CHECK_EQ(bfs_ino_node(f), 3);
+    teardown(m);
+
+    m = NULL;
+    CHECK(meta_open("/nonexistent/dir/x", 0, CHUNK, &m) < 0);
+    CHECK(m == NULL);
+    meta_close(NULL);
+}
+
+static void test_persistence(void)
+{
+    struct meta_store *m = setup(0), *m2 = NULL;
+    struct bfs_attr a;
+    uint64_t ino;
+    REQUIRE(m);
+    uint64_t d = mk(m, 1, "dir", S_IFDIR | 0700, 10);
+    uint64_t f = mk(m, d, "file", S_IFREG | 0600, 11);
+    REQUIRE(d && f);
+    meta_close(m);
+
+    CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), 0);
+    REQUIRE(m);
+    CHECK_EQ(lookup(m, 1, "dir", &ino), 0);
+    CHECK_EQ(ino, d);
+    CHECK_EQ(lookup(m, d, "file", &ino), 0);
+    CHECK_EQ(ino, f);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.mode, S_IFREG | 0600);
+    CHECK_EQ(nlink_of(m, 1), 3);
+    uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 12);
+    CHECK(g > f);   /* the counter survived */
+    meta_close(m);
+
+    CHECK_EQ(meta_open(tdir, 1, CHUNK, &m2), -EINVAL);
+    CHECK(m2 == NULL);
+    CHECK_EQ(meta_open(tdir, 0, CHUNK * 2, &m2), -EINVAL);
+    CHECK(m2 == NULL);
+    CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), 0);
+    teardown(m);
+}
+
+/* ---- create / lookup / getattr ---- */
+
+static void test_create(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a, p;
+    uint64_t ino;
+    uint32_t type;
+    REQUIRE(m);
+
+    CHECK_EQ(meta_create(m, 1, "file", 4, S_IFREG | 0640, 7, 8, NULL, 0, 100, &a), 0);
+    CHECK_EQ(a.mode, S_IFREG | 0640);
+    CHECK_EQ(a.nlink, 1);
+    CHECK_EQ(a.uid, 7);
+    CHECK_EQ(a.gid, 8);
+    CHECK_EQ(a.size, 0);
+    CHECK_EQ(a.atime_ns, 100);
+    CHECK_EQ(a.mtime_ns, 100);
+    CHECK_EQ(a.ctime_ns, 100);
+    uint64_t f = a.ino;
+    CHECK_EQ(meta_lookup(m, 1, "file", 4, &ino, &type), 0);
+    CHECK_EQ(ino, f);
+    CHECK_EQ(type, S_IFREG);
+    CHECK_EQ(meta_getattr(m, f, &p), 0);
+    CHECK(memcmp(&a, &p, sizeof a) == 0);
+    CHECK_EQ(meta_getattr(m, 1, &p), 0);
+    CHECK_EQ(p.mtime_ns, 100);
+    CHECK_EQ(p.ctime_ns, 100);
+    CHECK_EQ(p.nlink, 2);
+
+    CHECK_EQ(meta_create(m, 1, "dir", 3, S_IFDIR | 0755, 7, 8, NULL, 0, 200, &a), 0);
+    uint64_t d = a.ino;
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(a.mode, S_IFDIR | 0755);
+    CHECK_EQ(meta_lookup(m, 1, "dir", 3, &ino, &type), 0);
+    CHECK_EQ(type, S_IFDIR);
+    CHECK_EQ(meta_getattr(m, 1, &p), 0);
+    CHECK_EQ(p.nlink, 3);
+    CHECK_EQ(p.mtime_ns, 200);
+
+    CHECK_EQ(meta_create(m, d, "ln", 2, S_IFLNK | 0777, 7, 8, "../file", 7, 300, &a), 0);
+    CHECK_EQ(a.mode, S_IFLNK | 0777);
+    CHECK_EQ(a.size, 7);
+    CHECK_EQ(a.nlink, 1);
+    CHECK_EQ(meta_lookup(m, d, "ln", 2, &ino, &type), 0);
+    CHECK_EQ(type, S_IFLNK);
+    CHECK_EQ(ino, a.ino);
+    CHECK_EQ(meta_getattr(m, d, &p), 0);
+    CHECK_EQ(p.mtime_ns, 300);
+    CHECK_EQ(p.nlink, 2);
+
+    CHECK_EQ(meta_lookup(m, 1, "nope", 4, &ino, &type), -ENOENT);
+    CHECK_EQ(meta_lookup(m, d, "file", 4, &ino, &type), -ENOENT);
+    CHECK_EQ(meta_getattr(m, 12345, &p), -ENOENT);
+    CHECK_EQ(meta_inode_count(m), 4);
+
+    /* EEXIST whatever the type, and nothing changes */
+    CHECK_EQ(meta_create(m, 1, "file", 4, S_IFREG | 0644, 0, 0, NULL, 0, 400, &a), -EEXIST);
+    CHECK_EQ(meta_create(m, 1, "file", 4, S_IFDIR | 0755, 0, 0, NULL, 0, 400, &a), -EEXIST);
+    CHECK_EQ(meta_create(m, 1, "dir", 3, S_IFLNK | 0777, 0, 0, "x", 1, 400, &a), -EEXIST);
+    CHECK_EQ(meta_inode_count(m), 4);
+    CHECK_EQ(nlink_of(m, 1), 3);
+    CHECK_EQ(meta_getattr(m, 1, &p), 0);
+    CHECK_EQ(p.mtime_ns, 200);
+    teardown(m);
+}
+
+static void test_bad_names(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    char big[BFS_SYMLINK_MAX + 2];
+    uint64_t ino;
+    uint32_t type;
+    REQUIRE(m);
+    memset(big, 'x', sizeof big);
+
+    CHECK_EQ(meta_create(m, 1, "", 0, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    CHECK_EQ(meta_create(m, 1, ".", 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    CHECK_EQ(meta_create(m, 1, "..", 2, S_IFDIR | 0755, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    CHECK_EQ(meta_create(m, 1, "a/b", 3, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    CHECK_EQ(meta_create(m, 1, "a\0b", 3, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    CHECK_EQ(meta_create(m, 1, big, BFS_NAME_MAX + 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a),
+             -ENAMETOOLONG);
+    CHECK_EQ(meta_create(m, 1, big, BFS_NAME_MAX, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), 0);
+    CHECK_EQ(meta_lookup(m, 1, big, BFS_NAME_MAX, &ino, &type), 0);
+    CHECK_EQ(ino, a.ino);
+    CHECK_EQ(meta_create(m, 1, "...", 3, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), 0);
+    CHECK_EQ(meta_create(m, 1, ".x", 2, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), 0);
+    /* only files, dirs and symlinks */
+    CHECK_EQ(meta_create(m, 1, "fifo", 4, S_IFIFO | 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    CHECK_EQ(meta_create(m, 1, "none", 4, 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    /* symlink targets */
+    CHECK_EQ(meta_create(m, 1, "l0", 2, S_IFLNK | 0777, 0, 0, "", 0, 1, &a), -ENOENT);
+    CHECK_EQ(meta_create(m, 1, "l1", 2, S_IFLNK | 0777, 0, 0, big, BFS_SYMLINK_MAX + 1, 1, &a),
+             -ENAMETOOLONG);
+    CHECK_EQ(meta_create(m, 1, "l2", 2, S_IFLNK | 0777, 0, 0, big, BFS_SYMLINK_MAX, 1, &a), 0);
+    CHECK_EQ(a.size, BFS_SYMLINK_MAX);
+    /* lookups validate too */
+    CHECK_EQ(meta_lookup(m, 1, "..", 2, &ino, &type), -EINVAL);
+    CHECK_EQ(meta_lookup(m, 1, big, BFS_NAME_MAX + 1, &ino, &type), -ENAMETOOLONG);
+    CHECK_EQ(meta_inode_count(m), 5);
+    teardown(m);
+}
+
+static void test_parent_checks(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    uint64_t ino;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    REQUIRE(f);
+    CHECK_EQ(meta_create(m, f, "x", 1, S_IFREG | 0644, 0, 0, NULL, 0, 2, &a), -ENOTDIR);
+    CHECK_EQ(meta_create(m, 999, "x", 1, S_IFREG | 0644, 0, 0, NULL, 0, 2, &a), -ENOENT);
+    /* a remote parent is its owner's business */
+    uint64_t rp = NODE(5, 77);
+    CHECK_EQ(meta_create(m, rp, "x", 1, S_IFDIR | 0755, 0, 0, NULL, 0, 2, &a), 0);
+    CHECK_EQ(lookup(m, rp, "x", &ino), 0);
+    CHECK_EQ(ino, a.ino);
+    CHECK_EQ(bfs_ino_node(ino), 0);
+    teardown(m);
+}
+
+static void test_readlink(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    char buf[BFS_SYMLINK_MAX];
+    size_t len = 99;
+    REQUIRE(m);
+    CHECK_EQ(meta_create(m, 1, "l", 1, S_IFLNK | 0777, 0, 0, "/a/b/c", 6, 1, &a), 0);
+    CHECK_EQ(meta_readlink(m, a.ino, buf, sizeof buf, &len), 0);
+    CHECK_EQ(len, 6);
+    CHECK(memcmp(buf, "/a/b/c", 6) == 0);
+    CHECK_EQ(meta_readlink(m, a.ino, buf, 3, &len), 0);
+    CHECK_EQ(len, 3);
+    CHECK(memcmp(buf, "/a/", 3) == 0);
+    CHECK_EQ(meta_readlink(m, 1, buf, sizeof buf, &len), -EINVAL);
+    CHECK_EQ(meta_readlink(m, 4242, buf, sizeof buf, &len), -ENOENT);
+    /* attributes change, the target stays */
+    struct bfs_attr in = { .uid = 9 };
+    CHECK_EQ(meta_setattr(m, a.ino, BFS_SET_UID, &in, 5, &a, NULL), 0);
+    CHECK_EQ(meta_readlink(m, a.ino, buf, sizeof buf, &len), 0);
+    CHECK_EQ(len, 6);
+    CHECK(memcmp(buf, "/a/b/c", 6) == 0);
+    teardown(m);
+}
+
+/* ---- setattr ---- */
+
+static void test_setattr(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a, in = { 0 };
+    uint64_t old = 0;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 10);
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 10);
+    uint64_t l = mk(m, 1, "l", S_IFLNK | 0777, 10);
+    REQUIRE(f && d && l);
+
+    in.mode = S_IFDIR | 04711;   /* the type bits must be ignored */
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_MODE, &in, 20, &a, NULL), 0);
+    CHECK_EQ(a.mode, S_IFREG | 04711);
+    CHECK_EQ(a.ctime_ns, 20);
+    CHECK_EQ(a.mtime_ns, 10);
+    in.uid = 5;
+    in.gid = 6;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_UID, &in, 21, &a, NULL), 0);
+    CHECK_EQ(a.uid, 5);
+    CHECK_EQ(a.gid, 100);
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_GID, &in, 22, &a, NULL), 0);
+    CHECK_EQ(a.gid, 6);
+    CHECK_EQ(a.ctime_ns, 22);
+    in.atime_ns = 1111;
+    in.mtime_ns = 2222;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_ATIME | BFS_SET_MTIME, &in, 23, &a, NULL), 0);
+    CHECK_EQ(a.atime_ns, 1111);
+    CHECK_EQ(a.mtime_ns, 2222);
+    CHECK_EQ(a.ctime_ns, 23);
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_ATIME_NOW | BFS_SET_MTIME_NOW, &in, 24, &a, NULL), 0);
+    CHECK_EQ(a.atime_ns, 24);
+    CHECK_EQ(a.mtime_ns, 24);
+    in.ctime_ns = 3333;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_CTIME, &in, 25, &a, NULL), 0);
+    CHECK_EQ(a.ctime_ns, 3333);
+
+    /* size: set, shrink, grow-only */
+    in.size = 5000;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 30, &a, &old), 0);
+    CHECK_EQ(old, 0);
+    CHECK_EQ(a.size, 5000);
+    CHECK_EQ(a.mtime_ns, 30);
+    CHECK_EQ(a.ctime_ns, 30);
+    in.size = 100;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 31, &a, &old), 0);
+    CHECK_EQ(old, 5000);
+    CHECK_EQ(a.size, 100);
+    in.size = 50;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE_GROW, &in, 32, &a, &old), 0);
+    CHECK_EQ(old, 100);
+    CHECK_EQ(a.size, 100);
+    CHECK_EQ(a.mtime_ns, 32);   /* a write happened */
+    CHECK_EQ(a.ctime_ns, 32);
+    in.size = 1ULL << 40;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE_GROW, &in, 33, &a, &old), 0);
+    CHECK_EQ(old, 100);
+    CHECK_EQ(a.size, 1ULL << 40);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);   /* persisted, every field */
+    CHECK_EQ(a.size, 1ULL << 40);
+    CHECK_EQ(a.mode, S_IFREG | 04711);
+    CHECK_EQ(a.uid, 5);
+    CHECK_EQ(a.gid, 6);
+    CHECK_EQ(a.atime_ns, 24);
+    CHECK_EQ(a.mtime_ns, 33);
+    CHECK_EQ(a.ctime_ns, 33);
+
+    /* negative times survive the encoding */
+    in.atime_ns = -5;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_ATIME, &in, 34, &a, NULL), 0);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.atime_ns, -5);
+
+    CHECK_EQ(meta_setattr(m, d, BFS_SET_SIZE, &in, 40, &a, NULL), -EISDIR);
+    CHECK_EQ(meta_setattr(m, d, BFS_SET_SIZE_GROW, &in, 40, &a, NULL), -EISDIR);
+    CHECK_EQ(meta_setattr(m, l, BFS_SET_SIZE, &in, 40, &a, NULL), -EINVAL);
+    CHECK_EQ(meta_setattr(m, 777, BFS_SET_MODE, &in, 40, &a, NULL), -ENOENT);
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.ctime_ns, 10);   /* failed calls changed nothing */
+    in.mode = 0700;
+    CHECK_EQ(meta_setattr(m, d, BFS_SET_MODE, &in, 41, &a, NULL), 0);
+    CHECK_EQ(a.mode, S_IFDIR | 0700);
+    CHECK_EQ(meta_setattr(m, d, 0, &in, 42, &a, NULL), 0);
+    CHECK_EQ(a.ctime_ns, 41);   /* no change, no ctime */
+    teardown(m);
+}
+
+/* ---- link / unlink / rmdir ---- */
+
+static void test_link(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    int remote = -1;
+    uint64_t ino;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 10);
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 10);
+    REQUIRE(f && d);
+    CHECK_EQ(meta_link(m, f, S_IFREG, d, "g", 1, 20, &a, &remote), 0);
+    CHECK_EQ(remote, 0);
+    CHECK_EQ(a.ino, f);
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(a.ctime_ns, 20);
+    CHECK_EQ(nlink_of(m, f), 2);
+    CHECK_EQ(lookup(m, d, "g", &ino), 0);
+    CHECK_EQ(ino, f);
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.mtime_ns, 20);
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(meta_link(m, f, S_IFREG, 1, "d", 1, 21, &a, &remote), -EEXIST);
+    CHECK_EQ(meta_link(m, d, S_IFDIR, 1, "d2", 2, 21, &a, &remote), -EPERM);
+    CHECK_EQ(meta_link(m, d, S_IFREG, 1, "d2", 2, 21, &a, &remote), -EPERM);   /* record wins */
+    CHECK_EQ(meta_link(m, f, S_IFREG, 1, "..", 2, 21, &a, &remote), -EINVAL);
+    CHECK_EQ(meta_link(m, 555, S_IFREG, 1, "x", 1, 21, &a, &remote), -ENOENT);
+    CHECK_EQ(meta_link(m, f, S_IFREG, f, "x", 1, 21, &a, &remote), -ENOTDIR);
+    CHECK_EQ(nlink_of(m, f), 2);
+    CHECK_EQ(lookup(m, 1, "d2", NULL), -ENOENT);
+    teardown(m);
+}
+
+static void test_unlink(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    struct bfs_attr a, in = { .size = 12345 };
+    int remote;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 10);
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 10);
+    REQUIRE(f && d);
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 11, NULL, NULL), 0);
+    CHECK_EQ(meta_link(m, f, S_IFREG, 1, "f2", 2, 12, &a, &remote), 0);
+
+    CHECK_EQ(meta_unlink(m, 1, "nope", 4, 0, 0, 20, &drop), -ENOENT);
+    CHECK_EQ(meta_unlink(m, 1, "d", 1, 0, 0, 20, &drop), -EISDIR);
+    CHECK_EQ(meta_unlink(m, 1, "/", 1, 0, 0, 20, &drop), -EINVAL);
+    CHECK_EQ(meta_unlink(m, 1, "f", 1, 0, 0, 20, &drop), 0);
+    CHECK_EQ(drop.ino, f);
+    CHECK_EQ(drop.remote, 0);
+    CHECK_EQ(drop.freed, 0);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.nlink, 1);
+    CHECK_EQ(a.ctime_ns, 20);
+    CHECK_EQ(meta_getattr(m, 1, &a), 0);
+    CHECK_EQ(a.mtime_ns, 20);
+    CHECK_EQ(a.ctime_ns, 20);
+    CHECK_EQ(lookup(m, 1, "f", NULL), -ENOENT);
+    CHECK_EQ(meta_unlink(m, 1, "f", 1, 0, 0, 21, &drop), -ENOENT);
+    CHECK_EQ(meta_unlink(m, 1, "f2", 2, 0, 0, 22, &drop), 0);
+    CHECK_EQ(drop.ino, f);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(drop.size, 12345);
+    CHECK_EQ(meta_getattr(m, f, &a), -ENOENT);
+    CHECK_EQ(meta_inode_count(m), 2);
+    teardown(m);
+}
+
+static void test_rmdir(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    struct bfs_attr a;
+    REQUIRE(m);
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 10);
+    uint64_t sub = mk(m, d, "sub", S_IFDIR | 0755, 11);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 12);
+    REQUIRE(d && sub && f);
+    CHECK_EQ(nlink_of(m, 1), 3);
+    CHECK_EQ(nlink_of(m, d), 3);
+    CHECK_EQ(meta_unlink(m, 1, "d", 1, 1, 0, 20, &drop), -ENOTEMPTY);
+    CHECK_EQ(meta_unlink(m, 1, "f", 1, 1, 0, 20, &drop), -ENOTDIR);
+    CHECK_EQ(meta_unlink(m, 1, "x", 1, 1, 0, 20, &drop), -ENOENT);
+    CHECK_EQ(meta_unlink(m, d, "sub", 3, 1, 0, 21, &drop), 0);
+    CHECK_EQ(drop.ino, sub);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(a.mtime_ns, 21);
+    CHECK_EQ(meta_unlink(m, 1, "d", 1, 1, 0, 22, &drop), 0);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(nlink_of(m, 1), 2);
+    CHECK_EQ(meta_getattr(m, d, &a), -ENOENT);
+    CHECK_EQ(meta_has_entries(m, 1), 1);
+    CHECK_EQ(meta_unlink(m, 1, "f", 1, 0, 0, 23, &drop), 0);
+    CHECK_EQ(meta_has_entries(m, 1), 0);
+    CHECK_EQ(meta_inode_count(m), 1);
+    teardown(m);
+}
+
+static void test_has_entries(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    REQUIRE(m);
+    uint64_t d1 = mk(m, 1, "d1", S_IFDIR | 0755, 1);
+    uint64_t d2 = mk(m, 1, "d2", S_IFDIR | 0755, 1);
+    uint64_t d3 = mk(m, 1, "d3", S_IFDIR | 0755, 1);
+    REQUIRE(d1 && d2 && d3);
+    CHECK_EQ(meta_has_entries(m, d2), 0);
+    /* neighbours on both sides in key order must not count */
+    CHECK(mk(m, d1, "x", S_IFREG | 0644, 1));
+    CHECK(mk(m, d3, "y", S_IFREG | 0644, 1));
+    CHECK_EQ(meta_has_entries(m, d2), 0);
+    CHECK_EQ(meta_has_entries(m, d1), 1);
+    CHECK_EQ(meta_has_entries(m, d3), 1);
+    CHECK_EQ(meta_has_entries(m, 0xffffffffffffULL), 0);
+    CHECK_EQ(meta_unlink(m, d3, "y", 1, 0, 0, 2, &drop), 0);
+    CHECK_EQ(meta_has_entries(m, d3), 0);
+    teardown(m);
+}
+
+/* ---- orphans ---- */
+
+static int purged_n;
+static uint64_t purged_size;
+
+static void on_purge(void *arg, uint64_t ino, uint64_t size)
+{
+    (void)ino;
+    (*(int *)arg)++;
+    purged_n++;
+    purged_size += size;
+}
+
+static void test_orphans(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    struct bfs_attr a, in = { .size = 10 };
+    uint64_t ino[3];
+    char name[16];
+    int calls = 0;
+    REQUIRE(m);
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "o%d", i);
+        ino[i] = mk(m, 1, name, S_IFREG | 0644, 1);
+        REQUIRE(ino[i]);
+        CHECK_EQ(meta_setattr(m, ino[i], BFS_SET_SIZE, &in, 2, NULL, NULL), 0);
+        CHECK_EQ(meta_unlink(m, 1, name, 2, 0, 1, 3, &drop), 0);
+        CHECK_EQ(drop.freed, 0);
+        CHECK_EQ(drop.ino, ino[i]);
+    }
+    CHECK_EQ(meta_getattr(m, ino[0], &a), 0);
+    CHECK_EQ(a.nlink, 0);
+    CHECK_EQ(a.size, 10);
+    CHECK_EQ(meta_link(m, ino[0], S_IFREG, 1, "back", 4, 4, &a, &(int){ 0 }), -ENOENT);
+
+    /* meta_purge frees an orphan and only an orphan */
+    CHECK_EQ(meta_purge(m, ino[0], &drop), 0);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(drop.size, 10);
+    CHECK_EQ(meta_getattr(m, ino[0], &a), -ENOENT);
+    CHECK_EQ(meta_purge(m, ino[0], &drop), -ENOENT);
+    CHECK_EQ(meta_purge(m, 1, &drop), 0);
+    CHECK_EQ(drop.freed, 0);
+    CHECK_EQ(nlink_of(m, 1), 2);
+
+    /* the rest survive a restart and are purged at startup */
+    uint64_t keep = mk(m, 1, "keep", S_IFREG | 0644, 5);
+    CHECK(keep);
+    meta_close(m);
+    CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), 0);
+    REQUIRE(m);
+    purged_n = 0;
+    purged_size = 0;
+    CHECK_EQ(meta_purge_orphans(m, on_purge, &calls), 2);
+    CHECK_EQ(calls, 2);
+    CHECK_EQ(purged_size, 20);
+    CHECK_EQ(meta_getattr(m, ino[1], &a), -ENOENT);
+    CHECK_EQ(meta_getattr(m, ino[2], &a), -ENOENT);
+    CHECK_EQ(meta_getattr(m, keep, &a), 0);
+    CHECK_EQ(meta_purge_orphans(m, on_purge, &calls), 0);
+    CHECK_EQ(calls, 2);
+
+    /* an orphaned directory */
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 6);
+    CHECK_EQ(meta_unlink(m, 1, "d", 1, 1, 1, 7, &drop), 0);
+    CHECK_EQ(drop.freed, 0);
+    CHECK_EQ(nlink_of(m, d), 0);
+    CHECK_EQ(nlink_of(m, 1), 2);
+    CHECK_EQ(meta_create(m, d, "x", 1, S_IFREG | 0644, 0, 0, NULL, 0, 8, &a), -ENOENT);
+    CHECK_EQ(meta_purge_orphans(m, NULL, NULL), 1);
+    CHECK_EQ(meta_getattr(m, d, &a), -ENOENT);
+    CHECK_EQ(meta_inode_count(m), 2);
+    teardown(m);
+}
+
+/* ---- remote inodes, meta_nlink ---- */
+
+static void test_remote(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    struct bfs_attr a;
+    int remote = 0;
+    uint64_t ino;
+    uint32_t type;
+    REQUIRE(m);
+    uint64_t r = NODE(2, 9);
+    CHECK_EQ(meta_link(m, r, S_IFREG, 1, "r", 1, 10, &a, &remote), 0);
+    CHECK_EQ(remote, 1);
+    CHECK_EQ(meta_lookup(m, 1, "r", 1, &ino, &type), 0);
+    CHECK_EQ(ino, r);
+    CHECK_EQ(type, S_IFREG);
+    CHECK_EQ(meta_link(m, NODE(2, 10), S_IFDIR, 1, "rd", 2, 10, &a, &remote), -EPERM);
+    CHECK_EQ(meta_link(m, NODE(2, 10), S_IFLNK, 1, "rl", 2, 10, &a, &remote), 0);
+    CHECK_EQ(meta_link(m, r, S_IFREG, 1, "r", 1, 10, &a, &remote), -EEXIST);
+    CHECK_EQ(meta_inode_count(m), 1);
+    CHECK_EQ(meta_getattr(m, 1, &a), 0);
+    CHECK_EQ(a.mtime_ns, 10);
+
+    CHECK_EQ(meta_unlink(m, 1, "r", 1, 0, 0, 20, &drop), 0);
+    CHECK_EQ(drop.ino, r);
+    CHECK_EQ(drop.remote, 1);
+    CHECK_EQ(drop.freed, 0);
+    CHECK_EQ(lookup(m, 1, "r", NULL), -ENOENT);
+
+    /* the owner's half */
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 30);
+    REQUIRE(f);
+    CHECK_EQ(meta_nlink(m, f, 1, 0, 31, &drop), 0);
+    CHECK_EQ(nlink_of(m, f), 2);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.ctime_ns, 31);
+    CHECK_EQ(meta_nlink(m, f, -1, 0, 32, &drop), 0);
+    CHECK_EQ(drop.freed, 0);
+    CHECK_EQ(nlink_of(m, f), 1);
+    CHECK_EQ(meta_nlink(m, f, 2, 0, 33, &drop), -EINVAL);
+    CHECK_EQ(meta_nlink(m, r, 1, 0, 33, &drop), -EINVAL);
+    CHECK_EQ(meta_nlink(m, 4444, 1, 0, 33, &drop), -ENOENT);
+    CHECK_EQ(meta_nlink(m, 4444, -1, 0, 33, &drop), -ENOENT);
+    CHECK_EQ(meta_nlink(m, f, -1, 1, 34, &drop), 0);   /* kept: still open */
+    CHECK_EQ(drop.freed, 0);
+    CHECK_EQ(nlink_of(m, f), 0);
+    CHECK_EQ(meta_nlink(m, f, 1, 0, 35, &drop), -ENOENT);
+    CHECK_EQ(meta_purge(m, f, &drop), 0);
+    CHECK_EQ(drop.freed, 1);
+    uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 36);
+    CHECK_EQ(meta_nlink(m, g, -1, 0, 37, &drop), 0);
+    CHECK_EQ(drop.ino, g);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(meta_getattr(m, g, &a), -ENOENT);
+    teardown(m);
+}
+
+/* ---- rename ---- */
+
+static void test_rename(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop rep;
+    struct bfs_attr a;
+    uint64_t ino;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 10);
+    uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 10);
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 10);
+    uint64_t e = mk(m, 1, "e", S_IFDIR | 0755, 10);
+    uint64_t full = mk(m, 1, "full", S_IFDIR | 0755, 10);
+    REQUIRE(f && g && d && e && full && mk(m, full, "x", S_IFREG | 0644, 10));
+    CHECK_EQ(nlink_of(m, 1), 5);
+
+    /* simple */
+    CHECK_EQ(meta_rename(m, 1, "f", 1, 1, "f1", 2, 0, 0, 20, &rep), 0);
+    CHECK_EQ(rep.ino, 0);
+    CHECK_EQ(lookup(m, 1, "f", NULL), -ENOENT);
+    CHECK_EQ(lookup(m, 1, "f1", &ino), 0);
+    CHECK_EQ(ino, f);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.ctime_ns, 20);
+    CHECK_EQ(meta_getattr(m, 1, &a), 0);
+    CHECK_EQ(a.mtime_ns, 20);
+    CHECK_EQ(meta_rename(m, 1, "nope", 4, 1, "x", 1, 0, 0, 20, &rep), -ENOENT);
+    CHECK_EQ(meta_rename(m, 1, "f1", 2, 1, "a/b", 3, 0, 0, 20, &rep), -EINVAL);
+    CHECK_EQ(meta_rename(m, 1, "f1", 2, 1, "x", 1, 8, 0, 20, &rep), -EINVAL);
+
+    /* onto itself, and onto another name of the same inode */
+    CHECK_EQ(meta_rename(m, 1, "f1", 2, 1, "f1", 2, 0, 0, 21, &rep), 0);
+    CHECK_EQ(lookup(m, 1, "f1", NULL), 0);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.ctime_ns, 20);
+    CHECK_EQ(meta_link(m, f, S_IFREG, 1, "hl", 2, 22, &a, &(int){ 0 }), 0);
+    CHECK_EQ(meta_rename(m, 1, "f1", 2, 1, "hl", 2, 0, 0, 23, &rep), 0);
+    CHECK_EQ(rep.ino, 0);
+    CHECK_EQ(lookup(m, 1, "f1", NULL), 0);
+    CHECK_EQ(lookup(m, 1, "hl", NULL), 0);
+    CHECK_EQ(nlink_of(m, f), 2);
+
+    /* NOREPLACE */
+    CHECK_EQ(meta_rename(m, 1, "f1", 2, 1, "g", 1, META_RENAME_NOREPLACE, 0, 24, &rep), -EEXIST);
+    CHECK_EQ(meta_rename(m, 1, "f1", 2, 1, "new", 3, META_RENAME_NOREPLACE, 0, 24, &rep), 0);
+    CHECK_EQ(meta_rename(m, 1, "new", 3, 1, "f1", 2, META_RENAME_NOREPLACE, 0, 24, &rep), 0);
+
+    /* over an existing file: g loses its only link */
+    CHECK_EQ(meta_rename(m, 1, "hl", 2, 1, "g", 1, 0, 0, 25, &rep), 0);
+    CHECK_EQ(rep.ino, g);
+    CHECK_EQ(rep.freed, 1);
+    CHECK_EQ(rep.remote, 0);
+    CHECK_EQ(meta_getattr(m, g, &a), -ENOENT);
+    CHECK_EQ(lookup(m, 1, "g", &ino), 0);
+    CHECK_EQ(ino, f);
+    CHECK_EQ(nlink_of(m, f), 2);
+
+    /* type rules */
+    CHECK_EQ(meta_rename(m, 1, "g", 1, 1, "d", 1, 0, 0, 26, &rep), -EISDIR);
+    CHECK_EQ(meta_rename(m, 1, "d", 1, 1, "g", 1, 0, 0, 26, &rep), -ENOTDIR);
+    CHECK_EQ(meta_rename(m, 1, "d", 1, 1, "full", 4, 0, 0, 26, &rep), -ENOTEMPTY);
+    CHECK_EQ(meta_rename(m, 1, "d", 1, d, "self", 4, 0, 0, 26, &rep), -EINVAL);
+    CHECK_EQ(meta_rename(m, 1, "d", 1, g, "x", 1, 0, 0, 26, &rep), -ENOENT);   /* g is gone */
+    CHECK_EQ(meta_rename(m, 1, "d", 1, f, "x", 1, 0, 0, 26, &rep), -ENOTDIR);
+    CHECK_EQ(nlink_of(m, 1), 5);
+    CHECK_EQ(lookup(m, 1, "d", NULL), 0);
+
+    /* dir over empty dir, same parent: parent loses the replaced one's link */
+    CHECK_EQ(meta_rename(m, 1, "d", 1, 1, "e", 1, 0, 0, 27, &rep), 0);
+    CHECK_EQ(rep.ino, e);
+    CHECK_EQ(rep.freed, 1);
+    CHECK_EQ(meta_getattr(m, e, &a), -ENOENT);
+    CHECK_EQ(lookup(m, 1, "e", &ino), 0);
+    CHECK_EQ(ino, d);
+    CHECK_EQ(nlink_of(m, 1), 4);
+    CHECK_EQ(nlink_of(m, d), 2);
+
+    /* across parents: the ".." link moves */
+    CHECK_EQ(meta_rename(m, 1, "e", 1, full, "moved", 5, 0, 0, 28, &rep), 0);
+    CHECK_EQ(nlink_of(m, 1), 3);
+    CHECK_EQ(nlink_of(m, full), 3);
+    CHECK_EQ(meta_getattr(m, full, &a), 0);
+    CHECK_EQ(a.mtime_ns, 28);
+    CHECK_EQ(lookup(m, full, "moved", &ino), 0);
+    CHECK_EQ(ino, d);
+    CHECK_EQ(meta_rename(m, full, "x", 1, d, "x", 1, 0, 0, 29, &rep), 0);   /* a file moves: no nlink */
+    CHECK_EQ(nlink_of(m, full), 3);
+    CHECK_EQ(nlink_of(m, d), 2);
+    CHECK_EQ(meta_has_entries(m, d), 1);
+
+    /* dir over empty dir across parents */
+    uint64_t t = mk(m, 1, "t", S_IFDIR | 0755, 30);
+    REQUIRE(t);
+    CHECK_EQ(nlink_of(m, 1), 4);
+    CHECK_EQ(meta_rename(m, full, "moved", 5, 1, "t", 1, 0, 0, 31, &rep), 0);
+    CHECK_EQ(rep.ino, t);
+    CHECK_EQ(nlink_of(m, 1), 4);   /* +1 moved in, -1 replaced */
+    CHECK_EQ(nlink_of(m, full), 2);
+
+    /* replaced inode kept as orphan, and a remote one reported */
+    uint64_t k = mk(m, 1, "k", S_IFREG | 0644, 32);
+    CHECK(k);
+    CHECK_EQ(meta_rename(m, 1, "g", 1, 1, "k", 1, 0, 1, 33, &rep), 0);
+    CHECK_EQ(rep.ino, k);
+    CHECK_EQ(rep.freed, 0);
+    CHECK_EQ(nlink_of(m, k), 0);
+    CHECK_EQ(meta_link(m, NODE(7, 1), S_IFREG, 1, "rem", 3, 34, &a, &(int){ 0 }), 0);
+    CHECK_EQ(meta_rename(m, 1, "k", 1, 1, "rem", 3, 0, 0, 35, &rep), 0);
+    CHECK_EQ(rep.ino, NODE(7, 1));
+    CHECK_EQ(rep.remote, 1);
+    CHECK_EQ(rep.freed, 0);
+    teardown(m);
+}
+
+/* ---- readdir ---- */
+
+#define NDIR 2000
+#define NEXTRA 600
+
+static void test_readdir_paging(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_dirent page[7];
+    struct meta_drop drop;
+    static int seen[NDIR + NEXTRA], always[NDIR + NEXTRA];
+    char name[16];
+    size_t n;
+    int eof = 0, pages = 0, added = 0;
+    uint64_t cookie = 0;
+    REQUIRE(m);
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 1);
+    REQUIRE(d);
+    CHECK_EQ(meta_readdir(m, d, 0, page, 7, &n, &eof), 0);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(eof, 1);
+    for (int i = 0; i < NDIR; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        REQUIRE(mk(m, d, name, (i % 3 ? S_IFREG : S_IFDIR) | 0644, 2));
+        always[i] = 1;
+    }
+    (void)mk(m, 1, "other", S_IFREG | 0644, 2);   /* a neighbour dir's entries stay out */
+
+    /* plain listing first: every entry exactly once, cookies rising */
+    memset(seen, 0, sizeof seen);
+    for (eof = 0; !eof; pages++) {
+        REQUIRE(meta_readdir(m, d, cookie, page, 7, &n, &eof) == 0);
+        REQUIRE(n > 0 || eof);
+        CHECK(n == 7 || eof);
+        for (size_t j = 0; j < n; j++) {
+            int idx;
+            CHECK(page[j].cookie > cookie);
+            CHECK(page[j].cookie > 2 && page[j].cookie < (1ULL << 56));
+            cookie = page[j].cookie;
+            REQUIRE(sscanf(page[j].name, "f%d", &idx) == 1 && idx >= 0 && idx < NDIR);
+            seen[idx]++;
+            CHECK_EQ(page[j].type, idx % 3 ? S_IFREG : S_IFDIR);
+            uint64_t ino;
+            CHECK_EQ(lookup(m, d, page[j].name, &ino), 0);
+            CHECK_EQ(page[j].ino, ino);
+        }
+    }
+    CHECK_EQ(pages, (NDIR + 6) / 7);
+    for (int i = 0; i < NDIR; i++)
+        CHECK_EQ(seen[i], 1);
+
+    /* again, while entries come and go between pages */
+    memset(seen, 0, sizeof seen);
+    cookie = 0;
+    for (eof = 0, pages = 0; !eof; pages++) {
+        REQUIRE(meta_readdir(m, d, cookie, page, 7, &n, &eof) == 0);
+        for (size_t j = 0; j < n; j++) {
+            int idx;
+            REQUIRE(sscanf(page[j].name, "f%d", &idx) == 1 && idx >= 0 && idx < NDIR + NEXTRA);
+            seen[idx]++;
+            cookie = page[j].cookie;
+        }
+        if (n == 0)
+            continue;
+        /* delete the entry the cookie points at, and one elsewhere; add one */
+        int victims[2];
+        sscanf(page[n - 1].name, "f%d", &victims[0]);
+        victims[1] = (pages * 37) % NDIR;
+        for (int v = 0; v < 2; v++) {
+            snprintf(name, sizeof name, "f%d", victims[v]);
+            if (meta_unlink(m, d, name, strlen(name), victims[v] % 3 == 0, 0, 3, &drop) == 0)
+                always[victims[v]] = 0;
+        }
+        if (added < NEXTRA) {
+            snprintf(name, sizeof name, "f%d", NDIR + added++);
+            CHECK(mk(m, d, name, S_IFREG | 0644, 3));
+        }
+    }
+    for (int i = 0; i < NDIR + NEXTRA; i++) {
+        if (always[i] && i < NDIR)
+            CHECK_EQ(seen[i], 1);
+        else
+            CHECK(seen[i] <= 1);
+    }
+
+    CHECK_EQ(meta_readdir(m, d, 0, page, 0, &n, &eof), -EINVAL);
+    CHECK_EQ(meta_readdir(m, d, (1ULL << 56) - 1, page, 7, &n, &eof), 0);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(eof, 1);
+    teardown(m);
+}
+
+/* Entries whose names hash alike (forced through raw keys) never split across pages. */
+static void test_readdir_collision(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_dirent page[4];
+    size_t n;
+    int eof;
+    const uint64_t dir = 0x1234, h = 0xabcdef;
+    REQUIRE(m);
+    meta_close(m);
+    /* hashes h-1 (one), h (three names), h+1 (one) */
+    const struct { uint64_t hash; const char *name; } ents[] = {
+        { h - 1, "before" }, { h, "a" }, { h, "b" }, { h, "c" }, { h + 1, "after" },
+    };
+    for (size_t i = 0; i < 5; i++) {
+        unsigned char k[64], v[12] = { 0 };
+        be64(k, dir);
+        be64(k + 8, ents[i].hash);
+        memcpy(k + 16, ents[i].name, strlen(ents[i].name));
+        v[0] = (unsigned char)(i + 10);   /* ino, LE */
+        v[8] = 0x00;
+        v[9] = 0x80;                      /* S_IFREG = 0100000, LE */
+        REQUIRE(raw_put("dentries", k, 16 + strlen(ents[i].name), v, sizeof v) == 0);
+    }
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+
+    /* page of 2: "before" + "a" would split the group: stop after "before" */
+    CHECK_EQ(meta_readdir(m, dir, 0, page, 2, &n, &eof), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(eof, 0);
+    CHECK(strcmp(page[0].name, "before") == 0);
+    CHECK_EQ(page[0].cookie, h - 1);
+    CHECK_EQ(page[0].ino, 10);
+    CHECK_EQ(page[0].type, S_IFREG);
+    /* the group needs 3 slots; 2 cannot hold it */
+    CHECK_EQ(meta_readdir(m, dir, h - 1, page, 2, &n, &eof), -EOVERFLOW);
+    CHECK_EQ(meta_readdir(m, dir, h - 1, page, 3, &n, &eof), 0);
+    CHECK_EQ(n, 3);
+    CHECK_EQ(eof, 0);
+    CHECK(strcmp(page[0].name, "a") == 0 && strcmp(page[2].name, "c") == 0);
+    CHECK_EQ(meta_readdir(m, dir, h, page, 3, &n, &eof), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(eof, 1);
+    CHECK(strcmp(page[0].name, "after") == 0);
+    /* a page ending exactly at the group's end is fine */
+    CHECK_EQ(meta_readdir(m, dir, 0, page, 4, &n, &eof), 0);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(eof, 0);
+    CHECK_EQ(page[3].cookie, h);
+    teardown(m);
+}
+
+/* ---- corruption ---- */
+
+static void test_corrupt(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    struct meta_drop drop;
+    struct bfs_dirent page[8];
+    size_t n;
+    int eof;
+    unsigned char k[8];
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    uint64_t l = mk(m, 1, "l", S_IFLNK | 0777, 1);
+    uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 1);
+    uint64_t h = mk(m, 1, "h", S_IFREG | 0644, 1);
+    REQUIRE(f && l && g && h);
+    meta_close(m);
+
+    be64(k, f);
+    REQUIRE(raw_put("inodes", k, 8, "garbage", 7) == 0);             /* too short */
+    unsigned char rec[49 + 4] = { 0 };
+    rec[0] = 99;                                                       /* bad version */
+    be64(k, g);
+    REQUIRE(raw_put("inodes", k, 8, rec, 49) == 0);
+    rec[0] = 1;
+    rec[2] = 0xa0;                                                     /* S_IFLNK, no target */
+    be64(k, l);
+    REQUIRE(raw_put("inodes", k, 8, rec, 49) == 0);
+    rec[2] = 0x80;                                                     /* S_IFREG with a tail */
+    be64(k, h);
+    REQUIRE(raw_put("inodes", k, 8, rec, sizeof rec) == 0);
+    unsigned char dk[17] = { 0 }, dv[3] = { 1, 2, 3 };                /* dentry with bad value */
+    be64(dk, 1);
+    be64(dk + 8, 77);
+    dk[16] = 'z';
+    REQUIRE(raw_put("dentries", dk, sizeof dk, dv, sizeof dv) == 0);
+
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(meta_getattr(m, f, &a), -EIO);
+    CHECK_EQ(meta_getattr(m, g, &a), -EIO);
+    CHECK_EQ(meta_getattr(m, l, &a), -EIO);
+    CHECK_EQ(meta_getattr(m, h, &a), -EIO);
+    char buf[16];
+    size_t len;
+    CHECK_EQ(meta_readlink(m, l, buf, sizeof buf, &len), -EIO);
+    struct bfs_attr in = { .size = 1 };
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 2, &a, NULL), -EIO);
+    CHECK_EQ(meta_unlink(m, 1, "f", 1, 0, 0, 2, &drop), -EIO);
+    CHECK_EQ(lookup(m, 1, "f", NULL), 0);   /* the failed unlink left the entry */
+    CHECK_EQ(meta_purge(m, g, &drop), -EIO);
+    CHECK_EQ(meta_readdir(m, 1, 0, page, 8, &n, &eof), -EIO);
+    CHECK_EQ(n, 0);
+    teardown(m);
+}
+
+/* A corrupt info record makes open fail cleanly. */
+static void test_corrupt_info(void)
+{
+    struct meta_store *m = setup(0);
+    REQUIRE(m);
+    meta_close(m);
+    REQUIRE(raw_put("info", "node_id", 7, "x", 1) == 0);
+    m = NULL;
+    CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), -EIO);
+    CHECK(m == NULL);
+    teardown(NULL);
+}
+
+int main(void)
+{
+    RUN(test_root_and_open);
+    RUN(test_persistence);
+    RUN(test_create);
+    RUN(test_bad_names);
+    RUN(test_parent_checks);
+    RUN(test_readlink);
+    RUN(test_setattr);
+    RUN(test_link);
+    RUN(test_unlink);
+    RUN(test_rmdir);
+    RUN(test_has_entries);
+    RUN(test_orphans);
+    RUN(test_remote);
+    RUN(test_rename);
+    RUN(test_readdir_paging);
+    RUN(test_readdir_collision);
+    RUN(test_corrupt);
+    RUN(test_corrupt_info);
+    return test_summary();
+}
