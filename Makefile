@@ -62,9 +62,10 @@ test-stress: all
 
 # The decoder fuzz target needs clang's libFuzzer; it links only the protocol code.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror
-build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c common/proto.c common/proto.h
+FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.c
+build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_proto.c common/proto.c -o $@
+	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
 fuzz: build/fuzz/fuzz_proto
 
 bench: all

@@ -23,6 +23,7 @@
 
 #include "ops.h"
 #include "../common/client.h"
+#include "../common/proto.h"
 #include "../common/log.h"
 #include "../common/stats.h"
 #include "../server/server.h"
@@ -943,7 +944,15 @@ static int print_server_counters(struct bfs_client *c)
         unsigned long long sum = 0;
         for (int i = 0; i < n && i < MAX_COUNTERS; i++)
             sum += counts[i];
-        printf("Server node %u requests: %llu\n", node, sum);
+        printf("Server node %u requests: %llu (", node, sum);
+        const char *sep = "";
+        for (int i = 1; i < n && i < MAX_COUNTERS; i++) {
+            if (counts[i]) {
+                printf("%s%s %llu", sep, proto_op_name((uint32_t)i), (unsigned long long)counts[i]);
+                sep = ", ";
+            }
+        }
+        printf(")\n");
     }
     return 0;
 }

@@ -31,6 +31,7 @@ struct rpc_client {
     pthread_cond_t cond;        /* a call finished or the leader stepped down */
     int leader;                 /* a thread is progressing the worker */
     int leader_sleeping;        /* ... and waits in epoll: kick it after sending */
+    unsigned sending;           /* requests UCX has not finished sending */
     int epfd, kick_fd;
     uint32_t nodes;
     struct node_conn *conn;
@@ -118,6 +119,7 @@ static void send_cb(void *request, ucs_status_t status, void *user_data)
     ucp_request_free(request);
     call->send_req = NULL;
     call->send_done = 1;
+    rc->sending--;
     /* A failed send gets no reply: settle the call now rather than at its timeout. */
     if (status != UCS_OK && !call->done && table_take(rc, call->id))
         finish(rc, call, status == UCS_ERR_CANCELED ? -ETIMEDOUT : ucx_errno(status));
@@ -284,6 +286,7 @@ static void send_call(struct rpc_client *rc, struct rpc_call *call)
             finish(rc, call, ucx_errno(UCS_PTR_STATUS(r)));
     } else {
         call->send_req = r;
+        rc->sending++;
     }
 }
 
@@ -327,7 +330,11 @@ static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double
             continue;
         double left = deadline - now_s();
         int ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
+        /* UCX raises no event when a queued send can go on: poll while one is. */
+        if (rc->sending && ms > 1)
+            ms = 1;
         struct epoll_event ev[2];
+        log_trace("rpc: sleeping up to %d ms (%u sends queued)", ms, rc->sending);
         rc->leader_sleeping = 1;
         pthread_mutex_unlock(&rc->lock);
         int k = epoll_wait(rc->epfd, ev, 2, armed < 0 ? 1 : ms);

@@ -79,13 +79,14 @@ static void usage_long(void)
     fuse_lowlevel_help();
 }
 
+/* --timeout and --rpc-timeout: the library reads 0 as "use the default". */
 static int parse_seconds(const char *flag, const char *s, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0) {
-        fprintf(stderr, PROG ": %s wants a number of seconds >= 0, not '%s'\n", flag, s);
+    if (errno || end == s || *end || !isfinite(v) || v <= 0) {
+        fprintf(stderr, PROG ": %s wants a number of seconds > 0, not '%s'\n", flag, s);
         return -1;
     }
     *out = v;
@@ -214,6 +215,7 @@ static void detach_stdio(void)
 
 static void explain_open_failure(const struct cli *cli, int rc)
 {
+    /* The library has logged the precise cause (RegistryError: ...) above. */
     if (rc == -ETIMEDOUT || rc == -ENOENT)
         fprintf(stderr,
                 PROG ": no BenchFS server registered in %s (waited %g s); start "

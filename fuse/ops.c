@@ -72,6 +72,16 @@ static void reply_status(fuse_req_t req, const char *op, uint64_t ino, const cha
     fuse_reply_err(req, 0);
 }
 
+/* For the operations that name an inode the kernel got from a lookup:
+ * -ENOENT means the inode itself is gone (another client removed the file
+ * within entry_timeout). ESTALE tells the VFS so, and it retries the path walk
+ * once with a fresh lookup (LOOKUP_REVAL), which finds the new file or no
+ * file, as NFS clients do. */
+static int inode_rc(int rc)
+{
+    return rc == -ENOENT ? -ESTALE : rc;
+}
+
 static int check_name(const char *name)
 {
     return strlen(name) > BFS_NAME_MAX ? -ENAMETOOLONG : 0;
@@ -135,14 +145,12 @@ static void reply_entry(fuse_req_t req, const char *op, uint64_t parent, const c
 }
 
 /* Frees an inode that was unlinked while open here, now that nothing has it
- * open any more. Checks nlink first: the unlink may have failed, or another
- * hard link may still name the inode; purging it then would lose data. */
+ * open any more. The server frees it only if its nlink is 0 (server/meta.h,
+ * meta_purge), so a failed unlink or another hard link that still names the
+ * inode keeps it, and no getattr is needed first. */
 static void purge_orphan(struct bfs_fuse *fs, uint64_t ino)
 {
-    struct bfs_attr a;
-    int rc = bfs_getattr(fs->client, ino, &a);
-    if (rc == 0 && a.nlink == 0)
-        rc = bfs_purge(fs->client, ino);
+    int rc = bfs_purge(fs->client, ino);
     if (rc < 0 && rc != -ENOENT)
         log_warn("purge of unlinked open file ino=%" PRIu64 " failed: %s", ino, strerror(-rc));
     else
@@ -270,7 +278,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct bfs_attr a;
     int rc = bfs_getattr(fs->client, ino, &a);
     if (rc < 0) {
-        reply_fail(req, "getattr", ino, NULL, rc);
+        reply_fail(req, "getattr", ino, NULL, inode_rc(rc));
         return;
     }
     struct stat st;
@@ -330,7 +338,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     int rc = mask ? bfs_setattr(fs->client, ino, mask, &in, &out)
                   : bfs_getattr(fs->client, ino, &out);
     if (rc < 0) {
-        reply_fail(req, "setattr", ino, NULL, rc);
+        reply_fail(req, "setattr", ino, NULL, inode_rc(rc));
         return;
     }
     log_rc("setattr", ino, NULL, 0);
@@ -407,7 +415,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
     char buf[BFS_SYMLINK_MAX + 1];
     ssize_t n = bfs_readlink(fs->client, ino, buf, BFS_SYMLINK_MAX);
     if (n < 0) {
-        reply_fail(req, "readlink", ino, NULL, (int)n);
+        reply_fail(req, "readlink", ino, NULL, inode_rc((int)n));
         return;
     }
     buf[n > BFS_SYMLINK_MAX ? BFS_SYMLINK_MAX : n] = '\0';
@@ -520,9 +528,10 @@ static void reply_open_counted(fuse_req_t req, struct bfs_fuse *fs, uint64_t ino
         purge_orphan(fs, ino);
 }
 
-/* Opens an existing file: fresh attributes (close-to-open, and an inode that
- * another client deleted fails here with ENOENT), O_TRUNC done here because
- * the kernel leaves it to us (FUSE_CAP_ATOMIC_O_TRUNC, on by default). */
+/* Opens an existing file: fresh attributes (close-to-open; an inode another
+ * client deleted fails here, and the caller turns that into ESTALE), O_TRUNC
+ * done here because the kernel leaves it to us (FUSE_CAP_ATOMIC_O_TRUNC, on
+ * by default in libfuse). */
 static int open_existing(struct bfs_fuse *fs, uint64_t ino, int flags, struct bfs_attr *a)
 {
     int rc;
@@ -546,7 +555,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct bfs_attr a;
     int rc = open_existing(fs, ino, fi->flags, &a);
     if (rc < 0) {
-        reply_fail(req, "open", ino, NULL, rc);
+        reply_fail(req, "open", ino, NULL, inode_rc(rc));
         return;
     }
     set_open_flags(fs, fi);
@@ -672,6 +681,8 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
     reply_status(req, "fsyncdir", ino, NULL, rc);
 }
 
+/* Offsets are opaque 64-bit values to the kernel (cookies carry the node
+ * index in their top bits, so they may look negative as an off_t). */
 static off_t cookie_to_off(uint64_t cookie)
 {
     return (off_t)(cookie + BFS_DIR_OFF_FIRST);
@@ -682,19 +693,20 @@ static off_t cookie_to_off(uint64_t cookie)
  * and the kernel never instantiates "." or ".." anyway). Adds *used bytes;
  * returns 0 when the buffer filled up before both were in (the rest then
  * comes with the next call, whose offset says where to resume). */
-static int fill_dots(fuse_req_t req, fuse_ino_t ino, off_t off, char *buf, size_t size,
+static int fill_dots(fuse_req_t req, fuse_ino_t ino, uint64_t off, char *buf, size_t size,
                      int plus, size_t *used)
 {
     static const char *const names[BFS_DIR_OFF_FIRST] = { ".", ".." };
-    for (off_t i = off; i < BFS_DIR_OFF_FIRST; i++) {
+    for (uint64_t i = off; i < BFS_DIR_OFF_FIRST; i++) {
         struct fuse_entry_param e;
         memset(&e, 0, sizeof e);
         e.attr.st_mode = S_IFDIR;
         e.attr.st_ino = i == 0 ? ino : (ino == FUSE_ROOT_ID ? FUSE_ROOT_ID : BFS_FUSE_UNKNOWN_INO);
         char *at = buf + *used;
         size_t room = size - *used;
-        size_t need = plus ? fuse_add_direntry_plus(req, at, room, names[i], &e, i + 1)
-                           : fuse_add_direntry(req, at, room, names[i], &e.attr, i + 1);
+        off_t next = (off_t)(i + 1);
+        size_t need = plus ? fuse_add_direntry_plus(req, at, room, names[i], &e, next)
+                           : fuse_add_direntry(req, at, room, names[i], &e.attr, next);
         if (need > room)
             return 0;
         *used += need;
@@ -753,14 +765,10 @@ static int rdp_collect_one(void *arg, const struct bfs_dirent *d)
     return 0;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, uint64_t off, int plus)
 {
     struct bfs_fuse *fs = fs_of(req);
     const char *op = plus ? "readdirplus" : "readdir";
-    if (off < 0) {
-        reply_fail(req, op, ino, NULL, -EINVAL);
-        return;
-    }
     char *buf = malloc(size ? size : 1);
     if (!buf) {
         reply_fail(req, op, ino, NULL, -ENOMEM);
@@ -768,7 +776,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
     }
     size_t used = 0;
     int dots_fit = fill_dots(req, ino, off, buf, size, plus, &used);
-    uint64_t cookie = off > BFS_DIR_OFF_FIRST ? (uint64_t)off - BFS_DIR_OFF_FIRST : 0;
+    uint64_t cookie = off > BFS_DIR_OFF_FIRST ? off - BFS_DIR_OFF_FIRST : 0;
     int rc = 0;
 
     if (dots_fit && !plus) {
@@ -814,14 +822,14 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
     (void)fi;
-    do_readdir(req, ino, size, off, 0);
+    do_readdir(req, ino, size, (uint64_t)off, 0);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi)
 {
     (void)fi;
-    do_readdir(req, ino, size, off, 1);
+    do_readdir(req, ino, size, (uint64_t)off, 1);
 }
 
 /* ------------------------------------------------------------ file system */
@@ -872,7 +880,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
     struct bfs_attr a;
     int rc = bfs_getattr(fs->client, ino, &a);
     if (rc < 0) {
-        reply_fail(req, "access", ino, NULL, rc);
+        reply_fail(req, "access", ino, NULL, inode_rc(rc));
         return;
     }
     const struct fuse_ctx *ctx = fuse_req_ctx(req);

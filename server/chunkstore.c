@@ -17,6 +17,13 @@
  * evicted. An entry whose chunk file was removed is taken out of the table at
  * once ("dead": no later op can find it) and closed when its last op finishes.
  *
+ * Eviction only closes the fd: a flush there would stall the event loop on the
+ * disk for every new file once the cache is full. A chunk closed with unsynced
+ * data goes into the unsynced set (per ino, a sorted array of idx) and the next
+ * fsync of its ino opens it again to sync it; a chunk is in the cache or in the
+ * set, never both. The set is bounded: when full, one syncfs puts everything on
+ * disk and empties it.
+ *
  * With IORING_SETUP_SINGLE_ISSUER the thread that calls chunkstore_open must be
  * the thread that runs the event loop.
  */
@@ -40,17 +47,29 @@
 #define REAP_BATCH 64
 #define MAX_REG_BUFFERS 16384        /* kernel's IORING_MAX_REG_BUFFERS */
 #define MAX_BUFFER_SIZE (1u << 30)   /* kernel's limit per registered buffer */
+#define UNSYNCED_MAX 65536           /* chunks in the unsynced set before a syncfs */
+#define UNSYNCED_BUCKETS 16384       /* hash of ino for the unsynced set */
+#define SYNC_OPEN_MAX 64             /* evicted chunk files one fsync has open at once */
 
 struct fd_ent {
     uint64_t ino, idx;
     int fd;
     unsigned refs;          /* ops using fd: never closed while > 0 */
-    int err;                /* writeback error found at eviction, for the next fsync */
     bool dirty;             /* written since its last sync */
-    bool dead;              /* chunk removed: out of the table, close at refs 0 */
+    bool dead;              /* out of the table (chunk removed, or sync_only): close at refs 0 */
+    bool sync_only;         /* opened by an fsync to sync an evicted chunk */
     bool in_lru;
     struct fd_ent *hnext;           /* hash chain */
     struct fd_ent *prev, *next;     /* LRU of idle entries, most recent first */
+};
+
+/* The chunks of one ino evicted from the fd cache with unsynced data. Sorted, so
+ * truncate cuts the tail and lookups are binary searches. */
+struct unsynced {
+    uint64_t ino;
+    struct unsynced *next;  /* hash chain */
+    uint64_t *idx;
+    uint32_t n, cap;
 };
 
 enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART };
@@ -66,6 +85,10 @@ struct op {
     unsigned pending;       /* SYNC: parts not completed (+1 while queueing) */
     int bucket;             /* SYNC_PART of a bucket dir, else -1 */
     struct op *parent;      /* SYNC_PART: its SYNC */
+    struct unsynced *todo;  /* SYNC: evicted chunks of the ino, not opened yet */
+    uint32_t todo_pos;      /* SYNC: next one in todo */
+    unsigned nopen;         /* SYNC: parts on sync_only entries in flight */
+    unsigned sync_flags;    /* SYNC: IORING_FSYNC_DATASYNC or 0 */
     chunk_cb cb;
     void *arg;
     struct op *next;        /* done list, free pool */
@@ -92,6 +115,8 @@ struct chunkstore {
     size_t table_mask;
     unsigned nent;                      /* entries in the table */
     struct fd_ent *lru_head, *lru_tail;
+    struct unsynced **uns;              /* UNSYNCED_BUCKETS chains, by ino */
+    unsigned nuns;                      /* chunks in the unsynced set */
 
     struct op *done_head, *done_tail;
     struct op *pool;
@@ -175,19 +200,153 @@ static void ent_free(struct fd_ent *e)
     free(e);
 }
 
-/* Closes an idle entry. Its unsynced data is synced first, so that
- * chunkstore_fsync, which sees only cached fds, never misses it. */
+/* ---- unsynced set ---- */
+
+/* The link that points to ino's record, or the NULL link ending its chain. */
+static struct unsynced **uns_slot(struct chunkstore *cs, uint64_t ino)
+{
+    struct unsynced **pp = &cs->uns[fmix64(ino) & (UNSYNCED_BUCKETS - 1)];
+    while (*pp && (*pp)->ino != ino)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* The first position in u->idx holding an index >= idx. */
+static uint32_t uns_pos(const struct unsynced *u, uint64_t idx)
+{
+    uint32_t lo = 0, hi = u->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (u->idx[mid] < idx)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Keeps the first n indexes of the record *pp points to; frees it if none is left. */
+static void uns_cut(struct chunkstore *cs, struct unsynced **pp, uint32_t n)
+{
+    struct unsynced *u = *pp;
+    cs->nuns -= u->n - n;
+    u->n = n;
+    if (n)
+        return;
+    *pp = u->next;
+    free(u->idx);
+    free(u);
+}
+
+static void uns_clear(struct chunkstore *cs)
+{
+    for (size_t h = 0; h < UNSYNCED_BUCKETS; h++)
+        while (cs->uns[h])
+            uns_cut(cs, &cs->uns[h], 0);
+}
+
+/* Puts everything written on disk at once (blocking) so the set can be emptied:
+ * the way out when it cannot take one more chunk. */
+static int uns_syncfs(struct chunkstore *cs, const char *why)
+{
+    log_info("chunkstore: %s; syncfs of %s instead of syncing %u evicted chunks one by one",
+             why, cs->path, cs->nuns);
+    if (syncfs(cs->dirfd) < 0) {
+        int r = -errno;
+        log_error("chunkstore: syncfs of %s: %s", cs->path, strerror(errno));
+        return r;   /* keep the set: the next fsync of each ino still tries */
+    }
+    uns_clear(cs);
+    return 0;
+}
+
+/* Remembers that chunk (ino, idx), not in the fd cache, has unsynced data. */
+static void uns_add(struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    if (cs->nuns >= UNSYNCED_MAX && uns_syncfs(cs, "unsynced set full") == 0)
+        return;   /* the chunk's data is on disk too */
+    struct unsynced **pp = uns_slot(cs, ino), *u = *pp;
+    if (!u) {
+        if (!(u = calloc(1, sizeof *u)))
+            goto nomem;
+        u->ino = ino;
+        *pp = u;
+    }
+    uint32_t i = uns_pos(u, idx);
+    if (i < u->n && u->idx[i] == idx)
+        return;
+    if (u->n == u->cap) {
+        uint32_t cap = u->cap ? 2 * u->cap : 4;
+        uint64_t *a = realloc(u->idx, cap * sizeof *a);
+        if (!a) {
+            if (!u->n)
+                uns_cut(cs, pp, 0);
+            goto nomem;
+        }
+        u->idx = a;
+        u->cap = cap;
+    }
+    memmove(&u->idx[i + 1], &u->idx[i], (u->n - i) * sizeof *u->idx);
+    u->idx[i] = idx;
+    u->n++;
+    cs->nuns++;
+    return;
+nomem:
+    uns_syncfs(cs, "out of memory for the unsynced set");
+}
+
+/* Takes chunk (ino, idx) out of the set; true if it was there. */
+static bool uns_take(struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    struct unsynced **pp = uns_slot(cs, ino), *u = *pp;
+    if (!u)
+        return false;
+    uint32_t i = uns_pos(u, idx);
+    if (i == u->n || u->idx[i] != idx)
+        return false;
+    memmove(&u->idx[i], &u->idx[i + 1], (u->n - i - 1) * sizeof *u->idx);
+    uns_cut(cs, pp, u->n - 1);
+    return true;
+}
+
+/* Drops the chunks of ino with idx >= from (their files are being removed). */
+static void uns_drop(struct chunkstore *cs, uint64_t ino, uint64_t from)
+{
+    struct unsynced **pp = uns_slot(cs, ino);
+    if (*pp)
+        uns_cut(cs, pp, uns_pos(*pp, from));
+}
+
+/* Takes ino's record out of the set, for an fsync to work through; NULL if none. */
+static struct unsynced *uns_detach(struct chunkstore *cs, uint64_t ino)
+{
+    struct unsynced **pp = uns_slot(cs, ino), *u = *pp;
+    if (u) {
+        *pp = u->next;
+        cs->nuns -= u->n;
+    }
+    return u;
+}
+
+/* The data of chunk (ino, idx) may not be on disk (its sync failed or was not
+ * queued): the next fsync of ino must sync it, through its cached fd if it has
+ * one, else through the set. (A removed chunk leaves a stale entry there, which
+ * that fsync drops when the open finds no file.) */
+static void mark_unsynced(struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    struct fd_ent *e = ent_find(cs, ino, idx);
+    if (e)
+        e->dirty = true;
+    else
+        uns_add(cs, ino, idx);
+}
+
+/* Closes an idle entry without syncing it (see the top of the file). */
 static void ent_evict(struct chunkstore *cs, struct fd_ent *e)
 {
-    if (e->dirty && fdatasync(e->fd) < 0) {
-        /* Keep it (pinned off the LRU) so the next fsync of ino reports the error. */
-        e->err = -errno;
-        log_error("chunkstore: fdatasync of chunk ino %016llx idx %llu on eviction: %s",
-                  (unsigned long long)e->ino, (unsigned long long)e->idx, strerror(errno));
-        lru_remove(cs, e);
-        return;
-    }
     table_remove(cs, e);
+    if (e->dirty)
+        uns_add(cs, e->ino, e->idx);
     ent_free(e);
 }
 
@@ -211,8 +370,7 @@ static void ent_put(struct chunkstore *cs, struct fd_ent *e)
         ent_free(e);
         return;
     }
-    if (!e->err)
-        lru_push(cs, e);
+    lru_push(cs, e);
     cache_trim(cs);
 }
 
@@ -271,6 +429,9 @@ static int ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool creat
     e->idx = idx;
     e->fd = fd;
     e->refs = 1;
+    /* Evicted unsynced earlier: the sync it owes is now this fd's to do (fsync
+     * flushes the file, whichever fd wrote). */
+    e->dirty = uns_take(cs, ino, idx);
     size_t h = ent_hash(cs, ino, idx);
     e->hnext = cs->table[h];
     cs->table[h] = e;
@@ -420,6 +581,8 @@ static int op_queue_io(struct chunkstore *cs, struct op *op)
     return 0;
 }
 
+static void sync_evicted(struct chunkstore *cs, struct op *p);
+
 static int sync_part_done(struct chunkstore *cs, struct op *part, int res)
 {
     struct op *p = part->parent;
@@ -428,7 +591,7 @@ static int sync_part_done(struct chunkstore *cs, struct op *part, int res)
             log_error("chunkstore: fsync of chunk ino %016llx idx %llu: %s",
                       (unsigned long long)part->ent->ino, (unsigned long long)part->ent->idx,
                       strerror(-res));
-            part->ent->dirty = true;   /* a later fsync tries again */
+            mark_unsynced(cs, part->ent->ino, part->ent->idx);   /* a later fsync tries again */
         } else if (part->bucket >= 0) {
             log_error("chunkstore: fsync of %s/%02x: %s", cs->path, part->bucket, strerror(-res));
             cs->bucket_dirty[part->bucket] = true;
@@ -438,9 +601,13 @@ static int sync_part_done(struct chunkstore *cs, struct op *part, int res)
         if (!p->res)
             p->res = res;
     }
-    if (part->ent)
-        ent_put(cs, part->ent);
+    if (part->ent) {
+        if (part->ent->sync_only)
+            p->nopen--;
+        ent_put(cs, part->ent);   /* closes a sync_only fd */
+    }
     op_free(cs, part);
+    sync_evicted(cs, p);   /* the fd slot is free for the next evicted chunk */
     if (--p->pending)
         return 0;
     return op_finish(cs, p, p->res);
@@ -637,6 +804,10 @@ static void destroy(struct chunkstore *cs)
         }
         free(cs->table);
     }
+    if (cs->uns) {
+        uns_clear(cs);
+        free(cs->uns);
+    }
     for (int b = 0; b < NBUCKETS; b++)
         if (cs->bucket_fd[b] >= 0)
             close(cs->bucket_fd[b]);
@@ -710,9 +881,10 @@ int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, st
         nb *= 2;
     cs->table = calloc(nb, sizeof *cs->table);
     cs->table_mask = nb - 1;
+    cs->uns = calloc(UNSYNCED_BUCKETS, sizeof *cs->uns);
     if (asprintf(&cs->path, "%s/chunks", data_dir) < 0)
         cs->path = NULL;
-    if (!cs->table || !cs->path) {
+    if (!cs->table || !cs->uns || !cs->path) {
         r = -ENOMEM;
         goto fail;
     }
@@ -919,20 +1091,21 @@ static int bucket_dir_fd(struct chunkstore *cs, int b)
     return cs->bucket_fd[b];
 }
 
-/* Queues one fsync of a group; a failure to queue counts as the group's error. */
-static void sync_part(struct chunkstore *cs, struct op *p, int fd, unsigned flags,
-                      struct fd_ent *e, int bucket)
+/* Queues one fsync of a group; a failure to queue counts as the group's error.
+ * 0 if queued. */
+static int sync_part(struct chunkstore *cs, struct op *p, int fd, unsigned flags,
+                     struct fd_ent *e, int bucket)
 {
     struct op *part = op_new(cs, OP_SYNC_PART, NULL, NULL);
     struct io_uring_sqe *sqe = part ? get_sqe(cs) : NULL;
     if (!sqe) {
         int r = part ? -EBUSY : -ENOMEM;
         log_error("chunkstore: cannot queue fsync: %s", strerror(-r));
-        if (e) e->dirty = true;
+        if (e) mark_unsynced(cs, e->ino, e->idx);
         if (bucket >= 0) cs->bucket_dirty[bucket] = true;
         if (!p->res) p->res = r;
         op_free(cs, part);
-        return;
+        return r;
     }
     if (e)
         ent_ref(cs, e);
@@ -944,6 +1117,44 @@ static void sync_part(struct chunkstore *cs, struct op *p, int fd, unsigned flag
     io_uring_sqe_set_data(sqe, part);
     cs->sqes_out++;
     maybe_submit(cs);
+    return 0;
+}
+
+/* Queues syncs of the evicted chunks in p->todo, opening each file again. At
+ * most SYNC_OPEN_MAX are open at once (a big file may have thousands): each
+ * completion calls this again for the next. */
+static void sync_evicted(struct chunkstore *cs, struct op *p)
+{
+    struct unsynced *u = p->todo;
+    if (!u)
+        return;
+    while (p->todo_pos < u->n && p->nopen < SYNC_OPEN_MAX) {
+        uint64_t idx = u->idx[p->todo_pos++];
+        int fd = chunk_open(cs, u->ino, idx, false);
+        if (fd == -ENOENT)
+            continue;   /* removed since: nothing to sync */
+        struct fd_ent *e = fd >= 0 ? calloc(1, sizeof *e) : NULL;
+        if (!e) {
+            if (fd >= 0)
+                close(fd);
+            if (!p->res)
+                p->res = fd >= 0 ? -ENOMEM : fd;
+            mark_unsynced(cs, u->ino, idx);
+            continue;
+        }
+        /* Out of the table, so closed when its sync completes. */
+        *e = (struct fd_ent){ .ino = u->ino, .idx = idx, .fd = fd, .refs = 1,
+                              .dead = true, .sync_only = true };
+        if (sync_part(cs, p, fd, p->sync_flags, e, -1) == 0)
+            p->nopen++;
+        ent_put(cs, e);
+    }
+    cs->resubmitted = true;   /* from a completion: poll submits what was queued */
+    if (p->todo_pos == u->n) {
+        free(u->idx);
+        free(u);
+        p->todo = NULL;
+    }
 }
 
 int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extra_fd,
@@ -956,25 +1167,22 @@ int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extr
     cs->inflight++;
     unsigned flags = datasync ? IORING_FSYNC_DATASYNC : 0;
 
-    /* The chunk files of ino written since their last sync. The flag is cleared
-     * now: a write completing later sets it again for the next fsync. */
+    /* The cached chunk files of ino written since their last sync. The flag is
+     * cleared now: a write completing later sets it again for the next fsync. */
     for (size_t h = 0; h <= cs->table_mask; h++) {
         for (struct fd_ent *e = cs->table[h]; e; e = e->hnext) {
-            if (e->ino != ino)
-                continue;
-            if (e->err) {   /* lost at eviction: report it once, like fsync(2) */
-                if (!p->res)
-                    p->res = e->err;
-                e->err = 0;
-                if (!e->refs)
-                    lru_push(cs, e);
-            }
-            if (e->dirty) {
+            if (e->ino == ino && e->dirty) {
                 e->dirty = false;
                 sync_part(cs, p, e->fd, flags, e, -1);
             }
         }
     }
+    /* Then those evicted unsynced. After the loop above, not before: its dirty
+     * entries are now held by their syncs, so an eviction by the opens below
+     * (on EMFILE) cannot move one of them into the set behind our back. */
+    p->todo = uns_detach(cs, ino);
+    p->sync_flags = flags;
+    sync_evicted(cs, p);
     /* All chunks of ino live in one bucket: sync it if names changed there, so
      * new chunk files are found after a crash. Directories get a full fsync. */
     int b = bucket_of(ino);
@@ -990,7 +1198,6 @@ int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extr
     }
     if (extra_fd >= 0)
         sync_part(cs, p, extra_fd, flags, NULL, -1);
-    cache_trim(cs);   /* entries reported above went back to the LRU */
     if (--p->pending == 0)
         done_push(cs, p, p->res);
     return 0;
@@ -1003,6 +1210,7 @@ static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uin
     int err = 0;
     char name[48];
     cache_invalidate(cs, ino, first);
+    uns_drop(cs, ino, first);
     for (uint64_t idx = first; idx < end; idx++) {
         chunk_name(name, sizeof name, ino, idx);
         if (unlinkat(cs->dirfd, name, 0) == 0) {

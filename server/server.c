@@ -258,8 +258,11 @@ static int serve(struct server *s, int sfd)
         int armed = ucx_worker_arm(&s->w);
         if (armed == 0)
             continue;
+        /* UCX raises no event when a queued send can go on (no POLLOUT): with
+         * replies still queued, sleep only briefly. */
+        int timeout = s->sending ? 1 : stopping || armed < 0 ? 100 : 10;
         struct epoll_event ev[3];
-        int n = epoll_wait(epfd, ev, 3, stopping || armed < 0 ? 100 : -1);
+        int n = epoll_wait(epfd, ev, 3, timeout);
         for (int i = 0; i < n; i++) {
             if (ev[i].data.fd != sfd)
                 continue;

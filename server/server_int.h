@@ -43,6 +43,7 @@ struct server {
     struct srv_req *ready_head, *ready_tail;  /* received whole, waiting for a handler */
     struct srv_req *free_reqs;
     unsigned inflight;                 /* received and not yet fully replied */
+    unsigned sending;                  /* replies UCX has not finished sending */
     uint64_t counters[OP_MAX];         /* requests handled, per op */
     uint64_t bad_requests;             /* rejected before a handler saw them */
 };

@@ -72,6 +72,7 @@ static void reply_done_cb(void *request, ucs_status_t status, void *user_data)
         log_warn("request %llu (%s): reply not delivered: %s", (unsigned long long)r->id,
                  proto_op_name(r->op), ucs_status_string(status));
     ucp_request_free(request);
+    r->srv->sending--;
     req_release(r);
 }
 
@@ -102,7 +103,9 @@ void srv_reply(struct srv_req *r, int status)
     if (UCS_PTR_IS_ERR(sp))
         log_warn("request %llu (%s): cannot send reply: %s", (unsigned long long)r->id,
                  proto_op_name(r->op), ucs_status_string(UCS_PTR_STATUS(sp)));
-    if (!UCS_PTR_IS_PTR(sp))
+    if (UCS_PTR_IS_PTR(sp))
+        r->srv->sending++;
+    else
         req_release(r);
 }
 

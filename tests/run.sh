@@ -1,33 +1,42 @@
 #!/usr/bin/env bash
-# tests/run.sh - runs every test and prints the totals as the last line:
+# tests/run.sh - runs the test suites and prints the totals as the last line:
 #   "N passed, N failed, N skipped"
-# Unit tests are the binaries build/tests/unit/*; system tests are the scripts
-# tests/system/*.sh (fast) and, with --stress, tests/stress/*.sh too. A test
-# program prints "PASS: name", "FAIL: name" or "SKIP: name" lines; one that
-# exits non-zero or times out without printing a FAIL counts as one failure.
+#   tests/run.sh            unit + system tests of build/ (BUILD=... for another build)
+#   tests/run.sh --san      ... and again with the ASan+UBSan build in build/san
+#   tests/run.sh --fuzz     ... and the protocol fuzz target for FUZZ_SECONDS (default 60)
+#   tests/run.sh --stress   ... and the longer tests in tests/stress/
+# Unit tests are the binaries BUILD/tests/unit/*; system tests the scripts
+# tests/system/*.sh. A test program prints "PASS: name", "FAIL: name" or
+# "SKIP: name" lines; one that exits non-zero or times out without printing a
+# FAIL line counts as one failure.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-export BUILD
-TEST_TIMEOUT=${TEST_TIMEOUT:-600}
-stress=0
-[ "${1:-}" = "--stress" ] && stress=1
+TEST_TIMEOUT=${TEST_TIMEOUT:-900}
+san=0 fuzz=0 stress=0
+for arg in "$@"; do
+    case $arg in
+    --san) san=1 ;;
+    --fuzz) fuzz=1 ;;
+    --stress) stress=1 ;;
+    *) echo "usage: $0 [--san] [--fuzz] [--stress]" >&2; exit 2 ;;
+    esac
+done
 
 passed=0 failed=0 skipped=0
 failures=()
 
 run_one() {
     local name=$1; shift
-    local out rc
+    local out rc p f s
     out=$(mktemp)
     echo "=== $name"
-    timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$out" 2>&1
+    timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$out" 2>&1 </dev/null
     rc=$?
     cat "$out"
-    local p f s
     p=$(grep -c '^PASS: ' "$out"); f=$(grep -c '^FAIL: ' "$out"); s=$(grep -c '^SKIP: ' "$out")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        [ "$rc" -eq 124 ] && echo "FAIL: $name (timed out after ${TEST_TIMEOUT}s)" || echo "FAIL: $name (exit $rc)"
+        if [ "$rc" -eq 124 ]; then echo "FAIL: $name (timed out after ${TEST_TIMEOUT}s)"
+        else echo "FAIL: $name (exit $rc)"; fi
         f=1
     fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
@@ -35,16 +44,25 @@ run_one() {
     rm -f "$out"
 }
 
-for t in "$BUILD"/tests/unit/*; do
-    [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
-done
-for t in tests/system/*.sh; do
-    [ -f "$t" ] && run_one "system/$(basename "$t" .sh)" bash "$t"
-done
-if [ "$stress" = 1 ]; then
-    for t in tests/stress/*.sh; do
-        [ -f "$t" ] && run_one "stress/$(basename "$t" .sh)" bash "$t"
+suite() {   # suite BUILD LABEL
+    local build=$1 label=$2 t
+    for t in "$build"/tests/unit/*; do
+        [ -x "$t" ] && run_one "$label unit/$(basename "$t")" "$t"
     done
+    for t in tests/system/*.sh; do
+        [ -f "$t" ] && run_one "$label system/$(basename "$t" .sh)" env BUILD="$build" bash "$t"
+    done
+    if [ "$stress" = 1 ]; then
+        for t in tests/stress/*.sh; do
+            [ -f "$t" ] && run_one "$label stress/$(basename "$t" .sh)" env BUILD="$build" bash "$t"
+        done
+    fi
+}
+
+suite "${BUILD:-build}" "[${BUILD:-build}]"
+[ "$san" = 1 ] && suite build/san "[asan+ubsan]"
+if [ "$fuzz" = 1 ]; then
+    run_one "fuzz/fuzz_proto" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 fi
 
 echo

@@ -8,6 +8,9 @@ T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
 SERVER_PIDS=()
 MOUNTS=()
 t_pass=0 t_fail=0
+# Sanitizer reports of every process a test starts land in $T/san.*; any is a failure.
+export ASAN_OPTIONS="log_path=$T/san:detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$T/san:print_stacktrace=1:halt_on_error=1"
 
 cleanup() {
     local m p
@@ -21,6 +24,10 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
     done
+    if compgen -G "$T/san.*" >/dev/null; then
+        cat "$T"/san.*
+        echo "FAIL: sanitizer reports in $(basename "$0")"
+    fi
     rm -rf "$T"
 }
 trap cleanup EXIT

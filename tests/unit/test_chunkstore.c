@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <linux/capability.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -809,6 +810,192 @@ static void test_close_with_io_in_flight(void)
     free(got);
 }
 
+/* The path chunk (ino, idx) has (or had: a sibling of the same ino exists). */
+static int chunk_path(uint64_t ino, uint64_t idx, uint64_t sibling, char *path, size_t size)
+{
+    if (chunk_find(ino, sibling, path, size, NULL) != 1)
+        return -1;
+    snprintf(strrchr(path, '.') + 1, size - (size_t)(strrchr(path, '.') + 1 - path), "%llu",
+             (unsigned long long)idx);
+    return 0;
+}
+
+/* Puts a directory at chunk (ino, idx)'s name: opening it to sync fails with
+ * EISDIR, which shows whether the store still means to sync that chunk. */
+static void chunk_to_dir(uint64_t ino, uint64_t idx, uint64_t sibling)
+{
+    char path[256];
+    REQUIRE(chunk_path(ino, idx, sibling, path, sizeof path) == 0);
+    unlink(path);
+    CHECK_EQ(mkdir(path, 0700), 0);
+}
+
+static void chunk_dir_remove(uint64_t ino, uint64_t idx, uint64_t sibling)
+{
+    char path[256];
+    REQUIRE(chunk_path(ino, idx, sibling, path, sizeof path) == 0);
+    CHECK_EQ(rmdir(path), 0);
+}
+
+/* With a tiny fd cache almost every chunk is evicted unsynced; fsync of one ino
+ * syncs its evicted chunks (opened again) and leaves the other ino's alone. */
+static void test_fsync_evicted(void)
+{
+    enum { NCHUNKS = 50 };
+    const size_t cz = 4 * KiB;
+    struct chunkstore *cs = store_open((uint32_t)cz, 0, 0, 4);
+    REQUIRE(cs);
+    unsigned char *data = malloc(2 * NCHUNKS * cz), *got = malloc(2 * NCHUNKS * cz);
+    REQUIRE(data && got);
+    for (int i = 0; i < 2 * NCHUNKS; i++) {
+        uint64_t ino = i < NCHUNKS ? 51 : 52;
+        fill(data + i * cz, cz, 500 + (unsigned)i);
+        CHECK_EQ(do_write(cs, ino, i % NCHUNKS, 0, data + i * cz, -1, cz), (long long)cz);
+    }
+    CHECK(open_chunk_fds() <= 4);
+    CHECK_EQ(do_fsync(cs, 51, 1, -1), 0);
+    CHECK(open_chunk_fds() <= 4);   /* the files opened for the syncs are closed again */
+    memset(got, 0xaa, 2 * NCHUNKS * cz);
+    for (int i = 0; i < 2 * NCHUNKS; i++)
+        CHECK_EQ(do_read(cs, i < NCHUNKS ? 51 : 52, i % NCHUNKS, 0, got + i * cz, -1, cz),
+                 (long long)cz);
+    CHECK(memcmp(data, got, 2 * NCHUNKS * cz) == 0);
+    CHECK_EQ(do_fsync(cs, 52, 0, -1), 0);
+    CHECK_EQ(do_fsync(cs, 51, 1, -1), 0);   /* nothing left */
+
+    /* More evicted chunks than one fsync opens at once (64): it works through
+     * them as syncs complete, to the end (a directory put in place of one of
+     * the last shows it was tried). */
+    enum { MANY = 200 };
+    for (int i = 0; i < MANY; i++)
+        CHECK_EQ(do_write(cs, 53, i, 0, data, -1, 100), 100);
+    chunk_to_dir(53, MANY - 5, 0);
+    struct res res = { 0, 0 };
+    int want = g_calls + 1;
+    CHECK_EQ(chunkstore_fsync(cs, 53, 1, -1, on_done, &res), 0);
+    int open_now = open_chunk_fds();
+    CHECK(open_now > 4 && open_now <= 4 + 64);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(res.n, 1);
+    CHECK_EQ(res.res, -EISDIR);
+    CHECK(open_chunk_fds() <= 4);
+    chunk_dir_remove(53, MANY - 5, 0);
+    CHECK_EQ(do_fsync(cs, 53, 1, -1), 0);
+    CHECK_EQ(chunkstore_inflight(cs), 0);
+    chunkstore_close(cs);
+    free(data);
+    free(got);
+}
+
+/* An evicted chunk that cannot be synced fails the fsync of its ino, and every
+ * later one until it can; chunks deleted by truncate or remove are forgotten. */
+static void test_fsync_evicted_error(void)
+{
+    const size_t cz = 4 * KiB;
+    struct chunkstore *cs = store_open((uint32_t)cz, 0, 0, 1);
+    REQUIRE(cs);
+    unsigned char d[100];
+    fill(d, sizeof d, 13);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(do_write(cs, 61, i, 0, d, -1, sizeof d), 100);
+        CHECK_EQ(do_write(cs, 62, i, 0, d, -1, sizeof d), 100);
+        CHECK_EQ(do_write(cs, 64, i, 0, d, -1, sizeof d), 100);
+    }
+    CHECK_EQ(do_write(cs, 63, 0, 0, d, -1, sizeof d), 100);   /* evicts the last of 64 */
+    CHECK(open_chunk_fds() <= 1);
+
+    chunk_to_dir(61, 1, 0);
+    CHECK_EQ(do_fsync(cs, 61, 1, -1), -EISDIR);
+    CHECK_EQ(do_fsync(cs, 61, 1, -1), -EISDIR);   /* still owed: tried again */
+    chunk_dir_remove(61, 1, 0);
+    CHECK_EQ(do_fsync(cs, 61, 1, -1), 0);   /* gone: nothing to sync */
+    chunk_to_dir(61, 1, 0);
+    CHECK_EQ(do_fsync(cs, 61, 1, -1), 0);   /* and forgotten */
+    chunk_dir_remove(61, 1, 0);
+
+    /* Truncate: chunks 2 and 3 go, 0 and 1 are still owed. */
+    CHECK_EQ(chunkstore_truncate(cs, 62, 4 * cz, 2 * cz), 0);
+    chunk_to_dir(62, 0, 1);
+    chunk_to_dir(62, 2, 1);
+    chunk_to_dir(62, 3, 1);
+    CHECK_EQ(do_fsync(cs, 62, 1, -1), -EISDIR);   /* chunk 0 */
+    chunk_dir_remove(62, 0, 1);
+    CHECK_EQ(do_fsync(cs, 62, 1, -1), 0);   /* not chunks 2 and 3 */
+    chunk_dir_remove(62, 2, 1);
+    chunk_dir_remove(62, 3, 1);
+
+    /* A chunk opened again is synced through its new fd and no longer through
+     * the set: that would now find the directory. */
+    CHECK_EQ(do_write(cs, 65, 0, 0, d, -1, sizeof d), 100);
+    CHECK_EQ(do_write(cs, 63, 0, 0, d, -1, sizeof d), 100);   /* evicts 65.0 */
+    unsigned char back[100];
+    CHECK_EQ(do_read(cs, 65, 0, 0, back, -1, sizeof back), 100);   /* cached again */
+    chunk_to_dir(65, 0, 0);   /* the cached fd keeps the file it had */
+    CHECK_EQ(do_fsync(cs, 65, 1, -1), 0);
+    chunk_dir_remove(65, 0, 0);
+
+    /* Remove: all of them go. */
+    char path[256];
+    REQUIRE(chunk_path(64, 0, 0, path, sizeof path) == 0);
+    CHECK_EQ(chunkstore_remove(cs, 64, 4 * cz), 0);
+    CHECK_EQ(mkdir(path, 0700), 0);
+    CHECK_EQ(do_fsync(cs, 64, 1, -1), 0);
+    CHECK_EQ(rmdir(path), 0);
+    chunkstore_close(cs);
+}
+
+/* Past 65536 chunks evicted unsynced the store syncs the whole file system
+ * instead and forgets them all: an evicted chunk it can no longer sync (a
+ * directory in its place) no longer fails an fsync. To keep this quick each
+ * chunk but the first is unlinked as soon as its write is done (the store
+ * remembers it all the same, and the sync would skip it). */
+static void unsynced_cap(void)
+{
+    enum { CAP = 65536, WINDOW = 64 };   /* CAP: UNSYNCED_MAX in chunkstore.c */
+    const uint64_t n = CAP + 2;   /* fd_cache 1: all but the last are evicted */
+    struct chunkstore *cs = store_open(4096, 0, 0, 1);
+    REQUIRE(cs);
+    CHECK_EQ(do_write(cs, 71, 0, 0, "c", -1, 1), 1);
+    char path[256];
+    REQUIRE(chunk_path(71, 0, 0, path, sizeof path) == 0);
+    char *tail = strrchr(path, '.') + 1;
+    size_t room = sizeof path - (size_t)(tail - path);
+
+    struct res res = { 0, 0 };   /* shared: only the count matters */
+    uint64_t queued = 1, unlinked = 1;
+    int done0 = g_calls;
+    while (unlinked < n) {
+        for (; queued < n && queued - unlinked < WINDOW; queued++)
+            REQUIRE(chunkstore_write(cs, 71, queued, 0, "c", -1, 1, on_done, &res) == 0);
+        REQUIRE(loop_until(cs, g_calls + 1) == 0);
+        for (; unlinked < 1 + (uint64_t)(g_calls - done0); unlinked++) {
+            snprintf(tail, room, "%llu", (unsigned long long)unlinked);
+            CHECK_EQ(unlink(path), 0);
+        }
+    }
+    CHECK_EQ(res.n, (long long)n - 1);
+    CHECK_EQ(res.res, 1);
+    chunk_to_dir(71, 0, 0);
+    CHECK_EQ(do_fsync(cs, 71, 1, -1), 0);
+    chunk_dir_remove(71, 0, 0);
+    chunkstore_close(cs);
+}
+
+/* On tmpfs if there is one: 65k file creations take seconds on some disks. */
+static void test_unsynced_cap(void)
+{
+    char saved[sizeof g_dir];
+    memcpy(saved, g_dir, sizeof g_dir);
+    snprintf(g_dir, sizeof g_dir, "/dev/shm/test_chunkstore.XXXXXX");
+    bool shm = mkdtemp(g_dir) != NULL;
+    if (!shm)
+        memcpy(g_dir, saved, sizeof g_dir);
+    unsynced_cap();
+    if (shm)
+        dir_remove();
+    memcpy(g_dir, saved, sizeof g_dir);
+}
+
 int main(void)
 {
     if (dir_make() < 0) {
@@ -826,6 +1013,9 @@ int main(void)
     RUN(test_unregistered_buffers);
     RUN(test_fd_cache_eviction);
     RUN(test_fsync);
+    RUN(test_fsync_evicted);
+    RUN(test_fsync_evicted_error);
+    RUN(test_unsynced_cap);
     RUN(test_truncate_and_remove);
     RUN(test_remove_with_io_in_flight);
     RUN(test_chunk_paths);
