@@ -27,7 +27,7 @@ void proto_req_hdr_encode(const struct bfs_req_hdr *h, uint8_t out[BFS_REQ_HDR_L
     put32(out + 16, h->flags);
     put32(out + 20, h->args_len);
     put32(out + 24, h->data_len);
-    put32(out + 28, 0);
+    put32(out + 28, h->client);
     memcpy(out + 32, h->key, BFS_KEY_LEN);
 }
 
@@ -50,6 +50,7 @@ int proto_req_hdr_decode(const void *buf, size_t len, struct bfs_req_hdr *h)
     h->flags = get32(p + 16);
     h->args_len = get32(p + 20);
     h->data_len = get32(p + 24);
+    h->client = get32(p + 28);
     memcpy(h->key, p + 32, BFS_KEY_LEN);
     if (h->args_len > BFS_MAX_ARGS_LEN || h->data_len > BFS_MAX_DATA_LEN)
         return -EBADMSG;
@@ -90,7 +91,7 @@ int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h)
 
 enum field {
     F_END, F_INO, F_PARENT, F_NEWPARENT, F_IDX, F_OFF, F_SIZE, F_COOKIE,
-    F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA,
+    F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA, F_CLIENT,
     F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS,
 };
 
@@ -126,6 +127,9 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_REMOVE]      = { "REMOVE",   { F_INO, F_SIZE }, { F_END } },
     [OP_HAS_ENTRIES] = { "HAS_ENTRIES", { F_INO }, { F_FLAGS } },
     [OP_COUNTERS]    = { "COUNTERS", { F_END }, { F_LEN } },
+    [OP_HELLO]       = { "HELLO",    { F_END }, { F_CLIENT } },
+    [OP_BYE]         = { "BYE",      { F_END }, { F_END } },
+    [OP_NOP]         = { "NOP",      { F_END }, { F_END } },
 };
 
 const char *proto_op_name(uint32_t op)
@@ -174,6 +178,7 @@ static uint32_t *u32_ptr(struct bfs_msg *m, int f)
     case F_FLAGS: return &m->flags;
     case F_LEN: return &m->len;
     case F_DELTA: return (uint32_t *)&m->delta;
+    case F_CLIENT: return &m->client;
     default: return NULL;
     }
 }

@@ -5,7 +5,11 @@
  *               bytes: the op's fields);
  *   AM data   = bulk (hdr.data_len bytes: write payload), so UCX can move it
  *               zero-copy (rendezvous) straight from and into the callers' buffers.
- * A reply is one AM (id BFS_AM_REPLY) sent on the reply endpoint:
+ * A client introduces itself to each server with OP_HELLO (its worker address
+ * as bulk); the server connects back to it and sends every reply on that
+ * endpoint, which it owns and so knows when it fails. Later requests carry
+ * the client id the HELLO reply gave.
+ * A reply is one AM (id BFS_AM_REPLY) sent on the server's endpoint to the client:
  *   AM header = struct bfs_rep_hdr (BFS_REP_HDR_LEN bytes) || args,
  *               status 0 or a negative errno;
  *   AM data   = bulk (read data, readdir entries, counters).
@@ -52,6 +56,9 @@ enum bfs_op {
     OP_REMOVE,       /* ino, size               -> (delete chunks on a non-owner node) */
     OP_HAS_ENTRIES,  /* ino(dir)                -> flags(1: has entries here) */
     OP_COUNTERS,     /*                         -> len(count); bulk: u64 per op */
+    OP_HELLO,        /* bulk: the client's UCX worker address -> client(id for later requests) */
+    OP_BYE,          /*                         -> (the server forgets the client) */
+    OP_NOP,          /*                         -> (nothing: a probe, see rpc.c) */
     OP_MAX
 };
 
@@ -70,6 +77,7 @@ struct bfs_req_hdr {
     uint32_t flags;      /* reserved, 0 */
     uint32_t args_len;
     uint32_t data_len;
+    uint32_t client;     /* the id OP_HELLO gave this client (0 in a HELLO) */
     uint8_t  key[BFS_KEY_LEN];
 };
 
@@ -90,7 +98,7 @@ struct bfs_statfs {
  * depends on the op (see enum bfs_op). */
 struct bfs_msg {
     uint64_t ino, parent, newparent, idx, off, size, cookie;
-    uint32_t mode, uid, gid, mask, flags, len;
+    uint32_t mode, uid, gid, mask, flags, len, client;
     int32_t  delta;
     struct bfs_attr attr;
     struct bfs_statfs st;

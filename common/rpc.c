@@ -15,6 +15,8 @@
 
 #define TABLE_SIZE 256          /* in-flight calls hash buckets */
 #define CANCEL_GRACE_S 2.0      /* after a timeout, how long cancelled sends may take */
+#define HELLO_TIMEOUT_S 5.0     /* how long one address of a server may take to answer */
+#define POKE_S 0.02             /* a call unanswered this long gets its server probed */
 
 struct rpc_client;
 
@@ -22,7 +24,11 @@ struct node_conn {
     struct rpc_client *rc;
     uint32_t node;
     ucp_ep_h ep;
+    uint32_t client;            /* our id at this server (OP_HELLO); 0 until then */
     int failed;                 /* the endpoint reported an error: close and reconnect */
+    double poked_at;            /* when we last sent this node a probe */
+    void *poke_req;             /* that probe's send, if still in flight */
+    uint8_t poke_hdr[BFS_REQ_HDR_LEN];
 };
 
 struct rpc_client {
@@ -32,6 +38,7 @@ struct rpc_client {
     int leader;                 /* a thread is progressing the worker */
     int leader_sleeping;        /* ... and waits in epoll: kick it after sending */
     unsigned sending;           /* requests UCX has not finished sending */
+    int closing;                /* rpc_client_destroy runs: endpoint errors are expected */
     int epfd, kick_fd;
     uint32_t nodes;
     struct node_conn *conn;
@@ -40,6 +47,8 @@ struct rpc_client {
     uint8_t key[BFS_KEY_LEN];
     double timeout_s;
     double spin_s;
+    ucp_address_t *addr;        /* our worker address, sent in OP_HELLO */
+    size_t addr_len;
 };
 
 static double now_s(void)
@@ -97,7 +106,8 @@ static void ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
     struct node_conn *nc = arg;
     struct rpc_client *rc = nc->rc;
     (void)ep;
-    log_warn("server node %u: connection lost: %s", nc->node, ucs_status_string(status));
+    log_at(rc->closing ? LOG_DEBUG : LOG_WARN, "server node %u: connection lost: %s", nc->node,
+           ucs_status_string(status));
     nc->failed = 1;
     for (int b = 0; b < TABLE_SIZE; b++) {
         for (struct rpc_call **p = &rc->table[b]; *p;) {
@@ -208,11 +218,12 @@ static void close_ep(struct rpc_client *rc, struct node_conn *nc)
 
 int rpc_client_connect(struct rpc_client *rc, uint32_t node, const void *addr, size_t len)
 {
-    if (node >= rc->nodes)
+    if (node >= rc->nodes || len == 0)
         return -EINVAL;
-    pthread_mutex_lock(&rc->lock);
     struct node_conn *nc = &rc->conn[node];
+    pthread_mutex_lock(&rc->lock);
     close_ep(rc, nc);
+    nc->client = 0;
     ucp_ep_params_t ep = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                       UCP_EP_PARAM_FIELD_ERR_HANDLER,
@@ -220,22 +231,48 @@ int rpc_client_connect(struct rpc_client *rc, uint32_t node, const void *addr, s
         .err_mode = UCP_ERR_HANDLING_MODE_PEER,
         .err_handler = { .cb = ep_error_cb, .arg = nc },
     };
-    (void)len;
     ucs_status_t st = ucp_ep_create(rc->w.worker, &ep, &nc->ep);
-    int rc_ = ucx_errno(st);
-    if (st != UCS_OK) {
-        nc->ep = NULL;
-        log_error("server node %u: cannot create UCX endpoint: %s", node, ucs_status_string(st));
-    }
     nc->failed = st != UCS_OK;
+    if (st != UCS_OK)
+        nc->ep = NULL;
     pthread_mutex_unlock(&rc->lock);
-    return rc_;
+    if (st != UCS_OK) {
+        log_error("server node %u: cannot create UCX endpoint: %s", node, ucs_status_string(st));
+        return ucx_errno(st);
+    }
+
+    /* Introduce ourselves: the server connects back to our worker address and
+     * sends replies on that endpoint, which it owns. */
+    struct rpc_call *hello = calloc(1, sizeof *hello);
+    if (!hello)
+        return -ENOMEM;
+    hello->node = node;
+    hello->op = OP_HELLO;
+    hello->data = rc->addr;
+    hello->data_len = rc->addr_len;
+    int rc_ = rpc_run_timeout(rc, hello, 1, rc->timeout_s < HELLO_TIMEOUT_S ? rc->timeout_s
+                                                                             : HELLO_TIMEOUT_S);
+    if (rc_ == 0)
+        rc_ = hello->status;
+    if (rc_ == 0 && !hello->reply.client)
+        rc_ = -EPROTO;
+    pthread_mutex_lock(&rc->lock);
+    if (rc_ == 0)
+        nc->client = hello->reply.client;
+    else
+        nc->failed = 1;
+    pthread_mutex_unlock(&rc->lock);
+    free(hello);
+    if (rc_ < 0)
+        log_error("server node %u: no answer to HELLO: %s", node, strerror(-rc_));
+    return rc_ == -ETIMEDOUT ? -ENOTCONN : rc_;
 }
 
 int rpc_client_connected(struct rpc_client *rc, uint32_t node)
 {
     pthread_mutex_lock(&rc->lock);
-    int ok = node < rc->nodes && rc->conn[node].ep && !rc->conn[node].failed;
+    int ok = node < rc->nodes && rc->conn[node].ep && !rc->conn[node].failed &&
+             rc->conn[node].client;
     pthread_mutex_unlock(&rc->lock);
     return ok;
 }
@@ -253,16 +290,19 @@ static void send_call(struct rpc_client *rc, struct rpc_call *call)
 
     struct node_conn *nc = call->node < rc->nodes ? &rc->conn[call->node] : NULL;
     size_t alen = proto_args_size(call->op, 0, &call->args);
-    if (!nc || !nc->ep || nc->failed || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN) {
+    int usable = nc && nc->ep && !nc->failed && (nc->client || call->op == OP_HELLO);
+    if (!usable || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN) {
         call->send_done = 1;
         finish(rc, call, !nc || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN
                              ? -EINVAL : -ENOTCONN);
         return;
     }
     call->id = ++rc->next_id;
+    call->sent_at = now_s();
     struct bfs_req_hdr h = {
         .magic = BFS_PROTO_MAGIC, .version = BFS_PROTO_VERSION, .op = (uint16_t)call->op,
         .id = call->id, .args_len = (uint32_t)alen, .data_len = (uint32_t)call->data_len,
+        .client = nc->client,
     };
     memcpy(h.key, rc->key, BFS_KEY_LEN);
     proto_req_hdr_encode(&h, call->hdr);
@@ -274,7 +314,8 @@ static void send_call(struct rpc_client *rc, struct rpc_call *call)
                         UCP_OP_ATTR_FIELD_FLAGS,
         .cb.send = send_cb,
         .user_data = call,
-        .flags = UCP_AM_SEND_FLAG_REPLY,
+        /* A HELLO the server refuses (wrong key) is answered on the reply endpoint. */
+        .flags = call->op == OP_HELLO ? UCP_AM_SEND_FLAG_REPLY : 0,
     };
     ucs_status_ptr_t r = ucp_am_send_nbx(nc->ep, BFS_AM_REQUEST, call->hdr, BFS_REQ_HDR_LEN + alen,
                                          call->data, call->data_len, &p);
@@ -297,8 +338,8 @@ static void expire(struct rpc_client *rc, struct rpc_call *calls, size_t n, int 
     for (size_t i = 0; i < n; i++) {
         struct rpc_call *c = &calls[i];
         if (!c->done && table_take(rc, c->id)) {
-            log_warn("request %llu (%s) to server node %u timed out after %.0f s",
-                     (unsigned long long)c->id, proto_op_name(c->op), c->node, rc->timeout_s);
+            log_warn("request %llu (%s) to server node %u timed out", (unsigned long long)c->id,
+                     proto_op_name(c->op), c->node);
             finish(rc, c, -ETIMEDOUT);
         }
         if (!c->send_done && c->send_req)
@@ -311,9 +352,54 @@ static void expire(struct rpc_client *rc, struct rpc_call *calls, size_t n, int 
     }
 }
 
+static void poke_done(void *request, ucs_status_t status, void *user_data)
+{
+    struct node_conn *nc = user_data;
+    (void)status;
+    ucp_request_free(request);
+    nc->poke_req = NULL;
+}
+
+/* UCX 1.13's TCP transport can leave a request unread in the server's socket
+ * until more bytes arrive on that connection (seen here as stalls that last
+ * until the RPC timeout). A call that waits unusually long therefore gets a
+ * tiny NOP sent after it to the same server; its reply is ignored. Returns the
+ * time of the next check. */
+static double poke_slow_servers(struct rpc_client *rc, double now)
+{
+    double next = now + POKE_S;
+    for (int b = 0; b < TABLE_SIZE; b++) {
+        for (struct rpc_call *c = rc->table[b]; c; c = c->hnext) {
+            struct node_conn *nc = &rc->conn[c->node];
+            if (now - c->sent_at < POKE_S || now - nc->poked_at < POKE_S || nc->poke_req ||
+                !nc->ep || nc->failed || !nc->client)
+                continue;
+            struct bfs_req_hdr h = { .magic = BFS_PROTO_MAGIC, .version = BFS_PROTO_VERSION,
+                                     .op = OP_NOP, .id = ++rc->next_id, .client = nc->client };
+            memcpy(h.key, rc->key, BFS_KEY_LEN);
+            proto_req_hdr_encode(&h, nc->poke_hdr);
+            ucp_request_param_t p = {
+                .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+                .cb.send = poke_done,
+                .user_data = nc,
+            };
+            ucs_status_ptr_t r = ucp_am_send_nbx(nc->ep, BFS_AM_REQUEST, nc->poke_hdr,
+                                                 BFS_REQ_HDR_LEN, NULL, 0, &p);
+            if (UCS_PTR_IS_PTR(r))
+                nc->poke_req = r;
+            nc->poked_at = now;
+            log_debug("request %llu (%s) to server node %u: no reply after %.0f ms, probing",
+                      (unsigned long long)c->id, proto_op_name(c->op), c->node,
+                      (now - c->sent_at) * 1e3);
+        }
+    }
+    return next;
+}
+
 /* The leader's loop: progress the worker for every thread until our calls settle. */
 static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double deadline)
 {
+    double next_poke = now_s() + POKE_S;
     while (!all_settled(calls, n) && now_s() < deadline) {
         if (ucp_worker_progress(rc->w.worker))
             continue;
@@ -328,7 +414,15 @@ static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double
         int armed = ucx_worker_arm(&rc->w);
         if (armed == 0)
             continue;
-        double left = deadline - now_s();
+        double t = now_s();
+        double left = deadline - t;
+        if (t >= next_poke) {
+            next_poke = poke_slow_servers(rc, t);
+            continue;
+        }
+        /* Wake in time for the next probe while calls are outstanding. */
+        if (next_poke - t < left)
+            left = next_poke - t;
         int ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
         /* UCX raises no event when a queued send can go on: poll while one is. */
         if (rc->sending && ms > 1)
@@ -350,6 +444,11 @@ static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double
 
 int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n)
 {
+    return rpc_run_timeout(rc, calls, n, rc->timeout_s);
+}
+
+int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, double timeout_s)
+{
     pthread_mutex_lock(&rc->lock);
     for (size_t i = 0; i < n; i++)
         send_call(rc, &calls[i]);
@@ -358,7 +457,7 @@ int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n)
         if (write(rc->kick_fd, &one, sizeof one) < 0)
             log_debug("kick write failed: %m");
     }
-    double deadline = now_s() + rc->timeout_s;
+    double deadline = now_s() + timeout_s;
     int expired = 0;
     while (!all_settled(calls, n)) {
         double t = now_s();
@@ -436,6 +535,11 @@ int rpc_client_create(uint32_t nodes, const uint8_t key[BFS_KEY_LEN], double tim
         err = ucx_errno(st);
         goto fail;
     }
+    st = ucp_worker_get_address(rc->w.worker, &rc->addr, &rc->addr_len);
+    if (st != UCS_OK) {
+        err = ucx_errno(st);
+        goto fail;
+    }
     rc->epfd = epoll_create1(EPOLL_CLOEXEC);
     rc->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (rc->epfd < 0 || rc->kick_fd < 0) {
@@ -460,9 +564,25 @@ void rpc_client_destroy(struct rpc_client *rc)
 {
     if (!rc)
         return;
+    rc->closing = 1;
+    /* Say goodbye so the servers forget us now, not when UCX notices we are gone. */
+    for (uint32_t i = 0; i < rc->nodes; i++) {
+        if (rc->conn[i].ep && !rc->conn[i].failed && rc->conn[i].client) {
+            struct rpc_call *bye = calloc(1, sizeof *bye);
+            if (bye) {
+                bye->node = i;
+                bye->op = OP_BYE;
+                rpc_run_timeout(rc, bye, 1, 2.0);
+                free(bye);
+            }
+        }
+    }
     if (rc->w.worker)
         for (uint32_t i = 0; i < rc->nodes; i++)
             close_ep(rc, &rc->conn[i]);
+
+    if (rc->addr)
+        ucp_worker_release_address(rc->w.worker, rc->addr);
     ucx_worker_close(&rc->w);
     if (rc->epfd >= 0)
         close(rc->epfd);

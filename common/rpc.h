@@ -39,6 +39,7 @@ struct rpc_call {
     size_t rdata_len;            /* reply bulk bytes placed in rbuf */
     /* private */
     uint64_t id;
+    double sent_at;
     struct rpc_client *owner;
     int done, send_done, recv_pending;
     void *send_req;
@@ -53,7 +54,8 @@ int rpc_client_create(uint32_t nodes, const uint8_t key[BFS_KEY_LEN], double tim
                       struct rpc_client **out);
 void rpc_client_destroy(struct rpc_client *rc);
 
-/* (Re)connects node to the worker address addr. 0 or -errno. */
+/* (Re)connects node to the server's UCX worker address (from the registry)
+ * and says HELLO. 0 or -errno (-ENOTCONN: the server did not answer). */
 int rpc_client_connect(struct rpc_client *rc, uint32_t node, const void *addr, size_t len);
 /* 1 if node has a working endpoint. */
 int rpc_client_connected(struct rpc_client *rc, uint32_t node);
@@ -62,5 +64,7 @@ int rpc_client_connected(struct rpc_client *rc, uint32_t node);
  * reply (each call's own status says how it went) or the first transport error
  * (-ENOTCONN, -ETIMEDOUT), which is also in the calls it hit. */
 int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n);
+/* The same with a deadline of its own instead of the client's RPC timeout. */
+int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, double timeout_s);
 
 #endif

@@ -287,6 +287,13 @@ static int dispatch(struct server *s, struct srv_req *r)
         return rc < 0 ? rc : 0;
     case OP_COUNTERS:
         return do_counters(s, r);
+    case OP_HELLO:
+        return transport_hello(s, r);
+    case OP_BYE:
+        transport_bye(r);
+        return 0;
+    case OP_NOP:
+        return 0;
     default:
         return -ENOSYS;
     }

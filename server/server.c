@@ -41,6 +41,7 @@ static void usage(FILE *f, const char *prog)
         "  --data-dir DIR            local directory for chunks and metadata (created)\n"
         "  --node-id N               this server's id in a multi-server cluster (default 0)\n"
         "  --nodes N                 number of servers in the cluster (default 1)\n"
+
         "  --chunk-size BYTES        bytes per chunk, e.g. 4M (default 4M; fixed per data dir)\n"
         "  --uring-queue-size N      io_uring submission queue entries (default 256)\n"
         "  --uring-buffer-size BYTES registered I/O buffer size (default 1M)\n"
@@ -217,6 +218,8 @@ static unsigned run_once(struct server *s)
         handle_request(s, r);
     work += (unsigned)chunkstore_poll(s->cs);
     chunkstore_flush(s->cs);
+    if (s->dying)
+        transport_reap(s);
     return work;
 }
 
@@ -260,7 +263,7 @@ static int serve(struct server *s, int sfd)
             continue;
         /* UCX raises no event when a queued send can go on (no POLLOUT): with
          * replies still queued, sleep only briefly. */
-        int timeout = s->sending ? 1 : stopping || armed < 0 ? 100 : 10;
+        int timeout = s->sending || s->dying ? 1 : stopping || armed < 0 ? 100 : -1;
         struct epoll_event ev[3];
         int n = epoll_wait(epfd, ev, 3, timeout);
         for (int i = 0; i < n; i++) {

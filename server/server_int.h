@@ -12,13 +12,26 @@
 
 struct server;
 
+/* A client this server replies to: the server's own endpoint to the client's
+ * worker (created at OP_HELLO), so the server learns when the client fails
+ * and forgets it; nothing else is kept per client. */
+struct srv_conn {
+    struct server *srv;
+    ucp_ep_h ep;
+    uint32_t id;          /* slot index | generation << 16; 0 is never an id */
+    unsigned refs;        /* requests holding this connection */
+    int failed;           /* endpoint error or BYE: no more replies, close it */
+    void *close_req;      /* the ep close in progress */
+};
+
 /* One request from receipt to the completion of its reply. Owned by the
  * server; handlers fill r (reply fields) and rdata, then call srv_reply. */
 struct srv_req {
     struct server *srv;
     uint32_t op;
     uint64_t id;
-    ucp_ep_h reply_ep;
+    struct srv_conn *conn;             /* who gets the reply */
+    ucp_ep_h hello_ep;                 /* a refused HELLO's reply endpoint (valid in the AM callback only) */
     struct bfs_msg a;                  /* request fields; strings point into args */
     void *data;                        /* request bulk (WRITE payload) */
     size_t data_len;
@@ -45,12 +58,21 @@ struct server {
     unsigned inflight;                 /* received and not yet fully replied */
     unsigned sending;                  /* replies UCX has not finished sending */
     uint64_t counters[OP_MAX];         /* requests handled, per op */
+    struct srv_conn **conns;           /* by slot; NULL: free */
+    uint32_t nconns;
+    unsigned dying;                    /* connections failed and not yet closed */
     uint64_t bad_requests;             /* rejected before a handler saw them */
 };
 
 /* transport.c */
 int transport_init(struct server *s);
 void transport_fini(struct server *s);
+/* Closes and frees failed connections; call from the loop, outside callbacks. */
+void transport_reap(struct server *s);
+/* OP_HELLO: connects back to the client at the worker address in r's bulk and
+ * makes r->conn that connection; 0 or -errno. OP_BYE: forgets the client. */
+int transport_hello(struct server *s, struct srv_req *r);
+void transport_bye(struct srv_req *r);
 struct srv_req *transport_next_ready(struct server *s);
 /* Sends the reply (status, and on success r's fields for the op plus rdata)
  * and releases the request once UCX is done with it. */

@@ -1,5 +1,6 @@
 /* transport.c - the server's side of the wire: receive requests (checked before
- * anything uses them), fetch their bulk, queue them for the handlers, send replies. */
+ * anything uses them), fetch their bulk, queue them for the handlers, and send
+ * replies on the server's own endpoint to each client (see proto.h, OP_HELLO). */
 #include "server_int.h"
 
 #include <errno.h>
@@ -7,6 +8,124 @@
 #include <string.h>
 
 #include "../common/log.h"
+
+#define CONN_SLOT(id) ((id) & 0xffffu)
+#define MAX_CONNS 65535u
+
+/* ---- connections ---- */
+
+static void conn_put(struct srv_conn *c)
+{
+    if (c)
+        c->refs--;
+}
+
+static void conn_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    struct srv_conn *c = arg;
+    (void)ep;
+    log_info("client %u: connection lost: %s", c->id, ucs_status_string(status));
+    if (!c->failed) {
+        c->failed = 1;
+        c->srv->dying++;
+    }
+}
+
+/* The connection named by a request's client id, or NULL if it is unknown or gone. */
+static struct srv_conn *conn_get(struct server *s, uint32_t id)
+{
+    uint32_t slot = CONN_SLOT(id);
+    struct srv_conn *c = slot < s->nconns ? s->conns[slot] : NULL;
+    if (!c || c->id != id || c->failed)
+        return NULL;
+    c->refs++;
+    return c;
+}
+
+int transport_hello(struct server *s, struct srv_req *r)
+{
+    static uint16_t generation;
+    uint32_t slot;
+    for (slot = 1; slot < s->nconns && s->conns[slot]; slot++)
+        ;
+    if (slot >= MAX_CONNS)
+        return -EMFILE;
+    if (slot >= s->nconns) {
+        uint32_t n = s->nconns ? s->nconns * 2 : 64;
+        struct srv_conn **t = realloc(s->conns, n * sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        memset(t + s->nconns, 0, (n - s->nconns) * sizeof *t);
+        s->conns = t;
+        s->nconns = n;
+    }
+    struct srv_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->srv = s;
+    if (++generation == 0)
+        generation = 1;
+    c->id = slot | (uint32_t)generation << 16;
+    /* Our own endpoint to the client's worker: we learn when it fails. */
+    ucp_ep_params_t ep = {
+        .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                      UCP_EP_PARAM_FIELD_ERR_HANDLER,
+        .address = r->data,
+        .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+        .err_handler = { .cb = conn_error_cb, .arg = c },
+    };
+    ucs_status_t st = ucp_ep_create(s->w.worker, &ep, &c->ep);
+    if (st != UCS_OK) {
+        log_warn("HELLO: cannot connect back to the client: %s", ucs_status_string(st));
+        free(c);
+        return -ECONNREFUSED;   /* (no connection: this reply cannot be sent) */
+    }
+    s->conns[slot] = c;
+    c->refs = 1;
+    r->conn = c;
+    r->r.client = c->id;
+    log_debug("client %u: connected", c->id);
+    return 0;
+}
+
+void transport_bye(struct srv_req *r)
+{
+    /* Replying still works: the endpoint closes once the reply has gone. */
+    if (r->conn && !r->conn->failed) {
+        r->conn->failed = 1;
+        r->srv->dying++;
+    }
+}
+
+void transport_reap(struct server *s)
+{
+    for (uint32_t slot = 1; s->dying && slot < s->nconns; slot++) {
+        struct srv_conn *c = s->conns[slot];
+        if (!c || !c->failed || c->refs)
+            continue;
+        if (c->ep && !c->close_req) {
+            ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                                      .flags = UCP_EP_CLOSE_FLAG_FORCE };
+            void *req = ucp_ep_close_nbx(c->ep, &p);
+            c->ep = NULL;
+            if (UCS_PTR_IS_PTR(req)) {
+                c->close_req = req;
+                continue;
+            }
+        }
+        if (c->close_req) {
+            if (ucp_request_check_status(c->close_req) == UCS_INPROGRESS)
+                continue;
+            ucp_request_free(c->close_req);
+        }
+        log_debug("client %u: forgotten", c->id);
+        s->conns[slot] = NULL;
+        s->dying--;
+        free(c);
+    }
+}
+
+/* ---- requests ---- */
 
 static struct srv_req *req_alloc(struct server *s)
 {
@@ -16,11 +135,14 @@ static struct srv_req *req_alloc(struct server *s)
     else if (!(r = malloc(sizeof *r)))
         return NULL;
     r->srv = s;
+    r->conn = NULL;
+    r->hello_ep = NULL;
     r->data = r->rdata = NULL;
     r->data_len = r->rdata_len = 0;
     r->data_buf = r->rdata_buf = -1;
     r->size_hint = -1;
     r->next = NULL;
+    memset(&r->a, 0, sizeof r->a);
     memset(&r->r, 0, sizeof r->r);
     s->inflight++;
     return r;
@@ -39,6 +161,7 @@ static void req_release(struct srv_req *r)
     struct server *s = r->srv;
     release_buf(s, r->data, r->data_buf);
     release_buf(s, r->rdata, r->rdata_buf);
+    conn_put(r->conn);
     r->next = s->free_reqs;
     s->free_reqs = r;
     s->inflight--;
@@ -69,7 +192,7 @@ static void reply_done_cb(void *request, ucs_status_t status, void *user_data)
 {
     struct srv_req *r = user_data;
     if (status != UCS_OK)
-        log_warn("request %llu (%s): reply not delivered: %s", (unsigned long long)r->id,
+        log_info("request %llu (%s): reply not delivered: %s", (unsigned long long)r->id,
                  proto_op_name(r->op), ucs_status_string(status));
     ucp_request_free(request);
     r->srv->sending--;
@@ -78,6 +201,15 @@ static void reply_done_cb(void *request, ucs_status_t status, void *user_data)
 
 void srv_reply(struct srv_req *r, int status)
 {
+    struct srv_conn *c = r->conn;
+    ucp_ep_h ep = c ? c->ep : r->hello_ep;
+    /* A BYE's connection is marked failed but still gets its reply. */
+    if (!ep || (c && c->failed && r->op != OP_BYE)) {
+        log_debug("request %llu (%s): client gone, reply dropped", (unsigned long long)r->id,
+                  proto_op_name(r->op));
+        req_release(r);
+        return;
+    }
     size_t alen = status == 0 ? proto_args_size(r->op, 1, &r->r) : 0;
     if (alen > BFS_MAX_ARGS_LEN) {
         log_error("request %llu (%s): reply too large", (unsigned long long)r->id, proto_op_name(r->op));
@@ -98,10 +230,10 @@ void srv_reply(struct srv_req *r, int status)
         .cb.send = reply_done_cb,
         .user_data = r,
     };
-    ucs_status_ptr_t sp = ucp_am_send_nbx(r->reply_ep, BFS_AM_REPLY, r->rhdr, BFS_REP_HDR_LEN + alen,
+    ucs_status_ptr_t sp = ucp_am_send_nbx(ep, BFS_AM_REPLY, r->rhdr, BFS_REP_HDR_LEN + alen,
                                           r->rdata, dlen, &p);
     if (UCS_PTR_IS_ERR(sp))
-        log_warn("request %llu (%s): cannot send reply: %s", (unsigned long long)r->id,
+        log_info("request %llu (%s): cannot send reply: %s", (unsigned long long)r->id,
                  proto_op_name(r->op), ucs_status_string(UCS_PTR_STATUS(sp)));
     if (UCS_PTR_IS_PTR(sp))
         r->srv->sending++;
@@ -139,7 +271,9 @@ static int check_request(struct server *s, struct srv_req *r, const struct bfs_r
         return -EBADMSG;
     if (!key_ok(h->key, s->key))
         return -EACCES;
-    if (length && h->op != OP_WRITE)
+    if (length && h->op != OP_WRITE && h->op != OP_HELLO)
+        return -EBADMSG;
+    if (h->op == OP_HELLO && (length == 0 || length > 65536))
         return -EBADMSG;
     memcpy(r->args, header + BFS_REQ_HDR_LEN, h->args_len);
     return proto_args_decode(h->op, 0, r->args, h->args_len, &r->a);
@@ -150,35 +284,36 @@ static ucs_status_t request_cb(void *arg, const void *header, size_t header_leng
 {
     struct server *s = arg;
     struct bfs_req_hdr h;
-    if (!(param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP)) {
-        s->bad_requests++;
-        log_warn("dropping a request without a reply endpoint");
-        return UCS_OK;
-    }
     int rc = proto_req_hdr_decode(header, header_length < BFS_REQ_HDR_LEN ? header_length
                                                                           : BFS_REQ_HDR_LEN, &h);
     if (rc == 0 && header_length > BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN)
         rc = -EBADMSG;
-    if (rc < 0 && h.magic != BFS_PROTO_MAGIC) {
-        /* Not even our magic: nobody to answer in a form they would understand. */
+    struct srv_conn *c = h.op == OP_HELLO ? NULL : conn_get(s, h.client);
+    if (!c && h.op != OP_HELLO) {
+        /* Not our protocol, or a client that did not say HELLO: nobody to answer. */
         s->bad_requests++;
-        log_warn("dropping a request that is not BenchFS protocol (%zu header bytes)", header_length);
+        log_warn("dropping a request from an unknown client %u (%zu header bytes)", h.client,
+                 header_length);
         return UCS_OK;
     }
     struct srv_req *r = req_alloc(s);
     if (!r) {
+        conn_put(c);
         log_error("request %llu: out of memory", (unsigned long long)h.id);
         return UCS_OK;
     }
     r->id = h.id;
     r->op = h.op;
-    r->reply_ep = param->reply_ep;
+    r->conn = c;
     if (rc == 0)
         rc = check_request(s, r, &h, header, header_length, length);
     if (rc < 0) {
         s->bad_requests++;
-        log_warn("request %llu (%s): rejected: %s", (unsigned long long)h.id, proto_op_name(h.op),
-                 strerror(-rc));
+        log_warn("request %llu (%s) from client %u: rejected: %s", (unsigned long long)h.id,
+                 proto_op_name(h.op), h.client, strerror(-rc));
+        /* A refused HELLO has no connection yet: answer on the endpoint it came by. */
+        if (h.op == OP_HELLO && (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP))
+            r->hello_ep = param->reply_ep;
         srv_reply(r, rc);
         return UCS_OK;
     }
@@ -230,15 +365,34 @@ int transport_init(struct server *s)
     ucs_status_t st = ucp_worker_set_am_recv_handler(s->w.worker, &hp);
     if (st != UCS_OK) {
         log_error("cannot register the RPC handler: %s", ucs_status_string(st));
-        ucx_worker_close(&s->w);
-        return ucx_errno(st);
+        goto fail;
     }
     return 0;
+fail:
+    ucx_worker_close(&s->w);
+    return ucx_errno(st);
 }
 
 void transport_fini(struct server *s)
 {
-    ucx_worker_close(&s->w);
+    for (uint32_t slot = 1; slot < s->nconns; slot++) {
+        struct srv_conn *c = s->conns[slot];
+        if (!c)
+            continue;
+        if (c->ep) {
+            ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                                      .flags = UCP_EP_CLOSE_FLAG_FORCE };
+            ucx_wait(&s->w, ucp_ep_close_nbx(c->ep, &p));
+        } else if (c->close_req) {
+            ucx_wait(&s->w, c->close_req);
+        }
+        free(c);
+    }
+    free(s->conns);
+    s->conns = NULL;
+    s->nconns = 0;
+    if (s->w.worker)
+        ucx_worker_close(&s->w);
     while (s->free_reqs) {
         struct srv_req *r = s->free_reqs;
         s->free_reqs = r->next;
