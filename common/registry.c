@@ -331,7 +331,7 @@ static int wait_file(const char *path, double deadline, struct registry_entry *e
         if (nap < 200000)
             nap *= 2;
     }
-    log_error("RegistryError: waited %.0f s for %s: %s", timeout_s, path, why(rc));
+    log_error("RegistryError: waited %g s for %s: %s", timeout_s, path, why(rc));
     return rc == -ENOENT ? -ETIMEDOUT : rc;
 }
 
@@ -363,7 +363,7 @@ int registry_wait(const char *dir, double timeout_s, struct registry_entry **ent
         if (rc == -ENOENT)
             rc = rc0;
         if (now_s() >= deadline) {
-            log_error("RegistryError: no server registered in %s (waited %.0f s for %s): %s",
+            log_error("RegistryError: no server registered in %s (waited %g s for %s): %s",
                       dir, timeout_s, one, why(rc));
             return rc == -ENOENT ? -ETIMEDOUT : rc;
         }
