@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System tests of the server over UCX, without FUSE: every RPC (test_rpc),
-# durability across kill -9, the benchmark's client mode reaching the server,
-# the registry and the server's handling of bad input.
+# hostile requests, durability across kill -9, the benchmark's client mode
+# reaching the server, the registry and the server's handling of bad input.
 source "$(dirname "$0")/lib.sh"
 
 REG=$T/reg DATA=$T/data
@@ -55,6 +55,11 @@ check "bench: every read reached the server" test "$(count READ)" = $((2 * 55))
 # -- every RPC
 "$BIN/tests/system/test_rpc" "$REG"; rc=$?
 [ "$rc" -eq 0 ] || echo "test_rpc exited $rc"
+
+# -- hostile requests get error replies and the server keeps serving
+"$BIN/tests/system/test_hostile" "$REG"; rc=$?
+[ "$rc" -eq 0 ] || echo "test_hostile exited $rc"
+check "server survives hostile requests" kill -0 "$SERVER_PID"
 
 # -- a wrong cluster key is refused
 cp "$REG/cluster.key" "$T/key.saved"
