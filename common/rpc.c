@@ -487,10 +487,18 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
         }
     }
     int rc_ = 0;
-    for (size_t i = 0; i < n && rc_ == 0; i++)
-        if (calls[i].status == -ENOTCONN || calls[i].status == -ETIMEDOUT ||
-            calls[i].status == -EPROTO)
-            rc_ = calls[i].status;
+    for (size_t i = 0; i < n; i++) {
+        int st = calls[i].status;
+        if (st != -ENOTCONN && st != -ETIMEDOUT && st != -EPROTO)
+            continue;
+        if (rc_ == 0)
+            rc_ = st;
+        /* A server that does not answer may have been restarted elsewhere (a
+         * killed peer on shared memory is not always reported): have the next
+         * call re-read the registry and connect anew. */
+        if (st == -ETIMEDOUT && calls[i].node < rc->nodes && calls[i].op != OP_HELLO)
+            rc->conn[calls[i].node].failed = 1;
+    }
     pthread_mutex_unlock(&rc->lock);
     return rc_;
 }

@@ -78,6 +78,20 @@ pass "server restarts after kill -9 (stale registry file replaced)"
 "$BIN/tests/system/test_rpc" "$REG" durable-check
 check "durable: data intact after kill -9" test $? -eq 0
 
+# -- a client outlives its server: errors while it is gone, works once it is back
+coproc RECON { "$BIN/tests/system/test_reconnect" "$REG" 2>"$T/recon.err"; }
+recon_pid=$RECON_PID   # bash forgets RECON_PID once the coprocess ends
+if read -r -t 20 line <&"${RECON[0]}" && [ "$line" = up ]; then
+    kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+    echo go >&"${RECON[1]}"
+    if read -r -t 20 line <&"${RECON[0]}" && [ "$line" = down ]; then
+        start_server "$REG" "$DATA" --chunk-size 64K || fail "server restarts for the client"
+        echo go >&"${RECON[1]}"
+    fi
+fi
+timeout 60 cat <&"${RECON[0]}"
+wait "$recon_pid" 2>/dev/null || cat "$T/recon.err"
+
 # -- a stale server.addr (dead server) is reported as such
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 timeout 20 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --timeout 1 >"$T/out" 2>&1
