@@ -61,6 +61,17 @@ check "bench: every read reached the server" test "$(count READ)" = $((2 * 55))
 [ "$rc" -eq 0 ] || echo "test_hostile exited $rc"
 check "server survives hostile requests" kill -0 "$SERVER_PID"
 
+# -- a client killed in the middle of its writes leaves the server healthy
+"$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 100000 --warmup 0 \
+    --sizes 65536 >/dev/null 2>&1 &
+victim=$!
+sleep 1
+kill -KILL "$victim"; wait "$victim" 2>/dev/null
+timeout 60 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 20 --warmup 0 \
+    --sizes 4096 >"$T/after-kill.out" 2>&1
+check "client killed mid-write: server serves the next client" test $? -eq 0
+check "client killed mid-write: server still running" kill -0 "$SERVER_PID"
+
 # -- a wrong cluster key is refused
 cp "$REG/cluster.key" "$T/key.saved"
 echo 00000000000000000000000000000000 > "$REG/cluster.key"
