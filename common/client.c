@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "endian.h"
 #include "log.h"
 #include "placement.h"
 #include "registry.h"
@@ -567,11 +568,8 @@ int bfs_server_counters(struct bfs_client *c, uint32_t node, uint64_t *counts, s
     size_t have = call.rdata_len / 8;
     if (have > n)
         have = n;
-    for (size_t i = 0; i < have; i++) {
-        counts[i] = 0;
-        for (int b = 0; b < 8; b++)
-            counts[i] |= (uint64_t)raw[8 * i + b] << (8 * b);
-    }
+    for (size_t i = 0; i < have; i++)
+        counts[i] = get_le64(raw + 8 * i);
     return (int)have;
 }
 

@@ -1,6 +1,16 @@
 /* placement.c - see placement.h */
 #include "placement.h"
 
+uint64_t place_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
 uint64_t place_hash(const void *buf, size_t len, uint64_t seed)
 {
     const unsigned char *p = buf;
@@ -9,12 +19,7 @@ uint64_t place_hash(const void *buf, size_t len, uint64_t seed)
         h ^= p[i];
         h *= 0x100000001b3ULL;
     }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
+    return place_mix64(h);
 }
 
 uint32_t place_dentry(uint64_t parent, const char *name, size_t len, uint32_t nodes)

@@ -13,7 +13,11 @@
 #include <stdint.h>
 #include "types.h"
 
-/* 64-bit hash of bytes (FNV-1a folded through a splitmix64 finaliser for good high bits). */
+/* Mixes the bits of x (the splitmix64 finaliser): every output bit depends on
+ * every input bit, so sequential numbers spread evenly. */
+uint64_t place_mix64(uint64_t x);
+
+/* 64-bit hash of bytes (FNV-1a folded through place_mix64 for good high bits). */
 uint64_t place_hash(const void *buf, size_t len, uint64_t seed);
 
 uint32_t place_dentry(uint64_t parent, const char *name, size_t len, uint32_t nodes);

@@ -4,30 +4,20 @@
 #include <errno.h>
 #include <string.h>
 
-/* ---- little-endian primitives ---- */
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32); }
+#include "endian.h"
 
 /* ---- headers ---- */
 
 void proto_req_hdr_encode(const struct bfs_req_hdr *h, uint8_t out[BFS_REQ_HDR_LEN])
 {
-    put32(out, h->magic);
-    put16(out + 4, h->version);
-    put16(out + 6, h->op);
-    put64(out + 8, h->id);
-    put32(out + 16, h->flags);
-    put32(out + 20, h->args_len);
-    put32(out + 24, h->data_len);
-    put32(out + 28, h->client);
+    put_le32(out, h->magic);
+    put_le16(out + 4, h->version);
+    put_le16(out + 6, h->op);
+    put_le64(out + 8, h->id);
+    put_le32(out + 16, h->flags);
+    put_le32(out + 20, h->args_len);
+    put_le32(out + 24, h->data_len);
+    put_le32(out + 28, h->client);
     memcpy(out + 32, h->key, BFS_KEY_LEN);
 }
 
@@ -37,20 +27,20 @@ int proto_req_hdr_decode(const void *buf, size_t len, struct bfs_req_hdr *h)
     memset(h, 0, sizeof *h);
     if (len < 16)
         return -EPROTO;
-    h->magic = get32(p);
-    h->version = get16(p + 4);
-    h->op = get16(p + 6);
-    h->id = get64(p + 8);
+    h->magic = get_le32(p);
+    h->version = get_le16(p + 4);
+    h->op = get_le16(p + 6);
+    h->id = get_le64(p + 8);
     if (h->magic != BFS_PROTO_MAGIC)
         return -EPROTO;
     if (h->version != BFS_PROTO_VERSION)
         return -EPROTONOSUPPORT;
     if (len != BFS_REQ_HDR_LEN)
         return -EPROTO;
-    h->flags = get32(p + 16);
-    h->args_len = get32(p + 20);
-    h->data_len = get32(p + 24);
-    h->client = get32(p + 28);
+    h->flags = get_le32(p + 16);
+    h->args_len = get_le32(p + 20);
+    h->data_len = get_le32(p + 24);
+    h->client = get_le32(p + 28);
     memcpy(h->key, p + 32, BFS_KEY_LEN);
     if (h->args_len > BFS_MAX_ARGS_LEN || h->data_len > BFS_MAX_DATA_LEN)
         return -EBADMSG;
@@ -59,11 +49,11 @@ int proto_req_hdr_decode(const void *buf, size_t len, struct bfs_req_hdr *h)
 
 void proto_rep_hdr_encode(const struct bfs_rep_hdr *h, uint8_t out[BFS_REP_HDR_LEN])
 {
-    put32(out, h->magic);
-    put32(out + 4, (uint32_t)h->status);
-    put64(out + 8, h->id);
-    put32(out + 16, h->args_len);
-    put32(out + 20, h->data_len);
+    put_le32(out, h->magic);
+    put_le32(out + 4, (uint32_t)h->status);
+    put_le64(out + 8, h->id);
+    put_le32(out + 16, h->args_len);
+    put_le32(out + 20, h->data_len);
 }
 
 int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h)
@@ -72,11 +62,11 @@ int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h)
     memset(h, 0, sizeof *h);
     if (len != BFS_REP_HDR_LEN)
         return -EPROTO;
-    h->magic = get32(p);
-    h->status = (int32_t)get32(p + 4);
-    h->id = get64(p + 8);
-    h->args_len = get32(p + 16);
-    h->data_len = get32(p + 20);
+    h->magic = get_le32(p);
+    h->status = (int32_t)get_le32(p + 4);
+    h->id = get_le64(p + 8);
+    h->args_len = get_le32(p + 16);
+    h->data_len = get_le32(p + 20);
     if (h->magic != BFS_PROTO_MAGIC)
         return -EPROTO;
     if (h->args_len > BFS_MAX_ARGS_LEN || h->data_len > BFS_MAX_DATA_LEN)
@@ -210,29 +200,29 @@ size_t proto_args_size(uint32_t op, int reply, const struct bfs_msg *m)
 
 static size_t encode_attr(const struct bfs_attr *a, uint8_t *p)
 {
-    put64(p, a->ino);
-    put32(p + 8, a->mode);
-    put32(p + 12, a->nlink);
-    put32(p + 16, a->uid);
-    put32(p + 20, a->gid);
-    put64(p + 24, a->size);
-    put64(p + 32, (uint64_t)a->atime_ns);
-    put64(p + 40, (uint64_t)a->mtime_ns);
-    put64(p + 48, (uint64_t)a->ctime_ns);
+    put_le64(p, a->ino);
+    put_le32(p + 8, a->mode);
+    put_le32(p + 12, a->nlink);
+    put_le32(p + 16, a->uid);
+    put_le32(p + 20, a->gid);
+    put_le64(p + 24, a->size);
+    put_le64(p + 32, (uint64_t)a->atime_ns);
+    put_le64(p + 40, (uint64_t)a->mtime_ns);
+    put_le64(p + 48, (uint64_t)a->ctime_ns);
     return ATTR_WIRE_LEN;
 }
 
 static void decode_attr(const uint8_t *p, struct bfs_attr *a)
 {
-    a->ino = get64(p);
-    a->mode = get32(p + 8);
-    a->nlink = get32(p + 12);
-    a->uid = get32(p + 16);
-    a->gid = get32(p + 20);
-    a->size = get64(p + 24);
-    a->atime_ns = (int64_t)get64(p + 32);
-    a->mtime_ns = (int64_t)get64(p + 40);
-    a->ctime_ns = (int64_t)get64(p + 48);
+    a->ino = get_le64(p);
+    a->mode = get_le32(p + 8);
+    a->nlink = get_le32(p + 12);
+    a->uid = get_le32(p + 16);
+    a->gid = get_le32(p + 20);
+    a->size = get_le64(p + 24);
+    a->atime_ns = (int64_t)get_le64(p + 32);
+    a->mtime_ns = (int64_t)get_le64(p + 40);
+    a->ctime_ns = (int64_t)get_le64(p + 48);
 }
 
 size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_t *out)
@@ -245,20 +235,20 @@ size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_
         uint32_t *v32 = u32_ptr(mm, f[i]);
         uint32_t *len;
         if (v64) {
-            put64(p, *v64);
+            put_le64(p, *v64);
             p += 8;
         } else if (v32) {
-            put32(p, *v32);
+            put_le32(p, *v32);
             p += 4;
         } else if (f[i] == F_ATTR) {
             p += encode_attr(&m->attr, p);
         } else if (f[i] == F_STATFS) {
             const uint64_t *s = &m->st.bsize;
             for (int k = 0; k < 7; k++, p += 8)
-                put64(p, s[k]);
+                put_le64(p, s[k]);
         } else {
             const char *s = *str_ptr(mm, f[i], &len);
-            put16(p, (uint16_t)*len);
+            put_le16(p, (uint16_t)*len);
             if (*len)
                 memcpy(p + 2, s, *len);
             p += 2 + *len;
@@ -284,18 +274,18 @@ int proto_args_decode(uint32_t op, int reply, const void *buf, size_t len, struc
         if (len - pos < need)
             return -EBADMSG;
         if (v64) {
-            *v64 = get64(p + pos);
+            *v64 = get_le64(p + pos);
         } else if (v32) {
-            *v32 = get32(p + pos);
+            *v32 = get_le32(p + pos);
         } else if (f[i] == F_ATTR) {
             decode_attr(p + pos, &m->attr);
         } else if (f[i] == F_STATFS) {
             uint64_t *s = &m->st.bsize;
             for (int k = 0; k < 7; k++)
-                s[k] = get64(p + pos + 8 * (size_t)k);
+                s[k] = get_le64(p + pos + 8 * (size_t)k);
         } else {
             const char **s = str_ptr(m, f[i], &slen);
-            uint32_t n = get16(p + pos);
+            uint32_t n = get_le16(p + pos);
             uint32_t max = f[i] == F_TARGET ? BFS_SYMLINK_MAX : BFS_NAME_MAX;
             pos += 2;
             if (n > max || len - pos < n)
@@ -321,10 +311,10 @@ size_t proto_dirent_size(const struct bfs_dirent *d)
 size_t proto_dirent_encode(const struct bfs_dirent *d, uint8_t *out)
 {
     size_t n = strnlen(d->name, BFS_NAME_MAX);
-    put64(out, d->ino);
-    put64(out + 8, d->cookie);
-    put32(out + 16, d->type);
-    put16(out + 20, (uint16_t)n);
+    put_le64(out, d->ino);
+    put_le64(out + 8, d->cookie);
+    put_le32(out + 16, d->type);
+    put_le16(out + 20, (uint16_t)n);
     memcpy(out + DIRENT_FIXED, d->name, n);
     return DIRENT_FIXED + n;
 }
@@ -337,12 +327,12 @@ int proto_dirent_decode(const void *buf, size_t len, size_t *pos, struct bfs_dir
         return 0;
     if (left < DIRENT_FIXED)
         return -EBADMSG;
-    size_t n = get16(p + 20);
+    size_t n = get_le16(p + 20);
     if (n == 0 || n > BFS_NAME_MAX || left - DIRENT_FIXED < n || memchr(p + DIRENT_FIXED, 0, n))
         return -EBADMSG;
-    d->ino = get64(p);
-    d->cookie = get64(p + 8);
-    d->type = get32(p + 16);
+    d->ino = get_le64(p);
+    d->cookie = get_le64(p + 8);
+    d->type = get_le32(p + 16);
     memcpy(d->name, p + DIRENT_FIXED, n);
     d->name[n] = '\0';
     *pos += DIRENT_FIXED + n;

@@ -13,17 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endian.h"
 #include "log.h"
 
 static const uint8_t reg_magic[8] = { 'B', 'F', 'S', 'R', 'E', 'G', 0, 0 };
 #define REGISTRY_VERSION 1
 #define KEY_FILE "cluster.key"
 
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 static double now_s(void)
 {
@@ -161,12 +157,12 @@ size_t registry_encode(const struct registry_entry *e, uint8_t *out, size_t size
         return 0;
     memset(out, 0, REGISTRY_HEADER_LEN);
     memcpy(out, reg_magic, 8);
-    put32(out + 8, REGISTRY_VERSION);
-    put32(out + 12, e->node_id);
-    put32(out + 16, e->cluster_size);
-    put32(out + 20, e->chunk_size);
-    put32(out + 24, e->pid);
-    put32(out + 28, (uint32_t)e->addr_len);
+    put_le32(out + 8, REGISTRY_VERSION);
+    put_le32(out + 12, e->node_id);
+    put_le32(out + 16, e->cluster_size);
+    put_le32(out + 20, e->chunk_size);
+    put_le32(out + 24, e->pid);
+    put_le32(out + 28, (uint32_t)e->addr_len);
     memcpy(out + 32, e->host, strnlen(e->host, sizeof e->host - 1));
     memcpy(out + REGISTRY_HEADER_LEN, e->addr, e->addr_len);
     return total;
@@ -177,13 +173,13 @@ int registry_decode(const uint8_t *buf, size_t len, struct registry_entry *e)
     memset(e, 0, sizeof *e);
     if (len < REGISTRY_HEADER_LEN || memcmp(buf, reg_magic, 8) != 0)
         return -EBADMSG;
-    if (get32(buf + 8) != REGISTRY_VERSION)
+    if (get_le32(buf + 8) != REGISTRY_VERSION)
         return -EPROTONOSUPPORT;
-    e->node_id = get32(buf + 12);
-    e->cluster_size = get32(buf + 16);
-    e->chunk_size = get32(buf + 20);
-    e->pid = get32(buf + 24);
-    uint32_t alen = get32(buf + 28);
+    e->node_id = get_le32(buf + 12);
+    e->cluster_size = get_le32(buf + 16);
+    e->chunk_size = get_le32(buf + 20);
+    e->pid = get_le32(buf + 24);
+    uint32_t alen = get_le32(buf + 28);
     if (e->cluster_size == 0 || e->cluster_size > BFS_MAX_NODES || e->node_id >= e->cluster_size ||
         e->chunk_size == 0 || alen == 0 || alen > REGISTRY_ADDR_MAX || len - REGISTRY_HEADER_LEN != alen)
         return -EBADMSG;

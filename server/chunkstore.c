@@ -2,7 +2,7 @@
  *
  * On-disk layout (a format: do not change it casually):
  *   DATA/chunks/XX/<ino as %016llx>.<idx as %llu>
- * XX is the top byte of a 64-bit mix (murmur3 fmix64) of ino, in hex. All chunks
+ * XX is the top byte of a 64-bit mix (place_mix64) of ino, in hex. All chunks
  * of one file share a directory, and any inode numbering (sequential, node id in
  * the high bits) spreads evenly over the 256 directories.
  *
@@ -30,6 +30,7 @@
 #include "chunkstore.h"
 
 #include "../common/log.h"
+#include "../common/placement.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -128,19 +129,9 @@ struct chunkstore {
 
 /* ---- naming ---- */
 
-static uint64_t fmix64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ULL;
-    k ^= k >> 33;
-    return k;
-}
-
 static int bucket_of(uint64_t ino)
 {
-    return (int)(fmix64(ino) >> 56);
+    return (int)(place_mix64(ino) >> 56);
 }
 
 /* Name relative to DATA/chunks; 2 + 1 + 16 + 1 + 20 + NUL fits in 48. */
@@ -154,7 +145,7 @@ static void chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
 
 static size_t ent_hash(const struct chunkstore *cs, uint64_t ino, uint64_t idx)
 {
-    return (size_t)fmix64(ino ^ (idx * 0x9e3779b97f4a7c15ULL)) & cs->table_mask;
+    return (size_t)place_mix64(ino ^ (idx * 0x9e3779b97f4a7c15ULL)) & cs->table_mask;
 }
 
 static struct fd_ent *ent_find(struct chunkstore *cs, uint64_t ino, uint64_t idx)
@@ -205,7 +196,7 @@ static void ent_free(struct fd_ent *e)
 /* The link that points to ino's record, or the NULL link ending its chain. */
 static struct unsynced **uns_slot(struct chunkstore *cs, uint64_t ino)
 {
-    struct unsynced **pp = &cs->uns[fmix64(ino) & (UNSYNCED_BUCKETS - 1)];
+    struct unsynced **pp = &cs->uns[place_mix64(ino) & (UNSYNCED_BUCKETS - 1)];
     while (*pp && (*pp)->ino != ino)
         pp = &(*pp)->next;
     return pp;

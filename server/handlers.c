@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "../common/endian.h"
 #include "../common/log.h"
 
 static int64_t now_ns(void)
@@ -103,8 +104,7 @@ static int do_counters(struct server *s, struct srv_req *r)
     if (!p)
         return -ENOMEM;
     for (int i = 0; i < OP_MAX; i++)
-        for (int b = 0; b < 8; b++)
-            p[8 * i + b] = (uint8_t)(s->counters[i] >> (8 * b));
+        put_le64(p + 8 * i, s->counters[i]);
     r->rdata = p;
     r->rdata_len = OP_MAX * 8;
     r->r.len = OP_MAX;
