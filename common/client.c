@@ -98,6 +98,21 @@ static int check_name(const char *name, size_t *len)
     return *len == 0 ? -EINVAL : 0;
 }
 
+/* Prepares an op on entry (parent, name), addressed to the server that holds it. */
+static int prep_entry(struct bfs_client *c, struct rpc_call *call, uint32_t op, uint64_t parent,
+                      const char *name)
+{
+    size_t len;
+    int rc = check_name(name, &len);
+    if (rc < 0)
+        return rc;
+    prep(call, place_dentry(parent, name, len, c->nodes), op);
+    call->args.parent = parent;
+    call->args.name = name;
+    call->args.name_len = (uint32_t)len;
+    return 0;
+}
+
 /* Runs one op on every node but skip (UINT32_MAX: all), e.g. to remove chunks. */
 static int on_all_nodes(struct bfs_client *c, uint32_t skip, uint32_t op, const struct bfs_msg *args)
 {
@@ -167,15 +182,8 @@ int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out)
 int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out)
 {
     struct rpc_call call;
-    size_t len;
-    int rc = check_name(name, &len);
-    if (rc < 0)
-        return rc;
-    prep(&call, place_dentry(parent, name, len, c->nodes), OP_LOOKUP);
-    call.args.parent = parent;
-    call.args.name = name;
-    call.args.name_len = (uint32_t)len;
-    if ((rc = run1(c, &call)) < 0)
+    int rc = prep_entry(c, &call, OP_LOOKUP, parent, name);
+    if (rc < 0 || (rc = run1(c, &call)) < 0)
         return rc;
     if (call.reply.flags & 1) {
         *out = call.reply.attr;
@@ -209,14 +217,9 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
                   const char *target, uint32_t uid, uint32_t gid, struct bfs_attr *out)
 {
     struct rpc_call call;
-    size_t len;
-    int rc = check_name(name, &len);
+    int rc = prep_entry(c, &call, OP_CREATE, parent, name);
     if (rc < 0)
         return rc;
-    prep(&call, place_dentry(parent, name, len, c->nodes), OP_CREATE);
-    call.args.parent = parent;
-    call.args.name = name;
-    call.args.name_len = (uint32_t)len;
     call.args.mode = mode;
     call.args.uid = uid;
     call.args.gid = gid;
@@ -300,14 +303,9 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
 static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name, uint32_t flags)
 {
     struct rpc_call call;
-    size_t len;
-    int rc = check_name(name, &len);
+    int rc = prep_entry(c, &call, OP_UNLINK, parent, name);
     if (rc < 0)
         return rc;
-    prep(&call, place_dentry(parent, name, len, c->nodes), OP_UNLINK);
-    call.args.parent = parent;
-    call.args.name = name;
-    call.args.name_len = (uint32_t)len;
     call.args.flags = flags;
     if ((rc = run1(c, &call)) < 0)
         return rc;
