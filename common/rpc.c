@@ -15,7 +15,8 @@
 
 #define TABLE_SIZE 256          /* in-flight calls hash buckets */
 #define CANCEL_GRACE_S 2.0      /* after a timeout, how long cancelled sends may take */
-#define HELLO_TIMEOUT_S 5.0     /* how long one address of a server may take to answer */
+#define HELLO_TIMEOUT_S 2.0     /* how long one HELLO may take to be answered */
+#define HELLO_ATTEMPTS 3
 #define POKE_S 0.02             /* a call unanswered this long gets its server probed */
 
 struct rpc_client;
@@ -242,20 +243,29 @@ int rpc_client_connect(struct rpc_client *rc, uint32_t node, const void *addr, s
     }
 
     /* Introduce ourselves: the server connects back to our worker address and
-     * sends replies on that endpoint, which it owns. */
+     * sends replies on that endpoint, which it owns. Connecting back can fail
+     * transiently (seen with UCX_TLS=tcp: "connection refused"); the server
+     * then cannot answer at all, so try a few times with a short wait. */
     struct rpc_call *hello = calloc(1, sizeof *hello);
     if (!hello)
         return -ENOMEM;
-    hello->node = node;
-    hello->op = OP_HELLO;
-    hello->data = rc->addr;
-    hello->data_len = rc->addr_len;
-    int rc_ = rpc_run_timeout(rc, hello, 1, rc->timeout_s < HELLO_TIMEOUT_S ? rc->timeout_s
-                                                                             : HELLO_TIMEOUT_S);
-    if (rc_ == 0)
-        rc_ = hello->status;
-    if (rc_ == 0 && !hello->reply.client)
-        rc_ = -EPROTO;
+    int rc_ = -ETIMEDOUT;
+    double wait = rc->timeout_s < HELLO_TIMEOUT_S ? rc->timeout_s : HELLO_TIMEOUT_S;
+    for (int attempt = 0; attempt < HELLO_ATTEMPTS && (rc_ == -ETIMEDOUT || rc_ == -ENOTCONN);
+         attempt++) {
+        memset(hello, 0, sizeof *hello);
+        hello->node = node;
+        hello->op = OP_HELLO;
+        hello->data = rc->addr;
+        hello->data_len = rc->addr_len;
+        rc_ = rpc_run_timeout(rc, hello, 1, wait);
+        if (rc_ == 0)
+            rc_ = hello->status;
+        if (rc_ == 0 && !hello->reply.client)
+            rc_ = -EPROTO;
+        if (rc_ < 0)
+            log_info("server node %u: HELLO attempt %d: %s", node, attempt + 1, strerror(-rc_));
+    }
     pthread_mutex_lock(&rc->lock);
     if (rc_ == 0)
         nc->client = hello->reply.client;

@@ -33,8 +33,14 @@ int ucx_worker_open(struct ucx_worker *w, int multi_thread)
     memset(w, 0, sizeof *w);
     w->efd = -1;
 
-    setenv("UCX_POSIX_ERROR_HANDLING", "y", 0);
-    setenv("UCX_SYSV_ERROR_HANDLING", "y", 0);
+    /* Only where shared memory may be used: otherwise UCX warns the variables
+     * are unused. */
+    const char *tls = getenv("UCX_TLS");
+    if (!tls || strstr(tls, "all") || strstr(tls, "sm") || strstr(tls, "posix") ||
+        strstr(tls, "sysv") || tls[0] == '^') {
+        setenv("UCX_POSIX_ERROR_HANDLING", "y", 0);
+        setenv("UCX_SYSV_ERROR_HANDLING", "y", 0);
+    }
 
     st = ucp_config_read(NULL, NULL, &config);
     if (st != UCS_OK)
