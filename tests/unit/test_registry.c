@@ -112,8 +112,9 @@ static void test_stale_and_foreign(void)
     CHECK_EQ(registry_read(path, &d), -ESTALE);
     /* a file that is not ours is left alone */
     CHECK_EQ(registry_unpublish(dir, 0, 1), -ESTALE);
-    write_file(path, "hello, I am not a registry file, but long enough to look like one."
-                     "..............................................................", 130);
+    static const char foreign[] = "hello, I am not a registry file, but long enough to look "
+                                  "like one.........................................";
+    write_file(path, foreign, sizeof foreign - 1);
     CHECK_EQ(registry_read(path, &d), -EBADMSG);
     write_file(path, "", 0);
     CHECK_EQ(registry_read(path, &d), -EBADMSG);
