@@ -1,6 +1,10 @@
 /* handlers.c - what each RPC does on this server: metadata in LMDB (synchronous,
  * one transaction each), file data through the io_uring chunk store
- * (asynchronous: the reply goes out from the completion). */
+ * (asynchronous: the reply goes out from the completion).
+ *
+ * Chunk 0 of a small file is inline in LMDB (meta_inline_*): its reads and writes
+ * are synchronous and never touch the chunk store. A write that does not fit
+ * migrates the file to chunk mode first (see migrate). */
 #include "server_int.h"
 
 #include <errno.h>
@@ -149,13 +153,14 @@ static void read_done(void *arg, ssize_t res)
 static int do_read(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
-    size_t len = r->a.len;
+    size_t len = r->a.len, got;
     int rc = check_io(s, r->a.off, len);
     if (rc == 0)
         rc = owner_attr(s, r->a.ino, &a);
     if (rc < 0)
         return rc;
-    if (rc == 0) {
+    int owner = rc == 0;
+    if (owner) {
         /* The owner clamps to the file size, so the client needs no extra GETATTR. */
         uint64_t pos = r->a.idx * s->chunk_size + r->a.off;
         len = pos >= a.size ? 0 : (a.size - pos < len ? (size_t)(a.size - pos) : len);
@@ -167,6 +172,13 @@ static int do_read(struct server *s, struct srv_req *r)
     r->rdata = chunkstore_buf_get(s->cs, len, &r->rdata_buf);
     if (!r->rdata && !(r->rdata = malloc(len)))
         return -ENOMEM;
+    if (owner && r->a.idx == 0) {
+        rc = meta_inline_read(s->meta, r->a.ino, r->a.off, r->rdata, len, &got);
+        if (rc <= 0) {
+            r->rdata_len = rc == 0 ? len : 0;
+            return rc;
+        }
+    }
     rc = chunkstore_read(s->cs, r->a.ino, r->a.idx, r->a.off, r->rdata, r->rdata_buf, len, read_done, r);
     return rc < 0 ? rc : 1;
 }
@@ -194,6 +206,139 @@ static void write_done(void *arg, ssize_t res)
     srv_reply(r, 0);
 }
 
+static int write_chunk(struct server *s, struct srv_req *r)
+{
+    int rc = chunkstore_write(s->cs, r->a.ino, r->a.idx, r->a.off, r->data, r->data_buf,
+                              r->data_len, write_done, r);
+    return rc < 0 ? rc : 1;
+}
+
+/* ---- migration of inline data to chunk file 0 ----
+ *
+ * A write past the inline limit into a file with inline bytes: the bytes are
+ * copied to chunk file 0 and synced while LMDB still holds them, then one
+ * transaction switches the file to chunk mode, then the write goes on as in chunk
+ * mode. A crash at any point leaves the data whole in one place or the other
+ * (a chunk file left behind by an unfinished migration is not data, and the next
+ * migration overwrites all of [0, meta_inline_max())).
+ *
+ * From the copy to the switch, the chunk 0 of the file must not change or be read
+ * from the chunk store: requests that would touch it (see touches_chunk0) wait in
+ * the migration's queue and run, in arrival order, once it is over. Migrations are
+ * rare and short and the server is single-threaded: a list of them does. */
+
+struct migration {
+    struct server *s;
+    struct srv_req *r;                      /* the write that did not fit */
+    uint64_t ino;
+    void *blob;                             /* [0, meta_inline_max()) of chunk 0 */
+    struct srv_req *wait_head, *wait_tail;  /* requests deferred until the end */
+    struct migration *next;
+};
+
+static struct migration *migrations;
+
+static void run_request(struct server *s, struct srv_req *r);
+
+static struct migration *find_migration(const struct server *s, uint64_t ino)
+{
+    struct migration *mg = migrations;
+    while (mg && (mg->s != s || mg->ino != ino))
+        mg = mg->next;
+    return mg;
+}
+
+/* Requests that read, write or cut chunk 0 of a->ino. */
+static int touches_chunk0(const struct srv_req *r)
+{
+    switch (r->op) {
+    case OP_READ:
+    case OP_WRITE:
+        return r->a.idx == 0;
+    case OP_SETATTR:
+        return !!(r->a.mask & BFS_SET_SIZE);
+    case OP_TRUNCATE:
+    case OP_REMOVE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The last step, on success or failure: r is answered (or its own write goes
+ * on), then the deferred requests run as if they arrived now. */
+static void migration_end(struct migration *mg, int rc)
+{
+    struct server *s = mg->s;
+    struct migration **pp = &migrations;
+    while (*pp != mg)
+        pp = &(*pp)->next;
+    *pp = mg->next;
+    if (rc < 0)
+        log_warn("WRITE ino %llx: moving its inline data to a chunk file failed: %s",
+                 (unsigned long long)mg->ino, strerror(-rc));
+    else
+        rc = write_chunk(s, mg->r);
+    if (rc < 0)
+        srv_reply(mg->r, rc);
+    for (struct srv_req *w = mg->wait_head, *next; w; w = next) {
+        next = w->next;
+        w->next = NULL;
+        run_request(s, w);
+    }
+    free(mg->blob);
+    free(mg);
+}
+
+static void migration_synced(void *arg, ssize_t res)
+{
+    struct migration *mg = arg;
+    migration_end(mg, res < 0 ? (int)res : meta_inline_end(mg->s->meta, mg->ino));
+}
+
+static void migration_copied(void *arg, ssize_t res)
+{
+    struct migration *mg = arg;
+    /* Synced before the switch: once LMDB forgets the bytes (and a later fsync of
+     * any file puts that on disk), the chunk file must already hold them. */
+    int rc = res < 0 ? (int)res
+                     : chunkstore_fsync(mg->s->cs, mg->ino, 1, -1, migration_synced, mg);
+    if (rc < 0)
+        migration_end(mg, rc);
+}
+
+/* Starts moving r's file to chunk mode; 1 (r is answered later) or -errno. */
+static int migrate(struct server *s, struct srv_req *r)
+{
+    size_t max = meta_inline_max(s->meta), got;
+    struct migration *mg = calloc(1, sizeof *mg);
+    int rc = -ENOMEM;
+    if (!mg || !(mg->blob = malloc(max)))
+        goto out;
+    mg->s = s;
+    mg->r = r;
+    mg->ino = r->a.ino;
+    rc = meta_inline_read(s->meta, r->a.ino, 0, mg->blob, max, &got);
+    if (rc == META_CHUNKS) {
+        log_error("WRITE ino %llx: inline data vanished", (unsigned long long)r->a.ino);
+        rc = -EIO;   /* a bug: nothing ran since meta_inline_write saw it */
+    }
+    /* All of [0, max), zeros too: stale bytes of an unfinished migration go. */
+    if (rc == 0)
+        rc = chunkstore_write(s->cs, r->a.ino, 0, 0, mg->blob, -1, max, migration_copied, mg);
+    if (rc == 0) {
+        mg->next = migrations;
+        migrations = mg;
+        rc = 1;
+    }
+out:
+    if (rc < 0 && mg) {
+        free(mg->blob);
+        free(mg);
+    }
+    return rc;
+}
+
 static int do_write(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
@@ -204,9 +349,19 @@ static int do_write(struct server *s, struct srv_req *r)
         return rc;
     if (r->data_len == 0)
         return 0;
-    rc = chunkstore_write(s->cs, r->a.ino, r->a.idx, r->a.off, r->data, r->data_buf, r->data_len,
-                          write_done, r);
-    return rc < 0 ? rc : 1;
+    if (rc == 0 && r->a.idx == 0) {   /* the owner: chunk 0 may be inline */
+        rc = meta_inline_write(s->meta, r->a.ino, r->a.off, r->data, r->data_len, now_ns(), &a);
+        if (rc == 0) {
+            r->r.flags = 1;   /* the size is raised already */
+            r->r.len = (uint32_t)r->data_len;
+            return 0;
+        }
+        if (rc == META_MIGRATE)
+            return migrate(s, r);
+        if (rc < 0)
+            return rc;
+    }
+    return write_chunk(s, r);
 }
 
 static void fsync_done(void *arg, ssize_t res)
@@ -302,6 +457,26 @@ static int dispatch(struct server *s, struct srv_req *r)
     return rc;
 }
 
+/* Runs r now, or queues it behind a migration of its file's chunk 0. */
+static void run_request(struct server *s, struct srv_req *r)
+{
+    struct migration *mg = touches_chunk0(r) ? find_migration(s, r->a.ino) : NULL;
+    if (mg) {
+        log_debug("request %llu: %s ino %llx waits for its migration", (unsigned long long)r->id,
+                  proto_op_name(r->op), (unsigned long long)r->a.ino);
+        r->next = NULL;
+        if (mg->wait_tail)
+            mg->wait_tail->next = r;
+        else
+            mg->wait_head = r;
+        mg->wait_tail = r;
+        return;
+    }
+    int rc = dispatch(s, r);
+    if (rc <= 0)
+        srv_reply(r, rc);   /* (rc > 0: the reply is sent, or comes from a completion) */
+}
+
 void handle_request(struct server *s, struct srv_req *r)
 {
     if (r->op > 0 && r->op < OP_MAX)
@@ -309,7 +484,5 @@ void handle_request(struct server *s, struct srv_req *r)
     log_debug("request %llu: %s ino %llx parent %llx name '%.*s'", (unsigned long long)r->id,
               proto_op_name(r->op), (unsigned long long)r->a.ino, (unsigned long long)r->a.parent,
               (int)r->a.name_len, r->a.name ? r->a.name : "");
-    int rc = dispatch(s, r);
-    if (rc <= 0)
-        srv_reply(r, rc);   /* (rc > 0: the reply is sent, or comes from a completion) */
+    run_request(s, r);
 }

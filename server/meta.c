@@ -1,17 +1,22 @@
 /* meta.c - see meta.h.
  *
- * On-disk layout (one LMDB environment, <dir>/meta.lmdb, four named DBs):
+ * On-disk layout (one LMDB environment, <dir>/meta.lmdb, five named DBs):
  *
- *   info      "format", "node_id", "chunk_size", "next_ino" -> u64 LE
+ *   info      "format" (META_FORMAT), "node_id", "chunk_size", "next_ino" -> u64 LE
  *   inodes    ino (u64 BE) -> inode record (below)
  *   dentries  parent (u64 BE) | name hash (u64 BE) | name bytes -> child ino (u64 LE) | type (u32 LE)
  *   orphans   ino (u64 BE) -> empty: records kept with nlink 0, for meta_purge_orphans
+ *   inline    ino (u64 BE) -> u8 state | data: the chunk-0 mode of a regular file.
+ *             INLINE_DATA | chunk 0's bytes [0, n), n <= inline max: inline mode;
+ *             INLINE_CHUNKS alone: chunk mode. No record: inline mode, no bytes, so
+ *             a create writes nothing here (the upgrade from format 1 marks the old
+ *             files INLINE_CHUNKS: their chunk 0 is a chunk file).
  *
  * Keys are big-endian so LMDB's memcmp order groups a directory's entries and sorts
  * them by hash: readdir is a range scan and an entry's hash is its cookie.
  *
  * Inode record, little-endian, checked on every read:
- *   u8 version | u32 mode | u32 nlink | u32 uid | u32 gid | u64 size
+ *   u8 version (REC_VERSION) | u32 mode | u32 nlink | u32 uid | u32 gid | u64 size
  *   | i64 atime | i64 mtime | i64 ctime | symlink target (symlinks only, 1..4095 bytes)
  */
 #include "meta.h"
@@ -26,7 +31,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define META_FORMAT     1
+#define META_FORMAT     2               /* 2: inline data; 1 is read and upgraded */
+#define REC_VERSION     1               /* first byte of an inode record */
 #define META_MAP_SIZE   (64ULL << 30)   /* virtual; pages are only used as written */
 #define REC_HDR         49              /* inode record bytes before the symlink target */
 #define DENT_VAL        12
@@ -35,11 +41,23 @@
 #define HASH_LIMIT      (1ULL << 56)    /* client keeps the top 8 bits of a cookie */
 #define COUNTER_LIMIT   (1ULL << BFS_INO_NODE_SHIFT)
 
+/* Bytes of chunk 0 kept inline. LMDB keeps a value over ~2 KiB in its own run of
+ * overflow pages, copied whole by every commit that changes it: 16 KiB is 5 pages,
+ * a few microseconds per write against ~260 us to create a chunk file, and covers
+ * the typical small file. At 64 KiB a file growing by 4 KiB appends would rewrite
+ * ~0.5 MiB before leaving, and runs of 17 contiguous free pages get hard for
+ * LMDB's free list to find (the file grows instead). */
+#define INLINE_MAX      (16u << 10)     /* a format limit: longer records read as corrupt */
+#define INLINE_DATA     1               /* state byte: inline mode, the bytes follow */
+#define INLINE_CHUNKS   2               /* state byte: chunk mode, nothing follows */
+
 struct meta_store {
     MDB_env *env;
     MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
-    MDB_dbi info, inodes, dentries, orphans;
+    MDB_dbi info, inodes, dentries, orphans, inl;
     uint32_t node_id;
+    size_t inline_max;      /* INLINE_MAX, or the chunk size if smaller */
+    unsigned char *scratch; /* 1 + inline_max: an inline record being built */
     char path[4096];
 };
 
@@ -184,6 +202,80 @@ static int wr_end(MDB_txn *txn, int rc)
     return rc ? db_err(rc, "commit", 0) : 0;
 }
 
+/* ---- inline data ---- */
+
+/* ino's chunk-0 mode: 0 in inline mode, with *data (valid until the next put in
+ * txn) and *len, META_CHUNKS in chunk mode, -EIO if the record is bad. */
+static int get_inline(struct meta_store *m, MDB_txn *txn, uint64_t ino,
+                      const unsigned char **data, size_t *len)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v;
+    put_be64(kb, ino);
+    int rc = mdb_get(txn, m->inl, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *data = NULL;
+        *len = 0;
+        return 0;
+    }
+    if (rc)
+        return db_err(rc, "get inline data", ino);
+    const unsigned char *p = v.mv_data;
+    if (v.mv_size == 1 && p[0] == INLINE_CHUNKS)
+        return META_CHUNKS;
+    if (v.mv_size == 0 || p[0] != INLINE_DATA || v.mv_size - 1 > m->inline_max) {
+        log_error("meta: ino 0x%" PRIx64 ": corrupt inline data (%zu bytes, state %d)", ino,
+                  v.mv_size, v.mv_size ? p[0] : -1);
+        return -EIO;
+    }
+    *data = p + 1;
+    *len = v.mv_size - 1;
+    return 0;
+}
+
+/* Stores ino's record: state, and len bytes that the caller built at
+ * m->scratch + 1 (not read from a page: a put may move the page they came from). */
+static int put_inline(struct meta_store *m, MDB_txn *txn, uint64_t ino, int state, size_t len)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v = { 1 + len, m->scratch };
+    put_be64(kb, ino);
+    m->scratch[0] = (unsigned char)state;
+    int rc = mdb_put(txn, m->inl, &k, &v, 0);
+    return rc ? db_err(rc, "put inline data", ino) : 0;
+}
+
+static int del_inline(struct meta_store *m, MDB_txn *txn, uint64_t ino)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb };
+    put_be64(kb, ino);
+    int rc = mdb_del(txn, m->inl, &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? db_err(rc, "delete inline data", ino) : 0;
+}
+
+/* A file shrank to size: its inline bytes past it go, so that growing it again
+ * reads zeros there. */
+static int cut_inline(struct meta_store *m, MDB_txn *txn, uint64_t ino, uint64_t size)
+{
+    const unsigned char *data;
+    size_t have;
+    int rc = get_inline(m, txn, ino, &data, &have);
+    if (rc)
+        return rc == META_CHUNKS ? 0 : rc;
+    if (size >= have)
+        return 0;
+    memcpy(m->scratch + 1, data, (size_t)size);
+    return put_inline(m, txn, ino, INLINE_DATA, (size_t)size);
+}
+
+static int check_regular(const struct bfs_attr *a)
+{
+    if (S_ISDIR(a->mode))
+        return -EISDIR;
+    return S_ISREG(a->mode) ? 0 : -EINVAL;
+}
+
 /* ---- inode records ---- */
 
 static int bad_record(uint64_t ino, size_t len, const char *why)
@@ -199,7 +291,7 @@ static int decode_inode(uint64_t ino, const MDB_val *v, struct bfs_attr *a,
     const unsigned char *p = v->mv_data;
     if (v->mv_size < REC_HDR)
         return bad_record(ino, v->mv_size, "too short");
-    if (p[0] != META_FORMAT)
+    if (p[0] != REC_VERSION)
         return bad_record(ino, v->mv_size, "unknown version");
     a->ino = ino;
     a->mode = get_le32(p + 1);
@@ -238,7 +330,7 @@ static int put_record(struct meta_store *m, MDB_txn *txn, const struct bfs_attr 
                       const char *target, size_t tlen)
 {
     unsigned char kb[8], buf[REC_HDR + BFS_SYMLINK_MAX];
-    buf[0] = META_FORMAT;
+    buf[0] = REC_VERSION;
     put_le32(buf + 1, a->mode);
     put_le32(buf + 5, a->nlink);
     put_le32(buf + 9, a->uid);
@@ -280,7 +372,9 @@ static int del_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino)
     if (rc)
         return db_err(rc, "delete inode", ino);
     rc = mdb_del(txn, m->orphans, &k, NULL);
-    return rc && rc != MDB_NOTFOUND ? db_err(rc, "delete orphan", ino) : 0;
+    if (rc && rc != MDB_NOTFOUND)
+        return db_err(rc, "delete orphan", ino);
+    return del_inline(m, txn, ino);
 }
 
 static int note_orphan(struct meta_store *m, MDB_txn *txn, uint64_t ino, int orphan)
@@ -483,7 +577,7 @@ static int open_dbs(struct meta_store *m, MDB_txn *txn)
 {
     const struct { const char *name; MDB_dbi *dbi; } dbs[] = {
         { "info", &m->info }, { "inodes", &m->inodes },
-        { "dentries", &m->dentries }, { "orphans", &m->orphans },
+        { "dentries", &m->dentries }, { "orphans", &m->orphans }, { "inline", &m->inl },
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -491,6 +585,34 @@ static int open_dbs(struct meta_store *m, MDB_txn *txn)
             return db_err(rc, dbs[i].name, 0);
     }
     return 0;
+}
+
+/* Upgrade from format 1: every regular file has its chunk 0 in a chunk file, so
+ * each gets a chunk-mode record (a record that cannot be decoded gets one too:
+ * for any other inode it is never looked at). */
+static int mark_old_files(struct meta_store *m, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t n = 0;
+    int rc = mdb_cursor_open(txn, m->inodes, &cur);
+    if (rc)
+        return db_err(rc, "open cursor", 0);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const unsigned char *p = v.mv_data;
+        if (k.mv_size != 8 ||
+            (v.mv_size >= REC_HDR && p[0] == REC_VERSION && !S_ISREG(get_le32(p + 1))))
+            continue;
+        if ((rc = put_inline(m, txn, get_be64(k.mv_data), INLINE_CHUNKS, 0)))
+            goto out;
+        n++;
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : db_err(rc, "scan inodes", 0);
+    log_info("meta: %s: %" PRIu64 " files from before inline data marked chunk mode", m->path, n);
+out:
+    mdb_cursor_close(cur);
+    return rc;
 }
 
 /* Checks an existing store against this server, or stamps a new one. */
@@ -510,7 +632,7 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
     if (rc)
         return rc;
     *fresh = 0;
-    if (fmt != META_FORMAT) {
+    if (fmt != META_FORMAT && fmt != 1) {
         log_error("meta: %s: format version %" PRIu64 ", this server reads %d", m->path, fmt,
                   META_FORMAT);
         return -EINVAL;
@@ -526,6 +648,14 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
         log_error("meta: %s: store uses chunk size %" PRIu64 ", not %" PRIu32, m->path, chunk,
                   chunk_size);
         return -EINVAL;
+    }
+    if (fmt == 1) {
+        /* Stamped anew too, so that an older server, blind to the inline data of
+         * files written from now on, refuses the store. */
+        log_info("meta: %s: upgrading format 1 to %d (inline data)", m->path, META_FORMAT);
+        if ((rc = mark_old_files(m, txn)))
+            return rc;
+        return info_put(m, txn, "format", META_FORMAT);
     }
     return 0;
 }
@@ -561,16 +691,23 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
     if (!(m = calloc(1, sizeof *m)))
         return -ENOMEM;
     m->node_id = node_id;
+    m->inline_max = chunk_size < INLINE_MAX ? chunk_size : INLINE_MAX;
+    if (!(m->scratch = malloc(1 + m->inline_max))) {
+        free(m);
+        return -ENOMEM;
+    }
     if ((size_t)snprintf(m->path, sizeof m->path, "%s/meta.lmdb", dir) >= sizeof m->path) {
         log_error("meta: %s: path too long", dir);
+        free(m->scratch);
         free(m);
         return -ENAMETOOLONG;
     }
     if ((rc = mdb_env_create(&m->env))) {
+        free(m->scratch);
         free(m);
         return db_err(rc, "create env", 0);
     }
-    if ((rc = mdb_env_set_maxdbs(m->env, 4)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)) ||
+    if ((rc = mdb_env_set_maxdbs(m->env, 5)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)) ||
         (rc = mdb_env_open(m->env, m->path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600))) {
         rc = db_err(rc, m->path, 0);
         goto fail;
@@ -592,6 +729,7 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
 fail:
     log_error("meta: %s: cannot open metadata store: %s", m->path, strerror(-rc));
     mdb_env_close(m->env);
+    free(m->scratch);
     free(m);
     return rc;
 }
@@ -606,6 +744,7 @@ void meta_close(struct meta_store *m)
     if (rc)
         log_error("meta: %s: sync: %s", m->path, mdb_strerror(rc));
     mdb_env_close(m->env);
+    free(m->scratch);
     free(m);
 }
 
@@ -801,6 +940,8 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
     if (mask & BFS_SET_SIZE) {
         a.size = in->size;
         a.mtime_ns = now_ns;
+        if ((rc = cut_inline(m, txn, ino, a.size)))
+            goto out;
     }
     if ((mask & BFS_SET_SIZE_GROW)) {
         if (in->size > a.size)
@@ -1055,13 +1196,8 @@ int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino,
     mdb_cursor_close(cur);
     cur = NULL;
     rc = 0;
-    for (size_t i = 0; i < cnt && rc == 0; i++) {
-        unsigned char kb[8];
-        MDB_val ik = { 8, kb };
-        put_be64(kb, list[i].ino);
-        if ((rc = mdb_del(txn, m->inodes, &ik, NULL)))
-            rc = db_err(rc, "delete orphan inode", list[i].ino);
-    }
+    for (size_t i = 0; i < cnt && rc == 0; i++)
+        rc = del_inode(m, txn, list[i].ino);
     if (rc == 0 && (rc = mdb_drop(txn, m->orphans, 0)))
         rc = db_err(rc, "clear orphans", 0);
 out:
@@ -1148,4 +1284,101 @@ out:
     if (rc)
         memset(replaced, 0, sizeof *replaced);
     return rc;
+}
+
+/* ---- inline data ---- */
+
+size_t meta_inline_max(struct meta_store *m)
+{
+    return m->inline_max;
+}
+
+int meta_inline_read(struct meta_store *m, uint64_t ino, uint64_t off, void *buf, size_t len,
+                     size_t *got)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    const unsigned char *data;
+    size_t have, n = 0;
+    int rc = rd_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) || (rc = check_regular(&a)) ||
+        (rc = get_inline(m, txn, ino, &data, &have)))
+        goto out;
+    /* Past the stored bytes chunk 0 was never written: zeros. */
+    if (off < have)
+        n = have - off < len ? have - (size_t)off : len;
+    if (n)
+        memcpy(buf, data + off, n);
+    memset((char *)buf + n, 0, len - n);
+    *got = n;
+out:
+    rd_end(m);
+    return rc;
+}
+
+int meta_inline_write(struct meta_store *m, uint64_t ino, uint64_t off, const void *buf,
+                      size_t len, int64_t now_ns, struct bfs_attr *out)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    const unsigned char *old;
+    size_t have;
+    int res = 0;   /* what to tell the caller once the transaction went well */
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) || (rc = check_regular(&a)))
+        goto out;
+    if ((rc = get_inline(m, txn, ino, &old, &have))) {
+        if (rc == META_CHUNKS) {
+            res = rc;
+            rc = 0;
+        }
+        goto out;
+    }
+    if (off > m->inline_max || len > m->inline_max - off) {
+        /* With nothing stored inline nothing has to move: chunk mode right away. */
+        if (have)
+            res = META_MIGRATE;
+        else if ((rc = put_inline(m, txn, ino, INLINE_CHUNKS, 0)) == 0)
+            res = META_CHUNKS;
+        goto out;
+    }
+    size_t end = off + len > have ? (size_t)off + len : have;
+    if (have)
+        memcpy(m->scratch + 1, old, have);
+    if (off > have)
+        memset(m->scratch + 1 + have, 0, (size_t)off - have);
+    memcpy(m->scratch + 1 + off, buf, len);
+    if ((rc = put_inline(m, txn, ino, INLINE_DATA, end)))
+        goto out;
+    if (off + len > a.size)
+        a.size = off + len;
+    a.mtime_ns = a.ctime_ns = now_ns;
+    rc = update_inode(m, txn, &a);
+out:
+    if ((rc = wr_end(txn, rc)) == 0 && res == 0 && out)
+        *out = a;
+    return rc ? rc : res;
+}
+
+int meta_inline_end(struct meta_store *m, uint64_t ino)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    const unsigned char *data;
+    size_t have;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) || (rc = check_regular(&a)) ||
+        (rc = get_inline(m, txn, ino, &data, &have)))
+        goto out;
+    rc = put_inline(m, txn, ino, INLINE_CHUNKS, 0);
+out:
+    if (rc == META_CHUNKS)
+        rc = 0;   /* already in chunk mode */
+    return wr_end(txn, rc);
 }

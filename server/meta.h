@@ -11,6 +11,11 @@
  * function then does the local half and tells the caller, who asks the owner for
  * the rest (meta_nlink there).
  *
+ * Inline data: the bytes of chunk 0 of a small regular file live here too (see
+ * meta_inline_write), in the same transactions as its inode: deleting an inode
+ * (unlink, nlink, purge, rename over it, orphan purge) deletes them, a truncate
+ * cuts them.
+ *
  * Durability: the environment is opened with MDB_NOSYNC, so a commit reaches the
  * page cache (it survives kill -9 of the server) but not the disk; meta_fd()'s
  * fdatasync (or meta_sync) makes every committed change durable.
@@ -56,7 +61,8 @@ int meta_getattr(struct meta_store *m, uint64_t ino, struct bfs_attr *out);
 /* Changes the fields named by mask (BFS_SET_*) from in; ctime becomes now_ns
  * for any change. BFS_SET_SIZE_GROW raises size to in->size if larger (and sets
  * mtime = ctime = now_ns): the bookkeeping after a write. *old_size (if not NULL)
- * gets the size before, so the caller can cut chunks when it shrank.
+ * gets the size before, so the caller can cut chunks when it shrank (the inline
+ * bytes past the new size are cut here).
  * -EISDIR for a size change of a directory, -EINVAL for one of a symlink. */
 int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
                  int64_t now_ns, struct bfs_attr *out, uint64_t *old_size);
@@ -133,5 +139,49 @@ int meta_readdir(struct meta_store *m, uint64_t parent, uint64_t cookie,
 
 /* 1 if directory parent has any entry here, 0 if none, or -errno. */
 int meta_has_entries(struct meta_store *m, uint64_t parent);
+
+/* ---- inline data (like ext4's inline_data) ----
+ *
+ * A regular file's chunk-0 bytes are kept here, not in a chunk file, as long as all
+ * of them lie in [0, meta_inline_max()): a small file then costs one LMDB commit
+ * per write instead of a chunk file. A new regular file starts in "inline mode"
+ * with no bytes; once a chunk-0 write reaches past the limit the file is in "chunk
+ * mode" for good and its chunk 0 is a chunk file like any other (files of a store
+ * from before inline data are in chunk mode). In inline mode the chunk-0 bytes
+ * past the stored ones read as zeros, and a chunk-0 file of the inode (left by a
+ * crash during a migration) is not data. Chunks 1.. are never inline.
+ */
+enum {
+    META_CHUNKS = 1,    /* ino is in chunk mode: its chunk 0 is in the chunk store */
+    META_MIGRATE = 2,   /* the write does not fit inline: move the inline bytes first */
+};
+
+/* Bytes of chunk 0 that can be inline: 16 KiB, or the chunk size if smaller. */
+size_t meta_inline_max(struct meta_store *m);
+
+/* Writes len bytes at offset off of chunk 0 of regular file ino, one transaction:
+ *  0: stored inline (a gap before off reads as zeros); size raised to off+len if
+ *     larger, mtime = ctime = now_ns, *out filled.
+ *  META_CHUNKS: ino is in chunk mode, nothing stored: write the chunk file, then
+ *     meta_setattr(BFS_SET_SIZE_GROW) as for any chunk. An inline file holding no
+ *     bytes whose write ends past the limit turns to chunk mode here.
+ *  META_MIGRATE: the write ends past meta_inline_max() and ino holds inline bytes;
+ *     nothing changed. The caller copies [0, meta_inline_max()) (meta_inline_read)
+ *     into chunk file 0, makes that durable, calls meta_inline_end and then writes
+ *     as in chunk mode; no other write or truncate of ino's chunk 0 may run from
+ *     the copy to meta_inline_end, or it is lost.
+ * -ENOENT, -EISDIR, -EINVAL (not a regular file), -EIO (corrupt record). */
+int meta_inline_write(struct meta_store *m, uint64_t ino, uint64_t off, const void *buf,
+                      size_t len, int64_t now_ns, struct bfs_attr *out);
+
+/* Reads [off, off+len) of chunk 0 of regular file ino: 0 and buf filled, *got bytes
+ * of it from the inline data and the rest zeros (the caller clamps len to the file
+ * size); META_CHUNKS in chunk mode; -ENOENT, -EISDIR, -EINVAL, -EIO as above. */
+int meta_inline_read(struct meta_store *m, uint64_t ino, uint64_t off, void *buf, size_t len,
+                     size_t *got);
+
+/* The end of a migration: ino turns to chunk mode and its inline bytes go.
+ * 0 (also if it was in chunk mode already), or -errno as meta_inline_write. */
+int meta_inline_end(struct meta_store *m, uint64_t ino);
 
 #endif

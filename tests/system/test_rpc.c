@@ -366,6 +366,202 @@ static void test_counters(void)
     CHECK_EQ(after[OP_GETATTR] - before[OP_GETATTR], 1);
 }
 
+/* ---- inline data: chunk 0 of a small file lives in the server's LMDB (the first
+ * 16 KiB of the 64 KiB chunk), and moves to a chunk file when a write reaches
+ * past that ---- */
+
+#define INLINE_MAX 16384
+
+/* Writes [off, off+len) with seed's pattern into f and the model. */
+static void put(uint64_t f, uint8_t *model, size_t off, size_t len, uint64_t seed)
+{
+    uint8_t *buf = malloc(len);
+    REQUIRE(buf);
+    fill(buf, len, seed);
+    CHECK_EQ(bfs_write(c, f, buf, len, off), (long long)len);
+    memcpy(model + off, buf, len);
+    free(buf);
+}
+
+/* f holds model[0, size) byte for byte, and nothing past it. */
+static void check_model(uint64_t f, const uint8_t *model, size_t size)
+{
+    struct bfs_attr a;
+    uint8_t *back = malloc(size + 100);
+    REQUIRE(back);
+    CHECK_EQ(bfs_getattr(c, f, &a), 0);
+    CHECK_EQ(a.size, size);
+    CHECK_EQ(bfs_read(c, f, back, size + 100, 0), (long long)size);
+    CHECK(memcmp(back, model, size) == 0);
+    free(back);
+}
+
+static void test_inline_grow(void)
+{
+    const size_t total = 3 * 65536;
+    uint8_t *model = calloc(1, total);
+    uint64_t f = mkfile(dir, "grow"), g = mkfile(dir, "cross"), h = mkfile(dir, "big");
+    REQUIRE(model && f && g && h);
+    /* inline: odd offsets, a gap, a piece in chunk 1 besides */
+    put(f, model, 0, 1000, 1);
+    put(f, model, 7, 13, 2);
+    put(f, model, 5000, 3001, 3);
+    put(f, model, 70000, 100, 4);
+    check_model(f, model, 70100);
+    put(f, model, 16000, INLINE_MAX - 16000, 5);   /* up to the limit: still inline */
+    check_model(f, model, 70100);
+    /* past it: the inline bytes move to chunk file 0 first */
+    put(f, model, 16380, 5000, 6);
+    check_model(f, model, 70100);
+    put(f, model, 1, 3, 7);                        /* chunk mode from now on */
+    put(f, model, 65000, 1000, 8);
+    check_model(f, model, 70100);
+    uint8_t back[100];
+    CHECK_EQ(bfs_read(c, f, back, 100, 4990), 100);
+    CHECK(memcmp(back, model + 4990, 100) == 0);
+
+    /* one write across the limit and the chunk boundary: two pieces at once */
+    memset(model, 0, total);
+    put(g, model, 100, 200, 9);
+    put(g, model, 10000, 120000, 10);
+    check_model(g, model, 130000);
+
+    /* a first write past the limit: nothing to move, chunk mode at once */
+    memset(model, 0, total);
+    put(h, model, 20000, 10, 11);
+    put(h, model, 0, 10, 12);
+    check_model(h, model, 20010);
+    free(model);
+}
+
+static void test_inline_truncate(void)
+{
+    uint8_t model[40000] = { 0 };
+    struct bfs_attr in = { 0 }, out;
+    uint64_t f = mkfile(dir, "t");
+    REQUIRE(f);
+    put(f, model, 0, 5000, 21);
+    in.size = 100;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    CHECK_EQ(out.size, 100);
+    memset(model + 100, 0, sizeof model - 100);
+    check_model(f, model, 100);
+    in.size = 3000;                                   /* the cut bytes stay cut */
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    check_model(f, model, 3000);
+    put(f, model, 2000, 10, 22);
+    check_model(f, model, 3000);
+    put(f, model, 10000, 20000, 23);                  /* migrates */
+    check_model(f, model, 30000);
+    in.size = 50;                                     /* truncate in chunk mode */
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    memset(model + 50, 0, sizeof model - 50);
+    in.size = 40000;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    check_model(f, model, 40000);
+    put(f, model, 60, 10, 24);
+    check_model(f, model, 40000);
+}
+
+static void test_inline_link_unlink(void)
+{
+    uint8_t data[3000], back[3000];
+    struct bfs_attr a;
+    uint64_t f = mkfile(dir, "orig");
+    REQUIRE(f);
+    fill(data, sizeof data, 31);
+    CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 3000);
+    CHECK_EQ(bfs_link(c, f, dir, "alias", &a), 0);
+    CHECK_EQ(bfs_unlink(c, dir, "orig", 0), 0);
+    CHECK_EQ(bfs_lookup(c, dir, "alias", &a), 0);
+    CHECK_EQ(a.size, 3000);
+    CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 3000);
+    CHECK(memcmp(back, data, sizeof data) == 0);
+    CHECK_EQ(bfs_unlink(c, dir, "alias", 0), 0);
+    CHECK_EQ(bfs_getattr(c, f, &a), -ENOENT);
+    CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), -ENOENT);
+    /* the name again: a new, empty file, and none of the old bytes come back */
+    uint64_t g = mkfile(dir, "orig");
+    REQUIRE(g);
+    CHECK(g != f);
+    CHECK_EQ(bfs_read(c, g, back, sizeof back, 0), 0);
+    CHECK_EQ(bfs_write(c, g, "x", 1, 2999), 1);
+    CHECK_EQ(bfs_read(c, g, back, sizeof back, 0), 3000);
+    int zeros = 1;
+    for (int i = 0; i < 2999; i++)
+        zeros &= back[i] == 0;
+    CHECK(zeros);
+    /* a replaced inline file goes with its data too */
+    uint64_t h = mkfile(dir, "other");
+    REQUIRE(h);
+    CHECK_EQ(bfs_write(c, h, data, 100, 0), 100);
+    CHECK_EQ(bfs_rename(c, dir, "orig", dir, "other", 0, 0), 0);
+    CHECK_EQ(bfs_getattr(c, h, &a), -ENOENT);
+    /* many small files created, written and unlinked */
+    for (int i = 0; i < 300; i++) {
+        uint64_t t = mkfile(dir, "churn");
+        if (!t || bfs_write(c, t, data, 2000, 0) != 2000 || bfs_unlink(c, dir, "churn", 0) != 0) {
+            CHECK(!"churn");
+            break;
+        }
+    }
+}
+
+/* Writes and reads racing with a migration: the writer past the limit and small
+ * writers into the inline range touch disjoint bytes, so whatever the order every
+ * byte must end up written, and bytes written before the race must read back
+ * throughout it. */
+struct racer { uint64_t f; int id, errors; const uint8_t *base; };
+
+static void *race_main(void *arg)
+{
+    struct racer *w = arg;
+    uint8_t buf[20000];
+    if (w->id == 0) {
+        fill(buf, sizeof buf, 100);
+        w->errors += bfs_write(c, w->f, buf, sizeof buf, 16000) != (ssize_t)sizeof buf;
+    } else if (w->id <= 4) {
+        for (int i = 0; i < 10; i++) {
+            size_t off = 1000 + (size_t)(w->id - 1) * 3000 + (size_t)i * 300;
+            fill(buf, 300, (uint64_t)(w->id * 100 + i));
+            w->errors += bfs_write(c, w->f, buf, 300, off) != 300;
+        }
+    } else {
+        for (int i = 0; i < 20; i++)
+            w->errors += bfs_read(c, w->f, buf, 1000, 0) != 1000 || memcmp(buf, w->base, 1000) != 0;
+    }
+    return NULL;
+}
+
+static void test_inline_migration_race(void)
+{
+    uint8_t model[36000], back[36100];
+    for (int round = 0; round < 20; round++) {
+        char name[32];
+        snprintf(name, sizeof name, "race%d", round);
+        uint64_t f = mkfile(dir, name);
+        REQUIRE(f);
+        memset(model, 0, sizeof model);
+        put(f, model, 0, 1000, 99);
+        pthread_t t[6];
+        struct racer w[6];
+        for (int i = 0; i < 6; i++) {
+            w[i] = (struct racer){ .f = f, .id = i, .base = model };
+            pthread_create(&t[i], NULL, race_main, &w[i]);
+        }
+        for (int i = 0; i < 6; i++) {
+            pthread_join(t[i], NULL);
+            CHECK_EQ(w[i].errors, 0);
+        }
+        fill(model + 16000, 20000, 100);
+        for (int id = 1; id <= 4; id++)
+            for (int i = 0; i < 10; i++)
+                fill(model + 1000 + (id - 1) * 3000 + i * 300, 300, (uint64_t)(id * 100 + i));
+        CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 36000);
+        CHECK(memcmp(back, model, sizeof model) == 0);
+    }
+}
+
 struct worker { int id, errors; };
 static void *worker_main(void *arg)
 {
@@ -425,6 +621,27 @@ static int durable(const char *mode)
             return 1;
         }
     }
+    /* small files, inline on the server; the last one migrated to a chunk file */
+    for (int i = 0; i < 21; i++) {
+        char name[32];
+        size_t len = i < 20 ? 100 + (size_t)i * 37 : 30000;
+        uint64_t off = i < 20 ? (uint64_t)i : 5000;
+        snprintf(name, sizeof name, "s%d", i);
+        fill(buf, len, (uint64_t)i + 1000);
+        if (write) {
+            if (bfs_create(c, d, name, S_IFREG | 0644, 0, 0, &a) < 0 ||
+                (i == 20 && bfs_write(c, a.ino, buf, 4000, 0) != 4000) ||
+                bfs_write(c, a.ino, buf, len, off) != (ssize_t)len || bfs_fsync(c, a.ino, 0) < 0)
+                return 1;
+        } else if (bfs_lookup(c, d, name, &a) < 0 || a.size != off + len ||
+                   bfs_read(c, a.ino, back, len, off) != (ssize_t)len ||
+                   memcmp(buf, back, len) != 0 ||
+                   (i == 20 && (bfs_read(c, a.ino, back, 4000, 0) != 4000 ||
+                                memcmp(buf, back, 4000) != 0))) {
+            fprintf(stderr, "durable file %s lost or damaged\n", name);
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -464,6 +681,10 @@ int main(int argc, char **argv)
     T(test_statfs_fsync);
     T(test_counters);
     T(test_concurrent_threads);
+    T(test_inline_grow);
+    T(test_inline_truncate);
+    T(test_inline_link_unlink);
+    T(test_inline_migration_race);
     bfs_client_close(c);
     return test_summary();
 }

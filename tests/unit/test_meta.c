@@ -58,29 +58,41 @@ static uint32_t nlink_of(struct meta_store *m, uint64_t ino)
     return meta_getattr(m, ino, &a) == 0 ? a.nlink : 0xdead;
 }
 
-/* Writes raw bytes into a DB of the (closed) store at tdir, as corruption would. */
-static int raw_put(const char *db, const void *key, size_t klen, const void *val, size_t vlen)
+/* Puts (put = 1) raw bytes into a DB of the (closed) store at tdir, as corruption
+ * would, or gets them (put = 0: at most *vlen bytes into val, *vlen = the size). */
+static int raw_op(const char *db, const void *key, size_t klen, void *val, size_t *vlen, int put)
 {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
     char p[128];
-    MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+    MDB_val k = { klen, (void *)key }, v = { *vlen, val };
     snprintf(p, sizeof p, "%s/meta.lmdb", tdir);
     int rc = mdb_env_create(&env);
     if (rc)
         return rc;
-    mdb_env_set_maxdbs(env, 4);
+    mdb_env_set_maxdbs(env, 8);
     mdb_env_set_mapsize(env, 64ULL << 30);
     if (!(rc = mdb_env_open(env, p, MDB_NOSUBDIR, 0600)) &&
         !(rc = mdb_txn_begin(env, NULL, 0, &txn))) {
-        if (!(rc = mdb_dbi_open(txn, db, 0, &dbi)) && !(rc = mdb_put(txn, dbi, &k, &v, 0)))
+        if (!(rc = mdb_dbi_open(txn, db, 0, &dbi)) &&
+            !(rc = put ? mdb_put(txn, dbi, &k, &v, 0) : mdb_get(txn, dbi, &k, &v))) {
+            if (!put) {
+                memcpy(val, v.mv_data, v.mv_size < *vlen ? v.mv_size : *vlen);
+                *vlen = v.mv_size;
+            }
             rc = mdb_txn_commit(txn);
-        else
+        } else {
             mdb_txn_abort(txn);
+        }
     }
     mdb_env_close(env);
     return rc;
+}
+
+static int raw_put(const char *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return raw_op(db, key, klen, (void *)val, &vlen, 1);
 }
 
 static void be64(unsigned char *p, uint64_t v)
@@ -913,6 +925,361 @@ static void test_readdir_collision(void)
     teardown(m);
 }
 
+/* ---- inline data ---- */
+
+#define IMAX (16u << 10)
+
+/* Reads [off, off+len) of chunk 0 inline into buf; returns meta_inline_read's
+ * answer, *got its count of stored bytes. */
+static int iread(struct meta_store *m, uint64_t ino, uint64_t off, void *buf, size_t len,
+                 size_t *got)
+{
+    size_t dummy;
+    return meta_inline_read(m, ino, off, buf, len, got ? got : &dummy);
+}
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+static void test_inline_write_read(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    unsigned char buf[IMAX + 64];
+    size_t got;
+    REQUIRE(m);
+    CHECK_EQ(meta_inline_max(m), IMAX);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    REQUIRE(f);
+    /* a new file is inline and empty */
+    memset(buf, 0xee, sizeof buf);
+    CHECK_EQ(iread(m, f, 0, buf, 10, &got), 0);
+    CHECK_EQ(got, 0);
+    CHECK(all_zero(buf, 10));
+    CHECK_EQ(buf[10], 0xee);
+
+    CHECK_EQ(meta_inline_write(m, f, 0, "hello", 5, 10, &a), 0);
+    CHECK_EQ(a.size, 5);
+    CHECK_EQ(a.mtime_ns, 10);
+    CHECK_EQ(a.ctime_ns, 10);
+    CHECK_EQ(meta_inline_write(m, f, 3, "XYZW", 4, 11, &a), 0);   /* splice, extends */
+    CHECK_EQ(a.size, 7);
+    CHECK_EQ(meta_inline_write(m, f, 1, "e", 1, 12, &a), 0);      /* inside: size stays */
+    CHECK_EQ(a.size, 7);
+    CHECK_EQ(a.mtime_ns, 12);
+    CHECK_EQ(meta_inline_write(m, f, 100, "Q", 1, 13, &a), 0);    /* gap reads as zeros */
+    CHECK_EQ(a.size, 101);
+    memset(buf, 0xee, sizeof buf);
+    CHECK_EQ(iread(m, f, 0, buf, 101, &got), 0);
+    CHECK_EQ(got, 101);
+    CHECK(memcmp(buf, "helXYZW", 7) == 0);
+    CHECK(all_zero(buf + 7, 93));
+    CHECK_EQ(buf[100], 'Q');
+    CHECK_EQ(iread(m, f, 99, buf, 5, &got), 0);                   /* across the end */
+    CHECK_EQ(got, 2);
+    CHECK(buf[0] == 0 && buf[1] == 'Q' && all_zero(buf + 2, 3));
+    CHECK_EQ(iread(m, f, 5000, buf, 10, &got), 0);                /* past it */
+    CHECK_EQ(got, 0);
+    CHECK(all_zero(buf, 10));
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.size, 101);
+    CHECK_EQ(a.mtime_ns, 13);
+
+    /* up to the limit exactly, at an odd offset */
+    for (size_t i = 0; i < IMAX; i++)
+        buf[i] = (unsigned char)(i * 7 + 1);
+    CHECK_EQ(meta_inline_write(m, f, 3, buf, IMAX - 3, 14, &a), 0);
+    CHECK_EQ(a.size, IMAX);
+    unsigned char back[IMAX];
+    CHECK_EQ(iread(m, f, 0, back, IMAX, &got), 0);
+    CHECK_EQ(got, IMAX);
+    CHECK(memcmp(back, "hel", 3) == 0);
+    CHECK(memcmp(back + 3, buf, IMAX - 3) == 0);
+    /* a size raised by other chunks is kept */
+    struct bfs_attr in = { .size = 1000000 };
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE_GROW, &in, 15, &a, NULL), 0);
+    CHECK_EQ(meta_inline_write(m, f, 0, "H", 1, 16, &a), 0);
+    CHECK_EQ(a.size, 1000000);
+
+    /* only regular files that exist */
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 1);
+    uint64_t l = mk(m, 1, "l", S_IFLNK | 0777, 1);
+    CHECK_EQ(meta_inline_write(m, d, 0, "x", 1, 17, &a), -EISDIR);
+    CHECK_EQ(meta_inline_write(m, l, 0, "x", 1, 17, &a), -EINVAL);
+    CHECK_EQ(meta_inline_write(m, f + 1000, 0, "x", 1, 17, &a), -ENOENT);
+    CHECK_EQ(iread(m, d, 0, buf, 1, NULL), -EISDIR);
+    CHECK_EQ(iread(m, l, 0, buf, 1, NULL), -EINVAL);
+    CHECK_EQ(iread(m, f + 1000, 0, buf, 1, NULL), -ENOENT);
+    teardown(m);
+}
+
+static void test_inline_truncate(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a, in = { 0 };
+    unsigned char data[1000], buf[2000];
+    size_t got;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    REQUIRE(f);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i + 1);
+    CHECK_EQ(meta_inline_write(m, f, 0, data, sizeof data, 2, &a), 0);
+    in.size = 10;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 3, &a, NULL), 0);
+    CHECK_EQ(iread(m, f, 0, buf, 10, &got), 0);
+    CHECK_EQ(got, 10);
+    CHECK(memcmp(buf, data, 10) == 0);
+    /* growing again must not bring the cut bytes back */
+    in.size = 2000;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 4, &a, NULL), 0);
+    CHECK_EQ(iread(m, f, 0, buf, 2000, &got), 0);
+    CHECK_EQ(got, 10);
+    CHECK(memcmp(buf, data, 10) == 0);
+    CHECK(all_zero(buf + 10, 1990));
+    CHECK_EQ(meta_inline_write(m, f, 20, "ab", 2, 5, &a), 0);
+    CHECK_EQ(a.size, 2000);
+    CHECK_EQ(iread(m, f, 0, buf, 30, &got), 0);
+    CHECK_EQ(got, 22);
+    CHECK(memcmp(buf, data, 10) == 0 && all_zero(buf + 10, 10) && memcmp(buf + 20, "ab", 2) == 0);
+    in.size = 0;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 6, &a, NULL), 0);
+    CHECK_EQ(iread(m, f, 0, buf, 30, &got), 0);
+    CHECK_EQ(got, 0);
+    teardown(m);
+}
+
+static void test_inline_chunk_mode(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    unsigned char buf[64];
+    size_t got;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 1);
+    uint64_t h = mk(m, 1, "h", S_IFREG | 0644, 1);
+    REQUIRE(f && g && h);
+    CHECK_EQ(meta_inline_write(m, f, 0, "abc", 3, 2, &a), 0);
+    /* does not fit: the caller must migrate, and nothing changed */
+    CHECK_EQ(meta_inline_write(m, f, IMAX - 2, "xyz", 3, 3, &a), META_MIGRATE);
+    CHECK_EQ(meta_inline_write(m, f, IMAX + 5, "x", 1, 3, &a), META_MIGRATE);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.size, 3);
+    CHECK_EQ(a.mtime_ns, 2);
+    CHECK_EQ(iread(m, f, 0, buf, 3, &got), 0);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    /* the migration's end: chunk mode for good */
+    CHECK_EQ(meta_inline_end(m, f), 0);
+    CHECK_EQ(iread(m, f, 0, buf, 3, &got), META_CHUNKS);
+    CHECK_EQ(meta_inline_write(m, f, 0, "x", 1, 4, &a), META_CHUNKS);
+    CHECK_EQ(meta_inline_end(m, f), 0);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.size, 3);   /* chunk-mode writes leave the size to meta_setattr */
+    struct bfs_attr in = { .size = 1 };
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 5, &a, NULL), 0);   /* no inline to cut */
+    CHECK_EQ(iread(m, f, 0, buf, 1, &got), META_CHUNKS);
+    /* an empty inline file whose first write does not fit goes straight to chunk mode */
+    CHECK_EQ(meta_inline_write(m, g, IMAX, "x", 1, 6, &a), META_CHUNKS);
+    CHECK_EQ(meta_inline_write(m, g, 0, "x", 1, 7, &a), META_CHUNKS);
+    /* so does one truncated to nothing */
+    CHECK_EQ(meta_inline_write(m, h, 0, "abc", 3, 8, &a), 0);
+    in.size = 0;
+    CHECK_EQ(meta_setattr(m, h, BFS_SET_SIZE, &in, 9, &a, NULL), 0);
+    CHECK_EQ(meta_inline_write(m, h, 100, buf, sizeof buf, 10, &a), 0);   /* fits */
+    CHECK_EQ(a.size, 164);
+    CHECK_EQ(meta_inline_end(m, f + 1000), -ENOENT);
+    /* the state survives a restart */
+    meta_close(m);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(iread(m, f, 0, buf, 1, &got), META_CHUNKS);
+    CHECK_EQ(iread(m, g, 0, buf, 1, &got), META_CHUNKS);
+    CHECK_EQ(iread(m, h, 100, buf, 1, &got), 0);
+    CHECK_EQ(got, 1);
+    teardown(m);
+}
+
+/* A chunk smaller than INLINE_MAX: all of chunk 0 can be inline. */
+static void test_inline_small_chunk(void)
+{
+    struct meta_store *m = NULL;
+    struct bfs_attr a;
+    unsigned char buf[4096];
+    strcpy(tdir, "/tmp/test_meta.XXXXXX");
+    REQUIRE(mkdtemp(tdir));
+    REQUIRE(meta_open(tdir, 0, 4096, &m) == 0);
+    CHECK_EQ(meta_inline_max(m), 4096);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    memset(buf, 'z', sizeof buf);
+    CHECK_EQ(meta_inline_write(m, f, 0, buf, sizeof buf, 2, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 4000, buf, 97, 2, &a), META_MIGRATE);
+    teardown(m);
+}
+
+/* The raw inline record of ino in the closed store: its size, or -1 if none. */
+static long inline_rec(uint64_t ino, unsigned char *state)
+{
+    unsigned char k[8], v[1 + IMAX];
+    size_t n = sizeof v;
+    be64(k, ino);
+    if (raw_op("inline", k, 8, v, &n, 0) != 0)
+        return -1;
+    *state = n ? v[0] : 0;
+    return (long)n;
+}
+
+/* Every way an inode goes takes its inline data with it; a link that stays keeps it. */
+static void test_inline_delete(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    struct bfs_attr a;
+    unsigned char buf[8], st;
+    size_t got;
+    int remote = 0;
+    REQUIRE(m);
+    uint64_t u = mk(m, 1, "u", S_IFREG | 0644, 1);
+    uint64_t r = mk(m, 1, "r", S_IFREG | 0644, 1);
+    uint64_t v = mk(m, 1, "v", S_IFREG | 0644, 1);
+    uint64_t o = mk(m, 1, "o", S_IFREG | 0644, 1);
+    uint64_t p = mk(m, 1, "p", S_IFREG | 0644, 1);
+    uint64_t c = mk(m, 1, "c", S_IFREG | 0644, 1);
+    REQUIRE(u && r && v && o && p && c);
+    uint64_t all[] = { u, r, v, o, p };
+    for (size_t i = 0; i < 5; i++)
+        CHECK_EQ(meta_inline_write(m, all[i], 0, "data", 4, 2, &a), 0);
+    CHECK_EQ(meta_inline_end(m, c), 0);   /* chunk mode: its record goes too */
+
+    /* hard link: unlinking one name keeps the data, the last one frees it */
+    CHECK_EQ(meta_link(m, u, S_IFREG, 1, "u2", 2, 3, &a, &remote), 0);
+    CHECK_EQ(meta_unlink(m, 1, "u", 1, 0, 0, 4, &drop), 0);
+    CHECK_EQ(drop.freed, 0);
+    CHECK_EQ(iread(m, u, 0, buf, 4, &got), 0);
+    CHECK(memcmp(buf, "data", 4) == 0);
+    CHECK_EQ(meta_unlink(m, 1, "u2", 2, 0, 0, 5, &drop), 0);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(iread(m, u, 0, buf, 4, &got), -ENOENT);
+    /* rename over it */
+    CHECK_EQ(meta_rename(m, 1, "v", 1, 1, "r", 1, 0, 0, 6, &drop), 0);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(drop.ino, r);
+    /* orphan: kept while open, gone on purge */
+    CHECK_EQ(meta_unlink(m, 1, "o", 1, 0, 1, 7, &drop), 0);
+    CHECK_EQ(iread(m, o, 0, buf, 4, &got), 0);
+    CHECK(memcmp(buf, "data", 4) == 0);
+    CHECK_EQ(meta_purge(m, o, &drop), 0);
+    CHECK_EQ(drop.freed, 1);
+    CHECK_EQ(meta_unlink(m, 1, "c", 1, 0, 0, 8, &drop), 0);
+    /* an orphan purged at startup */
+    CHECK_EQ(meta_unlink(m, 1, "p", 1, 0, 1, 9, &drop), 0);
+    meta_close(m);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(meta_purge_orphans(m, NULL, NULL), 1);
+    meta_close(m);
+
+    uint64_t gone[] = { u, r, o, p, c };
+    for (size_t i = 0; i < 5; i++)
+        CHECK_EQ(inline_rec(gone[i], &st), -1);
+    CHECK_EQ(inline_rec(v, &st), 5);   /* the survivor keeps "data" */
+    CHECK_EQ(st, 1);
+    teardown(NULL);
+}
+
+static void test_inline_persistence(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    unsigned char data[5000], back[5000];
+    size_t got;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    REQUIRE(f);
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 13 + 5);
+    CHECK_EQ(meta_inline_write(m, f, 7, data, sizeof data, 2, &a), 0);
+    meta_close(m);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.size, 5007);
+    CHECK_EQ(iread(m, f, 7, back, sizeof back, &got), 0);
+    CHECK_EQ(got, 5000);
+    CHECK(memcmp(back, data, sizeof data) == 0);
+    teardown(m);
+}
+
+static void test_inline_corrupt(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a, in = { .size = 1 };
+    unsigned char k[8], buf[8];
+    static unsigned char big[1 + IMAX + 1];
+    size_t got;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);   /* bad state byte */
+    uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 1);   /* empty record */
+    uint64_t h = mk(m, 1, "h", S_IFREG | 0644, 1);   /* longer than the limit */
+    uint64_t j = mk(m, 1, "j", S_IFREG | 0644, 1);   /* chunk mode with bytes */
+    REQUIRE(f && g && h && j);
+    meta_close(m);
+    be64(k, f);
+    REQUIRE(raw_put("inline", k, 8, "\x07" "abc", 4) == 0);
+    be64(k, g);
+    REQUIRE(raw_put("inline", k, 8, "", 0) == 0);
+    big[0] = 1;
+    be64(k, h);
+    REQUIRE(raw_put("inline", k, 8, big, sizeof big) == 0);
+    be64(k, j);
+    REQUIRE(raw_put("inline", k, 8, "\x02x", 2) == 0);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    uint64_t all[] = { f, g, h, j };
+    for (size_t i = 0; i < 4; i++) {
+        CHECK_EQ(iread(m, all[i], 0, buf, 4, &got), -EIO);
+        CHECK_EQ(meta_inline_write(m, all[i], 0, "x", 1, 2, &a), -EIO);
+        CHECK_EQ(meta_setattr(m, all[i], BFS_SET_SIZE, &in, 2, &a, NULL), -EIO);
+        CHECK_EQ(meta_inline_end(m, all[i]), -EIO);
+    }
+    teardown(m);
+}
+
+/* A store from before inline data (format 1): its files are marked chunk mode (not
+ * its directories), new ones are inline, and the store is stamped format 2 so that
+ * older servers refuse it. */
+static void test_inline_old_store(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    unsigned char v1[8] = { 1 }, v3[8] = { 3 }, fmt[8], st;
+    size_t n = sizeof fmt;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);   /* no inline record, as in format 1 */
+    uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 1);
+    REQUIRE(f && d);
+    meta_close(m);
+    REQUIRE(raw_put("info", "format", 6, v1, 8) == 0);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(meta_inline_write(m, f, 0, "x", 1, 2, &a), META_CHUNKS);
+    uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 1);
+    CHECK_EQ(meta_inline_write(m, g, 0, "x", 1, 2, &a), 0);
+    meta_close(m);
+    CHECK_EQ(raw_op("info", "format", 6, fmt, &n, 0), 0);
+    CHECK_EQ(n, 8);
+    CHECK_EQ(fmt[0], 2);
+    CHECK_EQ(inline_rec(f, &st), 1);
+    CHECK_EQ(st, 2);
+    CHECK_EQ(inline_rec(d, &st), -1);
+    CHECK_EQ(inline_rec(1, &st), -1);
+    REQUIRE(raw_put("info", "format", 6, v3, 8) == 0);   /* from the future */
+    m = NULL;
+    CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), -EINVAL);
+    CHECK(m == NULL);
+    teardown(NULL);
+}
+
 /* ---- corruption ---- */
 
 static void test_corrupt(void)
@@ -1000,6 +1367,14 @@ int main(void)
     RUN(test_rename);
     RUN(test_readdir_paging);
     RUN(test_readdir_collision);
+    RUN(test_inline_write_read);
+    RUN(test_inline_truncate);
+    RUN(test_inline_chunk_mode);
+    RUN(test_inline_small_chunk);
+    RUN(test_inline_delete);
+    RUN(test_inline_persistence);
+    RUN(test_inline_corrupt);
+    RUN(test_inline_old_store);
     RUN(test_corrupt);
     RUN(test_corrupt_info);
     return test_summary();
