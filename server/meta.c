@@ -20,6 +20,7 @@
  *   | i64 atime | i64 mtime | i64 ctime | symlink target (symlinks only, 1..4095 bytes)
  */
 #include "meta.h"
+#include "../common/endian.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -61,43 +62,7 @@ struct meta_store {
     char path[4096];
 };
 
-/* ---- encoding ---- */
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
+/* ---- encoding (byte order: common/endian.h) ---- */
 
 /* FNV-1a, then murmur3's finalizer so the top bits are well mixed. Part of the
  * on-disk format: changing it orphans every stored entry. */
