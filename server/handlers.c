@@ -225,7 +225,8 @@ static int write_chunk(struct server *s, struct srv_req *r)
  * From the copy to the switch, the chunk 0 of the file must not change or be read
  * from the chunk store: requests that would touch it (see touches_chunk0) wait in
  * the migration's queue and run, in arrival order, once it is over. Migrations are
- * rare and short and the server is single-threaded: a list of them does. */
+ * rare and short and the server is single-threaded: a list of them (in struct
+ * server) does. */
 
 struct migration {
     struct server *s;
@@ -236,14 +237,12 @@ struct migration {
     struct migration *next;
 };
 
-static struct migration *migrations;
-
 static void run_request(struct server *s, struct srv_req *r);
 
 static struct migration *find_migration(const struct server *s, uint64_t ino)
 {
-    struct migration *mg = migrations;
-    while (mg && (mg->s != s || mg->ino != ino))
+    struct migration *mg = s->migrations;
+    while (mg && mg->ino != ino)
         mg = mg->next;
     return mg;
 }
@@ -270,7 +269,7 @@ static int touches_chunk0(const struct srv_req *r)
 static void migration_end(struct migration *mg, int rc)
 {
     struct server *s = mg->s;
-    struct migration **pp = &migrations;
+    struct migration **pp = &s->migrations;
     while (*pp != mg)
         pp = &(*pp)->next;
     *pp = mg->next;
@@ -327,8 +326,8 @@ static int migrate(struct server *s, struct srv_req *r)
     if (rc == 0)
         rc = chunkstore_write(s->cs, r->a.ino, 0, 0, mg->blob, -1, max, migration_copied, mg);
     if (rc == 0) {
-        mg->next = migrations;
-        migrations = mg;
+        mg->next = s->migrations;
+        s->migrations = mg;
         rc = 1;
     }
 out:

@@ -11,6 +11,7 @@
 #include "meta.h"
 
 struct server;
+struct migration;   /* handlers.c: a small file moving from inline to chunk mode */
 
 /* A client this server replies to: the server's own endpoint to the client's
  * worker (created at OP_HELLO), so the server learns when the client fails
@@ -61,6 +62,7 @@ struct server {
     struct srv_conn **conns;           /* by slot; NULL: free */
     uint32_t nconns;
     unsigned dying;                    /* connections failed and not yet closed */
+    struct migration *migrations;      /* inline -> chunk moves in progress (handlers.c) */
     uint64_t bad_requests;             /* rejected before a handler saw them */
 };
 
