@@ -17,7 +17,7 @@
 #define CANCEL_GRACE_S 2.0      /* after a timeout, how long cancelled sends may take */
 #define HELLO_TIMEOUT_S 2.0     /* how long one HELLO may take to be answered */
 #define HELLO_ATTEMPTS 3
-#define POKE_S 0.02             /* a call unanswered this long gets its server probed */
+#define POKE_S 0.002            /* a call unanswered this long gets its server probed */
 
 struct rpc_client;
 
