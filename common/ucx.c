@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+
+#define UCX_WAIT_S 10   /* ucx_wait gives up after this long */
 
 int ucx_errno(ucs_status_t st)
 {
@@ -105,11 +108,20 @@ int ucx_wait(struct ucx_worker *w, ucs_status_ptr_t req)
         return 0;
     if (UCS_PTR_IS_ERR(req))
         return ucx_errno(UCS_PTR_STATUS(req));
+    /* Bounded: teardown must not hang on a peer that never answers. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     ucs_status_t st;
-    do {
+    while ((st = ucp_request_check_status(req)) == UCS_INPROGRESS) {
         ucp_worker_progress(w->worker);
-        st = ucp_request_check_status(req);
-    } while (st == UCS_INPROGRESS);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > UCX_WAIT_S) {
+            log_warn("a UCX operation did not finish within %d s; giving up on it", UCX_WAIT_S);
+            ucp_request_cancel(w->worker, req);
+            st = UCS_ERR_TIMED_OUT;
+            break;
+        }
+    }
     ucp_request_free(req);
     return ucx_errno(st);
 }

@@ -33,8 +33,8 @@ int ucx_worker_arm(struct ucx_worker *w);
 /* Maps a UCS status to a negative errno. */
 int ucx_errno(ucs_status_t st);
 
-/* Waits (progressing) for a request from a *_nbx call; returns its status as -errno.
- * Only for setup and teardown, never on a hot path. */
+/* Waits (progressing) for a request from a *_nbx call, at most 10 s; returns its
+ * status as -errno (-ETIMEDOUT if it gave up). Only for setup and teardown. */
 int ucx_wait(struct ucx_worker *w, ucs_status_ptr_t req);
 
 #endif

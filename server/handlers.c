@@ -463,12 +463,7 @@ static void run_request(struct server *s, struct srv_req *r)
     if (mg) {
         log_debug("request %llu: %s ino %llx waits for its migration", (unsigned long long)r->id,
                   proto_op_name(r->op), (unsigned long long)r->a.ino);
-        r->next = NULL;
-        if (mg->wait_tail)
-            mg->wait_tail->next = r;
-        else
-            mg->wait_head = r;
-        mg->wait_tail = r;
+        req_append(&mg->wait_head, &mg->wait_tail, r);
         return;
     }
     int rc = dispatch(s, r);

@@ -283,6 +283,9 @@ static int serve(struct server *s, int sfd)
     }
     if (s->inflight)
         log_warn("shutdown: %u requests still in flight after %d s", s->inflight, DRAIN_TIMEOUT_S);
+    if (s->bad_requests)
+        log_warn("rejected %llu malformed or unauthenticated requests while running",
+                 (unsigned long long)s->bad_requests);
     close(epfd);
     return 0;
 }

@@ -41,7 +41,6 @@ struct srv_req {
     void *rdata;                       /* reply bulk */
     size_t rdata_len;
     int rdata_buf;                     /* chunkstore buffer index, -1: malloc'd */
-    int64_t size_hint;                 /* handler scratch: file size, or -1 */
     struct srv_req *next;              /* ready queue / free list */
     uint8_t args[BFS_MAX_ARGS_LEN];
     uint8_t rhdr[BFS_REP_HDR_LEN + BFS_MAX_ARGS_LEN];
@@ -61,10 +60,22 @@ struct server {
     uint64_t counters[OP_MAX];         /* requests handled, per op */
     struct srv_conn **conns;           /* by slot; NULL: free */
     uint32_t nconns;
+    uint16_t conn_generation;          /* makes a reused slot's id differ from the last */
     unsigned dying;                    /* connections failed and not yet closed */
     struct migration *migrations;      /* inline -> chunk moves in progress (handlers.c) */
     uint64_t bad_requests;             /* rejected before a handler saw them */
 };
+
+/* Appends r to the queue [*head, *tail] (ready requests, a migration's waiters). */
+static inline void req_append(struct srv_req **head, struct srv_req **tail, struct srv_req *r)
+{
+    r->next = NULL;
+    if (*tail)
+        (*tail)->next = r;
+    else
+        *head = r;
+    *tail = r;
+}
 
 /* transport.c */
 int transport_init(struct server *s);

@@ -44,7 +44,6 @@ static struct srv_conn *conn_get(struct server *s, uint32_t id)
 
 int transport_hello(struct server *s, struct srv_req *r)
 {
-    static uint16_t generation;
     uint32_t slot;
     for (slot = 1; slot < s->nconns && s->conns[slot]; slot++)
         ;
@@ -63,9 +62,9 @@ int transport_hello(struct server *s, struct srv_req *r)
     if (!c)
         return -ENOMEM;
     c->srv = s;
-    if (++generation == 0)
-        generation = 1;
-    c->id = slot | (uint32_t)generation << 16;
+    if (++s->conn_generation == 0)
+        s->conn_generation = 1;
+    c->id = slot | (uint32_t)s->conn_generation << 16;
     /* Our own endpoint to the client's worker: we learn when it fails. */
     ucp_ep_params_t ep = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
@@ -140,7 +139,6 @@ static struct srv_req *req_alloc(struct server *s)
     r->data = r->rdata = NULL;
     r->data_len = r->rdata_len = 0;
     r->data_buf = r->rdata_buf = -1;
-    r->size_hint = -1;
     r->next = NULL;
     memset(&r->a, 0, sizeof r->a);
     memset(&r->r, 0, sizeof r->r);
@@ -169,12 +167,7 @@ static void req_release(struct srv_req *r)
 
 static void enqueue_ready(struct server *s, struct srv_req *r)
 {
-    r->next = NULL;
-    if (s->ready_tail)
-        s->ready_tail->next = r;
-    else
-        s->ready_head = r;
-    s->ready_tail = r;
+    req_append(&s->ready_head, &s->ready_tail, r);
 }
 
 struct srv_req *transport_next_ready(struct server *s)
