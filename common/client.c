@@ -295,8 +295,12 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     rc = run1(c, &call);
     if (rc == 0)
         return bfs_getattr(c, ino, out);
-    /* The inode went away meanwhile: take the new entry back. */
-    bfs_unlink(c, newparent, newname, 0);
+    /* The owner did not count the link (the inode went away meanwhile): take the
+     * entry back, but not through bfs_unlink, whose NLINK -1 on the owner would
+     * undo a link that was never added and could free a file still in use. */
+    if (prep_entry(c, &call, OP_UNLINK, newparent, newname) == 0 && run1(c, &call) < 0)
+        log_warn("LINK %s: could not take back the entry of ino %llx", newname,
+                 (unsigned long long)ino);
     return rc;
 }
 
