@@ -373,8 +373,9 @@ static void poke_done(void *request, ucs_status_t status, void *user_data)
 /* UCX 1.13's TCP transport can leave a request unread in the server's socket
  * until more bytes arrive on that connection (seen here as stalls that last
  * until the RPC timeout). A call that waits unusually long therefore gets a
- * tiny NOP sent after it to the same server; its reply is ignored. Returns the
- * time of the next check. */
+ * tiny NOP sent after it to the same server; its reply is ignored. A HELLO
+ * stalls the same way: its probe goes out before the server knows us (client
+ * id 0), and the server drops it unanswered. Returns the time of the next check. */
 static double poke_slow_servers(struct rpc_client *rc, double now)
 {
     double next = now + POKE_S;
@@ -382,7 +383,7 @@ static double poke_slow_servers(struct rpc_client *rc, double now)
         for (struct rpc_call *c = rc->table[b]; c; c = c->hnext) {
             struct node_conn *nc = &rc->conn[c->node];
             if (now - c->sent_at < POKE_S || now - nc->poked_at < POKE_S || nc->poke_req ||
-                !nc->ep || nc->failed || !nc->client)
+                !nc->ep || nc->failed)
                 continue;
             struct bfs_req_hdr h = { .magic = BFS_PROTO_MAGIC, .version = BFS_PROTO_VERSION,
                                      .op = OP_NOP, .id = ++rc->next_id, .client = nc->client };
