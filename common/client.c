@@ -88,6 +88,8 @@ static void prep(struct rpc_call *call, uint32_t node, uint32_t op)
     call->data_len = 0;
     call->rbuf = NULL;
     call->rbuf_len = 0;
+    call->raw = NULL;
+    call->raw_len = 0;
 }
 
 static int check_name(const char *name, size_t *len)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endian.h"
 #include "log.h"
 #include "ucx.h"
 
@@ -315,8 +316,19 @@ static void send_call(struct rpc_client *rc, struct rpc_call *call)
         .client = nc->client,
     };
     memcpy(h.key, rc->key, BFS_KEY_LEN);
-    proto_req_hdr_encode(&h, call->hdr);
-    proto_args_encode(call->op, 0, &call->args, call->hdr + BFS_REQ_HDR_LEN);
+    const void *hdr = call->hdr;
+    size_t hdr_len = BFS_REQ_HDR_LEN + alen;
+    if (call->raw_len > 0) {
+        if (call->raw_len >= 16)
+            put_le64(call->raw + 8, call->id);
+        if (call->raw_len >= 32)
+            put_le32(call->raw + 28, nc->client);
+        hdr = call->raw;
+        hdr_len = call->raw_len;
+    } else {
+        proto_req_hdr_encode(&h, call->hdr);
+        proto_args_encode(call->op, 0, &call->args, call->hdr + BFS_REQ_HDR_LEN);
+    }
     table_insert(rc, call);
 
     ucp_request_param_t p = {
@@ -327,8 +339,8 @@ static void send_call(struct rpc_client *rc, struct rpc_call *call)
         /* A HELLO the server refuses (wrong key) is answered on the reply endpoint. */
         .flags = call->op == OP_HELLO ? UCP_AM_SEND_FLAG_REPLY : 0,
     };
-    ucs_status_ptr_t r = ucp_am_send_nbx(nc->ep, BFS_AM_REQUEST, call->hdr, BFS_REQ_HDR_LEN + alen,
-                                         call->data, call->data_len, &p);
+    ucs_status_ptr_t r = ucp_am_send_nbx(nc->ep, BFS_AM_REQUEST, hdr, hdr_len, call->data,
+                                         call->data_len, &p);
     if (r == NULL) {
         call->send_done = 1;
     } else if (UCS_PTR_IS_ERR(r)) {

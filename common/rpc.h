@@ -33,6 +33,13 @@ struct rpc_call {
     size_t data_len;
     void *rbuf;                  /* where a reply's bulk goes (READ data, READDIR entries) */
     size_t rbuf_len;
+    /* Tests of the server's input checks only: when raw_len > 0, these bytes
+     * go out as the request header instead of an encoded one (op still picks
+     * the HELLO send flags). The call's id (bytes 8..15) and this client's id
+     * (bytes 28..31) are written where raw_len reaches them, so that the
+     * server can answer and the reply be matched. */
+    uint8_t *raw;
+    size_t raw_len;
     /* out, valid after rpc_wait */
     int status;                  /* 0 or negative errno: the server's, or a transport error */
     struct bfs_msg reply;        /* the op's reply fields; strings point into rargs */

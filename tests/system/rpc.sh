@@ -53,6 +53,21 @@ check "bench: every write reached the server" test "$(count WRITE)" = $((2 * 55)
 check "bench: every read reached the server" test "$(count READ)" = $((2 * 55))
 
 # -- every RPC
+# -- a registry directory this user may not use: a clear message, exit non-zero, no wait
+chmod 711 "$T"   # others may pass through $T, but $T/preg is root's and 0700
+mkdir -m 700 "$T/preg"; mkdir -m 777 "$T/pdata" "$T/pmnt"
+as_nobody() { timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+as_nobody "$BIN/benchfs-server" --registry-dir "$T/preg" --data-dir "$T/pdata/d" >"$T/out" 2>&1; rc=$?
+check "server: registry dir without permission exits 1" test "$rc" -eq 1
+check "server: ... and says the registry dir is not writable" grep -q "$T/preg is not writable: Permission denied" "$T/out"
+as_nobody "$BIN/benchfs-bench" --mode client --registry-dir "$T/preg" --timeout 20 --iterations 1 >"$T/out" 2>&1; rc=$?
+check "client: registry dir without permission fails at once" test "$rc" -ne 0 -a "$rc" -ne 124
+check "client: ... and says it cannot read the registry dir" grep -q "cannot read registry directory $T/preg: Permission denied" "$T/out"
+as_nobody "$BIN/benchfs-fuse" "$T/pmnt" --registry-dir "$T/preg" --timeout 20 >"$T/out" 2>&1; rc=$?
+check "fuse: registry dir without permission fails at once" test "$rc" -ne 0 -a "$rc" -ne 124
+check "fuse: ... and says so" grep -q "cannot read registry directory $T/preg: Permission denied" "$T/out"
+check "fuse: ... and leaves no mount behind" bash -c "! mountpoint -q '$T/pmnt'"
+
 "$BIN/tests/system/test_rpc" "$REG"; rc=$?
 [ "$rc" -eq 0 ] || echo "test_rpc exited $rc"
 
@@ -60,6 +75,8 @@ check "bench: every read reached the server" test "$(count READ)" = $((2 * 55))
 "$BIN/tests/system/test_hostile" "$REG"; rc=$?
 [ "$rc" -eq 0 ] || echo "test_hostile exited $rc"
 check "server survives hostile requests" kill -0 "$SERVER_PID"
+check "server logs the malformed requests it dropped" grep -q "dropping a request from an unknown client" "$DATA.log"
+check "server logs the requests it rejected" grep -q "rejected: Bad message" "$DATA.log"
 
 # -- a client killed in the middle of its writes leaves the server healthy
 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 100000 --warmup 0 \

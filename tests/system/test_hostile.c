@@ -5,11 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/endian.h"
 #include "../../common/registry.h"
 #include "../../common/rpc.h"
 #include "../test.h"
 
 static struct rpc_client *rc;
+static uint8_t key[BFS_KEY_LEN];
+static const char *registry;
+
+/* (Re)connects to node 0 as the registry names it. */
+static int connect_server(void)
+{
+    struct registry_entry *e;
+    uint32_t n;
+    int rc_ = registry_wait(registry, 10, &e, &n);
+    if (rc_ < 0)
+        return rc_;
+    rc_ = rpc_client_connect(rc, 0, e[0].addr, e[0].addr_len);
+    registry_entries_free(e, n);
+    return rc_;
+}
 
 /* Sends one request and returns the server's status. */
 static int call(uint32_t op, const struct bfs_msg *args, const void *data, size_t len)
@@ -96,6 +112,75 @@ static void test_bad_ops(void)
     CHECK_EQ(call(OP_SETATTR, &m, NULL, 0), -EISDIR);
 }
 
+/* Sends raw header bytes (id and client id filled in by rpc) and returns the
+ * server's status, or -ETIMEDOUT when it answers nothing within timeout_s. */
+static int call_raw(uint32_t op, uint8_t *hdr, size_t len, double timeout_s)
+{
+    static struct rpc_call c;
+    memset(&c, 0, sizeof c);
+    c.op = op;
+    c.raw = hdr;
+    c.raw_len = len;
+    int rc_ = rpc_run_timeout(rc, &c, 1, timeout_s);
+    return rc_ < 0 ? rc_ : c.status;
+}
+
+static size_t good_header(uint32_t op, uint8_t *out)
+{
+    struct bfs_msg m = { .ino = BFS_ROOT_INO };
+    struct bfs_req_hdr h = { .magic = BFS_PROTO_MAGIC, .version = BFS_PROTO_VERSION, .op = (uint16_t)op,
+                             .args_len = (uint32_t)proto_args_size(op, 0, &m) };
+    memcpy(h.key, key, BFS_KEY_LEN);
+    proto_req_hdr_encode(&h, out);
+    proto_args_encode(op, 0, &m, out + BFS_REQ_HDR_LEN);
+    return BFS_REQ_HDR_LEN + h.args_len;
+}
+
+/* Headers broken below the protocol's encoder, end to end over UCX. */
+static void test_bad_headers(void)
+{
+    static uint8_t h[BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN + 64];
+    size_t len = good_header(OP_GETATTR, h);
+    CHECK_EQ(call_raw(OP_GETATTR, h, len, 5), 0);                /* the baseline is fine */
+
+    /* A HELLO of another program or version is refused on its reply endpoint. */
+    len = good_header(OP_HELLO, h);
+    put_le32(h, 0x12345678);
+    CHECK_EQ(call_raw(OP_HELLO, h, len, 5), -EPROTO);            /* wrong magic */
+    len = good_header(OP_HELLO, h);
+    put_le16(h + 4, BFS_PROTO_VERSION + 1);
+    CHECK_EQ(call_raw(OP_HELLO, h, len, 5), -EPROTONOSUPPORT);   /* wrong version */
+
+    /* A known client's broken requests get error replies. */
+    len = good_header(OP_GETATTR, h);
+    put_le32(h + 20, (uint32_t)(len - BFS_REQ_HDR_LEN + 1));     /* args_len says more */
+    CHECK_EQ(call_raw(OP_GETATTR, h, len, 5), -EBADMSG);
+    len = good_header(OP_GETATTR, h);
+    put_le32(h + 24, 100);                                       /* data_len without data */
+    CHECK_EQ(call_raw(OP_GETATTR, h, len, 5), -EBADMSG);
+    len = good_header(OP_GETATTR, h);
+    put_le32(h + 20, BFS_MAX_ARGS_LEN + 1);                      /* args_len over the limit */
+    CHECK_EQ(call_raw(OP_GETATTR, h, len, 5), -EBADMSG);
+    len = good_header(OP_GETATTR, h);
+    CHECK_EQ(call_raw(OP_GETATTR, h, len - 1, 5), -EBADMSG);     /* args cut short */
+    len = good_header(OP_GETATTR, h);
+    memset(h + len, 0, sizeof h - len);
+    put_le32(h + 20, BFS_MAX_ARGS_LEN + 8);                      /* oversized header */
+    int st = call_raw(OP_GETATTR, h, BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN + 8, 5);
+    CHECK(st == -EBADMSG || st == -EINVAL || st == -EMSGSIZE);  /* the server, or UCX's own limit */
+
+    /* Not able to name its client: nobody can be answered, so the server drops
+     * it. The client gives the silent server up after the timeout: reconnect. */
+    len = good_header(OP_GETATTR, h);
+    CHECK_EQ(call_raw(OP_GETATTR, h, 20, 0.5), -ETIMEDOUT);      /* truncated */
+    REQUIRE(connect_server() == 0);
+    CHECK_EQ(call_raw(OP_GETATTR, h, 8, 0.5), -ETIMEDOUT);       /* shorter than any header */
+    REQUIRE(connect_server() == 0);
+    put_le32(h, 0x12345678);                                     /* wrong magic, not a HELLO */
+    CHECK_EQ(call_raw(OP_GETATTR, h, len, 0.5), -ETIMEDOUT);
+    REQUIRE(connect_server() == 0);
+}
+
 static void test_still_serving(void)
 {
     struct bfs_msg m = { .ino = BFS_ROOT_INO };
@@ -106,16 +191,21 @@ int main(int argc, char **argv)
 {
     struct registry_entry *e;
     uint32_t n;
-    uint8_t key[BFS_KEY_LEN];
-    if (argc != 2 || registry_wait(argv[1], 10, &e, &n) < 0 || registry_key_load(argv[1], key) < 0 ||
-        rpc_client_create(n, key, 10, &rc) < 0 || rpc_client_connect(rc, 0, e[0].addr, e[0].addr_len) < 0) {
+    registry = argc == 2 ? argv[1] : NULL;
+    if (!registry || registry_wait(registry, 10, &e, &n) < 0) {
         fprintf(stderr, "usage: %s REGISTRY (with a server running)\n", argv[0]);
         return 1;
     }
     registry_entries_free(e, n);
+    if (registry_key_load(registry, key) < 0 || rpc_client_create(n, key, 10, &rc) < 0 ||
+        connect_server() < 0) {
+        fprintf(stderr, "%s: cannot connect to the server of %s\n", argv[0], registry);
+        return 1;
+    }
     RUN(test_bad_names);
     RUN(test_bad_io);
     RUN(test_bad_ops);
+    RUN(test_bad_headers);
     RUN(test_still_serving);
     rpc_client_destroy(rc);
     return test_summary();
