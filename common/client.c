@@ -513,6 +513,14 @@ ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint
 
 ssize_t bfs_write(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off)
 {
+    return bfs_write_wcc(c, ino, buf, len, off, NULL);
+}
+
+ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off,
+                      struct bfs_wcc *wcc)
+{
+    if (wcc)
+        wcc->valid = 0;
     if (len > SSIZE_MAX || off > (uint64_t)INT64_MAX - len)
         return -EFBIG;
     size_t done = 0;
@@ -540,6 +548,11 @@ ssize_t bfs_write(struct bfs_client *c, uint64_t ino, const void *buf, size_t le
                 done += calls[i].data_len;
                 end_by_owner = calls[i].reply.flags & 1;
             }
+        }
+        if (wcc && rc == 0 && calls[0].data_len == len && end_by_owner) {   /* one piece, the owner's */
+            wcc->valid = 1;
+            wcc->pre_ctime = (int64_t)calls[0].reply.pre_ctime;
+            wcc->post = calls[0].reply.attr;
         }
     }
     if (done == 0)

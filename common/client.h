@@ -83,6 +83,18 @@ int bfs_statfs(struct bfs_client *c, struct statvfs *out);
 ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off);
 /* Writes len bytes at off; returns len or a negative errno. */
 ssize_t bfs_write(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off);
+
+/* What the owner of a file said about a write ("weak cache consistency", as
+ * NFS calls it): its ctime before the write and its attributes after. Only a
+ * write that was one request to the owner has it; valid is 0 otherwise. */
+struct bfs_wcc {
+    int valid;
+    int64_t pre_ctime;
+    struct bfs_attr post;
+};
+/* bfs_write that also fills *wcc. */
+ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off,
+                      struct bfs_wcc *wcc);
 /* Makes the file's data and metadata (and the entries of the namespace) durable. */
 int bfs_fsync(struct bfs_client *c, uint64_t ino, int datasync);
 

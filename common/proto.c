@@ -82,7 +82,7 @@ int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h)
 enum field {
     F_END, F_INO, F_PARENT, F_NEWPARENT, F_IDX, F_OFF, F_SIZE, F_COOKIE,
     F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA, F_CLIENT,
-    F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS,
+    F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME,
 };
 
 #define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8)
@@ -111,7 +111,7 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_READDIR]     = { "READDIR",  { F_INO, F_COOKIE, F_LEN }, { F_LEN, F_FLAGS } },
     [OP_STATFS]      = { "STATFS",   { F_END }, { F_STATFS } },
     [OP_READ]        = { "READ",     { F_INO, F_IDX, F_OFF, F_LEN }, { F_FLAGS, F_SIZE } },
-    [OP_WRITE]       = { "WRITE",    { F_INO, F_IDX, F_OFF }, { F_LEN, F_FLAGS } },
+    [OP_WRITE]       = { "WRITE",    { F_INO, F_IDX, F_OFF }, { F_LEN, F_FLAGS, F_ATTR, F_PRE_CTIME } },
     [OP_FSYNC]       = { "FSYNC",    { F_INO, F_FLAGS }, { F_END } },
     [OP_TRUNCATE]    = { "TRUNCATE", { F_INO, F_SIZE, F_OFF }, { F_END } },
     [OP_REMOVE]      = { "REMOVE",   { F_INO, F_SIZE }, { F_END } },
@@ -154,6 +154,7 @@ static uint64_t *u64_ptr(struct bfs_msg *m, int f)
     case F_OFF: return &m->off;
     case F_SIZE: return &m->size;
     case F_COOKIE: return &m->cookie;
+    case F_PRE_CTIME: return &m->pre_ctime;
     default: return NULL;
     }
 }

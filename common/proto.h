@@ -26,7 +26,7 @@
 #include "types.h"
 
 #define BFS_PROTO_MAGIC    0x31534642u   /* "BFS1" */
-#define BFS_PROTO_VERSION  1
+#define BFS_PROTO_VERSION  2             /* 2: WRITE replies carry the owner's attributes */
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -50,7 +50,8 @@ enum bfs_op {
     OP_READDIR,      /* ino(dir), cookie, len(max) -> len(count), flags(1: eof); bulk: entries */
     OP_STATFS,       /*                         -> statfs */
     OP_READ,         /* ino, idx, off, len      -> flags(1: clamped to size), size; bulk: data */
-    OP_WRITE,        /* ino, idx, off; bulk: data -> len, flags(1: size updated here) */
+    OP_WRITE,        /* ino, idx, off; bulk: data -> len, flags(1: the owner, size updated here),
+                        attr (owner: after the write), pre_ctime (owner: ctime before it) */
     OP_FSYNC,        /* ino, flags(1: datasync) -> */
     OP_TRUNCATE,     /* ino, size, off(old size) -> (chunks on a node that is not the owner) */
     OP_REMOVE,       /* ino, size               -> (delete chunks on a non-owner node) */
@@ -98,6 +99,7 @@ struct bfs_statfs {
  * depends on the op (see enum bfs_op). */
 struct bfs_msg {
     uint64_t ino, parent, newparent, idx, off, size, cookie;
+    uint64_t pre_ctime;   /* WRITE reply from the owner: its ctime (int64 ns) before the write */
     uint32_t mode, uid, gid, mask, flags, len, client;
     int32_t  delta;
     struct bfs_attr attr;

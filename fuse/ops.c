@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "pagecache.h"
 
 /* st_ino reported for ".." when the parent is not known (as libfuse's
  * high-level API does); only old getcwd implementations ever look at it. */
@@ -197,6 +198,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * write and chown itself; the servers do not, so let the kernel do it. */
     conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 
+    /* With AUTO_INVAL_DATA the kernel drops a file's pages whenever it sees
+     * a new mtime, also one from this mount's own writes. Open decides
+     * instead (pagecache.h): pages stay until a change by someone else. */
+    if (fs->pages)
+        conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+
     /* Writeback caching defers writes in the kernel, which weakens what other
      * clients see; it is strictly opt-in. */
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
@@ -335,6 +342,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
     /* Nothing we store was asked for (e.g. only KILL_SUID hints): the kernel
      * still needs the current attributes back. */
+    if (mask && fs->pages)
+        pagecache_forget(fs->pages, ino);
     int rc = mask ? bfs_setattr(fs->client, ino, mask, &in, &out)
                   : bfs_getattr(fs->client, ino, &out);
     if (rc == -ENOENT && to_set == (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) {
@@ -528,11 +537,17 @@ static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a)
     }
 }
 
-static void set_open_flags(const struct bfs_fuse *fs, struct fuse_file_info *fi)
+/* a: the attributes fetched for this open. */
+static void set_open_flags(const struct bfs_fuse *fs, const struct bfs_attr *a,
+                           struct fuse_file_info *fi)
 {
-    /* Drop cached pages on open: another client may have written the file. */
-    fi->keep_cache = 0;
+    /* Keep the cached pages only if the file is still the version they hold
+     * (pagecache.h); another client may have written it. */
+    fi->keep_cache = fs->pages && pagecache_open(fs->pages, a);
     fi->direct_io = fs->opts.direct_io ? 1 : 0;
+    /* FLUSH has nothing to do here (see op_flush): spare close() the round
+     * trip. The kernel still flushes with writeback caching, to write pages back. */
+    fi->noflush = 1;
 }
 
 /* Counts the open handle, then replies; if the reply cannot be delivered
@@ -580,7 +595,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         reply_fail(req, "open", ino, NULL, inode_rc(rc));
         return;
     }
-    set_open_flags(fs, fi);
+    set_open_flags(fs, &a, fi);
     log_rc("open", ino, NULL, 0);
     reply_open_counted(req, fs, ino, NULL, fi);
 }
@@ -604,7 +619,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     }
     struct fuse_entry_param e;
     fill_entry(fs, &a, &e);
-    set_open_flags(fs, fi);
+    set_open_flags(fs, &a, fi);
     log_rc("create", parent, name, 0);
     reply_open_counted(req, fs, a.ino, &e, fi);
 }
@@ -644,7 +659,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         reply_fail(req, "write", ino, NULL, -EINVAL);
         return;
     }
-    ssize_t n = size ? bfs_write(fs->client, ino, buf, size, (uint64_t)off) : 0;
+    struct bfs_wcc wcc;
+    ssize_t n = size ? bfs_write_wcc(fs->client, ino, buf, size, (uint64_t)off, &wcc) : 0;
+    if (fs->pages && size) {
+        if (n == (ssize_t)size && wcc.valid)
+            pagecache_wrote(fs->pages, ino, wcc.pre_ctime, &wcc.post);
+        else
+            pagecache_forget(fs->pages, ino);
+    }
     if (n < 0) {
         reply_fail(req, "write", ino, NULL, (int)n);
         return;

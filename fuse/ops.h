@@ -9,9 +9,11 @@
  *   - entries, attributes and negative entries are cached by the kernel for
  *     entry_timeout / attr_timeout / negative_timeout seconds (default 1 s);
  *   - file data stays in the kernel page cache with close-to-open consistency:
- *     open fetches fresh attributes and drops the cached pages (keep_cache = 0),
- *     and when the file changed recently also the cached attributes, so a file
- *     another client wrote and closed is read correctly after open;
+ *     open fetches fresh attributes and keeps the cached pages only while the
+ *     file is the version they hold (pagecache.h; with -o writeback_cache it
+ *     always drops them), and when the file changed recently drops the cached
+ *     attributes, so a file another client wrote and closed is read correctly
+ *     after open;
  *   - writes go through to the servers at once (flush has nothing to do), unless
  *     -o writeback_cache lets the kernel gather them;
  *   - -o direct_io bypasses the page cache altogether.
@@ -39,6 +41,7 @@ struct bfs_fuse {
     struct bfs_client *client;   /* set before the session is mounted */
     struct fuse_session *se;     /* for notifications to the kernel */
     struct openfiles *open;      /* inodes open on this mount */
+    struct pagecache *pages;     /* file versions in the page cache; NULL: drop pages at every open */
     struct fuse_conn_info_opts *conn_opts;  /* -o max_write=... etc., applied in init */
     struct bfs_fuse_opts opts;
     uint32_t blksize;            /* st_blksize reported: one RPC's worth of data */

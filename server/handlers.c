@@ -59,11 +59,11 @@ static int do_lookup(struct server *s, struct srv_req *r)
 
 static int do_setattr(struct server *s, struct srv_req *r)
 {
-    uint64_t old = 0;
+    struct bfs_attr old = { 0 };
     int rc = meta_setattr(s->meta, r->a.ino, r->a.mask, &r->a.attr, now_ns(), &r->r.attr, &old);
-    if (rc == 0 && (r->a.mask & BFS_SET_SIZE) && r->r.attr.size < old)
-        rc = chunkstore_truncate(s->cs, r->a.ino, old, r->r.attr.size);
-    r->r.size = old;
+    if (rc == 0 && (r->a.mask & BFS_SET_SIZE) && r->r.attr.size < old.size)
+        rc = chunkstore_truncate(s->cs, r->a.ino, old.size, r->r.attr.size);
+    r->r.size = old.size;
     return rc;
 }
 
@@ -194,13 +194,14 @@ static void write_done(void *arg, ssize_t res)
         return;
     }
     if (local(s, r->a.ino)) {
-        struct bfs_attr in = { .size = r->a.idx * s->chunk_size + r->a.off + r->data_len }, out;
-        int rc = meta_setattr(s->meta, r->a.ino, BFS_SET_SIZE_GROW, &in, now_ns(), &out, NULL);
+        struct bfs_attr in = { .size = r->a.idx * s->chunk_size + r->a.off + r->data_len }, before;
+        int rc = meta_setattr(s->meta, r->a.ino, BFS_SET_SIZE_GROW, &in, now_ns(), &r->r.attr, &before);
         if (rc < 0) {
             srv_reply(r, rc);
             return;
         }
         r->r.flags = 1;
+        r->r.pre_ctime = (uint64_t)before.ctime_ns;
     }
     r->r.len = (uint32_t)r->data_len;
     srv_reply(r, 0);
@@ -340,7 +341,7 @@ out:
 
 static int do_write(struct server *s, struct srv_req *r)
 {
-    struct bfs_attr a;
+    struct bfs_attr a, before;
     int rc = check_io(s, r->a.off, r->data_len);
     if (rc == 0)
         rc = owner_attr(s, r->a.ino, &a);
@@ -349,9 +350,11 @@ static int do_write(struct server *s, struct srv_req *r)
     if (r->data_len == 0)
         return 0;
     if (rc == 0 && r->a.idx == 0) {   /* the owner: chunk 0 may be inline */
-        rc = meta_inline_write(s->meta, r->a.ino, r->a.off, r->data, r->data_len, now_ns(), &a);
+        rc = meta_inline_write(s->meta, r->a.ino, r->a.off, r->data, r->data_len, now_ns(),
+                               &r->r.attr, &before);
         if (rc == 0) {
             r->r.flags = 1;   /* the size is raised already */
+            r->r.pre_ctime = (uint64_t)before.ctime_ns;
             r->r.len = (uint32_t)r->data_len;
             return 0;
         }

@@ -875,7 +875,7 @@ out:
 /* ---- writes ---- */
 
 int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
-                 int64_t now_ns, struct bfs_attr *out, uint64_t *old_size)
+                 int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before)
 {
     MDB_txn *txn;
     struct bfs_attr a;
@@ -884,8 +884,7 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
         return rc;
     if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
         goto out;
-    if (old_size)
-        *old_size = a.size;
+    struct bfs_attr old = a;
     if (mask & (BFS_SET_SIZE | BFS_SET_SIZE_GROW)) {
         if (S_ISDIR(a.mode)) {
             rc = -EISDIR;
@@ -925,8 +924,12 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
         a.ctime_ns = (mask & BFS_SET_CTIME) ? in->ctime_ns : now_ns;
     rc = mask ? update_inode(m, txn, &a) : 0;
 out:
-    if ((rc = wr_end(txn, rc)) == 0 && out)
-        *out = a;
+    if ((rc = wr_end(txn, rc)) == 0) {
+        if (out)
+            *out = a;
+        if (before)
+            *before = old;
+    }
     return rc;
 }
 
@@ -1284,10 +1287,10 @@ out:
 }
 
 int meta_inline_write(struct meta_store *m, uint64_t ino, uint64_t off, const void *buf,
-                      size_t len, int64_t now_ns, struct bfs_attr *out)
+                      size_t len, int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before)
 {
     MDB_txn *txn;
-    struct bfs_attr a;
+    struct bfs_attr a, old_attr;
     const unsigned char *old;
     size_t have;
     int res = 0;   /* what to tell the caller once the transaction went well */
@@ -1319,13 +1322,18 @@ int meta_inline_write(struct meta_store *m, uint64_t ino, uint64_t off, const vo
     memcpy(m->scratch + 1 + off, buf, len);
     if ((rc = put_inline(m, txn, ino, INLINE_DATA, end)))
         goto out;
+    old_attr = a;
     if (off + len > a.size)
         a.size = off + len;
     a.mtime_ns = a.ctime_ns = now_ns;
     rc = update_inode(m, txn, &a);
 out:
-    if ((rc = wr_end(txn, rc)) == 0 && res == 0 && out)
-        *out = a;
+    if ((rc = wr_end(txn, rc)) == 0 && res == 0) {
+        if (out)
+            *out = a;
+        if (before)
+            *before = old_attr;
+    }
     return rc ? rc : res;
 }
 

@@ -60,12 +60,12 @@ int meta_getattr(struct meta_store *m, uint64_t ino, struct bfs_attr *out);
 
 /* Changes the fields named by mask (BFS_SET_*) from in; ctime becomes now_ns
  * for any change. BFS_SET_SIZE_GROW raises size to in->size if larger (and sets
- * mtime = ctime = now_ns): the bookkeeping after a write. *old_size (if not NULL)
- * gets the size before, so the caller can cut chunks when it shrank (the inline
- * bytes past the new size are cut here).
+ * mtime = ctime = now_ns): the bookkeeping after a write. *out (if not NULL) gets
+ * the attributes after, *before (if not NULL) those before: the caller cuts
+ * chunks when the size shrank (the inline bytes past the new size are cut here).
  * -EISDIR for a size change of a directory, -EINVAL for one of a symlink. */
 int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
-                 int64_t now_ns, struct bfs_attr *out, uint64_t *old_size);
+                 int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before);
 
 /* Creates an entry and a new inode on this node: a regular file, directory
  * (nlink 2) or symlink (target, target_len bytes, for S_IFLNK), per mode's type.
@@ -161,7 +161,8 @@ size_t meta_inline_max(struct meta_store *m);
 
 /* Writes len bytes at offset off of chunk 0 of regular file ino, one transaction:
  *  0: stored inline (a gap before off reads as zeros); size raised to off+len if
- *     larger, mtime = ctime = now_ns, *out filled.
+ *     larger, mtime = ctime = now_ns, *out (and *before, the attributes before
+ *     the write, if not NULL) filled.
  *  META_CHUNKS: ino is in chunk mode, nothing stored: write the chunk file, then
  *     meta_setattr(BFS_SET_SIZE_GROW) as for any chunk. An inline file holding no
  *     bytes whose write ends past the limit turns to chunk mode here.
@@ -172,7 +173,7 @@ size_t meta_inline_max(struct meta_store *m);
  *     the copy to meta_inline_end, or it is lost.
  * -ENOENT, -EISDIR, -EINVAL (not a regular file), -EIO (corrupt record). */
 int meta_inline_write(struct meta_store *m, uint64_t ino, uint64_t off, const void *buf,
-                      size_t len, int64_t now_ns, struct bfs_attr *out);
+                      size_t len, int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before);
 
 /* Reads [off, off+len) of chunk 0 of regular file ino: 0 and buf filled, *got bytes
  * of it from the inline data and the rest zeros (the caller clamps len to the file

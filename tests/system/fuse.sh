@@ -255,6 +255,22 @@ check "B reads A's data" tmo 20 cmp -s "$T/r1" "$B/shared/data"
 tmo 20 dd if="$T/r2" of="$B/shared/data" conv=notrunc status=none
 check "A reads B's rewrite after open (no stale pages)" tmo 20 cmp -s "$T/r2" "$A/shared/data"
 tmo 20 sh -c "cat '$T/r1' >>'$A/shared/data'"
+# A keeps the pages it wrote itself across opens (pagecache.h): reading them
+# back costs no READ RPC; a change by B still drops them at A's next open.
+reads() {   # the server's READ count (the probe itself reads once)
+    timeout 30 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 1 --warmup 0 \
+        --sizes 1 --show-server-counters 2>/dev/null | grep -o "READ [0-9]*" | awk '{print $2}'
+}
+head -c 4096 "$T/r1" >"$T/keep1"; head -c 4096 "$T/r2" >"$T/keep2"
+tmo 10 cp "$T/keep1" "$A/shared/keep"
+r0=$(reads)
+check "A reads back its own write" tmo 10 cmp -s "$T/keep1" "$A/shared/keep"
+check "A reads it again" tmo 10 cmp -s "$T/keep1" "$A/shared/keep"
+r1=$(reads)
+check "A's re-reads of its own write come from its page cache (READ RPCs: $((r1 - r0 - 1)))" \
+    test "$((r1 - r0))" -eq 1
+tmo 10 dd if="$T/keep2" of="$B/shared/keep" conv=notrunc status=none
+check "A reads B's same-size rewrite of a small file after open" tmo 10 cmp -s "$T/keep2" "$A/shared/keep"
 cat "$T/r2" "$T/r1" >"$T/r21"
 check "B sees A's append: new size" test "$(tmo 10 stat -c %s "$B/shared/data")" = 400000
 check "B reads A's append" tmo 20 cmp -s "$T/r21" "$B/shared/data"

@@ -324,7 +324,7 @@ static void test_setattr(void)
 {
     struct meta_store *m = setup(0);
     struct bfs_attr a, in = { 0 };
-    uint64_t old = 0;
+    struct bfs_attr old;
     REQUIRE(m);
     uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 10);
     uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 10);
@@ -360,23 +360,24 @@ static void test_setattr(void)
     /* size: set, shrink, grow-only */
     in.size = 5000;
     CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 30, &a, &old), 0);
-    CHECK_EQ(old, 0);
+    CHECK_EQ(old.size, 0);
     CHECK_EQ(a.size, 5000);
     CHECK_EQ(a.mtime_ns, 30);
     CHECK_EQ(a.ctime_ns, 30);
     in.size = 100;
     CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 31, &a, &old), 0);
-    CHECK_EQ(old, 5000);
+    CHECK_EQ(old.size, 5000);
     CHECK_EQ(a.size, 100);
     in.size = 50;
     CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE_GROW, &in, 32, &a, &old), 0);
-    CHECK_EQ(old, 100);
+    CHECK_EQ(old.size, 100);
+    CHECK_EQ(old.ctime_ns, 31);   /* the attributes before the change */
     CHECK_EQ(a.size, 100);
     CHECK_EQ(a.mtime_ns, 32);   /* a write happened */
     CHECK_EQ(a.ctime_ns, 32);
     in.size = 1ULL << 40;
     CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE_GROW, &in, 33, &a, &old), 0);
-    CHECK_EQ(old, 100);
+    CHECK_EQ(old.size, 100);
     CHECK_EQ(a.size, 1ULL << 40);
     CHECK_EQ(meta_getattr(m, f, &a), 0);   /* persisted, every field */
     CHECK_EQ(a.size, 1ULL << 40);
@@ -963,16 +964,19 @@ static void test_inline_write_read(void)
     CHECK(all_zero(buf, 10));
     CHECK_EQ(buf[10], 0xee);
 
-    CHECK_EQ(meta_inline_write(m, f, 0, "hello", 5, 10, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 0, "hello", 5, 10, &a, NULL), 0);
     CHECK_EQ(a.size, 5);
     CHECK_EQ(a.mtime_ns, 10);
     CHECK_EQ(a.ctime_ns, 10);
-    CHECK_EQ(meta_inline_write(m, f, 3, "XYZW", 4, 11, &a), 0);   /* splice, extends */
+    struct bfs_attr before;
+    CHECK_EQ(meta_inline_write(m, f, 3, "XYZW", 4, 11, &a, &before), 0);   /* splice, extends */
     CHECK_EQ(a.size, 7);
-    CHECK_EQ(meta_inline_write(m, f, 1, "e", 1, 12, &a), 0);      /* inside: size stays */
+    CHECK_EQ(before.size, 5);      /* the attributes before the write */
+    CHECK_EQ(before.ctime_ns, 10);
+    CHECK_EQ(meta_inline_write(m, f, 1, "e", 1, 12, &a, NULL), 0);      /* inside: size stays */
     CHECK_EQ(a.size, 7);
     CHECK_EQ(a.mtime_ns, 12);
-    CHECK_EQ(meta_inline_write(m, f, 100, "Q", 1, 13, &a), 0);    /* gap reads as zeros */
+    CHECK_EQ(meta_inline_write(m, f, 100, "Q", 1, 13, &a, NULL), 0);    /* gap reads as zeros */
     CHECK_EQ(a.size, 101);
     memset(buf, 0xee, sizeof buf);
     CHECK_EQ(iread(m, f, 0, buf, 101, &got), 0);
@@ -993,7 +997,7 @@ static void test_inline_write_read(void)
     /* up to the limit exactly, at an odd offset */
     for (size_t i = 0; i < IMAX; i++)
         buf[i] = (unsigned char)(i * 7 + 1);
-    CHECK_EQ(meta_inline_write(m, f, 3, buf, IMAX - 3, 14, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 3, buf, IMAX - 3, 14, &a, NULL), 0);
     CHECK_EQ(a.size, IMAX);
     unsigned char back[IMAX];
     CHECK_EQ(iread(m, f, 0, back, IMAX, &got), 0);
@@ -1003,15 +1007,15 @@ static void test_inline_write_read(void)
     /* a size raised by other chunks is kept */
     struct bfs_attr in = { .size = 1000000 };
     CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE_GROW, &in, 15, &a, NULL), 0);
-    CHECK_EQ(meta_inline_write(m, f, 0, "H", 1, 16, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 0, "H", 1, 16, &a, NULL), 0);
     CHECK_EQ(a.size, 1000000);
 
     /* only regular files that exist */
     uint64_t d = mk(m, 1, "d", S_IFDIR | 0755, 1);
     uint64_t l = mk(m, 1, "l", S_IFLNK | 0777, 1);
-    CHECK_EQ(meta_inline_write(m, d, 0, "x", 1, 17, &a), -EISDIR);
-    CHECK_EQ(meta_inline_write(m, l, 0, "x", 1, 17, &a), -EINVAL);
-    CHECK_EQ(meta_inline_write(m, f + 1000, 0, "x", 1, 17, &a), -ENOENT);
+    CHECK_EQ(meta_inline_write(m, d, 0, "x", 1, 17, &a, NULL), -EISDIR);
+    CHECK_EQ(meta_inline_write(m, l, 0, "x", 1, 17, &a, NULL), -EINVAL);
+    CHECK_EQ(meta_inline_write(m, f + 1000, 0, "x", 1, 17, &a, NULL), -ENOENT);
     CHECK_EQ(iread(m, d, 0, buf, 1, NULL), -EISDIR);
     CHECK_EQ(iread(m, l, 0, buf, 1, NULL), -EINVAL);
     CHECK_EQ(iread(m, f + 1000, 0, buf, 1, NULL), -ENOENT);
@@ -1029,7 +1033,7 @@ static void test_inline_truncate(void)
     REQUIRE(f);
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (unsigned char)(i + 1);
-    CHECK_EQ(meta_inline_write(m, f, 0, data, sizeof data, 2, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 0, data, sizeof data, 2, &a, NULL), 0);
     in.size = 10;
     CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 3, &a, NULL), 0);
     CHECK_EQ(iread(m, f, 0, buf, 10, &got), 0);
@@ -1042,7 +1046,7 @@ static void test_inline_truncate(void)
     CHECK_EQ(got, 10);
     CHECK(memcmp(buf, data, 10) == 0);
     CHECK(all_zero(buf + 10, 1990));
-    CHECK_EQ(meta_inline_write(m, f, 20, "ab", 2, 5, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 20, "ab", 2, 5, &a, NULL), 0);
     CHECK_EQ(a.size, 2000);
     CHECK_EQ(iread(m, f, 0, buf, 30, &got), 0);
     CHECK_EQ(got, 22);
@@ -1065,10 +1069,10 @@ static void test_inline_chunk_mode(void)
     uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 1);
     uint64_t h = mk(m, 1, "h", S_IFREG | 0644, 1);
     REQUIRE(f && g && h);
-    CHECK_EQ(meta_inline_write(m, f, 0, "abc", 3, 2, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 0, "abc", 3, 2, &a, NULL), 0);
     /* does not fit: the caller must migrate, and nothing changed */
-    CHECK_EQ(meta_inline_write(m, f, IMAX - 2, "xyz", 3, 3, &a), META_MIGRATE);
-    CHECK_EQ(meta_inline_write(m, f, IMAX + 5, "x", 1, 3, &a), META_MIGRATE);
+    CHECK_EQ(meta_inline_write(m, f, IMAX - 2, "xyz", 3, 3, &a, NULL), META_MIGRATE);
+    CHECK_EQ(meta_inline_write(m, f, IMAX + 5, "x", 1, 3, &a, NULL), META_MIGRATE);
     CHECK_EQ(meta_getattr(m, f, &a), 0);
     CHECK_EQ(a.size, 3);
     CHECK_EQ(a.mtime_ns, 2);
@@ -1077,7 +1081,7 @@ static void test_inline_chunk_mode(void)
     /* the migration's end: chunk mode for good */
     CHECK_EQ(meta_inline_end(m, f), 0);
     CHECK_EQ(iread(m, f, 0, buf, 3, &got), META_CHUNKS);
-    CHECK_EQ(meta_inline_write(m, f, 0, "x", 1, 4, &a), META_CHUNKS);
+    CHECK_EQ(meta_inline_write(m, f, 0, "x", 1, 4, &a, NULL), META_CHUNKS);
     CHECK_EQ(meta_inline_end(m, f), 0);
     CHECK_EQ(meta_getattr(m, f, &a), 0);
     CHECK_EQ(a.size, 3);   /* chunk-mode writes leave the size to meta_setattr */
@@ -1085,13 +1089,13 @@ static void test_inline_chunk_mode(void)
     CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 5, &a, NULL), 0);   /* no inline to cut */
     CHECK_EQ(iread(m, f, 0, buf, 1, &got), META_CHUNKS);
     /* an empty inline file whose first write does not fit goes straight to chunk mode */
-    CHECK_EQ(meta_inline_write(m, g, IMAX, "x", 1, 6, &a), META_CHUNKS);
-    CHECK_EQ(meta_inline_write(m, g, 0, "x", 1, 7, &a), META_CHUNKS);
+    CHECK_EQ(meta_inline_write(m, g, IMAX, "x", 1, 6, &a, NULL), META_CHUNKS);
+    CHECK_EQ(meta_inline_write(m, g, 0, "x", 1, 7, &a, NULL), META_CHUNKS);
     /* so does one truncated to nothing */
-    CHECK_EQ(meta_inline_write(m, h, 0, "abc", 3, 8, &a), 0);
+    CHECK_EQ(meta_inline_write(m, h, 0, "abc", 3, 8, &a, NULL), 0);
     in.size = 0;
     CHECK_EQ(meta_setattr(m, h, BFS_SET_SIZE, &in, 9, &a, NULL), 0);
-    CHECK_EQ(meta_inline_write(m, h, 100, buf, sizeof buf, 10, &a), 0);   /* fits */
+    CHECK_EQ(meta_inline_write(m, h, 100, buf, sizeof buf, 10, &a, NULL), 0);   /* fits */
     CHECK_EQ(a.size, 164);
     CHECK_EQ(meta_inline_end(m, f + 1000), -ENOENT);
     /* the state survives a restart */
@@ -1116,8 +1120,8 @@ static void test_inline_small_chunk(void)
     CHECK_EQ(meta_inline_max(m), 4096);
     uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
     memset(buf, 'z', sizeof buf);
-    CHECK_EQ(meta_inline_write(m, f, 0, buf, sizeof buf, 2, &a), 0);
-    CHECK_EQ(meta_inline_write(m, f, 4000, buf, 97, 2, &a), META_MIGRATE);
+    CHECK_EQ(meta_inline_write(m, f, 0, buf, sizeof buf, 2, &a, NULL), 0);
+    CHECK_EQ(meta_inline_write(m, f, 4000, buf, 97, 2, &a, NULL), META_MIGRATE);
     teardown(m);
 }
 
@@ -1152,7 +1156,7 @@ static void test_inline_delete(void)
     REQUIRE(u && r && v && o && p && c);
     uint64_t all[] = { u, r, v, o, p };
     for (size_t i = 0; i < 5; i++)
-        CHECK_EQ(meta_inline_write(m, all[i], 0, "data", 4, 2, &a), 0);
+        CHECK_EQ(meta_inline_write(m, all[i], 0, "data", 4, 2, &a, NULL), 0);
     CHECK_EQ(meta_inline_end(m, c), 0);   /* chunk mode: its record goes too */
 
     /* hard link: unlinking one name keeps the data, the last one frees it */
@@ -1201,7 +1205,7 @@ static void test_inline_persistence(void)
     REQUIRE(f);
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (unsigned char)(i * 13 + 5);
-    CHECK_EQ(meta_inline_write(m, f, 7, data, sizeof data, 2, &a), 0);
+    CHECK_EQ(meta_inline_write(m, f, 7, data, sizeof data, 2, &a, NULL), 0);
     meta_close(m);
     REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
     CHECK_EQ(meta_getattr(m, f, &a), 0);
@@ -1239,7 +1243,7 @@ static void test_inline_corrupt(void)
     uint64_t all[] = { f, g, h, j };
     for (size_t i = 0; i < 4; i++) {
         CHECK_EQ(iread(m, all[i], 0, buf, 4, &got), -EIO);
-        CHECK_EQ(meta_inline_write(m, all[i], 0, "x", 1, 2, &a), -EIO);
+        CHECK_EQ(meta_inline_write(m, all[i], 0, "x", 1, 2, &a, NULL), -EIO);
         CHECK_EQ(meta_setattr(m, all[i], BFS_SET_SIZE, &in, 2, &a, NULL), -EIO);
         CHECK_EQ(meta_inline_end(m, all[i]), -EIO);
     }
@@ -1262,9 +1266,9 @@ static void test_inline_old_store(void)
     meta_close(m);
     REQUIRE(raw_put("info", "format", 6, v1, 8) == 0);
     REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
-    CHECK_EQ(meta_inline_write(m, f, 0, "x", 1, 2, &a), META_CHUNKS);
+    CHECK_EQ(meta_inline_write(m, f, 0, "x", 1, 2, &a, NULL), META_CHUNKS);
     uint64_t g = mk(m, 1, "g", S_IFREG | 0644, 1);
-    CHECK_EQ(meta_inline_write(m, g, 0, "x", 1, 2, &a), 0);
+    CHECK_EQ(meta_inline_write(m, g, 0, "x", 1, 2, &a, NULL), 0);
     meta_close(m);
     CHECK_EQ(raw_op("info", "format", 6, fmt, &n, 0), 0);
     CHECK_EQ(n, 8);
