@@ -2,7 +2,7 @@
 #   make test         unit + system tests (tests/run.sh); last line "N passed, N failed"
 #   make test-stress  the longer reliability tests
 #   make SAN=1 ...    the same with AddressSanitizer + UBSan, into build/san/
-#   make fuzz         libFuzzer target for the RPC decoder (clang), into build/fuzz/
+#   make fuzz         libFuzzer targets for the RPC decoder and the handlers (clang), into build/fuzz/
 #   make bench        benchmarks with baselines (bench/run-bench.sh)
 #   make demo         set up, build, run server + mount + benchmark + fio, clean up
 CC      ?= cc
@@ -54,19 +54,31 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# Unit tests of the FUSE client's pure logic link its object too.
+$(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
+
 test: all
 	BUILD=$(BUILD) tests/run.sh
 
 test-stress: all
 	BUILD=$(BUILD) tests/run.sh --stress
 
-# The decoder fuzz target needs clang's libFuzzer; it links only the protocol code.
+# The fuzz targets need clang's libFuzzer. fuzz_proto links only the protocol code;
+# fuzz_handlers the handlers, metadata and chunk stores (UCX headers, no UCX library:
+# it defines what handlers.c needs from transport.c itself).
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror
 FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.c
 build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
-fuzz: build/fuzz/fuzz_proto
+FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c \
+              common/proto.c common/placement.c common/log.c
+build/fuzz/fuzz_handlers: $(FUZZ_H_SRC) $(wildcard server/*.h common/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fno-sanitize-recover=undefined $(shell pkg-config --cflags ucx lmdb liburing) \
+	    $(FUZZ_H_SRC) -o $@ \
+	    $(shell pkg-config --libs lmdb liburing)
+fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_handlers
 
 bench: all
 	bench/run-bench.sh

@@ -3,7 +3,7 @@
 #   "N passed, N failed, N skipped"
 #   tests/run.sh            unit + system tests of build/ (BUILD=... for another build)
 #   tests/run.sh --san      ... and again with the ASan+UBSan build in build/san
-#   tests/run.sh --fuzz     ... and the protocol fuzz target for FUZZ_SECONDS (default 60)
+#   tests/run.sh --fuzz     ... and the fuzz targets (decoder, handlers) for FUZZ_SECONDS (default 120) in all
 #   tests/run.sh --stress   ... and the longer tests in tests/stress/
 # Unit tests are the binaries BUILD/tests/unit/*; system tests the scripts
 # tests/system/*.sh. A test program prints "PASS: name", "FAIL: name" or
@@ -62,7 +62,7 @@ suite() {   # suite BUILD LABEL
 suite "${BUILD:-build}" "[${BUILD:-build}]"
 [ "$san" = 1 ] && suite build/san "[asan+ubsan]"
 if [ "$fuzz" = 1 ]; then
-    run_one "fuzz/fuzz_proto" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+    run_one "fuzz (fuzz_proto, fuzz_handlers)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-120}"
 fi
 
 echo
