@@ -32,6 +32,7 @@
 #include "../common/log.h"
 #include "../common/placement.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -1194,24 +1195,80 @@ int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extr
     return 0;
 }
 
-/* Deletes chunk files [first, end) of ino; ENOENT is fine (a hole, or another
- * server's chunk). Returns the first other error. */
+/* Deletes one chunk file (name relative to dfd); ENOENT is fine (a hole, or
+ * another server's chunk). 0 or -errno. */
+static int remove_one(struct chunkstore *cs, int dfd, const char *name, uint64_t ino)
+{
+    if (unlinkat(dfd, name, 0) == 0) {
+        cs->bucket_dirty[bucket_of(ino)] = true;
+        cs->wrote = true;
+        return 0;
+    }
+    if (errno == ENOENT)
+        return 0;
+    int r = -errno;
+    log_error("chunkstore: unlink chunk %s of ino %016llx in %s: %s", name,
+              (unsigned long long)ino, cs->path, strerror(-r));
+    return r;
+}
+
+/* Beyond this many chunk indices, listing the bucket is cheaper than trying
+ * every index: a sparse file's size says nothing about how many chunks exist
+ * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
+#define REMOVE_BY_INDEX_MAX 256
+
+/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
+static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    int b = bucket_of(ino);
+    int dfd = bucket_dir_fd(cs, b);
+    if (dfd < 0)
+        return dfd;
+    /* fdopendir takes the fd it is given: list through a copy of ours. */
+    int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+    if (!d) {
+        int r = -errno;
+        log_error("chunkstore: list bucket %02x of %s: %s", b, cs->path, strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        return r;
+    }
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
+    int err = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *endp;
+        if (strncmp(e->d_name, prefix, (size_t)plen) != 0 || e->d_name[plen] < '0' ||
+            e->d_name[plen] > '9')
+            continue;
+        errno = 0;
+        unsigned long long idx = strtoull(e->d_name + plen, &endp, 10);
+        if (errno || *endp || idx < first || idx >= end)
+            continue;
+        int r = remove_one(cs, dfd, e->d_name, ino);
+        if (r < 0 && !err)
+            err = r;
+    }
+    closedir(d);
+    return err;
+}
+
+/* Deletes chunk files [first, end) of ino. Returns the first error. */
 static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
 {
-    int err = 0;
-    char name[48];
     cache_invalidate(cs, ino, first);
     uns_drop(cs, ino, first);
+    if (end > first && end - first > REMOVE_BY_INDEX_MAX)
+        return remove_listed(cs, ino, first, end);
+    int err = 0;
+    char name[48];
     for (uint64_t idx = first; idx < end; idx++) {
         chunk_name(name, sizeof name, ino, idx);
-        if (unlinkat(cs->dirfd, name, 0) == 0) {
-            cs->bucket_dirty[bucket_of(ino)] = true;
-            cs->wrote = true;
-        } else if (errno != ENOENT) {
-            log_error("chunkstore: unlink %s/%s: %s", cs->path, name, strerror(errno));
-            if (!err)
-                err = -errno;
-        }
+        int r = remove_one(cs, cs->dirfd, name, ino);
+        if (r < 0 && !err)
+            err = r;
     }
     return err;
 }
@@ -1252,4 +1309,9 @@ int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, 
 int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size)
 {
     return remove_range(cs, ino, 0, chunks_for(cs, size));
+}
+
+int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    return remove_range(cs, ino, idx, idx + 1);
 }

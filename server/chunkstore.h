@@ -82,7 +82,11 @@ int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extr
  * the chunk files wholly past new_size and cuts the one new_size falls in. */
 int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, uint64_t new_size);
 
-/* Blocking: deletes every chunk file of ino (those that can exist for size). */
+/* Blocking: deletes every chunk file of ino (those that can exist for size;
+ * for a large sparse size it lists ino's bucket instead of trying each index). */
 int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size);
+/* Blocking: deletes chunk (ino, idx), e.g. one a write created for a file that
+ * was removed meanwhile. */
+int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx);
 
 #endif

@@ -117,10 +117,13 @@ static int do_counters(struct server *s, struct srv_req *r)
 
 /* ---- data path ---- */
 
-static int check_io(const struct server *s, uint64_t off, size_t len)
+/* A piece of one chunk, within the largest file offset (off_t). */
+static int check_io(const struct server *s, uint64_t idx, uint64_t off, size_t len)
 {
     if (len > BFS_MAX_IO || off > s->chunk_size || len > s->chunk_size - off)
         return -EINVAL;
+    if (idx >= (uint64_t)INT64_MAX / s->chunk_size)
+        return -EFBIG;
     return 0;
 }
 
@@ -154,7 +157,7 @@ static int do_read(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
     size_t len = r->a.len, got;
-    int rc = check_io(s, r->a.off, len);
+    int rc = check_io(s, r->a.idx, r->a.off, len);
     if (rc == 0)
         rc = owner_attr(s, r->a.ino, &a);
     if (rc < 0)
@@ -196,6 +199,14 @@ static void write_done(void *arg, ssize_t res)
     if (local(s, r->a.ino)) {
         struct bfs_attr in = { .size = r->a.idx * s->chunk_size + r->a.off + r->data_len }, before;
         int rc = meta_setattr(s->meta, r->a.ino, BFS_SET_SIZE_GROW, &in, now_ns(), &r->r.attr, &before);
+        if (rc == -ENOENT) {
+            /* The file was removed while this write was in flight, after its
+             * chunks were: the chunk file the write created is nobody's. */
+            int rm = chunkstore_remove_chunk(s->cs, r->a.ino, r->a.idx);
+            if (rm < 0)
+                log_warn("WRITE ino %llx chunk %llu: removing the chunk of a removed file: %s",
+                         (unsigned long long)r->a.ino, (unsigned long long)r->a.idx, strerror(-rm));
+        }
         if (rc < 0) {
             srv_reply(r, rc);
             return;
@@ -342,7 +353,7 @@ out:
 static int do_write(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a, before;
-    int rc = check_io(s, r->a.off, r->data_len);
+    int rc = check_io(s, r->a.idx, r->a.off, r->data_len);
     if (rc == 0)
         rc = owner_attr(s, r->a.ino, &a);
     if (rc < 0)

@@ -275,6 +275,29 @@ static void test_sparse(void)
     CHECK_EQ(back[199999], 0xab);
 }
 
+/* A byte at 1 PiB: the file's size names 2^34 chunks of 64 KiB, of which two
+ * exist. Shrinking and removing it must not try every one (that took hours and
+ * stalled the server); the call returns well within the RPC timeout. */
+static void test_huge_sparse_remove(void)
+{
+    uint8_t b = 0xcd, back = 0;
+    const uint64_t far = 1ull << 50;
+    uint64_t f = mkfile(dir, "huge");
+    REQUIRE(f);
+    CHECK_EQ(bfs_write(c, f, &b, 1, 0), 1);
+    CHECK_EQ(bfs_write(c, f, &b, 1, far), 1);
+    CHECK_EQ(bfs_read(c, f, &back, 1, far), 1);
+    CHECK_EQ(back, 0xcd);
+    struct bfs_attr in = { .size = 10 }, out;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
+    CHECK_EQ(bfs_write(c, f, &b, 1, far), 1);
+    CHECK_EQ(bfs_unlink(c, dir, "huge", 0), 0);
+    /* offsets past what off_t can hold are refused, not wrapped */
+    uint64_t g = mkfile(dir, "too-far");
+    REQUIRE(g);
+    CHECK_EQ(bfs_write(c, g, &b, 1, (uint64_t)INT64_MAX - 1), -EFBIG);
+}
+
 static void test_write_errors(void)
 {
     uint8_t b[16] = { 0 };
@@ -676,6 +699,7 @@ int main(int argc, char **argv)
     T(test_setattr);
     T(test_data_across_chunks);
     T(test_sparse);
+    T(test_huge_sparse_remove);
     T(test_write_errors);
     T(test_readdir);
     T(test_statfs_fsync);

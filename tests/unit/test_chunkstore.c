@@ -681,6 +681,38 @@ static void test_truncate_and_remove(void)
     free(got);
 }
 
+/* A sparse file's size can name far more chunks than exist (one byte at 4 TiB
+ * with 4 KiB chunks: 2^30 indices): remove and truncate find the chunks that
+ * do exist, and only those of this inode. */
+static void test_remove_sparse(void)
+{
+    struct chunkstore *cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char a[100];
+    fill(a, sizeof a, 5);
+    const uint64_t far = 1ull << 30;
+    CHECK_EQ(do_write(cs, 0x5100, 2, 0, a, -1, sizeof a), (ssize_t)sizeof a);
+    CHECK_EQ(do_write(cs, 0x5100, 1000, 0, a, -1, sizeof a), (ssize_t)sizeof a);
+    CHECK_EQ(do_write(cs, 0x5100, far, 0, a, -1, sizeof a), (ssize_t)sizeof a);
+    for (uint64_t other = 0x5101; other < 0x5109; other++)   /* some share its bucket */
+        CHECK_EQ(do_write(cs, other, far, 0, a, -1, sizeof a), (ssize_t)sizeof a);
+
+    CHECK_EQ(chunkstore_truncate(cs, 0x5100, (far + 1) * 4096, 1000 * 4096 + 10), 0);
+    CHECK_EQ(chunk_find(0x5100, far, NULL, 0, NULL), 0);
+    CHECK_EQ(chunk_size_on_disk(0x5100, 1000), 10);
+    CHECK_EQ(chunk_size_on_disk(0x5100, 2), (long)sizeof a);
+
+    CHECK_EQ(chunkstore_remove(cs, 0x5100, UINT64_MAX), 0);
+    CHECK_EQ(chunk_find(0x5100, 2, NULL, 0, NULL), 0);
+    CHECK_EQ(chunk_find(0x5100, 1000, NULL, 0, NULL), 0);
+    for (uint64_t other = 0x5101; other < 0x5109; other++)
+        CHECK_EQ(chunk_size_on_disk(other, far), (long)sizeof a);
+    for (uint64_t other = 0x5101; other < 0x5109; other++)
+        CHECK_EQ(chunkstore_remove_chunk(cs, other, far), 0);
+    CHECK_EQ(chunk_find(0x5101, far, NULL, 0, NULL), 0);
+    chunkstore_close(cs);
+}
+
 /* A chunk removed while a write to it is in flight: its fd stays open until the
  * write completes, and a later write makes a new file instead of reusing it. */
 static void test_remove_with_io_in_flight(void)
@@ -1017,6 +1049,7 @@ int main(void)
     RUN(test_fsync_evicted_error);
     RUN(test_unsynced_cap);
     RUN(test_truncate_and_remove);
+    RUN(test_remove_sparse);
     RUN(test_remove_with_io_in_flight);
     RUN(test_chunk_paths);
     RUN(test_close_with_io_in_flight);
