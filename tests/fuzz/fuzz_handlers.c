@@ -31,8 +31,6 @@
  * ops return no bulk; at a restart the metadata store opens again, purges its
  * orphans and has a root. FUZZ_HANDLERS_STRICT=1 adds: no chunk file of a
  * local inode past its size or outliving it (see chunk_has_owner).
- * FUZZ_HANDLERS_HANGS=1 sends the requests that hit a known hang too (see
- * unbounded_chunk_loop).
  *
  * Not checked here, as transport.c is not linked (it needs UCX): the client id
  * (request_cb), the key, "bulk only for WRITE and HELLO" and the HELLO size
@@ -61,8 +59,7 @@
 
 #define FZ_NODE       0
 #define FZ_CHUNK      (64u << 10)   /* above the 16 KiB inline limit: migrations happen */
-#define FZ_MAX_CHUNKS 64            /* see unbounded_chunk_loop */
-#define FZ_MAX_SIZE   ((uint64_t)FZ_MAX_CHUNKS * FZ_CHUNK)
+#define FZ_MAX_CHUNKS 64            /* reply checks do size arithmetic below this chunk */
 #define FZ_MAX_REQS   64            /* requests per input */
 #define FZ_DRAIN_MS   10000         /* a request not answered by then is stuck */
 #define FZ_SCAN_EVERY 4096          /* inputs between checks that no chunk file is left */
@@ -150,7 +147,6 @@ static struct {
     uint64_t last_ino;
     uint8_t sink;
     int strict;                     /* FUZZ_HANDLERS_STRICT */
-    int hangs;                      /* FUZZ_HANDLERS_HANGS */
 } G;
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -403,7 +399,7 @@ static void restart(void)
 static void reset_chunks(void)
 {
     for (unsigned i = 0; i < G.nwritten; i++) {
-        int rc = chunkstore_remove(G.s.cs, G.written[i], FZ_MAX_SIZE + FZ_CHUNK);
+        int rc = chunkstore_remove(G.s.cs, G.written[i], UINT64_MAX);
         if (rc == 0)
             rc = chunkstore_fsync(G.s.cs, G.written[i], 0, -1, NULL, NULL);
         if (rc < 0)
@@ -472,30 +468,6 @@ static void chunk_has_owner(const char *bucket, const char *name)
 
 /* ---- running an input ---- */
 
-/* A known bug, not sent so that the fuzzer finds other things (unless
- * FUZZ_HANDLERS_HANGS=1): chunkstore_remove and chunkstore_truncate try every
- * chunk index below the size they are given, so a REMOVE or TRUNCATE with a
- * huge size, or a file made huge by a SETATTR or a WRITE far out and then
- * unlinked or cut, blocks the server for hours. */
-static int unbounded_chunk_loop(const struct srv_req *r)
-{
-    const struct bfs_msg *a = &r->a;
-    if (G.hangs)
-        return 0;
-    switch (r->op) {
-    case OP_WRITE:
-        return a->idx >= FZ_MAX_CHUNKS;
-    case OP_SETATTR:
-        return (a->mask & (BFS_SET_SIZE | BFS_SET_SIZE_GROW)) && a->attr.size > FZ_MAX_SIZE;
-    case OP_TRUNCATE:
-        return a->off > FZ_MAX_SIZE;
-    case OP_REMOVE:
-        return a->size > FZ_MAX_SIZE;
-    default:
-        return 0;
-    }
-}
-
 static void substitute(uint8_t ctl, struct bfs_msg *a)
 {
     if (ctl & CTL_INO)
@@ -544,11 +516,6 @@ static void deliver(uint8_t ctl, const struct bfs_req_hdr *h, const uint8_t *arg
         return;
     }
     substitute(ctl, &r->a);
-    if (unbounded_chunk_loop(r)) {
-        G.state[q->seq] = RQ_FREE;
-        req_free(q);
-        return;
-    }
     if (h->data_len) {   /* a registered buffer when one is free, as transport */
         r->data_len = h->data_len;
         r->data = chunkstore_buf_get(G.s.cs, h->data_len, &r->data_buf);
@@ -992,7 +959,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (getenv("BENCHFS_LOG"))
         log_init("fuzz_handlers");
     G.strict = getenv("FUZZ_HANDLERS_STRICT") != NULL;
-    G.hangs = getenv("FUZZ_HANDLERS_HANGS") != NULL;
     memset(long_name, 'a', sizeof long_name);
     memset(long_target, 't', sizeof long_target);
     /* tmpfs when there is one: every input syncs the store on close. */
