@@ -357,6 +357,40 @@ int bfs_purge(struct bfs_client *c, uint64_t ino)
     return rc;
 }
 
+/* Renames a non-directory whose old and new entries live on different
+ * servers. That is not one transaction, so it goes in steps that never lose the
+ * file: a replaced file is unlinked, the new name linked, then the old name
+ * removed; a failure in between leaves the file under its old name (or both).
+ * Directories stay -EXDEV (mv then copies): their ".." and their parents' link
+ * counts would have to move as well. */
+static int rename_across(struct bfs_client *c, uint64_t parent, const char *name,
+                         uint64_t newparent, const char *newname, unsigned flags, unsigned keep)
+{
+    struct bfs_attr src, dst, out;
+    int rc = bfs_lookup(c, parent, name, &src);
+    if (rc < 0)
+        return rc;
+    if (S_ISDIR(src.mode))
+        return -EXDEV;
+    rc = bfs_lookup(c, newparent, newname, &dst);
+    if (rc == 0) {
+        if (flags & BFS_RENAME_NOREPLACE)
+            return -EEXIST;
+        if (dst.ino == src.ino)
+            return 0;   /* two names of one file: rename(2) does nothing */
+        if (S_ISDIR(dst.mode))
+            return -EISDIR;
+        if ((rc = bfs_unlink(c, newparent, newname, keep)) < 0 && rc != -ENOENT)
+            return rc;
+    } else if (rc != -ENOENT) {
+        return rc;
+    }
+    if ((rc = bfs_link(c, src.ino, newparent, newname, &out)) < 0)
+        return rc;
+    rc = bfs_unlink(c, parent, name, 0);
+    return rc == -ENOENT ? 0 : rc;   /* removed meanwhile by someone else: gone either way */
+}
+
 int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t newparent,
                const char *newname, unsigned flags, unsigned keep)
 {
@@ -369,7 +403,7 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
         return rc;
     uint32_t node = place_dentry(parent, name, len, c->nodes);
     if (node != place_dentry(newparent, newname, newlen, c->nodes))
-        return -EXDEV;   /* not atomic across servers: callers like mv copy instead */
+        return rename_across(c, parent, name, newparent, newname, flags, keep);
     prep(&call, node, OP_RENAME);
     call.args.parent = parent;
     call.args.name = name;

@@ -200,32 +200,42 @@ CREG=$T/creg CM=$T/cm
 if start_server "$CREG" "$T/c0" --nodes 2 --node-id 0 --chunk-size 64K &&
    start_server "$CREG" "$T/c1" --nodes 2 --node-id 1 --chunk-size 64K &&
    mount_fs "$CREG" "$CM"; then
-    # The rename tests (and those that rename on the way) are left out: see
-    # the EXDEV check below; mkdir_rmdir: see the nlink check below.
+    # Directory renames (EXDEV across servers, mv copies) and mkdir_rmdir (see
+    # the nlink check below) are left out.
     TF_REG=$CREG run_test_fuse cluster "$CM" create_read_write odd_offsets_chunks sparse \
         truncate append excl_eexist enoent enotdir eisdir hardlink chmod_chown_utimens statfs \
+        rename_file rename_noreplace \
         fsync readdir_20000 seekdir readdir_while_unlinking access mmap concurrent_writers
     check "[cluster] cp -a + diff -r" eval "tmo 60 cp -a /usr/share/doc/libfuse3-dev '$CM/' && tmo 60 diff -r /usr/share/doc/libfuse3-dev '$CM/libfuse3-dev'"
-    # rename(2) of 16 files to new names in the same directory
-    mt sh -c "mkdir '$CM/rn' && cd '$CM/rn' && for i in \$(seq 0 15); do echo \$i >f\$i; done"
+    # rename(2) of 16 files to new names in the same directory (about half of
+    # them move to the other server), then each over an existing file
+    mt sh -c "mkdir '$CM/rn' && cd '$CM/rn' && for i in \$(seq 0 15); do echo \$i >f\$i; echo old >h\$i; done"
     out=$(tmo 20 python3 -c '
 import errno, os, sys
+d = sys.argv[1]
 ok = exdev = 0
 for i in range(16):
     try:
-        os.rename(f"{sys.argv[1]}/f{i}", f"{sys.argv[1]}/g{i}"); ok += 1
+        os.rename(f"{d}/f{i}", f"{d}/g{i}"); ok += 1
     except OSError as e:
         if e.errno != errno.EXDEV: raise
         exdev += 1
-print(ok, exdev)' "$CM/rn")
-    read -r rn_ok rn_exdev <<<"$out"
-    if [ "${rn_exdev:-1}" -eq 0 ] && [ "${rn_ok:-0}" -eq 16 ]; then
-        pass "[cluster] rename(2) within a directory"
-    else
-        skip "[cluster] rename(2) within a directory: BUG cluster-rename-exdev: ${rn_exdev:-?} of 16 renames fail with EXDEV when old and new entry hash to different servers (common/client.c bfs_rename; DESIGN.md says rename works)"
-    fi
+replaced = 0
+for i in range(16):
+    if os.path.exists(f"{d}/g{i}"):
+        os.rename(f"{d}/g{i}", f"{d}/h{i}"); replaced += 1
+bad = sum(open(f"{d}/h{i}").read() != f"{i}\n" for i in range(replaced))
+print(ok, exdev, bad, len(os.listdir(d)))' "$CM/rn")
+    read -r rn_ok rn_exdev rn_bad rn_left <<<"$out"
+    check "[cluster] rename(2) of files within a directory, across servers too (${rn_ok:-?} of 16)" \
+        test "${rn_ok:-0}" -eq 16 -a "${rn_exdev:-1}" -eq 0
+    check "[cluster] rename(2) over existing files keeps the moved contents (${rn_bad:-?} wrong)" \
+        test "${rn_bad:-1}" -eq 0
+    check "[cluster] after the renames exactly the 16 new names are left (${rn_left:-?})" \
+        test "${rn_left:-0}" -eq 16
+    mt sh -c "cd '$CM/rn' && for i in \$(seq 0 15); do echo \$i >f\$i; done"
     mt sh -c "cd '$CM/rn' && for i in \$(seq 0 15); do [ -e f\$i ] && mv f\$i g\$i; done"
-    check "[cluster] mv of every file works (copies where rename gives EXDEV)" \
+    check "[cluster] mv of every file works" \
         eval "mt sh -c 'cd $CM/rn && for i in \$(seq 0 15); do [ \$(cat g\$i) = \$i ] || exit 1; done; ! ls f* 2>/dev/null'"
     # a directory's st_nlink is 2 + its subdirectories
     mt sh -c "mkdir '$CM/nl' && cd '$CM/nl' && mkdir d1 d2 d3 d4 d5 d6 d7 d8"
