@@ -65,7 +65,9 @@ int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name);
 int bfs_purge(struct bfs_client *c, uint64_t ino);
 
 enum { BFS_RENAME_NOREPLACE = 1 };
-/* -EXDEV when the two entries live on different servers (callers such as mv copy instead).
+/* Atomic when both entries live on one server. Across servers a file or symlink
+ * is renamed in steps (link the new name, then unlink the old; a replaced file
+ * is unlinked first), and a directory gives -EXDEV (callers such as mv copy).
  * With BFS_UNLINK_KEEP in keep, a replaced file stays at nlink 0 (as for unlink). */
 int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t newparent,
                const char *newname, unsigned flags, unsigned keep);
