@@ -215,6 +215,26 @@ int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct 
     return rc;
 }
 
+/* A subdirectory entry of parent was made (+1) or removed (-1) on server node:
+ * when parent's inode lives elsewhere its owner counts the subdirectory in its
+ * nlink (the entry's server did so itself otherwise). The entry is in place
+ * either way, so a failure here only leaves nlink off by one: logged. */
+static void count_subdir(struct bfs_client *c, uint64_t parent, uint32_t node, int delta)
+{
+    uint32_t owner = place_inode(parent, c->nodes);
+    if (owner == node)
+        return;
+    struct rpc_call call;
+    prep(&call, owner, OP_NLINK);
+    call.args.ino = parent;
+    call.args.delta = delta;
+    call.args.flags = BFS_F_SUBDIR;
+    int rc = run1(c, &call);
+    if (rc < 0)
+        log_warn("directory ino %llx on server node %u: counting a subdirectory (%+d) failed: %s",
+                 (unsigned long long)parent, owner, delta, strerror(-rc));
+}
+
 static int create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
                   const char *target, uint32_t uid, uint32_t gid, struct bfs_attr *out)
 {
@@ -233,9 +253,12 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
         call.args.target_len = (uint32_t)tlen;
     }
     rc = run1(c, &call);
-    if (rc == 0)
-        *out = call.reply.attr;
-    return rc;
+    if (rc < 0)
+        return rc;
+    *out = call.reply.attr;
+    if (S_ISDIR(mode))
+        count_subdir(c, parent, call.node, +1);
+    return 0;
 }
 
 int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
@@ -315,6 +338,8 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
     call.args.flags = flags;
     if ((rc = run1(c, &call)) < 0)
         return rc;
+    if (flags & BFS_F_RMDIR)
+        count_subdir(c, parent, call.node, -1);
     return settle_drop(c, &call.reply, (flags & BFS_F_KEEP) ? BFS_UNLINK_KEEP : 0);
 }
 

@@ -64,7 +64,9 @@ enum bfs_op {
 };
 
 /* Flags of OP_UNLINK / OP_NLINK / OP_RENAME requests. */
-enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4 };
+/* BFS_F_SUBDIR (NLINK): a subdirectory entry of directory ino was made (+1) or
+ * removed (-1) on another server: count it and touch ino, never free it. */
+enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8 };
 /* Flags of a drop (what happened to the inode that lost an entry). */
 enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2 };
 

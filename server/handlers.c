@@ -424,6 +424,8 @@ static int dispatch(struct server *s, struct srv_req *r)
     case OP_NLINK:
         if (a->delta != 1 && a->delta != -1)
             return -EINVAL;
+        if (a->flags & BFS_F_SUBDIR)
+            return meta_touch_dir(s->meta, a->ino, a->delta, now_ns());
         rc = meta_nlink(s->meta, a->ino, a->delta, !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
         break;
     case OP_PURGE:

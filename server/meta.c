@@ -1053,6 +1053,26 @@ out:
     return rc;
 }
 
+int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    if ((delta != 1 && delta != -1) || !is_local(m, ino))
+        return -EINVAL;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) == 0) {
+        if (!S_ISDIR(a.mode))
+            rc = -ENOTDIR;
+        else if (a.nlink == 0)
+            rc = -ENOENT;   /* removed, kept only while open */
+        else
+            rc = touch_dir(m, txn, ino, delta, now_ns);
+    }
+    return wr_end(txn, rc);
+}
+
 int meta_nlink(struct meta_store *m, uint64_t ino, int delta, int keep_orphan,
                int64_t now_ns, struct meta_drop *drop)
 {

@@ -103,6 +103,11 @@ struct meta_drop {
 int meta_unlink(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                 int is_dir, int keep_orphan, int64_t now_ns, struct meta_drop *drop);
 
+/* Directory ino gained (delta +1) or lost (-1) a subdirectory whose entry lives
+ * on another server: its nlink follows (never below 2, never freed) and its
+ * mtime = ctime = now_ns. -ENOTDIR, -ENOENT, -EINVAL (not local, bad delta). */
+int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns);
+
 /* Adds delta (+1 or -1) to the nlink of local inode ino (the remote half of
  * link/unlink/rename). At 0 the record goes unless keep_orphan; drop says so. */
 int meta_nlink(struct meta_store *m, uint64_t ino, int delta, int keep_orphan,

@@ -200,11 +200,10 @@ CREG=$T/creg CM=$T/cm
 if start_server "$CREG" "$T/c0" --nodes 2 --node-id 0 --chunk-size 64K &&
    start_server "$CREG" "$T/c1" --nodes 2 --node-id 1 --chunk-size 64K &&
    mount_fs "$CREG" "$CM"; then
-    # Directory renames (EXDEV across servers, mv copies) and mkdir_rmdir (see
-    # the nlink check below) are left out.
+    # Directory renames are left out (EXDEV across servers: mv copies).
     TF_REG=$CREG run_test_fuse cluster "$CM" create_read_write odd_offsets_chunks sparse \
         truncate append excl_eexist enoent enotdir eisdir hardlink chmod_chown_utimens statfs \
-        rename_file rename_noreplace \
+        rename_file rename_noreplace mkdir_rmdir \
         fsync readdir_20000 seekdir readdir_while_unlinking access mmap concurrent_writers
     check "[cluster] cp -a + diff -r" eval "tmo 60 cp -a /usr/share/doc/libfuse3-dev '$CM/' && tmo 60 diff -r /usr/share/doc/libfuse3-dev '$CM/libfuse3-dev'"
     # rename(2) of 16 files to new names in the same directory (about half of
@@ -241,11 +240,11 @@ print(ok, exdev, bad, len(os.listdir(d)))' "$CM/rn")
     mt sh -c "mkdir '$CM/nl' && cd '$CM/nl' && mkdir d1 d2 d3 d4 d5 d6 d7 d8"
     sleep 1.2   # attr_timeout
     nl=$(mt stat -c %h "$CM/nl")
-    if [ "$nl" = 10 ]; then
-        pass "[cluster] st_nlink of a directory counts its subdirectories"
-    else
-        skip "[cluster] st_nlink of a directory counts its subdirectories: BUG cluster-dir-nlink: 8 subdirectories give nlink $nl, not 10: mkdir/rmdir whose entry lands on another server than the parent's inode leave the parent's nlink alone (common/client.c create/bfs_rmdir)"
-    fi
+    check "[cluster] st_nlink of a directory counts its subdirectories on both servers ($nl)" test "$nl" = 10
+    mt rmdir "$CM/nl/d1" "$CM/nl/d2" "$CM/nl/d3" "$CM/nl/d4" "$CM/nl/d5"
+    sleep 1.2
+    nl=$(mt stat -c %h "$CM/nl")
+    check "[cluster] ... and follows rmdir ($nl)" test "$nl" = 5
     mt fusermount3 -u "$CM"
 else
     fail "two-server cluster and its mount"
