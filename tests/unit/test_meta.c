@@ -611,6 +611,33 @@ static void test_orphans(void)
 
 /* ---- remote inodes, meta_nlink ---- */
 
+/* A subdirectory counted from another server: nlink follows, never below 2,
+ * and the directory is never freed by it. */
+static void test_touch_dir(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    REQUIRE(m);
+    uint64_t d = mk(m, BFS_ROOT_INO, "d", S_IFDIR | 0755, 1);
+    uint64_t f = mk(m, BFS_ROOT_INO, "f", S_IFREG | 0644, 1);
+    REQUIRE(d && f);
+    CHECK_EQ(meta_touch_dir(m, d, +1, 50), 0);
+    CHECK_EQ(meta_touch_dir(m, d, +1, 51), 0);
+    CHECK_EQ(nlink_of(m, d), 4);
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.mtime_ns, 51);
+    CHECK_EQ(a.ctime_ns, 51);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(meta_touch_dir(m, d, -1, 52), 0);
+    CHECK_EQ(nlink_of(m, d), 2);   /* never below 2: "." and its entry */
+    CHECK_EQ(meta_touch_dir(m, f, +1, 53), -ENOTDIR);
+    CHECK_EQ(nlink_of(m, f), 1);
+    CHECK_EQ(meta_touch_dir(m, d, 2, 53), -EINVAL);
+    CHECK_EQ(meta_touch_dir(m, NODE(2, 9), 1, 53), -EINVAL);   /* not ours */
+    CHECK_EQ(meta_touch_dir(m, d + 1000, 1, 53), -ENOENT);
+    teardown(m);
+}
+
 static void test_remote(void)
 {
     struct meta_store *m = setup(0);
@@ -1367,6 +1394,7 @@ int main(void)
     RUN(test_rmdir);
     RUN(test_has_entries);
     RUN(test_orphans);
+    RUN(test_touch_dir);
     RUN(test_remote);
     RUN(test_rename);
     RUN(test_readdir_paging);
