@@ -440,6 +440,12 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
                       ((keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0);
     if ((rc = run1(c, &call)) < 0)
         return rc;
+    /* The entry's server counted the directory links of parents it holds. */
+    int moved = !!(call.reply.flags & BFS_DIR_MOVED), gone = !!(call.reply.flags & BFS_DIR_GONE);
+    if (moved)
+        count_subdir(c, parent, node, -1);
+    if (moved - gone)
+        count_subdir(c, newparent, node, moved - gone);
     return settle_drop(c, &call.reply, keep);
 }
 

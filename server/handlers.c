@@ -469,6 +469,8 @@ static int dispatch(struct server *s, struct srv_req *r)
     }
     if (rc == 0)
         report_drop(s, r, &drop);
+    if (rc == 0 && r->op == OP_RENAME)
+        r->r.flags |= (drop.dir_moved ? BFS_DIR_MOVED : 0) | (drop.dir_gone ? BFS_DIR_GONE : 0);
     return rc;
 }
 

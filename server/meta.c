@@ -1254,6 +1254,8 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
     /* A moved directory's ".." now counts for np; a replaced one's no longer does. */
     int moved = type == S_IFDIR && op != np;
     int gone = tino && ttype == S_IFDIR;
+    replaced->dir_moved = moved;   /* parents on other nodes: the caller's job */
+    replaced->dir_gone = gone;
     if ((rc = touch_dir(m, txn, op, -moved, now_ns)) ||
         (rc = touch_dir(m, txn, np, moved - gone, now_ns)))
         goto out;

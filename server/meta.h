@@ -93,6 +93,8 @@ struct meta_drop {
     int      remote;    /* lives on another node: caller must meta_nlink(-1) there */
     int      freed;     /* its last link went and it is not kept: delete its chunks */
     uint64_t size;      /* its size, to know which chunks to delete */
+    int      dir_moved; /* rename: a directory changed parents (old -1, new +1 in nlink) */
+    int      dir_gone;  /* rename: a directory was replaced (new parent -1 in nlink) */
 };
 
 /* Removes entry (parent, name). rmdir (is_dir=1) wants a directory (-ENOTDIR)

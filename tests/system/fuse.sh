@@ -245,6 +245,35 @@ print(ok, exdev, bad, len(os.listdir(d)))' "$CM/rn")
     sleep 1.2
     nl=$(mt stat -c %h "$CM/nl")
     check "[cluster] ... and follows rmdir ($nl)" test "$nl" = 5
+    # directories moved between two parents (those whose old and new entries
+    # share a server; the others give EXDEV): each parent's nlink stays
+    # 2 + its subdirectories, wherever the parents' inodes live
+    out=$(tmo 30 python3 -c '
+import errno, os, sys, time
+d = sys.argv[1]
+for p in ("p1", "p2"):
+    os.mkdir(f"{d}/{p}")
+for i in range(16):
+    os.mkdir(f"{d}/p1/d{i}")
+os.mkdir(f"{d}/p2/x")
+moved = 0
+for i in range(16):
+    try:
+        os.rename(f"{d}/p1/d{i}", f"{d}/p2/e{i}"); moved += 1
+    except OSError as e:
+        if e.errno != errno.EXDEV: raise
+for i in range(4):   # over an empty directory, where the server allows it
+    try:
+        os.rename(f"{d}/p1/d{i}", f"{d}/p2/x")
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.ENOENT): raise
+time.sleep(1.2)   # attr_timeout
+bad = [p for p in ("p1", "p2")
+       if os.stat(f"{d}/{p}").st_nlink != 2 + sum(os.path.isdir(f"{d}/{p}/{n}") for n in os.listdir(f"{d}/{p}"))]
+print(moved, len(bad))' "$CM/nl")
+    read -r nl_moved nl_bad <<<"$out"
+    check "[cluster] directories moved between parents keep both parents' nlink right (${nl_moved:-?} moved, ${nl_bad:-?} wrong)" \
+        test "${nl_moved:-0}" -gt 0 -a "${nl_bad:-1}" -eq 0
     mt fusermount3 -u "$CM"
 else
     fail "two-server cluster and its mount"
