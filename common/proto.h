@@ -67,9 +67,9 @@ enum bfs_op {
 /* BFS_F_SUBDIR (NLINK): a subdirectory entry of directory ino was made (+1) or
  * removed (-1) on another server: count it and touch ino, never free it. */
 enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8 };
-/* Flags of a drop (what happened to the inode that lost an entry). */
-/* RENAME replies add BFS_DIR_MOVED (a directory changed parents) and BFS_DIR_GONE
- * (a directory was replaced): the client counts them at parents on other servers. */
+/* Flags of a drop (what happened to the inode that lost an entry). RENAME
+ * replies add BFS_DIR_MOVED (a directory changed parents) and BFS_DIR_GONE (a
+ * directory was replaced): the client counts them at parents on other servers. */
 enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2, BFS_DIR_MOVED = 4, BFS_DIR_GONE = 8 };
 
 const char *proto_op_name(uint32_t op);
