@@ -878,13 +878,13 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
                  int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before)
 {
     MDB_txn *txn;
-    struct bfs_attr a;
+    struct bfs_attr a, old;   /* after and before the change */
     int rc = wr_begin(m, &txn);
     if (rc)
         return rc;
     if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
         goto out;
-    struct bfs_attr old = a;
+    old = a;
     if (mask & (BFS_SET_SIZE | BFS_SET_SIZE_GROW)) {
         if (S_ISDIR(a.mode)) {
             rc = -EISDIR;
