@@ -927,12 +927,16 @@ int chunkstore_eventfd(struct chunkstore *cs)
     return cs->efd;
 }
 
-int chunkstore_poll(struct chunkstore *cs)
+int chunkstore_arm(struct chunkstore *cs)
 {
-    /* Clear the hint before draining, so a completion after the drain wakes us again. */
     uint64_t v;
     if (read(cs->efd, &v, sizeof v) < 0 && errno != EAGAIN)
         log_warn("chunkstore: eventfd read: %s", strerror(errno));
+    return (int)io_uring_cq_ready(&cs->ring) + (cs->done_head != NULL);
+}
+
+int chunkstore_poll(struct chunkstore *cs)
+{
     int n = done_run(cs);
     n += reap(cs);
     if (cs->resubmitted) {

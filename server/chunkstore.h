@@ -6,10 +6,11 @@
  * request reaches outside DATA.
  *
  * I/O is asynchronous: a call queues an SQE and returns; the completion callback
- * runs later from chunkstore_poll(). The owner's event loop:
- *   epoll on chunkstore_eventfd() -> chunkstore_poll() reaps every CQE,
- *   and once per loop iteration chunkstore_flush() submits what was queued
- *   (batching: a submission also happens whenever submit_depth SQEs are queued).
+ * runs later from chunkstore_poll(). The owner's event loop, once per iteration:
+ *   chunkstore_poll() reaps every CQE (no system call), chunkstore_flush() submits
+ *   what was queued (batching: a submission also happens whenever submit_depth
+ *   SQEs are queued); before it sleeps, chunkstore_arm() and, if that found
+ *   nothing, epoll on chunkstore_eventfd().
  * Writes touch only the bytes written; reads of holes or past a chunk file's end
  * return zeros. Open chunk files are kept in a small fd cache.
  *
@@ -47,8 +48,13 @@ int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, st
 void chunkstore_close(struct chunkstore *cs);
 
 int chunkstore_eventfd(struct chunkstore *cs);
-/* Reaps all available completions, running callbacks. Returns how many. */
+/* Reaps all available completions, running callbacks. Returns how many. Does not
+ * touch the eventfd: polling costs no system call while the owner is busy. */
 int chunkstore_poll(struct chunkstore *cs);
+/* Before the owner sleeps on the eventfd: clears it, then returns how many
+ * completions are already waiting (if any, poll instead of sleeping: their
+ * signal may have come before the clear). */
+int chunkstore_arm(struct chunkstore *cs);
 /* Submits queued SQEs. 0 or negative errno. */
 int chunkstore_flush(struct chunkstore *cs);
 /* Operations queued or in flight. */

@@ -24,6 +24,7 @@
 #include "../common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -34,7 +35,8 @@
 
 #define META_FORMAT     2               /* 2: inline data; 1 is read and upgraded */
 #define REC_VERSION     1               /* first byte of an inode record */
-#define META_MAP_SIZE   (64ULL << 30)   /* virtual; pages are only used as written */
+#define META_MAP_MIN    (16ULL << 20)   /* first size of the map and of the file */
+#define META_GROW_MAX   (1ULL << 30)    /* the map doubles, by at most this much */
 #define REC_HDR         49              /* inode record bytes before the symlink target */
 #define DENT_VAL        12
 #define DKEY_HDR        16              /* parent | hash */
@@ -54,6 +56,8 @@
 
 struct meta_store {
     MDB_env *env;
+    int fd;                 /* LMDB's data file */
+    double grow_retry;      /* after a failed growth: when to try again (CLOCK_MONOTONIC s) */
     MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
     MDB_dbi info, inodes, dentries, orphans, inl;
     uint32_t node_id;
@@ -150,9 +154,68 @@ static void rd_end(struct meta_store *m)
     mdb_txn_reset(m->rtxn);
 }
 
+/* The store runs with MDB_WRITEMAP: a commit writes its pages straight into a
+ * shared mapping of the file instead of one pwrite per page (on this VM a
+ * system call costs ~1 us; a create went from ~19 to ~5 us). A store through
+ * the map into a hole the file system cannot fill would be SIGBUS, not an
+ * error, so every byte of the map is allocated on disk before LMDB may use it,
+ * and the map grows ahead of need, between transactions. */
+static int allocate_map(struct meta_store *m, size_t from, size_t to)
+{
+    int rc = posix_fallocate(m->fd, (off_t)from, (off_t)(to - from));
+    if (rc) {
+        log_error("meta: %s: cannot allocate %zu MiB: %s", m->path, to >> 20, strerror(rc));
+        return -rc;
+    }
+    return 0;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Before a write transaction (none is active): doubles the map when less than
+ * a quarter of it is free. A disk too full to grow on is not an error yet: the
+ * transaction may still fit, and if not LMDB's MDB_MAP_FULL becomes -ENOSPC.
+ * After a failure the next try waits a second (space may be freed meanwhile),
+ * so a full disk costs neither a fallocate nor a log line per write. */
+static int ensure_room(struct meta_store *m)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc;
+    if ((rc = mdb_env_info(m->env, &info)) || (rc = mdb_env_stat(m->env, &st)))
+        return db_err(rc, "map size", 0);
+    size_t size = info.me_mapsize, used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    if (used + size / 4 <= size)
+        return 0;
+    if (m->grow_retry > 0 && mono_s() < m->grow_retry)
+        return 0;
+    size_t grown = size + (size < META_GROW_MAX ? size : META_GROW_MAX);
+    if (allocate_map(m, size, grown) < 0) {
+        m->grow_retry = mono_s() + 1.0;
+        return 0;
+    }
+    m->grow_retry = 0;
+    if (m->rtxn) {      /* mdb_env_set_mapsize: no transaction may be open, even a reset one */
+        mdb_txn_abort(m->rtxn);
+        m->rtxn = NULL;
+    }
+    if ((rc = mdb_env_set_mapsize(m->env, grown)))
+        return db_err(rc, "grow map", 0);
+    log_info("meta: %s: map grown to %zu MiB", m->path, grown >> 20);
+    return 0;
+}
+
 static int wr_begin(struct meta_store *m, MDB_txn **txn)
 {
-    int rc = mdb_txn_begin(m->env, NULL, 0, txn);
+    int rc = ensure_room(m);
+    if (rc)
+        return rc;
+    rc = mdb_txn_begin(m->env, NULL, 0, txn);
     return rc ? db_err(rc, "begin txn", 0) : 0;
 }
 
@@ -672,11 +735,25 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
         free(m);
         return db_err(rc, "create env", 0);
     }
-    if ((rc = mdb_env_set_maxdbs(m->env, 5)) || (rc = mdb_env_set_mapsize(m->env, META_MAP_SIZE)) ||
-        (rc = mdb_env_open(m->env, m->path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600))) {
+    /* The map starts at the file's size (LMDB's file is the map with MDB_WRITEMAP). */
+    struct stat sb;
+    size_t map = META_MAP_MIN;
+    if (stat(m->path, &sb) == 0 && (size_t)sb.st_size > map)
+        map = ((size_t)sb.st_size + (1u << 20) - 1) & ~(((size_t)1 << 20) - 1);
+    if ((rc = mdb_env_set_maxdbs(m->env, 5)) || (rc = mdb_env_set_mapsize(m->env, map)) ||
+        (rc = mdb_env_open(m->env, m->path,
+                           MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP, 0600)) ||
+        (rc = mdb_env_get_fd(m->env, &m->fd))) {
         rc = db_err(rc, m->path, 0);
         goto fail;
     }
+    MDB_envinfo info;
+    if ((rc = mdb_env_info(m->env, &info))) {
+        rc = db_err(rc, m->path, 0);
+        goto fail;
+    }
+    if ((rc = allocate_map(m, 0, info.me_mapsize)))
+        goto fail;
     if (mdb_env_get_maxkeysize(m->env) < DKEY_MAX) {
         log_error("meta: %s: LMDB key limit %d < %d", m->path, mdb_env_get_maxkeysize(m->env),
                   DKEY_MAX);
@@ -715,9 +792,7 @@ void meta_close(struct meta_store *m)
 
 int meta_fd(struct meta_store *m)
 {
-    mdb_filehandle_t fd = -1;
-    mdb_env_get_fd(m->env, &fd);
-    return fd;
+    return m->fd;
 }
 
 int meta_sync(struct meta_store *m)

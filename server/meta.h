@@ -16,9 +16,12 @@
  * (unlink, nlink, purge, rename over it, orphan purge) deletes them, a truncate
  * cuts them.
  *
- * Durability: the environment is opened with MDB_NOSYNC, so a commit reaches the
- * page cache (it survives kill -9 of the server) but not the disk; meta_fd()'s
- * fdatasync (or meta_sync) makes every committed change durable.
+ * Durability: the environment is opened with MDB_NOSYNC and MDB_WRITEMAP, so a
+ * commit reaches the page cache (it survives kill -9 of the server) but not the
+ * disk; meta_fd()'s fdatasync (or meta_sync) makes every committed change
+ * durable. A machine crash between syncs may lose the store (WRITEMAP writes pages
+ * back in no order). The file is allocated on disk as far as LMDB's map reaches
+ * (16 MiB at first, doubling ahead of need): a full disk is -ENOSPC, never SIGBUS.
  *
  * Not thread-safe: the server's single event-loop thread owns the store.
  */

@@ -63,6 +63,10 @@ static int loop_until(struct chunkstore *cs, int want)
     while (g_calls < want) {
         if (chunkstore_flush(cs) < 0)
             return -1;
+        if (chunkstore_arm(cs) > 0) {
+            chunkstore_poll(cs);
+            continue;
+        }
         struct pollfd pfd = { .fd = chunkstore_eventfd(cs), .events = POLLIN };
         int r = poll(&pfd, 1, 3000);
         if (r < 0 && errno != EINTR)

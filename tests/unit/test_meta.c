@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1380,6 +1382,103 @@ static void test_corrupt_info(void)
     teardown(NULL);
 }
 
+/* Fills files with the most inline data a file holds; returns how many were
+ * filled before the first error (*rc), or n. */
+static int fill_inline(struct meta_store *m, int n, int *rc)
+{
+    static unsigned char data[IMAX];
+    struct bfs_attr a;
+    char name[32];
+    *rc = 0;
+    for (int i = 0; i < n; i++) {
+        memset(data, i & 0xff, sizeof data);
+        snprintf(name, sizeof name, "f%d", i);
+        if ((*rc = meta_create(m, 1, name, strlen(name), S_IFREG | 0644, 0, 0, NULL, 0, 1, &a)) ||
+            (*rc = meta_inline_write(m, a.ino, 0, data, sizeof data, 2, &a, NULL)))
+            return i;
+    }
+    return n;
+}
+
+/* Checks that the first n files hold what fill_inline wrote. */
+static int check_inline(struct meta_store *m, int n)
+{
+    static unsigned char back[IMAX];
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        uint64_t ino;
+        size_t got;
+        snprintf(name, sizeof name, "f%d", i);
+        if (lookup(m, 1, name, &ino) || iread(m, ino, 0, back, sizeof back, &got) ||
+            got != sizeof back || back[0] != (i & 0xff) || back[got - 1] != (i & 0xff))
+            return 0;
+    }
+    return 1;
+}
+
+static void test_map_grows(void)
+{
+    struct meta_store *m = setup(0);
+    struct stat st;
+    char p[128];
+    int rc;
+    REQUIRE(m);
+    snprintf(p, sizeof p, "%s/meta.lmdb", tdir);
+    REQUIRE(stat(p, &st) == 0);
+    CHECK_EQ(st.st_size, 16 << 20);                     /* the first map */
+    CHECK((long long)st.st_blocks * 512 >= st.st_size);  /* allocated, not a hole */
+    /* ~40 MiB of inline data: the map must grow twice on the way. */
+    CHECK_EQ(fill_inline(m, 2400, &rc), 2400);
+    CHECK_EQ(rc, 0);
+    REQUIRE(stat(p, &st) == 0);
+    CHECK(st.st_size >= 64 << 20);
+    CHECK((long long)st.st_blocks * 512 >= st.st_size);
+    meta_close(m);
+    m = NULL;
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);   /* reopens at the grown size */
+    REQUIRE(stat(p, &st) == 0);
+    CHECK(st.st_size >= 64 << 20);
+    CHECK(check_inline(m, 2400));
+    struct bfs_attr a;
+    uint64_t f = mk(m, 1, "after", S_IFREG | 0644, 2);   /* and writes go on */
+    CHECK(f != 0);
+    CHECK_EQ(meta_inline_write(m, f, 0, "abc", 3, 3, &a, NULL), 0);
+    teardown(m);
+}
+
+/* A disk too small for the map to grow: writes fail with ENOSPC (never SIGBUS),
+ * what was committed stays readable, and the store still works for reads and
+ * deletes. The small disk is a tmpfs in a mount namespace of this process only,
+ * so it goes away with the process however the test ends. */
+static void test_map_full_disk(void)
+{
+    struct meta_store *m = NULL;
+    int rc;
+    REQUIRE(unshare(CLONE_NEWNS) == 0);
+    REQUIRE(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+    strcpy(tdir, "/tmp/test_meta.XXXXXX");
+    REQUIRE(mkdtemp(tdir));
+    REQUIRE(mount("tmpfs", tdir, "tmpfs", 0, "size=24m") == 0);
+    if (meta_open(tdir, 0, CHUNK, &m) == 0) {
+        int n = fill_inline(m, 4000, &rc);   /* 4000 x 16 KiB would be ~64 MiB */
+        CHECK_EQ(rc, -ENOSPC);
+        CHECK(n > 500 && n < 4000);
+        CHECK(check_inline(m, n));
+        struct meta_drop drop;
+        CHECK_EQ(meta_unlink(m, 1, "f0", 2, 0, 0, 5, &drop), 0);
+        meta_close(m);
+        m = NULL;
+        CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), 0);
+        if (m)
+            CHECK(check_inline(m, 1) == 0 && lookup(m, 1, "f1", NULL) == 0);
+        meta_close(m);
+    } else {
+        CHECK(!"meta_open on a 24 MiB tmpfs");
+    }
+    CHECK(umount(tdir) == 0);
+    rmdir(tdir);
+}
+
 int main(void)
 {
     RUN(test_root_and_open);
@@ -1409,5 +1508,10 @@ int main(void)
     RUN(test_inline_old_store);
     RUN(test_corrupt);
     RUN(test_corrupt_info);
+    RUN(test_map_grows);
+    if (geteuid() == 0)
+        RUN(test_map_full_disk);   /* last: it leaves this process in its own mount namespace */
+    else
+        printf("SKIP: test_map_full_disk (needs root to mount a small tmpfs)\n");
     return test_summary();
 }
