@@ -52,6 +52,7 @@
 #define UNSYNCED_MAX 65536           /* chunks in the unsynced set before a syncfs */
 #define UNSYNCED_BUCKETS 16384       /* hash of ino for the unsynced set */
 #define SYNC_OPEN_MAX 64             /* evicted chunk files one fsync has open at once */
+#define WRITEBACK_MIN (256u << 10)   /* writes this large start their write-out at once */
 
 struct fd_ent {
     uint64_t ino, idx;
@@ -74,11 +75,11 @@ struct unsynced {
     uint32_t n, cap;
 };
 
-enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART };
+enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART, OP_WRITEBACK };
 
 struct op {
     enum op_kind kind;
-    struct fd_ent *ent;     /* READ/WRITE, and SYNC_PART of a chunk file */
+    struct fd_ent *ent;     /* READ/WRITE/WRITEBACK, and SYNC_PART of a chunk file */
     char *buf;
     size_t len, done;
     uint64_t off;
@@ -504,9 +505,8 @@ static void done_push(struct chunkstore *cs, struct op *op, ssize_t res)
     op->next = NULL;
     if (cs->done_tail) cs->done_tail->next = op; else cs->done_head = op;
     cs->done_tail = op;
-    uint64_t one = 1;
-    if (write(cs->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-        log_warn("chunkstore: eventfd write: %s", strerror(errno));
+    /* No eventfd write: the owner polls before it sleeps, and chunkstore_arm
+     * counts this list. */
 }
 
 static int done_run(struct chunkstore *cs)
@@ -573,6 +573,29 @@ static int op_queue_io(struct chunkstore *cs, struct op *op)
     return 0;
 }
 
+/* Starts the write-out of a large write's pages at once (SYNC_FILE_RANGE_WRITE
+ * does not wait for it): a stream of writes then reaches the disk as it comes
+ * instead of all at the next fsync, which has little left to do. Small writes
+ * are left to the page cache; most small files die young. Best effort: a
+ * failure only loses the head start, fsync still writes everything. */
+static void start_writeback(struct chunkstore *cs, struct fd_ent *e, uint64_t off, size_t len)
+{
+    if (len < WRITEBACK_MIN)
+        return;
+    struct op *op = op_new(cs, OP_WRITEBACK, NULL, NULL);
+    struct io_uring_sqe *sqe = op ? get_sqe(cs) : NULL;
+    if (!sqe) {
+        op_free(cs, op);
+        return;
+    }
+    ent_ref(cs, e);   /* the fd stays open until the kernel is done with it */
+    op->ent = e;
+    io_uring_prep_sync_file_range(sqe, e->fd, (unsigned)len, off, SYNC_FILE_RANGE_WRITE);
+    io_uring_sqe_set_data(sqe, op);
+    cs->sqes_out++;
+    maybe_submit(cs);
+}
+
 static void sync_evicted(struct chunkstore *cs, struct op *p);
 
 static int sync_part_done(struct chunkstore *cs, struct op *part, int res)
@@ -610,6 +633,15 @@ static int op_complete(struct chunkstore *cs, struct op *op, int res)
 {
     if (op->kind == OP_SYNC_PART)
         return sync_part_done(cs, op, res);
+    if (op->kind == OP_WRITEBACK) {
+        if (res < 0)
+            log_debug("chunkstore: write-out of chunk ino %016llx idx %llu: %s",
+                      (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx,
+                      strerror(-res));
+        ent_put(cs, op->ent);
+        op_free(cs, op);
+        return 0;
+    }
     const char *what = op->kind == OP_READ ? "read" : "write";
     if (res == -EINTR || res == -EAGAIN)
         goto again;
@@ -637,8 +669,11 @@ static int op_complete(struct chunkstore *cs, struct op *op, int res)
     } else {
         op->done += (size_t)res;
     }
-    if (op->done == op->len)
+    if (op->done == op->len) {
+        if (op->kind == OP_WRITE)
+            start_writeback(cs, op->ent, op->off, op->len);
         return op_finish(cs, op, (ssize_t)op->len);
+    }
 again:;
     int r = op_queue_io(cs, op);   /* short I/O: queue the rest */
     if (r < 0) {
