@@ -11,6 +11,7 @@ pkgs=(
     fio                                 # I/O benchmarks and integrity tests
     clang libclang-rt-14-dev            # libFuzzer target
     python3 iproute2 procps psmisc util-linux   # test helpers
+    git rsync vim-tiny                  # real programs on the mount (tests/system/tools.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do
