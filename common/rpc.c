@@ -2,7 +2,9 @@
 #include "rpc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -19,6 +21,7 @@
 #define HELLO_TIMEOUT_S 2.0     /* how long one HELLO may take to be answered */
 #define HELLO_ATTEMPTS 3
 #define POKE_S 0.002            /* a call unanswered this long gets its server probed */
+#define YIELD_AFTER_S 20e-6     /* a waiting leader spins this long before it yields its core */
 
 struct rpc_client;
 
@@ -51,7 +54,24 @@ struct rpc_client {
     double spin_s;
     ucp_address_t *addr;        /* our worker address, sent in OP_HELLO */
     size_t addr_len;
+    void (*wait_hook)(void *);  /* rpc_client_set_wait_hook */
+    void *wait_hook_arg;
+    double wait_hook_s;
 };
+
+/* One rpc_run's promise to call the wait hook at most once, after hook_at. */
+struct hook_due {
+    double at;
+    int done;
+};
+
+static void hook_check(struct rpc_client *rc, struct hook_due *h, double t)
+{
+    if (!h->done && rc->wait_hook && t >= h->at) {
+        h->done = 1;
+        rc->wait_hook(rc->wait_hook_arg);
+    }
+}
 
 static double now_s(void)
 {
@@ -420,24 +440,36 @@ static double poke_slow_servers(struct rpc_client *rc, double now)
 }
 
 /* The leader's loop: progress the worker for every thread until our calls settle. */
-static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double deadline)
+static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double deadline,
+                 struct hook_due *hook)
 {
     double next_poke = now_s() + POKE_S;
     while (!all_settled(calls, n) && now_s() < deadline) {
         if (ucp_worker_progress(rc->w.worker))
             continue;
         /* A short spin first: sleeping and waking costs more than a reply takes. */
-        double spin_end = now_s() + rc->spin_s;
+        double spin_start = now_s(), spun = 0;
         int got = 0;
-        while (!all_settled(calls, n) && now_s() < spin_end)
+        while (!all_settled(calls, n) && spun < rc->spin_s) {
             if ((got = (int)ucp_worker_progress(rc->w.worker)))
                 break;
+            /* With more busy threads than cores (an application, this
+             * client, a server), the one we wait for may share our core:
+             * past the first microseconds, give it the core at once rather
+             * than after our time slice. */
+            if (spun > YIELD_AFTER_S)
+                sched_yield();
+            double t = now_s();
+            hook_check(rc, hook, t);
+            spun = t - spin_start;
+        }
         if (got || all_settled(calls, n))
             continue;
         int armed = ucx_worker_arm(&rc->w);
         if (armed == 0)
             continue;
         double t = now_s();
+        hook_check(rc, hook, t);
         double left = deadline - t;
         if (t >= next_poke) {
             next_poke = poke_slow_servers(rc, t);
@@ -480,7 +512,8 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
         if (write(rc->kick_fd, &one, sizeof one) < 0)
             log_debug("kick write failed: %m");
     }
-    double deadline = now_s() + timeout_s;
+    double start = now_s(), deadline = start + timeout_s;
+    struct hook_due hook = { .at = start + rc->wait_hook_s };
     int expired = 0;
     while (!all_settled(calls, n)) {
         double t = now_s();
@@ -493,10 +526,12 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
         }
         if (!rc->leader) {
             rc->leader = 1;
-            lead(rc, calls, n, deadline);
+            lead(rc, calls, n, deadline, &hook);
             rc->leader = 0;
             pthread_cond_broadcast(&rc->cond);
         } else {
+            /* Another thread's calls are in flight too: ours may wait long. */
+            hook_check(rc, &hook, INFINITY);
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             double wait = deadline - t;
@@ -524,6 +559,16 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
     }
     pthread_mutex_unlock(&rc->lock);
     return rc_;
+}
+
+void rpc_client_set_wait_hook(struct rpc_client *rc, void (*fn)(void *), void *arg,
+                              double after_s)
+{
+    pthread_mutex_lock(&rc->lock);
+    rc->wait_hook = fn;
+    rc->wait_hook_arg = arg;
+    rc->wait_hook_s = after_s;
+    pthread_mutex_unlock(&rc->lock);
 }
 
 /* ---- lifetime ---- */

@@ -74,4 +74,13 @@ int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n);
 /* The same with a deadline of its own instead of the client's RPC timeout. */
 int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, double timeout_s);
 
+/* fn(arg) is called, at most once per rpc_run, by a thread whose calls are
+ * still unanswered after_s seconds after it sent them, or that has to wait
+ * while another thread's calls are in flight: a caller that serves requests
+ * (the FUSE loop) can then let another thread take the next one. fn runs with
+ * the client's lock held: it must be quick and must not call into the client.
+ * fn NULL removes the hook. */
+void rpc_client_set_wait_hook(struct rpc_client *rc, void (*fn)(void *), void *arg,
+                              double after_s);
+
 #endif

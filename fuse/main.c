@@ -26,6 +26,7 @@
 
 #include "../common/log.h"
 #include "../common/version.h"
+#include "loop.h"
 #include "openfiles.h"
 #include "pagecache.h"
 
@@ -230,6 +231,24 @@ static void explain_open_failure(const struct cli *cli, int rc)
                 cli->registry_dir, strerror(-rc));
 }
 
+/* fuse/loop.h's loop: a request stream stays on one warm thread, and another
+ * reads while a handler waits on the servers longer than this. */
+#define HANDOFF_S 50e-6
+
+static int serve_mt(struct bfs_fuse *fs, struct fuse_session *se, unsigned max_threads)
+{
+    /* libfuse's default is 10; 0 or absurd values mean "not given". */
+    struct bfs_loop *loop = bfs_loop_new(se, max_threads >= 1 && max_threads <= 1000 ? max_threads : 16);
+    if (!loop)
+        return -ENOMEM;
+    bfs_client_set_wait_hook(fs->client, bfs_loop_blocked, loop, HANDOFF_S);
+    int rc = bfs_loop_run(loop);
+    /* op_destroy still makes calls, after the loop is gone. */
+    bfs_client_set_wait_hook(fs->client, NULL, NULL, 0);
+    bfs_loop_free(loop);
+    return rc;
+}
+
 /* Connects, mounts and serves until unmounted or signalled. status_fd >= 0
  * in the daemon child: the mount outcome is reported there. Returns the exit status. */
 static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdline_opts *fopts,
@@ -276,13 +295,16 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
 
     if (fopts->singlethread) {
         rc = fuse_session_loop(se);
-    } else {
+    } else if (fopts->clone_fd) {
+        /* A /dev/fuse fd per thread is what libfuse's own loop offers. */
         struct fuse_loop_config cfg = {
-            .clone_fd = fopts->clone_fd,
+            .clone_fd = 1,
             /* libfuse leaves UINT_MAX for "not given". */
             .max_idle_threads = fopts->max_idle_threads == UINT_MAX ? 10 : fopts->max_idle_threads,
         };
         rc = fuse_session_loop_mt(se, &cfg);
+    } else {
+        rc = serve_mt(fs, se, fopts->max_threads);
     }
     /* 0: unmounted; > 0: the signal that stopped us; < 0: an error. */
     ret = rc < 0 ? 1 : 0;

@@ -434,25 +434,36 @@ static int ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool creat
     return 0;
 }
 
-/* Takes the entries of ino with idx >= from out of the table: closed now if idle,
- * else when their last op finishes. */
-static void cache_invalidate(struct chunkstore *cs, uint64_t ino, uint64_t from)
+/* Takes e out of the table: closed now if idle, else when its last op finishes. */
+static void ent_drop(struct chunkstore *cs, struct fd_ent *e)
 {
+    table_remove(cs, e);
+    if (e->refs)
+        e->dead = true;
+    else
+        ent_free(e);
+}
+
+/* Takes the entries of ino with from <= idx < end out of the table. A short
+ * range is looked up index by index (an unlink must not cost a walk over the
+ * whole cache); a long one walks the table. */
+static void cache_invalidate(struct chunkstore *cs, uint64_t ino, uint64_t from, uint64_t end)
+{
+    if (cs->nent == 0 || end <= from)
+        return;
+    if (end - from <= cs->table_mask) {
+        for (uint64_t idx = from; idx < end; idx++) {
+            struct fd_ent *e = ent_find(cs, ino, idx);
+            if (e)
+                ent_drop(cs, e);
+        }
+        return;
+    }
     for (size_t h = 0; h <= cs->table_mask; h++) {
-        struct fd_ent **pp = &cs->table[h];
-        while (*pp) {
-            struct fd_ent *e = *pp;
-            if (e->ino != ino || e->idx < from) {
-                pp = &e->hnext;
-                continue;
-            }
-            *pp = e->hnext;
-            cs->nent--;
-            lru_remove(cs, e);
-            if (e->refs)
-                e->dead = true;
-            else
-                ent_free(e);
+        for (struct fd_ent *e = cs->table[h], *next; e; e = next) {
+            next = e->hnext;
+            if (e->ino == ino && e->idx >= from && e->idx < end)
+                ent_drop(cs, e);
         }
     }
 }
@@ -1297,7 +1308,7 @@ static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, ui
 /* Deletes chunk files [first, end) of ino. Returns the first error. */
 static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
 {
-    cache_invalidate(cs, ino, first);
+    cache_invalidate(cs, ino, first, end);
     uns_drop(cs, ino, first);
     if (end > first && end - first > REMOVE_BY_INDEX_MAX)
         return remove_listed(cs, ino, first, end);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "server_int.h"
 
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
+#define SPIN_US 1000            /* default of BENCHFS_SPIN_US: busy-poll after the last request */
+#define YIELD_AFTER_S 20e-6     /* ... yielding the core after this much of it */
 
 struct server_opts {
     const char *registry_dir, *data_dir;
@@ -239,7 +242,7 @@ static int serve(struct server *s, int sfd)
         }
     }
     const char *spin_env = getenv("BENCHFS_SPIN_US");
-    double spin = (spin_env ? atof(spin_env) : 100.0) / 1e6;
+    double spin = (spin_env ? atof(spin_env) : SPIN_US) / 1e6;
     int stopping = 0;
     double stop_deadline = 0;
 
@@ -250,11 +253,17 @@ static int serve(struct server *s, int sfd)
             if ((s->inflight == 0 && chunkstore_inflight(s->cs) == 0) || now_s() > stop_deadline)
                 break;
         } else {
-            /* Spin briefly: the next request usually follows the last reply closely. */
-            double end = now_s() + spin;
+            /* Spin a while: the next request usually follows the last reply
+             * closely, and a server that sleeps is woken onto its client's
+             * core, where they then take turns. Yield while spinning, so that
+             * a client sharing this core gets it at once. */
+            double t0 = now_s(), t = t0;
             unsigned got = 0;
-            while (!got && now_s() < end)
-                got = ucp_worker_progress(s->w.worker);
+            while (!got && t < t0 + spin) {
+                if (!(got = ucp_worker_progress(s->w.worker)) && t - t0 > YIELD_AFTER_S)
+                    sched_yield();
+                t = now_s();
+            }
             if (got)
                 continue;
         }
