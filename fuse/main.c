@@ -76,6 +76,9 @@ static void usage_long(void)
            "    -o negative_timeout=S  kernel caches missing names for S seconds (default 1.0, 0: off)\n"
            "    -o direct_io           bypass the kernel page cache for file data\n"
            "    -o writeback_cache     let the kernel gather writes (single-client use)\n"
+           "    -o max_threads=N       threads serving requests (default 10): one serves a stream of\n"
+           "                           calls, others join while calls wait on the servers\n"
+           "                           (-o clone_fd: libfuse's own loop instead)\n"
            "    -o max_write=N, max_readahead=N, max_background=N, ...\n"
            "                           FUSE connection tunables (see mount.fuse3(8))\n"
            "Data is cached with close-to-open consistency: a file written and closed on one\n"
@@ -237,10 +240,12 @@ static void explain_open_failure(const struct cli *cli, int rc)
 
 static int serve_mt(struct bfs_fuse *fs, struct fuse_session *se, unsigned max_threads)
 {
-    /* libfuse's default is 10; 0 or absurd values mean "not given". */
-    struct bfs_loop *loop = bfs_loop_new(se, max_threads >= 1 && max_threads <= 1000 ? max_threads : 16);
+    if (max_threads < 1 || max_threads > 1000)
+        max_threads = 10;   /* libfuse's default, should it give none */
+    struct bfs_loop *loop = bfs_loop_new(se, max_threads);
     if (!loop)
         return -ENOMEM;
+    log_info("serving requests with up to %u threads", max_threads);
     bfs_client_set_wait_hook(fs->client, bfs_loop_blocked, loop, HANDOFF_S);
     int rc = bfs_loop_run(loop);
     /* op_destroy still makes calls, after the loop is gone. */
