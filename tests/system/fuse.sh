@@ -199,7 +199,8 @@ section "two servers"
 CREG=$T/creg CM=$T/cm
 if start_server "$CREG" "$T/c0" --nodes 2 --node-id 0 --chunk-size 64K &&
    start_server "$CREG" "$T/c1" --nodes 2 --node-id 1 --chunk-size 64K &&
-   mount_fs "$CREG" "$CM"; then
+   mount_fs "$CREG" "$CM" -o max_threads=40; then
+    C1_PID=$SERVER_PID
     # Directory renames are left out (EXDEV across servers: mv copies).
     TF_REG=$CREG run_test_fuse cluster "$CM" create_read_write odd_offsets_chunks sparse \
         truncate append excl_eexist enoent enotdir eisdir hardlink chmod_chown_utimens statfs \
@@ -274,6 +275,41 @@ print(moved, len(bad))' "$CM/nl")
     read -r nl_moved nl_bad <<<"$out"
     check "[cluster] directories moved between parents keep both parents' nlink right (${nl_moved:-?} moved, ${nl_bad:-?} wrong)" \
         test "${nl_moved:-0}" -gt 0 -a "${nl_bad:-1}" -eq 0
+    # A server that stops answering holds up only the calls that need it: other
+    # threads of the mount take the next requests (fuse/loop.c) and the other
+    # server answers them. 32 files, about half on each server; stat(2) from
+    # 32 threads while server 1 is stopped for 2 s (the mount may use 40
+    # threads: each blocked call holds one). With one thread only the calls
+    # queued before the first one to server 1 would be answered.
+    mkdir "$CM/stall" && for i in $(seq 0 31); do : >"$CM/stall/f$i"; done
+    out=$(tmo 60 python3 - "$CM/stall" "$C1_PID" <<'EOF'
+import os, signal, sys, threading, time
+d, pid = sys.argv[1], int(sys.argv[2])
+fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+time.sleep(1.2)   # the kernel's cached entries expire: the stats reach the servers
+done = []
+def one(name):
+    os.stat(name, dir_fd=fd)
+    done.append(name)
+os.kill(pid, signal.SIGSTOP)
+try:
+    ts = [threading.Thread(target=one, args=(f"f{i}",)) for i in range(32)]
+    for t in ts:
+        t.start()
+    time.sleep(2)
+    early = len(done)
+finally:
+    os.kill(pid, signal.SIGCONT)
+for t in ts:
+    t.join(30)
+print(early, len(done))
+EOF
+)
+    read -r st_early st_all <<<"$out"
+    kill -CONT "$C1_PID" 2>/dev/null
+    check "[cluster] with server 1 stopped, calls to server 0 are answered (${st_early:-?} of 32 within 2 s, >= 6)" \
+        test "${st_early:-0}" -ge 6 -a "${st_early:-32}" -lt 32
+    check "[cluster] ... and the rest once it runs again (${st_all:-?} of 32)" test "${st_all:-0}" -eq 32
     mt fusermount3 -u "$CM"
 else
     fail "two-server cluster and its mount"
