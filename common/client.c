@@ -27,12 +27,12 @@ struct bfs_client {
 };
 
 uint32_t bfs_client_nodes(const struct bfs_client *c) { return c->nodes; }
+uint32_t bfs_client_chunk_size(const struct bfs_client *c) { return c->chunk_size; }
 
 void bfs_client_set_wait_hook(struct bfs_client *c, void (*fn)(void *), void *arg, double after_s)
 {
     rpc_client_set_wait_hook(c->rpc, fn, arg, after_s);
 }
-uint32_t bfs_client_chunk_size(const struct bfs_client *c) { return c->chunk_size; }
 
 /* A server we lost may be back: re-read its registry file and reconnect. */
 static int reconnect(struct bfs_client *c, uint32_t node)

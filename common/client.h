@@ -40,9 +40,9 @@ void bfs_client_close(struct bfs_client *c);
 
 /* Cluster facts learned from the registry. */
 uint32_t bfs_client_nodes(const struct bfs_client *c);
+uint32_t bfs_client_chunk_size(const struct bfs_client *c);
 /* See rpc_client_set_wait_hook (rpc.h): fn(arg) when a call has waited after_s. */
 void bfs_client_set_wait_hook(struct bfs_client *c, void (*fn)(void *), void *arg, double after_s);
-uint32_t bfs_client_chunk_size(const struct bfs_client *c);
 
 int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out);
 int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out);

@@ -981,6 +981,12 @@ int chunkstore_arm(struct chunkstore *cs)
     return (int)io_uring_cq_ready(&cs->ring) + (cs->done_head != NULL);
 }
 
+bool chunkstore_ready(struct chunkstore *cs)
+{
+    return cs->done_head || io_uring_cq_ready(&cs->ring) ||
+           (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+}
+
 int chunkstore_poll(struct chunkstore *cs)
 {
     int n = done_run(cs);

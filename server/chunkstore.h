@@ -19,6 +19,7 @@
 #ifndef BENCHFS_CHUNKSTORE_H
 #define BENCHFS_CHUNKSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,6 +56,9 @@ int chunkstore_poll(struct chunkstore *cs);
  * completions are already waiting (if any, poll instead of sleeping: their
  * signal may have come before the clear). */
 int chunkstore_arm(struct chunkstore *cs);
+/* True when chunkstore_poll has something to do (completions, or kernel work
+ * that will post some). No system call: for an owner that busy-polls. */
+bool chunkstore_ready(struct chunkstore *cs);
 /* Submits queued SQEs. 0 or negative errno. */
 int chunkstore_flush(struct chunkstore *cs);
 /* Operations queued or in flight. */

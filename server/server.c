@@ -260,7 +260,8 @@ static int serve(struct server *s, int sfd)
             double t0 = now_s(), t = t0;
             unsigned got = 0;
             while (!got && t < t0 + spin) {
-                if (!(got = ucp_worker_progress(s->w.worker)) && t - t0 > YIELD_AFTER_S)
+                got = ucp_worker_progress(s->w.worker) || chunkstore_ready(s->cs);
+                if (!got && t - t0 > YIELD_AFTER_S)
                     sched_yield();
                 t = now_s();
             }
