@@ -475,9 +475,12 @@ static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double
             next_poke = poke_slow_servers(rc, t);
             continue;
         }
-        /* Wake in time for the next probe while calls are outstanding. */
+        /* Wake in time for the next probe while calls are outstanding, and
+         * for the wait hook (with no spin, the sleep may come before it). */
         if (next_poke - t < left)
             left = next_poke - t;
+        if (!hook->done && rc->wait_hook && hook->at - t < left)
+            left = hook->at - t;
         int ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
         /* UCX raises no event when a queued send can go on: poll while one is. */
         if (rc->sending && ms > 1)

@@ -516,8 +516,8 @@ static void done_push(struct chunkstore *cs, struct op *op, ssize_t res)
     op->next = NULL;
     if (cs->done_tail) cs->done_tail->next = op; else cs->done_head = op;
     cs->done_tail = op;
-    /* No eventfd write: the owner polls before it sleeps, and chunkstore_arm
-     * counts this list. */
+    /* No eventfd write: the owner polls before it sleeps, and chunkstore_ready
+     * sees this list. */
 }
 
 static int done_run(struct chunkstore *cs)
@@ -973,18 +973,18 @@ int chunkstore_eventfd(struct chunkstore *cs)
     return cs->efd;
 }
 
-int chunkstore_arm(struct chunkstore *cs)
-{
-    uint64_t v;
-    if (read(cs->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-        log_warn("chunkstore: eventfd read: %s", strerror(errno));
-    return (int)io_uring_cq_ready(&cs->ring) + (cs->done_head != NULL);
-}
-
 bool chunkstore_ready(struct chunkstore *cs)
 {
     return cs->done_head || io_uring_cq_ready(&cs->ring) ||
            (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+}
+
+bool chunkstore_arm(struct chunkstore *cs)
+{
+    uint64_t v;
+    if (read(cs->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        log_warn("chunkstore: eventfd read: %s", strerror(errno));
+    return chunkstore_ready(cs);
 }
 
 int chunkstore_poll(struct chunkstore *cs)

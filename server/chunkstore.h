@@ -52,13 +52,13 @@ int chunkstore_eventfd(struct chunkstore *cs);
 /* Reaps all available completions, running callbacks. Returns how many. Does not
  * touch the eventfd: polling costs no system call while the owner is busy. */
 int chunkstore_poll(struct chunkstore *cs);
-/* Before the owner sleeps on the eventfd: clears it, then returns how many
- * completions are already waiting (if any, poll instead of sleeping: their
- * signal may have come before the clear). */
-int chunkstore_arm(struct chunkstore *cs);
 /* True when chunkstore_poll has something to do (completions, or kernel work
  * that will post some). No system call: for an owner that busy-polls. */
 bool chunkstore_ready(struct chunkstore *cs);
+/* Before the owner sleeps on the eventfd: clears it, then says whether there
+ * is work already (then poll instead of sleeping: its signal may have come
+ * before the clear). */
+bool chunkstore_arm(struct chunkstore *cs);
 /* Submits queued SQEs. 0 or negative errno. */
 int chunkstore_flush(struct chunkstore *cs);
 /* Operations queued or in flight. */

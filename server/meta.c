@@ -57,6 +57,7 @@
 struct meta_store {
     MDB_env *env;
     int fd;                 /* LMDB's data file */
+    size_t psize;           /* LMDB's page size */
     double grow_retry;      /* after a failed growth: when to try again (CLOCK_MONOTONIC s) */
     MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
     MDB_dbi info, inodes, dentries, orphans, inl;
@@ -185,11 +186,10 @@ static double mono_s(void)
 static int ensure_room(struct meta_store *m)
 {
     MDB_envinfo info;
-    MDB_stat st;
     int rc;
-    if ((rc = mdb_env_info(m->env, &info)) || (rc = mdb_env_stat(m->env, &st)))
+    if ((rc = mdb_env_info(m->env, &info)))
         return db_err(rc, "map size", 0);
-    size_t size = info.me_mapsize, used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    size_t size = info.me_mapsize, used = (info.me_last_pgno + 1) * m->psize;
     if (used + size / 4 <= size)
         return 0;
     if (m->grow_retry > 0 && mono_s() < m->grow_retry)
@@ -748,10 +748,12 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
         goto fail;
     }
     MDB_envinfo info;
-    if ((rc = mdb_env_info(m->env, &info))) {
+    MDB_stat st;
+    if ((rc = mdb_env_info(m->env, &info)) || (rc = mdb_env_stat(m->env, &st))) {
         rc = db_err(rc, m->path, 0);
         goto fail;
     }
+    m->psize = st.ms_psize;
     if ((rc = allocate_map(m, 0, info.me_mapsize)))
         goto fail;
     if (mdb_env_get_maxkeysize(m->env) < DKEY_MAX) {

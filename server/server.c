@@ -269,7 +269,7 @@ static int serve(struct server *s, int sfd)
                 continue;
         }
         int armed = ucx_worker_arm(&s->w);
-        if (armed == 0 || chunkstore_arm(s->cs) > 0)
+        if (armed == 0 || chunkstore_arm(s->cs))
             continue;
         /* UCX raises no event when a queued send can go on (no POLLOUT): with
          * replies still queued, sleep only briefly. */

@@ -321,7 +321,7 @@ static void drain(void)
         int rc = chunkstore_flush(cs);
         if (rc < 0)
             fail("chunkstore_flush: %s", strerror(-rc));
-        if (chunkstore_poll(cs) > 0 || chunkstore_arm(cs) > 0)
+        if (chunkstore_poll(cs) > 0 || chunkstore_arm(cs))
             continue;
         struct pollfd p = { .fd = chunkstore_eventfd(cs), .events = POLLIN };
         if (poll(&p, 1, 1) == 0 && ++waited >= FZ_DRAIN_MS)

@@ -63,7 +63,7 @@ static int loop_until(struct chunkstore *cs, int want)
     while (g_calls < want) {
         if (chunkstore_flush(cs) < 0)
             return -1;
-        if (chunkstore_arm(cs) > 0) {
+        if (chunkstore_arm(cs)) {
             chunkstore_poll(cs);
             continue;
         }
