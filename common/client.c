@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "endian.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 struct bfs_client {
     char registry_dir[PATH_MAX];
     uint32_t nodes, chunk_size;
+    double rpc_timeout_s;
     struct rpc_client *rpc;
     pthread_mutex_t reconnect_lock;
 };
@@ -78,13 +80,44 @@ static int run(struct bfs_client *c, struct rpc_call *calls, size_t n)
     return rpc_run(c->rpc, calls, n);
 }
 
+int bfs_call_run(struct bfs_client *c, struct rpc_call *calls, size_t n)
+{
+    return run(c, calls, n);
+}
+
 static int run1(struct bfs_client *c, struct rpc_call *call)
 {
     int rc = run(c, call, 1);
     return rc < 0 ? rc : call->status;
 }
 
-static void prep(struct rpc_call *call, uint32_t node, uint32_t op)
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* run1 for the operations a server may refuse with -EBUSY because another
+ * multi-server operation holds what they need (server/coord.h): that one
+ * finishes within a few round trips, so this tries again after a growing pause,
+ * within the RPC timeout. */
+static int run1_busy(struct bfs_client *c, struct rpc_call *call)
+{
+    double deadline = mono_s() + c->rpc_timeout_s;
+    long pause_us = 200;
+    for (;;) {
+        int rc = run1(c, call);
+        if (rc != -EBUSY || mono_s() + pause_us / 1e6 > deadline)
+            return rc;
+        struct timespec ts = { 0, (pause_us + rand() % pause_us) * 1000L };
+        nanosleep(&ts, NULL);
+        if (pause_us < 50000)
+            pause_us *= 2;
+    }
+}
+
+void bfs_call_prep(struct rpc_call *call, uint32_t node, uint32_t op)
 {
     memset(&call->args, 0, sizeof call->args);
     call->node = node;
@@ -113,7 +146,7 @@ static int prep_entry(struct bfs_client *c, struct rpc_call *call, uint32_t op, 
     int rc = check_name(name, &len);
     if (rc < 0)
         return rc;
-    prep(call, place_dentry(parent, name, len, c->nodes), op);
+    bfs_call_prep(call, place_dentry(parent, name, len, c->nodes), op);
     call->args.parent = parent;
     call->args.name = name;
     call->args.name_len = (uint32_t)len;
@@ -130,7 +163,7 @@ static int on_all_nodes(struct bfs_client *c, uint32_t skip, uint32_t op, const 
         for (uint32_t node = base; node < c->nodes && node < base + WINDOW; node++) {
             if (node == skip)
                 continue;
-            prep(&calls[n], node, op);
+            bfs_call_prep(&calls[n], node, op);
             calls[n++].args = *args;
         }
         int rc = run(c, calls, n);
@@ -161,7 +194,7 @@ static int settle_drop(struct bfs_client *c, const struct bfs_msg *drop, unsigne
     if (drop->ino == 0)
         return 0;
     if (drop->flags & BFS_DROP_REMOTE) {
-        prep(&call, place_inode(drop->ino, c->nodes), OP_NLINK);
+        bfs_call_prep(&call, place_inode(drop->ino, c->nodes), OP_NLINK);
         call.args.ino = drop->ino;
         call.args.delta = -1;
         call.args.flags = (keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0;
@@ -178,7 +211,7 @@ static int settle_drop(struct bfs_client *c, const struct bfs_msg *drop, unsigne
 int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out)
 {
     struct rpc_call call;
-    prep(&call, place_inode(ino, c->nodes), OP_GETATTR);
+    bfs_call_prep(&call, place_inode(ino, c->nodes), OP_GETATTR);
     call.args.ino = ino;
     int rc = run1(c, &call);
     if (rc == 0)
@@ -203,7 +236,7 @@ int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct 
                 struct bfs_attr *out)
 {
     struct rpc_call call;
-    prep(&call, place_inode(ino, c->nodes), OP_SETATTR);
+    bfs_call_prep(&call, place_inode(ino, c->nodes), OP_SETATTR);
     call.args.ino = ino;
     call.args.mask = mask;
     call.args.attr = *in;
@@ -220,17 +253,18 @@ int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct 
     return rc;
 }
 
-/* A subdirectory entry of parent was made (+1) or removed (-1) on server node:
- * when parent's inode lives elsewhere its owner counts the subdirectory in its
- * nlink (the entry's server did so itself otherwise). The entry is in place
- * either way, so a failure here only leaves nlink off by one: logged. */
+/* An entry of parent was made or removed on server node: when parent's inode
+ * lives elsewhere, its owner updates its times and, for a subdirectory (delta +1
+ * made, -1 removed), its nlink (the entry's server did so itself otherwise). The
+ * entry is in place either way, so a failure here only leaves the times or nlink
+ * off: logged (benchfs-fsck repairs a count). */
 static void count_subdir(struct bfs_client *c, uint64_t parent, uint32_t node, int delta)
 {
     uint32_t owner = place_inode(parent, c->nodes);
     if (owner == node)
         return;
     struct rpc_call call;
-    prep(&call, owner, OP_NLINK);
+    bfs_call_prep(&call, owner, OP_NLINK);
     call.args.ino = parent;
     call.args.delta = delta;
     call.args.flags = BFS_F_SUBDIR;
@@ -261,8 +295,7 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
     if (rc < 0)
         return rc;
     *out = call.reply.attr;
-    if (S_ISDIR(mode))
-        count_subdir(c, parent, call.node, +1);
+    count_subdir(c, parent, call.node, S_ISDIR(mode) ? +1 : 0);
     return 0;
 }
 
@@ -283,7 +316,7 @@ int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const c
 ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size)
 {
     struct rpc_call call;
-    prep(&call, place_inode(ino, c->nodes), OP_READLINK);
+    bfs_call_prep(&call, place_inode(ino, c->nodes), OP_READLINK);
     call.args.ino = ino;
     int rc = run1(c, &call);
     if (rc < 0)
@@ -307,7 +340,7 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     /* The entry's server needs the type when it does not hold the inode. */
     if (node != owner && (rc = bfs_getattr(c, ino, &a)) < 0)
         return rc;
-    prep(&call, node, OP_LINK);
+    bfs_call_prep(&call, node, OP_LINK);
     call.args.ino = ino;
     call.args.mode = a.mode & S_IFMT;
     call.args.parent = newparent;
@@ -315,11 +348,12 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     call.args.name_len = (uint32_t)len;
     if ((rc = run1(c, &call)) < 0)
         return rc;
+    count_subdir(c, newparent, node, 0);
     if (!(call.reply.flags & 1)) {
         *out = call.reply.attr;
         return 0;
     }
-    prep(&call, owner, OP_NLINK);
+    bfs_call_prep(&call, owner, OP_NLINK);
     call.args.ino = ino;
     call.args.delta = 1;
     rc = run1(c, &call);
@@ -341,10 +375,10 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
     if (rc < 0)
         return rc;
     call.args.flags = flags;
-    if ((rc = run1(c, &call)) < 0)
+    /* An rmdir in a cluster is the entry server's to coordinate, parent included. */
+    if ((rc = run1_busy(c, &call)) < 0 || (call.reply.flags & BFS_DROP_COORD))
         return rc;
-    if (flags & BFS_F_RMDIR)
-        count_subdir(c, parent, call.node, -1);
+    count_subdir(c, parent, call.node, (flags & BFS_F_RMDIR) ? -1 : 0);
     return settle_drop(c, &call.reply, (flags & BFS_F_KEEP) ? BFS_UNLINK_KEEP : 0);
 }
 
@@ -355,70 +389,18 @@ int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned
 
 int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name)
 {
-    if (c->nodes > 1) {
-        /* Entries of the directory live on every node: each must have none. */
-        struct bfs_attr a;
-        int rc = bfs_lookup(c, parent, name, &a);
-        if (rc < 0)
-            return rc;
-        if (!S_ISDIR(a.mode))
-            return -ENOTDIR;
-        for (uint32_t node = 0; node < c->nodes; node++) {
-            struct rpc_call call;
-            prep(&call, node, OP_HAS_ENTRIES);
-            call.args.ino = a.ino;
-            if ((rc = run1(c, &call)) < 0)
-                return rc;
-            if (call.reply.flags & 1)
-                return -ENOTEMPTY;
-        }
-    }
     return unlink_entry(c, parent, name, BFS_F_RMDIR);
 }
 
 int bfs_purge(struct bfs_client *c, uint64_t ino)
 {
     struct rpc_call call;
-    prep(&call, place_inode(ino, c->nodes), OP_PURGE);
+    bfs_call_prep(&call, place_inode(ino, c->nodes), OP_PURGE);
     call.args.ino = ino;
     int rc = run1(c, &call);
     if (rc == 0 && (call.reply.flags & BFS_DROP_FREED))
         remove_remote_chunks(c, ino, call.reply.size);
     return rc;
-}
-
-/* Renames a non-directory whose old and new entries live on different
- * servers. That is not one transaction, so it goes in steps that never lose the
- * file: a replaced file is unlinked, the new name linked, then the old name
- * removed; a failure in between leaves the file under its old name (or both).
- * Directories stay -EXDEV (mv then copies): their ".." and their parents' link
- * counts would have to move as well. */
-static int rename_across(struct bfs_client *c, uint64_t parent, const char *name,
-                         uint64_t newparent, const char *newname, unsigned flags, unsigned keep)
-{
-    struct bfs_attr src, dst, out;
-    int rc = bfs_lookup(c, parent, name, &src);
-    if (rc < 0)
-        return rc;
-    if (S_ISDIR(src.mode))
-        return -EXDEV;
-    rc = bfs_lookup(c, newparent, newname, &dst);
-    if (rc == 0) {
-        if (flags & BFS_RENAME_NOREPLACE)
-            return -EEXIST;
-        if (dst.ino == src.ino)
-            return 0;   /* two names of one file: rename(2) does nothing */
-        if (S_ISDIR(dst.mode))
-            return -EISDIR;
-        if ((rc = bfs_unlink(c, newparent, newname, keep)) < 0 && rc != -ENOENT)
-            return rc;
-    } else if (rc != -ENOENT) {
-        return rc;
-    }
-    if ((rc = bfs_link(c, src.ino, newparent, newname, &out)) < 0)
-        return rc;
-    rc = bfs_unlink(c, parent, name, 0);
-    return rc == -ENOENT ? 0 : rc;   /* removed meanwhile by someone else: gone either way */
 }
 
 int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t newparent,
@@ -431,10 +413,10 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
         rc = check_name(newname, &newlen);
     if (rc < 0)
         return rc;
+    /* The source entry's server renames, or coordinates the rename with the
+     * servers of the target, of the parents and of the inodes (server/coord.h). */
     uint32_t node = place_dentry(parent, name, len, c->nodes);
-    if (node != place_dentry(newparent, newname, newlen, c->nodes))
-        return rename_across(c, parent, name, newparent, newname, flags, keep);
-    prep(&call, node, OP_RENAME);
+    bfs_call_prep(&call, node, OP_RENAME);
     call.args.parent = parent;
     call.args.name = name;
     call.args.name_len = (uint32_t)len;
@@ -443,14 +425,14 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
     call.args.newname_len = (uint32_t)newlen;
     call.args.flags = ((flags & BFS_RENAME_NOREPLACE) ? BFS_F_NOREPLACE : 0) |
                       ((keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0);
-    if ((rc = run1(c, &call)) < 0)
+    if ((rc = run1_busy(c, &call)) < 0 || (call.reply.flags & BFS_DROP_COORD))
         return rc;
-    /* The entry's server counted the directory links of parents it holds. */
-    int moved = !!(call.reply.flags & BFS_DIR_MOVED), gone = !!(call.reply.flags & BFS_DIR_GONE);
-    if (moved)
-        count_subdir(c, parent, node, -1);
-    if (moved - gone)
-        count_subdir(c, newparent, node, moved - gone);
+    /* A rename the server did alone had both entries there, and on a cluster moved
+     * no directory between parents: the parents' times remain, and a replaced
+     * file's link where its inode lives. */
+    count_subdir(c, parent, node, 0);
+    if (newparent != parent)
+        count_subdir(c, newparent, node, 0);
     return settle_drop(c, &call.reply, keep);
 }
 
@@ -465,7 +447,7 @@ int bfs_readdir(struct bfs_client *c, uint64_t dir, uint64_t cookie, bfs_dirent_
     int rc = 0, stop = 0;
     while (rc == 0 && !stop && node < c->nodes) {
         struct rpc_call call;
-        prep(&call, node, OP_READDIR);
+        bfs_call_prep(&call, node, OP_READDIR);
         call.args.ino = dir;
         call.args.cookie = pos;
         call.args.len = BFS_READDIR_MAX;
@@ -505,7 +487,7 @@ int bfs_statfs(struct bfs_client *c, struct statvfs *out)
     uint64_t bytes = 0, bfree = 0, bavail = 0, files = 0, ffree = 0;
     for (uint32_t node = 0; node < c->nodes; node++) {
         struct rpc_call call;
-        prep(&call, node, OP_STATFS);
+        bfs_call_prep(&call, node, OP_STATFS);
         int rc = run1(c, &call);
         if (rc < 0)
             return rc;
@@ -550,7 +532,7 @@ ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint
         for (; n < WINDOW && sent < len; n++) {
             uint64_t idx, coff;
             size_t plen = piece(c, off + sent, len - sent, &idx, &coff);
-            prep(&calls[n], place_chunk(ino, idx, c->nodes), OP_READ);
+            bfs_call_prep(&calls[n], place_chunk(ino, idx, c->nodes), OP_READ);
             calls[n].args.ino = ino;
             calls[n].args.idx = idx;
             calls[n].args.off = coff;
@@ -602,7 +584,7 @@ ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_
         for (; n < WINDOW && sent < len; n++) {
             uint64_t idx, coff;
             size_t plen = piece(c, off + sent, len - sent, &idx, &coff);
-            prep(&calls[n], place_chunk(ino, idx, c->nodes), OP_WRITE);
+            bfs_call_prep(&calls[n], place_chunk(ino, idx, c->nodes), OP_WRITE);
             calls[n].args.ino = ino;
             calls[n].args.idx = idx;
             calls[n].args.off = coff;
@@ -646,7 +628,7 @@ int bfs_server_counters(struct bfs_client *c, uint32_t node, uint64_t *counts, s
 {
     uint8_t raw[OP_MAX * 8];
     struct rpc_call call;
-    prep(&call, node, OP_COUNTERS);
+    bfs_call_prep(&call, node, OP_COUNTERS);
     call.rbuf = raw;
     call.rbuf_len = sizeof raw;
     int rc = run1(c, &call);
@@ -683,6 +665,7 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
         goto fail;
     c->nodes = n;
     c->chunk_size = entries[0].chunk_size;
+    c->rpc_timeout_s = opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30;
     rc = rpc_client_create(n, key, opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30, &c->rpc);
     for (uint32_t i = 0; rc == 0 && i < n; i++)
         rc = rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len);

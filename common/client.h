@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include "rpc.h"
 #include "types.h"
 
 struct bfs_client;
@@ -105,5 +106,12 @@ int bfs_fsync(struct bfs_client *c, uint64_t ino, int datasync);
 /* Per-opcode request counters of server node (for tests and benchmarks):
  * counts[op] for op < n. Returns the number of counters filled or -errno. */
 int bfs_server_counters(struct bfs_client *c, uint32_t node, uint64_t *counts, size_t n);
+
+/* ---- raw calls, for the servers' coordinators (server/coord.c) and tools ---- */
+/* Prepares call for op to node: zeroed fields, no buffers. */
+void bfs_call_prep(struct rpc_call *call, uint32_t node, uint32_t op);
+/* Sends calls (reconnecting to nodes that were lost) and waits for all of them:
+ * 0 when each got an answer (see its status), or a transport error. */
+int bfs_call_run(struct bfs_client *c, struct rpc_call *calls, size_t n);
 
 #endif

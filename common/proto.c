@@ -82,7 +82,7 @@ int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h)
 enum field {
     F_END, F_INO, F_PARENT, F_NEWPARENT, F_IDX, F_OFF, F_SIZE, F_COOKIE,
     F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA, F_CLIENT,
-    F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME,
+    F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME, F_INTENT, F_STEP,
 };
 
 #define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8)
@@ -120,6 +120,18 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_HELLO]       = { "HELLO",    { F_END }, { F_CLIENT } },
     [OP_BYE]         = { "BYE",      { F_END }, { F_END } },
     [OP_NOP]         = { "NOP",      { F_END }, { F_END } },
+    /* Steps of multi-server operations, sent by a coordinator (server/coord.c). */
+    [OP_FENCE]       = { "FENCE",    { F_INO, F_INTENT, F_FLAGS }, { F_END } },
+    [OP_INSTALL]     = { "INSTALL",  { F_PARENT, F_NAME, F_INO, F_MODE, F_SIZE, F_INTENT, F_STEP },
+                                     { F_INO, F_MODE } },
+    [OP_DROP_ENTRY]  = { "DROP_ENTRY", { F_PARENT, F_NAME, F_INO }, { F_END } },
+    [OP_DIR_ADJUST]  = { "DIR_ADJUST", { F_INO, F_DELTA, F_INTENT, F_STEP }, { F_END } },
+    [OP_DROP]        = { "DROP",     { F_INO, F_FLAGS, F_INTENT, F_STEP }, { F_INO, F_FLAGS, F_SIZE } },
+    [OP_MOVED]       = { "MOVED",    { F_INO, F_NEWPARENT, F_INTENT, F_STEP }, { F_END } },
+    [OP_PARENT]      = { "PARENT",   { F_INO }, { F_PARENT } },
+    [OP_STEP]        = { "STEP",     { F_INTENT, F_STEP, F_FLAGS }, { F_INO, F_MODE, F_FLAGS, F_SIZE } },
+    [OP_NOTE]        = { "NOTE",     { F_INTENT, F_INO }, { F_END } },
+    [OP_FORGET]      = { "FORGET",   { F_INTENT }, { F_END } },
 };
 
 const char *proto_op_name(uint32_t op)
@@ -155,6 +167,7 @@ static uint64_t *u64_ptr(struct bfs_msg *m, int f)
     case F_SIZE: return &m->size;
     case F_COOKIE: return &m->cookie;
     case F_PRE_CTIME: return &m->pre_ctime;
+    case F_INTENT: return &m->intent;
     default: return NULL;
     }
 }
@@ -170,6 +183,7 @@ static uint32_t *u32_ptr(struct bfs_msg *m, int f)
     case F_LEN: return &m->len;
     case F_DELTA: return (uint32_t *)&m->delta;
     case F_CLIENT: return &m->client;
+    case F_STEP: return &m->step;
     default: return NULL;
     }
 }

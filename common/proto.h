@@ -26,7 +26,7 @@
 #include "types.h"
 
 #define BFS_PROTO_MAGIC    0x31534642u   /* "BFS1" */
-#define BFS_PROTO_VERSION  2             /* 2: WRITE replies carry the owner's attributes */
+#define BFS_PROTO_VERSION  3             /* 3: steps of multi-server operations */
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -60,6 +60,19 @@ enum bfs_op {
     OP_HELLO,        /* bulk: the client's UCX worker address -> client(id for later requests) */
     OP_BYE,          /*                         -> (the server forgets the client) */
     OP_NOP,          /*                         -> (nothing: a probe, see rpc.c) */
+    /* Steps of multi-server operations, from a coordinator (server/coord.h). Each
+     * carries the intent id; the marked ones (step) are done at most once. */
+    OP_FENCE,        /* ino(dir), intent, flags(BFS_FENCE_*) -> (-ENOTEMPTY, -EBUSY, -ENOENT) */
+    OP_INSTALL,      /* parent, name, ino, mode(type), size(expected old ino), intent, step
+                        -> ino, mode (what was replaced; -ESTALE: not what was expected) */
+    OP_DROP_ENTRY,   /* parent, name, ino       -> (removes the entry if it still names ino) */
+    OP_DIR_ADJUST,   /* ino(dir), delta, intent, step -> (nlink += delta, mtime, ctime) */
+    OP_DROP,         /* ino, flags(RMDIR|KEEP), intent, step -> drop */
+    OP_MOVED,        /* ino, newparent, intent, step -> (ctime; a directory's parent) */
+    OP_PARENT,       /* ino(dir)                -> parent */
+    OP_STEP,         /* intent, step, flags(1: claim) -> ino, mode, flags, size (the mark; -ENOENT) */
+    OP_FORGET,       /* intent                  -> (marks of the intent deleted) */
+    OP_NOTE,         /* intent, ino             -> (the coordinator's intent notes a fenced dir) */
     OP_MAX
 };
 
@@ -67,10 +80,14 @@ enum bfs_op {
 /* BFS_F_SUBDIR (NLINK): a subdirectory entry of directory ino was made (+1) or
  * removed (-1) on another server: count it and touch ino, never free it. */
 enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8 };
+/* Flags of OP_FENCE: set it (empty here), lift it, or leave it as a tombstone. */
+enum { BFS_FENCE_SET = 0, BFS_FENCE_LIFT = 1, BFS_FENCE_DEAD = 2 };
 /* Flags of a drop (what happened to the inode that lost an entry). RENAME
  * replies add BFS_DIR_MOVED (a directory changed parents) and BFS_DIR_GONE (a
  * directory was replaced): the client counts them at parents on other servers. */
-enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2, BFS_DIR_MOVED = 4, BFS_DIR_GONE = 8 };
+/* BFS_DROP_COORD: a coordinator did the whole operation (parents and inodes too). */
+enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2, BFS_DIR_MOVED = 4, BFS_DIR_GONE = 8,
+       BFS_DROP_COORD = 16 };
 
 const char *proto_op_name(uint32_t op);
 
@@ -104,7 +121,8 @@ struct bfs_statfs {
 struct bfs_msg {
     uint64_t ino, parent, newparent, idx, off, size, cookie;
     uint64_t pre_ctime;   /* WRITE reply from the owner: its ctime (int64 ns) before the write */
-    uint32_t mode, uid, gid, mask, flags, len, client;
+    uint64_t intent;      /* steps: the multi-server operation they belong to */
+    uint32_t mode, uid, gid, mask, flags, len, client, step;
     int32_t  delta;
     struct bfs_attr attr;
     struct bfs_statfs st;

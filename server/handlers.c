@@ -6,6 +6,7 @@
  * are synchronous and never touch the chunk store. A write that does not fit
  * migrates the file to chunk mode first (see migrate). */
 #include "server_int.h"
+#include "coord.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "../common/endian.h"
 #include "../common/log.h"
+#include "../common/placement.h"
 
 static int64_t now_ns(void)
 {
@@ -377,6 +379,251 @@ static int do_write(struct server *s, struct srv_req *r)
     return write_chunk(s, r);
 }
 
+/* ---- multi-server operations (coord.h) ----
+ *
+ * The entry of an intent this node coordinates is locked while its steps run:
+ * a request for that entry waits in the lock's queue (like a migration's) and
+ * runs once the intent is over; a step of another intent that would change it
+ * gets -EBUSY (the other operation is rolled back and tried again, so two
+ * operations never wait for each other). A request that would add an entry to a
+ * fenced directory (META_FENCED) waits until a FENCE step lifts the fence or
+ * makes it a tombstone. Both are rare and short: lists do. */
+
+struct entry_lock {
+    uint64_t intent, parent;
+    uint32_t len;
+    char name[BFS_NAME_MAX];
+    struct srv_req *wait_head, *wait_tail;
+    struct entry_lock *next;
+};
+
+struct fence_wait {
+    uint64_t dir;
+    struct srv_req *wait_head, *wait_tail;
+    struct fence_wait *next;
+};
+
+static struct entry_lock *lock_of(const struct server *s, uint64_t parent, const char *name,
+                                  uint32_t len)
+{
+    struct entry_lock *l = s->locks;
+    while (l && !(l->parent == parent && l->len == len && memcmp(l->name, name, len) == 0))
+        l = l->next;
+    return l;
+}
+
+/* The lock on an entry request r names (either of a rename's two), if any. */
+static struct entry_lock *lock_for(const struct server *s, const struct srv_req *r)
+{
+    struct entry_lock *l = NULL;
+    switch (r->op) {
+    case OP_RENAME:
+        l = lock_of(s, r->a.newparent, r->a.newname, r->a.newname_len);
+        /* fall through */
+    case OP_UNLINK:
+    case OP_LINK:
+    case OP_CREATE:
+        return l ? l : lock_of(s, r->a.parent, r->a.name, r->a.name_len);
+    default:
+        return NULL;
+    }
+}
+
+static int lock_entry(struct server *s, const struct meta_intent *in)
+{
+    struct entry_lock *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    l->intent = in->id;
+    l->parent = in->parent;
+    l->len = in->name_len;
+    memcpy(l->name, in->name, in->name_len);
+    l->next = s->locks;
+    s->locks = l;
+    return 0;
+}
+
+/* Runs the requests of queue head as if they arrived now. */
+static void run_queue(struct server *s, struct srv_req *head)
+{
+    for (struct srv_req *w = head, *next; w; w = next) {
+        next = w->next;
+        w->next = NULL;
+        run_request(s, w);
+    }
+}
+
+static void unlock_entry(struct server *s, uint64_t intent)
+{
+    struct entry_lock **pp = &s->locks;
+    while (*pp && (*pp)->intent != intent)
+        pp = &(*pp)->next;
+    struct entry_lock *l = *pp;
+    if (!l)
+        return;
+    *pp = l->next;
+    run_queue(s, l->wait_head);
+    free(l);
+}
+
+/* r waits until dir's fence goes; 1 (answered later) or -ENOMEM. */
+static int fence_defer(struct server *s, struct srv_req *r, uint64_t dir)
+{
+    struct fence_wait *f = s->fence_waits;
+    while (f && f->dir != dir)
+        f = f->next;
+    if (!f) {
+        if (!(f = calloc(1, sizeof *f)))
+            return -ENOMEM;
+        f->dir = dir;
+        f->next = s->fence_waits;
+        s->fence_waits = f;
+    }
+    log_debug("request %llu: %s waits for the fence on directory %llx", (unsigned long long)r->id,
+              proto_op_name(r->op), (unsigned long long)dir);
+    req_append(&f->wait_head, &f->wait_tail, r);
+    return 1;
+}
+
+static void fence_wake(struct server *s, uint64_t dir)
+{
+    struct fence_wait **pp = &s->fence_waits;
+    while (*pp && (*pp)->dir != dir)
+        pp = &(*pp)->next;
+    struct fence_wait *f = *pp;
+    if (!f)
+        return;
+    *pp = f->next;
+    run_queue(s, f->wait_head);
+    free(f);
+}
+
+/* Begins an intent for r's entry and hands it to the coordinator: 1 (answered
+ * when it is done) or -errno. */
+static int start_intent(struct server *s, struct srv_req *r, uint32_t kind)
+{
+    const struct bfs_msg *a = &r->a;
+    struct meta_intent in = { .kind = kind, .flags = a->flags, .parent = a->parent,
+                              .newparent = a->newparent, .name_len = a->name_len,
+                              .newname_len = a->newname_len };
+    memcpy(in.name, a->name, a->name_len);
+    if (a->newname_len)
+        memcpy(in.newname, a->newname, a->newname_len);
+    int rc = meta_intent_begin(s->meta, &in, kind == COORD_RMDIR);
+    if (rc < 0)
+        return rc;
+    if ((rc = lock_entry(s, &in)) < 0) {
+        meta_intent_end(s->meta, in.id);
+        return rc;
+    }
+    coord_submit(s->coord, &in, r);
+    return 1;
+}
+
+void handlers_intent_finished(struct server *s, const struct meta_intent *in, struct srv_req *r,
+                              int status)
+{
+    if (status != -ESHUTDOWN) {
+        int rc = meta_intent_done(s->meta, in);
+        if (rc < 0)
+            log_error("intent %llx: cannot mark it done: %s", (unsigned long long)in->id,
+                      strerror(-rc));
+    }
+    if (r) {
+        memset(&r->r, 0, sizeof r->r);
+        r->r.flags = BFS_DROP_COORD;
+        srv_reply(r, status == -ESHUTDOWN ? -ETIMEDOUT : status == -ECANCELED ? -EBUSY : status);
+    }
+    unlock_entry(s, in->id);
+}
+
+int handlers_replay(struct server *s)
+{
+    struct meta_intent *list;
+    size_t n;
+    int rc = meta_intent_list(s->meta, &list, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (list[i].state == META_INTENT_ACTIVE && (rc = lock_entry(s, &list[i])) < 0)
+            break;
+        coord_submit(s->coord, &list[i], NULL);
+    }
+    free(list);
+    if (rc == 0 && n)
+        log_info("replaying %zu multi-server operations left by the last run", n);
+    return rc < 0 ? rc : (int)n;
+}
+
+static int do_rename(struct server *s, struct srv_req *r, struct meta_drop *drop)
+{
+    const struct bfs_msg *a = &r->a;
+    unsigned flags = (a->flags & BFS_F_NOREPLACE) ? META_RENAME_NOREPLACE : 0;
+    if (s->nodes > 1) {
+        if (place_dentry(a->newparent, a->newname, a->newname_len, s->nodes) != s->node_id)
+            return start_intent(s, r, COORD_RENAME);
+        flags |= META_RENAME_CLUSTER;
+    }
+    int rc = meta_rename(s->meta, a->parent, a->name, a->name_len, a->newparent, a->newname,
+                         a->newname_len, flags, !!(a->flags & BFS_F_KEEP), now_ns(), drop);
+    if (rc == META_COORD)
+        return start_intent(s, r, COORD_RENAME);
+    if (rc == META_FENCED)
+        return fence_defer(s, r, a->newparent);
+    return rc;
+}
+
+static int do_install(struct server *s, struct srv_req *r)
+{
+    const struct bfs_msg *a = &r->a;
+    struct meta_step replaced;
+    struct entry_lock *l = lock_of(s, a->parent, a->name, a->name_len);
+    if (l && l->intent != a->intent)
+        return -EBUSY;
+    int rc = meta_install(s->meta, a->parent, a->name, a->name_len, a->ino, a->mode, a->size,
+                          a->intent, a->step, &replaced);
+    if (rc == META_FENCED)
+        return fence_defer(s, r, a->parent);
+    if (rc == 0) {
+        r->r.ino = replaced.ino;
+        r->r.mode = replaced.type;
+    }
+    return rc;
+}
+
+static int do_fence(struct server *s, struct srv_req *r)
+{
+    const struct bfs_msg *a = &r->a;
+    if (a->flags == BFS_FENCE_SET)
+        return meta_fence(s->meta, a->ino, a->intent);
+    if (a->flags != BFS_FENCE_LIFT && a->flags != BFS_FENCE_DEAD)
+        return -EINVAL;
+    int rc = meta_unfence(s->meta, a->ino, a->intent, a->flags == BFS_FENCE_DEAD);
+    if (rc == 0)
+        fence_wake(s, a->ino);
+    return rc;
+}
+
+static int do_step(struct server *s, struct srv_req *r)
+{
+    struct meta_step st;
+    int rc = (r->a.flags & 1) ? meta_step_claim(s->meta, r->a.intent, r->a.step, &st)
+                              : meta_step_get(s->meta, r->a.intent, r->a.step, &st);
+    if (rc == 0) {
+        r->r.ino = st.ino;
+        r->r.mode = st.type;
+        r->r.flags = st.flags;
+        r->r.size = st.size;
+    }
+    return rc;
+}
+
+static int do_create(struct server *s, struct srv_req *r)
+{
+    const struct bfs_msg *a = &r->a;
+    int rc = meta_create(s->meta, a->parent, a->name, a->name_len, a->mode, a->uid, a->gid,
+                         a->target, a->target_len, now_ns(), &r->r.attr);
+    return rc == META_FENCED ? fence_defer(s, r, a->parent) : rc;
+}
+
 static void fsync_done(void *arg, ssize_t res)
 {
     struct srv_req *r = arg;
@@ -402,8 +649,7 @@ static int dispatch(struct server *s, struct srv_req *r)
     case OP_SETATTR:
         return do_setattr(s, r);
     case OP_CREATE:
-        return meta_create(s->meta, a->parent, a->name, a->name_len, a->mode, a->uid, a->gid,
-                           a->target, a->target_len, now_ns(), &r->r.attr);
+        return do_create(s, r);
     case OP_READLINK:
         if ((rc = meta_readlink(s->meta, a->ino, target, sizeof target, &tlen)) < 0)
             return rc;
@@ -415,26 +661,29 @@ static int dispatch(struct server *s, struct srv_req *r)
     case OP_LINK:
         rc = meta_link(s->meta, a->ino, a->mode, a->parent, a->name, a->name_len, now_ns(),
                        &r->r.attr, &remote);
+        if (rc == META_FENCED)
+            return fence_defer(s, r, a->parent);
         r->r.flags = (uint32_t)remote;
         return rc;
     case OP_UNLINK:
+        if ((a->flags & BFS_F_RMDIR) && s->nodes > 1)
+            return start_intent(s, r, COORD_RMDIR);   /* entries on every node */
         rc = meta_unlink(s->meta, a->parent, a->name, a->name_len, !!(a->flags & BFS_F_RMDIR),
                          !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
         break;
     case OP_NLINK:
-        if (a->delta != 1 && a->delta != -1)
-            return -EINVAL;
         if (a->flags & BFS_F_SUBDIR)
             return meta_touch_dir(s->meta, a->ino, a->delta, now_ns());
+        if (a->delta != 1 && a->delta != -1)
+            return -EINVAL;
         rc = meta_nlink(s->meta, a->ino, a->delta, !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
         break;
     case OP_PURGE:
         rc = meta_purge(s->meta, a->ino, &drop);
         break;
     case OP_RENAME:
-        rc = meta_rename(s->meta, a->parent, a->name, a->name_len, a->newparent, a->newname,
-                         a->newname_len, (a->flags & BFS_F_NOREPLACE) ? META_RENAME_NOREPLACE : 0,
-                         !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
+        if ((rc = do_rename(s, r, &drop)) > 0)
+            return rc;
         break;
     case OP_READDIR:
         return do_readdir(s, r);
@@ -464,6 +713,29 @@ static int dispatch(struct server *s, struct srv_req *r)
         return 0;
     case OP_NOP:
         return 0;
+    case OP_FENCE:
+        return do_fence(s, r);
+    case OP_INSTALL:
+        return do_install(s, r);
+    case OP_DROP_ENTRY:
+        return meta_drop_entry(s->meta, a->parent, a->name, a->name_len, a->ino);
+    case OP_DIR_ADJUST:
+        return meta_dir_adjust(s->meta, a->ino, a->delta, a->intent, a->step, now_ns());
+    case OP_DROP:
+        rc = meta_drop(s->meta, a->ino, !!(a->flags & BFS_F_RMDIR), !!(a->flags & BFS_F_KEEP),
+                       a->intent, a->step, now_ns(), &drop);
+        break;
+    case OP_MOVED:
+        return meta_moved(s->meta, a->ino, a->newparent, a->intent, a->step, now_ns());
+    case OP_PARENT:
+        return meta_get_parent(s->meta, a->ino, &r->r.parent);
+    case OP_STEP:
+        return do_step(s, r);
+    case OP_FORGET:
+        return meta_forget(s->meta, a->intent);
+    case OP_NOTE:
+        return bfs_ino_node(a->intent) == s->node_id ? meta_intent_note(s->meta, a->intent, a->ino)
+                                                      : -EINVAL;
     default:
         return -ENOSYS;
     }
@@ -482,6 +754,14 @@ static void run_request(struct server *s, struct srv_req *r)
         log_debug("request %llu: %s ino %llx waits for its migration", (unsigned long long)r->id,
                   proto_op_name(r->op), (unsigned long long)r->a.ino);
         req_append(&mg->wait_head, &mg->wait_tail, r);
+        return;
+    }
+    struct entry_lock *l = s->locks ? lock_for(s, r) : NULL;
+    if (l) {
+        log_debug("request %llu: %s '%.*s' waits for intent %llx", (unsigned long long)r->id,
+                  proto_op_name(r->op), (int)r->a.name_len, r->a.name,
+                  (unsigned long long)l->intent);
+        req_append(&l->wait_head, &l->wait_tail, r);
         return;
     }
     int rc = dispatch(s, r);

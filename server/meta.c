@@ -1,6 +1,6 @@
 /* meta.c - see meta.h.
  *
- * On-disk layout (one LMDB environment, <dir>/meta.lmdb, five named DBs):
+ * On-disk layout (one LMDB environment, <dir>/meta.lmdb, nine named DBs):
  *
  *   info      "format" (META_FORMAT), "node_id", "chunk_size", "next_ino" -> u64 LE
  *   inodes    ino (u64 BE) -> inode record (below)
@@ -11,6 +11,15 @@
  *             INLINE_CHUNKS alone: chunk mode. No record: inline mode, no bytes, so
  *             a create writes nothing here (the upgrade from format 1 marks the old
  *             files INLINE_CHUNKS: their chunk 0 is a chunk file).
+ *   parents   dir ino (u64 BE) -> parent ino (u64 LE): a directory's "..", kept by the
+ *             directory inode's owner (loop checks of directory moves, fsck)
+ * Multi-server operations (see meta.h, "multi-server operations"):
+ *   intents   intent id (u64 BE) -> intent record (encode_intent): on the coordinator
+ *   applied   intent id (u64 BE) | step (u8) -> step result (STEP_VAL bytes): on a
+ *             participant, written in the step's own transaction, so a replayed
+ *             step is answered from here instead of being done twice
+ *   fences    dir ino (u64 BE) -> u8 state (META_FENCE_*) | u32 LE coordinator node
+ *             | u64 LE intent id: a directory no entry may be added to here
  *
  * Keys are big-endian so LMDB's memcmp order groups a directory's entries and sorts
  * them by hash: readdir is a range scan and an entry's hash is its cookie.
@@ -43,6 +52,11 @@
 #define DKEY_MAX        (DKEY_HDR + BFS_NAME_MAX)
 #define HASH_LIMIT      (1ULL << 56)    /* client keeps the top 8 bits of a cookie */
 #define COUNTER_LIMIT   (1ULL << BFS_INO_NODE_SHIFT)
+#define META_DBS        9               /* named databases (open_dbs) */
+#define FENCE_VAL       13              /* u8 state | u32 coordinator | u64 intent */
+#define STEP_VAL        24              /* u64 ino | u32 type | u32 flags | u64 size */
+#define INTENT_VERSION  1               /* first byte of an intent record */
+#define INTENT_HDR      56              /* intent record bytes before the names */
 
 /* Bytes of chunk 0 kept inline. LMDB keeps a value over ~2 KiB in its own run of
  * overflow pages, copied whole by every commit that changes it: 16 KiB is 5 pages,
@@ -61,6 +75,7 @@ struct meta_store {
     double grow_retry;      /* after a failed growth: when to try again (CLOCK_MONOTONIC s) */
     MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
     MDB_dbi info, inodes, dentries, orphans, inl;
+    MDB_dbi intents, applied, fences, parents;   /* multi-server operations (below) */
     uint32_t node_id;
     size_t inline_max;      /* INLINE_MAX, or the chunk size if smaller */
     unsigned char *scratch; /* 1 + inline_max: an inline record being built */
@@ -402,6 +417,9 @@ static int del_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino)
     rc = mdb_del(txn, m->orphans, &k, NULL);
     if (rc && rc != MDB_NOTFOUND)
         return db_err(rc, "delete orphan", ino);
+    rc = mdb_del(txn, m->parents, &k, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return db_err(rc, "delete parent", ino);
     return del_inline(m, txn, ino);
 }
 
@@ -522,14 +540,51 @@ static int has_entries(struct meta_store *m, MDB_txn *txn, uint64_t dir)
 
 /* ---- shared steps of the namespace operations ---- */
 
+/* The fence on directory dir here: 0 (none), META_FENCE_HELD or META_FENCE_DEAD,
+ * with the intent holding it in *intent (if not NULL); -EIO for a bad record. */
+static int fence_of(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t *intent)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v;
+    put_be64(kb, dir);
+    int rc = mdb_get(txn, m->fences, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return db_err(rc, "get fence", dir);
+    const unsigned char *p = v.mv_data;
+    if (v.mv_size != FENCE_VAL || (p[0] != META_FENCE_HELD && p[0] != META_FENCE_DEAD)) {
+        log_error("meta: ino 0x%" PRIx64 ": corrupt fence (%zu bytes)", dir, v.mv_size);
+        return -EIO;
+    }
+    if (intent)
+        *intent = get_le64(p + 5);
+    return p[0];
+}
+
+static int put_parent(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t parent)
+{
+    unsigned char kb[8], vb[8];
+    MDB_val k = { 8, kb }, v = { 8, vb };
+    put_be64(kb, dir);
+    put_le64(vb, parent);
+    int rc = mdb_put(txn, m->parents, &k, &v, 0);
+    return rc ? db_err(rc, "put parent", dir) : 0;
+}
+
 /* A local parent must be a live directory to gain an entry; a remote one is
  * checked by the caller on its owner. */
 static int check_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent)
 {
     struct bfs_attr a;
-    if (!is_local(m, parent))
-        return 0;
-    int rc = get_inode(m, txn, parent, &a, NULL, NULL);
+    int rc = fence_of(m, txn, parent, NULL);
+    if (rc == META_FENCE_DEAD)
+        return -ENOENT;   /* removed: its inode may live on another node */
+    if (rc == META_FENCE_HELD)
+        return META_FENCED;
+    if (rc < 0 || !is_local(m, parent))
+        return rc;
+    rc = get_inode(m, txn, parent, &a, NULL, NULL);
     if (rc)
         return rc;
     if (!S_ISDIR(a.mode))
@@ -606,6 +661,8 @@ static int open_dbs(struct meta_store *m, MDB_txn *txn)
     const struct { const char *name; MDB_dbi *dbi; } dbs[] = {
         { "info", &m->info }, { "inodes", &m->inodes },
         { "dentries", &m->dentries }, { "orphans", &m->orphans }, { "inline", &m->inl },
+        { "intents", &m->intents }, { "applied", &m->applied }, { "fences", &m->fences },
+        { "parents", &m->parents },
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -740,7 +797,7 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
     size_t map = META_MAP_MIN;
     if (stat(m->path, &sb) == 0 && (size_t)sb.st_size > map)
         map = ((size_t)sb.st_size + (1u << 20) - 1) & ~(((size_t)1 << 20) - 1);
-    if ((rc = mdb_env_set_maxdbs(m->env, 5)) || (rc = mdb_env_set_mapsize(m->env, map)) ||
+    if ((rc = mdb_env_set_maxdbs(m->env, META_DBS)) || (rc = mdb_env_set_mapsize(m->env, map)) ||
         (rc = mdb_env_open(m->env, m->path,
                            MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP, 0600)) ||
         (rc = mdb_env_get_fd(m->env, &m->fd))) {
@@ -1042,7 +1099,8 @@ int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t 
         return rc;
     if ((rc = check_parent(m, txn, parent)) || (rc = alloc_ino(m, txn, &a.ino)) ||
         (rc = put_dent(m, txn, parent, name, len, a.ino, type, MDB_NOOVERWRITE)) ||
-        (rc = put_record(m, txn, &a, target, target_len)))
+        (rc = put_record(m, txn, &a, target, target_len)) ||
+        (type == S_IFDIR && (rc = put_parent(m, txn, a.ino, parent))))
         goto out;
     rc = touch_dir(m, txn, parent, type == S_IFDIR, now_ns);
 out:
@@ -1134,7 +1192,7 @@ int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns
 {
     MDB_txn *txn;
     struct bfs_attr a;
-    if ((delta != 1 && delta != -1) || !is_local(m, ino))
+    if (delta < -1 || delta > 1 || !is_local(m, ino))
         return -EINVAL;
     int rc = wr_begin(m, &txn);
     if (rc)
@@ -1293,7 +1351,7 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
     memset(replaced, 0, sizeof *replaced);
     if ((rc = check_name(on, onlen)) || (rc = check_name(nn, nnlen)))
         return rc;
-    if (flags & ~(unsigned)META_RENAME_NOREPLACE)
+    if (flags & ~(unsigned)(META_RENAME_NOREPLACE | META_RENAME_CLUSTER))
         return -EINVAL;
     if ((rc = wr_begin(m, &txn)))
         return rc;
@@ -1323,6 +1381,12 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
         rc = -EINVAL;   /* into itself; deeper loops need the path, the client's job */
         goto out;
     }
+    /* In a cluster a directory moved between parents or replaced has state on other
+     * nodes (its "..", its parents' counts, the replaced one's entries). */
+    if ((flags & META_RENAME_CLUSTER) && type == S_IFDIR && (op != np || tino)) {
+        rc = META_COORD;
+        goto out;
+    }
     if ((rc = check_parent(m, txn, np)) || (rc = del_dent(m, txn, op, on, onlen)) ||
         (rc = put_dent(m, txn, np, nn, nnlen, ino, type, 0)))
         goto out;
@@ -1342,6 +1406,8 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
         if (rc == 0) {
             a.ctime_ns = now_ns;
             rc = update_inode(m, txn, &a);
+            if (rc == 0 && moved)
+                rc = put_parent(m, txn, ino, np);
         } else if (rc == -ENOENT) {
             rc = 0;   /* dangling entry: moving it is still fine */
         }
@@ -1453,4 +1519,526 @@ out:
     if (rc == META_CHUNKS)
         rc = 0;   /* already in chunk mode */
     return wr_end(txn, rc);
+}
+
+/* ---- multi-server operations ----
+ *
+ * Marks make a participant's steps idempotent: a step and its mark commit in one
+ * transaction, and a step whose mark exists is answered from the mark. */
+
+static void step_key(unsigned char kb[9], uint64_t intent, uint32_t step)
+{
+    put_be64(kb, intent);
+    kb[8] = (unsigned char)step;
+}
+
+static int get_step(struct meta_store *m, MDB_txn *txn, uint64_t intent, uint32_t step,
+                    struct meta_step *out)
+{
+    unsigned char kb[9];
+    MDB_val k = { 9, kb }, v;
+    step_key(kb, intent, step);
+    int rc = mdb_get(txn, m->applied, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    if (rc)
+        return db_err(rc, "get step mark", intent);
+    if (v.mv_size != STEP_VAL) {
+        log_error("meta: intent 0x%" PRIx64 " step %u: corrupt mark (%zu bytes)", intent, step,
+                  v.mv_size);
+        return -EIO;
+    }
+    const unsigned char *p = v.mv_data;
+    out->ino = get_le64(p);
+    out->type = get_le32(p + 8);
+    out->flags = get_le32(p + 12);
+    out->size = get_le64(p + 16);
+    return 0;
+}
+
+static int put_step(struct meta_store *m, MDB_txn *txn, uint64_t intent, uint32_t step,
+                    const struct meta_step *st)
+{
+    unsigned char kb[9], vb[STEP_VAL];
+    MDB_val k = { 9, kb }, v = { STEP_VAL, vb };
+    step_key(kb, intent, step);
+    put_le64(vb, st->ino);
+    put_le32(vb + 8, st->type);
+    put_le32(vb + 12, st->flags);
+    put_le64(vb + 16, st->size);
+    int rc = mdb_put(txn, m->applied, &k, &v, 0);
+    return rc ? db_err(rc, "put step mark", intent) : 0;
+}
+
+/* Begins a marked step: 1 and *done filled when it was done already (the caller
+ * ends the transaction without changes), 0 when it is to be done now. */
+static int step_begin(struct meta_store *m, MDB_txn *txn, uint64_t intent, uint32_t step,
+                      struct meta_step *done)
+{
+    int rc = get_step(m, txn, intent, step, done);
+    if (rc == 0)
+        return 1;
+    return rc == -ENOENT ? 0 : rc;
+}
+
+int meta_step_get(struct meta_store *m, uint64_t intent, uint32_t step, struct meta_step *out)
+{
+    MDB_txn *txn;
+    int rc = rd_begin(m, &txn);
+    if (rc)
+        return rc;
+    rc = get_step(m, txn, intent, step, out);
+    rd_end(m);
+    return rc;
+}
+
+int meta_step_claim(struct meta_store *m, uint64_t intent, uint32_t step, struct meta_step *out)
+{
+    MDB_txn *txn;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    rc = get_step(m, txn, intent, step, out);
+    if (rc == -ENOENT) {
+        *out = (struct meta_step){ .flags = META_STEP_ABORTED };
+        rc = put_step(m, txn, intent, step, out);
+    }
+    return wr_end(txn, rc);
+}
+
+int meta_forget(struct meta_store *m, uint64_t intent)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    unsigned char kb[9];
+    MDB_val k = { 8, kb }, v;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, m->applied, &cur))) {
+        rc = db_err(rc, "open cursor", intent);
+        goto out;
+    }
+    put_be64(kb, intent);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < 8 || get_be64(k.mv_data) != intent)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : db_err(rc, "forget step marks", intent);
+out:
+    return wr_end(txn, rc);
+}
+
+/* -- intents -- */
+
+static int put_intent(struct meta_store *m, MDB_txn *txn, const struct meta_intent *in)
+{
+    unsigned char kb[8], vb[INTENT_HDR + 2 * BFS_NAME_MAX];
+    memset(vb, 0, INTENT_HDR);
+    vb[0] = INTENT_VERSION;
+    vb[1] = (unsigned char)in->kind;
+    vb[2] = (unsigned char)in->state;
+    put_le32(vb + 4, in->flags);
+    put_le64(vb + 8, in->ino);
+    put_le32(vb + 16, in->type);
+    put_le64(vb + 24, in->parent);
+    put_le64(vb + 32, in->newparent);
+    put_le16(vb + 40, (uint16_t)in->name_len);
+    put_le16(vb + 42, (uint16_t)in->newname_len);
+    put_le64(vb + 48, in->fenced);
+    memcpy(vb + INTENT_HDR, in->name, in->name_len);
+    memcpy(vb + INTENT_HDR + in->name_len, in->newname, in->newname_len);
+    put_be64(kb, in->id);
+    MDB_val k = { 8, kb }, v = { INTENT_HDR + in->name_len + in->newname_len, vb };
+    int rc = mdb_put(txn, m->intents, &k, &v, 0);
+    return rc ? db_err(rc, "put intent", in->id) : 0;
+}
+
+static int decode_intent(const MDB_val *k, const MDB_val *v, struct meta_intent *in)
+{
+    const unsigned char *p = v->mv_data;
+    memset(in, 0, sizeof *in);
+    if (k->mv_size != 8 || v->mv_size < INTENT_HDR || p[0] != INTENT_VERSION)
+        goto bad;
+    in->id = get_be64(k->mv_data);
+    in->kind = p[1];
+    in->state = p[2];
+    in->flags = get_le32(p + 4);
+    in->ino = get_le64(p + 8);
+    in->type = get_le32(p + 16);
+    in->parent = get_le64(p + 24);
+    in->newparent = get_le64(p + 32);
+    in->name_len = get_le16(p + 40);
+    in->newname_len = get_le16(p + 42);
+    in->fenced = get_le64(p + 48);
+    if (in->name_len > BFS_NAME_MAX || in->newname_len > BFS_NAME_MAX ||
+        v->mv_size != INTENT_HDR + in->name_len + in->newname_len ||
+        (in->state != META_INTENT_ACTIVE && in->state != META_INTENT_DONE))
+        goto bad;
+    memcpy(in->name, p + INTENT_HDR, in->name_len);
+    memcpy(in->newname, p + INTENT_HDR + in->name_len, in->newname_len);
+    return 0;
+bad:
+    log_error("meta: corrupt intent record (%zu bytes)", v->mv_size);
+    return -EIO;
+}
+
+int meta_intent_begin(struct meta_store *m, struct meta_intent *in, int want_dir)
+{
+    MDB_txn *txn;
+    uint64_t next;
+    int rc = check_name(in->name, in->name_len);
+    if (rc || (in->newname_len && (rc = check_name(in->newname, in->newname_len))))
+        return rc;
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = get_dent(m, txn, in->parent, in->name, in->name_len, &in->ino, &in->type)))
+        goto out;
+    if (want_dir && in->type != S_IFDIR) {
+        rc = -ENOTDIR;
+        goto out;
+    }
+    rc = info_get(m, txn, "next_intent", &next);
+    if (rc == -ENOENT) {
+        next = 1;
+        rc = 0;
+    }
+    if (rc)
+        goto out;
+    if (next >= COUNTER_LIMIT) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    in->id = (uint64_t)m->node_id << BFS_INO_NODE_SHIFT | next;
+    in->state = META_INTENT_ACTIVE;
+    if ((rc = info_put(m, txn, "next_intent", next + 1)) == 0)
+        rc = put_intent(m, txn, in);
+out:
+    return wr_end(txn, rc);
+}
+
+int meta_intent_done(struct meta_store *m, const struct meta_intent *in)
+{
+    MDB_txn *txn;
+    struct meta_intent done = *in;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    done.state = META_INTENT_DONE;
+    return wr_end(txn, put_intent(m, txn, &done));
+}
+
+int meta_intent_note(struct meta_store *m, uint64_t id, uint64_t fenced)
+{
+    MDB_txn *txn;
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v;
+    struct meta_intent in;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    put_be64(kb, id);
+    if ((rc = mdb_get(txn, m->intents, &k, &v))) {
+        rc = db_err(rc, "get intent", id);
+        goto out;
+    }
+    if ((rc = decode_intent(&k, &v, &in)))
+        goto out;
+    in.fenced = fenced;
+    rc = put_intent(m, txn, &in);
+out:
+    return wr_end(txn, rc);
+}
+
+int meta_intent_end(struct meta_store *m, uint64_t id)
+{
+    MDB_txn *txn;
+    unsigned char kb[8];
+    MDB_val k = { 8, kb };
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    put_be64(kb, id);
+    rc = mdb_del(txn, m->intents, &k, NULL);
+    rc = rc && rc != MDB_NOTFOUND ? db_err(rc, "delete intent", id) : 0;
+    return wr_end(txn, rc);
+}
+
+int meta_intent_list(struct meta_store *m, struct meta_intent **out, size_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    struct meta_intent *list = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = rd_begin(m, &txn);
+    *out = NULL;
+    *n = 0;
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, m->intents, &cur))) {
+        rc = db_err(rc, "open cursor", 0);
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct meta_intent *nl = realloc(list, ncap * sizeof *nl);
+            if (!nl) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            list = nl;
+            cap = ncap;
+        }
+        if ((rc = decode_intent(&k, &v, &list[cnt])))
+            goto out;
+        cnt++;
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : db_err(rc, "scan intents", 0);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    rd_end(m);
+    if (rc) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *n = cnt;
+    return 0;
+}
+
+/* -- fences -- */
+
+static int put_fence(struct meta_store *m, MDB_txn *txn, uint64_t dir, int state, uint64_t intent)
+{
+    unsigned char kb[8], vb[FENCE_VAL];
+    MDB_val k = { 8, kb }, v = { FENCE_VAL, vb };
+    put_be64(kb, dir);
+    vb[0] = (unsigned char)state;
+    put_le32(vb + 1, bfs_ino_node(intent));
+    put_le64(vb + 5, intent);
+    int rc = mdb_put(txn, m->fences, &k, &v, 0);
+    return rc ? db_err(rc, "put fence", dir) : 0;
+}
+
+int meta_fence(struct meta_store *m, uint64_t dir, uint64_t intent)
+{
+    MDB_txn *txn;
+    uint64_t holder = 0;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    int st = fence_of(m, txn, dir, &holder);
+    if (st < 0)
+        rc = st;
+    else if (st == META_FENCE_DEAD)
+        rc = -ENOENT;
+    else if (st == META_FENCE_HELD)
+        rc = holder == intent ? 0 : -EBUSY;
+    else if ((rc = has_entries(m, txn, dir)) > 0)
+        rc = -ENOTEMPTY;
+    else if (rc == 0)
+        rc = put_fence(m, txn, dir, META_FENCE_HELD, intent);
+    return wr_end(txn, rc);
+}
+
+int meta_unfence(struct meta_store *m, uint64_t dir, uint64_t intent, int dead)
+{
+    MDB_txn *txn;
+    unsigned char kb[8];
+    MDB_val k = { 8, kb };
+    uint64_t holder = 0;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    int st = fence_of(m, txn, dir, &holder);
+    put_be64(kb, dir);
+    if (st < 0)
+        rc = st;
+    else if (st == META_FENCE_HELD && holder != intent)
+        rc = -EBUSY;
+    else if (dead)
+        rc = st == META_FENCE_DEAD ? 0 : put_fence(m, txn, dir, META_FENCE_DEAD, intent);
+    else if (st == META_FENCE_HELD && (rc = mdb_del(txn, m->fences, &k, NULL)))
+        rc = db_err(rc, "delete fence", dir);
+    return wr_end(txn, rc);
+}
+
+/* -- steps of participants -- */
+
+int meta_install(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                 uint64_t ino, uint32_t type, uint64_t expect, uint64_t intent, uint32_t step,
+                 struct meta_step *replaced)
+{
+    MDB_txn *txn;
+    uint64_t cur = 0;
+    uint32_t ctype = 0;
+    int rc = check_name(name, len);
+    if (rc)
+        return rc;
+    if (ino == 0 || !valid_type(type))
+        return -EINVAL;
+    if ((rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = step_begin(m, txn, intent, step, replaced))) {
+        if (rc == 1) {
+            mdb_txn_abort(txn);
+            return (replaced->flags & META_STEP_ABORTED) ? -ECANCELED : 0;
+        }
+        goto out;
+    }
+    if ((rc = check_parent(m, txn, parent)))
+        goto out;
+    rc = get_dent(m, txn, parent, name, len, &cur, &ctype);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc)
+        goto out;
+    if (cur != expect) {
+        rc = -ESTALE;   /* the target changed since the coordinator looked */
+        goto out;
+    }
+    *replaced = (struct meta_step){ .ino = cur, .type = ctype };
+    if ((rc = put_dent(m, txn, parent, name, len, ino, type, 0)) == 0)
+        rc = put_step(m, txn, intent, step, replaced);
+out:
+    return wr_end(txn, rc);
+}
+
+int meta_drop_entry(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                    uint64_t ino)
+{
+    MDB_txn *txn;
+    uint64_t cur;
+    uint32_t type;
+    int rc = check_name(name, len);
+    if (rc || (rc = wr_begin(m, &txn)))
+        return rc;
+    rc = get_dent(m, txn, parent, name, len, &cur, &type);
+    if (rc == 0 && cur == ino)
+        rc = del_dent(m, txn, parent, name, len);
+    else if (rc == 0 || rc == -ENOENT)
+        rc = 0;   /* gone or replaced already: a replayed step */
+    return wr_end(txn, rc);
+}
+
+int meta_dir_adjust(struct meta_store *m, uint64_t dir, int delta, uint64_t intent,
+                    uint32_t step, int64_t now_ns)
+{
+    MDB_txn *txn;
+    struct meta_step done = { .ino = dir };
+    struct bfs_attr a;
+    if (delta < -1 || delta > 1 || !is_local(m, dir))
+        return -EINVAL;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = step_begin(m, txn, intent, step, &done))) {
+        if (rc == 1) {
+            mdb_txn_abort(txn);
+            return 0;
+        }
+        goto out;
+    }
+    rc = get_inode(m, txn, dir, &a, NULL, NULL);
+    if (rc == 0 && S_ISDIR(a.mode) && a.nlink > 0)
+        rc = touch_dir(m, txn, dir, delta, now_ns);
+    else if (rc == 0 || rc == -ENOENT)
+        rc = 0;   /* removed meanwhile: nothing to count */
+    if (rc == 0)
+        rc = put_step(m, txn, intent, step, &done);
+out:
+    return wr_end(txn, rc);
+}
+
+int meta_drop(struct meta_store *m, uint64_t ino, int whole_dir, int keep_orphan,
+              uint64_t intent, uint32_t step, int64_t now_ns, struct meta_drop *drop)
+{
+    MDB_txn *txn;
+    struct meta_step done;
+    memset(drop, 0, sizeof *drop);
+    if (!is_local(m, ino))
+        return -EINVAL;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = step_begin(m, txn, intent, step, &done))) {
+        if (rc == 1) {
+            mdb_txn_abort(txn);
+            drop->ino = ino;
+            drop->freed = done.flags & 1;
+            drop->size = done.size;
+            return 0;
+        }
+        goto out;
+    }
+    if ((rc = drop_link(m, txn, ino, whole_dir, keep_orphan, now_ns, drop)))
+        goto out;
+    done = (struct meta_step){ .ino = ino, .flags = drop->freed ? 1 : 0, .size = drop->size };
+    rc = put_step(m, txn, intent, step, &done);
+out:
+    rc = wr_end(txn, rc);
+    if (rc)
+        memset(drop, 0, sizeof *drop);
+    return rc;
+}
+
+int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t intent,
+               uint32_t step, int64_t now_ns)
+{
+    MDB_txn *txn;
+    struct meta_step done = { .ino = ino };
+    struct bfs_attr a;
+    if (!is_local(m, ino))
+        return -EINVAL;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = step_begin(m, txn, intent, step, &done))) {
+        if (rc == 1) {
+            mdb_txn_abort(txn);
+            return 0;
+        }
+        goto out;
+    }
+    rc = get_inode(m, txn, ino, &a, NULL, NULL);
+    if (rc == 0) {
+        a.ctime_ns = now_ns;
+        rc = update_inode(m, txn, &a);
+        if (rc == 0 && S_ISDIR(a.mode))
+            rc = put_parent(m, txn, ino, newparent);
+    } else if (rc == -ENOENT) {
+        rc = 0;   /* removed meanwhile */
+    }
+    if (rc == 0)
+        rc = put_step(m, txn, intent, step, &done);
+out:
+    return wr_end(txn, rc);
+}
+
+int meta_get_parent(struct meta_store *m, uint64_t dir, uint64_t *parent)
+{
+    MDB_txn *txn;
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v;
+    int rc = rd_begin(m, &txn);
+    if (rc)
+        return rc;
+    put_be64(kb, dir);
+    rc = mdb_get(txn, m->parents, &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        *parent = get_le64(v.mv_data);
+    else if (rc == 0)
+        rc = -EIO;
+    else
+        rc = db_err(rc, "get parent", dir);
+    rd_end(m);
+    return rc;
 }

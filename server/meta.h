@@ -70,6 +70,15 @@ int meta_getattr(struct meta_store *m, uint64_t ino, struct bfs_attr *out);
 int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
                  int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before);
 
+/* Positive answers of the functions that add an entry, besides 0 and -errno:
+ *   META_FENCED  the parent directory is fenced here by a multi-server operation in
+ *                progress (an rmdir, or a rename over it): nothing changed; run the
+ *                request again once the fence is gone (a removed directory then
+ *                gives -ENOENT).
+ *   META_COORD   (meta_rename) the rename needs the coordinator; nothing changed.
+ * A parent removed by another node's rmdir gives -ENOENT (its fence says so). */
+enum { META_FENCED = 3, META_COORD = 4 };
+
 /* Creates an entry and a new inode on this node: a regular file, directory
  * (nlink 2) or symlink (target, target_len bytes, for S_IFLNK), per mode's type.
  * -EEXIST if the name is taken, -ENAMETOOLONG / -EINVAL for bad names (empty, ".",
@@ -108,9 +117,10 @@ struct meta_drop {
 int meta_unlink(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                 int is_dir, int keep_orphan, int64_t now_ns, struct meta_drop *drop);
 
-/* Directory ino gained (delta +1) or lost (-1) a subdirectory whose entry lives
- * on another server: its nlink follows (never below 2, never freed) and its
- * mtime = ctime = now_ns. -ENOTDIR, -ENOENT, -EINVAL (not local, bad delta). */
+/* Directory ino gained (delta +1) or lost (-1) a subdirectory, or (0) another
+ * entry, whose entry lives on another server: its nlink follows (never below 2,
+ * never freed) and its mtime = ctime = now_ns. -ENOTDIR, -ENOENT, -EINVAL (not
+ * local, bad delta). */
 int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns);
 
 /* Adds delta (+1 or -1) to the nlink of local inode ino (the remote half of
@@ -127,7 +137,10 @@ int meta_purge(struct meta_store *m, uint64_t ino, struct meta_drop *drop);
 int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino, uint64_t size),
                        void *arg);
 
-enum { META_RENAME_NOREPLACE = 1 };
+/* META_RENAME_CLUSTER: the cluster has several nodes, so a rename that moves a
+ * directory between parents or replaces a directory is refused with META_COORD:
+ * it has state on other nodes and goes through the coordinator (coord.h). */
+enum { META_RENAME_NOREPLACE = 1, META_RENAME_CLUSTER = 2 };
 
 /* Renames entry (op, on) to (np, nn); both entries live on this node.
  * Replacing follows rename(2): a directory only replaces an empty directory
@@ -194,5 +207,92 @@ int meta_inline_read(struct meta_store *m, uint64_t ino, uint64_t off, void *buf
 /* The end of a migration: ino turns to chunk mode and its inline bytes go.
  * 0 (also if it was in chunk mode already), or -errno as meta_inline_write. */
 int meta_inline_end(struct meta_store *m, uint64_t ino);
+
+/* ---- multi-server operations (server/coord.h) ----
+ *
+ * An operation whose steps land on several nodes is run by a coordinator, the node
+ * holding its first entry, from an *intent* kept in the coordinator's store: begun
+ * in one transaction (which looks up the entry), replayed after a crash, marked
+ * done, and ended once the participants have forgotten it. Each step a participant
+ * does is one transaction that also stores a *mark* (intent, step) with its result,
+ * so a replayed step is answered from the mark instead of being done twice. A
+ * *fence* on a directory stops new entries there (META_FENCED) while an rmdir or a
+ * rename over it checks that it is empty on every node; once it is removed the
+ * fence stays as a tombstone (new entries get -ENOENT).
+ */
+enum { META_INTENT_ACTIVE = 1, META_INTENT_DONE = 2 };
+
+struct meta_intent {
+    uint64_t id;                    /* coordinator node << 48 | counter; set by begin */
+    uint32_t kind;                  /* what the coordinator does (coord.c's table) */
+    uint32_t state;                 /* META_INTENT_* */
+    uint32_t flags;                 /* the request's BFS_F_* */
+    uint64_t ino;                   /* entry (parent, name) -> ino, type: set by begin */
+    uint32_t type;
+    uint64_t parent, newparent;
+    uint64_t fenced;                /* a directory whose fences it may hold (meta_intent_note) */
+    uint32_t name_len, newname_len;
+    char name[BFS_NAME_MAX + 1], newname[BFS_NAME_MAX + 1];   /* not NUL-terminated */
+};
+
+/* Looks up entry (in->parent, in->name) here (-ENOENT; -ENOTDIR if want_dir and it
+ * is not a directory), fills in->ino/type, gives in->id and stores in ACTIVE. */
+int meta_intent_begin(struct meta_store *m, struct meta_intent *in, int want_dir);
+/* Stores in as DONE: a replay only has the participants forget it. */
+int meta_intent_done(struct meta_store *m, const struct meta_intent *in);
+/* Records in intent id the directory it is about to fence, so that a replay can
+ * lift those fences. */
+int meta_intent_note(struct meta_store *m, uint64_t id, uint64_t fenced);
+int meta_intent_end(struct meta_store *m, uint64_t id);
+/* Every intent stored here (for replay at start); *out is malloc'd, freed by the caller. */
+int meta_intent_list(struct meta_store *m, struct meta_intent **out, size_t *n);
+
+/* What a marked step did. */
+struct meta_step {
+    uint64_t ino;                   /* install: the inode replaced (0: none) */
+    uint32_t type;                  /* install: its type */
+    uint32_t flags;                 /* drop: 1 = freed; META_STEP_ABORTED */
+    uint64_t size;                  /* drop: size of the freed inode */
+};
+enum { META_STEP_ABORTED = 2 };
+/* The mark of (intent, step) here: 0 and *out, or -ENOENT. */
+int meta_step_get(struct meta_store *m, uint64_t intent, uint32_t step, struct meta_step *out);
+/* The same, but a missing mark is stored as META_STEP_ABORTED first: the step will
+ * not be done any more (meta_install then says -ECANCELED). How a replay decides
+ * whether an operation passed its commit point without racing with that step. */
+int meta_step_claim(struct meta_store *m, uint64_t intent, uint32_t step, struct meta_step *out);
+/* Deletes every mark of intent here. */
+int meta_forget(struct meta_store *m, uint64_t intent);
+
+enum { META_FENCE_HELD = 1, META_FENCE_DEAD = 2 };
+/* Fences directory dir here for intent: -ENOTEMPTY if dir has entries here, -EBUSY
+ * if another intent holds its fence, -ENOENT if it was removed; 0 also when intent
+ * holds it already. */
+int meta_fence(struct meta_store *m, uint64_t dir, uint64_t intent);
+/* Lifts intent's fence (dead = 0), or makes it a tombstone (dead = 1). -EBUSY if
+ * another intent holds it. */
+int meta_unfence(struct meta_store *m, uint64_t dir, uint64_t intent, int dead);
+
+/* Steps (marked unless said otherwise; a removed inode is not an error: nothing to do):
+ * install: entry (parent, name) -> ino of type, replacing expect (0: the name must be
+ *   free), else -ESTALE; the parent is checked as for a create (META_FENCED, -ENOENT,
+ *   -ENOTDIR). *replaced gets what was replaced.
+ * drop_entry: removes (parent, name) if it still names ino (not marked: idempotent).
+ * dir_adjust: local directory dir: nlink += delta (-1..1, never below 2), mtime = ctime.
+ * drop: local ino lost a name (or, whole_dir, a removed directory all): as meta_nlink -1.
+ * moved: local ino was renamed: ctime; a directory's parent becomes newparent. */
+int meta_install(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                 uint64_t ino, uint32_t type, uint64_t expect, uint64_t intent, uint32_t step,
+                 struct meta_step *replaced);
+int meta_drop_entry(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                    uint64_t ino);
+int meta_dir_adjust(struct meta_store *m, uint64_t dir, int delta, uint64_t intent,
+                    uint32_t step, int64_t now_ns);
+int meta_drop(struct meta_store *m, uint64_t ino, int whole_dir, int keep_orphan,
+              uint64_t intent, uint32_t step, int64_t now_ns, struct meta_drop *drop);
+int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t intent,
+               uint32_t step, int64_t now_ns);
+/* The parent of local directory dir (-ENOENT: unknown, e.g. a store from before). */
+int meta_get_parent(struct meta_store *m, uint64_t dir, uint64_t *parent);
 
 #endif

@@ -20,6 +20,7 @@
 #include "../common/log.h"
 #include "../common/registry.h"
 #include "../common/version.h"
+#include "coord.h"
 #include "server_int.h"
 
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
@@ -221,6 +222,10 @@ static unsigned run_once(struct server *s)
         handle_request(s, r);
     work += (unsigned)chunkstore_poll(s->cs);
     chunkstore_flush(s->cs);
+    if (s->coord && coord_ready(s->coord)) {
+        coord_poll(s->coord);
+        work++;
+    }
     if (s->dying)
         transport_reap(s);
     return work;
@@ -232,8 +237,8 @@ static int serve(struct server *s, int sfd)
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
         return -errno;
-    int fds[3] = { s->w.efd, chunkstore_eventfd(s->cs), sfd };
-    for (int i = 0; i < 3; i++) {
+    int fds[4] = { s->w.efd, chunkstore_eventfd(s->cs), sfd, s->coord ? coord_fd(s->coord) : -1 };
+    for (int i = 0; i < 4 && fds[i] >= 0; i++) {
         struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
             int rc = -errno;
@@ -250,7 +255,8 @@ static int serve(struct server *s, int sfd)
         if (run_once(s))
             continue;
         if (stopping) {
-            if ((s->inflight == 0 && chunkstore_inflight(s->cs) == 0) || now_s() > stop_deadline)
+            if ((s->inflight == 0 && chunkstore_inflight(s->cs) == 0 &&
+                 (!s->coord || coord_idle(s->coord))) || now_s() > stop_deadline)
                 break;
         } else {
             /* Spin a while: the next request usually follows the last reply
@@ -260,7 +266,8 @@ static int serve(struct server *s, int sfd)
             double t0 = now_s(), t = t0;
             unsigned got = 0;
             while (!got && t < t0 + spin) {
-                got = ucp_worker_progress(s->w.worker) || chunkstore_ready(s->cs);
+                got = ucp_worker_progress(s->w.worker) || chunkstore_ready(s->cs) ||
+                      (s->coord && coord_ready(s->coord));
                 if (!got && t - t0 > YIELD_AFTER_S)
                     sched_yield();
                 t = now_s();
@@ -274,8 +281,8 @@ static int serve(struct server *s, int sfd)
         /* UCX raises no event when a queued send can go on (no POLLOUT): with
          * replies still queued, sleep only briefly. */
         int timeout = s->sending || s->dying ? 1 : stopping || armed < 0 ? 100 : -1;
-        struct epoll_event ev[3];
-        int n = epoll_wait(epfd, ev, 3, timeout);
+        struct epoll_event ev[4];
+        int n = epoll_wait(epfd, ev, 4, timeout);
         for (int i = 0; i < n; i++) {
             if (ev[i].data.fd != sfd)
                 continue;
@@ -286,6 +293,8 @@ static int serve(struct server *s, int sfd)
                 fflush(stdout);
                 /* New clients must not find us while we drain. */
                 registry_unpublish(s->registry_dir, s->node_id, s->nodes);
+                if (s->coord)
+                    coord_shutdown(s->coord);
                 stopping = 1;
                 stop_deadline = now_s() + DRAIN_TIMEOUT_S;
             }
@@ -372,6 +381,10 @@ int server_main(int argc, char **argv)
     if (registry_publish(o.registry_dir, &e) < 0)
         goto out;
     published = 1;
+    /* A cluster's multi-server operations: the coordinator reaches this node through
+     * the registry like any client, so it starts once the address is published. */
+    if (o.nodes > 1 && (coord_start(&s, &s.coord) < 0 || handlers_replay(&s) < 0))
+        goto out;
     printf("Server worker address registered to %s\n", o.registry_dir);
     print_address(addr, addr_len);
     printf("\nRegistering RPC handlers...\n");
@@ -390,6 +403,7 @@ out:
         registry_unpublish(o.registry_dir, o.node_id, o.nodes);
     if (addr)
         ucp_worker_release_address(s.w.worker, addr);
+    coord_stop(s.coord);
     chunkstore_close(s.cs);        /* runs the callbacks of anything still queued */
     transport_fini(&s);
     if (s.meta && meta_sync(s.meta) < 0)

@@ -12,6 +12,9 @@
 
 struct server;
 struct migration;   /* handlers.c: a small file moving from inline to chunk mode */
+struct entry_lock;  /* handlers.c: an entry whose multi-server operation is running */
+struct fence_wait;  /* handlers.c: requests waiting for a directory's fence to go */
+struct coord;       /* coord.h: the coordinator of multi-server operations */
 
 /* A client this server replies to: the server's own endpoint to the client's
  * worker (created at OP_HELLO), so the server learns when the client fails
@@ -63,6 +66,9 @@ struct server {
     uint16_t conn_generation;          /* makes a reused slot's id differ from the last */
     unsigned dying;                    /* connections failed and not yet closed */
     struct migration *migrations;      /* inline -> chunk moves in progress (handlers.c) */
+    struct entry_lock *locks;          /* entries of intents this node coordinates */
+    struct fence_wait *fence_waits;    /* by fenced directory */
+    struct coord *coord;               /* NULL on a single server */
     uint64_t bad_requests;             /* rejected before a handler saw them */
 };
 
@@ -93,5 +99,12 @@ void srv_reply(struct srv_req *r, int status);
 
 /* handlers.c */
 void handle_request(struct server *s, struct srv_req *r);
+/* Replays the intents left in the store (at start, once s->coord runs). */
+int handlers_replay(struct server *s);
+/* The coordinator's steps of intent in are over (status: 0 or -errno, -ESHUTDOWN
+ * if it was interrupted): marks it done, answers r (if not NULL) and lets the
+ * requests waiting for its entry run. */
+void handlers_intent_finished(struct server *s, const struct meta_intent *in, struct srv_req *r,
+                              int status);
 
 #endif
