@@ -187,23 +187,13 @@ static void remove_remote_chunks(struct bfs_client *c, uint64_t ino, uint64_t si
                  strerror(-rc));
 }
 
-/* After UNLINK/RENAME/PURGE: finish what the entry's server could not do itself. */
-static int settle_drop(struct bfs_client *c, const struct bfs_msg *drop, unsigned keep)
+/* After UNLINK/RENAME/PURGE: a server that freed an inode and could not take
+ * care of its chunks on the other nodes itself (see BFS_DROP_FREED) leaves that
+ * to the client. (A link dropped on another server is the servers' business:
+ * server/coord.h.) */
+static int settle_drop(struct bfs_client *c, const struct bfs_msg *drop)
 {
-    struct rpc_call call;
-    if (drop->ino == 0)
-        return 0;
-    if (drop->flags & BFS_DROP_REMOTE) {
-        bfs_call_prep(&call, place_inode(drop->ino, c->nodes), OP_NLINK);
-        call.args.ino = drop->ino;
-        call.args.delta = -1;
-        call.args.flags = (keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0;
-        int rc = run1(c, &call);
-        if (rc < 0)
-            return rc;
-        drop = &call.reply;
-    }
-    if (drop->flags & BFS_DROP_FREED)
+    if (drop->ino && (drop->flags & BFS_DROP_FREED))
         remove_remote_chunks(c, drop->ino, drop->size);
     return 0;
 }
@@ -295,7 +285,9 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
     if (rc < 0)
         return rc;
     *out = call.reply.attr;
-    count_subdir(c, parent, call.node, S_ISDIR(mode) ? +1 : 0);
+    /* A directory is counted in its parent by the servers (server/coord.h). */
+    if (!S_ISDIR(mode))
+        count_subdir(c, parent, call.node, 0);
     return 0;
 }
 
@@ -346,26 +338,15 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     call.args.parent = newparent;
     call.args.name = newname;
     call.args.name_len = (uint32_t)len;
-    if ((rc = run1(c, &call)) < 0)
+    if ((rc = run1_busy(c, &call)) < 0)
         return rc;
-    count_subdir(c, newparent, node, 0);
-    if (!(call.reply.flags & 1)) {
-        *out = call.reply.attr;
-        return 0;
-    }
-    bfs_call_prep(&call, owner, OP_NLINK);
-    call.args.ino = ino;
-    call.args.delta = 1;
-    rc = run1(c, &call);
-    if (rc == 0)
+    /* A link to an inode on another server was coordinated by the entry's server
+     * (server/coord.h), parent included: only the attributes are to be fetched. */
+    if (call.reply.flags & BFS_DROP_COORD)
         return bfs_getattr(c, ino, out);
-    /* The owner did not count the link (the inode went away meanwhile): take the
-     * entry back, but not through bfs_unlink, whose NLINK -1 on the owner would
-     * undo a link that was never added and could free a file still in use. */
-    if (prep_entry(c, &call, OP_UNLINK, newparent, newname) == 0 && run1(c, &call) < 0)
-        log_warn("LINK %s: could not take back the entry of ino %llx", newname,
-                 (unsigned long long)ino);
-    return rc;
+    count_subdir(c, newparent, node, 0);
+    *out = call.reply.attr;
+    return 0;
 }
 
 static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name, uint32_t flags)
@@ -379,7 +360,7 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
     if ((rc = run1_busy(c, &call)) < 0 || (call.reply.flags & BFS_DROP_COORD))
         return rc;
     count_subdir(c, parent, call.node, (flags & BFS_F_RMDIR) ? -1 : 0);
-    return settle_drop(c, &call.reply, (flags & BFS_F_KEEP) ? BFS_UNLINK_KEEP : 0);
+    return settle_drop(c, &call.reply);
 }
 
 int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags)
@@ -433,7 +414,7 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
     count_subdir(c, parent, node, 0);
     if (newparent != parent)
         count_subdir(c, newparent, node, 0);
-    return settle_drop(c, &call.reply, keep);
+    return settle_drop(c, &call.reply);
 }
 
 int bfs_readdir(struct bfs_client *c, uint64_t dir, uint64_t cookie, bfs_dirent_fn fn, void *arg)

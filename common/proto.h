@@ -73,6 +73,7 @@ enum bfs_op {
     OP_STEP,         /* intent, step, flags(1: claim) -> ino, mode, flags, size (the mark; -ENOENT) */
     OP_FORGET,       /* intent                  -> (marks of the intent deleted) */
     OP_NOTE,         /* intent, ino             -> (the coordinator's intent notes a fenced dir) */
+    OP_GAIN,         /* ino, intent, step       -> (nlink + 1: a new name elsewhere) */
     OP_MAX
 };
 

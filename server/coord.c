@@ -45,13 +45,14 @@
 #define DEPTH_MAX      4096     /* parents walked by the loop check */
 
 /* Steps of one intent: numbers of their marks. */
-enum { S_INSTALL = 1, S_DROP = 2, S_MOVED = 3, S_ADJ_OLD = 4, S_ADJ_NEW = 5 };
+enum { S_INSTALL = 1, S_DROP = 2, S_MOVED = 3, S_ADJ_OLD = 4, S_ADJ_NEW = 5, S_GAIN = 6 };
 
 enum { JOB_RUN, JOB_FORGET };
 
 struct job {
     struct meta_intent in;
-    struct srv_req *r;          /* who gets the answer (NULL: a replay) */
+    struct srv_req *r;          /* who gets the answer (NULL: nobody waits) */
+    int replay;                 /* found in the store at start */
     int phase;                  /* JOB_RUN, then JOB_FORGET */
     int status;
     struct job *next;
@@ -219,28 +220,47 @@ static int adjust_dir(struct coord *c, const struct meta_intent *in, uint64_t di
     return rc;
 }
 
-/* ino lost a name (a directory: all of them): at its owner, and its chunks
- * elsewhere when it is gone. */
+/* ino lost a name (a directory: all of them), at its owner (which removes its
+ * chunks when it is gone: COORD_CHUNKS there). */
 static int drop_inode(struct coord *c, const struct meta_intent *in, uint64_t ino, int whole_dir)
 {
     struct rpc_call call;
-    uint32_t owner = place_inode(ino, c->nodes);
-    prep_step(&call, owner, OP_DROP, in, S_DROP);
+    prep_step(&call, place_inode(ino, c->nodes), OP_DROP, in, S_DROP);
     call.args.ino = ino;
     call.args.flags = (whole_dir ? BFS_F_RMDIR : 0) | (in->flags & BFS_F_KEEP);
     int rc = call1(c, &call);
-    if (rc == 0 && (call.reply.flags & BFS_DROP_FREED) && call.reply.size > c->chunk_size) {
-        uint64_t size = call.reply.size;
-        for (uint32_t node = 0; node < c->nodes && rc == 0; node++) {
-            if (node == owner)
-                continue;
-            bfs_call_prep(&call, node, OP_REMOVE);
-            call.args.ino = ino;
-            call.args.size = size;
-            rc = call1(c, &call);
-        }
+    step_failed(in, "dropping a link of the inode", rc);
+    return rc;
+}
+
+/* The mark of (in, step) at node, claimed (see meta_step_claim): 1 if the step was
+ * done, 0 if it was not (and now never will be), or -errno. */
+static int claim(struct coord *c, const struct meta_intent *in, uint32_t node, uint32_t step,
+                 struct bfs_msg *mark)
+{
+    struct rpc_call call;
+    prep_step(&call, node, OP_STEP, in, step);
+    call.args.flags = 1;
+    int rc = call1(c, &call);
+    if (rc < 0)
+        return rc;
+    *mark = call.reply;
+    return !(call.reply.flags & META_STEP_ABORTED);
+}
+
+/* What entry (in->parent, in->name) here names: 0 and *ino, -ENOENT, or -errno. */
+static int lookup_own(struct coord *c, const struct meta_intent *in, uint64_t *ino, uint32_t *type)
+{
+    struct rpc_call call;
+    bfs_call_prep(&call, c->self, OP_LOOKUP);
+    call.args.parent = in->parent;
+    call.args.name = in->name;
+    call.args.name_len = in->name_len;
+    int rc = call1(c, &call);
+    if (rc == 0) {
+        *ino = call.reply.ino;
+        *type = call.reply.mode & S_IFMT;
     }
-    step_failed(in, "dropping the replaced inode", rc);
     return rc;
 }
 
@@ -365,15 +385,14 @@ static int rename_run(struct coord *c, struct job *j)
     uint64_t tino;
     uint32_t ttype;
     int rc;
-    if (!j->r) {
-        /* A replay: committed if, and only if, the target's INSTALL was done. */
-        struct rpc_call call;
-        prep_step(&call, place_dentry(in->newparent, in->newname, in->newname_len, c->nodes),
-                  OP_STEP, in, S_INSTALL);
-        call.args.flags = 1;
-        if ((rc = call1(c, &call)) < 0)
+    if (j->replay) {
+        /* Committed if, and only if, the target's INSTALL was done. */
+        struct bfs_msg mark;
+        rc = claim(c, in, place_dentry(in->newparent, in->newname, in->newname_len, c->nodes),
+                   S_INSTALL, &mark);
+        if (rc < 0)
             return rc;
-        if (call.reply.flags & META_STEP_ABORTED) {
+        if (rc == 0) {
             if (in->fenced)
                 lift_all(c, in, in->fenced);
             log_info("coordinator: intent %llx: unfinished rename rolled back",
@@ -381,7 +400,7 @@ static int rename_run(struct coord *c, struct job *j)
             return -ECANCELED;
         }
         log_info("coordinator: intent %llx: committed rename finished", (unsigned long long)in->id);
-        return rename_finish(c, in, call.reply.ino, call.reply.mode);
+        return rename_finish(c, in, mark.ino, mark.mode);
     }
     if (in->type == S_IFDIR && in->parent != in->newparent && (rc = check_loop(c, in)) < 0)
         return rc;
@@ -404,13 +423,10 @@ static int rename_run(struct coord *c, struct job *j)
 static int rmdir_run(struct coord *c, struct job *j)
 {
     const struct meta_intent *in = &j->in;
-    struct rpc_call call;
-    bfs_call_prep(&call, c->self, OP_LOOKUP);
-    call.args.parent = in->parent;
-    call.args.name = in->name;
-    call.args.name_len = in->name_len;
-    int rc = call1(c, &call);
-    int committed = rc == -ENOENT || (rc == 0 && call.reply.ino != in->ino);
+    uint64_t ino = 0;
+    uint32_t type;
+    int rc = lookup_own(c, in, &ino, &type);
+    int committed = rc == -ENOENT || (rc == 0 && ino != in->ino);
     if (rc < 0 && rc != -ENOENT)
         return rc;
     if (!committed) {
@@ -429,6 +445,93 @@ static int rmdir_run(struct coord *c, struct job *j)
     return 0;
 }
 
+/* ---- unlink, link, mkdir: an entry here, an inode or parent elsewhere ----
+ *
+ * The event loop does the local half right after it began the intent (the entry
+ * is locked meanwhile, so nothing else touches it): an unlink's entry is gone, a
+ * mkdir's directory made. A replay tells from the entry whether that happened. */
+
+static int unlink_run(struct coord *c, struct job *j)
+{
+    const struct meta_intent *in = &j->in;
+    uint64_t ino;
+    uint32_t type;
+    if (j->replay) {
+        int rc = lookup_own(c, in, &ino, &type);
+        if (rc == 0 && ino == in->ino)
+            return -ECANCELED;   /* the entry was not removed yet: nothing happened */
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+    }
+    drop_inode(c, in, in->ino, 0);
+    return 0;
+}
+
+static int link_run(struct coord *c, struct job *j)
+{
+    const struct meta_intent *in = &j->in;
+    uint32_t owner = place_inode(in->ino, c->nodes);
+    struct rpc_call call;
+    struct bfs_msg mark;
+    int rc;
+    if (j->replay) {
+        /* Done if the entry was made; else undo a link counted without it. */
+        if ((rc = claim(c, in, c->self, S_INSTALL, &mark)) != 0)
+            return rc < 0 ? rc : 0;
+        if ((rc = claim(c, in, owner, S_GAIN, &mark)) <= 0)
+            return rc < 0 ? rc : -ECANCELED;
+        drop_inode(c, in, in->ino, 0);
+        return -ECANCELED;
+    }
+    /* The count first: an inode never has more names than links. */
+    prep_step(&call, owner, OP_GAIN, in, S_GAIN);
+    call.args.ino = in->ino;
+    if ((rc = call1(c, &call)) < 0)
+        return rc;
+    prep_step(&call, c->self, OP_INSTALL, in, S_INSTALL);
+    call.args.parent = in->parent;
+    call.args.name = in->name;
+    call.args.name_len = in->name_len;
+    call.args.ino = in->ino;
+    call.args.mode = in->type;
+    if ((rc = call1(c, &call)) < 0 && rc != -ESHUTDOWN) {
+        drop_inode(c, in, in->ino, 0);
+        return rc == -ESTALE ? -EEXIST : rc;
+    }
+    return rc;
+}
+
+static int mkdir_run(struct coord *c, struct job *j)
+{
+    const struct meta_intent *in = &j->in;
+    uint64_t ino;
+    uint32_t type;
+    if (j->replay) {
+        int rc = lookup_own(c, in, &ino, &type);
+        if (rc == -ENOENT || (rc == 0 && type != S_IFDIR))
+            return -ECANCELED;   /* the directory was not made */
+        if (rc < 0)
+            return rc;
+    }
+    adjust_dir(c, in, in->parent, +1, S_ADJ_NEW);
+    return 0;
+}
+
+static int chunks_run(struct coord *c, struct job *j)
+{
+    const struct meta_intent *in = &j->in;
+    for (uint32_t node = 0; node < c->nodes; node++) {
+        struct rpc_call call;
+        if (node == c->self)
+            continue;
+        bfs_call_prep(&call, node, OP_REMOVE);
+        call.args.ino = in->ino;
+        call.args.size = in->size;
+        step_failed(in, "removing chunks of a freed inode", call1(c, &call));
+    }
+    return 0;
+}
+
 /* ---- the thread ---- */
 
 static const struct {
@@ -437,6 +540,10 @@ static const struct {
 } kinds[] = {
     [COORD_RENAME] = { "rename", rename_run },
     [COORD_RMDIR] = { "rmdir", rmdir_run },
+    [COORD_UNLINK] = { "unlink", unlink_run },
+    [COORD_LINK] = { "link", link_run },
+    [COORD_MKDIR] = { "mkdir", mkdir_run },
+    [COORD_CHUNKS] = { "chunks", chunks_run },
 };
 
 static void run_job(struct coord *c, struct job *j)
@@ -593,7 +700,7 @@ static void submit(struct coord *c, struct job *j)
     pthread_mutex_unlock(&c->lock);
 }
 
-void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req *r)
+void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req *r, int replay)
 {
     struct job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -604,6 +711,7 @@ void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req 
     }
     j->in = *in;
     j->r = r;
+    j->replay = replay;
     j->phase = in->state == META_INTENT_DONE ? JOB_FORGET : JOB_RUN;
     submit(c, j);
 }

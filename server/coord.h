@@ -39,6 +39,10 @@ struct coord;
 enum coord_kind {
     COORD_RENAME = 1,   /* parent/name -> newparent/newname, flags BFS_F_NOREPLACE|KEEP */
     COORD_RMDIR = 2,    /* parent/name, a directory empty on every node */
+    COORD_UNLINK = 3,   /* parent/name removed here; its inode ino lives elsewhere */
+    COORD_LINK = 4,     /* parent/name to be made here for ino (type), which lives elsewhere */
+    COORD_MKDIR = 5,    /* directory parent/name made here; parent lives elsewhere */
+    COORD_CHUNKS = 6,   /* ino (size) was freed here: its chunks on the other nodes go */
 };
 
 /* Starts the coordinator thread (which connects to the cluster through the
@@ -58,9 +62,10 @@ void coord_stop(struct coord *c);
 int coord_fd(const struct coord *c);
 int coord_ready(struct coord *c);
 
-/* Runs intent in (stored ACTIVE or DONE by the caller); r (NULL for a replay) is
- * answered when it is done, through handlers_intent_finished. */
-void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req *r);
+/* Runs intent in (stored ACTIVE or DONE by the caller); r (NULL: nobody waits) is
+ * answered when it is done, through handlers_intent_finished. replay: in was
+ * found in the store at start (it may have been interrupted anywhere). */
+void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req *r, int replay);
 
 /* Handles finished intents: calls handlers_intent_finished(s, in, r, status) for
  * each whose steps are done and meta_intent_end for each that is forgotten. */

@@ -31,17 +31,23 @@ static int local(const struct server *s, uint64_t ino)
     return bfs_ino_node(ino) == s->node_id;
 }
 
+static int remove_chunks_later(struct server *s, uint64_t ino, uint64_t size);
+
 /* Reports what happened to an inode that lost an entry; frees its chunks here
  * when it is gone (the client asks the other nodes for theirs). */
 static void report_drop(struct server *s, struct srv_req *r, const struct meta_drop *d)
 {
-    if (d->freed) {
+    int freed = d->freed;
+    if (freed) {
         int rc = chunkstore_remove(s->cs, d->ino, d->size);
         if (rc < 0)
             log_warn("ino %llx: removing its chunks failed: %s", (unsigned long long)d->ino, strerror(-rc));
+        /* In a cluster the chunks past the first may be anywhere: ours to remove. */
+        if (s->coord && d->size > s->chunk_size && remove_chunks_later(s, d->ino, d->size) == 0)
+            freed = 0;
     }
     r->r.ino = d->ino;
-    r->r.flags = (d->remote ? BFS_DROP_REMOTE : 0) | (d->freed ? BFS_DROP_FREED : 0);
+    r->r.flags = (d->remote ? BFS_DROP_REMOTE : 0) | (freed ? BFS_DROP_FREED : 0);
     r->r.size = d->size;
 }
 
@@ -498,26 +504,64 @@ static void fence_wake(struct server *s, uint64_t dir)
     free(f);
 }
 
-/* Begins an intent for r's entry and hands it to the coordinator: 1 (answered
- * when it is done) or -errno. */
-static int start_intent(struct server *s, struct srv_req *r, uint32_t kind)
+/* Begins an intent of kind for r's entry (mode: META_BEGIN_*) and locks the
+ * entry; *in gets it. 0, META_FENCED or -errno. */
+static int begin_intent(struct server *s, struct srv_req *r, uint32_t kind, int mode,
+                        struct meta_intent *in)
 {
     const struct bfs_msg *a = &r->a;
-    struct meta_intent in = { .kind = kind, .flags = a->flags, .parent = a->parent,
-                              .newparent = a->newparent, .name_len = a->name_len,
-                              .newname_len = a->newname_len };
-    memcpy(in.name, a->name, a->name_len);
+    *in = (struct meta_intent){ .kind = kind, .flags = a->flags, .parent = a->parent,
+                                .newparent = a->newparent, .name_len = a->name_len,
+                                .newname_len = a->newname_len, .ino = a->ino,
+                                .type = a->mode & S_IFMT };
+    memcpy(in->name, a->name, a->name_len);
     if (a->newname_len)
-        memcpy(in.newname, a->newname, a->newname_len);
-    int rc = meta_intent_begin(s->meta, &in, kind == COORD_RMDIR);
+        memcpy(in->newname, a->newname, a->newname_len);
+    int rc = meta_intent_begin(s->meta, in, mode);
+    if (rc)
+        return rc;
+    if ((rc = lock_entry(s, in)) < 0)
+        meta_intent_end(s->meta, in->id);
+    return rc;
+}
+
+/* The local half of an intent failed before the coordinator saw it: forget it. */
+static void abandon_intent(struct server *s, const struct meta_intent *in)
+{
+    int rc = meta_intent_end(s->meta, in->id);
+    if (rc < 0)
+        log_warn("intent %llx: cannot end it: %s (the next start rolls it back)",
+                 (unsigned long long)in->id, strerror(-rc));
+    unlock_entry(s, in->id);
+}
+
+/* Begins an intent and hands it to the coordinator: 1 (r is answered when it is
+ * done), or -errno. */
+static int start_intent(struct server *s, struct srv_req *r, uint32_t kind, int mode)
+{
+    struct meta_intent in;
+    int rc = begin_intent(s, r, kind, mode, &in);
+    if (rc == META_FENCED)
+        return fence_defer(s, r, r->a.parent);
     if (rc < 0)
         return rc;
-    if ((rc = lock_entry(s, &in)) < 0) {
-        meta_intent_end(s->meta, in.id);
+    coord_submit(s->coord, &in, r, 0);
+    return 1;
+}
+
+/* An inode freed here whose chunks spread to other nodes: they go in the
+ * background (nobody waits), as an intent so a crash does not leave them. */
+static int remove_chunks_later(struct server *s, uint64_t ino, uint64_t size)
+{
+    struct meta_intent in = { .kind = COORD_CHUNKS, .ino = ino, .size = size };
+    int rc = meta_intent_begin(s->meta, &in, META_BEGIN_NOENTRY);
+    if (rc < 0) {
+        log_warn("ino %llx: cannot note its chunks on other nodes for removal: %s",
+                 (unsigned long long)ino, strerror(-rc));
         return rc;
     }
-    coord_submit(s->coord, &in, r);
-    return 1;
+    coord_submit(s->coord, &in, NULL, 0);
+    return 0;
 }
 
 void handlers_intent_finished(struct server *s, const struct meta_intent *in, struct srv_req *r,
@@ -530,8 +574,11 @@ void handlers_intent_finished(struct server *s, const struct meta_intent *in, st
                       strerror(-rc));
     }
     if (r) {
-        memset(&r->r, 0, sizeof r->r);
-        r->r.flags = BFS_DROP_COORD;
+        /* Nothing is left for the client to do (a CREATE keeps its attributes). */
+        if (r->op != OP_CREATE) {
+            memset(&r->r, 0, sizeof r->r);
+            r->r.flags = BFS_DROP_COORD;
+        }
         srv_reply(r, status == -ESHUTDOWN ? -ETIMEDOUT : status == -ECANCELED ? -EBUSY : status);
     }
     unlock_entry(s, in->id);
@@ -543,9 +590,10 @@ int handlers_replay(struct server *s)
     size_t n;
     int rc = meta_intent_list(s->meta, &list, &n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (list[i].state == META_INTENT_ACTIVE && (rc = lock_entry(s, &list[i])) < 0)
+        if (list[i].state == META_INTENT_ACTIVE && list[i].kind != COORD_CHUNKS &&
+            (rc = lock_entry(s, &list[i])) < 0)
             break;
-        coord_submit(s->coord, &list[i], NULL);
+        coord_submit(s->coord, &list[i], NULL, 1);
     }
     free(list);
     if (rc == 0 && n)
@@ -559,13 +607,13 @@ static int do_rename(struct server *s, struct srv_req *r, struct meta_drop *drop
     unsigned flags = (a->flags & BFS_F_NOREPLACE) ? META_RENAME_NOREPLACE : 0;
     if (s->nodes > 1) {
         if (place_dentry(a->newparent, a->newname, a->newname_len, s->nodes) != s->node_id)
-            return start_intent(s, r, COORD_RENAME);
+            return start_intent(s, r, COORD_RENAME, META_BEGIN_ENTRY);
         flags |= META_RENAME_CLUSTER;
     }
     int rc = meta_rename(s->meta, a->parent, a->name, a->name_len, a->newparent, a->newname,
                          a->newname_len, flags, !!(a->flags & BFS_F_KEEP), now_ns(), drop);
     if (rc == META_COORD)
-        return start_intent(s, r, COORD_RENAME);
+        return start_intent(s, r, COORD_RENAME, META_BEGIN_ENTRY);
     if (rc == META_FENCED)
         return fence_defer(s, r, a->newparent);
     return rc;
@@ -619,9 +667,76 @@ static int do_step(struct server *s, struct srv_req *r)
 static int do_create(struct server *s, struct srv_req *r)
 {
     const struct bfs_msg *a = &r->a;
-    int rc = meta_create(s->meta, a->parent, a->name, a->name_len, a->mode, a->uid, a->gid,
+    struct meta_intent in;
+    /* A directory counts in its parent's nlink, there. */
+    int remote_parent = s->nodes > 1 && S_ISDIR(a->mode) && !local(s, a->parent);
+    int rc = remote_parent ? begin_intent(s, r, COORD_MKDIR, META_BEGIN_NEW, &in) : 0;
+    if (rc == 0) {
+        rc = meta_create(s->meta, a->parent, a->name, a->name_len, a->mode, a->uid, a->gid,
                          a->target, a->target_len, now_ns(), &r->r.attr);
+        if (remote_parent && rc == 0) {
+            coord_submit(s->coord, &in, r, 0);
+            return 1;
+        }
+        if (remote_parent)
+            abandon_intent(s, &in);
+    }
     return rc == META_FENCED ? fence_defer(s, r, a->parent) : rc;
+}
+
+/* A cluster's unlink of a name whose inode lives on another node: the name goes
+ * here, the link there, through the coordinator. */
+static int unlink_remote(struct server *s, struct srv_req *r)
+{
+    const struct bfs_msg *a = &r->a;
+    struct meta_intent in;
+    struct meta_drop drop;
+    int rc = begin_intent(s, r, COORD_UNLINK, META_BEGIN_ENTRY, &in);
+    if (rc)
+        return rc;
+    rc = meta_unlink(s->meta, a->parent, a->name, a->name_len, 0, 0, now_ns(), &drop);
+    if (rc < 0) {
+        abandon_intent(s, &in);
+        return rc;
+    }
+    coord_submit(s->coord, &in, r, 0);
+    return 1;
+}
+
+static int do_unlink(struct server *s, struct srv_req *r, struct meta_drop *drop)
+{
+    const struct bfs_msg *a = &r->a;
+    int is_dir = !!(a->flags & BFS_F_RMDIR);
+    if (s->nodes > 1) {
+        uint64_t ino;
+        uint32_t type;
+        if (is_dir)
+            return start_intent(s, r, COORD_RMDIR, META_BEGIN_DIR);   /* entries on every node */
+        int rc = meta_lookup(s->meta, a->parent, a->name, a->name_len, &ino, &type);
+        if (rc < 0)
+            return rc;
+        if (!local(s, ino) && type != S_IFDIR)
+            return unlink_remote(s, r);
+    }
+    return meta_unlink(s->meta, a->parent, a->name, a->name_len, is_dir, !!(a->flags & BFS_F_KEEP),
+                       now_ns(), drop);
+}
+
+static int do_link(struct server *s, struct srv_req *r)
+{
+    const struct bfs_msg *a = &r->a;
+    int remote = 0;
+    if (s->nodes > 1 && !local(s, a->ino)) {
+        if ((a->mode & S_IFMT) == S_IFDIR)
+            return -EPERM;
+        return start_intent(s, r, COORD_LINK, META_BEGIN_NEW);
+    }
+    int rc = meta_link(s->meta, a->ino, a->mode, a->parent, a->name, a->name_len, now_ns(),
+                       &r->r.attr, &remote);
+    if (rc == META_FENCED)
+        return fence_defer(s, r, a->parent);
+    r->r.flags = (uint32_t)remote;
+    return rc;
 }
 
 static void fsync_done(void *arg, ssize_t res)
@@ -639,7 +754,7 @@ static int dispatch(struct server *s, struct srv_req *r)
     struct meta_drop drop = { 0 };
     char target[BFS_SYMLINK_MAX + 1];
     size_t tlen;
-    int rc, remote = 0;
+    int rc;
 
     switch (r->op) {
     case OP_LOOKUP:
@@ -659,17 +774,10 @@ static int dispatch(struct server *s, struct srv_req *r)
         srv_reply(r, 0);
         return 1;
     case OP_LINK:
-        rc = meta_link(s->meta, a->ino, a->mode, a->parent, a->name, a->name_len, now_ns(),
-                       &r->r.attr, &remote);
-        if (rc == META_FENCED)
-            return fence_defer(s, r, a->parent);
-        r->r.flags = (uint32_t)remote;
-        return rc;
+        return do_link(s, r);
     case OP_UNLINK:
-        if ((a->flags & BFS_F_RMDIR) && s->nodes > 1)
-            return start_intent(s, r, COORD_RMDIR);   /* entries on every node */
-        rc = meta_unlink(s->meta, a->parent, a->name, a->name_len, !!(a->flags & BFS_F_RMDIR),
-                         !!(a->flags & BFS_F_KEEP), now_ns(), &drop);
+        if ((rc = do_unlink(s, r, &drop)) > 0)
+            return rc;
         break;
     case OP_NLINK:
         if (a->flags & BFS_F_SUBDIR)
@@ -727,6 +835,8 @@ static int dispatch(struct server *s, struct srv_req *r)
         break;
     case OP_MOVED:
         return meta_moved(s->meta, a->ino, a->newparent, a->intent, a->step, now_ns());
+    case OP_GAIN:
+        return meta_gain(s->meta, a->ino, a->intent, a->step, now_ns());
     case OP_PARENT:
         return meta_get_parent(s->meta, a->ino, &r->r.parent);
     case OP_STEP:

@@ -56,7 +56,7 @@
 #define FENCE_VAL       13              /* u8 state | u32 coordinator | u64 intent */
 #define STEP_VAL        24              /* u64 ino | u32 type | u32 flags | u64 size */
 #define INTENT_VERSION  1               /* first byte of an intent record */
-#define INTENT_HDR      56              /* intent record bytes before the names */
+#define INTENT_HDR      64              /* intent record bytes before the names */
 
 /* Bytes of chunk 0 kept inline. LMDB keeps a value over ~2 KiB in its own run of
  * overflow pages, copied whole by every commit that changes it: 16 KiB is 5 pages,
@@ -1383,7 +1383,8 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
     }
     /* In a cluster a directory moved between parents or replaced has state on other
      * nodes (its "..", its parents' counts, the replaced one's entries). */
-    if ((flags & META_RENAME_CLUSTER) && type == S_IFDIR && (op != np || tino)) {
+    if ((flags & META_RENAME_CLUSTER) &&
+        ((type == S_IFDIR && (op != np || tino)) || (tino && !is_local(m, tino)))) {
         rc = META_COORD;
         goto out;
     }
@@ -1650,6 +1651,7 @@ static int put_intent(struct meta_store *m, MDB_txn *txn, const struct meta_inte
     put_le16(vb + 40, (uint16_t)in->name_len);
     put_le16(vb + 42, (uint16_t)in->newname_len);
     put_le64(vb + 48, in->fenced);
+    put_le64(vb + 56, in->size);
     memcpy(vb + INTENT_HDR, in->name, in->name_len);
     memcpy(vb + INTENT_HDR + in->name_len, in->newname, in->newname_len);
     put_be64(kb, in->id);
@@ -1675,6 +1677,7 @@ static int decode_intent(const MDB_val *k, const MDB_val *v, struct meta_intent 
     in->name_len = get_le16(p + 40);
     in->newname_len = get_le16(p + 42);
     in->fenced = get_le64(p + 48);
+    in->size = get_le64(p + 56);
     if (in->name_len > BFS_NAME_MAX || in->newname_len > BFS_NAME_MAX ||
         v->mv_size != INTENT_HDR + in->name_len + in->newname_len ||
         (in->state != META_INTENT_ACTIVE && in->state != META_INTENT_DONE))
@@ -1687,21 +1690,37 @@ bad:
     return -EIO;
 }
 
-int meta_intent_begin(struct meta_store *m, struct meta_intent *in, int want_dir)
+int meta_intent_begin(struct meta_store *m, struct meta_intent *in, int mode)
 {
     MDB_txn *txn;
-    uint64_t next;
-    int rc = check_name(in->name, in->name_len);
-    if (rc || (in->newname_len && (rc = check_name(in->newname, in->newname_len))))
+    uint64_t next, ino;
+    uint32_t type;
+    int rc = 0;
+    if (mode != META_BEGIN_NOENTRY && (rc = check_name(in->name, in->name_len)))
+        return rc;
+    if (in->newname_len && (rc = check_name(in->newname, in->newname_len)))
         return rc;
     if ((rc = wr_begin(m, &txn)))
         return rc;
-    if ((rc = get_dent(m, txn, in->parent, in->name, in->name_len, &in->ino, &in->type)))
-        goto out;
-    if (want_dir && in->type != S_IFDIR) {
-        rc = -ENOTDIR;
-        goto out;
+    switch (mode) {
+    case META_BEGIN_ENTRY:
+    case META_BEGIN_DIR:
+        if ((rc = get_dent(m, txn, in->parent, in->name, in->name_len, &in->ino, &in->type)))
+            goto out;
+        if (mode == META_BEGIN_DIR && in->type != S_IFDIR)
+            rc = -ENOTDIR;
+        break;
+    case META_BEGIN_NEW:
+        rc = get_dent(m, txn, in->parent, in->name, in->name_len, &ino, &type);
+        rc = rc == 0 ? -EEXIST : rc == -ENOENT ? check_parent(m, txn, in->parent) : rc;
+        break;
+    case META_BEGIN_NOENTRY:
+        break;
+    default:
+        rc = -EINVAL;
     }
+    if (rc)
+        goto out;
     rc = info_get(m, txn, "next_intent", &next);
     if (rc == -ENOENT) {
         next = 1;
@@ -1988,6 +2007,39 @@ out:
     if (rc)
         memset(drop, 0, sizeof *drop);
     return rc;
+}
+
+int meta_gain(struct meta_store *m, uint64_t ino, uint64_t intent, uint32_t step, int64_t now_ns)
+{
+    MDB_txn *txn;
+    struct meta_step done = { .ino = ino };
+    struct bfs_attr a;
+    if (!is_local(m, ino))
+        return -EINVAL;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = step_begin(m, txn, intent, step, &done))) {
+        if (rc == 1) {
+            mdb_txn_abort(txn);
+            return 0;
+        }
+        goto out;
+    }
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+        goto out;
+    if (S_ISDIR(a.mode))
+        rc = -EPERM;
+    else if (a.nlink == 0 || a.nlink == UINT32_MAX)
+        rc = a.nlink ? -EMLINK : -ENOENT;   /* no new names for an unlinked inode */
+    if (rc)
+        goto out;
+    a.nlink++;
+    a.ctime_ns = now_ns;
+    if ((rc = update_inode(m, txn, &a)) == 0)
+        rc = put_step(m, txn, intent, step, &done);
+out:
+    return wr_end(txn, rc);
 }
 
 int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t intent,

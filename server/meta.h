@@ -138,8 +138,9 @@ int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino,
                        void *arg);
 
 /* META_RENAME_CLUSTER: the cluster has several nodes, so a rename that moves a
- * directory between parents or replaces a directory is refused with META_COORD:
- * it has state on other nodes and goes through the coordinator (coord.h). */
+ * directory between parents, replaces a directory or replaces an inode that lives
+ * on another node is refused with META_COORD: it has state on other nodes and goes
+ * through the coordinator (coord.h). */
 enum { META_RENAME_NOREPLACE = 1, META_RENAME_CLUSTER = 2 };
 
 /* Renames entry (op, on) to (np, nn); both entries live on this node.
@@ -231,13 +232,21 @@ struct meta_intent {
     uint32_t type;
     uint64_t parent, newparent;
     uint64_t fenced;                /* a directory whose fences it may hold (meta_intent_note) */
+    uint64_t size;                  /* a freed inode's size (its chunks to remove) */
     uint32_t name_len, newname_len;
     char name[BFS_NAME_MAX + 1], newname[BFS_NAME_MAX + 1];   /* not NUL-terminated */
 };
 
-/* Looks up entry (in->parent, in->name) here (-ENOENT; -ENOTDIR if want_dir and it
- * is not a directory), fills in->ino/type, gives in->id and stores in ACTIVE. */
-int meta_intent_begin(struct meta_store *m, struct meta_intent *in, int want_dir);
+/* How meta_intent_begin treats entry (in->parent, in->name) here:
+ *   ENTRY  it must exist (-ENOENT): in->ino/type are set from it;
+ *   DIR    the same, and it must be a directory (-ENOTDIR);
+ *   NEW    it must not exist (-EEXIST) and its parent must take entries (as for a
+ *          create: -ENOENT, -ENOTDIR, META_FENCED); in->ino/type are the caller's;
+ *   NOENTRY the intent names no entry (in->name unused). */
+enum { META_BEGIN_ENTRY, META_BEGIN_DIR, META_BEGIN_NEW, META_BEGIN_NOENTRY };
+/* Checks the entry as mode says, gives in->id and stores in ACTIVE, in one
+ * transaction. */
+int meta_intent_begin(struct meta_store *m, struct meta_intent *in, int mode);
 /* Stores in as DONE: a replay only has the participants forget it. */
 int meta_intent_done(struct meta_store *m, const struct meta_intent *in);
 /* Records in intent id the directory it is about to fence, so that a replay can
@@ -280,7 +289,9 @@ int meta_unfence(struct meta_store *m, uint64_t dir, uint64_t intent, int dead);
  * drop_entry: removes (parent, name) if it still names ino (not marked: idempotent).
  * dir_adjust: local directory dir: nlink += delta (-1..1, never below 2), mtime = ctime.
  * drop: local ino lost a name (or, whole_dir, a removed directory all): as meta_nlink -1.
- * moved: local ino was renamed: ctime; a directory's parent becomes newparent. */
+ * moved: local ino was renamed: ctime; a directory's parent becomes newparent.
+ * gain: local non-directory ino got a name: nlink + 1 (-ENOENT once unlinked, -EPERM
+ *   for a directory, -EMLINK). */
 int meta_install(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                  uint64_t ino, uint32_t type, uint64_t expect, uint64_t intent, uint32_t step,
                  struct meta_step *replaced);
@@ -292,6 +303,7 @@ int meta_drop(struct meta_store *m, uint64_t ino, int whole_dir, int keep_orphan
               uint64_t intent, uint32_t step, int64_t now_ns, struct meta_drop *drop);
 int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t intent,
                uint32_t step, int64_t now_ns);
+int meta_gain(struct meta_store *m, uint64_t ino, uint64_t intent, uint32_t step, int64_t now_ns);
 /* The parent of local directory dir (-ENOENT: unknown, e.g. a store from before). */
 int meta_get_parent(struct meta_store *m, uint64_t dir, uint64_t *parent);
 
