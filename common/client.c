@@ -209,17 +209,28 @@ int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out)
     return rc;
 }
 
+/* An entry whose inode lives on another server: the inode may be replaced (a
+ * rename over the name) between the two calls, and then the name names another
+ * inode by the time the first one is gone: look again, so a name that always
+ * exists is never reported missing. */
+#define LOOKUP_TRIES 8
+
 int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out)
 {
     struct rpc_call call;
     int rc = prep_entry(c, &call, OP_LOOKUP, parent, name);
-    if (rc < 0 || (rc = run1(c, &call)) < 0)
-        return rc;
-    if (call.reply.flags & 1) {
-        *out = call.reply.attr;
-        return 0;
+    for (int tries = 0; rc == 0 && tries < LOOKUP_TRIES; tries++) {
+        if ((rc = run1(c, &call)) < 0)
+            return rc;
+        if (call.reply.flags & 1) {
+            *out = call.reply.attr;
+            return 0;
+        }
+        if ((rc = bfs_getattr(c, call.reply.ino, out)) != -ENOENT)
+            return rc;
+        rc = 0;
     }
-    return bfs_getattr(c, call.reply.ino, out);
+    return rc ? rc : -ENOENT;
 }
 
 int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,

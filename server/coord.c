@@ -445,6 +445,14 @@ static int rmdir_run(struct coord *c, struct job *j)
     return 0;
 }
 
+/* The times of the intent's parent, where it lives, when the entry's own server
+ * (this one) could not set them in its transaction. */
+static void touch_parent(struct coord *c, const struct meta_intent *in)
+{
+    if (place_inode(in->parent, c->nodes) != c->self)
+        adjust_dir(c, in, in->parent, 0, S_ADJ_OLD);
+}
+
 /* ---- unlink, link, mkdir: an entry here, an inode or parent elsewhere ----
  *
  * The event loop does the local half right after it began the intent (the entry
@@ -464,6 +472,7 @@ static int unlink_run(struct coord *c, struct job *j)
             return rc;
     }
     drop_inode(c, in, in->ino, 0);
+    touch_parent(c, in);
     return 0;
 }
 
@@ -476,8 +485,11 @@ static int link_run(struct coord *c, struct job *j)
     int rc;
     if (j->replay) {
         /* Done if the entry was made; else undo a link counted without it. */
-        if ((rc = claim(c, in, c->self, S_INSTALL, &mark)) != 0)
+        if ((rc = claim(c, in, c->self, S_INSTALL, &mark)) != 0) {
+            if (rc > 0)
+                adjust_dir(c, in, in->parent, 0, S_ADJ_OLD);   /* INSTALL does not */
             return rc < 0 ? rc : 0;
+        }
         if ((rc = claim(c, in, owner, S_GAIN, &mark)) <= 0)
             return rc < 0 ? rc : -ECANCELED;
         drop_inode(c, in, in->ino, 0);
@@ -498,6 +510,8 @@ static int link_run(struct coord *c, struct job *j)
         drop_inode(c, in, in->ino, 0);
         return rc == -ESTALE ? -EEXIST : rc;
     }
+    if (rc == 0)
+        adjust_dir(c, in, in->parent, 0, S_ADJ_OLD);   /* INSTALL does not */
     return rc;
 }
 

@@ -1383,8 +1383,8 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
     }
     /* In a cluster a directory moved between parents or replaced has state on other
      * nodes (its "..", its parents' counts, the replaced one's entries). */
-    if ((flags & META_RENAME_CLUSTER) &&
-        ((type == S_IFDIR && (op != np || tino)) || (tino && !is_local(m, tino)))) {
+    if ((flags & META_RENAME_CLUSTER) && ((type == S_IFDIR && (op != np || tino)) ||
+                                          (tino && !is_local(m, tino)) || !is_local(m, ino))) {
         rc = META_COORD;
         goto out;
     }

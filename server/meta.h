@@ -138,9 +138,9 @@ int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino,
                        void *arg);
 
 /* META_RENAME_CLUSTER: the cluster has several nodes, so a rename that moves a
- * directory between parents, replaces a directory or replaces an inode that lives
- * on another node is refused with META_COORD: it has state on other nodes and goes
- * through the coordinator (coord.h). */
+ * directory between parents, replaces a directory, or renames or replaces an inode
+ * that lives on another node (whose ctime or nlink changes there) is refused with
+ * META_COORD: it goes through the coordinator (coord.h). */
 enum { META_RENAME_NOREPLACE = 1, META_RENAME_CLUSTER = 2 };
 
 /* Renames entry (op, on) to (np, nn); both entries live on this node.
