@@ -120,6 +120,7 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_HELLO]       = { "HELLO",    { F_END }, { F_CLIENT } },
     [OP_BYE]         = { "BYE",      { F_END }, { F_END } },
     [OP_NOP]         = { "NOP",      { F_END }, { F_END } },
+    [OP_SCAN]        = { "SCAN",     { F_IDX, F_LEN, F_TARGET }, { F_LEN, F_FLAGS, F_TARGET } },
 };
 
 const char *proto_op_name(uint32_t op)
