@@ -107,6 +107,10 @@ void fsck_db_free(struct fsck_db *db);
 int fsck_db_add(struct fsck_db *db, uint32_t node, int table, const void *key, size_t klen,
                 const void *val, size_t vlen);
 
+/* A problem a loader found outside the tables (e.g. a stray file in a chunk
+ * directory): kept as a problem with no fix. -ENOMEM. */
+int fsck_db_add_bad(struct fsck_db *db, uint32_t node, const char *kind, const char *detail);
+
 /* Typed adds (what fsck_db_add keeps), for tests. */
 int fsck_add_inode(struct fsck_db *db, const struct fsck_inode *r);
 int fsck_add_dent(struct fsck_db *db, const struct fsck_dent *r);

@@ -98,6 +98,13 @@ static int corrupt(struct fsck_db *db, uint32_t node, int table, const uint8_t *
     return PUSH(db, bad, &p);
 }
 
+int fsck_db_add_bad(struct fsck_db *db, uint32_t node, const char *kind, const char *detail)
+{
+    struct fsck_problem p = { .severity = FSCK_PROBLEM, .kind = kind, .node = node };
+    snprintf(p.detail, sizeof p.detail, "%s", detail);
+    return PUSH(db, bad, &p);
+}
+
 static int add_info(struct fsck_db *db, uint32_t node, const uint8_t *k, size_t klen,
                     const uint8_t *v, size_t vlen)
 {

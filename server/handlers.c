@@ -118,6 +118,9 @@ static int do_counters(struct server *s, struct srv_req *r)
 /* A page of one table's raw records (benchfs-fsck): read-only, so a scan may run
  * while the cluster works (the checker re-checks what looks wrong). The chunk
  * "table" lists the chunk directories, blocking: a check tool's cost. */
+_Static_assert((int)META_T_PARENTS == (int)BFS_SCAN_PARENTS && (int)META_T_MAX == (int)BFS_SCAN_CHUNKS,
+               "meta_scan's tables are OP_SCAN's");
+
 static int do_scan(struct server *s, struct srv_req *r)
 {
     size_t max = r->a.len < BFS_MAX_DATA_LEN ? r->a.len : BFS_MAX_DATA_LEN, used = 0, n = 0;
