@@ -58,6 +58,21 @@ static void summary(const struct fsck_db *db, size_t problems, const char *when)
         printf("clean\n");
 }
 
+/* Inode numbers name their node: one naming a node past the data dirs given means
+ * a node's dir is missing (every check would then be off). */
+static int all_nodes_given(const struct fsck_db *db)
+{
+    uint32_t max = 0;
+    for (size_t i = 0; i < db->n_dents; i++)
+        if (bfs_ino_node(db->dents[i].ino) > max)
+            max = bfs_ino_node(db->dents[i].ino);
+    if (max < db->nodes)
+        return 1;
+    fprintf(stderr, "benchfs-fsck: entries name inodes of node %" PRIu32 ", but %" PRIu32 " data "
+            "dirs were given: give the data dir of every node of the cluster\n", max, db->nodes);
+    return 0;
+}
+
 static int offline(char **dirs, size_t n, int repair, int quiet)
 {
     struct fsck_stores *s;
@@ -69,6 +84,12 @@ static int offline(char **dirs, size_t n, int repair, int quiet)
     fsck_db_init(&db, (uint32_t)n, fsck_lmdb_chunk_size(s));
     if ((rc = fsck_lmdb_load(s, &db)) < 0 || (rc = fsck_check(&db, &r)) < 0) {
         fprintf(stderr, "benchfs-fsck: %s\n", strerror(-rc));
+        fsck_db_free(&db);
+        fsck_lmdb_close(s);
+        return EXIT_USAGE;
+    }
+    if (!all_nodes_given(&db)) {
+        fsck_report_free(&r);
         fsck_db_free(&db);
         fsck_lmdb_close(s);
         return EXIT_USAGE;
