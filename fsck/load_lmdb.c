@@ -623,6 +623,13 @@ int fsck_lmdb_repair(struct fsck_stores *s, const struct fsck_db *db,
     *done = 0;
     if (!s->rw)
         return -EROFS;
+    for (size_t i = 0; i < r->n_p; i++)
+        if (!strcmp(r->p[i].kind, "root-missing")) {
+            /* every top-level entry would look orphaned: let the server recreate it first */
+            fprintf(out, "cannot repair: the root directory is missing; a start of node 0's "
+                    "server recreates it, stop the servers and run fsck again\n");
+            return 0;
+        }
     if (!(R.w = calloc(s->n, sizeof *R.w)))
         return -ENOMEM;
     for (uint32_t i = 0; i < s->n && !rc; i++)
