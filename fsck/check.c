@@ -73,6 +73,8 @@ static int chunk_cmp(const void *a, const void *b)
 static long find_inode(const struct fsck_db *db, uint64_t ino, uint32_t node)
 {
     struct fsck_inode key = { .ino = ino, .node = node };
+    if (!db->n_inodes)
+        return -1;
     const struct fsck_inode *p = bsearch(&key, db->inodes, db->n_inodes, sizeof key, inode_cmp);
     return p ? (long)(p - db->inodes) : -1;
 }
@@ -87,7 +89,7 @@ static long find_owned(const struct fsck_db *db, uint64_t ino)
 static int has_intent(const struct fsck_db *db, uint32_t node, uint64_t id)
 {
     struct fsck_intent key = { .node = node, .id = id };
-    return bsearch(&key, db->intents, db->n_intents, sizeof key, intent_cmp) != NULL;
+    return db->n_intents && bsearch(&key, db->intents, db->n_intents, sizeof key, intent_cmp) != NULL;
 }
 
 /* 1 if any entry on any node (valid or not) has parent dir. */
@@ -533,10 +535,15 @@ int fsck_check(struct fsck_db *db, struct fsck_report *out)
     memset(out, 0, sizeof *out);
     if (db->nodes == 0 || db->nodes > BFS_MAX_NODES || db->chunk_size == 0)
         return -EINVAL;
-    qsort(db->inodes, db->n_inodes, sizeof *db->inodes, inode_cmp);
-    qsort(db->dents, db->n_dents, sizeof *db->dents, dent_cmp);
-    qsort(db->chunks, db->n_chunks, sizeof *db->chunks, chunk_cmp);
-    qsort(db->intents, db->n_intents, sizeof *db->intents, intent_cmp);
+    /* (an empty table's array is NULL, which qsort and bsearch may not get) */
+    if (db->n_inodes)
+        qsort(db->inodes, db->n_inodes, sizeof *db->inodes, inode_cmp);
+    if (db->n_dents)
+        qsort(db->dents, db->n_dents, sizeof *db->dents, dent_cmp);
+    if (db->n_chunks)
+        qsort(db->chunks, db->n_chunks, sizeof *db->chunks, chunk_cmp);
+    if (db->n_intents)
+        qsort(db->intents, db->n_intents, sizeof *db->intents, intent_cmp);
     if (!(c.agg = calloc(db->n_inodes + 1, sizeof *c.agg)))
         return -ENOMEM;
     for (size_t i = 0; i < db->n_inodes; i++)
