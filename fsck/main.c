@@ -10,6 +10,7 @@
 #include "check.h"
 #include "load.h"
 #include "../common/log.h"
+#include "../common/placement.h"
 
 enum { EXIT_CLEAN = 0, EXIT_PROBLEMS = 1, EXIT_USAGE = 2 };
 
@@ -58,18 +59,41 @@ static void summary(const struct fsck_db *db, size_t problems, const char *when)
         printf("clean\n");
 }
 
-/* Inode numbers name their node: one naming a node past the data dirs given means
- * a node's dir is missing (every check would then be off). */
+/* A node's data dir left out must not pass for a smaller cluster. Inode numbers
+ * name their node: one past the dirs given gives it away; and the entries were
+ * placed for the real cluster size, so if more of them sit where placement for
+ * a larger cluster puts them, that is the size (a true misplacement is rare). */
 static int all_nodes_given(const struct fsck_db *db)
 {
-    uint32_t max = 0;
-    for (size_t i = 0; i < db->n_dents; i++)
-        if (bfs_ino_node(db->dents[i].ino) > max)
-            max = bfs_ino_node(db->dents[i].ino);
-    if (max < db->nodes)
+    uint32_t max = 0, best = db->nodes;
+    for (size_t i = 0; i < db->n_dents; i++) {
+        uint32_t a = bfs_ino_node(db->dents[i].ino), b = bfs_ino_node(db->dents[i].parent);
+        max = a > max ? a : max;
+        max = b > max ? b : max;
+    }
+    for (size_t i = 0; i < db->n_chunks; i++)
+        if (bfs_ino_node(db->chunks[i].ino) > max)
+            max = bfs_ino_node(db->chunks[i].ino);
+    if (max >= db->nodes) {
+        fprintf(stderr, "benchfs-fsck: the stores name inodes of node %" PRIu32 ", but %" PRIu32
+                " data dirs were given: give the data dir of every node of the cluster\n", max,
+                db->nodes);
+        return 0;
+    }
+    size_t placed[9] = { 0 };
+    for (uint32_t k = 0; k < 9 && db->nodes + k <= BFS_MAX_NODES; k++) {
+        for (size_t i = 0; i < db->n_dents; i++) {
+            const struct fsck_dent *e = &db->dents[i];
+            placed[k] += place_dentry(e->parent, e->name, e->len, db->nodes + k) == e->node;
+        }
+        if (placed[k] > placed[best - db->nodes])
+            best = db->nodes + k;
+    }
+    if (best == db->nodes)
         return 1;
-    fprintf(stderr, "benchfs-fsck: entries name inodes of node %" PRIu32 ", but %" PRIu32 " data "
-            "dirs were given: give the data dir of every node of the cluster\n", max, db->nodes);
+    fprintf(stderr, "benchfs-fsck: %zu of %zu entries are where placement over %" PRIu32 " nodes "
+            "puts them, %zu for the %" PRIu32 " data dirs given: give the data dir of every node "
+            "of the cluster\n", placed[best - db->nodes], db->n_dents, best, placed[0], db->nodes);
     return 0;
 }
 
