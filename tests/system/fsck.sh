@@ -43,6 +43,7 @@ mt mkdir -p "$MNT/a/sub/deeper" "$MNT/b" &&
 check "fsck: shell commands on the mount" test $? -eq 0
 A=$(mt stat -c %i "$MNT/a") F2=$(mt stat -c %i "$MNT/a/f2")
 GONE=$(mt stat -c %i "$MNT/a/gone") LOST=$(mt stat -c %i "$MNT/a/lost")
+SUB=$(mt stat -c %i "$MNT/a/sub")
 umount_fs "$MNT"
 
 mt "$FSCK" --registry-dir "$REG" >"$T/on.out" 2>&1; rc=$?
@@ -81,11 +82,13 @@ check "fsck: a missing node's data dir is a usage error (exit $rc)" test "$rc" -
 node_of() { echo $(( $1 >> 48 )); }
 ghost_node=$("$DMG" place 1 ghost 3)
 lost_node=$("$DMG" place "$(hex "$A")" lost 3)
+sub_node=$("$DMG" place "$(hex "$A")" sub 3)
 "$DMG" "$T/d$(node_of "$GONE")" del-inode "$(hex "$GONE")" &&
     "$DMG" "$T/d$(node_of "$F2")" set-nlink "$(hex "$F2")" 5 &&
     "$DMG" "$T/d$ghost_node" add-entry 1 ghost 2000000abcdef &&
     "$DMG" "$T/d1" add-chunk 1000000777777 3 &&
-    "$DMG" "$T/d$lost_node" del-entry "$(hex "$A")" lost
+    "$DMG" "$T/d$lost_node" del-entry "$(hex "$A")" lost &&
+    "$DMG" "$T/d$sub_node" del-entry "$(hex "$A")" sub
 check "fsck: stores damaged" test $? -eq 0
 
 mt "$FSCK" "${DIRS[@]}" >"$T/bad.out" 2>&1; rc=$?
@@ -101,6 +104,10 @@ check "fsck: the orphan chunk is named" \
     grep -q "^problem: orphan-chunk: node 1: chunk file ino 0x1000000777777 idx 3" "$T/bad.out"
 check "fsck: the inode without entry is named" \
     grep -q "^problem: unnamed-inode: .*ino 0x$(hex "$LOST") (file)" "$T/bad.out"
+check "fsck: the directory without entry is named" \
+    grep -q "^problem: unnamed-inode: .*ino 0x$(hex "$SUB") (directory)" "$T/bad.out"
+check "fsck: its old parent's nlink is named" \
+    grep -q "^problem: wrong-nlink: .*ino 0x$(hex "$A") (directory): nlink 3, its subdirectories make it 2" "$T/bad.out"
 check "fsck: the summary counts problems" grep -Eq "checked on 3 nodes: [0-9]+ problems" "$T/bad.out"
 
 mt "$FSCK" --repair "${DIRS[@]}" >"$T/fix.out" 2>&1; rc=$?
@@ -126,6 +133,8 @@ check "fsck: hard-linked file reads back" mt cmp "$T/big" "$MNT/b/f2link"
 check "fsck: its nlink is 2" test "$(mt stat -c %h "$MNT/a/f2")" = 2
 check "fsck: renamed file reads back" mt cmp "$T/small" "$MNT/b/f1moved"
 check "fsck: the lost file reads back from lost+found" mt cmp "$T/big" "$MNT/lost+found/#$(hex "$LOST")"
+check "fsck: the lost directory is in lost+found" test -d "$MNT/lost+found/#$(hex "$SUB")"
+check "fsck: lost+found's nlink counts it" test "$(mt stat -c %h "$MNT/lost+found")" = 3
 check "fsck: the dangling entries are gone" test ! -e "$MNT/ghost" -a ! -e "$MNT/a/gone"
 check "fsck: a new file can be made in lost+found's neighbourhood" mt touch "$MNT/a/new"
 umount_fs "$MNT"
