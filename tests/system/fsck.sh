@@ -24,6 +24,13 @@ stop_all() {
     return $ok
 }
 hex() { printf '%x' "$1"; }
+be64() { printf '%016x' "$1"; }
+be32() { printf '%08x' "$1"; }
+le() {  # le WIDTH_BYTES VALUE: little-endian hex
+    local h i out=""; h=$(printf "%0$(($1 * 2))x" "$2")
+    for ((i = ${#h} - 2; i >= 0; i -= 2)); do out+=${h:i:2}; done
+    echo "$out"
+}
 
 start_all || { fail "fsck: cluster starts"; finish; }
 mt "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --keep --iterations 40 --warmup 0 \
@@ -88,7 +95,10 @@ sub_node=$("$DMG" place "$(hex "$A")" sub 3)
     "$DMG" "$T/d$ghost_node" add-entry 1 ghost 2000000abcdef &&
     "$DMG" "$T/d1" add-chunk 1000000777777 3 &&
     "$DMG" "$T/d$lost_node" del-entry "$(hex "$A")" lost &&
-    "$DMG" "$T/d$sub_node" del-entry "$(hex "$A")" sub
+    "$DMG" "$T/d$sub_node" del-entry "$(hex "$A")" sub &&
+    "$DMG" "$T/d1" put fences "$(be64 "$A")" "01$(le 4 2)$(le 8 99)" &&
+    "$DMG" "$T/d0" put applied "$(be32 2)$(be64 99)01" "00" &&
+    "$DMG" "$T/d$(node_of "$A")" put parents "$(be64 "$A")" "$(le 8 5)"
 check "fsck: stores damaged" test $? -eq 0
 
 mt "$FSCK" "${DIRS[@]}" >"$T/bad.out" 2>&1; rc=$?
@@ -108,6 +118,12 @@ check "fsck: the directory without entry is named" \
     grep -q "^problem: unnamed-inode: .*ino 0x$(hex "$SUB") (directory)" "$T/bad.out"
 check "fsck: its old parent's nlink is named" \
     grep -q "^problem: wrong-nlink: .*ino 0x$(hex "$A") (directory): nlink 3, its subdirectories make it 2" "$T/bad.out"
+check "fsck: the stale fence is named" \
+    grep -q "^problem: stale-fence: node 1: fence on directory 0x$(hex "$A") held by intent 99 of node 2" "$T/bad.out"
+check "fsck: the stale applied mark is named" \
+    grep -q "^problem: stale-applied-mark: node 0: applied mark of intent 99 step 1 of node 2" "$T/bad.out"
+check "fsck: the wrong parents record is named" \
+    grep -q "^problem: wrong-parent-record: .*directory 0x$(hex "$A"): parents says 0x5, its entry is under 0x1" "$T/bad.out"
 check "fsck: the summary counts problems" grep -Eq "checked on 3 nodes: [0-9]+ problems" "$T/bad.out"
 
 mt "$FSCK" --repair "${DIRS[@]}" >"$T/fix.out" 2>&1; rc=$?
@@ -125,6 +141,18 @@ check "fsck: --repair's own re-check is clean" grep -q "after repair: .*: clean"
 mt "$FSCK" "${DIRS[@]}" >"$T/again.out" 2>&1; rc=$?
 cat "$T/again.out"
 check "fsck: a second run after the repair is clean (exit $rc)" test "$rc" -eq 0
+
+# A pending intent (an interrupted multi-server operation) is a problem offline,
+# with the advice to start the servers; --repair leaves it to the replay.
+"$DMG" "$T/d2" put intents "$(be64 99)" "00"
+mt "$FSCK" "${DIRS[@]}" >"$T/pend.out" 2>&1; rc=$?
+cat "$T/pend.out"
+check "fsck: a pending intent is a problem offline (exit $rc)" test "$rc" -eq 1
+check "fsck: ... named" grep -q "^problem: pending-intent: node 2: intent 99 pending" "$T/pend.out"
+check "fsck: ... with the replay advice" grep -q "replayed when their servers start" "$T/pend.out"
+"$DMG" "$T/d2" del intents "$(be64 99)"
+mt "$FSCK" "${DIRS[@]}" >/dev/null 2>&1
+check "fsck: clean again without it" test $? -eq 0
 
 # The repaired cluster works: the files read back, lost+found holds the lost one.
 start_all || { fail "fsck: cluster restarts"; finish; }

@@ -7,6 +7,8 @@
  *   fsck_damage DATA add-entry PARENT NAME INO   adds entry (PARENT, NAME) -> INO (a file)
  *   fsck_damage DATA del-entry PARENT NAME       deletes entry (PARENT, NAME)
  *   fsck_damage DATA add-chunk INO IDX           creates chunk file (INO, IDX), 4 KiB
+ *   fsck_damage DATA put TABLE KEYHEX VALHEX     puts a raw record (the table is created if absent)
+ *   fsck_damage DATA del TABLE KEYHEX            deletes a raw record
  * Inode numbers in hex. Exit 0 on success, 1 with a message otherwise. */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,21 @@ static int fail(const char *what, int rc)
 {
     fprintf(stderr, "fsck_damage: %s: %s\n", what, mdb_strerror(rc));
     return 1;
+}
+
+/* Hex digits to bytes: the count, or -1. */
+static int unhex(const char *s, unsigned char *out, size_t max)
+{
+    size_t n = strlen(s);
+    if (n % 2 || n / 2 > max)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (unsigned char)v;
+    }
+    return (int)(n / 2);
 }
 
 static int add_chunk(const char *data, uint64_t ino, uint64_t idx)
@@ -93,7 +110,19 @@ int main(int argc, char **argv)
         return fail("open tables", rc);
     unsigned char kb[16 + 256], vb[4096 + 64];
     MDB_val k = { 8, kb }, v;
-    if (strcmp(op, "del-inode") == 0 && argc == 4) {
+    if ((strcmp(op, "put") == 0 && argc == 6) || (strcmp(op, "del") == 0 && argc == 5)) {
+        MDB_dbi t;
+        int kl = unhex(argv[4], kb, sizeof kb), vl = argc == 6 ? unhex(argv[5], vb, sizeof vb) : 0;
+        if (kl <= 0 || vl < 0) {
+            fprintf(stderr, "fsck_damage: bad hex\n");
+            return 1;
+        }
+        if ((rc = mdb_dbi_open(txn, argv[3], MDB_CREATE, &t)))
+            return fail(argv[3], rc);
+        k.mv_size = (size_t)kl;
+        v = (MDB_val){ (size_t)vl, vb };
+        rc = argc == 6 ? mdb_put(txn, t, &k, &v, 0) : mdb_del(txn, t, &k, NULL);
+    } else if (strcmp(op, "del-inode") == 0 && argc == 4) {
         put_be64(kb, num(argv[3], 16));
         rc = mdb_del(txn, inodes, &k, NULL);
     } else if (strcmp(op, "set-nlink") == 0 && argc == 5) {
