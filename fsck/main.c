@@ -43,7 +43,7 @@ static void print(const struct fsck_report *r, const struct fsck_report *confirm
         const struct fsck_problem *p = &r->p[i];
         if (p->severity == FSCK_NOTE && quiet)
             continue;
-        if (p->severity == FSCK_PROBLEM && confirm && !fsck_report_has(confirm, p))
+        if (confirm && !fsck_report_has(confirm, p))
             continue;
         printf("%s: %s: %s\n", p->severity == FSCK_NOTE ? "note" : "problem", p->kind, p->detail);
     }
@@ -177,7 +177,7 @@ static int online(const char *registry, double timeout, int quiet)
     }
     size_t problems = r.problems, gone = 0;
     int rechecked = 0;
-    if (problems) {
+    if (problems || r.notes) {
         /* The tables were read page by page while the cluster ran: what a change in
          * between made look wrong is gone at a second look. */
         fsck_db_init(&again, db.nodes, db.chunk_size);
