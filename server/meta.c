@@ -877,7 +877,8 @@ size_t meta_dentry_key(uint64_t parent, const char *name, size_t len, unsigned c
     return dkey(out, parent, name, len);
 }
 
-/* The tables this store keeps; the others (of newer formats) read as empty. */
+/* The tables this store keeps; the others read as empty (fences, intents, applied,
+ * parents: map them here once this store keeps them). */
 static int scan_dbi(const struct meta_store *m, int table, MDB_dbi *dbi)
 {
     switch (table) {
