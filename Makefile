@@ -23,13 +23,15 @@ COMMON_SRC := $(wildcard common/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 FUSE_SRC   := $(wildcard fuse/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
+FSCK_SRC   := $(wildcard fsck/*.c)
+FSCK_CHECK_SRC := fsck/check.c fsck/records.c
 TEST_SRC   := $(wildcard tests/unit/*.c tests/system/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libbenchfs-common.a
 SERVER_LIB := $(BUILD)/libbenchfs-server.a
-PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-bench
+PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-bench $(BUILD)/benchfs-fsck
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test test-stress clean fuzz bench demo
@@ -50,12 +52,16 @@ $(BUILD)/benchfs-fuse: $(call obj,$(FUSE_SRC)) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/benchfs-bench: $(call obj,$(BENCH_SRC)) $(SERVER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/benchfs-fsck: $(call obj,$(FSCK_SRC)) $(SERVER_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # Unit tests of the FUSE client's pure logic link its object too.
 $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
+# ... and benchfs-fsck's checker (pure: tested on synthetic tables).
+$(BUILD)/tests/unit/test_fsck: $(call obj,$(FSCK_CHECK_SRC))
 
 test: all
 	BUILD=$(BUILD) tests/run.sh

@@ -74,7 +74,21 @@ enum bfs_op {
     OP_FORGET,       /* intent                  -> (marks of the intent deleted) */
     OP_NOTE,         /* intent, ino             -> (the coordinator's intent notes a fenced dir) */
     OP_GAIN,         /* ino, intent, step       -> (nlink + 1: a new name elsewhere) */
+    OP_SCAN,         /* idx(table), len(max bulk bytes), target(after key; empty: from the first)
+                        -> len(count), flags(1: eof), target(last key); bulk: records */
     OP_MAX
+};
+
+/* OP_SCAN (benchfs-fsck): a page of the raw records of one table of the server,
+ * read-only, in key order. The bulk holds count records, each u16 LE key length
+ * | u32 LE value length | key | value (the bytes as the store keeps them, see
+ * server/meta.c). To continue, pass the reply's target (the last key) as the next
+ * request's. Tables (the idx field): */
+enum bfs_scan_table {
+    BFS_SCAN_INFO, BFS_SCAN_INODES, BFS_SCAN_DENTRIES, BFS_SCAN_ORPHANS, BFS_SCAN_INLINE,
+    BFS_SCAN_FENCES, BFS_SCAN_INTENTS, BFS_SCAN_APPLIED, BFS_SCAN_PARENTS,
+    BFS_SCAN_CHUNKS,     /* the chunk files: key ino (u64 BE) | idx (u64 BE), empty value */
+    BFS_SCAN_MAX
 };
 
 /* Flags of OP_UNLINK / OP_NLINK / OP_RENAME requests. */

@@ -136,6 +136,35 @@ static int bucket_of(uint64_t ino)
     return (int)(place_mix64(ino) >> 56);
 }
 
+int chunkstore_bucket(uint64_t ino)
+{
+    return bucket_of(ino);
+}
+
+/* Exactly what chunk_name writes: 16 hex digits, a dot, a decimal index. */
+int chunkstore_name_parse(const char *name, uint64_t *ino, uint64_t *idx)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = name[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return -EINVAL;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (name[16] != '.' || name[17] < '0' || name[17] > '9' || (name[17] == '0' && name[18]))
+        return -EINVAL;
+    uint64_t x = 0;
+    for (const char *p = name + 17; *p; p++) {
+        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+            return -EINVAL;
+        x = x * 10 + (uint64_t)(*p - '0');
+    }
+    *ino = v;
+    *idx = x;
+    return 0;
+}
+
 /* Name relative to DATA/chunks; 2 + 1 + 16 + 1 + 20 + NUL fits in 48. */
 static void chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
 {
@@ -1370,4 +1399,96 @@ int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size)
 int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx)
 {
     return remove_range(cs, ino, idx, idx + 1);
+}
+
+/* ---- listing (OP_SCAN) ---- */
+
+struct chunk_id { uint64_t ino, idx; };
+
+static int chunk_id_cmp(const void *a, const void *b)
+{
+    const struct chunk_id *x = a, *y = b;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The chunks of bucket b after (ino, idx) (all if !after), sorted: *ids (malloc'd), *n. */
+static int list_bucket(struct chunkstore *cs, int b, int after, uint64_t ino, uint64_t idx,
+                       struct chunk_id **ids, size_t *n)
+{
+    char name[4];
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    snprintf(name, sizeof name, "%02x", b);
+    int lfd = openat(cs->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+    if (!d) {
+        int r = -errno;
+        if (lfd >= 0)
+            close(lfd);
+        return r == -ENOENT ? 0 : r;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct chunk_id c;
+        if (chunkstore_name_parse(e->d_name, &c.ino, &c.idx) < 0)
+            continue;
+        if (after && chunk_id_cmp(&c, &(struct chunk_id){ ino, idx }) <= 0)
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct chunk_id *p = realloc(*ids, ncap * sizeof *p);
+            if (!p) {
+                closedir(d);
+                free(*ids);
+                *ids = NULL;
+                return -ENOMEM;
+            }
+            *ids = p;
+            cap = ncap;
+        }
+        (*ids)[(*n)++] = c;
+    }
+    closedir(d);
+    if (*n)
+        qsort(*ids, *n, sizeof **ids, chunk_id_cmp);
+    return 0;
+}
+
+int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
+                    void *out, size_t size, size_t *used, size_t *count, int *eof)
+{
+    unsigned char *o = out;
+    *used = *count = 0;
+    *eof = 1;
+    for (int b = first ? 0 : bucket_of(after_ino); b < NBUCKETS; b++) {
+        struct chunk_id *ids;
+        size_t n;
+        /* only the cursor's own bucket holds chunks before the cursor */
+        int after = !first && b == bucket_of(after_ino);
+        int rc = list_bucket(cs, b, after, after_ino, after_idx, &ids, &n);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (size - *used < 22) {
+                *eof = 0;
+                break;
+            }
+            unsigned char *p = o + *used;
+            p[0] = 16, p[1] = 0;
+            memset(p + 2, 0, 4);
+            for (int k = 0; k < 8; k++) {
+                p[6 + k] = (unsigned char)(ids[i].ino >> (56 - 8 * k));
+                p[14 + k] = (unsigned char)(ids[i].idx >> (56 - 8 * k));
+            }
+            *used += 22;
+            ++*count;
+        }
+        free(ids);
+        if (!*eof)
+            break;
+    }
+    return *eof || *count ? 0 : -EMSGSIZE;
 }

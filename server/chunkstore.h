@@ -99,4 +99,18 @@ int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size);
  * was removed meanwhile. */
 int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx);
 
+/* Naming (for tools reading a stopped store, e.g. benchfs-fsck): chunk (ino, idx)
+ * is DATA/chunks/<bucket as %02x>/<ino as %016llx>.<idx as %llu>. */
+int chunkstore_bucket(uint64_t ino);
+/* Parses a file name in a bucket directory: 0 and *ino, *idx, or -EINVAL if it
+ * is not a chunk file's name. */
+int chunkstore_name_parse(const char *name, uint64_t *ino, uint64_t *idx);
+
+/* Blocking, read-only: lists chunk files in (bucket, ino, idx) order, those after
+ * (after_ino, after_idx) into out (size bytes) as OP_SCAN records (proto.h: u16 LE 16 | u32 LE 0 | ino u64 BE |
+ * idx u64 BE). first: list from the first chunk (the after values are ignored).
+ * *used, *count, *eof as meta_scan. Files of other names are skipped. */
+int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
+                    void *out, size_t size, size_t *used, size_t *count, int *eof);
+
 #endif

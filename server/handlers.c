@@ -123,6 +123,46 @@ static int do_counters(struct server *s, struct srv_req *r)
     return 0;
 }
 
+/* A page of one table's raw records (benchfs-fsck): read-only, so a scan may run
+ * while the cluster works (the checker re-checks what looks wrong). The chunk
+ * "table" lists the chunk directories, blocking: a check tool's cost. */
+_Static_assert((int)META_T_PARENTS == (int)BFS_SCAN_PARENTS && (int)META_T_MAX == (int)BFS_SCAN_CHUNKS,
+               "meta_scan's tables are OP_SCAN's");
+
+static int do_scan(struct server *s, struct srv_req *r)
+{
+    size_t max = r->a.len < BFS_MAX_DATA_LEN ? r->a.len : BFS_MAX_DATA_LEN, used = 0, n = 0;
+    int eof = 1, rc;
+    if (r->a.idx >= BFS_SCAN_MAX || max == 0)
+        return -EINVAL;
+    if (!(r->rdata = malloc(max)))
+        return -ENOMEM;
+    if (r->a.idx == BFS_SCAN_CHUNKS) {
+        if (r->a.target_len != 0 && r->a.target_len != 16)
+            return -EINVAL;
+        const uint8_t *k = (const uint8_t *)r->a.target;
+        rc = chunkstore_scan(s->cs, r->a.target_len == 0, k ? get_be64(k) : 0,
+                             k ? get_be64(k + 8) : 0, r->rdata, max, &used, &n, &eof);
+    } else {
+        rc = meta_scan(s->meta, (int)r->a.idx, r->a.target, r->a.target_len, r->rdata, max,
+                       &used, &n, &eof);
+    }
+    if (rc < 0)
+        return rc;
+    /* The cursor is the last key: find it in the bulk (records: u16 klen | u32 vlen | k | v). */
+    size_t pos = 0, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        last = pos;
+        pos += 6 + get_le16((uint8_t *)r->rdata + pos) + get_le32((uint8_t *)r->rdata + pos + 2);
+    }
+    r->r.target = n ? (const char *)r->rdata + last + 6 : NULL;
+    r->r.target_len = n ? get_le16((uint8_t *)r->rdata + last) : 0;
+    r->rdata_len = used;
+    r->r.len = (uint32_t)n;
+    r->r.flags = (uint32_t)eof;
+    return 0;
+}
+
 /* ---- data path ---- */
 
 /* A piece of one chunk, within the largest file offset (off_t). */
@@ -846,6 +886,8 @@ static int dispatch(struct server *s, struct srv_req *r)
     case OP_NOTE:
         return bfs_ino_node(a->intent) == s->node_id ? meta_intent_note(s->meta, a->intent, a->ino)
                                                       : -EINVAL;
+    case OP_SCAN:
+        return do_scan(s, r);
     default:
         return -ENOSYS;
     }

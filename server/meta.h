@@ -164,6 +164,27 @@ int meta_readdir(struct meta_store *m, uint64_t parent, uint64_t cookie,
 /* 1 if directory parent has any entry here, 0 if none, or -errno. */
 int meta_has_entries(struct meta_store *m, uint64_t parent);
 
+/* The dentries key of (parent, name): parent (u64 BE) | name hash (u64 BE) | name,
+ * as the store keeps it (see meta.c), for tools that read or repair a stopped
+ * store directly (benchfs-fsck). out has room for 16 + BFS_NAME_MAX bytes;
+ * returns the key's length. */
+size_t meta_dentry_key(uint64_t parent, const char *name, size_t len, unsigned char *out);
+
+/* Tables meta_scan reads: the numbers are OP_SCAN's (proto.h). */
+enum meta_table {
+    META_T_INFO, META_T_INODES, META_T_DENTRIES, META_T_ORPHANS, META_T_INLINE,
+    META_T_FENCES, META_T_INTENTS, META_T_APPLIED, META_T_PARENTS, META_T_MAX
+};
+
+/* One page of raw records of table, in key order, read-only: those with keys
+ * after the after_len bytes of after (after_len 0: from the first), encoded into
+ * out (size bytes) as u16 LE key length | u32 LE value length | key | value,
+ * as many as fit. *used gets the bytes, *count the records, *eof = 1 when no
+ * record follows the last one. A table this store does not have is empty.
+ * -EMSGSIZE if the first record does not fit, -EINVAL for a bad table. */
+int meta_scan(struct meta_store *m, int table, const void *after, size_t after_len,
+              void *out, size_t size, size_t *used, size_t *count, int *eof);
+
 /* ---- inline data (like ext4's inline_data) ----
  *
  * A regular file's chunk-0 bytes are kept here, not in a chunk file, as long as all

@@ -1058,6 +1058,64 @@ static void test_unsynced_cap(void)
     memcpy(g_dir, saved, sizeof g_dir);
 }
 
+/* chunkstore_scan lists every chunk file once, in (bucket, ino, idx) order,
+ * resuming after the cursor; the name parser takes only chunk_name's names. */
+static void test_scan(void)
+{
+    struct chunkstore *cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    const uint64_t base = 0xabc0000000000ULL;
+    char path[256];
+    for (uint64_t i = 0; i < 20; i++)
+        for (uint64_t idx = 0; idx < 3; idx++) {
+            snprintf(path, sizeof path, "%s/chunks/%02x/%016llx.%llu", g_dir,
+                     chunkstore_bucket(base + i), (unsigned long long)(base + i),
+                     (unsigned long long)idx);
+            int fd = open(path, O_CREAT | O_WRONLY, 0600);
+            CHECK(fd >= 0);
+            close(fd);
+        }
+    unsigned char buf[22 * 4];
+    uint64_t ino = 0, idx = 0, seen = 0;
+    int first = 1, eof = 0, prev_b = -1, pages = 0;
+    uint64_t prev_ino = 0, prev_idx = 0;
+    while (!eof && pages < 10000) {
+        size_t used, n;
+        REQUIRE(chunkstore_scan(cs, first, ino, idx, buf, sizeof buf, &used, &n, &eof) == 0);
+        CHECK_EQ(used, 22 * n);
+        for (size_t i = 0; i < n; i++) {
+            const unsigned char *r = buf + 22 * i;
+            uint64_t a = 0, b = 0;
+            for (int k = 0; k < 8; k++) {
+                a = a << 8 | r[6 + k];
+                b = b << 8 | r[14 + k];
+            }
+            CHECK(r[0] == 16 && r[1] == 0);
+            int bk = chunkstore_bucket(a);
+            /* strictly increasing in (bucket, ino, idx) */
+            CHECK(bk > prev_b || (bk == prev_b && (a > prev_ino || (a == prev_ino && b > prev_idx))));
+            prev_b = bk, prev_ino = a, prev_idx = b;
+            seen += a >= base && a < base + 20 && b < 3;
+            ino = a, idx = b;
+        }
+        first = 0;
+        pages++;
+    }
+    CHECK(eof);
+    CHECK_EQ(seen, 60);
+    uint64_t x, y;
+    CHECK(chunkstore_name_parse("000abc0000000001.2", &x, &y) == 0 && x == base + 1 && y == 2);
+    CHECK(chunkstore_name_parse("000abc0000000001.02", &x, &y) == -EINVAL);
+    CHECK(chunkstore_name_parse("000abc0000000001.", &x, &y) == -EINVAL);
+    CHECK(chunkstore_name_parse("000ABC0000000001.2", &x, &y) == -EINVAL);
+    CHECK(chunkstore_name_parse("000abc000000001.2", &x, &y) == -EINVAL);
+    CHECK(chunkstore_name_parse("000abc0000000001.2.tmp", &x, &y) == -EINVAL);
+    CHECK(chunkstore_name_parse("000abc0000000001.99999999999999999999999", &x, &y) == -EINVAL);
+    for (uint64_t i = 0; i < 20; i++)
+        chunkstore_remove(cs, base + i, 3 * 4096);
+    chunkstore_close(cs);
+}
+
 int main(void)
 {
     if (dir_make() < 0) {
@@ -1084,6 +1142,7 @@ int main(void)
     RUN(test_chunk_paths);
     RUN(test_close_with_io_in_flight);
     RUN(test_large_writes_start_writeout);
+    RUN(test_scan);
     dir_remove();
     return test_summary();
 }
