@@ -392,7 +392,9 @@ else
 fi
 
 section "permissions"
-# -o default_permissions,allow_other: the kernel checks modes for other users.
+# -o default_permissions,allow_other: the kernel checks modes for other users
+# (default_permissions is benchfs-fuse's default; naming it must still work;
+# tests/system/perms.sh tests the rest).
 P=$T/perm
 mount_fs "$REG" "$P" -o default_permissions,allow_other || { fail "mount -o default_permissions,allow_other"; finish; }
 mt sh -c "cd '$P' && mkdir -p acc/priv acc/pub acc/closed &&
