@@ -35,6 +35,7 @@
 #define PAGECACHE_SLOTS 65536
 
 enum { EXIT_USAGE = 2 };
+enum { KEY_RO, KEY_RW };   /* mount options we note and pass on */
 
 /* Our own flags, taken out of argv before libfuse sees it. */
 struct cli {
@@ -59,6 +60,8 @@ static const struct fuse_opt bfs_opt_spec[] = {
     { "relatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_RELATIME },
     { "noatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_NEVER },
     { "strictatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_STRICT },
+    FUSE_OPT_KEY("ro", KEY_RO),
+    FUSE_OPT_KEY("rw", KEY_RW),
     FUSE_OPT_END
 };
 
@@ -99,6 +102,18 @@ static void usage_long(void)
            "client is seen whole by an open on another. Logging: BENCHFS_LOG=error|warn|info|debug.\n\n");
     fuse_cmdline_help();
     fuse_lowlevel_help();
+}
+
+/* Notes -o ro / rw (a read-only mount records no atime) and keeps every
+ * option it is given for libfuse. */
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    (void)arg;
+    (void)outargs;
+    struct bfs_fuse_opts *o = data;
+    if (key == KEY_RO || key == KEY_RW)
+        o->read_only = key == KEY_RO;
+    return 1;
 }
 
 /* --timeout and --rpc-timeout: the library reads 0 as "use the default". */
@@ -432,7 +447,7 @@ int main(int argc, char **argv)
         usage_short(stderr);
         goto out;
     }
-    if (fuse_opt_parse(&args, &fs.opts, bfs_opt_spec, NULL) != 0 || check_timeouts(&fs.opts) < 0)
+    if (fuse_opt_parse(&args, &fs.opts, bfs_opt_spec, opt_proc) != 0 || check_timeouts(&fs.opts) < 0)
         goto out;
     fs.conn_opts = fuse_parse_conn_info_opts(&args);
     if (!fs.conn_opts)

@@ -559,10 +559,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 /* ------------------------------------------------------------------- files */
 
 /* Close-to-open: the kernel's cached attributes of ino may be up to
- * attr_timeout old (touched: and this open has just changed its atime). When the file changed within that window (plus a second
- * for clock skew between nodes), they may predate the change, so drop them and
- * let the kernel fetch fresh ones on its next use (read, stat, append). Files
- * that have not changed lately keep their cache and cost nothing. */
+ * attr_timeout old. When the file changed within that window (plus a second
+ * for clock skew between nodes), or this open has just changed its atime
+ * (touched), they may predate the change, so drop them and let the kernel
+ * fetch fresh ones on its next use (read, stat, append). Files that have not
+ * changed lately keep their cache and cost nothing. */
 static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a, int touched)
 {
     if (fs->opts.attr_timeout <= 0 || !fs->se)
@@ -641,7 +642,8 @@ static int open_existing(fuse_req_t req, uint64_t ino, int flags, struct bfs_att
         rc = bfs_setattr(fs->client, ino, BFS_SET_SIZE, &in, a);
         if (rc == 0)
             rc = kill_priv_after_trunc(req, a);
-    } else if ((flags & O_ACCMODE) != O_WRONLY && fs->opts.atime != BFS_ATIME_NEVER) {
+    } else if ((flags & O_ACCMODE) != O_WRONLY && fs->opts.atime != BFS_ATIME_NEVER &&
+               !fs->opts.read_only) {
         /* The kernel keeps no atime for FUSE (S_NOATIME) and serves cached
          * pages without asking: an open for reading stands for its reads, and
          * the owner applies the atime rule in the same round trip. */

@@ -37,6 +37,7 @@ struct bfs_fuse_opts {
     int writeback_cache;      /* -o writeback_cache: kernel gathers writes */
     int no_default_permissions;  /* -o no_default_permissions: the kernel checks no modes */
     int atime;                /* BFS_ATIME_*: -o relatime (default), noatime, strictatime */
+    int read_only;            /* -o ro (also passed on to the kernel): no atime either */
 };
 
 /* When a read changes a file's atime (the kernel leaves atime to FUSE file

@@ -287,6 +287,10 @@ import os, signal, sys, threading, time
 d, pid = sys.argv[1], int(sys.argv[2])
 fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
 time.sleep(1.2)   # the kernel's cached entries expire: the stats reach the servers
+# The kernel checks each lookup against the directory's attributes
+# (default_permissions): fetch them now, while both servers answer, so that a
+# directory inode on server 1 does not hold up every lookup.
+os.fstat(fd)
 done = []
 def one(name):
     os.stat(name, dir_fd=fd)

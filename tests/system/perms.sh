@@ -13,7 +13,7 @@
 #   - the sticky bit: nobody cannot remove or rename root's file in a 1777
 #     directory but can its own
 #   - -o no_default_permissions warns and turns the checks off
-#   - atime: relatime (default), -o noatime, -o strictatime
+#   - atime: relatime (default), -o noatime, -o strictatime, none on -o ro
 # Every command that touches a mount runs under `timeout`.
 source "$(dirname "$0")/lib.sh"
 
@@ -177,6 +177,13 @@ mt cat "$S/at" >/dev/null
 a2=$(at "$S/at")
 check "strictatime: every read changes atime ($a1 -> $a2)" newer "$a2" "$a1"
 mt fusermount3 -u "$S"
+
+R=$T/ro
+mount_fs "$REG" "$R" -o ro,strictatime || fail "mount -o ro,strictatime"
+a0=$(at "$R/at")
+mt cat "$R/at" >/dev/null
+check "ro: reads do not change atime, even with strictatime" test "$(at "$R/at")" = "$a0"
+mt fusermount3 -u "$R"
 
 section "no_default_permissions"
 U=$T/unchecked
