@@ -101,6 +101,9 @@ mt sh -c "echo x >'$P/pub/rw' && chmod 6777 '$P/pub/rw' && echo y >>'$P/pub/rw'"
 check "root's own write keeps the bits ($(mode_of "$P/pub/rw"))" test "$(mode_of "$P/pub/rw")" = 6777
 mt sh -c "echo x >'$P/pub/ch' && chmod 4755 '$P/pub/ch' && chown nobody '$P/pub/ch'"
 check "chown by root clears setuid ($(mode_of "$P/pub/ch"))" test "$(mode_of "$P/pub/ch")" = 755
+mt sh -c "echo x >'$P/pub/nch' && chown nobody:nogroup '$P/pub/nch' && chmod 6755 '$P/pub/nch'"
+check "nobody chgrps its own 6755 file to its group" as_nobody chgrp nogroup "$P/pub/nch"
+check "... which clears setuid and setgid ($(mode_of "$P/pub/nch"))" test "$(mode_of "$P/pub/nch")" = 755
 mt sh -c "mkdir '$P/pub/chd' && chmod 2755 '$P/pub/chd' && chown nobody '$P/pub/chd'"
 check "chown of a directory keeps its setgid bit ($(mode_of "$P/pub/chd"))" test "$(mode_of "$P/pub/chd")" = 2755
 
