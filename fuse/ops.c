@@ -4,7 +4,10 @@
  *   - it replies exactly once, on every path (an error rc < 0 becomes
  *     fuse_reply_err(req, -rc) through reply_fail, which also logs it);
  *   - names longer than BFS_NAME_MAX are refused with ENAMETOOLONG before any RPC;
- *   - new inodes belong to the caller (fuse_req_ctx uid/gid, mode & ~umask).
+ *   - new inodes belong to the caller (fuse_req_ctx uid/gid, mode & ~umask),
+ *     with a setgid parent's group (new_owner);
+ *   - permissions are the kernel's to check (default_permissions, see main.c);
+ *     what it leaves to file systems is done here (kill_priv_after_trunc, atime).
  * The library's calls are synchronous, so a handler simply blocks its FUSE
  * worker thread; libfuse's multithreaded loop keeps other requests moving.
  */
