@@ -214,6 +214,26 @@ int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out)
  * inode by the time the first one is gone: look again, so a name that always
  * exists is never reported missing. */
 #define LOOKUP_TRIES 8
+int bfs_getattr_read(struct bfs_client *c, uint64_t ino, int relatime, struct bfs_attr *out,
+                     int *touched)
+{
+    struct rpc_call call;
+    bfs_call_prep(&call, place_inode(ino, c->nodes), OP_SETATTR);
+    call.args.ino = ino;
+    call.args.mask = BFS_SET_ATIME_READ | (relatime ? BFS_SET_ATIME_RELATIME : 0);
+    int rc = run1(c, &call);
+    if (rc == 0) {
+        *out = call.reply.attr;
+        *touched = call.reply.size == 1;
+    }
+    return rc;
+}
+
+int bfs_parent_is_local(const struct bfs_client *c, uint64_t parent, const char *name)
+{
+    size_t len = strnlen(name, BFS_NAME_MAX + 1);
+    return place_dentry(parent, name, len, c->nodes) == place_inode(parent, c->nodes);
+}
 
 int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out)
 {

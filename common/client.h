@@ -51,6 +51,16 @@ int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out);
 int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
                 struct bfs_attr *out);
 
+/* GETATTR for an open that will read: also records the access (atime = now,
+ * ctime kept) on the owner, always, or with relatime only when atime <= mtime
+ * or ctime or is 24 h old. *touched = 1 when atime changed. One RPC, as GETATTR. */
+int bfs_getattr_read(struct bfs_client *c, uint64_t ino, int relatime, struct bfs_attr *out,
+                     int *touched);
+
+/* 1 when the server that holds entry (parent, name) also holds parent's inode:
+ * a create there gives a setgid parent's group to the new inode itself. */
+int bfs_parent_is_local(const struct bfs_client *c, uint64_t parent, const char *name);
+
 /* mode carries the type: S_IFREG or S_IFDIR, plus permission bits. -EEXIST if taken. */
 int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
                uint32_t uid, uint32_t gid, struct bfs_attr *out);

@@ -39,7 +39,8 @@
 enum bfs_op {
     OP_LOOKUP = 1,   /* parent, name            -> ino, mode(type), flags(1: attr valid), attr */
     OP_GETATTR,      /* ino                     -> attr */
-    OP_SETATTR,      /* ino, mask, attr         -> attr, size(old size) */
+    OP_SETATTR,      /* ino, mask, attr         -> attr, size(old size; for
+                        BFS_SET_ATIME_READ: 1 if atime changed, else 0) */
     OP_CREATE,       /* parent, name, mode, uid, gid, target -> attr */
     OP_READLINK,     /* ino                     -> target */
     OP_LINK,         /* ino, mode(type), parent, name -> attr, flags(1: inode remote) */

@@ -45,6 +45,10 @@ enum {
     BFS_SET_MTIME_NOW = 1u << 7,
     BFS_SET_CTIME = 1u << 8,
     BFS_SET_SIZE_GROW = 1u << 9,   /* size = max(size, given): a write landed on another node */
+    /* An open for reading: atime = now, ctime kept (other bits are ignored);
+     * with ATIME_RELATIME only when atime <= mtime or ctime, or is 24 h old. */
+    BFS_SET_ATIME_READ = 1u << 10,
+    BFS_SET_ATIME_RELATIME = 1u << 11,
 };
 
 /* One directory entry as readdir returns it. */

@@ -35,6 +35,7 @@
 #define PAGECACHE_SLOTS 65536
 
 enum { EXIT_USAGE = 2 };
+enum { KEY_RO, KEY_RW };   /* mount options we note and pass on */
 
 /* Our own flags, taken out of argv before libfuse sees it. */
 struct cli {
@@ -52,6 +53,15 @@ static const struct fuse_opt bfs_opt_spec[] = {
     { "direct_io", offsetof(struct bfs_fuse_opts, direct_io), 1 },
     { "writeback_cache", offsetof(struct bfs_fuse_opts, writeback_cache), 1 },
     { "no_writeback_cache", offsetof(struct bfs_fuse_opts, writeback_cache), 0 },
+    /* Taken here and given back to libfuse unless turned off (see main). */
+    { "default_permissions", offsetof(struct bfs_fuse_opts, no_default_permissions), 0 },
+    { "no_default_permissions", offsetof(struct bfs_fuse_opts, no_default_permissions), 1 },
+    /* Ours, not the kernel's: FUSE inodes are S_NOATIME, the daemon keeps atime. */
+    { "relatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_RELATIME },
+    { "noatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_NEVER },
+    { "strictatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_STRICT },
+    FUSE_OPT_KEY("ro", KEY_RO),
+    FUSE_OPT_KEY("rw", KEY_RW),
     FUSE_OPT_END
 };
 
@@ -76,6 +86,13 @@ static void usage_long(void)
            "    -o negative_timeout=S  kernel caches missing names for S seconds (default 1.0, 0: off)\n"
            "    -o direct_io           bypass the kernel page cache for file data\n"
            "    -o writeback_cache     let the kernel gather writes (single-client use)\n"
+           "    -o no_default_permissions\n"
+           "                           do not let the kernel check permissions (default_permissions\n"
+           "                           is on by default): then nothing checks them, and with\n"
+           "                           allow_other any local user may change or remove any file\n"
+           "    -o relatime            a read updates atime if it is not newer than mtime/ctime\n"
+           "                           or is 24 h old (default); -o noatime: never;\n"
+           "                           -o strictatime: at every open for reading\n"
            "    -o max_threads=N       threads serving requests (default 10): one serves a stream of\n"
            "                           calls, others join while calls wait on the servers\n"
            "                           (-o clone_fd: libfuse's own loop instead)\n"
@@ -85,6 +102,18 @@ static void usage_long(void)
            "client is seen whole by an open on another. Logging: BENCHFS_LOG=error|warn|info|debug.\n\n");
     fuse_cmdline_help();
     fuse_lowlevel_help();
+}
+
+/* Notes -o ro / rw (a read-only mount records no atime) and keeps every
+ * option it is given for libfuse. */
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    (void)arg;
+    (void)outargs;
+    struct bfs_fuse_opts *o = data;
+    if (key == KEY_RO || key == KEY_RW)
+        o->read_only = key == KEY_RO;
+    return 1;
 }
 
 /* --timeout and --rpc-timeout: the library reads 0 as "use the default". */
@@ -418,22 +447,36 @@ int main(int argc, char **argv)
         usage_short(stderr);
         goto out;
     }
-    if (fuse_opt_parse(&args, &fs.opts, bfs_opt_spec, NULL) != 0 || check_timeouts(&fs.opts) < 0)
+    if (fuse_opt_parse(&args, &fs.opts, bfs_opt_spec, opt_proc) != 0 || check_timeouts(&fs.opts) < 0)
         goto out;
     fs.conn_opts = fuse_parse_conn_info_opts(&args);
     if (!fs.conn_opts)
         goto out;
+    /* The servers trust the ids the client sends, so permission checks are the
+     * kernel's (default_permissions); turning them off is the user's explicit choice. */
+    if (!fs.opts.no_default_permissions) {
+        if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0) {
+            fprintf(stderr, PROG ": out of memory\n");
+            ret = 1;
+            goto out;
+        }
+    } else {
+        fprintf(stderr, PROG ": warning: -o no_default_permissions: file access is not "
+                        "checked; with allow_other any local user may read, change or "
+                        "remove any file on the mount\n");
+    }
     /* -d shows libfuse's request trace; show ours too unless BENCHFS_LOG chose. */
     if (fopts.debug && !getenv("BENCHFS_LOG"))
         bfs_log_level = LOG_DEBUG;
 
     fs.open = openfiles_new();
+    fs.dirs = dircache_new();
     /* With writeback caching the kernel owns a file's times and its dirty
      * pages, and with direct_io there are no pages: only plain page caching
      * keeps pages across opens. */
     if (!fs.opts.writeback_cache && !fs.opts.direct_io)
         fs.pages = pagecache_new(PAGECACHE_SLOTS);
-    if (!fs.open || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
+    if (!fs.open || !fs.dirs || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
         fprintf(stderr, PROG ": out of memory\n");
         ret = 1;
         goto out;
@@ -475,6 +518,7 @@ int main(int argc, char **argv)
 
 out:
     openfiles_free(fs.open);
+    dircache_free(fs.dirs);
     pagecache_free(fs.pages);
     free(fs.conn_opts);
     free(fopts.mountpoint);

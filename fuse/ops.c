@@ -4,7 +4,10 @@
  *   - it replies exactly once, on every path (an error rc < 0 becomes
  *     fuse_reply_err(req, -rc) through reply_fail, which also logs it);
  *   - names longer than BFS_NAME_MAX are refused with ENAMETOOLONG before any RPC;
- *   - new inodes belong to the caller (fuse_req_ctx uid/gid, mode & ~umask).
+ *   - new inodes belong to the caller (fuse_req_ctx uid/gid, mode & ~umask),
+ *     with a setgid parent's group (new_owner);
+ *   - permissions are the kernel's to check (default_permissions, see main.c);
+ *     what it leaves to file systems is done here (kill_priv_after_trunc, atime).
  * The library's calls are synchronous, so a handler simply blocks its FUSE
  * worker thread; libfuse's multithreaded loop keeps other requests moving.
  */
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +125,10 @@ static void attr_to_stat(const struct bfs_fuse *fs, const struct bfs_attr *a, st
     st->st_atim = ns_to_timespec(a->atime_ns);
     st->st_mtim = ns_to_timespec(a->mtime_ns);
     st->st_ctim = ns_to_timespec(a->ctime_ns);
+    /* Every directory attribute the kernel gets from us passes here: what it
+     * checks a create against is what the create's group comes from. */
+    if (S_ISDIR(a->mode))
+        dircache_put(fs->dirs, a->ino, a->mode, a->gid, fs->opts.attr_timeout);
 }
 
 static void fill_entry(const struct bfs_fuse *fs, const struct bfs_attr *a,
@@ -378,6 +386,39 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 }
 
+/* The owner of a new entry in parent: the caller, with the group of parent
+ * if parent is setgid, and then a new directory is setgid too (Linux's
+ * inode_init_owner). The entry's server does that itself when it holds
+ * parent's inode; otherwise the daemon does, with the parent's attributes
+ * it last replied with (dircache.h), fetching them only if they expired. */
+static int new_owner(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t *mode,
+                     uint32_t *uid, uint32_t *gid)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    *uid = ctx->uid;
+    *gid = ctx->gid;
+    if (bfs_parent_is_local(fs->client, parent, name))
+        return 0;
+    bool setgid;
+    uint32_t pgid;
+    if (!dircache_get(fs->dirs, parent, &setgid, &pgid)) {
+        struct bfs_attr a;
+        int rc = bfs_getattr(fs->client, parent, &a);
+        if (rc < 0)
+            return rc;
+        setgid = (a.mode & S_ISGID) != 0;
+        pgid = a.gid;
+        dircache_put(fs->dirs, parent, a.mode, a.gid, fs->opts.attr_timeout);
+    }
+    if (setgid) {
+        *gid = pgid;
+        if (S_ISDIR(*mode))
+            *mode |= S_ISGID;
+    }
+    return 0;
+}
+
 /* Creates a regular file or directory named name in parent, owned by the caller. */
 static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t type,
                      mode_t mode, struct bfs_attr *out)
@@ -389,7 +430,10 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     /* The kernel has usually applied the umask already (no FUSE_CAP_DONT_MASK);
      * applying it again is harmless and right when it has not. */
     uint32_t m = (uint32_t)(type | (mode & 07777 & ~ctx->umask));
-    return bfs_create(fs_of(req)->client, parent, name, m, ctx->uid, ctx->gid, out);
+    uint32_t uid, gid;
+    if ((rc = new_owner(req, parent, name, &m, &uid, &gid)) < 0)
+        return rc;
+    return bfs_create(fs_of(req)->client, parent, name, m, uid, gid, out);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -429,10 +473,11 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
     int rc = check_name(name);
     if (rc == 0 && strlen(target) > BFS_SYMLINK_MAX)
         rc = -ENAMETOOLONG;
-    if (rc == 0) {
-        const struct fuse_ctx *ctx = fuse_req_ctx(req);
-        rc = bfs_symlink(fs->client, parent, name, target, ctx->uid, ctx->gid, &a);
-    }
+    uint32_t mode = S_IFLNK, uid, gid;
+    if (rc == 0)
+        rc = new_owner(req, parent, name, &mode, &uid, &gid);
+    if (rc == 0)
+        rc = bfs_symlink(fs->client, parent, name, target, uid, gid, &a);
     if (rc < 0) {
         reply_fail(req, "symlink", parent, name, rc);
         return;
@@ -518,10 +563,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 /* Close-to-open: the kernel's cached attributes of ino may be up to
  * attr_timeout old. When the file changed within that window (plus a second
- * for clock skew between nodes), they may predate the change, so drop them and
- * let the kernel fetch fresh ones on its next use (read, stat, append). Files
- * that have not changed lately keep their cache and cost nothing. */
-static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a)
+ * for clock skew between nodes), or this open has just changed its atime
+ * (touched), they may predate the change, so drop them and let the kernel
+ * fetch fresh ones on its next use (read, stat, append). Files that have not
+ * changed lately keep their cache and cost nothing. */
+static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a, int touched)
 {
     if (fs->opts.attr_timeout <= 0 || !fs->se)
         return;
@@ -529,7 +575,8 @@ static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a)
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t changed = a->mtime_ns > a->ctime_ns ? a->mtime_ns : a->ctime_ns;
     int64_t window = (int64_t)((fs->opts.attr_timeout + 1.0) * 1e9);
-    if (timespec_to_ns(&now) - changed < window) {
+    /* touched: this open changed atime, which the kernel's copy predates. */
+    if (touched || timespec_to_ns(&now) - changed < window) {
         /* off < 0: attributes only; this takes no lock the open holds. */
         int rc = fuse_lowlevel_notify_inval_inode(fs->se, a->ino, -1, 0);
         if (rc < 0 && rc != -ENOENT)
@@ -565,22 +612,50 @@ static void reply_open_counted(fuse_req_t req, struct bfs_fuse *fs, uint64_t ino
         purge_orphan(fs, ino);
 }
 
+/* open(O_TRUNC) truncates here, not through the kernel's setattr (ATOMIC_O_TRUNC),
+ * so the kernel's file_remove_privs does not run: as it would, a truncate by
+ * anyone but root clears setuid, and setgid of a group-executable file. The
+ * daemon cannot see capabilities; uid 0 stands for CAP_FSETID. */
+static int kill_priv_after_trunc(fuse_req_t req, struct bfs_attr *a)
+{
+    uint32_t kill = 0;
+    if (fuse_req_ctx(req)->uid == 0 || !S_ISREG(a->mode))
+        return 0;
+    if (a->mode & S_ISUID)
+        kill |= S_ISUID;
+    if ((a->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+        kill |= S_ISGID;
+    if (!kill)
+        return 0;
+    struct bfs_attr in = { .mode = a->mode & 07777 & ~kill };
+    return bfs_setattr(fs_of(req)->client, a->ino, BFS_SET_MODE, &in, a);
+}
+
 /* Opens an existing file: fresh attributes (close-to-open; an inode another
  * client deleted fails here, and the caller turns that into ESTALE), O_TRUNC
  * done here because the kernel leaves it to us (FUSE_CAP_ATOMIC_O_TRUNC, on
  * by default in libfuse). */
-static int open_existing(struct bfs_fuse *fs, uint64_t ino, int flags, struct bfs_attr *a)
+static int open_existing(fuse_req_t req, uint64_t ino, int flags, struct bfs_attr *a)
 {
-    int rc;
+    struct bfs_fuse *fs = fs_of(req);
+    int rc, touched = 0;
     if (flags & O_TRUNC) {
         struct bfs_attr in;
         memset(&in, 0, sizeof in);
         rc = bfs_setattr(fs->client, ino, BFS_SET_SIZE, &in, a);
+        if (rc == 0)
+            rc = kill_priv_after_trunc(req, a);
+    } else if ((flags & O_ACCMODE) != O_WRONLY && fs->opts.atime != BFS_ATIME_NEVER &&
+               !fs->opts.read_only) {
+        /* The kernel keeps no atime for FUSE (S_NOATIME) and serves cached
+         * pages without asking: an open for reading stands for its reads, and
+         * the owner applies the atime rule in the same round trip. */
+        rc = bfs_getattr_read(fs->client, ino, fs->opts.atime == BFS_ATIME_RELATIME, a, &touched);
     } else {
         rc = bfs_getattr(fs->client, ino, a);
-        if (rc == 0)
-            invalidate_if_recent(fs, a);
     }
+    if (rc == 0 && !(flags & O_TRUNC))
+        invalidate_if_recent(fs, a, touched);
     if (rc == 0 && S_ISDIR(a->mode))
         rc = -EISDIR;
     return rc;
@@ -590,7 +665,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
-    int rc = open_existing(fs, ino, fi->flags, &a);
+    int rc = open_existing(req, ino, fi->flags, &a);
     if (rc < 0) {
         reply_fail(req, "open", ino, NULL, inode_rc(rc));
         return;
@@ -611,7 +686,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
          * open(O_CREAT) without O_EXCL must open the existing file. */
         rc = bfs_lookup(fs->client, parent, name, &a);
         if (rc == 0)
-            rc = open_existing(fs, a.ino, fi->flags, &a);
+            rc = open_existing(req, a.ino, fi->flags, &a);
     }
     if (rc < 0) {
         reply_fail(req, "create", parent, name, rc);

@@ -25,6 +25,7 @@
 #include <fuse_lowlevel.h>
 
 #include "../common/client.h"
+#include "dircache.h"
 #include "openfiles.h"
 
 /* Options taken from -o (parsed in main.c with fuse_opt_parse). */
@@ -34,7 +35,15 @@ struct bfs_fuse_opts {
     double negative_timeout;  /* -o negative_timeout=S (default 1.0; 0 disables) */
     int direct_io;            /* -o direct_io: no page cache for file data */
     int writeback_cache;      /* -o writeback_cache: kernel gathers writes */
+    int no_default_permissions;  /* -o no_default_permissions: the kernel checks no modes */
+    int atime;                /* BFS_ATIME_*: -o relatime (default), noatime, strictatime */
+    int read_only;            /* -o ro (also passed on to the kernel): no atime either */
 };
+
+/* When a read changes a file's atime (the kernel leaves atime to FUSE file
+ * systems): relatime as Linux mounts do by default, never, or at every open
+ * for reading. */
+enum { BFS_ATIME_RELATIME = 0, BFS_ATIME_NEVER, BFS_ATIME_STRICT };
 
 /* The userdata of the FUSE session. */
 struct bfs_fuse {
@@ -42,6 +51,7 @@ struct bfs_fuse {
     struct fuse_session *se;     /* for notifications to the kernel */
     struct openfiles *open;      /* inodes open on this mount */
     struct pagecache *pages;     /* file versions in the page cache; NULL: drop pages at every open */
+    struct dircache *dirs;       /* directories' group and setgid bit, for new entries */
     struct fuse_conn_info_opts *conn_opts;  /* -o max_write=... etc., applied in init */
     struct bfs_fuse_opts opts;
     uint32_t blksize;            /* st_blksize reported: one RPC's worth of data */

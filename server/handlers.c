@@ -67,6 +67,13 @@ static int do_lookup(struct server *s, struct srv_req *r)
 
 static int do_setattr(struct server *s, struct srv_req *r)
 {
+    if (r->a.mask & BFS_SET_ATIME_READ) {
+        int touched;
+        int rc = meta_read_atime(s->meta, r->a.ino, !!(r->a.mask & BFS_SET_ATIME_RELATIME),
+                                 now_ns(), &r->r.attr, &touched);
+        r->r.size = (uint64_t)touched;
+        return rc;
+    }
     struct bfs_attr old = { 0 };
     int rc = meta_setattr(s->meta, r->a.ino, r->a.mask, &r->a.attr, now_ns(), &r->r.attr, &old);
     if (rc == 0 && (r->a.mask & BFS_SET_SIZE) && r->r.attr.size < old.size)

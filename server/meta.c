@@ -574,6 +574,20 @@ static int put_parent(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t
 
 /* A local parent must be a live directory to gain an entry; a remote one is
  * checked by the caller on its owner. */
+/* check_parent that also gives a local parent's attributes (a->ino 0: not local). */
+static int get_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent, struct bfs_attr *a)
+{
+    a->ino = 0;
+    if (!is_local(m, parent))
+        return 0;
+    int rc = get_inode(m, txn, parent, a, NULL, NULL);
+    if (rc)
+        return rc;
+    if (!S_ISDIR(a->mode))
+        return -ENOTDIR;
+    return a->nlink == 0 ? -ENOENT : 0;   /* removed, still open */
+}
+
 static int check_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent)
 {
     struct bfs_attr a;
@@ -590,6 +604,7 @@ static int check_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent)
     if (!S_ISDIR(a.mode))
         return -ENOTDIR;
     return a.nlink == 0 ? -ENOENT : 0;   /* removed, still open */
+    return get_parent(m, txn, parent, &a);
 }
 
 /* Entries of a local directory changed: mtime = ctime = now, nlink += delta
@@ -1144,6 +1159,39 @@ out:
     return rc;
 }
 
+/* Linux's relatime rule: a read records its time only when the last one
+ * predates the last change, or is a day old. */
+static int relatime_due(const struct bfs_attr *a, int64_t now_ns)
+{
+    return a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
+           now_ns - a->atime_ns >= 24 * 3600 * 1000000000LL;
+}
+
+int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t now_ns,
+                    struct bfs_attr *out, int *touched)
+{
+    struct bfs_attr a;
+    MDB_txn *txn;
+    *touched = 0;
+    /* Mostly nothing is due: a read transaction, no commit. */
+    int rc = meta_getattr(m, ino, &a);
+    if (rc == 0 && relatime && !relatime_due(&a, now_ns)) {
+        *out = a;
+        return 0;
+    }
+    if (rc || (rc = wr_begin(m, &txn)))
+        return rc;
+    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) == 0) {
+        a.atime_ns = now_ns;
+        rc = update_inode(m, txn, &a);
+    }
+    if ((rc = wr_end(txn, rc)) == 0) {
+        *out = a;
+        *touched = 1;
+    }
+    return rc;
+}
+
 int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                 uint32_t mode, uint32_t uid, uint32_t gid,
                 const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out)
@@ -1174,7 +1222,15 @@ int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t 
 
     if ((rc = wr_begin(m, &txn)))
         return rc;
-    if ((rc = check_parent(m, txn, parent)) || (rc = alloc_ino(m, txn, &a.ino)) ||
+    struct bfs_attr p;
+    if ((rc = get_parent(m, txn, parent, &p)))
+        goto out;
+    if (p.ino && (p.mode & S_ISGID)) {
+        a.gid = p.gid;
+        if (type == S_IFDIR)
+            a.mode |= S_ISGID;
+    }
+    if ((rc = alloc_ino(m, txn, &a.ino)) ||
         (rc = put_dent(m, txn, parent, name, len, a.ino, type, MDB_NOOVERWRITE)) ||
         (rc = put_record(m, txn, &a, target, target_len)) ||
         (type == S_IFDIR && (rc = put_parent(m, txn, a.ino, parent))))

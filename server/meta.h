@@ -78,13 +78,21 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
  *   META_COORD   (meta_rename) the rename needs the coordinator; nothing changed.
  * A parent removed by another node's rmdir gives -ENOENT (its fence says so). */
 enum { META_FENCED = 3, META_COORD = 4 };
+/* A read of ino (BFS_SET_ATIME_READ): atime = now_ns, ctime unchanged; with
+ * relatime only when atime <= mtime or ctime, or atime is 24 h older than
+ * now_ns. The store is written only then (*touched = 1). *out gets the
+ * attributes after. -ENOENT if absent. */
+int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t now_ns,
+                    struct bfs_attr *out, int *touched);
 
 /* Creates an entry and a new inode on this node: a regular file, directory
  * (nlink 2) or symlink (target, target_len bytes, for S_IFLNK), per mode's type.
  * -EEXIST if the name is taken, -ENAMETOOLONG / -EINVAL for bad names (empty, ".",
  * "..", containing '/'), -ENOTDIR / -ENOENT if parent lives here and is not a
  * directory / is missing. If parent lives here its mtime/ctime become now_ns and a
- * new directory raises its nlink. */
+ * new directory raises its nlink, and if it is setgid the new inode gets its
+ * group (a new directory the setgid bit too), as Linux's inode_init_owner; for a
+ * parent elsewhere the client has done that in uid/gid/mode. */
 int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                 uint32_t mode, uint32_t uid, uint32_t gid,
                 const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out);

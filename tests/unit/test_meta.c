@@ -1525,6 +1525,72 @@ static void test_scan(void)
     teardown(m);
 }
 
+/* A setgid parent held here gives its group to new inodes, and its setgid
+ * bit to new directories; a parent elsewhere leaves uid/gid/mode as sent. */
+static void test_setgid_parent(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a, in = { .mode = 02775, .gid = 50 };
+    REQUIRE(m);
+    uint64_t d = mk(m, 1, "sg", S_IFDIR | 0775, 10);
+    REQUIRE(d);
+    CHECK_EQ(meta_setattr(m, d, BFS_SET_MODE | BFS_SET_GID, &in, 11, &a, NULL), 0);
+    CHECK_EQ(meta_create(m, d, "f", 1, S_IFREG | 0644, 1000, 100, NULL, 0, 12, &a), 0);
+    CHECK_EQ(a.gid, 50);
+    CHECK_EQ(a.uid, 1000);
+    CHECK_EQ(a.mode, S_IFREG | 0644);   /* a file does not get the bit */
+    CHECK_EQ(meta_create(m, d, "d", 1, S_IFDIR | 0755, 1000, 100, NULL, 0, 12, &a), 0);
+    CHECK_EQ(a.gid, 50);
+    CHECK_EQ(a.mode, S_IFDIR | 02755);
+    CHECK_EQ(meta_create(m, d, "l", 1, S_IFLNK | 0777, 1000, 100, "t", 1, 12, &a), 0);
+    CHECK_EQ(a.gid, 50);
+    CHECK_EQ(a.mode, S_IFLNK | 0777);
+    /* without the bit: the caller's group */
+    CHECK_EQ(meta_create(m, 1, "g", 1, S_IFREG | 0644, 1000, 100, NULL, 0, 12, &a), 0);
+    CHECK_EQ(a.gid, 100);
+    /* parent on another node: as sent */
+    CHECK_EQ(meta_create(m, NODE(3, 7), "r", 1, S_IFDIR | 0755, 1000, 100, NULL, 0, 12, &a), 0);
+    CHECK_EQ(a.gid, 100);
+    CHECK_EQ(a.mode, S_IFDIR | 0755);
+    teardown(m);
+}
+
+/* The atime of a read: relatime only when due, strict always; ctime kept. */
+static void test_read_atime(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    int touched = -1;
+    const int64_t day = 24 * 3600 * 1000000000LL;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 100);   /* atime = mtime = ctime = 100 */
+    REQUIRE(f);
+    CHECK_EQ(meta_read_atime(m, f, 1, 200, &a, &touched), 0);   /* atime <= mtime: due */
+    CHECK_EQ(touched, 1);
+    CHECK_EQ(a.atime_ns, 200);
+    CHECK_EQ(a.ctime_ns, 100);
+    CHECK_EQ(a.mtime_ns, 100);
+    CHECK_EQ(meta_read_atime(m, f, 1, 300, &a, &touched), 0);   /* newer than both: not */
+    CHECK_EQ(touched, 0);
+    CHECK_EQ(a.atime_ns, 200);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK_EQ(a.atime_ns, 200);
+    CHECK_EQ(meta_read_atime(m, f, 1, 200 + day, &a, &touched), 0);   /* a day old: due */
+    CHECK_EQ(touched, 1);
+    CHECK_EQ(a.atime_ns, 200 + day);
+    CHECK_EQ(meta_read_atime(m, f, 0, 201 + day, &a, &touched), 0);   /* strict: always */
+    CHECK_EQ(touched, 1);
+    CHECK_EQ(a.atime_ns, 201 + day);
+    CHECK_EQ(a.ctime_ns, 100);
+    struct bfs_attr in = { .size = 5 };
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 300 + day, &a, NULL), 0);   /* a change */
+    CHECK_EQ(meta_read_atime(m, f, 1, 400 + day, &a, &touched), 0);
+    CHECK_EQ(touched, 1);
+    CHECK_EQ(a.atime_ns, 400 + day);
+    CHECK_EQ(meta_read_atime(m, NODE(0, 999), 1, 1, &a, &touched), -ENOENT);
+    teardown(m);
+}
+
 int main(void)
 {
     RUN(test_root_and_open);
@@ -1534,6 +1600,8 @@ int main(void)
     RUN(test_parent_checks);
     RUN(test_readlink);
     RUN(test_setattr);
+    RUN(test_setgid_parent);
+    RUN(test_read_atime);
     RUN(test_link);
     RUN(test_unlink);
     RUN(test_rmdir);

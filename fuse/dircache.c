@@ -1,0 +1,78 @@
+/* dircache.c - directories' (gid, setgid) as last replied to the kernel (dircache.h). */
+#include "dircache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define DIRCACHE_SLOTS 4096   /* power of two; 24 bytes each */
+
+struct slot {
+    uint64_t ino;        /* 0: empty */
+    int64_t expires_ns;  /* CLOCK_MONOTONIC */
+    uint32_t gid;
+    bool setgid;
+};
+
+struct dircache {
+    pthread_mutex_t lock;
+    struct slot slots[DIRCACHE_SLOTS];
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct slot *slot_of(struct dircache *dc, uint64_t ino)
+{
+    /* Inode numbers are per-server counters: mix the node bits in. */
+    uint64_t h = ino * 0x9e3779b97f4a7c15ULL;
+    return &dc->slots[(h >> 32) & (DIRCACHE_SLOTS - 1)];
+}
+
+struct dircache *dircache_new(void)
+{
+    struct dircache *dc = calloc(1, sizeof *dc);
+    if (dc)
+        pthread_mutex_init(&dc->lock, NULL);
+    return dc;
+}
+
+void dircache_free(struct dircache *dc)
+{
+    if (!dc)
+        return;
+    pthread_mutex_destroy(&dc->lock);
+    free(dc);
+}
+
+void dircache_put(struct dircache *dc, uint64_t ino, uint32_t mode, uint32_t gid, double ttl_s)
+{
+    if (ttl_s <= 0)
+        return;
+    int64_t expires = mono_ns() + (int64_t)(ttl_s * 1e9);
+    pthread_mutex_lock(&dc->lock);
+    struct slot *s = slot_of(dc, ino);
+    *s = (struct slot){ .ino = ino, .expires_ns = expires, .gid = gid,
+                        .setgid = (mode & S_ISGID) != 0 };
+    pthread_mutex_unlock(&dc->lock);
+}
+
+bool dircache_get(struct dircache *dc, uint64_t ino, bool *setgid, uint32_t *gid)
+{
+    int64_t now = mono_ns();
+    bool hit = false;
+    pthread_mutex_lock(&dc->lock);
+    struct slot *s = slot_of(dc, ino);
+    if (s->ino == ino && now < s->expires_ns) {
+        *setgid = s->setgid;
+        *gid = s->gid;
+        hit = true;
+    }
+    pthread_mutex_unlock(&dc->lock);
+    return hit;
+}

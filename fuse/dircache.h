@@ -1,0 +1,32 @@
+/* dircache.h - what this mount last told the kernel about directories' group
+ * and setgid bit, for the group of new entries.
+ *
+ * A new entry in a setgid directory takes the directory's group, and a new
+ * directory the setgid bit too (as Linux's inode_init_owner, which the kernel
+ * does not call for FUSE). The server that holds the new entry applies that
+ * rule itself when it also holds the parent's inode (meta_create); otherwise
+ * the daemon does, from here. Every directory attribute the daemon replies
+ * with goes in, valid as long as the kernel may cache it (attr_timeout): the
+ * kernel checks a create against the parent's attributes it got from us, so
+ * the parent is nearly always here and a create costs no GETATTR.
+ * A fixed number of slots indexed by inode (a collision forgets the other
+ * directory, which costs it one GETATTR). Thread-safe.
+ */
+#ifndef BENCHFS_FUSE_DIRCACHE_H
+#define BENCHFS_FUSE_DIRCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct dircache;
+
+/* NULL when out of memory. */
+struct dircache *dircache_new(void);
+void dircache_free(struct dircache *dc);
+
+/* Directory ino has mode and gid, for ttl_s seconds from now (<= 0: not kept). */
+void dircache_put(struct dircache *dc, uint64_t ino, uint32_t mode, uint32_t gid, double ttl_s);
+/* true and *setgid, *gid when ino is known and still valid. */
+bool dircache_get(struct dircache *dc, uint64_t ino, bool *setgid, uint32_t *gid);
+
+#endif
