@@ -572,16 +572,21 @@ static int put_parent(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t
     return rc ? db_err(rc, "put parent", dir) : 0;
 }
 
-/* A local parent must be a live directory to gain an entry; a remote one is
- * checked by the caller on its owner. */
-/* check_parent that also gives a local parent's attributes (a->ino 0: not local). */
+/* A parent must take entries to gain one: not removed (a tombstone: -ENOENT) or
+ * fenced (META_FENCED) here, and if it lives here a live directory; one that lives
+ * elsewhere is checked on its owner. *a gets a local parent's attributes (a->ino
+ * is 0 for a parent elsewhere). */
 static int get_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent, struct bfs_attr *a)
 {
     a->ino = 0;
-    if (!is_local(m, parent))
-        return 0;
-    int rc = get_inode(m, txn, parent, a, NULL, NULL);
-    if (rc)
+    int rc = fence_of(m, txn, parent, NULL);
+    if (rc == META_FENCE_DEAD)
+        return -ENOENT;   /* removed: its inode may live on another node */
+    if (rc == META_FENCE_HELD)
+        return META_FENCED;
+    if (rc < 0 || !is_local(m, parent))
+        return rc;
+    if ((rc = get_inode(m, txn, parent, a, NULL, NULL)))
         return rc;
     if (!S_ISDIR(a->mode))
         return -ENOTDIR;
@@ -591,19 +596,6 @@ static int get_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent, struc
 static int check_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent)
 {
     struct bfs_attr a;
-    int rc = fence_of(m, txn, parent, NULL);
-    if (rc == META_FENCE_DEAD)
-        return -ENOENT;   /* removed: its inode may live on another node */
-    if (rc == META_FENCE_HELD)
-        return META_FENCED;
-    if (rc < 0 || !is_local(m, parent))
-        return rc;
-    rc = get_inode(m, txn, parent, &a, NULL, NULL);
-    if (rc)
-        return rc;
-    if (!S_ISDIR(a.mode))
-        return -ENOTDIR;
-    return a.nlink == 0 ? -ENOENT : 0;   /* removed, still open */
     return get_parent(m, txn, parent, &a);
 }
 

@@ -346,6 +346,42 @@ static void test_rmdir_races_creates(void)
     CHECK(removed_rounds + kept_rounds == 16);
 }
 
+/* No entry ever lands under a removed directory, on any server: through a
+ * directory handle kept open, and straight over RPC with its inode number. */
+static void test_no_entry_under_removed_dir(void)
+{
+    enter("removed");
+    CHECK(mkdir(P("d"), 0755) == 0 && write_file(P("keep"), "k") == 0);
+    uint64_t d = ino_of(P("d")), keep = ino_of(P("keep"));
+    int fd = open(Q("d"), O_RDONLY | O_DIRECTORY);
+    REQUIRE(fd >= 0);
+    CHECK(rmdir(P("d")) == 0);
+    char name[64];
+    for (uint32_t node = 0; node < nodes; node++) {
+        struct bfs_attr a;
+        REQUIRE(pick(P("."), "n", node, 0, name, sizeof name) == 0);
+        /* (the name's placement under d differs, but every node is covered by the loop) */
+        for (int k = 0; k < 8; k++) {
+            char n2[80];
+            snprintf(n2, sizeof n2, "%s.%d", name, k);
+            CHECK_EQ(bfs_create(cl, d, n2, S_IFREG | 0644, 0, 0, &a), -ENOENT);
+            CHECK_EQ(bfs_create(cl, d, n2, S_IFDIR | 0755, 0, 0, &a), -ENOENT);
+            CHECK_EQ(bfs_symlink(cl, d, n2, "t", 0, 0, &a), -ENOENT);
+            CHECK_EQ(bfs_link(cl, keep, d, n2, &a), -ENOENT);
+            CHECK_EQ(bfs_rename(cl, ino_of(dir), "keep", d, n2, 0, 0), -ENOENT);
+        }
+        /* The kernel asks for the directory's attributes first: a handle on a
+         * removed directory is stale, as on NFS (ENOENT when the servers answer). */
+        errno = 0;
+        CHECK(openat(fd, name, O_WRONLY | O_CREAT, 0644) == -1 && (errno == ESTALE || errno == ENOENT));
+        errno = 0;
+        CHECK(mkdirat(fd, name, 0755) == -1 && (errno == ESTALE || errno == ENOENT));
+    }
+    close(fd);
+    CHECK_EQ(count_entries(d), 0);
+    CHECK(file_is(P("keep"), "k") && nlink_of(Q("keep")) == 1);
+}
+
 /* The parent's mtime and ctime change with every entry made or removed in it,
  * wherever the entry lives; the inode's ctime with its links. */
 struct times {
@@ -460,6 +496,7 @@ static const struct {
     T(test_no_move_under_itself_rpc),
     T(test_rename_replaces_atomically),
     T(test_rmdir_races_creates),
+    T(test_no_entry_under_removed_dir),
     T(test_parent_times),
     T(test_rename_rules_across),
 #undef T
