@@ -48,7 +48,7 @@
 #define EXT_LEN         16              /* u64 start | u64 end */
 #define META_MAP_MIN    (16ULL << 20)   /* first size of the map and of the file */
 #define META_GROW_MAX   (1ULL << 30)    /* the map doubles, by at most this much */
-#define REC_HDR         49              /* inode record bytes before the symlink target */
+#define REC_HDR         49              /* inode record bytes before its tail */
 #define DENT_VAL        12
 #define DKEY_HDR        16              /* parent | hash */
 #define DKEY_MAX        (DKEY_HDR + BFS_NAME_MAX)
@@ -501,8 +501,8 @@ static size_t encode_extents(const struct extents *x, uint64_t size, unsigned ch
     return 4 + n * EXT_LEN;
 }
 
-/* Stores a's record. Its tail: target for a symlink,
- * a->rdev for a device, x's extents for a regular file, nothing otherwise. */
+/* Stores a's record. Its tail: target for a symlink, a->rdev for a device, x's
+ * extents for a regular file (NULL: none), nothing otherwise. */
 static int put_inode(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *a,
                      const char *target, size_t tlen, const struct extents *x)
 {
@@ -848,6 +848,9 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
         log_info("meta: %s: upgrading format 1 to %d (inline data)", m->path, META_FORMAT);
         if ((rc = mark_old_files(m, txn)))
             return rc;
+    } else if (fmt == 2) {
+        log_info("meta: %s: upgrading format 2 to %d (special files, extents)", m->path,
+                 META_FORMAT);
     }
     /* Stamped anew, so that an older server, blind to the inline data, the
      * special files and the extents written from now on, refuses the store. */
@@ -1135,8 +1138,9 @@ static int check_size_change(const struct bfs_attr *a, uint32_t mask, const stru
 
 /* meta_setattr, and with BFS_SET_SIZE_GROW the bytes [from, in->size) count as
  * written (from >= in->size: none). */
-static int setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
-                   uint64_t from, int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before)
+static int setattr_txn(struct meta_store *m, uint64_t ino, uint32_t mask,
+                       const struct bfs_attr *in, uint64_t from, int64_t now_ns,
+                       struct bfs_attr *out, struct bfs_attr *before)
 {
     MDB_txn *txn;
     struct bfs_attr a, old;   /* after and before the change */
@@ -1195,7 +1199,7 @@ out:
 int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
                  int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before)
 {
-    return setattr(m, ino, mask, in, UINT64_MAX, now_ns, out, before);
+    return setattr_txn(m, ino, mask, in, UINT64_MAX, now_ns, out, before);
 }
 
 int meta_wrote(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t end, int64_t now_ns,
@@ -1204,7 +1208,7 @@ int meta_wrote(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t end, i
     struct bfs_attr in = { .size = end };
     if (off > end)
         return -EINVAL;
-    return setattr(m, ino, BFS_SET_SIZE_GROW, &in, off, now_ns, out, before);
+    return setattr_txn(m, ino, BFS_SET_SIZE_GROW, &in, off, now_ns, out, before);
 }
 
 /* What a new inode of mode's type is: mode and size (a symlink's is its
