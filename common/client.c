@@ -253,14 +253,17 @@ int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct b
     return rc ? rc : -ENOENT;
 }
 
-int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
-                struct bfs_attr *out)
+/* bfs_setattr; off: with BFS_SET_SIZE_GROW alone, where the write that ends at
+ * in->size began (the owner counts [off, in->size) as stored). */
+static int setattr_call(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                        uint64_t off, struct bfs_attr *out)
 {
     struct rpc_call call;
     bfs_call_prep(&call, place_inode(ino, c->nodes), OP_SETATTR);
     call.args.ino = ino;
     call.args.mask = mask;
     call.args.attr = *in;
+    call.args.off = off;
     int rc = run1(c, &call);
     if (rc < 0)
         return rc;
@@ -272,6 +275,13 @@ int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct 
         rc = on_all_nodes(c, call.node, OP_TRUNCATE, &a);
     }
     return rc;
+}
+
+int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                struct bfs_attr *out)
+{
+    /* A bare SIZE_GROW from a caller claims no bytes written: [size, size). */
+    return setattr_call(c, ino, mask, in, in->size, out);
 }
 
 /* An entry of parent was made or removed on server node: when parent's inode
@@ -296,13 +306,15 @@ static void count_subdir(struct bfs_client *c, uint64_t parent, uint32_t node, i
 }
 
 static int create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
-                  const char *target, uint32_t uid, uint32_t gid, struct bfs_attr *out)
+                  uint64_t rdev, const char *target, uint32_t uid, uint32_t gid,
+                  struct bfs_attr *out)
 {
     struct rpc_call call;
     int rc = prep_entry(c, &call, OP_CREATE, parent, name);
     if (rc < 0)
         return rc;
     call.args.mode = mode;
+    call.args.rdev = rdev;
     call.args.uid = uid;
     call.args.gid = gid;
     if (target) {
@@ -327,13 +339,24 @@ int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t
 {
     if (!S_ISREG(mode) && !S_ISDIR(mode))
         return -EINVAL;
-    return create(c, parent, name, mode, NULL, uid, gid, out);
+    return create(c, parent, name, mode, 0, NULL, uid, gid, out);
+}
+
+int bfs_mknod(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
+              uint64_t rdev, uint32_t uid, uint32_t gid, struct bfs_attr *out)
+{
+    uint32_t type = mode & S_IFMT;
+    if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR &&
+        type != S_IFBLK)
+        return -EINVAL;
+    return create(c, parent, name, mode, (type == S_IFCHR || type == S_IFBLK) ? rdev : 0, NULL,
+                  uid, gid, out);
 }
 
 int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
                 uint32_t uid, uint32_t gid, struct bfs_attr *out)
 {
-    return create(c, parent, name, S_IFLNK | 0777, target, uid, gid, out);
+    return create(c, parent, name, S_IFLNK | 0777, 0, target, uid, gid, out);
 }
 
 ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size)
@@ -589,6 +612,8 @@ ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_
         return -EFBIG;
     size_t done = 0;
     int end_by_owner = 0;   /* the owner wrote the last piece and so raised the size itself */
+    int elsewhere = 0;      /* some piece went to another node: the owner did not see it */
+    uint32_t owner = place_inode(ino, c->nodes);
     int rc = 0;
     while (done < len && rc == 0) {
         struct rpc_call calls[WINDOW];
@@ -597,6 +622,7 @@ ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_
             uint64_t idx, coff;
             size_t plen = piece(c, off + sent, len - sent, &idx, &coff);
             bfs_call_prep(&calls[n], place_chunk(ino, idx, c->nodes), OP_WRITE);
+            elsewhere |= calls[n].node != owner;
             calls[n].args.ino = ino;
             calls[n].args.idx = idx;
             calls[n].args.off = coff;
@@ -621,9 +647,11 @@ ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_
     }
     if (done == 0)
         return rc;
-    if (!end_by_owner || done < len) {
+    /* The owner learns the size, and which bytes are stored (st_blocks), of
+     * what it did not write itself. */
+    if (!end_by_owner || done < len || elsewhere) {
         struct bfs_attr in = { .size = off + done }, out;
-        int rc2 = bfs_setattr(c, ino, BFS_SET_SIZE_GROW, &in, &out);
+        int rc2 = setattr_call(c, ino, BFS_SET_SIZE_GROW, &in, off, &out);
         if (rc2 < 0)
             return rc2;
     }

@@ -47,7 +47,9 @@ void bfs_client_set_wait_hook(struct bfs_client *c, void (*fn)(void *), void *ar
 
 int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out);
 int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out);
-/* mask: BFS_SET_* fields taken from in. A size change also cuts or extends the data. */
+/* mask: BFS_SET_* fields taken from in. A size change also cuts or extends the
+ * data (regular files only: -EISDIR for a directory, -EINVAL for other types and
+ * for a size above INT64_MAX). out->blocks is what the file stores (st_blocks). */
 int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
                 struct bfs_attr *out);
 
@@ -64,6 +66,12 @@ int bfs_parent_is_local(const struct bfs_client *c, uint64_t parent, const char 
 /* mode carries the type: S_IFREG or S_IFDIR, plus permission bits. -EEXIST if taken. */
 int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
                uint32_t uid, uint32_t gid, struct bfs_attr *out);
+/* mknod(2): mode carries the type, S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR or
+ * S_IFBLK (-EINVAL for any other), plus permission bits; rdev is the device
+ * number of a character or block device (ignored for the others). The servers
+ * only keep what stat shows: the kernel gives a special file its behaviour. */
+int bfs_mknod(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
+              uint64_t rdev, uint32_t uid, uint32_t gid, struct bfs_attr *out);
 int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
                 uint32_t uid, uint32_t gid, struct bfs_attr *out);
 /* Copies at most size bytes of the target (no NUL added); returns its length. */

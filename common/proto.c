@@ -82,10 +82,10 @@ int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h)
 enum field {
     F_END, F_INO, F_PARENT, F_NEWPARENT, F_IDX, F_OFF, F_SIZE, F_COOKIE,
     F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA, F_CLIENT,
-    F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME, F_INTENT, F_STEP,
+    F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME, F_INTENT, F_STEP, F_RDEV,
 };
 
-#define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8)
+#define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8 + 8 + 8)
 #define STATFS_WIRE_LEN (7 * 8)
 #define MAX_FIELDS 8
 
@@ -99,8 +99,9 @@ struct op_layout {
 static const struct op_layout layouts[OP_MAX] = {
     [OP_LOOKUP]      = { "LOOKUP",   { F_PARENT, F_NAME }, { F_INO, F_MODE, F_FLAGS, F_ATTR } },
     [OP_GETATTR]     = { "GETATTR",  { F_INO }, { F_ATTR } },
-    [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR }, { F_ATTR, F_SIZE } },
-    [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET }, { F_ATTR } },
+    [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR, F_OFF }, { F_ATTR, F_SIZE } },
+    [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET, F_RDEV },
+                                     { F_ATTR } },
     [OP_READLINK]    = { "READLINK", { F_INO }, { F_TARGET } },
     [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME }, { F_ATTR, F_FLAGS } },
     [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE } },
@@ -170,6 +171,7 @@ static uint64_t *u64_ptr(struct bfs_msg *m, int f)
     case F_COOKIE: return &m->cookie;
     case F_PRE_CTIME: return &m->pre_ctime;
     case F_INTENT: return &m->intent;
+    case F_RDEV: return &m->rdev;
     default: return NULL;
     }
 }
@@ -226,6 +228,8 @@ static size_t encode_attr(const struct bfs_attr *a, uint8_t *p)
     put_le64(p + 32, (uint64_t)a->atime_ns);
     put_le64(p + 40, (uint64_t)a->mtime_ns);
     put_le64(p + 48, (uint64_t)a->ctime_ns);
+    put_le64(p + 56, a->rdev);
+    put_le64(p + 64, a->blocks);
     return ATTR_WIRE_LEN;
 }
 
@@ -240,6 +244,8 @@ static void decode_attr(const uint8_t *p, struct bfs_attr *a)
     a->atime_ns = (int64_t)get_le64(p + 32);
     a->mtime_ns = (int64_t)get_le64(p + 40);
     a->ctime_ns = (int64_t)get_le64(p + 48);
+    a->rdev = get_le64(p + 56);
+    a->blocks = get_le64(p + 64);
 }
 
 size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_t *out)
@@ -345,7 +351,8 @@ int proto_dirent_decode(const void *buf, size_t len, size_t *pos, struct bfs_dir
     if (left < DIRENT_FIXED)
         return -EBADMSG;
     size_t n = get_le16(p + 20);
-    if (n == 0 || n > BFS_NAME_MAX || left - DIRENT_FIXED < n || memchr(p + DIRENT_FIXED, 0, n))
+    if (n == 0 || n > BFS_NAME_MAX || left - DIRENT_FIXED < n || memchr(p + DIRENT_FIXED, 0, n) ||
+        !bfs_valid_type(get_le32(p + 16)))
         return -EBADMSG;
     d->ino = get_le64(p);
     d->cookie = get_le64(p + 8);

@@ -26,7 +26,11 @@
 #include "types.h"
 
 #define BFS_PROTO_MAGIC    0x31534642u   /* "BFS1" */
-#define BFS_PROTO_VERSION  3             /* 3: steps of multi-server operations */
+/* 2: WRITE replies carry the owner's attributes. 3: attributes carry rdev and
+ * blocks, CREATE carries rdev (special files), SETATTR carries the start of a
+ * write's extent (off), steps of multi-server operations (server/coord.h): a
+ * version 2 peer would misread every attribute. */
+#define BFS_PROTO_VERSION  3
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -39,9 +43,9 @@
 enum bfs_op {
     OP_LOOKUP = 1,   /* parent, name            -> ino, mode(type), flags(1: attr valid), attr */
     OP_GETATTR,      /* ino                     -> attr */
-    OP_SETATTR,      /* ino, mask, attr         -> attr, size(old size; for
-                        BFS_SET_ATIME_READ: 1 if atime changed, else 0) */
-    OP_CREATE,       /* parent, name, mode, uid, gid, target -> attr */
+    OP_SETATTR,      /* ino, mask, attr, off(SIZE_GROW: a write covered [off, attr.size))
+                        -> attr, size(old size; for BFS_SET_ATIME_READ: 1 if atime changed) */
+    OP_CREATE,       /* parent, name, mode, uid, gid, target, rdev -> attr */
     OP_READLINK,     /* ino                     -> target */
     OP_LINK,         /* ino, mode(type), parent, name -> attr, flags(1: inode remote) */
     OP_UNLINK,       /* parent, name, flags(RMDIR|KEEP) -> drop */
@@ -138,6 +142,7 @@ struct bfs_msg {
     uint64_t ino, parent, newparent, idx, off, size, cookie;
     uint64_t pre_ctime;   /* WRITE reply from the owner: its ctime (int64 ns) before the write */
     uint64_t intent;      /* steps: the multi-server operation they belong to */
+    uint64_t rdev;        /* CREATE of a character or block device: its device number */
     uint32_t mode, uid, gid, mask, flags, len, client, step;
     int32_t  delta;
     struct bfs_attr attr;
@@ -164,10 +169,12 @@ size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_
  * length), -ENOSYS for an unknown op. */
 int proto_args_decode(uint32_t op, int reply, const void *buf, size_t len, struct bfs_msg *m);
 
-/* Readdir entries in a bulk section: 8 ino, 8 cookie, 4 type, 2 name length, name. */
+/* Readdir entries in a bulk section: 8 ino, 8 cookie, 4 type (st_mode type bits,
+ * bfs_valid_type), 2 name length, name. */
 size_t proto_dirent_size(const struct bfs_dirent *d);
 size_t proto_dirent_encode(const struct bfs_dirent *d, uint8_t *out);
-/* Decodes the entry at *pos, advancing it. 1 = decoded, 0 = end, -EBADMSG = malformed. */
+/* Decodes the entry at *pos, advancing it. 1 = decoded, 0 = end, -EBADMSG = malformed
+ * (also an unknown type). */
 int proto_dirent_decode(const void *buf, size_t len, size_t *pos, struct bfs_dirent *d);
 
 #endif

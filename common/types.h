@@ -8,6 +8,7 @@
 #define BENCHFS_TYPES_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define BFS_ROOT_INO      1ULL
@@ -31,6 +32,8 @@ struct bfs_attr {
     int64_t  atime_ns;
     int64_t  mtime_ns;
     int64_t  ctime_ns;
+    uint64_t rdev;      /* device number of a character or block device (as dev_t), else 0 */
+    uint64_t blocks;    /* 512-byte units stored (st_blocks); set by the owner, never taken in */
 };
 
 /* Which fields a SETATTR changes (bfs_attr's fields of the same name). */
@@ -51,11 +54,30 @@ enum {
     BFS_SET_ATIME_RELATIME = 1u << 11,
 };
 
+/* Whether type (st_mode & S_IFMT) is one BenchFS stores: every type mknod(2),
+ * mkdir(2) and symlink(2) make. The one list every component checks against. */
+static inline int bfs_valid_type(uint32_t type)
+{
+    switch (type) {
+    case S_IFREG:
+    case S_IFDIR:
+    case S_IFLNK:
+    case S_IFIFO:
+    case S_IFSOCK:
+    case S_IFCHR:
+    case S_IFBLK:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* One directory entry as readdir returns it. */
 struct bfs_dirent {
     uint64_t ino;
     uint64_t cookie;    /* pass back to continue after this entry; never 0 */
-    uint32_t type;      /* S_IFREG, S_IFDIR, S_IFLNK (the st_mode type bits) */
+    uint32_t type;      /* the st_mode type bits: S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO,
+                           S_IFSOCK, S_IFCHR or S_IFBLK (bfs_valid_type) */
     char     name[BFS_NAME_MAX + 1];
 };
 

@@ -23,7 +23,7 @@
 #include "../server/meta.h"
 
 #define MAXDBS      32      /* room for tables of newer formats than ours */
-#define META_FORMAT 2       /* server/meta.c's; format 1 stores are upgraded by a server start */
+#define META_FORMAT META_STORE_FORMAT   /* older stores are upgraded by a server start */
 #define REC_HDR     49
 #define DENT_VAL    12
 

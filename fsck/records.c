@@ -14,8 +14,6 @@
 #include "../server/meta.h"
 
 /* server/meta.c's format constants */
-#define REC_VERSION   1
-#define REC_HDR       49
 #define DENT_VAL      12
 #define DKEY_HDR      16
 #define INLINE_DATA   1
@@ -116,16 +114,12 @@ static int add_inode(struct fsck_db *db, uint32_t node, const uint8_t *k, size_t
 {
     if (klen != 8)
         return corrupt(db, node, FSCK_T_INODES, k, klen, vlen, "key is not 8 bytes");
-    if (vlen < REC_HDR || v[0] != REC_VERSION)
-        return corrupt(db, node, FSCK_T_INODES, k, klen, vlen, "bad inode record header");
-    struct fsck_inode r = { .node = node, .ino = get_be64(k), .mode = get_le32(v + 1),
-                            .nlink = get_le32(v + 5), .size = get_le64(v + 17) };
-    uint32_t t = r.mode & S_IFMT;
-    if (t != S_IFREG && t != S_IFDIR && t != S_IFLNK)
-        return corrupt(db, node, FSCK_T_INODES, k, klen, vlen, "bad file type");
-    size_t n = vlen - REC_HDR;
-    if (t == S_IFLNK ? (n == 0 || n > BFS_SYMLINK_MAX) : n != 0)
-        return corrupt(db, node, FSCK_T_INODES, k, klen, vlen, "bad length for its type");
+    /* The store's own decoder: one definition of the record. */
+    struct bfs_attr a;
+    if (meta_decode_inode(get_be64(k), v, vlen, &a) < 0)
+        return corrupt(db, node, FSCK_T_INODES, k, klen, vlen, "bad inode record");
+    struct fsck_inode r = { .node = node, .ino = a.ino, .mode = a.mode, .nlink = a.nlink,
+                            .size = a.size };
     if (r.ino == 0)
         return corrupt(db, node, FSCK_T_INODES, k, klen, vlen, "inode number 0");
     return fsck_add_inode(db, &r);
@@ -151,7 +145,7 @@ static int add_dent(struct fsck_db *db, uint32_t node, const uint8_t *k, size_t 
         return corrupt(db, node, FSCK_T_DENTRIES, k, klen, vlen, "value is not 12 bytes");
     r.ino = get_le64(v);
     r.type = get_le32(v + 8);
-    if (r.ino == 0 || (r.type != S_IFREG && r.type != S_IFDIR && r.type != S_IFLNK))
+    if (r.ino == 0 || !bfs_valid_type(r.type))
         return corrupt(db, node, FSCK_T_DENTRIES, k, klen, vlen, "bad inode number or type");
     return fsck_add_dent(db, &r);
 }

@@ -118,10 +118,11 @@ static void attr_to_stat(const struct bfs_fuse *fs, const struct bfs_attr *a, st
     st->st_uid = a->uid;
     st->st_gid = a->gid;
     st->st_size = (off_t)a->size;
+    st->st_rdev = (dev_t)a->rdev;
     st->st_blksize = fs->blksize;
-    /* Chunks are sparse server-side files, but what a file holds is not
-     * tracked; report its size in 512-byte units, as du expects. */
-    st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+    /* The owner counts the bytes writes stored (server/meta.h): a sparse file
+     * shows its holes to du, and it never says more than the size. */
+    st->st_blocks = (blkcnt_t)a->blocks;
     st->st_atim = ns_to_timespec(a->atime_ns);
     st->st_mtim = ns_to_timespec(a->mtime_ns);
     st->st_ctim = ns_to_timespec(a->ctime_ns);
@@ -419,9 +420,10 @@ static int new_owner(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
     return 0;
 }
 
-/* Creates a regular file or directory named name in parent, owned by the caller. */
+/* Creates a node of type (a directory, or any type mknod makes, with rdev for
+ * a device) named name in parent, owned by the caller. */
 static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t type,
-                     mode_t mode, struct bfs_attr *out)
+                     mode_t mode, dev_t rdev, struct bfs_attr *out)
 {
     int rc = check_name(name);
     if (rc < 0)
@@ -433,21 +435,20 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     uint32_t uid, gid;
     if ((rc = new_owner(req, parent, name, &m, &uid, &gid)) < 0)
         return rc;
-    return bfs_create(fs_of(req)->client, parent, name, m, uid, gid, out);
+    if (type == S_IFDIR)
+        return bfs_create(fs_of(req)->client, parent, name, m, uid, gid, out);
+    return bfs_mknod(fs_of(req)->client, parent, name, m, (uint64_t)rdev, uid, gid, out);
 }
 
+/* Regular files, FIFOs, sockets (also bind() of an AF_UNIX socket) and
+ * character and block devices: the servers keep the type, mode and rdev, and
+ * the kernel gives the node its behaviour (a pipe, a socket, a driver). The
+ * kernel checked CAP_MKNOD for devices already. */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-    (void)rdev;
     struct bfs_attr a;
-    mode_t type = mode & S_IFMT;
-    /* BenchFS stores regular files, directories and symlinks; like other file
-     * systems without special files (e.g. vfat), refuse the rest with EPERM. */
-    if (type != 0 && type != S_IFREG) {
-        reply_fail(req, "mknod", parent, name, -EPERM);
-        return;
-    }
-    int rc = make_node(req, parent, name, S_IFREG, mode, &a);
+    mode_t type = (mode & S_IFMT) ? (mode & S_IFMT) : S_IFREG;   /* 0: a regular file */
+    int rc = type == S_IFDIR ? -EINVAL : make_node(req, parent, name, type, mode, rdev, &a);
     if (rc < 0) {
         reply_fail(req, "mknod", parent, name, rc);
         return;
@@ -458,7 +459,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
     struct bfs_attr a;
-    int rc = make_node(req, parent, name, S_IFDIR, mode, &a);
+    int rc = make_node(req, parent, name, S_IFDIR, mode, 0, &a);
     if (rc < 0) {
         reply_fail(req, "mkdir", parent, name, rc);
         return;
@@ -680,7 +681,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
-    int rc = make_node(req, parent, name, S_IFREG, mode, &a);
+    int rc = make_node(req, parent, name, S_IFREG, mode, 0, &a);
     if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
         /* Another client created the name after the kernel's lookup missed:
          * open(O_CREAT) without O_EXCL must open the existing file. */

@@ -65,6 +65,8 @@ static int do_lookup(struct server *s, struct srv_req *r)
     return rc;
 }
 
+/* A SIZE_GROW alone is a client's report of a write to other nodes: the bytes
+ * [off, size) count as stored (st_blocks). */
 static int do_setattr(struct server *s, struct srv_req *r)
 {
     if (r->a.mask & BFS_SET_ATIME_READ) {
@@ -75,7 +77,9 @@ static int do_setattr(struct server *s, struct srv_req *r)
         return rc;
     }
     struct bfs_attr old = { 0 };
-    int rc = meta_setattr(s->meta, r->a.ino, r->a.mask, &r->a.attr, now_ns(), &r->r.attr, &old);
+    int rc = r->a.mask == BFS_SET_SIZE_GROW
+        ? meta_wrote(s->meta, r->a.ino, r->a.off, r->a.attr.size, now_ns(), &r->r.attr, &old)
+        : meta_setattr(s->meta, r->a.ino, r->a.mask, &r->a.attr, now_ns(), &r->r.attr, &old);
     if (rc == 0 && (r->a.mask & BFS_SET_SIZE) && r->r.attr.size < old.size)
         rc = chunkstore_truncate(s->cs, r->a.ino, old.size, r->r.attr.size);
     r->r.size = old.size;
@@ -172,17 +176,20 @@ static int do_scan(struct server *s, struct srv_req *r)
 
 /* ---- data path ---- */
 
-/* A piece of one chunk, within the largest file offset (off_t). */
-static int check_io(const struct server *s, uint64_t idx, uint64_t off, size_t len)
+/* A piece of one chunk, within the largest file offset (off_t): past it a
+ * write is -EFBIG and a read -EINVAL (a negative offset), as pwrite/pread say. */
+static int check_io(const struct server *s, int write, uint64_t idx, uint64_t off, size_t len)
 {
     if (len > BFS_MAX_IO || off > s->chunk_size || len > s->chunk_size - off)
         return -EINVAL;
     if (idx >= (uint64_t)INT64_MAX / s->chunk_size)
-        return -EFBIG;
+        return write ? -EFBIG : -EINVAL;
     return 0;
 }
 
-/* Only the owner knows a file's size and type; other nodes trust the client. */
+/* Only the owner knows a file's size and type; other nodes trust the client.
+ * Only a regular file has data: a directory is -EISDIR, anything else (symlink,
+ * FIFO, socket, device) -EINVAL, so their I/O never reaches the chunk store. */
 static int owner_attr(struct server *s, uint64_t ino, struct bfs_attr *a)
 {
     if (!local(s, ino))
@@ -212,7 +219,7 @@ static int do_read(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
     size_t len = r->a.len, got;
-    int rc = check_io(s, r->a.idx, r->a.off, len);
+    int rc = check_io(s, 0, r->a.idx, r->a.off, len);
     if (rc == 0)
         rc = owner_attr(s, r->a.ino, &a);
     if (rc < 0)
@@ -252,8 +259,9 @@ static void write_done(void *arg, ssize_t res)
         return;
     }
     if (local(s, r->a.ino)) {
-        struct bfs_attr in = { .size = r->a.idx * s->chunk_size + r->a.off + r->data_len }, before;
-        int rc = meta_setattr(s->meta, r->a.ino, BFS_SET_SIZE_GROW, &in, now_ns(), &r->r.attr, &before);
+        uint64_t pos = r->a.idx * s->chunk_size + r->a.off;
+        struct bfs_attr before;
+        int rc = meta_wrote(s->meta, r->a.ino, pos, pos + r->data_len, now_ns(), &r->r.attr, &before);
         if (rc == -ENOENT) {
             /* The file was removed while this write was in flight, after its
              * chunks were: the chunk file the write created is nobody's. */
@@ -408,7 +416,7 @@ out:
 static int do_write(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a, before;
-    int rc = check_io(s, r->a.idx, r->a.off, r->data_len);
+    int rc = check_io(s, 1, r->a.idx, r->a.off, r->data_len);
     if (rc == 0)
         rc = owner_attr(s, r->a.ino, &a);
     if (rc < 0)
@@ -719,8 +727,8 @@ static int do_create(struct server *s, struct srv_req *r)
     int remote_parent = s->nodes > 1 && S_ISDIR(a->mode) && !local(s, a->parent);
     int rc = remote_parent ? begin_intent(s, r, COORD_MKDIR, META_BEGIN_NEW, &in) : 0;
     if (rc == 0) {
-        rc = meta_create(s->meta, a->parent, a->name, a->name_len, a->mode, a->uid, a->gid,
-                         a->target, a->target_len, now_ns(), &r->r.attr);
+        rc = meta_mknod(s->meta, a->parent, a->name, a->name_len, a->mode, a->rdev, a->uid,
+                        a->gid, a->target, a->target_len, now_ns(), &r->r.attr);
         if (remote_parent && rc == 0) {
             coord_submit(s->coord, &in, r, 0);
             return 1;
@@ -852,8 +860,12 @@ static int dispatch(struct server *s, struct srv_req *r)
         rc = chunkstore_fsync(s->cs, a->ino, a->flags & 1, meta_fd(s->meta), fsync_done, r);
         return rc < 0 ? rc : 1;
     case OP_TRUNCATE:
+        if (a->size > (uint64_t)INT64_MAX || a->off > (uint64_t)INT64_MAX)
+            return -EINVAL;   /* sizes are off_t */
         return a->size < a->off ? chunkstore_truncate(s->cs, a->ino, a->off, a->size) : 0;
     case OP_REMOVE:
+        if (a->size > (uint64_t)INT64_MAX)
+            return -EINVAL;
         return chunkstore_remove(s->cs, a->ino, a->size);
     case OP_HAS_ENTRIES:
         rc = meta_has_entries(s->meta, a->ino);

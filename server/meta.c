@@ -25,8 +25,16 @@
  * them by hash: readdir is a range scan and an entry's hash is its cookie.
  *
  * Inode record, little-endian, checked on every read:
- *   u8 version (REC_VERSION) | u32 mode | u32 nlink | u32 uid | u32 gid | u64 size
- *   | i64 atime | i64 mtime | i64 ctime | symlink target (symlinks only, 1..4095 bytes)
+ *   u8 version | u32 mode | u32 nlink | u32 uid | u32 gid | u64 size
+ *   | i64 atime | i64 mtime | i64 ctime | tail, whose length the type fixes:
+ *     symlink            the target, 1..4095 bytes
+ *     char/block device  u64 rdev (8 bytes)
+ *     regular file       nothing: all of [0, size) was written (the usual case,
+ *                        and what every file of a format 1 or 2 store says);
+ *                        or u32 n | n (0..EXT_MAX) written extents, u64 start |
+ *                        u64 end each, sorted, disjoint, not touching (st_blocks)
+ *     anything else      nothing (directory, FIFO, socket)
+ * The types past regular file, directory and symlink came with format 3.
  */
 #include "meta.h"
 #include "../common/endian.h"
@@ -42,11 +50,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define META_FORMAT     2               /* 2: inline data; 1 is read and upgraded */
+#define META_FORMAT     META_STORE_FORMAT   /* 3: special files, written extents; 2:
+                                               inline data; 1 and 2 are read and upgraded */
 #define REC_VERSION     1               /* first byte of an inode record */
+#define EXT_MAX         8               /* written extents a regular file's record keeps */
+#define EXT_LEN         16              /* u64 start | u64 end */
 #define META_MAP_MIN    (16ULL << 20)   /* first size of the map and of the file */
 #define META_GROW_MAX   (1ULL << 30)    /* the map doubles, by at most this much */
-#define REC_HDR         49              /* inode record bytes before the symlink target */
+#define REC_HDR         49              /* inode record bytes before its tail */
 #define DENT_VAL        12
 #define DKEY_HDR        16              /* parent | hash */
 #define DKEY_MAX        (DKEY_HDR + BFS_NAME_MAX)
@@ -113,11 +124,6 @@ static size_t dkey(unsigned char *k, uint64_t parent, const char *name, size_t l
 static int is_local(const struct meta_store *m, uint64_t ino)
 {
     return bfs_ino_node(ino) == m->node_id;
-}
-
-static int valid_type(uint32_t type)
-{
-    return type == S_IFREG || type == S_IFDIR || type == S_IFLNK;
 }
 
 static int check_name(const char *name, size_t len)
@@ -321,15 +327,121 @@ static int check_regular(const struct bfs_attr *a)
 
 /* ---- inode records ---- */
 
+/* What follows a record's fixed part; valid until the next put in the txn. */
+struct rec_tail {
+    const unsigned char *p;
+    size_t len;
+};
+
+/* The written extents of a regular file: sorted, disjoint, not touching. One
+ * more than EXT_MAX fits while a new one is merged in. */
+struct extents {
+    size_t n;
+    struct { uint64_t start, end; } e[EXT_MAX + 1];
+};
+
 static int bad_record(uint64_t ino, size_t len, const char *why)
 {
     log_error("meta: ino 0x%" PRIx64 ": corrupt inode record (%zu bytes): %s", ino, len, why);
     return -EIO;
 }
 
-/* Decodes and checks a record; *target points into v (valid until the next write). */
-static int decode_inode(uint64_t ino, const MDB_val *v, struct bfs_attr *a,
-                        const char **target, size_t *tlen)
+/* A regular file's tail of extents, or with an empty tail all of [0, size);
+ * -1 if it is not a valid list. */
+static int decode_extents(const unsigned char *p, size_t len, uint64_t size, struct extents *x)
+{
+    x->n = 0;
+    if (len == 0) {
+        if (size) {
+            x->n = 1;
+            x->e[0].start = 0;
+            x->e[0].end = size < (uint64_t)INT64_MAX ? size : (uint64_t)INT64_MAX;
+        }
+        return 0;
+    }
+    if (len < 4 || get_le32(p) > EXT_MAX || len != 4 + (size_t)get_le32(p) * EXT_LEN)
+        return -1;
+    x->n = get_le32(p);
+    p += 4;
+    for (size_t i = 0; i < x->n; i++) {
+        x->e[i].start = get_le64(p + i * EXT_LEN);
+        x->e[i].end = get_le64(p + i * EXT_LEN + 8);
+        if (x->e[i].start >= x->e[i].end || x->e[i].end > (uint64_t)INT64_MAX ||
+            (i > 0 && x->e[i - 1].end >= x->e[i].start))
+            return -1;
+    }
+    return 0;
+}
+
+/* st_blocks: the bytes of the extents below size, in 512-byte units. */
+static uint64_t extent_blocks(const struct extents *x, uint64_t size)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < x->n && x->e[i].start < size; i++)
+        bytes += (x->e[i].end < size ? x->e[i].end : size) - x->e[i].start;
+    return bytes / 512 + (bytes % 512 != 0);
+}
+
+/* [s, e) was written: merged with the extents it overlaps or touches. Past
+ * EXT_MAX the smallest extent is forgotten, so st_blocks errs low, never high. */
+static void extent_add(struct extents *x, uint64_t s, uint64_t e)
+{
+    size_t i = 0, j;
+    if (s >= e)
+        return;
+    while (i < x->n && x->e[i].end < s)
+        i++;
+    for (j = i; j < x->n && x->e[j].start <= e; j++) {
+        if (x->e[j].start < s)
+            s = x->e[j].start;
+        if (x->e[j].end > e)
+            e = x->e[j].end;
+    }
+    memmove(&x->e[i + 1], &x->e[j], (x->n - j) * sizeof x->e[0]);
+    x->n = x->n - (j - i) + 1;
+    x->e[i].start = s;
+    x->e[i].end = e;
+    if (x->n <= EXT_MAX)
+        return;
+    size_t k = 0;
+    for (i = 1; i < x->n; i++)
+        if (x->e[i].end - x->e[i].start < x->e[k].end - x->e[k].start)
+            k = i;
+    memmove(&x->e[k], &x->e[k + 1], (x->n - k - 1) * sizeof x->e[0]);
+    x->n--;
+}
+
+/* The file was cut to size: nothing past it is stored any more. */
+static void extent_cut(struct extents *x, uint64_t size)
+{
+    size_t n = 0;
+    while (n < x->n && x->e[n].start < size) {
+        if (x->e[n].end > size)
+            x->e[n].end = size;
+        n++;
+    }
+    x->n = n;
+}
+
+/* Whether a tail of len bytes fits type. */
+static int tail_ok(uint32_t type, const unsigned char *p, size_t len, uint64_t size)
+{
+    struct extents x;
+    switch (type) {
+    case S_IFLNK:
+        return len > 0 && len <= BFS_SYMLINK_MAX;
+    case S_IFCHR:
+    case S_IFBLK:
+        return len == 8;
+    case S_IFREG:
+        return decode_extents(p, len, size, &x) == 0;
+    default:
+        return len == 0;
+    }
+}
+
+/* Decodes and checks a record; *t (if not NULL) gets its tail. */
+static int decode_inode(uint64_t ino, const MDB_val *v, struct bfs_attr *a, struct rec_tail *t)
 {
     const unsigned char *p = v->mv_data;
     if (v->mv_size < REC_HDR)
@@ -345,20 +457,34 @@ static int decode_inode(uint64_t ino, const MDB_val *v, struct bfs_attr *a,
     a->atime_ns = (int64_t)get_le64(p + 25);
     a->mtime_ns = (int64_t)get_le64(p + 33);
     a->ctime_ns = (int64_t)get_le64(p + 41);
-    if (!valid_type(a->mode & S_IFMT))
+    a->rdev = 0;
+    a->blocks = 0;
+    uint32_t type = a->mode & S_IFMT;
+    if (!bfs_valid_type(type))
         return bad_record(ino, v->mv_size, "bad file type");
-    size_t n = v->mv_size - REC_HDR;
-    if (S_ISLNK(a->mode) ? (n == 0 || n > BFS_SYMLINK_MAX) : n != 0)
+    struct rec_tail tail = { p + REC_HDR, v->mv_size - REC_HDR };
+    if (!tail_ok(type, tail.p, tail.len, a->size))
         return bad_record(ino, v->mv_size, "bad length for its type");
-    if (target) {
-        *target = (const char *)p + REC_HDR;
-        *tlen = n;
+    if (type == S_IFCHR || type == S_IFBLK)
+        a->rdev = get_le64(tail.p);
+    if (type == S_IFREG) {
+        struct extents x;
+        decode_extents(tail.p, tail.len, a->size, &x);
+        a->blocks = extent_blocks(&x, a->size);
     }
+    if (t)
+        *t = tail;
     return 0;
 }
 
+int meta_decode_inode(uint64_t ino, const void *rec, size_t len, struct bfs_attr *out)
+{
+    MDB_val v = { len, (void *)rec };
+    return decode_inode(ino, &v, out, NULL);
+}
+
 static int get_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino, struct bfs_attr *a,
-                     const char **target, size_t *tlen)
+                     struct rec_tail *t)
 {
     unsigned char kb[8];
     MDB_val k = { 8, kb }, v;
@@ -366,13 +492,43 @@ static int get_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino, struct bf
     int rc = mdb_get(txn, m->inodes, &k, &v);
     if (rc)
         return db_err(rc, "get inode", ino);
-    return decode_inode(ino, &v, a, target, tlen);
+    return decode_inode(ino, &v, a, t);
 }
 
-static int put_record(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *a,
-                      const char *target, size_t tlen)
+/* A regular file's attributes and extents (copied: good across puts). */
+static int get_file(struct meta_store *m, MDB_txn *txn, uint64_t ino, struct bfs_attr *a,
+                    struct extents *x)
+{
+    struct rec_tail t;
+    int rc = get_inode(m, txn, ino, a, &t);
+    x->n = 0;
+    if (rc == 0 && S_ISREG(a->mode))
+        decode_extents(t.p, t.len, a->size, x);
+    return rc;
+}
+
+/* A regular file's tail: nothing when x is all of [0, size) (or nothing and
+ * size 0), else the list. x is within size (extent_cut). */
+static size_t encode_extents(const struct extents *x, uint64_t size, unsigned char *p)
+{
+    size_t n = x ? x->n : 0;
+    if (n == 0 ? size == 0 : n == 1 && x->e[0].start == 0 && x->e[0].end == size)
+        return 0;
+    put_le32(p, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        put_le64(p + 4 + i * EXT_LEN, x->e[i].start);
+        put_le64(p + 4 + i * EXT_LEN + 8, x->e[i].end);
+    }
+    return 4 + n * EXT_LEN;
+}
+
+/* Stores a's record. Its tail: target for a symlink, a->rdev for a device, x's
+ * extents for a regular file (NULL: none), nothing otherwise. */
+static int put_inode(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *a,
+                     const char *target, size_t tlen, const struct extents *x)
 {
     unsigned char kb[8], buf[REC_HDR + BFS_SYMLINK_MAX];
+    size_t n = 0;
     buf[0] = REC_VERSION;
     put_le32(buf + 1, a->mode);
     put_le32(buf + 5, a->nlink);
@@ -382,28 +538,45 @@ static int put_record(struct meta_store *m, MDB_txn *txn, const struct bfs_attr 
     put_le64(buf + 25, (uint64_t)a->atime_ns);
     put_le64(buf + 33, (uint64_t)a->mtime_ns);
     put_le64(buf + 41, (uint64_t)a->ctime_ns);
-    if (tlen)   /* copied before the put, which may move the source */
+    switch (a->mode & S_IFMT) {
+    case S_IFLNK:   /* copied before the put, which may move the source */
         memcpy(buf + REC_HDR, target, tlen);
+        n = tlen;
+        break;
+    case S_IFCHR:
+    case S_IFBLK:
+        put_le64(buf + REC_HDR, a->rdev);
+        n = 8;
+        break;
+    case S_IFREG:
+        n = encode_extents(x, a->size, buf + REC_HDR);
+        break;
+    default:
+        break;
+    }
     put_be64(kb, a->ino);
-    MDB_val k = { 8, kb }, v = { REC_HDR + tlen, buf };
+    MDB_val k = { 8, kb }, v = { REC_HDR + n, buf };
     int rc = mdb_put(txn, m->inodes, &k, &v, 0);
     return rc ? db_err(rc, "put inode", a->ino) : 0;
 }
 
-/* Rewrites an existing record with new attributes. A symlink's target is fetched
- * again here rather than carried by callers: a pointer into a page is only good
- * until the next put, and callers put other records in between. */
+/* Rewrites an existing record with new attributes, keeping its tail. A
+ * symlink's target and a file's extents are fetched again here rather than
+ * carried by callers: a pointer into a page is only good until the next put,
+ * and callers put other records in between. */
 static int update_inode(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *a)
 {
-    const char *target = NULL;
-    size_t tlen = 0;
-    if (S_ISLNK(a->mode)) {
-        struct bfs_attr old;
-        int rc = get_inode(m, txn, a->ino, &old, &target, &tlen);
+    struct bfs_attr old;
+    struct rec_tail t = { NULL, 0 };
+    struct extents x = { 0 };
+    if (S_ISLNK(a->mode) || S_ISREG(a->mode)) {
+        int rc = get_inode(m, txn, a->ino, &old, &t);
         if (rc)
             return rc;
+        if (S_ISREG(a->mode))
+            decode_extents(t.p, t.len, old.size, &x);
     }
-    return put_record(m, txn, a, target, tlen);
+    return put_inode(m, txn, a, (const char *)t.p, t.len, &x);
 }
 
 static int del_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino)
@@ -477,7 +650,7 @@ static int alloc_ino(struct meta_store *m, MDB_txn *txn, uint64_t *ino)
 static int decode_dent(const MDB_val *v, uint64_t parent, uint64_t *ino, uint32_t *type)
 {
     const unsigned char *p = v->mv_data;
-    if (v->mv_size != DENT_VAL || !valid_type(get_le32(p + 8)) || get_le64(p) == 0) {
+    if (v->mv_size != DENT_VAL || !bfs_valid_type(get_le32(p + 8)) || get_le64(p) == 0) {
         log_error("meta: ino 0x%" PRIx64 ": corrupt directory entry (%zu bytes)", parent,
                   v->mv_size);
         return -EIO;
@@ -586,7 +759,7 @@ static int get_parent(struct meta_store *m, MDB_txn *txn, uint64_t parent, struc
         return META_FENCED;
     if (rc < 0 || !is_local(m, parent))
         return rc;
-    if ((rc = get_inode(m, txn, parent, a, NULL, NULL)))
+    if ((rc = get_inode(m, txn, parent, a, NULL)))
         return rc;
     if (!S_ISDIR(a->mode))
         return -ENOTDIR;
@@ -607,7 +780,7 @@ static int touch_dir(struct meta_store *m, MDB_txn *txn, uint64_t dir, int delta
     struct bfs_attr a;
     if (!is_local(m, dir))
         return 0;
-    int rc = get_inode(m, txn, dir, &a, NULL, NULL);
+    int rc = get_inode(m, txn, dir, &a, NULL);
     if (rc == -ENOENT) {
         log_warn("meta: ino 0x%" PRIx64 ": parent directory has no record", dir);
         return 0;
@@ -633,7 +806,7 @@ static int drop_link(struct meta_store *m, MDB_txn *txn, uint64_t ino, int whole
         drop->remote = 1;
         return 0;
     }
-    int rc = get_inode(m, txn, ino, &a, NULL, NULL);
+    int rc = get_inode(m, txn, ino, &a, NULL);
     if (rc == -ENOENT) {
         log_warn("meta: ino 0x%" PRIx64 ": entry pointed to a missing inode", ino);
         return 0;
@@ -724,7 +897,7 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
     if (rc)
         return rc;
     *fresh = 0;
-    if (fmt != META_FORMAT && fmt != 1) {
+    if (fmt != META_FORMAT && fmt != 1 && fmt != 2) {
         log_error("meta: %s: format version %" PRIu64 ", this server reads %d", m->path, fmt,
                   META_FORMAT);
         return -EINVAL;
@@ -742,13 +915,17 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
         return -EINVAL;
     }
     if (fmt == 1) {
-        /* Stamped anew too, so that an older server, blind to the inline data of
-         * files written from now on, refuses the store. */
         log_info("meta: %s: upgrading format 1 to %d (inline data)", m->path, META_FORMAT);
         if ((rc = mark_old_files(m, txn)))
             return rc;
-        return info_put(m, txn, "format", META_FORMAT);
+    } else if (fmt == 2) {
+        log_info("meta: %s: upgrading format 2 to %d (special files, extents)", m->path,
+                 META_FORMAT);
     }
+    /* Stamped anew, so that an older server, blind to the inline data, the
+     * special files and the extents written from now on, refuses the store. */
+    if (fmt != META_FORMAT)
+        return info_put(m, txn, "format", META_FORMAT);
     return 0;
 }
 
@@ -756,7 +933,7 @@ static int init_root(struct meta_store *m, MDB_txn *txn, int fresh)
 {
     struct bfs_attr root;
     struct timespec ts;
-    int rc = get_inode(m, txn, BFS_ROOT_INO, &root, NULL, NULL);
+    int rc = get_inode(m, txn, BFS_ROOT_INO, &root, NULL);
     if (rc != -ENOENT)
         return rc;
     if (!fresh)
@@ -765,7 +942,7 @@ static int init_root(struct meta_store *m, MDB_txn *txn, int fresh)
     int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     root = (struct bfs_attr){ .ino = BFS_ROOT_INO, .mode = S_IFDIR | 0755, .nlink = 2,
                               .atime_ns = now, .mtime_ns = now, .ctime_ns = now };
-    return put_record(m, txn, &root, NULL, 0);
+    return put_inode(m, txn, &root, NULL, 0, NULL);
 }
 
 int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct meta_store **out)
@@ -898,7 +1075,7 @@ int meta_getattr(struct meta_store *m, uint64_t ino, struct bfs_attr *out)
     int rc = rd_begin(m, &txn);
     if (rc)
         return rc;
-    rc = get_inode(m, txn, ino, out, NULL, NULL);
+    rc = get_inode(m, txn, ino, out, NULL);
     rd_end(m);
     return rc;
 }
@@ -908,18 +1085,17 @@ int meta_readlink(struct meta_store *m, uint64_t ino, char *buf, size_t size, si
 {
     MDB_txn *txn;
     struct bfs_attr a;
-    const char *target;
-    size_t tlen;
+    struct rec_tail t;
     int rc = rd_begin(m, &txn);
     if (rc)
         return rc;
-    rc = get_inode(m, txn, ino, &a, &target, &tlen);
+    rc = get_inode(m, txn, ino, &a, &t);
     if (rc == 0 && !S_ISLNK(a.mode))
         rc = -EINVAL;
     if (rc == 0) {
-        *len = tlen < size ? tlen : size;
+        *len = t.len < size ? t.len : size;
         if (*len)
-            memcpy(buf, target, *len);
+            memcpy(buf, t.p, *len);
     }
     rd_end(m);
     return rc;
@@ -1092,27 +1268,36 @@ out:
 
 /* ---- writes ---- */
 
-int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
-                 int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before)
+/* The size checks of a SETATTR: only a regular file has data to cut or grow,
+ * and a size is an off_t (a larger one came from a broken or hostile client). */
+static int check_size_change(const struct bfs_attr *a, uint32_t mask, const struct bfs_attr *in)
+{
+    if (!(mask & (BFS_SET_SIZE | BFS_SET_SIZE_GROW)))
+        return 0;
+    if (S_ISDIR(a->mode))
+        return -EISDIR;
+    if (!S_ISREG(a->mode))
+        return -EINVAL;
+    if (in->size > (uint64_t)INT64_MAX)
+        return (mask & BFS_SET_SIZE) ? -EINVAL : -EFBIG;   /* as truncate(2) / write(2) */
+    return 0;
+}
+
+/* meta_setattr, and with BFS_SET_SIZE_GROW the bytes [from, in->size) count as
+ * written (from >= in->size: none). */
+static int setattr_txn(struct meta_store *m, uint64_t ino, uint32_t mask,
+                       const struct bfs_attr *in, uint64_t from, int64_t now_ns,
+                       struct bfs_attr *out, struct bfs_attr *before)
 {
     MDB_txn *txn;
     struct bfs_attr a, old;   /* after and before the change */
+    struct extents x;
     int rc = wr_begin(m, &txn);
     if (rc)
         return rc;
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+    if ((rc = get_file(m, txn, ino, &a, &x)) || (rc = check_size_change(&a, mask, in)))
         goto out;
     old = a;
-    if (mask & (BFS_SET_SIZE | BFS_SET_SIZE_GROW)) {
-        if (S_ISDIR(a.mode)) {
-            rc = -EISDIR;
-            goto out;
-        }
-        if (S_ISLNK(a.mode)) {
-            rc = -EINVAL;
-            goto out;
-        }
-    }
     if (mask & BFS_SET_MODE)
         a.mode = (a.mode & S_IFMT) | (in->mode & 07777);
     if (mask & BFS_SET_UID)
@@ -1122,12 +1307,14 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
     if (mask & BFS_SET_SIZE) {
         a.size = in->size;
         a.mtime_ns = now_ns;
+        extent_cut(&x, a.size);
         if ((rc = cut_inline(m, txn, ino, a.size)))
             goto out;
     }
     if ((mask & BFS_SET_SIZE_GROW)) {
         if (in->size > a.size)
             a.size = in->size;
+        extent_add(&x, from, in->size);
         a.mtime_ns = now_ns;   /* a write happened even if it did not extend */
     }
     if (mask & BFS_SET_ATIME_NOW)
@@ -1140,7 +1327,12 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
         a.mtime_ns = in->mtime_ns;
     if (mask)
         a.ctime_ns = (mask & BFS_SET_CTIME) ? in->ctime_ns : now_ns;
-    rc = mask ? update_inode(m, txn, &a) : 0;
+    if (S_ISREG(a.mode)) {
+        a.blocks = extent_blocks(&x, a.size);
+        rc = mask ? put_inode(m, txn, &a, NULL, 0, &x) : 0;
+    } else {
+        rc = mask ? update_inode(m, txn, &a) : 0;
+    }
 out:
     if ((rc = wr_end(txn, rc)) == 0) {
         if (out)
@@ -1173,7 +1365,7 @@ int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t no
     }
     if (rc || (rc = wr_begin(m, &txn)))
         return rc;
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) == 0) {
+    if ((rc = get_inode(m, txn, ino, &a, NULL)) == 0) {
         a.atime_ns = now_ns;
         rc = update_inode(m, txn, &a);
     }
@@ -1184,18 +1376,29 @@ int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t no
     return rc;
 }
 
-int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
-                uint32_t mode, uint32_t uid, uint32_t gid,
-                const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out)
+int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                 int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before)
 {
-    MDB_txn *txn;
-    struct bfs_attr a = { .uid = uid, .gid = gid, .atime_ns = now_ns, .mtime_ns = now_ns,
-                          .ctime_ns = now_ns };
+    return setattr_txn(m, ino, mask, in, UINT64_MAX, now_ns, out, before);
+}
+
+int meta_wrote(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t end, int64_t now_ns,
+               struct bfs_attr *out, struct bfs_attr *before)
+{
+    struct bfs_attr in = { .size = end };
+    if (off > end)
+        return -EINVAL;
+    return setattr_txn(m, ino, BFS_SET_SIZE_GROW, &in, off, now_ns, out, before);
+}
+
+/* What a new inode of mode's type is: mode and size (a symlink's is its
+ * target's length), rdev for a device. -ENOENT, -ENAMETOOLONG, -EINVAL for bad
+ * targets, as symlink(2) says them. */
+static int new_inode(uint32_t mode, uint64_t rdev, const char *target, size_t target_len,
+                     struct bfs_attr *a)
+{
     uint32_t type = mode & S_IFMT;
-    int rc = check_name(name, len);
-    if (rc)
-        return rc;
-    if (!valid_type(type))
+    if (!bfs_valid_type(type))
         return -EINVAL;
     if (type == S_IFLNK) {
         if (target_len == 0)
@@ -1204,13 +1407,29 @@ int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t 
             return -ENAMETOOLONG;
         if (memchr(target, '\0', target_len))
             return -EINVAL;
-        a.mode = S_IFLNK | 0777;   /* a symlink's permissions are never used */
-        a.size = target_len;
+        a->mode = S_IFLNK | 0777;   /* a symlink's permissions are never used */
+        a->size = target_len;
     } else {
-        a.mode = type | (mode & 07777);
-        target_len = 0;
+        a->mode = type | (mode & 07777);
     }
-    a.nlink = type == S_IFDIR ? 2 : 1;
+    a->rdev = (type == S_IFCHR || type == S_IFBLK) ? rdev : 0;
+    a->nlink = type == S_IFDIR ? 2 : 1;
+    return 0;
+}
+
+int meta_mknod(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+               uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
+               const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out)
+{
+    MDB_txn *txn;
+    struct bfs_attr a = { .uid = uid, .gid = gid, .atime_ns = now_ns, .mtime_ns = now_ns,
+                          .ctime_ns = now_ns };
+    uint32_t type = mode & S_IFMT;
+    int rc = check_name(name, len);
+    if (rc || (rc = new_inode(mode, rdev, target, target_len, &a)))
+        return rc;
+    if (type != S_IFLNK)
+        target_len = 0;
 
     if ((rc = wr_begin(m, &txn)))
         return rc;
@@ -1224,7 +1443,7 @@ int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t 
     }
     if ((rc = alloc_ino(m, txn, &a.ino)) ||
         (rc = put_dent(m, txn, parent, name, len, a.ino, type, MDB_NOOVERWRITE)) ||
-        (rc = put_record(m, txn, &a, target, target_len)) ||
+        (rc = put_inode(m, txn, &a, target, target_len, NULL)) ||
         (type == S_IFDIR && (rc = put_parent(m, txn, a.ino, parent))))
         goto out;
     rc = touch_dir(m, txn, parent, type == S_IFDIR, now_ns);
@@ -1232,6 +1451,13 @@ out:
     if ((rc = wr_end(txn, rc)) == 0 && out)
         *out = a;
     return rc;
+}
+
+int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                uint32_t mode, uint32_t uid, uint32_t gid,
+                const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out)
+{
+    return meta_mknod(m, parent, name, len, mode, 0, uid, gid, target, target_len, now_ns, out);
 }
 
 int meta_link(struct meta_store *m, uint64_t ino, uint32_t type, uint64_t parent,
@@ -1243,14 +1469,14 @@ int meta_link(struct meta_store *m, uint64_t ino, uint32_t type, uint64_t parent
     if (rc)
         return rc;
     *remote = !is_local(m, ino);
-    if (ino == 0 || !valid_type(type & S_IFMT))
+    if (ino == 0 || !bfs_valid_type(type & S_IFMT))
         return -EINVAL;
     if ((rc = wr_begin(m, &txn)))
         return rc;
     if ((rc = check_parent(m, txn, parent)))
         goto out;
     if (!*remote) {
-        if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+        if ((rc = get_inode(m, txn, ino, &a, NULL)))
             goto out;
         type = a.mode & S_IFMT;   /* the record knows better than the caller */
         if (a.nlink == 0 || a.nlink == UINT32_MAX) {
@@ -1322,7 +1548,7 @@ int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns
     int rc = wr_begin(m, &txn);
     if (rc)
         return rc;
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) == 0) {
+    if ((rc = get_inode(m, txn, ino, &a, NULL)) == 0) {
         if (!S_ISDIR(a.mode))
             rc = -ENOTDIR;
         else if (a.nlink == 0)
@@ -1345,7 +1571,7 @@ int meta_nlink(struct meta_store *m, uint64_t ino, int delta, int keep_orphan,
     if ((rc = wr_begin(m, &txn)))
         return rc;
     /* drop_link tolerates a missing record (a dangling entry); here it is an error. */
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+    if ((rc = get_inode(m, txn, ino, &a, NULL)))
         goto out;
     if (delta < 0) {
         rc = drop_link(m, txn, ino, 0, keep_orphan, now_ns, drop);
@@ -1375,7 +1601,7 @@ int meta_purge(struct meta_store *m, uint64_t ino, struct meta_drop *drop)
     memset(drop, 0, sizeof *drop);
     if ((rc = wr_begin(m, &txn)))
         return rc;
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+    if ((rc = get_inode(m, txn, ino, &a, NULL)))
         goto out;
     drop->ino = ino;
     drop->size = a.size;
@@ -1418,7 +1644,7 @@ int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino,
             goto out;
         }
         uint64_t ino = get_be64(k.mv_data);
-        int r = get_inode(m, txn, ino, &a, NULL, NULL);
+        int r = get_inode(m, txn, ino, &a, NULL);
         if (r == -ENOENT || (r == 0 && a.nlink > 0))
             continue;   /* already gone, or linked again */
         if (r) {
@@ -1528,7 +1754,7 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
         goto out;
     if (is_local(m, ino)) {
         struct bfs_attr a;
-        rc = get_inode(m, txn, ino, &a, NULL, NULL);
+        rc = get_inode(m, txn, ino, &a, NULL);
         if (rc == 0) {
             a.ctime_ns = now_ns;
             rc = update_inode(m, txn, &a);
@@ -1562,7 +1788,7 @@ int meta_inline_read(struct meta_store *m, uint64_t ino, uint64_t off, void *buf
     int rc = rd_begin(m, &txn);
     if (rc)
         return rc;
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) || (rc = check_regular(&a)) ||
+    if ((rc = get_inode(m, txn, ino, &a, NULL)) || (rc = check_regular(&a)) ||
         (rc = get_inline(m, txn, ino, &data, &have)))
         goto out;
     /* Past the stored bytes chunk 0 was never written: zeros. */
@@ -1582,13 +1808,14 @@ int meta_inline_write(struct meta_store *m, uint64_t ino, uint64_t off, const vo
 {
     MDB_txn *txn;
     struct bfs_attr a, old_attr;
+    struct extents x;
     const unsigned char *old;
     size_t have;
     int res = 0;   /* what to tell the caller once the transaction went well */
     int rc = wr_begin(m, &txn);
     if (rc)
         return rc;
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) || (rc = check_regular(&a)))
+    if ((rc = get_file(m, txn, ino, &a, &x)) || (rc = check_regular(&a)))
         goto out;
     if ((rc = get_inline(m, txn, ino, &old, &have))) {
         if (rc == META_CHUNKS) {
@@ -1617,7 +1844,9 @@ int meta_inline_write(struct meta_store *m, uint64_t ino, uint64_t off, const vo
     if (off + len > a.size)
         a.size = off + len;
     a.mtime_ns = a.ctime_ns = now_ns;
-    rc = update_inode(m, txn, &a);
+    extent_add(&x, off, off + len);
+    a.blocks = extent_blocks(&x, a.size);
+    rc = put_inode(m, txn, &a, NULL, 0, &x);
 out:
     if ((rc = wr_end(txn, rc)) == 0 && res == 0) {
         if (out)
@@ -1637,7 +1866,7 @@ int meta_inline_end(struct meta_store *m, uint64_t ino)
     int rc = wr_begin(m, &txn);
     if (rc)
         return rc;
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)) || (rc = check_regular(&a)) ||
+    if ((rc = get_inode(m, txn, ino, &a, NULL)) || (rc = check_regular(&a)) ||
         (rc = get_inline(m, txn, ino, &data, &have)))
         goto out;
     rc = put_inline(m, txn, ino, INLINE_CHUNKS, 0);
@@ -2027,7 +2256,7 @@ int meta_install(struct meta_store *m, uint64_t parent, const char *name, size_t
     int rc = check_name(name, len);
     if (rc)
         return rc;
-    if (ino == 0 || !valid_type(type))
+    if (ino == 0 || !bfs_valid_type(type))
         return -EINVAL;
     if ((rc = wr_begin(m, &txn)))
         return rc;
@@ -2091,7 +2320,7 @@ int meta_dir_adjust(struct meta_store *m, uint64_t dir, int delta, uint64_t inte
         }
         goto out;
     }
-    rc = get_inode(m, txn, dir, &a, NULL, NULL);
+    rc = get_inode(m, txn, dir, &a, NULL);
     if (rc == 0 && S_ISDIR(a.mode) && a.nlink > 0)
         rc = touch_dir(m, txn, dir, delta, now_ns);
     else if (rc == 0 || rc == -ENOENT)
@@ -2151,7 +2380,7 @@ int meta_gain(struct meta_store *m, uint64_t ino, uint64_t intent, uint32_t step
         }
         goto out;
     }
-    if ((rc = get_inode(m, txn, ino, &a, NULL, NULL)))
+    if ((rc = get_inode(m, txn, ino, &a, NULL)))
         goto out;
     if (S_ISDIR(a.mode))
         rc = -EPERM;
@@ -2185,7 +2414,7 @@ int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t 
         }
         goto out;
     }
-    rc = get_inode(m, txn, ino, &a, NULL, NULL);
+    rc = get_inode(m, txn, ino, &a, NULL);
     if (rc == 0) {
         a.ctime_ns = now_ns;
         rc = update_inode(m, txn, &a);

@@ -32,6 +32,10 @@
 #include <stdint.h>
 #include "../common/types.h"
 
+/* The store's format (its info table's "format"): a server opens and upgrades
+ * older ones; tools that read stores directly (benchfs-fsck) check it. */
+#define META_STORE_FORMAT 3
+
 struct meta_store;
 
 /* Opens (creating if needed) the store under dir ("dir/meta.lmdb" files).
@@ -58,17 +62,41 @@ uint64_t meta_inode_count(struct meta_store *m);
 int meta_lookup(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                 uint64_t *ino, uint32_t *type);
 
+/* Decodes and checks inode record rec of ino (an inodes-table value, as meta_scan
+ * gives it): 0 and *out, or -EIO (logged). For tools. */
+int meta_decode_inode(uint64_t ino, const void *rec, size_t len, struct bfs_attr *out);
+
 /* -ENOENT if ino has no record here. */
 int meta_getattr(struct meta_store *m, uint64_t ino, struct bfs_attr *out);
 
 /* Changes the fields named by mask (BFS_SET_*) from in; ctime becomes now_ns
  * for any change. BFS_SET_SIZE_GROW raises size to in->size if larger (and sets
- * mtime = ctime = now_ns): the bookkeeping after a write. *out (if not NULL) gets
- * the attributes after, *before (if not NULL) those before: the caller cuts
- * chunks when the size shrank (the inline bytes past the new size are cut here).
- * -EISDIR for a size change of a directory, -EINVAL for one of a symlink. */
+ * mtime = ctime = now_ns): the bookkeeping after a write (meta_wrote also counts
+ * the bytes written). *out (if not NULL) gets the attributes after, *before (if
+ * not NULL) those before: the caller cuts chunks when the size shrank (the
+ * inline bytes past the new size are cut here). -EISDIR for a size change of a
+ * directory, -EINVAL for one of any other non-regular file and for a size above
+ * INT64_MAX (-EFBIG for BFS_SET_SIZE_GROW).
+ *
+ * Every attribute out carries blocks (st_blocks): for a regular file the bytes
+ * below its size that writes covered, in 512-byte units, from up to 8 written
+ * extents its record keeps (beyond that the smallest is forgotten, so it errs
+ * low, never high); exact for a file written without holes. Other types: 0. */
 int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
                  int64_t now_ns, struct bfs_attr *out, struct bfs_attr *before);
+
+/* A read of ino (BFS_SET_ATIME_READ): atime = now_ns, ctime unchanged; with
+ * relatime only when atime <= mtime or ctime, or atime is 24 h older than
+ * now_ns. The store is written only then (*touched = 1). *out gets the
+ * attributes after. -ENOENT if absent. */
+int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t now_ns,
+                    struct bfs_attr *out, int *touched);
+
+/* A write put bytes [off, end) of regular file ino in place (on any node):
+ * meta_setattr(BFS_SET_SIZE_GROW, size end) that also counts them in blocks.
+ * -EINVAL if off > end. */
+int meta_wrote(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t end, int64_t now_ns,
+               struct bfs_attr *out, struct bfs_attr *before);
 
 /* Positive answers of the functions that add an entry, besides 0 and -errno:
  *   META_FENCED  the parent directory is fenced here by a multi-server operation in
@@ -78,21 +106,22 @@ int meta_setattr(struct meta_store *m, uint64_t ino, uint32_t mask, const struct
  *   META_COORD   (meta_rename) the rename needs the coordinator; nothing changed.
  * A parent removed by another node's rmdir gives -ENOENT (its fence says so). */
 enum { META_FENCED = 3, META_COORD = 4 };
-/* A read of ino (BFS_SET_ATIME_READ): atime = now_ns, ctime unchanged; with
- * relatime only when atime <= mtime or ctime, or atime is 24 h older than
- * now_ns. The store is written only then (*touched = 1). *out gets the
- * attributes after. -ENOENT if absent. */
-int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t now_ns,
-                    struct bfs_attr *out, int *touched);
 
-/* Creates an entry and a new inode on this node: a regular file, directory
- * (nlink 2) or symlink (target, target_len bytes, for S_IFLNK), per mode's type.
- * -EEXIST if the name is taken, -ENAMETOOLONG / -EINVAL for bad names (empty, ".",
- * "..", containing '/'), -ENOTDIR / -ENOENT if parent lives here and is not a
- * directory / is missing. If parent lives here its mtime/ctime become now_ns and a
- * new directory raises its nlink, and if it is setgid the new inode gets its
- * group (a new directory the setgid bit too), as Linux's inode_init_owner; for a
- * parent elsewhere the client has done that in uid/gid/mode. */
+/* Creates an entry and a new inode on this node, of mode's type: a regular
+ * file, directory (nlink 2), symlink (target, target_len bytes, for S_IFLNK),
+ * FIFO, socket, or character or block device (rdev kept; 0 for other types).
+ * -EINVAL for another type, -EEXIST if the name is taken, -ENAMETOOLONG /
+ * -EINVAL for bad names (empty, ".", "..", containing '/'), -ENOTDIR / -ENOENT
+ * if parent lives here and is not a directory / is missing. If parent lives here
+ * its mtime/ctime become now_ns and a new directory raises its nlink, and if it
+ * is setgid the new inode gets its group (a new directory the setgid bit too),
+ * as Linux's inode_init_owner; for a parent elsewhere the client has done that in
+ * uid/gid/mode. */
+int meta_mknod(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+               uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
+               const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out);
+
+/* meta_mknod with rdev 0. */
 int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                 uint32_t mode, uint32_t uid, uint32_t gid,
                 const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out);
@@ -217,7 +246,7 @@ size_t meta_inline_max(struct meta_store *m);
  *     larger, mtime = ctime = now_ns, *out (and *before, the attributes before
  *     the write, if not NULL) filled.
  *  META_CHUNKS: ino is in chunk mode, nothing stored: write the chunk file, then
- *     meta_setattr(BFS_SET_SIZE_GROW) as for any chunk. An inline file holding no
+ *     meta_wrote as for any chunk. An inline file holding no
  *     bytes whose write ends past the limit turns to chunk mode here.
  *  META_MIGRATE: the write ends past meta_inline_max() and ino holds inline bytes;
  *     nothing changed. The caller copies [0, meta_inline_max()) (meta_inline_read)

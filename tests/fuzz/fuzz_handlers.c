@@ -78,7 +78,7 @@ struct fz_req {
 
 enum {
     O_ROOT, O_D0, O_D1, O_D2, O_EMPTY, O_F0, O_F1, O_F2, O_F3, O_F4, O_F5, O_F6,
-    O_G0, O_G1, O_G2, O_L0, O_L1, O_L2, O_ORPHAN, O_N00, O_N01, O_N19, NOBJ
+    O_G0, O_G1, O_G2, O_L0, O_L1, O_L2, O_ORPHAN, O_N00, O_N01, O_N19, O_P0, O_C0, NOBJ
 };
 #define N_CHILDREN 20   /* files in d1, so READDIR pages */
 #define REMOTE_INO(n) ((uint64_t)1 << BFS_INO_NODE_SHIFT | (n))
@@ -112,6 +112,8 @@ static const struct seed_def seed_defs[NOBJ] = {
     [O_N00] = { "n00", O_D1, S_IFREG | 0644, NULL },
     [O_N01] = { "n01", O_D1, S_IFREG | 0644, NULL },
     [O_N19] = { "n19", O_D1, S_IFREG | 0644, NULL },
+    [O_P0] = { "p0", O_ROOT, S_IFIFO | 0644, NULL },
+    [O_C0] = { "c0", O_D0, S_IFCHR | 0600, NULL },    /* rdev 0x103 */
 };
 
 struct name { const char *s; uint32_t len; };
@@ -125,7 +127,7 @@ static const struct name names[] = {
     NAME("d0"), NAME("d1"), NAME("d2"), NAME("empty"), NAME("g0"), NAME("g1"), NAME("g2"),
     NAME("l0"), NAME("l1"), NAME("l2"), NAME("h0"), NAME("r0"), NAME("o0"), NAME("n00"),
     NAME("n07"), NAME("n19"), NAME("new"), NAME("new2"), NAME(""), NAME("."), NAME(".."),
-    NAME("a/b"), NAME("x\0y"), { long_name, sizeof long_name },
+    NAME("a/b"), NAME("x\0y"), { long_name, sizeof long_name }, NAME("p0"), NAME("c0"),
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -231,10 +233,26 @@ static void check_readdir(const struct srv_req *r)
         fail("READDIR: an empty page that is not the last (the client would loop)");
 }
 
+/* Attributes a reply carries: a type BenchFS stores, rdev only for a device,
+ * blocks only for a regular file and never past its size. */
+static void check_attr(const char *op, const struct bfs_attr *at)
+{
+    uint32_t type = at->mode & S_IFMT;
+    if (!bfs_valid_type(type) || (at->rdev && !S_ISCHR(at->mode) && !S_ISBLK(at->mode)) ||
+        (at->blocks && (!S_ISREG(at->mode) || at->blocks > at->size / 512 + 1)))
+        fail("%s: attr of %#llx: mode %o rdev %#llx size %llu blocks %llu", op,
+             (unsigned long long)at->ino, at->mode, (unsigned long long)at->rdev,
+             (unsigned long long)at->size, (unsigned long long)at->blocks);
+}
+
 /* What a successful reply must look like, beyond decoding. */
 static void check_success(const struct srv_req *r)
 {
     const struct bfs_msg *a = &r->a, *m = &r->r;
+    if (r->op == OP_GETATTR || r->op == OP_CREATE || r->op == OP_SETATTR ||
+        (r->op == OP_LOOKUP && (m->flags & 1)) || ((r->op == OP_WRITE) && (m->flags & 1)) ||
+        (r->op == OP_LINK && !(m->flags & 1)))
+        check_attr(proto_op_name(r->op), &m->attr);
     switch (r->op) {
     case OP_READ: {
         if (r->rdata_len > a->len)
@@ -278,8 +296,10 @@ static void check_success(const struct srv_req *r)
                  (unsigned long long)m->attr.ino);
         break;
     case OP_CREATE:
-        if (bfs_ino_node(m->attr.ino) != FZ_NODE || (m->attr.mode & S_IFMT) != (a->mode & S_IFMT))
-            fail("CREATE: got ino %#llx mode %o", (unsigned long long)m->attr.ino, m->attr.mode);
+        if (bfs_ino_node(m->attr.ino) != FZ_NODE || (m->attr.mode & S_IFMT) != (a->mode & S_IFMT) ||
+            ((S_ISCHR(a->mode) || S_ISBLK(a->mode)) && m->attr.rdev != a->rdev))
+            fail("CREATE: got ino %#llx mode %o rdev %#llx", (unsigned long long)m->attr.ino,
+                 m->attr.mode, (unsigned long long)m->attr.rdev);
         break;
     default:
         break;
@@ -659,7 +679,7 @@ static void seed_objects(void)
         G.obj[i] = S(OP_CREATE, .parent = G.obj[d->parent], .name = d->name,
                      .name_len = (uint32_t)strlen(d->name), .mode = d->mode,
                      .uid = i == O_F6 ? 1000 : 0, .gid = i == O_F6 ? 1000 : 0,
-                     .target = t, .target_len = tlen);
+                     .target = t, .target_len = tlen, .rdev = i == O_C0 ? 0x103 : 0);
     }
     /* f1: a few inline bytes and a second name; f2: all of the inline room;
      * f3: chunk mode, 3 chunks and a bit; f4: inline bytes, size past them. */
@@ -918,6 +938,33 @@ static void generate(const char *dir, uint64_t next)
         q(g, 0, OP_CREATE, .parent = BFS_ROOT_INO, NM("s3"), .mode = S_IFLNK, TG("a\0b"));
         q(g, 0, OP_CREATE, .parent = O(L0), NM("s4"), .mode = S_IFREG);
         q(g, 0, OP_WRITE, .ino = O(L0));
+    });
+    SEED("special-files", {
+        q(g, 0, OP_CREATE, .parent = BFS_ROOT_INO, NM("new"), .mode = S_IFBLK | 0660, .rdev = 0x801);
+        q(g, 0, OP_GETATTR, .ino = next);
+        q(g, 0, OP_CREATE, .parent = BFS_ROOT_INO, NM("new2"), .mode = S_IFSOCK | 0755);
+        q(g, 0, OP_CREATE, .parent = O(D0), NM("new"), .mode = 0170644);
+        q(g, 0, OP_READ, .ino = O(P0), .len = 10);
+        put(g, 0, OP_WRITE, (struct bfs_msg){ .ino = O(P0) }, text, tl);
+        q(g, 0, OP_SETATTR, .ino = O(P0), .mask = BFS_SET_SIZE, .attr.size = 10);
+        q(g, 0, OP_SETATTR, .ino = O(C0), .mask = BFS_SET_MODE, .attr.mode = 0640);
+        q(g, 0, OP_LINK, .ino = O(C0), .mode = S_IFCHR, .parent = BFS_ROOT_INO, NM("h0"));
+        q(g, 0, OP_LINK, .ino = O(P0), .mode = S_IFIFO, .parent = O(D1), NM("p0"));
+        q(g, 0, OP_RENAME, .parent = BFS_ROOT_INO, NM("p0"), .newparent = O(D0), NN("c0"));
+        q(g, 0, OP_READDIR, .ino = O(D0), .len = 10);
+        q(g, 0, OP_UNLINK, .parent = O(D1), NM("p0"));
+    });
+    SEED("sizes-past-off_t", {
+        q(g, 0, OP_SETATTR, .ino = O(F3), .mask = BFS_SET_SIZE, .attr.size = 1ull << 63);
+        q(g, 0, OP_SETATTR, .ino = O(F4), .mask = BFS_SET_SIZE_GROW, .attr.size = UINT64_MAX);
+        q(g, 0, OP_SETATTR, .ino = O(F4), .mask = BFS_SET_SIZE_GROW, .attr.size = 100, .off = 200);
+        q(g, 0, OP_SETATTR, .ino = O(F4), .mask = BFS_SET_SIZE_GROW, .attr.size = 5 * FZ_CHUNK,
+          .off = 4 * FZ_CHUNK);
+        q(g, 0, OP_READ, .ino = O(F3), .idx = UINT64_MAX / 2, .len = 1);
+        put(g, 0, OP_WRITE, (struct bfs_msg){ .ino = O(F3), .idx = UINT64_MAX / 2 }, text, tl);
+        q(g, 0, OP_TRUNCATE, .ino = REMOTE_INO(5), .size = 0, .off = UINT64_MAX);
+        q(g, 0, OP_REMOVE, .ino = REMOTE_INO(5), .size = UINT64_MAX);
+        q(g, 0, OP_GETATTR, .ino = O(F4));
     });
     SEED("bad-then-good", {
         put_raw(g, 0, OP_LOOKUP, "\1\0\0\0\0\0\0", 7, NULL, 0);   /* args that do not decode */

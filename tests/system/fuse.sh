@@ -100,6 +100,17 @@ check "the mount's root is an empty directory" test -z "$(tmo 20 ls -A "$MNT")"
 
 run_test_fuse mount "$MNT"
 
+# -- du counts what is stored, not the size; special files as the tools make them
+mt dd if=/dev/zero of="$MNT/sparse" bs=1 count=1 seek=$((1 << 30)) status=none
+check "du: a 1 GiB sparse file takes a few KiB" test "$(mt du -k "$MNT/sparse" | cut -f1)" -le 4
+mt dd if=/dev/zero of="$MNT/full" bs=64K count=16 status=none
+check "du: a 1 MiB file written through takes 1 MiB" test "$(mt du -k "$MNT/full" | cut -f1)" -eq 1024
+mt rm -f "$MNT/sparse" "$MNT/full"
+mt mkfifo "$MNT/fifo" && mt mknod "$MNT/null" c 1 3
+check "mkfifo + mknod: ls -l shows p and c 1, 3" eval "mt ls -l '$MNT/fifo' | grep -q '^p' && mt ls -l '$MNT/null' | grep -q '^c.* 1, *3 '"
+check "find -type p / -type c" test "$(mt find "$MNT" -maxdepth 1 \( -type p -o -type c \) | wc -l)" -eq 2
+mt rm -f "$MNT/fifo" "$MNT/null"
+
 # -- real trees: cp -a keeps contents, modes, owners and times; diff -r agrees
 cptree() {   # cptree NAME SRC
     local name=$1 src=$2 dst="$MNT/cp/$(basename "$2")"
@@ -188,7 +199,7 @@ if mount_fs "$REG" "$DIO" -o direct_io; then
     # direct_io: every read and write is one request (no page cache, so no
     # shared mmap, and byte-sized reads are slow): the data tests only.
     run_test_fuse direct_io "$DIO" create_read_write sparse truncate append fsync \
-        unlink_while_open concurrent_writers rename_file hardlink
+        unlink_while_open concurrent_writers rename_file hardlink blocks
     check "[direct_io] cp -a + diff -r" eval "tmo 60 cp -a /usr/share/doc/libfuse3-dev '$DIO/' && tmo 60 diff -r /usr/share/doc/libfuse3-dev '$DIO/libfuse3-dev'"
 else
     fail "mount -o direct_io"
@@ -205,7 +216,8 @@ if start_server "$CREG" "$T/c0" --nodes 2 --node-id 0 --chunk-size 64K &&
     TF_REG=$CREG run_test_fuse cluster "$CM" create_read_write odd_offsets_chunks sparse \
         truncate append excl_eexist enoent enotdir eisdir hardlink chmod_chown_utimens statfs \
         rename_file rename_noreplace mkdir_rmdir \
-        fsync readdir_20000 seekdir readdir_while_unlinking access mmap concurrent_writers
+        fsync readdir_20000 seekdir readdir_while_unlinking access mmap concurrent_writers \
+        special_files fifo_pipe unix_socket blocks
     check "[cluster] cp -a + diff -r" eval "tmo 60 cp -a /usr/share/doc/libfuse3-dev '$CM/' && tmo 60 diff -r /usr/share/doc/libfuse3-dev '$CM/libfuse3-dev'"
     # rename(2) of 16 files to new names in the same directory (about half of
     # them move to the other server), then each over an existing file

@@ -24,11 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,7 +244,8 @@ static void test_create_read_write(void)
     CHECK_OK(mknod(P("node"), S_IFREG | 0600, 0));
     CHECK_EQ(size_of(P("node")), 0);
     CHECK_EQ(read_file(P("node"), buf, sizeof buf), 0);
-    CHECK_ERR(mknod(P("fifo"), S_IFIFO | 0600, 0), EPERM);
+    CHECK_OK(mknod(P("fifo"), S_IFIFO | 0600, 0));   /* special files: test_special_files */
+    CHECK(stat(P("fifo"), &st) == 0 && S_ISFIFO(st.st_mode));
     /* a name of 255 bytes is fine, 256 is too long */
     char name[300];
     memset(name, 'n', sizeof name);
@@ -1277,6 +1283,241 @@ static void test_concurrent_writers(void)
     free(want);
 }
 
+/* d_type of name in the current test's directory; DT_UNKNOWN if not listed once. */
+static int dtype_of(const char *name)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int type = DT_UNKNOWN, n = 0;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, name) == 0) {
+            type = e->d_type;
+            n++;
+        }
+    if (d)
+        closedir(d);
+    return n == 1 ? type : DT_UNKNOWN;
+}
+
+/* Reaps child pid: 1 if it exited 0. */
+static int child_ok(pid_t pid)
+{
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "  child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        return 0;
+    }
+    return 1;
+}
+
+/* FIFOs, sockets, character and block devices: mknod makes them, stat shows
+ * type, mode and rdev, readdir their d_type; they are linked, renamed and
+ * removed like files. */
+static void test_special_files(void)
+{
+    const struct { const char *name; mode_t mode; dev_t rdev; int dtype; } sp[] = {
+        { "fifo", S_IFIFO | 0640, 0, DT_FIFO },
+        { "sock", S_IFSOCK | 0644, 0, DT_SOCK },
+        { "null", S_IFCHR | 0666, makedev(1, 3), DT_CHR },
+        { "disk", S_IFBLK | 0660, makedev(8, 1), DT_BLK },
+        { "wide", S_IFCHR | 0600, makedev(300, 70000), DT_CHR },
+    };
+    for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) {
+        const char *n = sp[i].name;
+        char moved[64];
+        struct stat st, st2;
+        if (mknod(P("%s", n), sp[i].mode, sp[i].rdev) != 0) {
+            fprintf(stderr, "  mknod %s: %s\n", n, strerror(errno));
+            test_failed_checks++;
+            continue;
+        }
+        CHECK_OK(lstat(P("%s", n), &st));
+        CHECK_EQ(st.st_mode, sp[i].mode & ~(mode_t)022);
+        CHECK_EQ(st.st_rdev, sp[i].rdev);
+        CHECK_EQ(st.st_size, 0);
+        CHECK_EQ(st.st_blocks, 0);
+        CHECK_EQ(st.st_nlink, 1);
+        CHECK_EQ(st.st_uid, getuid());
+        CHECK_EQ(dtype_of(n), sp[i].dtype);
+        CHECK_ERR(mknod(P("%s", n), sp[i].mode, sp[i].rdev), EEXIST);
+        /* a hard link: one inode, two names */
+        CHECK_OK(link(P("%s", n), P("%s.link", n)));
+        CHECK_OK(lstat(P("%s.link", n), &st2));
+        CHECK(st2.st_ino == st.st_ino && st2.st_nlink == 2 && st2.st_rdev == sp[i].rdev);
+        /* renamed, and then over a regular file */
+        CHECK_OK(rename(P("%s", n), P("%s.moved", n)));
+        CHECK(!exists(P("%s", n)));
+        CHECK_OK(lstat(P("%s.moved", n), &st2));
+        CHECK(st2.st_ino == st.st_ino && st2.st_mode == st.st_mode && st2.st_rdev == sp[i].rdev);
+        snprintf(moved, sizeof moved, "%s.moved", n);
+        CHECK_EQ(dtype_of(moved), sp[i].dtype);
+        CHECK_OK(write_file(P("%s.reg", n), "x", 1));
+        CHECK_OK(rename(P("%s.moved", n), P("%s.reg", n)));
+        CHECK_OK(lstat(P("%s.reg", n), &st2));
+        CHECK(st2.st_ino == st.st_ino && (st2.st_mode & S_IFMT) == (sp[i].mode & S_IFMT));
+        /* chmod keeps type and rdev */
+        CHECK_OK(chmod(P("%s.reg", n), 0604));
+        CHECK_OK(lstat(P("%s.link", n), &st2));
+        CHECK(st2.st_mode == ((sp[i].mode & S_IFMT) | 0604) && st2.st_rdev == sp[i].rdev);
+        CHECK_OK(unlink(P("%s.reg", n)));
+        CHECK_OK(unlink(P("%s.link", n)));
+        CHECK(!exists(P("%s.link", n)));
+        CHECK(server_freed(st.st_ino));
+    }
+    /* a FIFO has no size to change; a socket in a directory keeps rmdir off */
+    CHECK_OK(mkfifo(P("p"), 0644));
+    CHECK_ERR(truncate(P("p"), 10), EINVAL);
+    struct stat st;
+    CHECK(lstat(P("p"), &st) == 0 && S_ISFIFO(st.st_mode) && st.st_size == 0);
+    CHECK_OK(mkdir(P("sub"), 0755));
+    CHECK_OK(mknod(P("sub/s"), S_IFSOCK | 0600, 0));
+    CHECK_ERR(rmdir(P("sub")), ENOTEMPTY);
+    CHECK_OK(rename(P("sub/s"), P("s")));
+    CHECK_OK(rmdir(P("sub")));
+    CHECK_EQ(dtype_of("s"), DT_SOCK);
+    CHECK_EQ(dtype_of("p"), DT_FIFO);
+}
+
+/* A FIFO on the mount is a pipe: what one process writes, another reads,
+ * through the kernel (BenchFS only keeps the node). Bounded by alarm(). */
+static void test_fifo_pipe(void)
+{
+    static char buf[200000], back[sizeof buf + 1];
+    fill((uint8_t *)buf, sizeof buf, 9);   /* more than a pipe holds: the writer blocks */
+    REQUIRE(mkfifo(P("pipe"), 0600) == 0);
+    const char *path = P("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        int fd = open(path, O_WRONLY);
+        if (fd < 0)
+            _exit(2);
+        for (size_t off = 0; off < sizeof buf;) {
+            ssize_t n = write(fd, buf + off, sizeof buf - off < 7000 ? sizeof buf - off : 7000);
+            if (n <= 0)
+                _exit(3);
+            off += (size_t)n;
+        }
+        _exit(close(fd) == 0 ? 0 : 4);
+    }
+    REQUIRE(pid > 0);
+    alarm(30);
+    int fd = open(path, O_RDONLY);
+    size_t got = 0;
+    ssize_t n = 0;
+    while (fd >= 0 && got < sizeof back && (n = read(fd, back + got, sizeof back - got)) > 0)
+        got += (size_t)n;
+    alarm(0);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    CHECK(child_ok(pid));
+    CHECK_EQ(got, sizeof buf);   /* and then EOF: the writer closed */
+    CHECK(memcmp(buf, back, sizeof buf) == 0);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_size == 0);
+    CHECK_OK(unlink(path));
+}
+
+/* bind() of an AF_UNIX socket makes a socket node on the mount (FUSE mknod);
+ * connect() to that path reaches the listener. Bounded by alarm(). */
+static void test_unix_socket(void)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    const char *path = P("sk");
+    if (strlen(path) >= sizeof sa.sun_path) {
+        fprintf(stderr, "  %s: too long for sun_path, not tested\n", path);
+        return;
+    }
+    strcpy(sa.sun_path, path);
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(ls >= 0);
+    CHECK_OK(bind(ls, (struct sockaddr *)&sa, sizeof sa));
+    CHECK_OK(listen(ls, 1));
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
+    CHECK_EQ(dtype_of("sk"), DT_SOCK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        char reply[8] = { 0 };
+        if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) != 0)
+            _exit(2);
+        if (write(s, "ping", 4) != 4 || read(s, reply, 4) != 4 || memcmp(reply, "pong", 4))
+            _exit(3);
+        _exit(0);
+    }
+    REQUIRE(pid > 0);
+    alarm(30);
+    int cs = accept(ls, NULL, NULL);
+    char msg[8] = { 0 };
+    CHECK(cs >= 0);
+    CHECK(cs >= 0 && read(cs, msg, 4) == 4 && memcmp(msg, "ping", 4) == 0);
+    CHECK(cs >= 0 && write(cs, "pong", 4) == 4);
+    CHECK(child_ok(pid));
+    alarm(0);
+    if (cs >= 0)
+        close(cs);
+    close(ls);
+    int again = socket(AF_UNIX, SOCK_STREAM, 0);   /* the name is taken while it exists */
+    CHECK_ERR(bind(again, (struct sockaddr *)&sa, sizeof sa), EADDRINUSE);
+    close(again);
+    CHECK_OK(unlink(path));
+    CHECK(!exists(path));
+}
+
+/* Whether path's st_blocks is within [lo, hi]. The kernel's attributes may be
+ * up to attr_timeout (1 s by default) old: under -o writeback_cache a write
+ * does not refresh them (nor do the servers see it before write-back), so a
+ * value out of range is asked again once they expire. */
+static int blocks_within(const char *path, blkcnt_t lo, blkcnt_t hi)
+{
+    struct stat st;
+    for (int i = 0; i < 3; i++) {
+        if (stat(path, &st) != 0)
+            return 0;
+        if (st.st_blocks >= lo && st.st_blocks <= hi)
+            return 1;
+        usleep(600000);
+    }
+    fprintf(stderr, "  %s: st_blocks %lld, want %lld..%lld\n", path, (long long)st.st_blocks,
+            (long long)lo, (long long)hi);
+    return 0;
+}
+
+/* st_blocks counts what writes stored: all of a file written from 0, little
+ * of a sparse one, nothing of one only truncated up. du relies on it. */
+static void test_blocks(void)
+{
+    static uint8_t buf[200000];
+    const blkcnt_t dense = (blkcnt_t)(sizeof buf + 511) / 512;
+    fill(buf, sizeof buf, 4);
+    REQUIRE(write_file(P("dense"), buf, sizeof buf) == 0);
+    CHECK(blocks_within(P("dense"), dense, dense));
+    REQUIRE(write_file(P("small"), "hi", 2) == 0);
+    CHECK(blocks_within(P("small"), 1, 1));
+    int fd = open(P("sparse"), O_CREAT | O_WRONLY, 0644);
+    REQUIRE(fd >= 0);
+    CHECK_EQ(pwrite(fd, "x", 1, (off_t)1 << 30), 1);
+    CHECK_OK(fsync(fd));   /* written back, under -o writeback_cache too */
+    CHECK_EQ(size_of(P("sparse")), ((off_t)1 << 30) + 1);
+    CHECK(blocks_within(P("sparse"), 1, 8));
+    CHECK_OK(ftruncate(fd, (off_t)1 << 40));
+    CHECK(blocks_within(P("sparse"), 1, 8));
+    close(fd);
+    CHECK_OK(truncate(P("dense"), 1000));
+    CHECK(blocks_within(P("dense"), 2, 2));
+    fd = open(P("hole"), O_CREAT | O_WRONLY, 0644);
+    REQUIRE(fd >= 0);
+    CHECK_OK(ftruncate(fd, 5 * CHUNK));
+    close(fd);
+    CHECK(blocks_within(P("hole"), 0, 0));
+}
+
 /* ---------------------------------------------------------------- main */
 
 static char **only;   /* the TEST arguments, NULL-terminated; NULL: all */
@@ -1367,6 +1608,10 @@ int main(int argc, char **argv)
     T(test_access);
     T(test_mmap);
     T(test_concurrent_writers);
+    T(test_special_files);
+    T(test_fifo_pipe);
+    T(test_unix_socket);
+    T(test_blocks);
     bfs_client_close(cl);
     return test_summary();
 }

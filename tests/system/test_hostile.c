@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../../common/endian.h"
 #include "../../common/registry.h"
@@ -44,6 +45,18 @@ static int call(uint32_t op, const struct bfs_msg *args, const void *data, size_
     return rc_ < 0 ? rc_ : c.status;
 }
 
+static int getattr_of(uint64_t ino, struct bfs_attr *a)
+{
+    static struct rpc_call c;
+    memset(&c, 0, sizeof c);
+    c.op = OP_GETATTR;
+    c.args.ino = ino;
+    int rc_ = rpc_run(rc, &c, 1);
+    if (rc_ == 0 && c.status == 0)
+        *a = c.reply.attr;
+    return rc_ < 0 ? rc_ : c.status;
+}
+
 static struct bfs_msg named(uint64_t parent, const char *name, uint32_t len)
 {
     return (struct bfs_msg){ .parent = parent, .name = name, .name_len = len, .mode = 0100644 };
@@ -63,7 +76,9 @@ static void test_bad_names(void)
     m = named(BFS_ROOT_INO, "nul\0byte", 8);
     CHECK_EQ(call(OP_CREATE, &m, NULL, 0), -EINVAL);
     m = named(BFS_ROOT_INO, "x", 1);
-    m.mode = 0020644;   /* a character device: not a type BenchFS stores */
+    m.mode = 0170644;   /* S_IFMT all set: no file type */
+    CHECK_EQ(call(OP_CREATE, &m, NULL, 0), -EINVAL);
+    m.mode = 0644;      /* no type at all */
     CHECK_EQ(call(OP_CREATE, &m, NULL, 0), -EINVAL);
 }
 
@@ -92,6 +107,45 @@ static void test_bad_io(void)
     CHECK_EQ(call(OP_WRITE, &io, b, sizeof b), -ENOENT);
     io.ino = BFS_ROOT_INO;                                       /* a directory */
     CHECK_EQ(call(OP_WRITE, &io, b, sizeof b), -EISDIR);
+
+    /* offsets and sizes past INT64_MAX (a negative off_t) are refused */
+    io.ino = ino;
+    io.idx = UINT64_MAX / 2;                                     /* chunk past off_t */
+    io.off = 0;
+    CHECK_EQ(call(OP_READ, &io, NULL, 0), -EINVAL);
+    CHECK_EQ(call(OP_WRITE, &io, b, sizeof b), -EFBIG);
+    struct bfs_msg sa = { .ino = ino, .mask = BFS_SET_SIZE, .attr.size = (uint64_t)INT64_MAX + 1 };
+    CHECK_EQ(call(OP_SETATTR, &sa, NULL, 0), -EINVAL);
+    sa.attr.size = UINT64_MAX;
+    CHECK_EQ(call(OP_SETATTR, &sa, NULL, 0), -EINVAL);
+    sa.mask = BFS_SET_SIZE_GROW;
+    CHECK_EQ(call(OP_SETATTR, &sa, NULL, 0), -EFBIG);
+    sa.attr.size = 10;
+    sa.off = 20;                                                 /* a write ending before it began */
+    CHECK_EQ(call(OP_SETATTR, &sa, NULL, 0), -EINVAL);
+    struct bfs_msg tr = { .ino = ino, .size = 0, .off = UINT64_MAX };
+    CHECK_EQ(call(OP_TRUNCATE, &tr, NULL, 0), -EINVAL);
+    tr.size = UINT64_MAX;
+    CHECK_EQ(call(OP_REMOVE, &tr, NULL, 0), -EINVAL);
+    struct bfs_attr a = { .size = 1 };
+    CHECK(getattr_of(ino, &a) == 0 && a.size == 0);   /* nothing changed */
+
+    /* a FIFO has no data: its I/O never reaches the chunk store */
+    struct bfs_msg f = named(BFS_ROOT_INO, "hostile-fifo", 12);
+    f.mode = S_IFIFO | 0644;
+    int r = call(OP_CREATE, &f, NULL, 0);
+    REQUIRE(r == 0 || r == -EEXIST);
+    memset(&c, 0, sizeof c);
+    c.op = OP_LOOKUP;
+    c.args = named(BFS_ROOT_INO, "hostile-fifo", 12);
+    REQUIRE(rpc_run(rc, &c, 1) == 0 && c.status == 0);
+    struct bfs_msg fio = { .ino = c.reply.ino, .len = 16 };
+    CHECK_EQ(call(OP_READ, &fio, NULL, 0), -EINVAL);
+    CHECK_EQ(call(OP_WRITE, &fio, b, sizeof b), -EINVAL);
+    struct bfs_msg fsz = { .ino = fio.ino, .mask = BFS_SET_SIZE, .attr.size = 5 };
+    CHECK_EQ(call(OP_SETATTR, &fsz, NULL, 0), -EINVAL);
+    fsz.mask = BFS_SET_SIZE_GROW;
+    CHECK_EQ(call(OP_SETATTR, &fsz, NULL, 0), -EINVAL);
 }
 
 static void test_bad_ops(void)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "../../common/client.h"
@@ -363,6 +364,203 @@ static void test_readdir(void)
     CHECK_EQ(p.n, 0);
 }
 
+struct find { const char *name; uint32_t type; uint64_t ino; int n; };
+static int find_entry(void *arg, const struct bfs_dirent *d)
+{
+    struct find *f = arg;
+    if (strcmp(d->name, f->name) == 0) {
+        f->type = d->type;
+        f->ino = d->ino;
+        f->n++;
+    }
+    return 0;
+}
+
+/* The type and inode readdir lists name under; 0 if it is not listed once. */
+static uint32_t listed_type(uint64_t parent, const char *name, uint64_t *ino)
+{
+    struct find f = { .name = name };
+    if (bfs_readdir(c, parent, 0, find_entry, &f) != 0 || f.n != 1)
+        return 0;
+    *ino = f.ino;
+    return f.type;
+}
+
+/* FIFOs, sockets and devices: made with bfs_mknod, they keep type, mode and
+ * rdev through getattr, lookup, readdir, link, rename and unlink; they have no
+ * data to read, write or cut. */
+static void test_special_files(void)
+{
+    const struct { const char *name; uint32_t mode; uint64_t rdev, want; } sp[] = {
+        { "fifo", S_IFIFO | 0640, 77, 0 },            /* rdev means nothing for a FIFO */
+        { "sock", S_IFSOCK | 0755, 0, 0 },
+        { "null", S_IFCHR | 0666, makedev(1, 3), makedev(1, 3) },
+        { "disk", S_IFBLK | 0660, makedev(8, 1), makedev(8, 1) },
+        { "big", S_IFCHR | 0600, makedev(0x12345, 0x6789a), makedev(0x12345, 0x6789a) },
+        { "reg", S_IFREG | 0600, 5, 0 },
+    };
+    for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) {
+        struct bfs_attr a, b;
+        uint64_t ino = 0;
+        char name2[32], name3[32];
+        if (bfs_mknod(c, dir, sp[i].name, sp[i].mode, sp[i].rdev, 12, 34, &a) != 0) {
+            fprintf(stderr, "  mknod %s failed\n", sp[i].name);
+            CHECK(0);
+            continue;
+        }
+        CHECK_EQ(a.mode, sp[i].mode);
+        CHECK(a.rdev == sp[i].want);
+        CHECK_EQ(a.nlink, 1);
+        CHECK_EQ(a.uid, 12);
+        CHECK_EQ(a.size, 0);
+        CHECK_EQ(a.blocks, 0);
+        CHECK_EQ(bfs_getattr(c, a.ino, &b), 0);
+        CHECK_EQ(b.mode, sp[i].mode);
+        CHECK(b.rdev == sp[i].want);
+        CHECK_EQ(bfs_lookup(c, dir, sp[i].name, &b), 0);
+        CHECK(b.ino == a.ino && b.mode == sp[i].mode && b.rdev == sp[i].want);
+        CHECK_EQ(listed_type(dir, sp[i].name, &ino), sp[i].mode & S_IFMT);
+        CHECK(ino == a.ino);
+        CHECK_EQ(bfs_mknod(c, dir, sp[i].name, sp[i].mode, 0, 0, 0, &b), -EEXIST);
+        /* a hard link, a rename, and both names removed */
+        snprintf(name2, sizeof name2, "%s.link", sp[i].name);
+        snprintf(name3, sizeof name3, "%s.moved", sp[i].name);
+        CHECK_EQ(bfs_link(c, a.ino, dir, name2, &b), 0);
+        CHECK_EQ(b.nlink, 2);
+        CHECK(b.rdev == sp[i].want);
+        CHECK_EQ(bfs_rename(c, dir, sp[i].name, dir, name3, 0, 0), 0);
+        CHECK_EQ(bfs_lookup(c, dir, sp[i].name, &b), -ENOENT);
+        CHECK_EQ(bfs_lookup(c, dir, name3, &b), 0);
+        CHECK(b.ino == a.ino && b.mode == sp[i].mode && b.rdev == sp[i].want && b.nlink == 2);
+        CHECK_EQ(listed_type(dir, name3, &ino), sp[i].mode & S_IFMT);
+        CHECK_EQ(listed_type(dir, name2, &ino), sp[i].mode & S_IFMT);
+        /* chmod keeps the type and rdev */
+        struct bfs_attr in = { .mode = 0601 };
+        CHECK_EQ(bfs_setattr(c, a.ino, BFS_SET_MODE, &in, &b), 0);
+        CHECK(b.mode == ((sp[i].mode & S_IFMT) | 0601) && b.rdev == sp[i].want);
+        CHECK_EQ(bfs_unlink(c, dir, name3, 0), 0);
+        CHECK_EQ(bfs_getattr(c, a.ino, &b), 0);
+        CHECK_EQ(b.nlink, 1);
+        CHECK_EQ(bfs_unlink(c, dir, name2, 0), 0);
+        CHECK_EQ(bfs_getattr(c, a.ino, &b), -ENOENT);
+    }
+
+    /* no data: READ, WRITE and a size change are -EINVAL, as for a symlink */
+    struct bfs_attr f, out, in = { .size = 10 };
+    uint8_t buf[16] = { 0 };
+    REQUIRE(bfs_mknod(c, dir, "p", S_IFIFO | 0644, 0, 0, 0, &f) == 0);
+    CHECK_EQ(bfs_read(c, f.ino, buf, sizeof buf, 0), -EINVAL);
+    CHECK_EQ(bfs_write(c, f.ino, buf, sizeof buf, 0), -EINVAL);
+    CHECK_EQ(bfs_setattr(c, f.ino, BFS_SET_SIZE, &in, &out), -EINVAL);
+    CHECK_EQ(bfs_getattr(c, f.ino, &out), 0);
+    CHECK_EQ(out.size, 0);
+
+    /* bfs_mknod makes no directories or symlinks; bfs_create no special files */
+    CHECK_EQ(bfs_mknod(c, dir, "d", S_IFDIR | 0755, 0, 0, 0, &out), -EINVAL);
+    CHECK_EQ(bfs_mknod(c, dir, "l", S_IFLNK | 0777, 0, 0, 0, &out), -EINVAL);
+    CHECK_EQ(bfs_mknod(c, dir, "x", 0644, 0, 0, 0, &out), -EINVAL);
+    CHECK_EQ(bfs_create(c, dir, "q", S_IFIFO | 0644, 0, 0, &out), -EINVAL);
+    /* a special file in a directory keeps rmdir from removing it */
+    uint64_t sub = mkdir_fresh();
+    REQUIRE(sub);
+    CHECK_EQ(bfs_mknod(c, sub, "s", S_IFSOCK | 0644, 0, 0, 0, &out), 0);
+    CHECK_EQ(bfs_rename(c, sub, "s", dir, "s2", 0, 0), 0);
+    CHECK_EQ(bfs_lookup(c, dir, "s2", &out), 0);
+    CHECK(S_ISSOCK(out.mode));
+}
+
+/* Sizes are off_t: one above INT64_MAX is refused, and nothing changes. */
+static void test_sizes_checked(void)
+{
+    struct bfs_attr in = { 0 }, out;
+    uint64_t f = mkfile(dir, "f");
+    REQUIRE(f);
+    CHECK_EQ(bfs_write(c, f, "abc", 3, 0), 3);
+    in.size = (uint64_t)INT64_MAX + 1;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), -EINVAL);
+    in.size = UINT64_MAX;
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), -EINVAL);
+    CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE_GROW, &in, &out), -EFBIG);
+    CHECK_EQ(bfs_getattr(c, f, &out), 0);
+    CHECK_EQ(out.size, 3);
+    uint8_t b = 1;
+    CHECK_EQ(bfs_write(c, f, &b, 1, (uint64_t)INT64_MAX), -EFBIG);
+    CHECK_EQ(bfs_read(c, f, &b, 1, (uint64_t)INT64_MAX + 1), -EINVAL);
+    CHECK_EQ(bfs_getattr(c, f, &out), 0);
+    CHECK_EQ(out.size, 3);
+}
+
+static uint64_t blocks_of(uint64_t ino)
+{
+    struct bfs_attr a;
+    return bfs_getattr(c, ino, &a) == 0 ? a.blocks : UINT64_MAX;
+}
+
+/* st_blocks counts the bytes writes stored: exact for a file written from 0
+ * without holes, few for a sparse one, never more than was written. */
+static void test_blocks(void)
+{
+    static uint8_t buf[1 << 20];
+    struct bfs_attr in = { 0 }, out;
+    fill(buf, sizeof buf, 3);
+
+    uint64_t seq = mkfile(dir, "seq");   /* 4 KiB appends, inline then chunks */
+    REQUIRE(seq);
+    for (uint64_t off = 0; off < 200000; off += 4000)
+        CHECK_EQ(bfs_write(c, seq, buf, 4000, off), 4000);
+    CHECK_EQ(blocks_of(seq), (200000 + 511) / 512);
+
+    uint64_t big = mkfile(dir, "big");   /* one call, 16 pieces in flight */
+    REQUIRE(big);
+    CHECK_EQ(bfs_write(c, big, buf, sizeof buf, 0), (long long)sizeof buf);
+    CHECK_EQ(blocks_of(big), 2048);
+    CHECK_EQ(bfs_write(c, big, buf, 1000, 5000), 1000);   /* overwrites count once */
+    CHECK_EQ(blocks_of(big), 2048);
+    in.size = 100000;                                      /* cut: the tail goes */
+    CHECK_EQ(bfs_setattr(c, big, BFS_SET_SIZE, &in, &out), 0);
+    CHECK_EQ(out.blocks, (100000 + 511) / 512);
+    in.size = 10 << 20;                                    /* grown: a hole */
+    CHECK_EQ(bfs_setattr(c, big, BFS_SET_SIZE, &in, &out), 0);
+    CHECK_EQ(out.blocks, (100000 + 511) / 512);
+
+    uint64_t sp = mkfile(dir, "sparse");   /* 1 byte at 1 GiB */
+    REQUIRE(sp);
+    CHECK_EQ(bfs_write(c, sp, "x", 1, 1ull << 30), 1);
+    CHECK_EQ(bfs_getattr(c, sp, &out), 0);
+    CHECK_EQ(out.size, (1ull << 30) + 1);
+    CHECK_EQ(out.blocks, 1);
+
+    uint64_t hole = mkfile(dir, "hole");   /* truncated up, never written */
+    REQUIRE(hole);
+    in.size = 1ull << 40;
+    CHECK_EQ(bfs_setattr(c, hole, BFS_SET_SIZE, &in, &out), 0);
+    CHECK_EQ(out.blocks, 0);
+
+    uint64_t inl = mkfile(dir, "inline");   /* inline bytes, a gap before them */
+    REQUIRE(inl);
+    CHECK_EQ(bfs_write(c, inl, buf, 100, 0), 100);
+    CHECK_EQ(blocks_of(inl), 1);
+    CHECK_EQ(bfs_write(c, inl, buf, 1024, 8192), 1024);
+    CHECK_EQ(blocks_of(inl), 3);   /* 1124 bytes */
+
+    /* more runs than the record keeps: the smallest are forgotten, so it says less */
+    uint64_t many = mkfile(dir, "many");
+    REQUIRE(many);
+    for (int i = 0; i < 12; i++)
+        CHECK_EQ(bfs_write(c, many, buf, 512 * (size_t)(i + 1), (uint64_t)i << 20),
+                 512 * (i + 1));
+    uint64_t bl = blocks_of(many);
+    CHECK(bl >= 5 + 6 + 7 + 8 + 9 + 10 + 11 + 12 && bl <= 78);
+    CHECK_EQ(bfs_write(c, many, buf, sizeof buf, 0), (long long)sizeof buf);   /* [0, 1M] */
+    CHECK(blocks_of(many) >= 2048 && blocks_of(many) <= 2048 + 78);
+
+    uint64_t lnk = 0;
+    CHECK_EQ(bfs_symlink(c, dir, "l", "target", 0, 0, &out), 0);
+    lnk = out.ino;
+    CHECK_EQ(blocks_of(lnk), 0);
+    CHECK_EQ(blocks_of(dir), 0);
+}
+
 static void test_statfs_fsync(void)
 {
     struct statvfs st;
@@ -709,6 +907,9 @@ int main(int argc, char **argv)
     T(test_inline_truncate);
     T(test_inline_link_unlink);
     T(test_inline_migration_race);
+    T(test_special_files);
+    T(test_sizes_checked);
+    T(test_blocks);
     bfs_client_close(c);
     return test_summary();
 }

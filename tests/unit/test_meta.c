@@ -260,8 +260,8 @@ static void test_bad_names(void)
     CHECK_EQ(ino, a.ino);
     CHECK_EQ(meta_create(m, 1, "...", 3, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), 0);
     CHECK_EQ(meta_create(m, 1, ".x", 2, S_IFREG | 0644, 0, 0, NULL, 0, 1, &a), 0);
-    /* only files, dirs and symlinks */
-    CHECK_EQ(meta_create(m, 1, "fifo", 4, S_IFIFO | 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
+    /* every type mknod(2) makes, and no other */
+    CHECK_EQ(meta_create(m, 1, "fifo", 4, S_IFIFO | 0644, 0, 0, NULL, 0, 1, &a), 0);
     CHECK_EQ(meta_create(m, 1, "none", 4, 0644, 0, 0, NULL, 0, 1, &a), -EINVAL);
     /* symlink targets */
     CHECK_EQ(meta_create(m, 1, "l0", 2, S_IFLNK | 0777, 0, 0, "", 0, 1, &a), -ENOENT);
@@ -272,7 +272,7 @@ static void test_bad_names(void)
     /* lookups validate too */
     CHECK_EQ(meta_lookup(m, 1, "..", 2, &ino, &type), -EINVAL);
     CHECK_EQ(meta_lookup(m, 1, big, BFS_NAME_MAX + 1, &ino, &type), -ENAMETOOLONG);
-    CHECK_EQ(meta_inode_count(m), 5);
+    CHECK_EQ(meta_inode_count(m), 6);
     teardown(m);
 }
 
@@ -1280,13 +1280,13 @@ static void test_inline_corrupt(void)
 }
 
 /* A store from before inline data (format 1): its files are marked chunk mode (not
- * its directories), new ones are inline, and the store is stamped format 2 so that
+ * its directories), new ones are inline, and the store is stamped format 3 so that
  * older servers refuse it. */
 static void test_inline_old_store(void)
 {
     struct meta_store *m = setup(0);
     struct bfs_attr a;
-    unsigned char v1[8] = { 1 }, v3[8] = { 3 }, fmt[8], st;
+    unsigned char v1[8] = { 1 }, v4[8] = { 4 }, fmt[8], st;
     size_t n = sizeof fmt;
     REQUIRE(m);
     uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);   /* no inline record, as in format 1 */
@@ -1301,16 +1301,266 @@ static void test_inline_old_store(void)
     meta_close(m);
     CHECK_EQ(raw_op("info", "format", 6, fmt, &n, 0), 0);
     CHECK_EQ(n, 8);
-    CHECK_EQ(fmt[0], 2);
+    CHECK_EQ(fmt[0], 3);
     CHECK_EQ(inline_rec(f, &st), 1);
     CHECK_EQ(st, 2);
     CHECK_EQ(inline_rec(d, &st), -1);
     CHECK_EQ(inline_rec(1, &st), -1);
-    REQUIRE(raw_put("info", "format", 6, v3, 8) == 0);   /* from the future */
+    REQUIRE(raw_put("info", "format", 6, v4, 8) == 0);   /* from the future */
     m = NULL;
     CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), -EINVAL);
     CHECK(m == NULL);
     teardown(NULL);
+}
+
+/* ---- special files and written extents ---- */
+
+/* The raw inode record of ino in the closed store: its size, or -1 if none. */
+static long inode_rec(uint64_t ino, unsigned char *rec, size_t cap)
+{
+    unsigned char k[8];
+    size_t n = cap;
+    be64(k, ino);
+    return raw_op("inodes", k, 8, rec, &n, 0) == 0 ? (long)n : -1;
+}
+
+static void le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+/* Every type mknod makes: a record of each survives a reopen with its type,
+ * mode and rdev, and is listed, linked, renamed and removed like a file; it
+ * has no data. Records: no tail but a device's 8-byte rdev. */
+static void test_special_files(void)
+{
+    const struct { const char *name; uint32_t mode; uint64_t rdev, want; long reclen; } sp[] = {
+        { "fifo", S_IFIFO | 0640, 9, 0, 49 },
+        { "sock", S_IFSOCK | 0755, 0, 0, 49 },
+        { "chr", S_IFCHR | 0666, 0x103, 0x103, 57 },
+        { "blk", S_IFBLK | 0660, 0xfedcba9876543210ULL, 0xfedcba9876543210ULL, 57 },
+        { "reg", S_IFREG | 0600, 7, 0, 49 },
+    };
+    enum { N = sizeof sp / sizeof sp[0] };
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    uint64_t ino[N];
+    REQUIRE(m);
+    for (size_t i = 0; i < N; i++) {
+        CHECK_EQ(meta_mknod(m, 1, sp[i].name, strlen(sp[i].name), sp[i].mode, sp[i].rdev, 3, 4,
+                            NULL, 0, 10, &a), 0);
+        ino[i] = a.ino;
+        CHECK(a.mode == sp[i].mode && a.rdev == sp[i].want && a.nlink == 1 && a.size == 0);
+    }
+    CHECK_EQ(meta_mknod(m, 1, "dir", 3, S_IFDIR | 0755, 5, 0, 0, NULL, 0, 10, &a), 0);
+    CHECK(a.rdev == 0 && a.nlink == 2);
+    CHECK_EQ(meta_mknod(m, 1, "bad", 3, 0170000 | 0644, 0, 0, 0, NULL, 0, 10, &a), -EINVAL);
+    meta_close(m);
+    for (size_t i = 0; i < N; i++) {
+        unsigned char rec[128];
+        CHECK_EQ(inode_rec(ino[i], rec, sizeof rec), sp[i].reclen);
+    }
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    struct bfs_dirent page[16];
+    size_t n;
+    int eof;
+    CHECK_EQ(meta_readdir(m, 1, 0, page, 16, &n, &eof), 0);
+    CHECK_EQ(n, N + 1);
+    for (size_t i = 0; i < N; i++) {
+        uint64_t got;
+        uint32_t type;
+        CHECK_EQ(meta_getattr(m, ino[i], &a), 0);
+        CHECK(a.mode == sp[i].mode && a.rdev == sp[i].want && a.uid == 3 && a.gid == 4);
+        CHECK_EQ(meta_lookup(m, 1, sp[i].name, strlen(sp[i].name), &got, &type), 0);
+        CHECK(got == ino[i] && type == (sp[i].mode & S_IFMT));
+        int listed = 0;
+        for (size_t j = 0; j < n; j++)
+            listed += page[j].ino == ino[i] && page[j].type == (sp[i].mode & S_IFMT);
+        CHECK_EQ(listed, 1);
+        /* no data to cut, grow, write or read */
+        struct bfs_attr in = { .size = 5, .mode = 0604 };
+        char buf[4];
+        size_t len;
+        if (!S_ISREG(sp[i].mode)) {
+            CHECK_EQ(meta_setattr(m, ino[i], BFS_SET_SIZE, &in, 11, &a, NULL), -EINVAL);
+            CHECK_EQ(meta_wrote(m, ino[i], 0, 5, 11, &a, NULL), -EINVAL);
+            CHECK_EQ(meta_inline_write(m, ino[i], 0, "abc", 3, 11, &a, NULL), -EINVAL);
+            CHECK_EQ(meta_inline_read(m, ino[i], 0, buf, 3, &len), -EINVAL);
+            CHECK_EQ(meta_readlink(m, ino[i], buf, sizeof buf, &len), -EINVAL);
+        }
+        /* attribute changes, links and renames keep the type and rdev */
+        CHECK_EQ(meta_setattr(m, ino[i], BFS_SET_MODE, &in, 12, &a, NULL), 0);
+        CHECK(a.mode == ((sp[i].mode & S_IFMT) | 0604) && a.rdev == sp[i].want);
+        int remote = -1;
+        char name2[16];
+        snprintf(name2, sizeof name2, "%s2", sp[i].name);
+        CHECK_EQ(meta_link(m, ino[i], sp[i].mode & S_IFMT, 1, name2, strlen(name2), 13, &a,
+                           &remote), 0);
+        CHECK(a.nlink == 2 && a.rdev == sp[i].want && remote == 0);
+        struct meta_drop drop;
+        CHECK_EQ(meta_rename(m, 1, sp[i].name, strlen(sp[i].name), 1, "moved", 5, 0, 0, 14,
+                             &drop), 0);
+        CHECK_EQ(meta_lookup(m, 1, "moved", 5, &got, &type), 0);
+        CHECK(got == ino[i] && type == (sp[i].mode & S_IFMT));
+        CHECK_EQ(meta_getattr(m, ino[i], &a), 0);
+        CHECK(a.ctime_ns == 14 && a.rdev == sp[i].want && a.nlink == 2);
+        CHECK_EQ(meta_unlink(m, 1, "moved", 5, 0, 0, 15, &drop), 0);
+        CHECK(drop.ino == ino[i] && !drop.freed);
+        CHECK_EQ(meta_unlink(m, 1, name2, strlen(name2), 0, 0, 15, &drop), 0);
+        CHECK(drop.ino == ino[i] && drop.freed && drop.size == 0);
+        CHECK_EQ(meta_getattr(m, ino[i], &a), -ENOENT);
+    }
+    teardown(m);
+}
+
+/* st_blocks from the written extents: exact for a dense file (whose record
+ * keeps no list), few for a sparse one, cut by a truncate, never past EXT_MAX
+ * runs; meta_wrote and inline writes count, a truncate up does not. */
+static void test_extents(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a, in = { 0 };
+    unsigned char rec[256];
+    REQUIRE(m);
+    uint64_t d = mk(m, 1, "dense", S_IFREG | 0644, 1);
+    uint64_t s = mk(m, 1, "sparse", S_IFREG | 0644, 1);
+    uint64_t t = mk(m, 1, "trunc", S_IFREG | 0644, 1);
+    uint64_t r = mk(m, 1, "runs", S_IFREG | 0644, 1);
+    REQUIRE(d && s && t && r);
+    /* dense: inline, then chunks out of order */
+    CHECK_EQ(meta_inline_write(m, d, 0, "hello", 5, 2, &a, NULL), 0);
+    CHECK_EQ(a.blocks, 1);
+    CHECK_EQ(meta_wrote(m, d, 200000, 300000, 3, &a, NULL), 0);
+    CHECK_EQ(a.size, 300000);
+    CHECK_EQ(a.blocks, (5 + 100000 + 511) / 512);
+    CHECK_EQ(meta_wrote(m, d, 5, 200000, 4, &a, NULL), 0);
+    CHECK_EQ(a.blocks, (300000 + 511) / 512);
+    CHECK_EQ(meta_wrote(m, d, 1000, 2000, 4, &a, NULL), 0);   /* an overwrite */
+    CHECK_EQ(a.blocks, (300000 + 511) / 512);
+    CHECK_EQ(meta_wrote(m, d, 10, 5, 4, &a, NULL), -EINVAL);
+    /* sparse: one byte far out */
+    CHECK_EQ(meta_wrote(m, s, 1ull << 30, (1ull << 30) + 1, 5, &a, NULL), 0);
+    CHECK(a.size == (1ull << 30) + 1 && a.blocks == 1);
+    /* truncate: up is a hole, down cuts */
+    in.size = 1ull << 40;
+    CHECK_EQ(meta_setattr(m, t, BFS_SET_SIZE, &in, 6, &a, NULL), 0);
+    CHECK_EQ(a.blocks, 0);
+    CHECK_EQ(meta_wrote(m, t, 0, 10000, 7, &a, NULL), 0);
+    CHECK_EQ(meta_wrote(m, t, 20000, 30000, 7, &a, NULL), 0);
+    CHECK_EQ(a.blocks, (20000 + 511) / 512);
+    in.size = 25000;
+    CHECK_EQ(meta_setattr(m, t, BFS_SET_SIZE, &in, 8, &a, NULL), 0);
+    CHECK_EQ(a.blocks, (15000 + 511) / 512);
+    in.size = 5000;
+    CHECK_EQ(meta_setattr(m, t, BFS_SET_SIZE, &in, 8, &a, NULL), 0);
+    CHECK_EQ(a.blocks, (5000 + 511) / 512);   /* dense again */
+    /* more runs than the record keeps: the smallest are forgotten */
+    for (uint64_t i = 0; i < 10; i++)
+        CHECK_EQ(meta_wrote(m, r, i << 20, (i << 20) + 512 * (i + 1), 9, &a, NULL), 0);
+    CHECK_EQ(a.blocks, 3 + 4 + 5 + 6 + 7 + 8 + 9 + 10);
+    CHECK_EQ(meta_wrote(m, r, 0, 9 << 20, 10, &a, NULL), 0);   /* all merge into one */
+    CHECK_EQ(a.blocks, ((9 << 20) + 512 * 10) / 512);
+    /* sizes past off_t */
+    in.size = (uint64_t)INT64_MAX + 1;
+    CHECK_EQ(meta_setattr(m, t, BFS_SET_SIZE, &in, 11, &a, NULL), -EINVAL);
+    CHECK_EQ(meta_setattr(m, t, BFS_SET_SIZE_GROW, &in, 11, &a, NULL), -EFBIG);
+    CHECK_EQ(meta_wrote(m, t, 0, UINT64_MAX, 11, &a, NULL), -EFBIG);
+    CHECK_EQ(meta_getattr(m, t, &a), 0);
+    CHECK_EQ(a.size, 5000);
+    meta_close(m);
+    /* records: a dense file keeps no list, the others u32 n and n extents */
+    CHECK_EQ(inode_rec(d, rec, sizeof rec), 49);
+    CHECK_EQ(inode_rec(t, rec, sizeof rec), 49);
+    CHECK_EQ(inode_rec(s, rec, sizeof rec), 49 + 4 + 16);
+    CHECK_EQ(inode_rec(r, rec, sizeof rec), 49);   /* the merge reached the end */
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(meta_getattr(m, s, &a), 0);
+    CHECK_EQ(a.blocks, 1);
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.blocks, (300000 + 511) / 512);
+    teardown(m);
+}
+
+/* A store of format 2 (no special files, no extents): it opens, is stamped
+ * format 3, and its files count all of [0, size) as stored, as before. */
+static void test_format2_store(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    unsigned char v2[8] = { 2 }, fmt[8];
+    size_t n = sizeof fmt;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);
+    REQUIRE(f);
+    meta_close(m);
+    unsigned char rec[49] = { 1 }, k[8];   /* version 1, S_IFREG | 0644, size 1 MiB */
+    rec[1] = 0xa4;
+    rec[2] = 0x81;
+    rec[5] = 1;
+    le64(rec + 17, 1 << 20);
+    be64(k, f);
+    REQUIRE(raw_put("inodes", k, 8, rec, sizeof rec) == 0);
+    REQUIRE(raw_put("info", "format", 6, v2, 8) == 0);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(meta_getattr(m, f, &a), 0);
+    CHECK(a.size == 1 << 20 && a.blocks == 2048 && a.mode == (S_IFREG | 0644));
+    CHECK_EQ(meta_wrote(m, f, 4 << 20, (4 << 20) + 512, 2, &a, NULL), 0);
+    CHECK_EQ(a.blocks, 2049);
+    meta_close(m);
+    CHECK_EQ(raw_op("info", "format", 6, fmt, &n, 0), 0);
+    CHECK_EQ(fmt[0], 3);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    teardown(m);
+}
+
+/* Tails that do not fit their type are corruption (-EIO), as are unknown types. */
+static void test_corrupt_tails(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    REQUIRE(m);
+    enum { CASES = 10 };
+    uint64_t ino[CASES];
+    for (int i = 0; i < CASES; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "c%d", i);
+        ino[i] = mk(m, 1, name, S_IFREG | 0644, 1);
+        REQUIRE(ino[i]);
+    }
+    meta_close(m);
+    /* type (the high byte of mode's low u16), tail length, tail bytes */
+    struct { unsigned char type; size_t tlen; unsigned char tail[40]; } c[CASES] = {
+        { 0x20, 0, { 0 } },                                 /* char device, no rdev */
+        { 0x60, 4, { 0 } },                                 /* block device, short rdev */
+        { 0x60, 9, { 0 } },                                 /* block device, long rdev */
+        { 0x10, 8, { 0 } },                                 /* FIFO with a tail */
+        { 0xc0, 1, { 0 } },                                 /* socket with a tail */
+        { 0xf0, 0, { 0 } },                                 /* no such type */
+        { 0x80, 3, { 0 } },                                 /* regular: too short for a count */
+        { 0x80, 4, { 9 } },                          /* regular: 9 extents, none there */
+        { 0x80, 20, { 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 5 } },   /* start == end */
+        { 0x80, 36, { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,
+                      8, 0, 0, 0, 0, 0, 0, 0, 12 } },               /* overlapping */
+    };
+    for (int i = 0; i < CASES; i++) {
+        unsigned char rec[49 + 40] = { 1 }, k[8];
+        rec[1] = 0xa4;
+        rec[2] = c[i].type;
+        rec[5] = 1;
+        le64(rec + 17, 100);
+        memcpy(rec + 49, c[i].tail, c[i].tlen);
+        be64(k, ino[i]);
+        REQUIRE(raw_put("inodes", k, 8, rec, 49 + c[i].tlen) == 0);
+    }
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    for (int i = 0; i < CASES; i++) {
+        if (meta_getattr(m, ino[i], &a) != -EIO) {
+            fprintf(stderr, "  case %d read as a good record\n", i);
+            CHECK(0);
+        }
+    }
+    teardown(m);
 }
 
 /* ---- corruption ---- */
@@ -1334,7 +1584,7 @@ static void test_corrupt(void)
 
     be64(k, f);
     REQUIRE(raw_put("inodes", k, 8, "garbage", 7) == 0);             /* too short */
-    unsigned char rec[49 + 4] = { 0 };
+    unsigned char rec[49 + 3] = { 0 };
     rec[0] = 99;                                                       /* bad version */
     be64(k, g);
     REQUIRE(raw_put("inodes", k, 8, rec, 49) == 0);
@@ -1620,6 +1870,10 @@ int main(void)
     RUN(test_inline_persistence);
     RUN(test_inline_corrupt);
     RUN(test_inline_old_store);
+    RUN(test_special_files);
+    RUN(test_extents);
+    RUN(test_format2_store);
+    RUN(test_corrupt_tails);
     RUN(test_corrupt);
     RUN(test_corrupt_info);
     RUN(test_map_grows);

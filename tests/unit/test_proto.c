@@ -13,7 +13,9 @@ static struct bfs_msg sample(void)
         .size = 1ULL << 40, .cookie = 0x00ffffffffffff12ULL, .mode = 0100644, .uid = 1000,
         .gid = 100, .mask = 0x3f, .flags = 5, .len = 4096, .delta = -1, .client = 0x10002,
         .attr = { .ino = 77, .mode = 040755, .nlink = 3, .uid = 1, .gid = 2, .size = 99,
-                  .atime_ns = -5, .mtime_ns = 1700000000123456789LL, .ctime_ns = 42 },
+                  .atime_ns = -5, .mtime_ns = 1700000000123456789LL, .ctime_ns = 42,
+                  .rdev = 0x0000010300000007ULL, .blocks = 0x123456789aULL },
+        .rdev = 0xfedcba9876543210ULL,
         .st = { 4096, 1000, 500, 400, 10000, 9000, 255 },
         .name = "hello", .name_len = 5, .newname = "world!", .newname_len = 6,
         .target = "/a/b/c", .target_len = 6,
@@ -110,6 +112,13 @@ static void test_args_roundtrip_all_ops(void)
     CHECK_EQ(proto_args_decode(OP_SETATTR, 0, buf, n, &d), 0);
     CHECK_EQ(d.attr.mtime_ns, 1700000000123456789LL);
     CHECK_EQ(d.attr.atime_ns, -5);
+    CHECK_EQ(d.attr.rdev, 0x0000010300000007ULL);
+    CHECK_EQ(d.attr.blocks, 0x123456789aULL);
+    CHECK_EQ(d.off, 123456789);   /* SIZE_GROW: where the write began */
+    n = proto_args_encode(OP_CREATE, 0, &m, buf);
+    CHECK_EQ(proto_args_decode(OP_CREATE, 0, buf, n, &d), 0);
+    CHECK(d.rdev == 0xfedcba9876543210ULL);
+    CHECK_EQ(d.mode, 0100644);
     n = proto_args_encode(OP_NLINK, 0, &m, buf);
     CHECK_EQ(proto_args_decode(OP_NLINK, 0, buf, n, &d), 0);
     CHECK_EQ(d.delta, -1);
@@ -167,6 +176,22 @@ static void test_dirents(void)
     buf[20] = 0;
     buf[21] = 0;
     CHECK_EQ(proto_dirent_decode(buf, len, &(size_t){ 0 }, &d), -EBADMSG);  /* empty name */
+
+    /* every type BenchFS stores goes through, and no other */
+    static const uint32_t types[] = { 0100000, 040000, 0120000, 010000, 0140000, 020000, 060000 };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        struct bfs_dirent e = { .ino = 9, .cookie = 303, .type = types[i], .name = "s" };
+        len = proto_dirent_encode(&e, buf);
+        pos = 0;
+        CHECK_EQ(proto_dirent_decode(buf, len, &pos, &d), 1);
+        CHECK_EQ(d.type, types[i]);
+    }
+    static const uint32_t bad[] = { 0, 0170000, 0100644, 1 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct bfs_dirent e = { .ino = 9, .cookie = 303, .type = bad[i], .name = "s" };
+        len = proto_dirent_encode(&e, buf);
+        CHECK_EQ(proto_dirent_decode(buf, len, &(size_t){ 0 }, &d), -EBADMSG);
+    }
 }
 
 int main(void)
