@@ -26,6 +26,7 @@ struct bfs_client {
     double rpc_timeout_s;
     struct rpc_client *rpc;
     pthread_mutex_t reconnect_lock;
+    uint32_t *pids;             /* by node: the server process connected to (registry) */
 };
 
 uint32_t bfs_client_nodes(const struct bfs_client *c) { return c->nodes; }
@@ -52,8 +53,10 @@ static int reconnect(struct bfs_client *c, uint32_t node)
                 rc = -ENOTCONN;
             } else {
                 rc = rpc_client_connect(c->rpc, node, e.addr, e.addr_len);
-                if (rc == 0)
+                if (rc == 0) {
+                    c->pids[node] = e.pid;
                     log_info("server node %u: reconnected (%s)", node, path);
+                }
             }
             registry_entry_clear(&e);
         } else {
@@ -63,6 +66,27 @@ static int reconnect(struct bfs_client *c, uint32_t node)
     }
     pthread_mutex_unlock(&c->reconnect_lock);
     return rc < 0 ? -ENOTCONN : 0;
+}
+
+/* A call to node timed out: a server killed and started again (a new process in
+ * the registry) is not noticed by UCX until its keepalive gives up, and calls
+ * meanwhile go to the dead one; connect to the new one now. */
+static void recheck(struct bfs_client *c, uint32_t node)
+{
+    char path[PATH_MAX];
+    struct registry_entry e;
+    pthread_mutex_lock(&c->reconnect_lock);
+    registry_path(c->registry_dir, node, c->nodes, path, sizeof path);
+    if (registry_read(path, &e) == 0) {
+        if (e.pid != c->pids[node] && e.chunk_size == c->chunk_size && e.cluster_size == c->nodes &&
+            rpc_client_connect(c->rpc, node, e.addr, e.addr_len) == 0) {
+            log_info("server node %u: a new server process (pid %u, was %u): reconnected", node,
+                     e.pid, c->pids[node]);
+            c->pids[node] = e.pid;
+        }
+        registry_entry_clear(&e);
+    }
+    pthread_mutex_unlock(&c->reconnect_lock);
 }
 
 /* Sends calls and waits for all; returns a transport error or 0 (see each call's status). */
@@ -77,7 +101,11 @@ static int run(struct bfs_client *c, struct rpc_call *calls, size_t n)
                 return rc;
         }
     }
-    return rpc_run(c->rpc, calls, n);
+    int rc = rpc_run(c->rpc, calls, n);
+    for (size_t i = 0; rc == -ETIMEDOUT && i < n; i++)
+        if (calls[i].status == -ETIMEDOUT)
+            recheck(c, calls[i].node);
+    return rc;
 }
 
 int bfs_call_run(struct bfs_client *c, struct rpc_call *calls, size_t n)
@@ -705,6 +733,12 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
         goto fail;
     c->nodes = n;
     c->chunk_size = entries[0].chunk_size;
+    if (!(c->pids = calloc(n, sizeof *c->pids))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        c->pids[i] = entries[i].pid;
     c->rpc_timeout_s = opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30;
     rc = rpc_client_create(n, key, opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30, &c->rpc);
     for (uint32_t i = 0; rc == 0 && i < n; i++)
@@ -732,5 +766,6 @@ void bfs_client_close(struct bfs_client *c)
         return;
     rpc_client_destroy(c->rpc);
     pthread_mutex_destroy(&c->reconnect_lock);
+    free(c->pids);
     free(c);
 }

@@ -44,6 +44,10 @@ int ucx_worker_open(struct ucx_worker *w, int multi_thread)
         setenv("UCX_POSIX_ERROR_HANDLING", "y", 0);
         setenv("UCX_SYSV_ERROR_HANDLING", "y", 0);
     }
+    /* A peer killed with kill -9 is noticed by keepalive; UCX's 20 s would leave
+     * calls to a server that was restarted meanwhile waiting for a dead process
+     * until their timeout. (UCX_KEEPALIVE_INTERVAL in the environment wins.) */
+    setenv("UCX_KEEPALIVE_INTERVAL", "1s", 0);
 
     st = ucp_config_read(NULL, NULL, &config);
     if (st != UCS_OK)

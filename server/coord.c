@@ -39,7 +39,8 @@
 #include "../common/placement.h"
 #include "server_int.h"
 
-#define STEP_TIMEOUT_S 5.0      /* one attempt of a step; then it is sent again */
+#define STEP_TIMEOUT_S 2.0      /* one attempt of a step; then it is sent again (to a
+                                   restarted server, if the registry names a new one) */
 #define RETRY_MAX_S    1.0      /* longest pause between attempts */
 #define STALE_TRIES    8        /* target changed under a rename: look again this often */
 #define DEPTH_MAX      4096     /* parents walked by the loop check */
@@ -366,6 +367,8 @@ static int rename_commit(struct coord *c, const struct meta_intent *in, uint64_t
     int fenced = *ttype == S_IFDIR;
     if (fenced && ((rc = note_fenced(c, in, *tino)) < 0 || (rc = fence_all(c, in, *tino)) < 0))
         return rc == -ENOENT ? -ESTALE : rc;   /* removed since the lookup */
+    if (fenced)
+        server_crash_point("rename-fenced");
     prep_step(&call, target, OP_INSTALL, in, S_INSTALL);
     call.args.parent = in->newparent;
     call.args.name = in->newname;
@@ -376,6 +379,8 @@ static int rename_commit(struct coord *c, const struct meta_intent *in, uint64_t
     rc = call1(c, &call);
     if (rc < 0 && fenced && rc != -ESHUTDOWN)
         lift_all(c, in, *tino);
+    if (rc == 0)
+        server_crash_point("rename-installed");
     return rc;
 }
 
@@ -432,11 +437,13 @@ static int rmdir_run(struct coord *c, struct job *j)
     if (!committed) {
         if ((rc = fence_all(c, in, in->ino)) < 0)
             return rc;
+        server_crash_point("rmdir-fenced");
         if ((rc = drop_entry(c, in)) < 0) {
             if (rc != -ESHUTDOWN)
                 lift_all(c, in, in->ino);
             return rc;
         }
+        server_crash_point("rmdir-removed");
     }
     drop_inode(c, in, in->ino, 1);
     adjust_dir(c, in, in->parent, -1, S_ADJ_OLD);
@@ -500,6 +507,7 @@ static int link_run(struct coord *c, struct job *j)
     call.args.ino = in->ino;
     if ((rc = call1(c, &call)) < 0)
         return rc;
+    server_crash_point("link-counted");
     prep_step(&call, c->self, OP_INSTALL, in, S_INSTALL);
     call.args.parent = in->parent;
     call.args.name = in->name;
@@ -603,27 +611,30 @@ static void kick(struct coord *c)
         log_warn("coordinator: eventfd: %s", strerror(errno));
 }
 
-/* Runs jobs until the server stops; then hands back the ones not run (their
- * intents stay for the next start), says goodbye to the nodes while their event
- * loops still answer, and ends. */
+/* Runs jobs until the server stops, and then those still queued while every node
+ * answers (a clean stop leaves no intent behind); once a node does not, hands
+ * back the rest unrun (their intents stay for the next start). Then says goodbye
+ * to the nodes while their event loops still answer, and ends. */
 static void *coord_main(void *arg)
 {
     struct coord *c = arg;
-    if (connect_cluster(c) == 0)
+    int gave_up = connect_cluster(c) < 0;
+    if (!gave_up)
         log_info("coordinator: connected to the %u nodes of the cluster", c->nodes);
     for (;;) {
         pthread_mutex_lock(&c->lock);
         while (!c->stop && !c->todo_head)
             pthread_cond_wait(&c->cond, &c->lock);
         struct job *j = pop(&c->todo_head, &c->todo_tail);
-        int stop = c->stop;
         pthread_mutex_unlock(&c->lock);
         if (!j)
             break;
-        if (stop)
+        if (gave_up) {
             j->status = -ESHUTDOWN;
-        else
+        } else {
             run_job(c, j);
+            gave_up = j->status == -ESHUTDOWN;
+        }
         pthread_mutex_lock(&c->lock);
         push(&c->done_head, &c->done_tail, j);
         pthread_mutex_unlock(&c->lock);

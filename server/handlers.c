@@ -730,6 +730,7 @@ static int do_create(struct server *s, struct srv_req *r)
         rc = meta_mknod(s->meta, a->parent, a->name, a->name_len, a->mode, a->rdev, a->uid,
                         a->gid, a->target, a->target_len, now_ns(), &r->r.attr);
         if (remote_parent && rc == 0) {
+            server_crash_point("mkdir-made");
             coord_submit(s->coord, &in, r, 0);
             return 1;
         }
@@ -754,6 +755,7 @@ static int unlink_remote(struct server *s, struct srv_req *r)
         abandon_intent(s, &in);
         return rc;
     }
+    server_crash_point("unlink-removed");
     coord_submit(s->coord, &in, r, 0);
     return 1;
 }

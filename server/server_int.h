@@ -97,6 +97,11 @@ struct srv_req *transport_next_ready(struct server *s);
  * and releases the request once UCX is done with it. */
 void srv_reply(struct srv_req *r, int status);
 
+/* server.c: a test's kill -9 at a chosen point of a multi-server operation: when
+ * BENCHFS_CRASH_POINT names where (e.g. "rename-installed"), the server kills
+ * itself there, as kill -9 would (tests/system/ns_replay.sh). */
+void server_crash_point(const char *where);
+
 /* handlers.c */
 void handle_request(struct server *s, struct srv_req *r);
 /* Replays the intents left in the store (at start, once s->coord runs). */

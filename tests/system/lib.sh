@@ -51,8 +51,20 @@ wait_for() {
 }
 
 # start_server REG DATA [flags...]: starts benchfs-server, waits until it is ready.
-# Sets SERVER_PID. Output goes to DATA.log.
+# Sets SERVER_PID. Output goes to DATA.log. With NODES=N (N > 1) in the
+# environment and no --nodes flag, starts a cluster of N servers instead (data
+# dirs DATA, DATA.1, ...; SERVER_PID is node 0's, CLUSTER_PIDS all): a suite
+# written for one server then runs unchanged on N.
 start_server() {
+    local reg=$1 data=$2; shift 2
+    if [ "${NODES:-1}" -gt 1 ] && [[ " $* " != *" --nodes "* ]]; then
+        start_cluster "$reg" "$data" "$NODES" "$@"
+        return
+    fi
+    start_one "$reg" "$data" "$@"
+}
+
+start_one() {
     local reg=$1 data=$2; shift 2
     mkdir -p "$(dirname "$data")"
     "$BIN/benchfs-server" --registry-dir "$reg" --data-dir "$data" "$@" >"$data.log" 2>&1 &
@@ -61,6 +73,19 @@ start_server() {
     if ! wait_for 20 grep -q "Server is ready" "$data.log"; then
         echo "server did not start:"; cat "$data.log"; return 1
     fi
+}
+
+# start_cluster REG DATA N [flags...]: N servers (node K's data dir DATA for K 0,
+# DATA.K otherwise). CLUSTER_PIDS gets their pids by node; SERVER_PID is node 0's.
+start_cluster() {
+    local reg=$1 data=$2 n=$3 k d; shift 3
+    CLUSTER_PIDS=()
+    for ((k = 0; k < n; k++)); do
+        d=$data; [ "$k" -gt 0 ] && d=$data.$k
+        start_one "$reg" "$d" --nodes "$n" --node-id "$k" "$@" || return 1
+        CLUSTER_PIDS+=("$SERVER_PID")
+    done
+    SERVER_PID=${CLUSTER_PIDS[0]}
 }
 
 stop_server() {   # stop_server PID [SIGNAL]
