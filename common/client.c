@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "rpc.h"
 
 #define WINDOW 4                /* data RPCs one call keeps in flight */
+#define DIR_SLOTS 4096          /* inodes known to be directories (a power of two) */
 #define COOKIE_NODE_SHIFT 56    /* readdir cookies: node index in the top 8 bits */
 
 struct bfs_client {
@@ -27,6 +29,10 @@ struct bfs_client {
     struct rpc_client *rpc;
     pthread_mutex_t reconnect_lock;
     uint32_t *pids;             /* by node: the server process connected to (registry) */
+    /* Inode numbers seen as directories (direct-mapped; 0: empty). A type never
+     * changes and numbers are never reused, so an entry never goes stale: a
+     * removed directory is refused by the servers (its tombstones). */
+    _Atomic uint64_t dirs[DIR_SLOTS];
 };
 
 uint32_t bfs_client_nodes(const struct bfs_client *c) { return c->nodes; }
@@ -226,14 +232,41 @@ static int settle_drop(struct bfs_client *c, const struct bfs_msg *drop)
     return 0;
 }
 
+static _Atomic uint64_t *dir_slot(struct bfs_client *c, uint64_t ino)
+{
+    return &c->dirs[place_mix64(ino) & (DIR_SLOTS - 1)];
+}
+
+static void note_dir(struct bfs_client *c, uint64_t ino, uint32_t mode)
+{
+    if (S_ISDIR(mode))
+        atomic_store_explicit(dir_slot(c, ino), ino, memory_order_relaxed);
+}
+
+/* A new entry of parent goes to server node. That server checks a parent it
+ * holds; one that lives elsewhere must be seen to be a directory here first
+ * (the kernel's path walk did, so this costs a GETATTR only for a parent this
+ * client never looked at): -ENOTDIR, -ENOENT, or 0. */
+static int check_parent_dir(struct bfs_client *c, uint64_t parent, uint32_t node)
+{
+    struct bfs_attr a;
+    if (place_inode(parent, c->nodes) == node || parent == BFS_ROOT_INO ||
+        atomic_load_explicit(dir_slot(c, parent), memory_order_relaxed) == parent)
+        return 0;
+    int rc = bfs_getattr(c, parent, &a);
+    return rc < 0 ? rc : S_ISDIR(a.mode) ? 0 : -ENOTDIR;
+}
+
 int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out)
 {
     struct rpc_call call;
     bfs_call_prep(&call, place_inode(ino, c->nodes), OP_GETATTR);
     call.args.ino = ino;
     int rc = run1(c, &call);
-    if (rc == 0)
+    if (rc == 0) {
         *out = call.reply.attr;
+        note_dir(c, ino, out->mode);
+    }
     return rc;
 }
 
@@ -272,6 +305,7 @@ int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct b
             return rc;
         if (call.reply.flags & 1) {
             *out = call.reply.attr;
+            note_dir(c, out->ino, out->mode);
             return 0;
         }
         if ((rc = bfs_getattr(c, call.reply.ino, out)) != -ENOENT)
@@ -341,6 +375,8 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
     int rc = prep_entry(c, &call, OP_CREATE, parent, name);
     if (rc < 0)
         return rc;
+    if ((rc = check_parent_dir(c, parent, call.node)) < 0)
+        return rc;
     call.args.mode = mode;
     call.args.rdev = rdev;
     call.args.uid = uid;
@@ -356,6 +392,7 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
     if (rc < 0)
         return rc;
     *out = call.reply.attr;
+    note_dir(c, out->ino, out->mode);
     /* A directory is counted in its parent by the servers (server/coord.h). */
     if (!S_ISDIR(mode))
         count_subdir(c, parent, call.node, 0);
@@ -412,7 +449,8 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     uint32_t node = place_dentry(newparent, newname, len, c->nodes);
     uint32_t owner = place_inode(ino, c->nodes);
     /* The entry's server needs the type when it does not hold the inode. */
-    if (node != owner && (rc = bfs_getattr(c, ino, &a)) < 0)
+    if ((node != owner && (rc = bfs_getattr(c, ino, &a)) < 0) ||
+        (rc = check_parent_dir(c, newparent, node)) < 0)
         return rc;
     bfs_call_prep(&call, node, OP_LINK);
     call.args.ino = ino;
@@ -479,6 +517,8 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
     /* The source entry's server renames, or coordinates the rename with the
      * servers of the target, of the parents and of the inodes (server/coord.h). */
     uint32_t node = place_dentry(parent, name, len, c->nodes);
+    if ((rc = check_parent_dir(c, newparent, place_dentry(newparent, newname, newlen, c->nodes))) < 0)
+        return rc;
     bfs_call_prep(&call, node, OP_RENAME);
     call.args.parent = parent;
     call.args.name = name;
@@ -529,6 +569,7 @@ int bfs_readdir(struct bfs_client *c, uint64_t dir, uint64_t cookie, bfs_dirent_
             }
             pos = d.cookie;
             d.cookie |= (uint64_t)node << COOKIE_NODE_SHIFT;
+            note_dir(c, d.ino, d.type);
             seen++;
             stop = fn(arg, &d);
         }
