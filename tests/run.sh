@@ -5,6 +5,8 @@
 #   tests/run.sh --san      ... and again with the ASan+UBSan build in build/san
 #   tests/run.sh --fuzz     ... and the fuzz targets (decoder, handlers) for FUZZ_SECONDS (default 120) in all
 #   tests/run.sh --stress   ... and the longer tests in tests/stress/
+# The real-tools test, and with --stress fsx and the load, also run on three
+# servers (NODES=3) in the first build.
 # Unit tests are the binaries BUILD/tests/unit/*; system tests the scripts
 # tests/system/*.sh. A test program prints "PASS: name", "FAIL: name" or
 # "SKIP: name" lines; one that exits non-zero or times out without printing a
@@ -59,7 +61,20 @@ suite() {   # suite BUILD LABEL
     fi
 }
 
+# The suites written for one server that run unchanged on a cluster (lib.sh's
+# start_server honours NODES): again on three servers, in the first build only.
+# (tests/system/ns.sh runs the RPC, FUSE, fsx and load programs on three itself.)
+cluster_suite() {   # cluster_suite BUILD LABEL
+    local build=$1 label=$2
+    run_one "$label system/tools" env BUILD="$build" NODES=3 bash tests/system/tools.sh
+    if [ "$stress" = 1 ]; then
+        run_one "$label stress/fsx" env BUILD="$build" NODES=3 bash tests/stress/fsx.sh
+        run_one "$label stress/load" env BUILD="$build" NODES=3 LOAD_SECONDS=30 bash tests/stress/load.sh
+    fi
+}
+
 suite "${BUILD:-build}" "[${BUILD:-build}]"
+cluster_suite "${BUILD:-build}" "[${BUILD:-build}, 3 servers]"
 [ "$san" = 1 ] && suite build/san "[asan+ubsan]"
 if [ "$fuzz" = 1 ]; then
     run_one "fuzz (fuzz_proto, fuzz_handlers)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-120}"
