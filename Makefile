@@ -31,7 +31,8 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libbenchfs-common.a
 SERVER_LIB := $(BUILD)/libbenchfs-server.a
-PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-bench $(BUILD)/benchfs-fsck
+PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-bench $(BUILD)/benchfs-fsck \
+              $(BUILD)/bench-ns
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test test-stress clean fuzz bench demo
@@ -51,6 +52,9 @@ $(BUILD)/benchfs-server: $(call obj,server/main.c) $(SERVER_LIB) $(COMMON_LIB)
 $(BUILD)/benchfs-fuse: $(call obj,$(FUSE_SRC)) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/benchfs-bench: $(call obj,$(BENCH_SRC)) $(SERVER_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# What namespace operations cost over RPC (make bench runs it on 1 and 3 servers).
+$(BUILD)/bench-ns: $(call obj,bench/ns/nsbench.c) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/benchfs-fsck: $(call obj,$(FSCK_SRC)) $(SERVER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

@@ -81,15 +81,21 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
 
 enum { BFS_UNLINK_KEEP = 1 };   /* the caller still has the file open: keep it at nlink 0 */
 int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags);
+/* -ENOTEMPTY if the directory has an entry on any server; in a cluster no entry
+ * can be made in it from the moment that check begins (server/coord.h, fences). */
 int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name);
 /* Frees an inode that was kept open at nlink 0 (BFS_UNLINK_KEEP), once closed. */
 int bfs_purge(struct bfs_client *c, uint64_t ino);
 
 enum { BFS_RENAME_NOREPLACE = 1 };
-/* Atomic when both entries live on one server. Across servers a file or symlink
- * is renamed in steps (link the new name, then unlink the old; a replaced file
- * is unlinked first), and a directory gives -EXDEV (callers such as mv copy).
- * With BFS_UNLINK_KEEP in keep, a replaced file stays at nlink 0 (as for unlink). */
+/* rename(2) on any number of servers, files and directories alike: one
+ * transaction on one server, or coordinated by the source entry's server
+ * (server/coord.h): the target's name is never missing, and a failure leaves the
+ * old state or the new one. -ENOTEMPTY for a directory target with entries on any
+ * server, -EINVAL for a directory moved below itself. With BFS_UNLINK_KEEP in
+ * keep, a replaced file stays at nlink 0 (as for unlink). An operation that met
+ * another one on the same entries is tried again (the server said -EBUSY) within
+ * the RPC timeout. */
 int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t newparent,
                const char *newname, unsigned flags, unsigned keep);
 

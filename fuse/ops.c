@@ -553,7 +553,6 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     unsigned bflags = (flags & RENAME_NOREPLACE) ? BFS_RENAME_NOREPLACE : 0;
     /* A rename over an open file removes that file's name: keep it as unlink does. */
     uint64_t kept = (flags & RENAME_NOREPLACE) ? 0 : keep_if_open(fs, newparent, newname);
-    /* -EXDEV passes through: mv then copies and unlinks. */
     rc = bfs_rename(fs->client, parent, name, newparent, newname, bflags,
                     kept ? BFS_UNLINK_KEEP : 0);
     keep_done(fs, kept);

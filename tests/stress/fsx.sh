@@ -132,6 +132,7 @@ errors=$(grep -c "\] ERROR: " "$DATA.log")
 [ "$errors" -eq 0 ] || grep "\] ERROR: " "$DATA.log" | head -n 20
 check "the server logged no errors ($errors)" test "$errors" -eq 0
 stop_server "$SERVER_PID" TERM; wait "$SERVER_PID"; rc=$?
+[ "$rc" -eq 0 ] || tail -n 20 "$DATA.log"
 check "the server stops cleanly after fsx (exit 0)" test "$rc" -eq 0
 echo "# fsx: $TOTAL_OPS ops checked in all, ${SECONDS}s"
 finish

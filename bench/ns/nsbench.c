@@ -1,0 +1,151 @@
+/* nsbench.c - what namespace operations cost over RPC, on one server or several:
+ * microseconds and requests (all servers' counters) per operation.
+ *
+ *   bench-ns REGISTRY [N]
+ *
+ * Names are chosen with the placement functions, so that "same server" and
+ * "across servers" mean what they say: a file renamed between two entries on
+ * one server, or on two; a directory moved between parents; rmdir and mkdir.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/client.h"
+#include "../../common/placement.h"
+
+static struct bfs_client *cl;
+static uint32_t nodes;
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static uint64_t requests(void)
+{
+    uint64_t sum = 0, c[OP_MAX];
+    for (uint32_t n = 0; n < nodes; n++) {
+        int got = bfs_server_counters(cl, n, c, OP_MAX);
+        for (int i = 0; i < got; i++)
+            if (i != OP_COUNTERS)
+                sum += c[i];
+    }
+    return sum;
+}
+
+/* A name "prefix<k>" in parent whose entry lives on node (UINT32_MAX: any but avoid). */
+static void pick(uint64_t parent, const char *prefix, uint32_t node, uint32_t avoid, char *out)
+{
+    static unsigned k;
+    for (;;) {
+        sprintf(out, "%s%u", prefix, k++);
+        uint32_t n = place_dentry(parent, out, strlen(out), nodes);
+        if (node == UINT32_MAX ? n != avoid : n == node)
+            return;
+    }
+}
+
+static void report(const char *what, int n, double us, uint64_t reqs)
+{
+    printf("%-34s %8.1f us/op %6.1f requests/op\n", what, us / n, (double)reqs / n);
+}
+
+static int must(int rc, const char *what)
+{
+    if (rc < 0) {
+        fprintf(stderr, "bench-ns: %s: %s\n", what, strerror(-rc));
+        exit(1);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench-ns REGISTRY [N]\n");
+        return 2;
+    }
+    int n = argc > 2 ? atoi(argv[2]) : 200;
+    struct bfs_client_opts o = { .registry_dir = argv[1], .registry_timeout_s = 20 };
+    if (bfs_client_open(&o, &cl) < 0)
+        return 1;
+    nodes = bfs_client_nodes(cl);
+    struct bfs_attr a, top, p1, p2;
+    char name[64], root[32];
+    snprintf(root, sizeof root, "nsbench.%d", (int)getpid());
+    must(bfs_create(cl, BFS_ROOT_INO, root, S_IFDIR | 0755, 0, 0, &top), "mkdir");
+    uint64_t d = top.ino;
+    uint32_t here = place_inode(d, nodes);
+    char (*src)[64] = calloc((size_t)n, 64), (*dst)[64] = calloc((size_t)n, 64);
+    printf("%u server(s), %d operations each\n", nodes, n);
+
+    /* files renamed within one server: both entries and the inode on one node */
+    for (int i = 0; i < n; i++) {
+        pick(d, "s", here, 0, src[i]);
+        pick(d, "t", here, 0, dst[i]);
+        must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
+    }
+    uint64_t r0 = requests();
+    double t0 = now_us();
+    for (int i = 0; i < n; i++)
+        must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename, same server");
+    report("rename file, same server", n, now_us() - t0, requests() - r0);
+
+    if (nodes > 1) {
+        /* files renamed from an entry here to one on another server */
+        for (int i = 0; i < n; i++) {
+            pick(d, "u", here, 0, src[i]);
+            pick(d, "x", UINT32_MAX, here, dst[i]);
+            must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
+        }
+        r0 = requests();
+        t0 = now_us();
+        for (int i = 0; i < n; i++)
+            must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename, across servers");
+        report("rename file, across servers", n, now_us() - t0, requests() - r0);
+        /* the same over the files just moved: each replaced one is dropped elsewhere */
+        for (int i = 0; i < n; i++) {
+            pick(d, "v", here, 0, src[i]);
+            must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
+        }
+        r0 = requests();
+        t0 = now_us();
+        for (int i = 0; i < n; i++)
+            must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename over a file");
+        report("rename over a file, across", n, now_us() - t0, requests() - r0);
+    }
+
+    /* directories moved between two parents */
+    pick(d, "p", 0, 0, name);
+    must(bfs_create(cl, d, name, S_IFDIR | 0755, 0, 0, &p1), "mkdir");
+    pick(d, "q", nodes - 1, 0, name);
+    must(bfs_create(cl, d, name, S_IFDIR | 0755, 0, 0, &p2), "mkdir");
+    r0 = requests();
+    t0 = now_us();
+    for (int i = 0; i < n; i++) {
+        sprintf(src[i], "d%d", i);
+        must(bfs_create(cl, p1.ino, src[i], S_IFDIR | 0755, 0, 0, &a), "mkdir");
+    }
+    report("mkdir", n, now_us() - t0, requests() - r0);
+    r0 = requests();
+    t0 = now_us();
+    for (int i = 0; i < n; i++)
+        must(bfs_rename(cl, p1.ino, src[i], p2.ino, src[i], 0, 0), "rename dir");
+    report("rename dir between parents", n, now_us() - t0, requests() - r0);
+    r0 = requests();
+    t0 = now_us();
+    for (int i = 0; i < n; i++)
+        must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
+    report("rmdir (empty)", n, now_us() - t0, requests() - r0);
+    free(src);
+    free(dst);
+    bfs_client_close(cl);
+    return 0;
+}
