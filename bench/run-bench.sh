@@ -389,6 +389,22 @@ for r in $(seq "$ROUNDS"); do
 done
 
 report || FAILED=1
+
+# What namespace operations cost over RPC, on this server and on a cluster of three
+# started for it (bench-ns: microseconds and requests per operation; names chosen
+# by placement, so "across servers" is what it says).
+log "namespace operations over RPC: one server, then three"
+echo
+timeout 300 "$BIN/bench-ns" "$W/reg" "$ITER" || { warn "bench-ns on one server failed"; FAILED=1; }
+for k in 0 1 2; do
+    "$BIN/benchfs-server" --registry-dir "$W/reg3" --data-dir "$W/data3.$k" --nodes 3 --node-id "$k" \
+        >"$W/server3.$k.log" 2>&1 &
+    PIDS+=("$!")
+    wait_until 30 grep -q "Server is ready" "$W/server3.$k.log" ||
+        { warn "server $k of three did not start"; FAILED=1; }
+done
+echo
+timeout 300 "$BIN/bench-ns" "$W/reg3" "$ITER" || { warn "bench-ns on three servers failed"; FAILED=1; }
 echo "Elapsed: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 [ "$FAILED" = 0 ] || { warn "some measurements failed (see above and $RAW)"; exit 1; }
 exit 0

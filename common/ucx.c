@@ -44,14 +44,20 @@ int ucx_worker_open(struct ucx_worker *w, int multi_thread)
         setenv("UCX_POSIX_ERROR_HANDLING", "y", 0);
         setenv("UCX_SYSV_ERROR_HANDLING", "y", 0);
     }
-    /* A peer killed with kill -9 is noticed by keepalive; UCX's 20 s would leave
-     * calls to a server that was restarted meanwhile waiting for a dead process
-     * until their timeout. (UCX_KEEPALIVE_INTERVAL in the environment wins.) */
-    setenv("UCX_KEEPALIVE_INTERVAL", "1s", 0);
 
     st = ucp_config_read(NULL, NULL, &config);
     if (st != UCS_OK)
         goto fail;
+    /* A client notices a server killed with kill -9 by keepalive; UCX's 20 s
+     * would leave its calls waiting for a dead process, also once the server is
+     * running again, until they time out. Clients only: a server's worker with a
+     * short keepalive was seen to stay busy (ucp_worker_arm) and never sleep.
+     * UCX_KEEPALIVE_INTERVAL in the environment wins. */
+    if (multi_thread && !getenv("UCX_KEEPALIVE_INTERVAL") &&
+        (st = ucp_config_modify(config, "KEEPALIVE_INTERVAL", "1s")) != UCS_OK) {
+        ucp_config_release(config);
+        goto fail;
+    }
     ucp_params_t params = {
         .field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_MT_WORKERS_SHARED,
         .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP,

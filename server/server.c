@@ -26,6 +26,7 @@
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
 #define SPIN_US 1000            /* default of BENCHFS_SPIN_US: busy-poll after the last request */
 #define YIELD_AFTER_S 20e-6     /* ... yielding the core after this much of it */
+#define SIGNAL_CHECK_S 0.05     /* a busy loop still looks at the signalfd this often */
 
 struct server_opts {
     const char *registry_dir, *data_dir;
@@ -245,6 +246,24 @@ static unsigned run_once(struct server *s)
     return work;
 }
 
+/* A SIGINT or SIGTERM waiting in sfd (non-blocking) starts the drain: no new
+ * clients, no new intents, then the loop ends once what runs is done. */
+static void take_signal(struct server *s, int sfd, int *stopping, double *deadline)
+{
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof si) != sizeof si || *stopping)
+        return;
+    printf("\nReceived %s, shutting down (finishing %u in-flight requests)...\n",
+           strsignal((int)si.ssi_signo), s->inflight);
+    fflush(stdout);
+    /* New clients must not find us while we drain. */
+    registry_unpublish(s->registry_dir, s->node_id, s->nodes);
+    if (s->coord)
+        coord_shutdown(s->coord);
+    *stopping = 1;
+    *deadline = now_s() + DRAIN_TIMEOUT_S;
+}
+
 /* The event loop: epoll over the UCX worker, the io_uring eventfd and a signalfd. */
 static int serve(struct server *s, int sfd)
 {
@@ -263,9 +282,16 @@ static int serve(struct server *s, int sfd)
     const char *spin_env = getenv("BENCHFS_SPIN_US");
     double spin = (spin_env ? atof(spin_env) : SPIN_US) / 1e6;
     int stopping = 0;
-    double stop_deadline = 0;
+    double stop_deadline = 0, signals_at = 0;
 
     for (;;) {
+        /* A loop that never runs out of work never reaches epoll_wait: look at the
+         * signalfd every SIGNAL_CHECK_S anyway (one read, non-blocking). */
+        double now = now_s();
+        if (now > signals_at) {
+            signals_at = now + SIGNAL_CHECK_S;
+            take_signal(s, sfd, &stopping, &stop_deadline);
+        }
         if (run_once(s))
             continue;
         if (stopping) {
@@ -297,22 +323,9 @@ static int serve(struct server *s, int sfd)
         int timeout = s->sending || s->dying ? 1 : stopping || armed < 0 ? 100 : -1;
         struct epoll_event ev[4];
         int n = epoll_wait(epfd, ev, 4, timeout);
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.fd != sfd)
-                continue;
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) == sizeof si && !stopping) {
-                printf("\nReceived %s, shutting down (finishing %u in-flight requests)...\n",
-                       strsignal((int)si.ssi_signo), s->inflight);
-                fflush(stdout);
-                /* New clients must not find us while we drain. */
-                registry_unpublish(s->registry_dir, s->node_id, s->nodes);
-                if (s->coord)
-                    coord_shutdown(s->coord);
-                stopping = 1;
-                stop_deadline = now_s() + DRAIN_TIMEOUT_S;
-            }
-        }
+        for (int i = 0; i < n; i++)
+            if (ev[i].data.fd == sfd)
+                take_signal(s, sfd, &stopping, &stop_deadline);
     }
     if (s->inflight)
         log_warn("shutdown: %u requests still in flight after %d s", s->inflight, DRAIN_TIMEOUT_S);
