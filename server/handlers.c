@@ -314,6 +314,17 @@ struct migration {
 
 static void run_request(struct server *s, struct srv_req *r);
 
+/* Runs the requests of queue head (a migration's, a lock's or a fence's waiters)
+ * in order, as if they arrived now. */
+static void run_queue(struct server *s, struct srv_req *head)
+{
+    for (struct srv_req *w = head, *next; w; w = next) {
+        next = w->next;
+        w->next = NULL;
+        run_request(s, w);
+    }
+}
+
 static struct migration *find_migration(const struct server *s, uint64_t ino)
 {
     struct migration *mg = s->migrations;
@@ -355,11 +366,7 @@ static void migration_end(struct migration *mg, int rc)
         rc = write_chunk(s, mg->r);
     if (rc < 0)
         srv_reply(mg->r, rc);
-    for (struct srv_req *w = mg->wait_head, *next; w; w = next) {
-        next = w->next;
-        w->next = NULL;
-        run_request(s, w);
-    }
+    run_queue(s, mg->wait_head);
     free(mg->blob);
     free(mg);
 }
@@ -502,16 +509,6 @@ static int lock_entry(struct server *s, const struct meta_intent *in)
     l->next = s->locks;
     s->locks = l;
     return 0;
-}
-
-/* Runs the requests of queue head as if they arrived now. */
-static void run_queue(struct server *s, struct srv_req *head)
-{
-    for (struct srv_req *w = head, *next; w; w = next) {
-        next = w->next;
-        w->next = NULL;
-        run_request(s, w);
-    }
 }
 
 static void unlock_entry(struct server *s, uint64_t intent)

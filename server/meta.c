@@ -1936,6 +1936,20 @@ static int step_begin(struct meta_store *m, MDB_txn *txn, uint64_t intent, uint3
     return rc == -ENOENT ? 0 : rc;
 }
 
+/* Begins the write transaction of a marked step: 0 with *txn open (do the step,
+ * put_step, wr_end), 1 if it was done already (*done filled, nothing open), or
+ * -errno (nothing open). */
+static int marked_begin(struct meta_store *m, MDB_txn **txn, uint64_t intent, uint32_t step,
+                        struct meta_step *done)
+{
+    int rc = wr_begin(m, txn);
+    if (rc)
+        return rc;
+    if ((rc = step_begin(m, *txn, intent, step, done)))
+        mdb_txn_abort(*txn);
+    return rc;
+}
+
 int meta_step_get(struct meta_store *m, uint64_t intent, uint32_t step, struct meta_step *out)
 {
     MDB_txn *txn;
@@ -2094,18 +2108,9 @@ out:
     return wr_end(txn, rc);
 }
 
-int meta_intent_done(struct meta_store *m, const struct meta_intent *in)
-{
-    MDB_txn *txn;
-    struct meta_intent done = *in;
-    int rc = wr_begin(m, &txn);
-    if (rc)
-        return rc;
-    done.state = META_INTENT_DONE;
-    return wr_end(txn, put_intent(m, txn, &done));
-}
-
-int meta_intent_note(struct meta_store *m, uint64_t id, uint64_t fenced)
+/* Rewrites stored intent id through fn (one transaction). */
+static int intent_update(struct meta_store *m, uint64_t id, void (*fn)(struct meta_intent *, uint64_t),
+                         uint64_t arg)
 {
     MDB_txn *txn;
     unsigned char kb[8];
@@ -2121,10 +2126,31 @@ int meta_intent_note(struct meta_store *m, uint64_t id, uint64_t fenced)
     }
     if ((rc = decode_intent(&k, &v, &in)))
         goto out;
-    in.fenced = fenced;
+    fn(&in, arg);
     rc = put_intent(m, txn, &in);
 out:
     return wr_end(txn, rc);
+}
+
+static void set_done(struct meta_intent *in, uint64_t arg)
+{
+    (void)arg;
+    in->state = META_INTENT_DONE;
+}
+
+static void set_fenced(struct meta_intent *in, uint64_t dir)
+{
+    in->fenced = dir;
+}
+
+int meta_intent_done(struct meta_store *m, const struct meta_intent *in)
+{
+    return intent_update(m, in->id, set_done, 0);
+}
+
+int meta_intent_note(struct meta_store *m, uint64_t id, uint64_t fenced)
+{
+    return intent_update(m, id, set_fenced, fenced);
 }
 
 int meta_intent_end(struct meta_store *m, uint64_t id)
@@ -2258,15 +2284,8 @@ int meta_install(struct meta_store *m, uint64_t parent, const char *name, size_t
         return rc;
     if (ino == 0 || !bfs_valid_type(type))
         return -EINVAL;
-    if ((rc = wr_begin(m, &txn)))
-        return rc;
-    if ((rc = step_begin(m, txn, intent, step, replaced))) {
-        if (rc == 1) {
-            mdb_txn_abort(txn);
-            return (replaced->flags & META_STEP_ABORTED) ? -ECANCELED : 0;
-        }
-        goto out;
-    }
+    if ((rc = marked_begin(m, &txn, intent, step, replaced)))
+        return rc < 0 ? rc : (replaced->flags & META_STEP_ABORTED) ? -ECANCELED : 0;
     if ((rc = check_parent(m, txn, parent)))
         goto out;
     rc = get_dent(m, txn, parent, name, len, &cur, &ctype);
@@ -2310,16 +2329,9 @@ int meta_dir_adjust(struct meta_store *m, uint64_t dir, int delta, uint64_t inte
     struct bfs_attr a;
     if (delta < -1 || delta > 1 || !is_local(m, dir))
         return -EINVAL;
-    int rc = wr_begin(m, &txn);
+    int rc = marked_begin(m, &txn, intent, step, &done);
     if (rc)
-        return rc;
-    if ((rc = step_begin(m, txn, intent, step, &done))) {
-        if (rc == 1) {
-            mdb_txn_abort(txn);
-            return 0;
-        }
-        goto out;
-    }
+        return rc == 1 ? 0 : rc;
     rc = get_inode(m, txn, dir, &a, NULL);
     if (rc == 0 && S_ISDIR(a.mode) && a.nlink > 0)
         rc = touch_dir(m, txn, dir, delta, now_ns);
@@ -2327,7 +2339,6 @@ int meta_dir_adjust(struct meta_store *m, uint64_t dir, int delta, uint64_t inte
         rc = 0;   /* removed meanwhile: nothing to count */
     if (rc == 0)
         rc = put_step(m, txn, intent, step, &done);
-out:
     return wr_end(txn, rc);
 }
 
@@ -2339,19 +2350,15 @@ int meta_drop(struct meta_store *m, uint64_t ino, int whole_dir, int keep_orphan
     memset(drop, 0, sizeof *drop);
     if (!is_local(m, ino))
         return -EINVAL;
-    int rc = wr_begin(m, &txn);
+    int rc = marked_begin(m, &txn, intent, step, &done);
+    if (rc == 1) {
+        drop->ino = ino;
+        drop->freed = done.flags & 1;
+        drop->size = done.size;
+        return 0;
+    }
     if (rc)
         return rc;
-    if ((rc = step_begin(m, txn, intent, step, &done))) {
-        if (rc == 1) {
-            mdb_txn_abort(txn);
-            drop->ino = ino;
-            drop->freed = done.flags & 1;
-            drop->size = done.size;
-            return 0;
-        }
-        goto out;
-    }
     if ((rc = drop_link(m, txn, ino, whole_dir, keep_orphan, now_ns, drop)))
         goto out;
     done = (struct meta_step){ .ino = ino, .flags = drop->freed ? 1 : 0, .size = drop->size };
@@ -2370,16 +2377,9 @@ int meta_gain(struct meta_store *m, uint64_t ino, uint64_t intent, uint32_t step
     struct bfs_attr a;
     if (!is_local(m, ino))
         return -EINVAL;
-    int rc = wr_begin(m, &txn);
+    int rc = marked_begin(m, &txn, intent, step, &done);
     if (rc)
-        return rc;
-    if ((rc = step_begin(m, txn, intent, step, &done))) {
-        if (rc == 1) {
-            mdb_txn_abort(txn);
-            return 0;
-        }
-        goto out;
-    }
+        return rc == 1 ? 0 : rc;
     if ((rc = get_inode(m, txn, ino, &a, NULL)))
         goto out;
     if (S_ISDIR(a.mode))
@@ -2404,16 +2404,9 @@ int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t 
     struct bfs_attr a;
     if (!is_local(m, ino))
         return -EINVAL;
-    int rc = wr_begin(m, &txn);
+    int rc = marked_begin(m, &txn, intent, step, &done);
     if (rc)
-        return rc;
-    if ((rc = step_begin(m, txn, intent, step, &done))) {
-        if (rc == 1) {
-            mdb_txn_abort(txn);
-            return 0;
-        }
-        goto out;
-    }
+        return rc == 1 ? 0 : rc;
     rc = get_inode(m, txn, ino, &a, NULL);
     if (rc == 0) {
         a.ctime_ns = now_ns;
@@ -2425,7 +2418,6 @@ int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t 
     }
     if (rc == 0)
         rc = put_step(m, txn, intent, step, &done);
-out:
     return wr_end(txn, rc);
 }
 

@@ -1841,6 +1841,133 @@ static void test_read_atime(void)
     teardown(m);
 }
 
+/* ---- multi-server operations: intents, marks, fences, parents ---- */
+
+static struct meta_intent intent_for(uint64_t parent, const char *name)
+{
+    struct meta_intent in = { .kind = 1, .parent = parent, .name_len = (uint32_t)strlen(name) };
+    memcpy(in.name, name, in.name_len);
+    return in;
+}
+
+static void test_intents(void)
+{
+    struct meta_store *m = setup(2);
+    REQUIRE(m);
+    struct bfs_attr d, f;
+    struct meta_intent in = intent_for(BFS_ROOT_INO, "f"), *list;
+    size_t n;
+    CHECK_EQ(meta_intent_begin(m, &in, META_BEGIN_ENTRY), -ENOENT);
+    CHECK_EQ(meta_create(m, BFS_ROOT_INO, "f", 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &f), 0);
+    CHECK_EQ(meta_create(m, BFS_ROOT_INO, "d", 1, S_IFDIR | 0755, 0, 0, NULL, 0, 1, &d), 0);
+    CHECK_EQ(meta_intent_begin(m, &in, META_BEGIN_DIR), -ENOTDIR);
+    CHECK_EQ(meta_intent_begin(m, &in, META_BEGIN_NEW), -EEXIST);
+    REQUIRE(meta_intent_begin(m, &in, META_BEGIN_ENTRY) == 0);
+    CHECK_EQ(bfs_ino_node(in.id), 2);   /* ids name their coordinator, as inode numbers */
+    CHECK_EQ(in.ino, f.ino);
+    CHECK_EQ(in.type, S_IFREG);
+    struct meta_intent other = intent_for(BFS_ROOT_INO, "new");
+    CHECK_EQ(meta_intent_begin(m, &other, META_BEGIN_NEW), 0);
+    CHECK(other.id != in.id);
+    CHECK_EQ(meta_intent_note(m, in.id, d.ino), 0);
+    CHECK_EQ(meta_intent_done(m, &in), 0);
+    REQUIRE(meta_intent_list(m, &list, &n) == 0);
+    CHECK_EQ(n, 2);
+    for (size_t i = 0; i < n; i++)
+        if (list[i].id == in.id)
+            CHECK(list[i].state == META_INTENT_DONE && list[i].fenced == d.ino &&
+                  list[i].name_len == 1 && list[i].name[0] == 'f');
+    free(list);
+    CHECK_EQ(meta_intent_end(m, in.id), 0);
+    CHECK_EQ(meta_intent_end(m, other.id), 0);
+    REQUIRE(meta_intent_list(m, &list, &n) == 0);
+    CHECK_EQ(n, 0);
+    free(list);
+    teardown(m);
+}
+
+static void test_marked_steps(void)
+{
+    struct meta_store *m = setup(0);
+    REQUIRE(m);
+    struct bfs_attr f, a;
+    struct meta_step st;
+    struct meta_drop drop;
+    uint64_t intent = 7ULL << BFS_INO_NODE_SHIFT | 1;
+    REQUIRE(meta_create(m, BFS_ROOT_INO, "f", 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &f) == 0);
+    /* a step sent twice is done once */
+    CHECK_EQ(meta_gain(m, f.ino, intent, 6, 2), 0);
+    CHECK_EQ(meta_gain(m, f.ino, intent, 6, 3), 0);
+    CHECK_EQ(meta_getattr(m, f.ino, &a), 0);
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(meta_drop(m, f.ino, 0, 0, intent, 2, 4, &drop), 0);
+    CHECK_EQ(meta_drop(m, f.ino, 0, 0, intent, 2, 5, &drop), 0);
+    CHECK_EQ(meta_getattr(m, f.ino, &a), 0);
+    CHECK_EQ(a.nlink, 1);
+    CHECK_EQ(meta_step_get(m, intent, 6, &st), 0);
+    /* forgotten, the same step would count again; a claimed one never runs */
+    CHECK_EQ(meta_forget(m, intent), 0);
+    CHECK_EQ(meta_step_get(m, intent, 6, &st), -ENOENT);
+    CHECK_EQ(meta_step_claim(m, intent, 1, &st), 0);
+    CHECK(st.flags & META_STEP_ABORTED);
+    CHECK_EQ(meta_install(m, BFS_ROOT_INO, "g", 1, f.ino, S_IFREG, 0, intent, 1, &st), -ECANCELED);
+    CHECK_EQ(meta_lookup(m, BFS_ROOT_INO, "g", 1, &a.ino, &a.mode), -ENOENT);
+    /* install replaces what it expects, and only that */
+    uint64_t i2 = intent + 1;
+    CHECK_EQ(meta_install(m, BFS_ROOT_INO, "f", 1, 99, S_IFREG, 0, i2, 1, &st), -ESTALE);
+    CHECK_EQ(meta_install(m, BFS_ROOT_INO, "g", 1, f.ino, S_IFREG, 0, i2, 1, &st), 0);
+    CHECK_EQ(st.ino, 0);
+    CHECK_EQ(meta_install(m, BFS_ROOT_INO, "g", 1, f.ino, S_IFREG, 0, i2, 1, &st), 0);   /* replayed */
+    CHECK_EQ(meta_drop_entry(m, BFS_ROOT_INO, "f", 1, f.ino), 0);
+    CHECK_EQ(meta_drop_entry(m, BFS_ROOT_INO, "f", 1, f.ino), 0);   /* replayed */
+    uint32_t type;
+    uint64_t ino;
+    CHECK_EQ(meta_lookup(m, BFS_ROOT_INO, "g", 1, &ino, &type), 0);
+    CHECK_EQ(ino, f.ino);
+    CHECK_EQ(meta_lookup(m, BFS_ROOT_INO, "f", 1, &ino, &type), -ENOENT);
+    teardown(m);
+}
+
+static void test_fences(void)
+{
+    struct meta_store *m = setup(0);
+    REQUIRE(m);
+    struct bfs_attr d, e, f;
+    uint64_t i1 = 1ULL << BFS_INO_NODE_SHIFT | 1, i2 = i1 + 1, parent;
+    REQUIRE(meta_create(m, BFS_ROOT_INO, "d", 1, S_IFDIR | 0755, 0, 0, NULL, 0, 1, &d) == 0);
+    REQUIRE(meta_create(m, BFS_ROOT_INO, "e", 1, S_IFDIR | 0755, 0, 0, NULL, 0, 1, &e) == 0);
+    CHECK_EQ(meta_get_parent(m, d.ino, &parent), 0);
+    CHECK_EQ(parent, BFS_ROOT_INO);
+    REQUIRE(meta_create(m, d.ino, "x", 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &f) == 0);
+    CHECK_EQ(meta_fence(m, d.ino, i1), -ENOTEMPTY);
+    CHECK_EQ(meta_fence(m, e.ino, i1), 0);
+    CHECK_EQ(meta_fence(m, e.ino, i1), 0);          /* taken again by the same intent */
+    CHECK_EQ(meta_fence(m, e.ino, i2), -EBUSY);
+    CHECK_EQ(meta_create(m, e.ino, "y", 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &f), META_FENCED);
+    CHECK_EQ(meta_unfence(m, e.ino, i2, 0), -EBUSY);
+    CHECK_EQ(meta_unfence(m, e.ino, i1, 0), 0);
+    CHECK_EQ(meta_create(m, e.ino, "y", 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &f), 0);
+    struct meta_drop drop;
+    CHECK_EQ(meta_unlink(m, e.ino, "y", 1, 0, 0, 2, &drop), 0);
+    /* a tombstone: no entry under it ever again, from any request */
+    CHECK_EQ(meta_fence(m, e.ino, i2), 0);
+    CHECK_EQ(meta_unfence(m, e.ino, i2, 1), 0);
+    CHECK_EQ(meta_create(m, e.ino, "z", 1, S_IFREG | 0644, 0, 0, NULL, 0, 1, &f), -ENOENT);
+    CHECK_EQ(meta_fence(m, e.ino, i1), -ENOENT);
+    struct meta_step st;
+    CHECK_EQ(meta_install(m, e.ino, "z", 1, d.ino, S_IFDIR, 0, i1, 1, &st), -ENOENT);
+    /* a directory moved between parents here: its parent follows */
+    CHECK_EQ(meta_rename(m, BFS_ROOT_INO, "d", 1, BFS_ROOT_INO, "d2", 2, 0, 0, 3, &drop), 0);
+    REQUIRE(meta_create(m, BFS_ROOT_INO, "p", 1, S_IFDIR | 0755, 0, 0, NULL, 0, 1, &f) == 0);
+    CHECK_EQ(meta_rename(m, BFS_ROOT_INO, "d2", 2, f.ino, "d", 1, 0, 0, 3, &drop), 0);
+    CHECK_EQ(meta_get_parent(m, d.ino, &parent), 0);
+    CHECK_EQ(parent, f.ino);
+    /* ... unless the cluster's coordinator is needed for it */
+    CHECK_EQ(meta_rename(m, f.ino, "d", 1, BFS_ROOT_INO, "d", 1, META_RENAME_CLUSTER, 0, 3, &drop),
+             META_COORD);
+    teardown(m);
+}
+
 int main(void)
 {
     RUN(test_root_and_open);
@@ -1878,6 +2005,9 @@ int main(void)
     RUN(test_corrupt_info);
     RUN(test_map_grows);
     RUN(test_scan);
+    RUN(test_intents);
+    RUN(test_marked_steps);
+    RUN(test_fences);
     if (geteuid() == 0)
         RUN(test_map_full_disk);   /* last: it leaves this process in its own mount namespace */
     else
