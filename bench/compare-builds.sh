@@ -7,7 +7,8 @@
 # loop, and in client mode (RPC) create. Prints the best round of each metric per
 # build and NEW/OLD; the machine is shared and noisy: compare the ratios.
 #   OLD_BUILD/NEW_BUILD: directories holding benchfs-server, benchfs-fuse, benchfs-bench
-#   environment: ITER (1000), NODES (1), TMPDIR
+#   environment: ITER (1000), NODES (1), TMPDIR, OLD_FUSE_OPTS / NEW_FUSE_OPTS (extra
+#   benchfs-fuse arguments of each build's mount, e.g. "-o no_default_permissions")
 set -u
 [ $# -ge 2 ] || { echo "usage: $0 OLD_BUILD NEW_BUILD [ROUNDS]" >&2; exit 2; }
 OLD=$(cd "$1" && pwd) NEW=$(cd "$2" && pwd) ROUNDS=${3:-3}
@@ -23,9 +24,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# setup NAME BIN: servers and a mount under $W/NAME.
+# setup NAME BIN [FUSE ARGS...]: servers and a mount under $W/NAME.
 setup() {
-    local name=$1 bin=$2 k
+    local name=$1 bin=$2 k; shift 2
     mkdir -p "$W/$name/mnt"
     for ((k = 0; k < NODES; k++)); do
         "$bin/benchfs-server" --registry-dir "$W/$name/reg" --data-dir "$W/$name/d$k" \
@@ -34,7 +35,7 @@ setup() {
         timeout 20 bash -c "until grep -q 'Server is ready' '$W/$name/d$k.log'; do sleep 0.05; done" ||
             { echo "$name: server $k did not start" >&2; exit 1; }
     done
-    timeout 60 "$bin/benchfs-fuse" "$W/$name/mnt" --registry-dir "$W/$name/reg" --timeout 20 ||
+    timeout 60 "$bin/benchfs-fuse" "$W/$name/mnt" --registry-dir "$W/$name/reg" --timeout 20 "$@" ||
         { echo "$name: mount failed" >&2; exit 1; }
 }
 
@@ -59,6 +60,7 @@ json.dump({"rename": n / (ren / 1e9), "unlink": n / (unl / 1e9)}, open(out, "w")
 # round R NAME BIN: one measurement of every metric on NAME; results in $W/NAME/r*.json
 round() {
     local r=$1 name=$2 bin=$3
+    mkdir -p "$W/$name/mnt/b$r"
     "$bin/benchfs-bench" --dir "$W/$name/mnt/b$r" --iterations "$ITER" --warmup 50 --sizes 4096 \
         --json "$W/$name/r$r.bench.json" >/dev/null 2>&1 || echo "$name round $r: bench failed" >&2
     python3 -c "$LOOP_PY" "$W/$name/mnt/l$r" "$ITER" "$W/$name/r$r.loop.json" ||
@@ -68,8 +70,9 @@ round() {
         echo "$name round $r: client mode failed" >&2
 }
 
-setup old "$OLD"
-setup new "$NEW"
+# shellcheck disable=SC2086  # the options are words
+setup old "$OLD" ${OLD_FUSE_OPTS:-}
+setup new "$NEW" ${NEW_FUSE_OPTS:-}
 for ((r = 1; r <= ROUNDS; r++)); do
     round "$r" old "$OLD"
     round "$r" new "$NEW"

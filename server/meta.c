@@ -87,6 +87,7 @@ struct meta_store {
     MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
     MDB_dbi info, inodes, dentries, orphans, inl;
     MDB_dbi intents, applied, fences, parents;   /* multi-server operations (below) */
+    int fences_seen;        /* the fences table has (or had, since the open) a record */
     uint32_t node_id;
     size_t inline_max;      /* INLINE_MAX, or the chunk size if smaller */
     unsigned char *scratch; /* 1 + inline_max: an inline record being built */
@@ -719,6 +720,8 @@ static int fence_of(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t *
 {
     unsigned char kb[8];
     MDB_val k = { 8, kb }, v;
+    if (!m->fences_seen)
+        return 0;   /* a store that never had one (every single server): no lookup */
     put_be64(kb, dir);
     int rc = mdb_get(txn, m->fences, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -1007,6 +1010,10 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
         goto fail;
     if (!(rc = open_dbs(m, txn)) && !(rc = init_info(m, txn, chunk_size, &fresh)) && node_id == 0)
         rc = init_root(m, txn, fresh);
+    MDB_stat fst;
+    if (rc == 0 && (rc = mdb_stat(txn, m->fences, &fst)))
+        rc = db_err(rc, "fences", 0);
+    m->fences_seen = rc == 0 && fst.ms_entries > 0;
     if ((rc = wr_end(txn, rc)))
         goto fail;
     *out = m;
@@ -2223,6 +2230,7 @@ static int put_fence(struct meta_store *m, MDB_txn *txn, uint64_t dir, int state
     vb[0] = (unsigned char)state;
     put_le32(vb + 1, bfs_ino_node(intent));
     put_le64(vb + 5, intent);
+    m->fences_seen = 1;   /* (an aborted transaction only costs later lookups) */
     int rc = mdb_put(txn, m->fences, &k, &v, 0);
     return rc ? db_err(rc, "put fence", dir) : 0;
 }
