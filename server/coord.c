@@ -278,6 +278,74 @@ static int drop_entry(struct coord *c, const struct meta_intent *in)
     return rc;
 }
 
+/* ---- the steps after a commit point, sent together ----
+ *
+ * Once an operation is committed its remaining steps depend on nothing but the
+ * intent, so they go out as one batch (one round trip, not one per step); each
+ * is idempotent or marked, so a replay may send them all again. */
+
+struct batch {
+    struct rpc_call *calls;
+    const char **what;
+    size_t n, cap;
+};
+
+static int batch_open(struct batch *b, size_t cap)
+{
+    b->calls = calloc(cap, sizeof *b->calls);
+    b->what = calloc(cap, sizeof *b->what);
+    b->n = 0;
+    b->cap = cap;
+    return b->calls && b->what ? 0 : -ENOMEM;
+}
+
+static struct rpc_call *batch_add(struct batch *b, uint32_t node, uint32_t op,
+                                  const struct meta_intent *in, uint32_t step, const char *what)
+{
+    struct rpc_call *call = &b->calls[b->n];
+    b->what[b->n++] = what;
+    prep_step(call, node, op, in, step);
+    return call;
+}
+
+static void batch_adjust(struct batch *b, struct coord *c, const struct meta_intent *in,
+                         uint64_t dir, int delta, uint32_t step)
+{
+    batch_add(b, place_inode(dir, c->nodes), OP_DIR_ADJUST, in, step, "parent directory")
+        ->args.ino = dir;
+    b->calls[b->n - 1].args.delta = delta;
+}
+
+static void batch_drop(struct batch *b, struct coord *c, const struct meta_intent *in,
+                       uint64_t ino, int whole_dir)
+{
+    struct rpc_call *call = batch_add(b, place_inode(ino, c->nodes), OP_DROP, in, S_DROP,
+                                      "dropping a link of the inode");
+    call->args.ino = ino;
+    call->args.flags = (whole_dir ? BFS_F_RMDIR : 0) | (in->flags & BFS_F_KEEP);
+}
+
+/* A removed directory's fences become tombstones on every node. */
+static void batch_tombstones(struct batch *b, struct coord *c, const struct meta_intent *in,
+                             uint64_t dir)
+{
+    for (uint32_t node = 0; node < c->nodes; node++) {
+        struct rpc_call *call = batch_add(b, node, OP_FENCE, in, 0, "tombstones of a directory");
+        call->args.ino = dir;
+        call->args.flags = BFS_FENCE_DEAD;
+    }
+}
+
+/* Sends the batch, logs what failed (step_failed), frees it. */
+static void batch_run(struct coord *c, const struct meta_intent *in, struct batch *b)
+{
+    if (b->n && run_calls(c, b->calls, b->n) == 0)
+        for (size_t i = 0; i < b->n; i++)
+            step_failed(in, b->what[i], b->calls[i].status);
+    free(b->calls);
+    free(b->what);
+}
+
 /* ---- rename ---- */
 
 /* 0 if directory ino may go into newparent; -EINVAL if newparent is ino or below it. */
@@ -306,24 +374,31 @@ static int rename_finish(struct coord *c, const struct meta_intent *in, uint64_t
 {
     int moved = in->type == S_IFDIR && in->parent != in->newparent;
     int gone = tino && ttype == S_IFDIR;
-    struct rpc_call call;
-    drop_entry(c, in);
-    if (tino) {
-        drop_inode(c, in, tino, gone);
-        if (gone)
-            step_failed(in, "tombstones of the replaced directory",
-                        on_all(c, OP_FENCE, tino, in, BFS_FENCE_DEAD));
+    struct batch b;
+    if (batch_open(&b, 5 + c->nodes) < 0) {
+        free(b.calls);
+        free(b.what);
+        return -ENOMEM;   /* the intent stays ACTIVE: the next start finishes it */
     }
-    prep_step(&call, place_inode(in->ino, c->nodes), OP_MOVED, in, S_MOVED);
-    call.args.ino = in->ino;
-    call.args.newparent = in->newparent;
-    step_failed(in, "the renamed inode", call1(c, &call));
+    struct rpc_call *call = batch_add(&b, c->self, OP_DROP_ENTRY, in, 0, "removing the old entry");
+    call->args.parent = in->parent;
+    call->args.name = in->name;
+    call->args.name_len = in->name_len;
+    call->args.ino = in->ino;
+    if (tino)
+        batch_drop(&b, c, in, tino, gone);
+    if (gone)
+        batch_tombstones(&b, c, in, tino);
+    call = batch_add(&b, place_inode(in->ino, c->nodes), OP_MOVED, in, S_MOVED, "the renamed inode");
+    call->args.ino = in->ino;
+    call->args.newparent = in->newparent;
     if (in->parent == in->newparent) {
-        adjust_dir(c, in, in->parent, -gone, S_ADJ_OLD);
+        batch_adjust(&b, c, in, in->parent, -gone, S_ADJ_OLD);
     } else {
-        adjust_dir(c, in, in->parent, -moved, S_ADJ_OLD);
-        adjust_dir(c, in, in->newparent, moved - gone, S_ADJ_NEW);
+        batch_adjust(&b, c, in, in->parent, -moved, S_ADJ_OLD);
+        batch_adjust(&b, c, in, in->newparent, moved - gone, S_ADJ_NEW);
     }
+    batch_run(c, in, &b);
     return 0;
 }
 
@@ -445,10 +520,16 @@ static int rmdir_run(struct coord *c, struct job *j)
         }
         server_crash_point("rmdir-removed");
     }
-    drop_inode(c, in, in->ino, 1);
-    adjust_dir(c, in, in->parent, -1, S_ADJ_OLD);
-    step_failed(in, "tombstones of the removed directory",
-                on_all(c, OP_FENCE, in->ino, in, BFS_FENCE_DEAD));
+    struct batch b;
+    if (batch_open(&b, 2 + c->nodes) < 0) {
+        free(b.calls);
+        free(b.what);
+        return -ENOMEM;
+    }
+    batch_drop(&b, c, in, in->ino, 1);
+    batch_adjust(&b, c, in, in->parent, -1, S_ADJ_OLD);
+    batch_tombstones(&b, c, in, in->ino);
+    batch_run(c, in, &b);
     return 0;
 }
 
