@@ -133,6 +133,7 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_STEP]        = { "STEP",     { F_INTENT, F_STEP, F_FLAGS }, { F_INO, F_MODE, F_FLAGS, F_SIZE } },
     [OP_NOTE]        = { "NOTE",     { F_INTENT, F_INO }, { F_END } },
     [OP_GAIN]        = { "GAIN",     { F_INO, F_INTENT, F_STEP }, { F_END } },
+    [OP_MOVE_LOCK]   = { "MOVE_LOCK", { F_INTENT, F_FLAGS }, { F_END } },
     [OP_FORGET]      = { "FORGET",   { F_INTENT }, { F_END } },
     [OP_SCAN]        = { "SCAN",     { F_IDX, F_LEN, F_TARGET }, { F_LEN, F_FLAGS, F_TARGET } },
 };

@@ -79,6 +79,7 @@ enum bfs_op {
     OP_FORGET,       /* intent                  -> (marks of the intent deleted) */
     OP_NOTE,         /* intent, ino             -> (the coordinator's intent notes a fenced dir) */
     OP_GAIN,         /* ino, intent, step       -> (nlink + 1: a new name elsewhere) */
+    OP_MOVE_LOCK,    /* intent, flags(1: take, 0: give back) -> (node 0's directory-move lock; -EBUSY) */
     OP_SCAN,         /* idx(table), len(max bulk bytes), target(after key; empty: from the first)
                         -> len(count), flags(1: eof), target(last key); bulk: records */
     OP_MAX

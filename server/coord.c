@@ -178,25 +178,21 @@ static int on_all(struct coord *c, uint32_t op, uint64_t ino, const struct meta_
     return rc;
 }
 
-/* Fences dir on every node for in; on failure lifts what was taken. */
-static int fence_all(struct coord *c, const struct meta_intent *in, uint64_t dir)
-{
-    int rc = on_all(c, OP_FENCE, dir, in, BFS_FENCE_SET);
-    if (rc < 0 && rc != -ESHUTDOWN) {
-        int lift = on_all(c, OP_FENCE, dir, in, BFS_FENCE_LIFT);
-        if (lift < 0)
-            log_warn("coordinator: intent %llx: lifting the fences of %llx: %s",
-                     (unsigned long long)in->id, (unsigned long long)dir, strerror(-lift));
-    }
-    return rc;
-}
-
 static void lift_all(struct coord *c, const struct meta_intent *in, uint64_t dir)
 {
     int rc = on_all(c, OP_FENCE, dir, in, BFS_FENCE_LIFT);
     if (rc < 0)
         log_warn("coordinator: intent %llx: lifting the fences of %llx: %s",
                  (unsigned long long)in->id, (unsigned long long)dir, strerror(-rc));
+}
+
+/* Fences dir on every node for in; on failure lifts what was taken. */
+static int fence_all(struct coord *c, const struct meta_intent *in, uint64_t dir)
+{
+    int rc = on_all(c, OP_FENCE, dir, in, BFS_FENCE_SET);
+    if (rc < 0 && rc != -ESHUTDOWN)
+        lift_all(c, in, dir);
+    return rc;
 }
 
 /* Logs a failed step after the commit point: it cannot be undone, and what it
@@ -459,29 +455,31 @@ static int rename_commit(struct coord *c, const struct meta_intent *in, uint64_t
     return rc;
 }
 
-static int rename_run(struct coord *c, struct job *j)
+/* Takes (take 1) or gives back the cluster's directory-move lock at node 0
+ * (handlers.c, do_move_lock). wait: until it is free (a replay must finish);
+ * otherwise -EBUSY when another move holds it (the client tries again). */
+static int move_lock(struct coord *c, const struct meta_intent *in, int take, int wait)
 {
-    const struct meta_intent *in = &j->in;
+    double pause = 0.001;
+    for (;;) {
+        struct rpc_call call;
+        bfs_call_prep(&call, 0, OP_MOVE_LOCK);
+        call.args.intent = in->id;
+        call.args.flags = (uint32_t)take;
+        int rc = call1(c, &call);
+        if (rc != -EBUSY || !wait)
+            return rc;
+        pause_s(c, pause);
+        pause = pause * 2 > RETRY_MAX_S ? RETRY_MAX_S : pause * 2;
+    }
+}
+
+/* The steps up to and after the commit point, for a rename that began here. */
+static int rename_new(struct coord *c, const struct meta_intent *in)
+{
     uint64_t tino;
     uint32_t ttype;
-    int rc;
-    if (j->replay) {
-        /* Committed if, and only if, the target's INSTALL was done. */
-        struct bfs_msg mark;
-        rc = claim(c, in, place_dentry(in->newparent, in->newname, in->newname_len, c->nodes),
-                   S_INSTALL, &mark);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
-            if (in->fenced)
-                lift_all(c, in, in->fenced);
-            log_info("coordinator: intent %llx: unfinished rename rolled back",
-                     (unsigned long long)in->id);
-            return -ECANCELED;
-        }
-        log_info("coordinator: intent %llx: committed rename finished", (unsigned long long)in->id);
-        return rename_finish(c, in, mark.ino, mark.mode);
-    }
+    int rc = 0;
     if (in->type == S_IFDIR && in->parent != in->newparent && (rc = check_loop(c, in)) < 0)
         return rc;
     for (int tries = 0;; tries++) {
@@ -492,10 +490,46 @@ static int rename_run(struct coord *c, struct job *j)
             return -EBUSY;
     }
     if (rc == 1)
-        return 0;
+        return 0;   /* two names of one inode */
+    return rc < 0 ? rc : rename_finish(c, in, tino, ttype);
+}
+
+/* A replay: committed if, and only if, the target's INSTALL was done. */
+static int rename_replay(struct coord *c, const struct meta_intent *in)
+{
+    struct bfs_msg mark;
+    int rc = claim(c, in, place_dentry(in->newparent, in->newname, in->newname_len, c->nodes),
+                   S_INSTALL, &mark);
     if (rc < 0)
         return rc;
-    return rename_finish(c, in, tino, ttype);
+    if (rc == 0) {
+        if (in->fenced)
+            lift_all(c, in, in->fenced);
+        log_info("coordinator: intent %llx: unfinished rename rolled back",
+                 (unsigned long long)in->id);
+        return -ECANCELED;
+    }
+    log_info("coordinator: intent %llx: committed rename finished", (unsigned long long)in->id);
+    return rename_finish(c, in, mark.ino, mark.mode);
+}
+
+static int rename_run(struct coord *c, struct job *j)
+{
+    const struct meta_intent *in = &j->in;
+    /* A directory that changes parents holds the move lock from its loop check
+     * until its new parent is recorded (rename_finish's MOVED). */
+    int moves = in->type == S_IFDIR && in->parent != in->newparent;
+    int rc = moves ? move_lock(c, in, 1, j->replay) : 0;
+    if (rc < 0)
+        return rc;
+    rc = j->replay ? rename_replay(c, in) : rename_new(c, in);
+    if (moves) {
+        int rl = move_lock(c, in, 0, 0);
+        if (rl < 0)
+            log_warn("coordinator: intent %llx: giving back the move lock: %s",
+                     (unsigned long long)in->id, strerror(-rl));
+    }
+    return rc;
 }
 
 /* ---- rmdir ---- */

@@ -702,6 +702,37 @@ static int do_fence(struct server *s, struct srv_req *r)
     return rc;
 }
 
+/* The cluster's directory-move lock, on node 0: a directory moved between parents
+ * holds it from its loop check until its new parent is recorded, so that two such
+ * moves at once (a into b/ and b into a/) cannot make a cycle (Lustre's "big
+ * filesystem lock" for cross-MDT renames). In memory: a restart of node 0, or the
+ * death of the holder's connection, frees it. */
+static int do_move_lock(struct server *s, struct srv_req *r)
+{
+    uint64_t intent = r->a.intent;
+    if (s->node_id != 0 || intent == 0 || !r->conn)
+        return -EINVAL;
+    if (!(r->a.flags & 1)) {
+        if (s->move_lock == intent)
+            s->move_lock = 0;
+        return 0;
+    }
+    if (s->move_lock && s->move_lock != intent)
+        return -EBUSY;
+    s->move_lock = intent;
+    s->move_lock_conn = r->conn->id;
+    return 0;
+}
+
+void handlers_conn_gone(struct server *s, uint32_t id)
+{
+    if (s->move_lock && s->move_lock_conn == id) {
+        log_info("the directory-move lock of intent %llx goes with its connection",
+                 (unsigned long long)s->move_lock);
+        s->move_lock = 0;
+    }
+}
+
 static int do_step(struct server *s, struct srv_req *r)
 {
     struct meta_step st;
@@ -895,6 +926,8 @@ static int dispatch(struct server *s, struct srv_req *r)
         return meta_moved(s->meta, a->ino, a->newparent, a->intent, a->step, now_ns());
     case OP_GAIN:
         return meta_gain(s->meta, a->ino, a->intent, a->step, now_ns());
+    case OP_MOVE_LOCK:
+        return do_move_lock(s, r);
     case OP_PARENT:
         return meta_get_parent(s->meta, a->ino, &r->r.parent);
     case OP_STEP:

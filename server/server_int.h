@@ -69,6 +69,9 @@ struct server {
     struct entry_lock *locks;          /* entries of intents this node coordinates */
     struct fence_wait *fence_waits;    /* by fenced directory */
     struct coord *coord;               /* NULL on a single server */
+    uint64_t move_lock;                /* node 0: the intent holding the cluster's directory-move
+                                          lock (0: free), taken by its coordinator's connection */
+    uint32_t move_lock_conn;
     uint64_t bad_requests;             /* rejected before a handler saw them */
 };
 
@@ -104,6 +107,8 @@ void server_crash_point(const char *where);
 
 /* handlers.c */
 void handle_request(struct server *s, struct srv_req *r);
+/* Client connection id is gone (transport.c, as it forgets one): what it held goes. */
+void handlers_conn_gone(struct server *s, uint32_t id);
 /* Replays the intents left in the store (at start, once s->coord runs). */
 int handlers_replay(struct server *s);
 /* The coordinator's steps of intent in are over (status: 0 or -errno, -ESHUTDOWN

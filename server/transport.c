@@ -118,6 +118,7 @@ void transport_reap(struct server *s)
             ucp_request_free(c->close_req);
         }
         log_debug("client %u: forgotten", c->id);
+        handlers_conn_gone(s, c->id);
         s->conns[slot] = NULL;
         s->dying--;
         free(c);

@@ -214,6 +214,56 @@ static void test_no_move_under_itself_rpc(void)
     CHECK(ino_of(Q("a/b/c")) == c);
 }
 
+/* Two directories moved into each other at once, from two threads over RPC
+ * (two clients' worth: no kernel serializes them): one move wins, the other is
+ * refused (EINVAL: it would go under itself), and no cycle is made. */
+struct mover {
+    uint64_t from, into;
+    const char *name;
+    pthread_barrier_t *go;
+    int rc;
+};
+
+static void *move_one(void *arg)
+{
+    struct mover *m = arg;
+    pthread_barrier_wait(m->go);
+    m->rc = bfs_rename(cl, m->from, m->name, m->into, m->name, 0, 0);
+    return NULL;
+}
+
+static void test_opposite_dir_moves(void)
+{
+    enter("opposite");
+    uint64_t d = ino_of(dir);
+    int wins = 0, refused = 0, other = 0;
+    for (int round = 0; round < 30; round++) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "a%d", round);
+        snprintf(b, sizeof b, "b%d", round);
+        REQUIRE(mkdir(P("%s", a), 0755) == 0 && mkdir(P("%s", b), 0755) == 0);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        struct mover m1 = { d, ino_of(P("%s", b)), a, &go, 0 };
+        struct mover m2 = { d, ino_of(P("%s", a)), b, &go, 0 };
+        pthread_t t1, t2;
+        REQUIRE(pthread_create(&t1, NULL, move_one, &m1) == 0);
+        REQUIRE(pthread_create(&t2, NULL, move_one, &m2) == 0);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        pthread_barrier_destroy(&go);
+        wins += (m1.rc == 0) + (m2.rc == 0);
+        refused += (m1.rc == -EINVAL) + (m2.rc == -EINVAL);
+        other += (m1.rc != 0 && m1.rc != -EINVAL) + (m2.rc != 0 && m2.rc != -EINVAL);
+        /* Whichever won, both are below the test's directory, one inside the other. */
+        CHECK(ino_of(Q("%s/%s", b, a)) != 0 || ino_of(Q("%s/%s", a, b)) != 0);
+    }
+    CHECK_EQ(wins, 30);
+    CHECK_EQ(refused, 30);
+    CHECK_EQ(other, 0);
+    CHECK_EQ(nlink_of(Q(".")), 2 + 30);
+}
+
 /* File renames between servers replace their target atomically: a reader on
  * another mount never finds the target missing. */
 struct reader {
@@ -494,6 +544,7 @@ static const struct {
     T(test_dir_renames_between_servers),
     T(test_dir_move_between_parents),
     T(test_no_move_under_itself_rpc),
+    T(test_opposite_dir_moves),
     T(test_rename_replaces_atomically),
     T(test_rmdir_races_creates),
     T(test_no_entry_under_removed_dir),
