@@ -336,15 +336,18 @@ static int run(const char *root, unsigned seed, const char *journal, long ops)
 {
     struct model *m = calloc(1, sizeof *m);
     struct bfs_attr a;
-    int fd = open(journal, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    if (!m || fd < 0)
-        return 2;
+    int status = 0, fd = open(journal, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    if (!m || fd < 0) {
+        status = 2;
+        goto out;
+    }
     srand(seed);
     m->o[0] = (struct obj){ .used = 1, .is_dir = 1 };
     int rc = bfs_create(cl, BFS_ROOT_INO, root, S_IFDIR | 0755, 0, 0, &a);
     if (rc < 0) {
         fprintf(stderr, "nsload: mkdir /%s: %s\n", root, strerror(-rc));
-        return 2;
+        status = 2;
+        goto out;
     }
     root_ino = a.ino;
     for (long i = 0; ops < 0 || i < ops; i++) {
@@ -356,17 +359,23 @@ static int run(const char *root, unsigned seed, const char *journal, long ops)
         rc = perform(m, &op);
         if (rc == -ETIMEDOUT || rc == -ENOTCONN) {
             fprintf(stderr, "nsload: op %ld: %s: stopping\n", i, strerror(-rc));
-            return 3;
+            status = 3;
+            break;
         }
         if (rc < 0) {
             jprintf(fd, "X %d\n", -rc);
             fprintf(stderr, "nsload: op %ld (kind %d on %s): unexpected %s\n", i, op.kind,
                     op.a >= 0 ? m->e[op.a].name : op.name, strerror(-rc));
-            return 4;
+            status = 4;
+            break;
         }
         jprintf(fd, "K\n");
     }
-    return 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(m);
+    return status;
 }
 
 /* --------------------------------------------------------------- verify */
@@ -475,8 +484,13 @@ static int verify(const char *root, const char *journal)
     char line[256];
     struct op last;
     int pending = 0, ops = 0;
-    if (!f || !m || !before)
+    if (!f || !m || !before) {
+        if (f)
+            fclose(f);
+        free(m);
+        free(before);
         return 2;
+    }
     m->o[0] = (struct obj){ .used = 1, .is_dir = 1 };
     while (fgets(line, sizeof line, f)) {
         struct op op = { 0 };
@@ -492,18 +506,23 @@ static int verify(const char *root, const char *journal)
             ops++;
         } else if (line[0] == 'X') {
             fprintf(stderr, "nsload verify: the run met an unexpected error: %s", line);
+            fclose(f);
+            free(m);
+            free(before);
             return 1;
         }
     }
     fclose(f);
     int rc = bfs_lookup(cl, BFS_ROOT_INO, root, &a);
-    if (rc == -ENOENT && ops == 0 && !pending) {
-        printf("nsload verify: the run made nothing\n");
-        return 0;
-    }
     if (rc < 0) {
-        fprintf(stderr, "nsload verify: /%s: %s\n", root, strerror(-rc));
-        return 1;
+        int nothing = rc == -ENOENT && ops == 0 && !pending;
+        if (nothing)
+            printf("nsload verify: the run made nothing\n");
+        else
+            fprintf(stderr, "nsload verify: /%s: %s\n", root, strerror(-rc));
+        free(m);
+        free(before);
+        return nothing ? 0 : 1;
     }
     *before = *m;
     /* A write is not atomic across chunks: the file of an unfinished one may hold
