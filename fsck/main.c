@@ -97,6 +97,19 @@ static int all_nodes_given(const struct fsck_db *db)
     return 0;
 }
 
+/* Loads every store into db and checks it into r: 0, or -errno (said; db freed). */
+static int load_check(struct fsck_stores *s, size_t n, struct fsck_db *db, struct fsck_report *r)
+{
+    int rc;
+    fsck_db_init(db, (uint32_t)n, fsck_lmdb_chunk_size(s));
+    if ((rc = fsck_lmdb_load(s, db)) < 0 || (rc = fsck_check(db, r)) < 0) {
+        fprintf(stderr, "benchfs-fsck: %s\n", strerror(-rc));
+        fsck_db_free(db);
+        return rc;
+    }
+    return 0;
+}
+
 static int offline(char **dirs, size_t n, int repair, int quiet)
 {
     struct fsck_stores *s;
@@ -105,10 +118,7 @@ static int offline(char **dirs, size_t n, int repair, int quiet)
     int rc = fsck_lmdb_open(dirs, n, repair, &s);
     if (rc < 0)
         return EXIT_USAGE;
-    fsck_db_init(&db, (uint32_t)n, fsck_lmdb_chunk_size(s));
-    if ((rc = fsck_lmdb_load(s, &db)) < 0 || (rc = fsck_check(&db, &r)) < 0) {
-        fprintf(stderr, "benchfs-fsck: %s\n", strerror(-rc));
-        fsck_db_free(&db);
+    if (load_check(s, n, &db, &r) < 0) {
         fsck_lmdb_close(s);
         return EXIT_USAGE;
     }
@@ -138,10 +148,7 @@ static int offline(char **dirs, size_t n, int repair, int quiet)
             return EXIT_USAGE;
         }
         /* What is left: a check of the repaired stores. */
-        fsck_db_init(&db, (uint32_t)n, fsck_lmdb_chunk_size(s));
-        if ((rc = fsck_lmdb_load(s, &db)) < 0 || (rc = fsck_check(&db, &r)) < 0) {
-            fprintf(stderr, "benchfs-fsck: %s\n", strerror(-rc));
-            fsck_db_free(&db);
+        if (load_check(s, n, &db, &r) < 0) {
             fsck_lmdb_close(s);
             return EXIT_USAGE;
         }

@@ -84,6 +84,10 @@ int main(int argc, char **argv)
     uint64_t d = top.ino;
     uint32_t here = place_inode(d, nodes);
     char (*src)[64] = calloc((size_t)n, 64), (*dst)[64] = calloc((size_t)n, 64);
+    if (n <= 0 || !src || !dst) {
+        fprintf(stderr, "bench-ns: %d operations: %s\n", n, n <= 0 ? "too few" : strerror(ENOMEM));
+        return 1;
+    }
     printf("%u server(s), %d operations each\n", nodes, n);
 
     /* files renamed within one server: both entries and the inode on one node */
