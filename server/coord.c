@@ -844,9 +844,12 @@ void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req 
 {
     struct job *j = calloc(1, sizeof *j);
     if (!j) {
-        /* The intent stays in the store: the next start replays it. */
-        log_error("coordinator: intent %llx: out of memory", (unsigned long long)in->id);
-        handlers_intent_finished(c->s, in, r, -ENOMEM);
+        /* Not marked done (a local half may have happened already): the intent
+         * stays ACTIVE and the next start replays it; the client learns the
+         * outcome is not known yet, as after a stop (-ESHUTDOWN -> ETIMEDOUT). */
+        log_error("coordinator: intent %llx: out of memory; it runs at the next start",
+                  (unsigned long long)in->id);
+        handlers_intent_finished(c->s, in, r, -ESHUTDOWN);
         return;
     }
     j->in = *in;

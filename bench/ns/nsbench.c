@@ -89,6 +89,26 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("%u server(s), %d operations each\n", nodes, n);
+    uint64_t r0;
+
+    /* creates: the entry on the parent's server, and (cluster) elsewhere, where the
+     * parent's times cost the client one more request */
+    r0 = requests();
+    double t0 = now_us();
+    for (int i = 0; i < n; i++) {
+        pick(d, "c", here, 0, src[i]);
+        must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
+    }
+    report("create file, parent's server", n, now_us() - t0, requests() - r0);
+    if (nodes > 1) {
+        r0 = requests();
+        t0 = now_us();
+        for (int i = 0; i < n; i++) {
+            pick(d, "e", UINT32_MAX, here, src[i]);
+            must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
+        }
+        report("create file, parent elsewhere", n, now_us() - t0, requests() - r0);
+    }
 
     /* files renamed within one server: both entries and the inode on one node */
     for (int i = 0; i < n; i++) {
@@ -96,8 +116,8 @@ int main(int argc, char **argv)
         pick(d, "t", here, 0, dst[i]);
         must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
     }
-    uint64_t r0 = requests();
-    double t0 = now_us();
+    r0 = requests();
+    t0 = now_us();
     for (int i = 0; i < n; i++)
         must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename, same server");
     report("rename file, same server", n, now_us() - t0, requests() - r0);

