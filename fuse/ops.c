@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "pagecache.h"
 
@@ -571,12 +572,10 @@ static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a, 
 {
     if (fs->opts.attr_timeout <= 0 || !fs->se)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     int64_t changed = a->mtime_ns > a->ctime_ns ? a->mtime_ns : a->ctime_ns;
     int64_t window = (int64_t)((fs->opts.attr_timeout + 1.0) * 1e9);
     /* touched: this open changed atime, which the kernel's copy predates. */
-    if (touched || timespec_to_ns(&now) - changed < window) {
+    if (touched || bfs_wall_ns() - changed < window) {
         /* off < 0: attributes only; this takes no lock the open holds. */
         int rc = fuse_lowlevel_notify_inval_inode(fs->se, a->ino, -1, 0);
         if (rc < 0 && rc != -ENOENT)

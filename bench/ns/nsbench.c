@@ -16,17 +16,11 @@
 #include <unistd.h>
 
 #include "../../common/client.h"
+#include "../../common/clock.h"
 #include "../../common/placement.h"
 
 static struct bfs_client *cl;
 static uint32_t nodes;
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static uint64_t requests(void)
 {
@@ -94,20 +88,20 @@ int main(int argc, char **argv)
     /* creates: the entry on the parent's server, and (cluster) elsewhere, where the
      * parent's times cost the client one more request */
     r0 = requests();
-    double t0 = now_us();
+    double t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++) {
         pick(d, "c", here, 0, src[i]);
         must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
     }
-    report("create file, parent's server", n, now_us() - t0, requests() - r0);
+    report("create file, parent's server", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     if (nodes > 1) {
         r0 = requests();
-        t0 = now_us();
+        t0 = (bfs_mono_s() * 1e6);
         for (int i = 0; i < n; i++) {
             pick(d, "e", UINT32_MAX, here, src[i]);
             must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
         }
-        report("create file, parent elsewhere", n, now_us() - t0, requests() - r0);
+        report("create file, parent elsewhere", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     }
 
     /* files renamed within one server: both entries and the inode on one node */
@@ -117,10 +111,10 @@ int main(int argc, char **argv)
         must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
     }
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename, same server");
-    report("rename file, same server", n, now_us() - t0, requests() - r0);
+    report("rename file, same server", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
 
     if (nodes > 1) {
         /* files renamed from an entry here to one on another server */
@@ -130,20 +124,20 @@ int main(int argc, char **argv)
             must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
         }
         r0 = requests();
-        t0 = now_us();
+        t0 = (bfs_mono_s() * 1e6);
         for (int i = 0; i < n; i++)
             must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename, across servers");
-        report("rename file, across servers", n, now_us() - t0, requests() - r0);
+        report("rename file, across servers", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
         /* the same over the files just moved: each replaced one is dropped elsewhere */
         for (int i = 0; i < n; i++) {
             pick(d, "v", here, 0, src[i]);
             must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
         }
         r0 = requests();
-        t0 = now_us();
+        t0 = (bfs_mono_s() * 1e6);
         for (int i = 0; i < n; i++)
             must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename over a file");
-        report("rename over a file, across", n, now_us() - t0, requests() - r0);
+        report("rename over a file, across", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     }
 
     /* directories moved between two parents */
@@ -152,22 +146,22 @@ int main(int argc, char **argv)
     pick(d, "q", nodes - 1, 0, name);
     must(bfs_create(cl, d, name, S_IFDIR | 0755, 0, 0, &p2), "mkdir");
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++) {
         sprintf(src[i], "d%d", i);
         must(bfs_create(cl, p1.ino, src[i], S_IFDIR | 0755, 0, 0, &a), "mkdir");
     }
-    report("mkdir", n, now_us() - t0, requests() - r0);
+    report("mkdir", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must(bfs_rename(cl, p1.ino, src[i], p2.ino, src[i], 0, 0), "rename dir");
-    report("rename dir between parents", n, now_us() - t0, requests() - r0);
+    report("rename dir between parents", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
-    report("rmdir (empty)", n, now_us() - t0, requests() - r0);
+    report("rmdir (empty)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     free(src);
     free(dst);
     bfs_client_close(cl);
