@@ -299,15 +299,12 @@ print(moved, len(bad))' "$CM/nl")
     # 32 threads while server 1 is stopped for 2 s (the mount may use 40
     # threads: each blocked call holds one). With one thread only the calls
     # queued before the first one to server 1 would be answered.
-    # The files are made through another mount, so that CM's kernel has none of
-    # their names cached: every stat below reaches the servers.
-    if mount_fs "$CREG" "$T/cm2"; then
-        mkdir "$T/cm2/stall" && for i in $(seq 0 31); do : >"$T/cm2/stall/f$i"; done
-        mt fusermount3 -u "$T/cm2"
-    else
-        fail "[cluster] a second mount for the stall test"
-    fi
-    out=$(tmo 60 python3 - "$CM/stall" "$C1_PID" <<'EOF'
+    # On a mount of its own with entry_timeout=0, so that every stat below
+    # reaches the servers (the kernel revalidates each name).
+    CS=$T/cs
+    mount_fs "$CREG" "$CS" -o max_threads=40,entry_timeout=0 || fail "[cluster] a mount for the stall test"
+    mkdir "$CS/stall" && for i in $(seq 0 31); do : >"$CS/stall/f$i"; done
+    out=$(tmo 60 python3 - "$CS/stall" "$C1_PID" <<'EOF'
 import os, signal, sys, threading, time
 d, pid = sys.argv[1], int(sys.argv[2])
 fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
@@ -338,6 +335,7 @@ EOF
     check "[cluster] with server 1 stopped, calls to server 0 are answered (${st_early:-?} of 32 within 2 s, >= 6)" \
         test "${st_early:-0}" -ge 6 -a "${st_early:-32}" -lt 32
     check "[cluster] ... and the rest once it runs again (${st_all:-?} of 32)" test "${st_all:-0}" -eq 32
+    mt fusermount3 -u "$CS"
     mt fusermount3 -u "$CM"
 else
     fail "two-server cluster and its mount"

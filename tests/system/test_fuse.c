@@ -1048,6 +1048,64 @@ static void test_unlink_while_open(void)
     CHECK(server_nlink(st.st_ino, 1));
 }
 
+/* An open and an unlink of the same file at once, as two threads race them:
+ * either the open fails (the file was gone first) or it opens the whole file,
+ * whose data stays readable from the server after the unlink (the mount keeps
+ * it, BFS_UNLINK_KEEP). Never an open file whose data the server freed. */
+struct race {
+    pthread_barrier_t go;
+    char path[PATH_MAX];
+    const uint8_t *data;
+    size_t len;
+    int rounds, opened, lost;
+};
+
+static void *race_opener(void *arg)
+{
+    struct race *r = arg;
+    static uint8_t back[3 * CHUNK];
+    for (int i = 0; i < r->rounds; i++) {
+        pthread_barrier_wait(&r->go);
+        int fd = open(r->path, O_RDONLY);
+        if (fd >= 0) {
+            r->opened++;
+            /* Past the kernel's page cache: the bytes come from the server. */
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            ssize_t n = pread_all(fd, back, r->len, 0);
+            if (n != (ssize_t)r->len || memcmp(back, r->data, r->len) != 0)
+                r->lost++;
+            close(fd);
+        }
+        pthread_barrier_wait(&r->go);
+    }
+    return NULL;
+}
+
+static void test_unlink_open_race(void)
+{
+    static uint8_t buf[2 * CHUNK + 100];
+    fill(buf, sizeof buf, 33);
+    struct race r = { .data = buf, .len = sizeof buf, .rounds = 1000 };
+    snprintf(r.path, sizeof r.path, "%s", P("racy"));
+    REQUIRE(pthread_barrier_init(&r.go, NULL, 2) == 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, race_opener, &r) == 0);
+    int unlinked = 0;
+    for (int i = 0; i < r.rounds; i++) {
+        int ok = write_file(r.path, buf, sizeof buf) == 0;
+        pthread_barrier_wait(&r.go);
+        unlinked += ok && unlink(r.path) == 0;
+        pthread_barrier_wait(&r.go);
+    }
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&r.go);
+    CHECK_EQ(unlinked, r.rounds);
+    if (r.lost)
+        fprintf(stderr, "  %d of %d opens raced by an unlink lost the file's data\n", r.lost, r.opened);
+    CHECK_EQ(r.lost, 0);
+    CHECK(r.opened > 0);   /* the race was run, not always lost by the open */
+}
+
 /* Names e00000..e(n-1) in P(sub), made with mknod (one create each). */
 static int make_entries(const char *sub, int n)
 {
@@ -1639,6 +1697,7 @@ int main(int argc, char **argv)
     T(test_statfs);
     T(test_fsync);
     T(test_unlink_while_open);
+    T(test_unlink_open_race);
     T(test_readdir_20000);
     T(test_seekdir);
     T(test_readdir_while_unlinking);
