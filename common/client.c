@@ -741,6 +741,16 @@ ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_
     if (!end_by_owner || done < len || elsewhere) {
         struct bfs_attr in = { .size = off + done }, out;
         int rc2 = setattr_call(c, ino, BFS_SET_SIZE_GROW, &in, off, &out);
+        if (rc2 == -ENOENT && elsewhere) {
+            /* The file was freed while this wrote: its owner removed the
+             * chunks it knew of, not these. (A crash here leaves them to
+             * benchfs-fsck.) */
+            struct bfs_msg rm = { .ino = ino, .size = off + done };
+            int rc3 = on_all_nodes(c, owner, OP_REMOVE, &rm);
+            if (rc3 < 0)
+                log_warn("ino %llx: removing the chunks a write made after the file was removed: %s",
+                         (unsigned long long)ino, strerror(-rc3));
+        }
         if (rc2 < 0)
             return rc2;
     }

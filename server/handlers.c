@@ -17,6 +17,7 @@
 
 #include "../common/endian.h"
 #include "../common/clock.h"
+#include "gone.h"
 #include "../common/log.h"
 #include "../common/placement.h"
 
@@ -424,6 +425,10 @@ static int do_write(struct server *s, struct srv_req *r)
         rc = owner_attr(s, r->a.ino, &a);
     if (rc < 0)
         return rc;
+    /* Not the owner: a write that arrives after the file's chunks here were
+     * removed would make a chunk file nobody removes (gone.h). */
+    if (rc == 1 && gone_recent(s->gone, r->a.ino, bfs_mono_s()))
+        return -ENOENT;
     if (r->data_len == 0)
         return 0;
     if (rc == 0 && r->a.idx == 0) {   /* the owner: chunk 0 may be inline */
@@ -892,6 +897,8 @@ static int dispatch(struct server *s, struct srv_req *r)
     case OP_REMOVE:
         if (a->size > (uint64_t)INT64_MAX)
             return -EINVAL;
+        if (!local(s, a->ino))   /* the owner knows the file is gone itself */
+            gone_note(s->gone, a->ino, bfs_mono_s());
         return chunkstore_remove(s->cs, a->ino, a->size);
     case OP_HAS_ENTRIES:
         rc = meta_has_entries(s->meta, a->ino);

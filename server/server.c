@@ -22,6 +22,7 @@
 #include "../common/registry.h"
 #include "../common/version.h"
 #include "coord.h"
+#include "gone.h"
 #include "server_int.h"
 
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
@@ -398,6 +399,10 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "Error: cannot open the chunk store in %s: %s\n", o.data_dir, strerror(-rc));
         goto out;
     }
+    if (!(s.gone = gone_new())) {
+        log_error("out of memory");
+        goto out;
+    }
     rc = meta_purge_orphans(s.meta, purge_orphan, &s);
     if (rc > 0)
         log_info("removed %d files that were unlinked while open when the server stopped", rc);
@@ -443,6 +448,7 @@ out:
     if (s.meta && meta_sync(s.meta) < 0)
         status = 1;
     meta_close(s.meta);
+    gone_free(s.gone);
     if (sfd >= 0)
         close(sfd);
     if (lock_fd >= 0)

@@ -69,6 +69,7 @@ struct server {
     struct entry_lock *locks;          /* entries of intents this node coordinates */
     struct fence_wait *fence_waits;    /* by fenced directory */
     struct coord *coord;               /* NULL on a single server */
+    struct gone *gone;                 /* inodes whose chunks REMOVE took lately (gone.h) */
     uint64_t move_lock;                /* node 0: the intent holding the cluster's directory-move
                                           lock (0: free), taken by its coordinator's connection */
     uint32_t move_lock_conn;

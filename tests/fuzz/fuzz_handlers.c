@@ -56,6 +56,7 @@
 
 #include "../../common/log.h"
 #include "../../server/coord.h"
+#include "../../server/gone.h"
 #include "../../server/server_int.h"
 
 #define FZ_NODE       0
@@ -385,7 +386,11 @@ static const struct chunkstore_opts cs_opts = {
 static void server_reset(void)
 {
     struct chunkstore *cs = G.s.cs;
+    static struct gone *gone;   /* lives as long as the process, as the server's does */
+    if (!gone && !(gone = gone_new()))
+        fail("out of memory");
     memset(&G.s, 0, sizeof G.s);
+    G.s.gone = gone;
     G.s.node_id = FZ_NODE;
     G.s.nodes = 1;
     G.s.chunk_size = FZ_CHUNK;
