@@ -211,11 +211,13 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
             if (r == NULL) {
                 call->recv_pending = 0;
                 call->rdata_len = length;
+                ret = UCS_INPROGRESS;
             } else if (UCS_PTR_IS_ERR(r)) {
                 call->recv_pending = 0;
-                status = ucx_errno(UCS_PTR_STATUS(r));
+                status = ucx_errno(UCS_PTR_STATUS(r));   /* not kept: UCX releases it */
+            } else {
+                ret = UCS_INPROGRESS;
             }
-            ret = UCS_INPROGRESS;
         } else {
             memcpy(call->rbuf, data, length);
             call->rdata_len = length;
