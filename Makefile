@@ -25,7 +25,7 @@ FUSE_SRC   := $(wildcard fuse/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 FSCK_SRC   := $(wildcard fsck/*.c)
 FSCK_CHECK_SRC := fsck/check.c fsck/records.c
-TEST_SRC   := $(wildcard tests/unit/*.c tests/system/*.c)
+TEST_SRC   := $(wildcard tests/unit/*.c tests/system/*.c tests/stress/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
