@@ -21,6 +21,7 @@
 #include "../common/registry.h"
 #include "../common/version.h"
 #include "coord.h"
+#include "launch.h"
 #include "server_int.h"
 
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
@@ -31,6 +32,9 @@
 struct server_opts {
     const char *registry_dir, *data_dir;
     uint32_t node_id, nodes, chunk_size;
+    int have_node_id, have_nodes;   /* given as flags: else from the launcher */
+    const char *place_source;       /* the launcher variables used, or NULL */
+    char data_dir_buf[PATH_MAX];    /* --data-dir with %r and %h expanded */
     struct chunkstore_opts cs;
 };
 
@@ -43,9 +47,13 @@ static void usage(FILE *f, const char *prog)
         "and publishes its UCX worker address in --registry-dir for clients to find.\n"
         "\n"
         "  --registry-dir DIR        shared directory for server addresses (created, mode 0700)\n"
-        "  --data-dir DIR            local directory for chunks and metadata (created)\n"
-        "  --node-id N               this server's id in a multi-server cluster (default 0)\n"
-        "  --nodes N                 number of servers in the cluster (default 1)\n"
+        "  --data-dir DIR            local directory for chunks and metadata (created);\n"
+        "                            %%r is replaced by the node id, %%h by the host name\n"
+        "  --node-id N               this server's id in a multi-server cluster (default: the\n"
+        "                            launcher's rank, SLURM_PROCID, OMPI_COMM_WORLD_RANK,\n"
+        "                            PMIX_RANK or PMI_RANK; else 0)\n"
+        "  --nodes N                 number of servers in the cluster (default: the launcher's\n"
+        "                            task count; else 1)\n"
 
         "  --chunk-size BYTES        bytes per chunk, e.g. 4M (default 4M; fixed per data dir)\n"
         "  --uring-queue-size N      io_uring submission queue entries (default 256)\n"
@@ -98,6 +106,43 @@ bad:
     return -EINVAL;
 }
 
+static const char *env_lookup(void *arg, const char *name)
+{
+    (void)arg;
+    return getenv(name);
+}
+
+/* Under srun/mpirun: what the flags did not say comes from the launcher, and
+ * --data-dir's %r/%h are expanded (one template serves every rank). */
+static int place_from_launcher(struct server_opts *o)
+{
+    char err[256], host[256] = "localhost";
+    struct launch_place p;
+    if (!o->have_node_id || !o->have_nodes) {
+        int rc = launch_place_from_env(env_lookup, NULL, BFS_MAX_NODES, &p, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "Error: %s\n", err);
+            return rc;
+        }
+        if (rc > 0) {
+            if (!o->have_node_id)
+                o->node_id = p.rank;
+            if (!o->have_nodes)
+                o->nodes = p.size;
+            o->place_source = p.source;
+        }
+    }
+    if (gethostname(host, sizeof host - 1) < 0)
+        snprintf(host, sizeof host, "localhost");
+    if (launch_expand_dir(o->data_dir, o->node_id, host, o->data_dir_buf, sizeof o->data_dir_buf,
+                          err, sizeof err) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
+        return -EINVAL;
+    }
+    o->data_dir = o->data_dir_buf;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct server_opts *o)
 {
     enum { O_REG = 256, O_DATA, O_NODE, O_NODES, O_CHUNK, O_QSIZE, O_BUFSZ, O_BUFS, O_DEPTH, O_HELP, O_VER };
@@ -126,8 +171,8 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         switch (c) {
         case O_REG: o->registry_dir = optarg; break;
         case O_DATA: o->data_dir = optarg; break;
-        case O_NODE: rc = parse_size("--node-id", optarg, 0, BFS_MAX_NODES - 1, &v); o->node_id = (uint32_t)v; break;
-        case O_NODES: rc = parse_size("--nodes", optarg, 1, BFS_MAX_NODES, &v); o->nodes = (uint32_t)v; break;
+        case O_NODE: rc = parse_size("--node-id", optarg, 0, BFS_MAX_NODES - 1, &v); o->node_id = (uint32_t)v; o->have_node_id = 1; break;
+        case O_NODES: rc = parse_size("--nodes", optarg, 1, BFS_MAX_NODES, &v); o->nodes = (uint32_t)v; o->have_nodes = 1; break;
         case O_CHUNK: rc = parse_size("--chunk-size", optarg, 4096, 1u << 30, &v); o->chunk_size = (uint32_t)v; break;
         case O_QSIZE: rc = parse_size("--uring-queue-size", optarg, 1, 32768, &v); o->cs.queue_size = (uint32_t)v; break;
         case O_BUFSZ: rc = parse_size("--uring-buffer-size", optarg, 4096, 1u << 30, &v); o->cs.buffer_size = (uint32_t)v; break;
@@ -146,6 +191,8 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         fprintf(stderr, "Error: --registry-dir and --data-dir are required\n");
         rc = -EINVAL;
     }
+    if (rc == 0)
+        rc = place_from_launcher(o);
     if (rc == 0 && o->node_id >= o->nodes) {
         fprintf(stderr, "Error: --node-id %u must be below --nodes %u\n", o->node_id, o->nodes);
         rc = -EINVAL;
@@ -188,7 +235,8 @@ static int lock_data_dir(const char *dir, int *lock_fd)
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 1] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        fprintf(stderr, "Error: data directory %s is in use by another benchfs-server (pid %s)\n", dir, pid);
+        fprintf(stderr, "Error: data directory %s is in use by another benchfs-server (pid %s);"
+                " servers sharing a host need one each, e.g. --data-dir %s-%%r\n", dir, pid, dir);
         close(fd);
         return -EBUSY;
     }
@@ -365,7 +413,10 @@ int server_main(int argc, char **argv)
 
     printf("Starting BenchFS server...\n\n");
     printf("  Data directory:     %s\n", o.data_dir);
-    printf("  Registry directory: %s\n\n", o.registry_dir);
+    printf("  Registry directory: %s\n", o.registry_dir);
+    if (o.place_source)
+        printf("  Node:               %u of %u (from %s)\n", o.node_id, o.nodes, o.place_source);
+    printf("\n");
     printf("Setting up server node...\n");
     fflush(stdout);
 
