@@ -1,7 +1,10 @@
 /* main.c - benchfs-fuse: command line, daemonizing, and the FUSE session.
  *
  *   benchfs-fuse MOUNTPOINT --registry-dir DIR [--timeout S] [--rpc-timeout S]
- *                [-f] [-d] [-s] [-o opt,...] [--help] [--version]
+ *                [--log-file FILE] [-f] [-d] [-s] [-o opt,...] [--help] [--version]
+ *
+ * Logging: every line names the mount point; a daemon (no -f) logs to syslog
+ * and, with --log-file, to that file (its stderr is /dev/null once mounted).
  *
  * Order matters: UCX must not be initialised before a fork (its worker threads
  * and shared-memory segments do not survive one), so without -f the process
@@ -40,6 +43,7 @@ enum { KEY_RO, KEY_RW };   /* mount options we note and pass on */
 /* Our own flags, taken out of argv before libfuse sees it. */
 struct cli {
     const char *registry_dir;
+    const char *log_file;
     double registry_timeout_s;
     double rpc_timeout_s;
     int help;
@@ -69,7 +73,7 @@ static void usage_short(FILE *out)
 {
     fprintf(out,
             "usage: " PROG " MOUNTPOINT --registry-dir DIR [--timeout S] [--rpc-timeout S]\n"
-            "       [-f] [-d] [-s] [-o opt,...]\n"
+            "       [--log-file FILE] [-f] [-d] [-s] [-o opt,...]\n"
             "       " PROG " --help | --version\n");
 }
 
@@ -81,6 +85,7 @@ static void usage_long(void)
            "    --registry-dir DIR     registry directory shared with the servers (required)\n"
            "    --timeout S            wait up to S seconds for the servers to register (default 30)\n"
            "    --rpc-timeout S        fail an RPC after S seconds without answer (default 30)\n"
+           "    --log-file FILE        also append log lines to FILE (a daemon logs to syslog too)\n"
            "    -o entry_timeout=S     kernel caches names for S seconds (default 1.0)\n"
            "    -o attr_timeout=S      kernel caches attributes for S seconds (default 1.0)\n"
            "    -o negative_timeout=S  kernel caches missing names for S seconds (default 1.0, 0: off)\n"
@@ -192,6 +197,12 @@ static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *res
             cli->registry_dir = val;
             continue;
         }
+        if ((r = take_flag("--log-file", argc, argv, &i, &val)) != 0) {
+            if (r < 0)
+                return -1;
+            cli->log_file = val;
+            continue;
+        }
         if ((r = take_flag("--timeout", argc, argv, &i, &val)) != 0) {
             if (r < 0 || parse_seconds("--timeout", val, &cli->registry_timeout_s) < 0)
                 return -1;
@@ -263,6 +274,19 @@ static void explain_open_failure(const struct cli *cli, int rc)
                 cli->registry_dir, strerror(-rc));
 }
 
+/* libfuse's own messages (a failed mount, a broken /dev/fuse) join ours, so a
+ * daemon's reach syslog and the log file. Its lines end in '\n'; ours add one. */
+static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    enum log_level l = level <= FUSE_LOG_ERR ? LOG_ERROR : level <= FUSE_LOG_NOTICE ? LOG_WARN
+                     : level == FUSE_LOG_INFO ? LOG_INFO : LOG_DEBUG;
+    if ((int)l <= bfs_log_level)
+        log_msg(l, "libfuse: %s", msg);
+}
+
 /* fuse/loop.h's loop: a request stream stays on one warm thread, and another
  * reads while a handler waits on the servers longer than this. */
 #define HANDOFF_S 50e-6
@@ -320,10 +344,11 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
     handlers = 1;
     if (fuse_session_mount(se, fopts->mountpoint) != 0)
         goto out;   /* libfuse has printed why (not a directory, no permission, ...) */
-    log_info("mounted BenchFS (%u server%s, registry %s) on %s", bfs_client_nodes(fs->client),
+    log_note("mounted BenchFS (%u server%s, registry %s) on %s", bfs_client_nodes(fs->client),
              bfs_client_nodes(fs->client) == 1 ? "" : "s", cli->registry_dir, fopts->mountpoint);
     if (status_fd >= 0) {
         report_status(&status_fd, 0);
+        log_detach();
         detach_stdio();
     }
 
@@ -345,8 +370,12 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
     if (rc < 0)
         log_error("FUSE session ended with an error: %s", strerror(-rc));
     fuse_session_unmount(se);
+    log_note("unmounted %s", fopts->mountpoint);
 
 out:
+    if (ret != 0)
+        log_note("%s: mount failed or ended with an error (exit %d; the lines above say why)",
+                 fopts->mountpoint, ret);
     if (handlers)
         fuse_remove_signal_handlers(se);
     /* Destroying the session runs op_destroy, which still needs the client. */
@@ -429,6 +458,18 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    if (fopts.mountpoint)
+        log_set_tag(fopts.mountpoint);
+    if (cli.log_file) {
+        int lrc = log_open_file(cli.log_file);
+        if (lrc < 0) {
+            fprintf(stderr, PROG ": cannot open log file %s: %s\n", cli.log_file, strerror(-lrc));
+            free(fopts.mountpoint);
+            fuse_opt_free_args(&args);
+            return 1;
+        }
+    }
+
     struct bfs_fuse fs;
     memset(&fs, 0, sizeof fs);
     fs.opts.entry_timeout = 1.0;
@@ -509,6 +550,8 @@ int main(int argc, char **argv)
         goto out;
     }
     close(pfd[0]);
+    log_use_syslog();
+    fuse_set_log_func(fuse_log_to_ours);
     /* Leave the caller's session and working directory, so that neither a
      * terminal hangup nor an unmountable cwd reaches the daemon. */
     setsid();
@@ -523,5 +566,6 @@ out:
     free(fs.conn_opts);
     free(fopts.mountpoint);
     fuse_opt_free_args(&args);
+    log_close();
     return ret;
 }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ struct server_opts {
     int have_node_id, have_nodes;   /* given as flags: else from the launcher */
     const char *place_source;       /* the launcher variables used, or NULL */
     char data_dir_buf[PATH_MAX];    /* --data-dir with %r and %h expanded */
+    const char *log_file;           /* --log-file, expanded like --data-dir */
+    char log_file_buf[PATH_MAX];
+    int syslog;
     struct chunkstore_opts cs;
 };
 
@@ -55,6 +59,8 @@ static void usage(FILE *f, const char *prog)
         "  --nodes N                 number of servers in the cluster (default: the launcher's\n"
         "                            task count; else 1)\n"
 
+        "  --log-file FILE           also append log lines to FILE (%%r and %%h as above)\n"
+        "  --syslog                  also log to syslog (facility daemon)\n"
         "  --chunk-size BYTES        bytes per chunk, e.g. 4M (default 4M; fixed per data dir)\n"
         "  --uring-queue-size N      io_uring submission queue entries (default 256)\n"
         "  --uring-buffer-size BYTES registered I/O buffer size (default 1M)\n"
@@ -140,12 +146,21 @@ static int place_from_launcher(struct server_opts *o)
         return -EINVAL;
     }
     o->data_dir = o->data_dir_buf;
+    if (o->log_file) {
+        if (launch_expand_dir(o->log_file, o->node_id, host, o->log_file_buf, sizeof o->log_file_buf,
+                              err, sizeof err) < 0) {
+            fprintf(stderr, "Error: --log-file: %s\n", err);
+            return -EINVAL;
+        }
+        o->log_file = o->log_file_buf;
+    }
     return 0;
 }
 
 static int parse_args(int argc, char **argv, struct server_opts *o)
 {
-    enum { O_REG = 256, O_DATA, O_NODE, O_NODES, O_CHUNK, O_QSIZE, O_BUFSZ, O_BUFS, O_DEPTH, O_HELP, O_VER };
+    enum { O_REG = 256, O_DATA, O_NODE, O_NODES, O_CHUNK, O_QSIZE, O_BUFSZ, O_BUFS, O_DEPTH, O_HELP, O_VER,
+           O_LOGFILE, O_SYSLOG };
     static const struct option opts[] = {
         { "registry-dir", required_argument, 0, O_REG },
         { "data-dir", required_argument, 0, O_DATA },
@@ -156,6 +171,8 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         { "uring-buffer-size", required_argument, 0, O_BUFSZ },
         { "uring-buffers", required_argument, 0, O_BUFS },
         { "uring-submit-depth", required_argument, 0, O_DEPTH },
+        { "log-file", required_argument, 0, O_LOGFILE },
+        { "syslog", no_argument, 0, O_SYSLOG },
         { "help", no_argument, 0, O_HELP },
         { "version", no_argument, 0, O_VER },
         { 0, 0, 0, 0 },
@@ -178,6 +195,8 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         case O_BUFSZ: rc = parse_size("--uring-buffer-size", optarg, 4096, 1u << 30, &v); o->cs.buffer_size = (uint32_t)v; break;
         case O_BUFS: rc = parse_size("--uring-buffers", optarg, 1, 4096, &v); o->cs.buffer_count = (uint32_t)v; break;
         case O_DEPTH: rc = parse_size("--uring-submit-depth", optarg, 1, 32768, &v); o->cs.submit_depth = (uint32_t)v; break;
+        case O_LOGFILE: o->log_file = optarg; break;
+        case O_SYSLOG: o->syslog = 1; break;
         case O_HELP: usage(stdout, argv[0]); return 1;
         case O_VER: printf("benchfs-server %s\n", BENCHFS_VERSION); return 1;
         default: rc = -EINVAL; break;
@@ -207,6 +226,19 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
     return rc;
 }
 
+/* A startup error: on stderr as always ("Error: ..."), and in the log file and
+ * syslog too, where an admin of a daemon or a batch job looks. */
+__attribute__((format(printf, 1, 2))) static void fatal(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Error: %s\n", msg);
+    log_note("Error: %s", msg);
+}
+
 /* mkdir -p of the data dir, then an exclusive lock so two servers never share it. */
 static int lock_data_dir(const char *dir, int *lock_fd)
 {
@@ -220,14 +252,15 @@ static int lock_data_dir(const char *dir, int *lock_fd)
         }
     }
     if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "Error: cannot create data directory %s: %s\n", dir, strerror(errno));
-        return -errno;
+        int rc = -errno;
+        fatal("cannot create data directory %s: %s", dir, strerror(-rc));
+        return rc;
     }
     snprintf(path, sizeof path, "%s/benchfs.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         int rc = -errno;
-        fprintf(stderr, "Error: data directory %s is not usable: %s\n", dir, strerror(errno));
+        fatal("data directory %s is not usable: %s", dir, strerror(errno));
         return rc;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -235,8 +268,8 @@ static int lock_data_dir(const char *dir, int *lock_fd)
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 1] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        fprintf(stderr, "Error: data directory %s is in use by another benchfs-server (pid %s);"
-                " servers sharing a host need one each, e.g. --data-dir %s-%%r\n", dir, pid, dir);
+        fatal("data directory %s is in use by another benchfs-server (pid %s);"
+                " servers sharing a host need one each, e.g. --data-dir %s-%%r", dir, pid, dir);
         close(fd);
         return -EBUSY;
     }
@@ -303,6 +336,7 @@ static void take_signal(struct server *s, int sfd, int *stopping, double *deadli
         return;
     printf("\nReceived %s, shutting down (finishing %u in-flight requests)...\n",
            strsignal((int)si.ssi_signo), s->inflight);
+    log_note("received %s: shutting down", strsignal((int)si.ssi_signo));
     fflush(stdout);
     /* New clients must not find us while we drain. */
     registry_unpublish(s->registry_dir, s->node_id, s->nodes);
@@ -405,6 +439,18 @@ int server_main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? 0 : 2;
+    char tag[32];
+    snprintf(tag, sizeof tag, "node %u", o.node_id);
+    log_set_tag(tag);
+    if (o.syslog)
+        log_use_syslog();
+    if (o.log_file && (rc = log_open_file(o.log_file)) < 0) {
+        fatal("cannot open log file %s: %s", o.log_file, strerror(-rc));
+        log_close();
+        return 1;
+    }
+    log_note("starting: node %u of %u, data dir %s, registry %s", o.node_id, o.nodes, o.data_dir,
+             o.registry_dir);
     s.node_id = o.node_id;
     s.nodes = o.nodes;
     s.chunk_size = o.chunk_size;
@@ -435,11 +481,11 @@ int server_main(int argc, char **argv)
         registry_key_init(o.registry_dir, s.key) < 0)
         goto out;
     if ((rc = meta_open(o.data_dir, o.node_id, o.chunk_size, &s.meta)) < 0) {
-        fprintf(stderr, "Error: cannot open the metadata store in %s: %s\n", o.data_dir, strerror(-rc));
+        fatal("cannot open the metadata store in %s: %s", o.data_dir, strerror(-rc));
         goto out;
     }
     if ((rc = chunkstore_open(o.data_dir, &o.cs, &s.cs)) < 0) {
-        fprintf(stderr, "Error: cannot open the chunk store in %s: %s\n", o.data_dir, strerror(-rc));
+        fatal("cannot open the chunk store in %s: %s", o.data_dir, strerror(-rc));
         goto out;
     }
     rc = meta_purge_orphans(s.meta, purge_orphan, &s);
@@ -467,6 +513,7 @@ int server_main(int argc, char **argv)
     print_address(addr, addr_len);
     printf("\nRegistering RPC handlers...\n");
     log_debug("All RPC handlers registered successfully");
+    log_note("ready: address published in %s", o.registry_dir);
     printf("Server is ready and listening for requests.\n");
     printf("Press Ctrl+C to stop the server.\n");
     fflush(stdout);
@@ -493,5 +540,10 @@ out:
         close(lock_fd);
     if (status == 0)
         printf("Server stopped.\n");
+    if (status == 0)
+        log_note("stopped");
+    else
+        log_note("stopped with an error (see the lines above)");
+    log_close();
     return status;
 }
