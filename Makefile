@@ -32,7 +32,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_LIB := $(BUILD)/libbenchfs-common.a
 SERVER_LIB := $(BUILD)/libbenchfs-server.a
 PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-bench $(BUILD)/benchfs-fsck \
-              $(BUILD)/bench-ns
+              $(BUILD)/bench-ns $(BUILD)/benchfs-status
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test test-stress clean fuzz bench demo
@@ -55,6 +55,11 @@ $(BUILD)/benchfs-bench: $(call obj,$(BENCH_SRC)) $(SERVER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 # What namespace operations cost over RPC (make bench runs it on 1 and 3 servers).
 $(BUILD)/bench-ns: $(call obj,bench/ns/nsbench.c) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# Job tools (tools/): the cluster's state, staging trees in and out.
+$(BUILD)/benchfs-status: $(call obj,tools/status.c) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/benchfs-stage: $(call obj,$(wildcard tools/stage/*.c)) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/benchfs-fsck: $(call obj,$(FSCK_SRC)) $(SERVER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -81,7 +86,7 @@ FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.
 build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
-FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c \
+FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/status.c \
               common/proto.c common/placement.c common/log.c
 build/fuzz/fuzz_handlers: $(FUZZ_H_SRC) $(wildcard server/*.h common/*.h)
 	@mkdir -p $(dir $@)

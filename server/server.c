@@ -451,6 +451,9 @@ int server_main(int argc, char **argv)
     }
     log_note("starting: node %u of %u, data dir %s, registry %s", o.node_id, o.nodes, o.data_dir,
              o.registry_dir);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    s.started_ns = (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec;
     s.node_id = o.node_id;
     s.nodes = o.nodes;
     s.chunk_size = o.chunk_size;
