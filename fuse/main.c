@@ -431,6 +431,21 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    /* The daemon works from "/", and benchfs-stage finds the registry in the
+     * mount's name: make a relative --registry-dir absolute. */
+    char *abs_registry = NULL;
+    if (cli.registry_dir && cli.registry_dir[0] != '/') {
+        abs_registry = realpath(cli.registry_dir, NULL);
+        if (!abs_registry) {
+            char cwd[PATH_MAX];
+            size_t n = strlen(cli.registry_dir) + PATH_MAX + 2;
+            if (getcwd(cwd, sizeof cwd) && (abs_registry = malloc(n)))
+                snprintf(abs_registry, n, "%s/%s", cwd, cli.registry_dir);
+        }
+        if (abs_registry)
+            cli.registry_dir = abs_registry;
+    }
+
     /* Name the mount after its cluster ("benchfs:DIR" in mount and df, type
      * fuse.benchfs); put first, so the user's own -o fsname=/subtype= win
      * (and before fuse_parse_cmdline, which else adds subtype=PROGNAME). */
@@ -455,6 +470,7 @@ int main(int argc, char **argv)
     if (fuse_parse_cmdline(&args, &fopts) != 0) {
         usage_short(stderr);
         fuse_opt_free_args(&args);
+        free(abs_registry);
         return EXIT_USAGE;
     }
 
@@ -466,6 +482,7 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": cannot open log file %s: %s\n", cli.log_file, strerror(-lrc));
             free(fopts.mountpoint);
             fuse_opt_free_args(&args);
+            free(abs_registry);
             return 1;
         }
     }
@@ -566,6 +583,7 @@ out:
     free(fs.conn_opts);
     free(fopts.mountpoint);
     fuse_opt_free_args(&args);
+    free(abs_registry);
     log_close();
     return ret;
 }
