@@ -540,7 +540,7 @@ void copy_verify(struct worker *w, size_t i)
         }
         /* Same size and time, other bytes: it was changed behind our back. */
         stage_warn(j, e->rel, DST, "verify: differs from the source though size and time match; "
-                                   "copying it again", -EIO);
+                                   "copying it again", 0);
         j->skipped--;
         j->files_done--;
         j->bytes_done -= e->a.size;

@@ -140,8 +140,8 @@ static void say(struct job *j, const char *rel, int dst_side, const char *what, 
     pthread_mutex_lock(&j->err_lock);
     if (progress_shown)
         fputs("\r\033[K", stderr);
-    fprintf(stderr, PROG ": %s%s%s: %s: %s\n", side_of(j, dst_side), *rel ? "/" : "", rel, what,
-            strerror(-err));
+    fprintf(stderr, PROG ": %s%s%s: %s%s%s\n", side_of(j, dst_side), *rel ? "/" : "", rel, what,
+            err ? ": " : "", err ? strerror(-err) : "");
     pthread_mutex_unlock(&j->err_lock);
 }
 
@@ -235,7 +235,15 @@ static int open_bfs_side(const struct opts *o, struct side *s, const char *path,
     struct where w;
     const char *registry = o->registry, *inner = path;
     if (!registry) {
-        int rc = where_find(path, &w);
+        /* A destination under a mount is made through the mount: looking for it
+         * left a negative entry in the kernel's cache that a directory made
+         * behind its back would hide (negative_timeout). */
+        int rc = make ? local_mkdirs(path) : 0;
+        if (rc < 0) {
+            fprintf(stderr, PROG ": %s: cannot make the directory: %s\n", path, strerror(-rc));
+            return -1;
+        }
+        rc = where_find(path, &w);
         if (rc < 0) {
             fprintf(stderr, PROG ": %s: %s\n", path,
                     rc == -ENOENT ? "not under a BenchFS mount (or give --registry-dir DIR and a path "

@@ -231,7 +231,12 @@ int tree_walk(struct job *j, const char *manifest)
         }
         struct walk w = { .j = j, .dir = (long)i, .listed = manifest ? &listed : NULL,
                           .ancestors = &anc, .all = all };
-        int r = side_list(&j->src, &j->e[i].src, add_child, &w);
+        /* A copy of the handle: adding children moves the entries. */
+        struct shandle dir;
+        int r = side_handle_copy(&j->e[i].src, &dir);
+        if (r == 0)
+            r = side_list(&j->src, &dir, add_child, &w);
+        side_handle_free(&dir);
         if (r == -ENOMEM)
             rc = r;
         else if (r < 0)
