@@ -36,7 +36,11 @@ PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-ben
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test test-stress clean fuzz bench demo
-all: $(PROGS) $(TESTS)
+all: $(PROGS) $(TESTS) $(BUILD)/benchfs
+
+# "benchfs": the program mount.fuse3 runs for -t fuse.benchfs (benchfs-fuse itself).
+$(BUILD)/benchfs: $(BUILD)/benchfs-fuse
+	ln -sf benchfs-fuse $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -44,6 +44,7 @@ enum { KEY_RO, KEY_RW };   /* mount options we note and pass on */
 struct cli {
     const char *registry_dir;
     const char *log_file;
+    char *owned[2];           /* -o registry= and -o log_file= values */
     double registry_timeout_s;
     double rpc_timeout_s;
     int help;
@@ -74,6 +75,7 @@ static void usage_short(FILE *out)
     fprintf(out,
             "usage: " PROG " MOUNTPOINT --registry-dir DIR [--timeout S] [--rpc-timeout S]\n"
             "       [--log-file FILE] [-f] [-d] [-s] [-o opt,...]\n"
+            "       " PROG " REGISTRY_DIR MOUNTPOINT [-o registry options,...]   (mount(8)'s form)\n"
             "       " PROG " --help | --version\n");
 }
 
@@ -86,6 +88,9 @@ static void usage_long(void)
            "    --timeout S            wait up to S seconds for the servers to register (default 30)\n"
            "    --rpc-timeout S        fail an RPC after S seconds without answer (default 30)\n"
            "    --log-file FILE        also append log lines to FILE (a daemon logs to syslog too)\n"
+           "    -o registry=DIR, -o timeout=S, -o rpc_timeout=S, -o log_file=FILE\n"
+           "                           the same as options (for mount -t fuse.benchfs and fstab,\n"
+           "                           where the registry may also be the source: see README)\n"
            "    -o entry_timeout=S     kernel caches names for S seconds (default 1.0)\n"
            "    -o attr_timeout=S      kernel caches attributes for S seconds (default 1.0)\n"
            "    -o negative_timeout=S  kernel caches missing names for S seconds (default 1.0, 0: off)\n"
@@ -161,8 +166,42 @@ static int take_flag(const char *flag, int argc, char **argv, int *i, const char
 /* Takes our flags out of argv (libfuse's option parser knows neither them nor
  * the "--flag VALUE" form) and leaves the rest, in order, in *rest.
  * Returns 0, or -1 after printing what is wrong. */
+/* Our options given as -o NAME=VALUE (what mount(8), fstab and mount.fuse3
+ * pass): registry=DIR, timeout=S, rpc_timeout=S, log_file=FILE are taken, the
+ * rest of the list goes on to libfuse as one -o. 0 or -1 after a message. */
+static int take_mount_opts(const char *list, struct cli *cli, struct fuse_args *rest)
+{
+    char *copy = strdup(list), *keep = NULL, *save = NULL;
+    int rc = copy ? 0 : -1;
+    for (char *o = copy ? strtok_r(copy, ",", &save) : NULL; o && rc == 0; o = strtok_r(NULL, ",", &save)) {
+        char *val = strchr(o, '=');
+        if (val && strncmp(o, "registry=", 9) == 0 && val[1]) {
+            free(cli->owned[0]);
+            cli->registry_dir = cli->owned[0] = strdup(val + 1);
+        } else if (val && strncmp(o, "log_file=", 9) == 0 && val[1]) {
+            free(cli->owned[1]);
+            cli->log_file = cli->owned[1] = strdup(val + 1);
+        } else if (val && strncmp(o, "timeout=", 8) == 0) {
+            rc = parse_seconds("-o timeout", val + 1, &cli->registry_timeout_s);
+        } else if (val && strncmp(o, "rpc_timeout=", 12) == 0) {
+            rc = parse_seconds("-o rpc_timeout", val + 1, &cli->rpc_timeout_s);
+        } else if (fuse_opt_add_opt(&keep, o) != 0) {
+            rc = -1;
+        }
+    }
+    if (rc == 0 && keep) {
+        fuse_opt_add_arg(rest, "-o");
+        fuse_opt_add_arg(rest, keep);
+    }
+    free(keep);
+    free(copy);
+    return rc;
+}
+
 static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *rest)
 {
+    const char *first_positional = NULL;
+    int positional = 0;
     fuse_opt_add_arg(rest, argv[0]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -173,10 +212,16 @@ static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *res
                 fuse_opt_add_arg(rest, argv[i]);
             break;
         }
-        if (strcmp(a, "-o") == 0 && i + 1 < argc) {
-            /* The value of -o belongs to libfuse and to bfs_opt_spec. */
-            fuse_opt_add_arg(rest, a);
-            fuse_opt_add_arg(rest, argv[++i]);
+        if ((strcmp(a, "-o") == 0 && i + 1 < argc) || (strncmp(a, "-o", 2) == 0 && a[2])) {
+            /* The value of -o belongs to libfuse and to bfs_opt_spec, but for
+             * our own options in mount(8)'s form (fstab has only -o). */
+            const char *v = a[2] ? a + 2 : argv[++i];
+            if (take_mount_opts(v, cli, rest) < 0)
+                return -1;
+            continue;
+        }
+        if (a[0] != '-' && positional++ == 0) {
+            first_positional = a;   /* SOURCE or MOUNTPOINT: decided at the end */
             continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -215,6 +260,12 @@ static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *res
         }
         fuse_opt_add_arg(rest, a);
     }
+    /* "benchfs-fuse REGISTRY MOUNTPOINT" (how mount.fuse3 calls a file system:
+     * source first) when no --registry-dir said otherwise. */
+    if (first_positional && positional >= 2 && !cli->registry_dir)
+        cli->registry_dir = first_positional;
+    else if (first_positional)
+        fuse_opt_insert_arg(rest, 1, first_positional);
     return 0;
 }
 
@@ -416,11 +467,15 @@ int main(int argc, char **argv)
     if (prescan(argc, argv, &cli, &args) < 0) {
         usage_short(stderr);
         fuse_opt_free_args(&args);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return EXIT_USAGE;
     }
     if (cli.help) {
         usage_long();
         fuse_opt_free_args(&args);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return 0;
     }
     if (cli.version) {
@@ -428,6 +483,8 @@ int main(int argc, char **argv)
         fflush(stdout);   /* fuse_lowlevel_version runs fusermount3, which writes directly */
         fuse_lowlevel_version();
         fuse_opt_free_args(&args);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return 0;
     }
 
@@ -471,6 +528,8 @@ int main(int argc, char **argv)
         usage_short(stderr);
         fuse_opt_free_args(&args);
         free(abs_registry);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return EXIT_USAGE;
     }
 
@@ -483,6 +542,8 @@ int main(int argc, char **argv)
             free(fopts.mountpoint);
             fuse_opt_free_args(&args);
             free(abs_registry);
+            free(cli.owned[0]);
+            free(cli.owned[1]);
             return 1;
         }
     }
@@ -584,6 +645,8 @@ out:
     free(fopts.mountpoint);
     fuse_opt_free_args(&args);
     free(abs_registry);
+    free(cli.owned[0]);
+    free(cli.owned[1]);
     log_close();
     return ret;
 }

@@ -1,7 +1,7 @@
 /* status.c - benchfs-status: every server of a cluster, from its registry file
  * and its own answer to OP_STATUS.
  *
- *   benchfs-status --registry-dir R [--json] [--timeout S]
+ *   benchfs-status --registry-dir R [--json | --list] [--timeout S]
  *
  * The registry names the cluster size (each address file carries it) and each
  * server's host and pid. A node is
@@ -41,13 +41,14 @@ struct node {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " --registry-dir DIR [--json] [--timeout S]\n"
+    fprintf(f, "usage: " PROG " --registry-dir DIR [--json | --list] [--timeout S]\n"
                "\n"
                "Shows every BenchFS server registered in DIR: state (up/down/stale), host, pid,\n"
                "uptime, inodes, chunk files, bytes stored, free space of its data dir and requests\n"
                "handled by type. Exit status 0 when every server is up, 1 when one is not, 2 for\n"
                "bad usage or no cluster in DIR.\n"
                "  --json        one JSON object instead of the table\n"
+               "  --list        one line per server: NODE STATE HOST PID (for scripts)\n"
                "  --timeout S   how long a server may take to answer (default 5)\n");
 }
 
@@ -211,6 +212,16 @@ static void print_table(const char *dir, uint32_t n, const struct node *nodes, u
     }
 }
 
+static void print_list(uint32_t n, const struct node *nodes)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        const struct node *nd = &nodes[k];
+        const char *host = nd->state == ST_UP ? nd->st.host : nd->have_entry ? nd->e.host : "-";
+        uint32_t pid = nd->state == ST_UP ? nd->st.pid : nd->have_entry ? nd->e.pid : 0;
+        printf("%u %s %s %u\n", k, state_names[nd->state], *host ? host : "-", pid);
+    }
+}
+
 static void json_str(const char *s)
 {
     putchar('"');
@@ -265,10 +276,11 @@ static void print_json(const char *dir, uint32_t n, const struct node *nodes, ui
 
 int main(int argc, char **argv)
 {
-    enum { O_REG = 256, O_JSON, O_TIMEOUT, O_HELP, O_VER };
+    enum { O_REG = 256, O_JSON, O_LIST, O_TIMEOUT, O_HELP, O_VER };
     static const struct option opts[] = {
         { "registry-dir", required_argument, 0, O_REG },
         { "json", no_argument, 0, O_JSON },
+        { "list", no_argument, 0, O_LIST },
         { "timeout", required_argument, 0, O_TIMEOUT },
         { "help", no_argument, 0, O_HELP },
         { "version", no_argument, 0, O_VER },
@@ -283,6 +295,7 @@ int main(int argc, char **argv)
         switch (c) {
         case O_REG: dir = optarg; break;
         case O_JSON: json = 1; break;
+        case O_LIST: json = 2; break;
         case O_TIMEOUT:
             timeout = strtod(optarg, &end);
             if (end == optarg || *end || !isfinite(timeout) || timeout <= 0) {
@@ -315,7 +328,9 @@ int main(int argc, char **argv)
     uint32_t up = 0;
     for (uint32_t k = 0; k < n; k++)
         up += nodes[k].state == ST_UP;
-    if (json)
+    if (json == 2)
+        print_list(n, nodes);
+    else if (json)
         print_json(dir, n, nodes, up);
     else
         print_table(dir, n, nodes, up);
