@@ -162,6 +162,20 @@ out:
     return 0;
 }
 
+/* The data (if any) is in: the attributes, then the entry counts as copied. */
+static void finish_copy(struct job *j, size_t i, struct sfile *f, unsigned what, uint32_t type)
+{
+    struct entry *e = &j->e[i];
+    int rc = side_setattr(&j->dst, &e->dst, f, &e->a, what, type);
+    if (rc < 0) {
+        stage_error(j, i, DST, "cannot set size, mode, owner or times", rc);
+        return;
+    }
+    e->state = E_COPIED;
+    j->copied++;
+    j->files_done++;
+}
+
 /* ---- regular files ---- */
 
 struct file_ctx {
@@ -226,16 +240,8 @@ static void copy_file(struct worker *w, size_t i, int force)
         drop_partial(j, i, pd);
         return;
     }
-    unsigned what = SA_MODE | SA_OWNER | SA_TIMES | (end < e->a.size ? SA_SIZE : 0);
-    rc = side_setattr(&j->dst, &e->dst, &x.df, &e->a, what, S_IFREG);
+    finish_copy(j, i, &x.df, SA_MODE | SA_OWNER | SA_TIMES | (end < e->a.size ? SA_SIZE : 0), S_IFREG);
     side_close(&j->dst, &x.df);
-    if (rc < 0) {
-        stage_error(j, i, DST, "cannot set size, mode, owner or times", rc);
-        return;
-    }
-    e->state = E_COPIED;
-    j->copied++;
-    j->files_done++;
 }
 
 unsigned copy_prepare_big(struct worker *w, size_t i)
@@ -303,14 +309,7 @@ void copy_segment(struct worker *w, size_t i, unsigned seg)
         e->state = E_FAILED;
         return;
     }
-    rc = side_setattr(&j->dst, &e->dst, NULL, &e->a, SA_MODE | SA_OWNER | SA_TIMES, S_IFREG);
-    if (rc < 0) {
-        stage_error(j, i, DST, "cannot set mode, owner or times", rc);
-        return;
-    }
-    e->state = E_COPIED;
-    j->copied++;
-    j->files_done++;
+    finish_copy(j, i, NULL, SA_MODE | SA_OWNER | SA_TIMES, S_IFREG);
 }
 
 /* ---- symlinks and special files ---- */
@@ -367,14 +366,7 @@ static void copy_other(struct worker *w, size_t i)
         keep_existing(j, i, &da, type);
     if (rc != 0)
         return;
-    rc = side_setattr(&j->dst, &e->dst, NULL, &e->a, SA_MODE | SA_OWNER | SA_TIMES, type);
-    if (rc < 0) {
-        stage_error(j, i, DST, "cannot set mode, owner or times", rc);
-        return;
-    }
-    e->state = E_COPIED;
-    j->copied++;
-    j->files_done++;
+    finish_copy(j, i, NULL, SA_MODE | SA_OWNER | SA_TIMES, type);
 }
 
 void copy_entry(struct worker *w, size_t i)
