@@ -171,9 +171,17 @@ static int take_flag(const char *flag, int argc, char **argv, int *i, const char
  * rest of the list goes on to libfuse as one -o. 0 or -1 after a message. */
 static int take_mount_opts(const char *list, struct cli *cli, struct fuse_args *rest)
 {
-    char *copy = strdup(list), *keep = NULL, *save = NULL;
+    char *copy = strdup(list), *keep = NULL, *next = copy;
     int rc = copy ? 0 : -1;
-    for (char *o = copy ? strtok_r(copy, ",", &save) : NULL; o && rc == 0; o = strtok_r(NULL, ",", &save)) {
+    while (rc == 0 && next && *next) {
+        /* One option: up to a ',' that is not escaped ("\,", as libfuse writes). */
+        char *o = next, *p = next;
+        while (*p && *p != ',')
+            p += p[0] == '\\' && p[1] ? 2 : 1;
+        next = *p ? p + 1 : NULL;
+        *p = '\0';
+        if (!*o)
+            continue;
         char *val = strchr(o, '=');
         if (val && strncmp(o, "registry=", 9) == 0 && val[1]) {
             free(cli->owned[0]);
@@ -185,7 +193,7 @@ static int take_mount_opts(const char *list, struct cli *cli, struct fuse_args *
             rc = parse_seconds("-o timeout", val + 1, &cli->registry_timeout_s);
         } else if (val && strncmp(o, "rpc_timeout=", 12) == 0) {
             rc = parse_seconds("-o rpc_timeout", val + 1, &cli->rpc_timeout_s);
-        } else if (fuse_opt_add_opt(&keep, o) != 0) {
+        } else if (fuse_opt_add_opt(&keep, o) != 0) {   /* o keeps its escapes */
             rc = -1;
         }
     }
