@@ -91,6 +91,7 @@ if command -v mpirun >/dev/null; then
     check "mpirun: data dirs removed (--clean)" test -z "$(ls -d "$T"/mpi/data-* 2>/dev/null)"
     unset BENCHFS_BIN BENCHFS_LAUNCHER BENCHFS_SERVERS BENCHFS_NODES BENCHFS_REGISTRY BENCHFS_DATA BENCHFS_MNT \
           BENCHFS_TIMEOUT BENCHFS_LAUNCHER_OPTS
+    echo "jobkit: mpirun part done after ${SECONDS} s"
 else
     skip "mpirun: mpirun not installed (Debian package openmpi-bin)"
 fi
@@ -153,6 +154,7 @@ wait_for 30 bash -c '[ "$(sinfo -h -o %T 2>/dev/null)" = idle ]' ||
     slurm_skip "the one-node cluster did not come up (sinfo: $(sinfo -h -o '%T %E' 2>&1 | head -1));" \
                "slurmd: $(tail -3 "$SL/slurmd.log" "$SL/slurmd.out" 2>&1 | tr '\n' ' ')"
 pass "slurm: munged, slurmctld and slurmd up"
+echo "jobkit: Slurm up after ${SECONDS} s"
 
 # A bare step of 3 servers placed by srun, stopped with SIGTERM to the step.
 R=$T/srun/reg
@@ -169,15 +171,22 @@ wait_for 30 eval "! kill -0 $srun_pid"
 check "srun: SIGTERM to the step ($step) stops all 3 servers" test "$(grep -c "Server stopped" "$T/srun.out")" -eq 3
 check "srun: ... and removes every registry file" test -z "$(ls "$R"/*.addr 2>/dev/null)"
 
+echo "jobkit: bare srun step done after ${SECONDS} s"
+
 # The kit's batch script: start, stage in, application, stage out, stop.
 R=$T/job/reg M=$T/job/mnt
 KIT_REGS+=("$R")
-timeout 150 sbatch --wait -o "$T/job.out" -N 1 --ntasks-per-node=3 --time=5 \
+# (sbatch --wait polls with growing pauses, seconds after the job ended: poll scontrol instead.)
+job=$(timeout 30 sbatch --parsable -o "$T/job.out" -N 1 --ntasks-per-node=3 --time=5 \
     --export=ALL,BENCHFS_BIN="$BIN",BENCHFS_KIT="$KIT",BENCHFS_REGISTRY="$R",BENCHFS_DATA="$T/job/data-%r",BENCHFS_MNT="$M",BENCHFS_SERVERS=3,BENCHFS_TIMEOUT=60,BENCHFS_STAGE_IN="$T/pfs/in input",BENCHFS_STAGE_OUT="output $T/job/out" \
-    "$KIT/benchfs.sbatch" "$T/app.sh" >"$T/sbatch.out" 2>&1
-rc=$?
-cat "$T/sbatch.out" "$T/job.out"
-check "slurm: the batch job succeeded (sbatch --wait exit $rc)" test "$rc" -eq 0
+    "$KIT/benchfs.sbatch" "$T/app.sh" 2>"$T/sbatch.err")
+job_state() { scontrol show job -o "$job" 2>/dev/null | grep -o "JobState=[A-Z_]*" | cut -d= -f2; }
+ended() { case $(job_state) in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) return 0 ;; esac; return 1; }
+[ -n "$job" ] && wait_for 150 ended
+state=$(job_state)
+cat "$T/sbatch.err" "$T/job.out"
+scontrol show job -o "$job" 2>/dev/null | grep -o "StartTime=[^ ]* EndTime=[^ ]*"
+check "slurm: the batch job $job completed (state ${state:-none})" test "$state" = COMPLETED
 check "slurm: 3 servers registered" grep -q "3 servers, 3 up" "$T/job.out"
 check "slurm: mounted" grep -q "BenchFS is up" "$T/job.out"
 check "slurm: staged in" grep -q "benchfs-stage in: .* 0 failed" "$T/job.out"
@@ -186,4 +195,5 @@ check "slurm: staged out" grep -q "benchfs-stage out: .* 0 failed" "$T/job.out"
 same_output slurm "$T/job/out"
 all_stopped slurm "$R" "$M"
 check "slurm: no job step left" test -z "$(squeue -h 2>/dev/null)"
+echo "jobkit: batch job done after ${SECONDS} s"
 finish
