@@ -75,7 +75,7 @@ struct unsynced {
     uint32_t n, cap;
 };
 
-enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART, OP_WRITEBACK };
+enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART, OP_WRITEBACK, OP_FALLOC };
 
 struct op {
     enum op_kind kind;
@@ -682,6 +682,18 @@ static int op_complete(struct chunkstore *cs, struct op *op, int res)
         op_free(cs, op);
         return 0;
     }
+    if (op->kind == OP_FALLOC) {
+        if (res >= 0) {   /* blocks changed: the next fsync of the ino flushes them */
+            op->ent->dirty = true;
+            cs->wrote = true;
+        } else if (res != -EOPNOTSUPP) {
+            log_error("chunkstore: fallocate (mode %d) of chunk ino %016llx idx %llu off %llu "
+                      "len %zu: %s", (int)op->buf_index, (unsigned long long)op->ent->ino,
+                      (unsigned long long)op->ent->idx, (unsigned long long)op->off, op->len,
+                      strerror(-res));
+        }
+        return op_finish(cs, op, res < 0 ? res : 0);
+    }
     const char *what = op->kind == OP_READ ? "read" : "write";
     if (res == -EINTR || res == -EAGAIN)
         goto again;
@@ -1153,6 +1165,76 @@ int chunkstore_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t 
     return io_start(cs, OP_READ, ino, idx, off, buf, buf_index, len, cb, arg);
 }
 
+int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                         size_t len, int mode, chunk_cb cb, void *arg)
+{
+    int r = io_check(cs, "fallocate", ino, idx, off, NULL, -1, 0);
+    if (r == 0 && (len == 0 || len > cs->o.chunk_size - off))
+        r = -EINVAL;
+    if (r < 0)
+        return r;
+    struct op *op = op_new(cs, OP_FALLOC, cb, arg);
+    if (!op)
+        return -ENOMEM;
+    op->off = off;
+    op->len = len;
+    op->buf_index = mode;   /* for the log line: a fallocate has no buffer */
+    /* A punched hole in a missing chunk file is there already. */
+    r = ent_get(cs, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE), &op->ent);
+    if (r == -ENOENT) {
+        cs->inflight++;
+        done_push(cs, op, 0);
+        return 0;
+    }
+    struct io_uring_sqe *sqe = r < 0 ? NULL : get_sqe(cs);
+    if (!sqe) {
+        if (r == 0) {
+            ent_put(cs, op->ent);
+            r = -EBUSY;
+        }
+        op_free(cs, op);
+        return r;
+    }
+    io_uring_prep_fallocate(sqe, op->ent->fd, mode, (off_t)off, (off_t)len);
+    io_uring_sqe_set_data(sqe, op);
+    cs->sqes_out++;
+    cs->inflight++;
+    maybe_submit(cs);
+    return 0;
+}
+
+int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,
+                    uint64_t *out)
+{
+    struct fd_ent *e;
+    if (off >= cs->o.chunk_size || (whence != SEEK_DATA && whence != SEEK_HOLE))
+        return -EINVAL;
+    int r = ent_get(cs, ino, idx, false, &e);
+    if (r == -ENOENT) {   /* no chunk file: all hole */
+        *out = off;
+        return whence == SEEK_HOLE ? 0 : -ENXIO;
+    }
+    if (r < 0)
+        return r;
+    off_t p = lseek(e->fd, (off_t)off, whence);
+    if (p < 0) {
+        r = -errno;
+        /* Past the chunk file's end: no data there, and all of it a hole. */
+        if (r == -ENXIO && whence == SEEK_HOLE) {
+            *out = off;
+            r = 0;
+        } else if (r != -ENXIO) {
+            log_error("chunkstore: lseek of chunk ino %016llx idx %llu: %s",
+                      (unsigned long long)ino, (unsigned long long)idx, strerror(-r));
+        }
+    } else {
+        *out = (uint64_t)p < cs->o.chunk_size ? (uint64_t)p : cs->o.chunk_size;
+        r = whence == SEEK_DATA && *out >= cs->o.chunk_size ? -ENXIO : 0;
+    }
+    ent_put(cs, e);
+    return r;
+}
+
 static int bucket_dir_fd(struct chunkstore *cs, int b)
 {
     if (cs->bucket_fd[b] < 0) {
@@ -1356,6 +1438,55 @@ static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uin
             err = r;
     }
     return err;
+}
+
+int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                           uint64_t *idx)
+{
+    char name[48];
+    if (end <= first)
+        return -ENOENT;
+    if (end - first <= REMOVE_BY_INDEX_MAX) {
+        for (uint64_t i = first; i < end; i++) {
+            chunk_name(name, sizeof name, ino, i);
+            if (ent_find(cs, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0) {
+                *idx = i;
+                return 0;
+            }
+            if (errno != ENOENT)
+                return -errno;
+        }
+        return -ENOENT;
+    }
+    int b = bucket_of(ino);
+    int dfd = bucket_dir_fd(cs, b);
+    if (dfd < 0)
+        return dfd;
+    int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+    if (!d) {
+        int r = -errno;
+        log_error("chunkstore: list bucket %02x of %s: %s", b, cs->path, strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        return r;
+    }
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
+    uint64_t best = UINT64_MAX;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t fino, fidx;
+        if (strncmp(de->d_name, prefix, (size_t)plen) == 0 &&
+            chunkstore_name_parse(de->d_name, &fino, &fidx) == 0 && fino == ino &&
+            fidx >= first && fidx < end && fidx < best)
+            best = fidx;
+    }
+    closedir(d);
+    if (best == UINT64_MAX)
+        return -ENOENT;
+    *idx = best;
+    return 0;
 }
 
 static uint64_t chunks_for(const struct chunkstore *cs, uint64_t size)
