@@ -15,6 +15,7 @@
 
 #define WINDOW 4                    /* RPCs one call keeps in flight */
 #define APPEND_INLINE_MAX (64 << 10) /* on a cluster, larger appends reserve first, then write */
+#define FALLOC_CHECK_MIN (64 << 20)  /* larger allocations check the free space first */
 
 static int run1(struct bfs_client *c, struct rpc_call *call)
 {
@@ -53,6 +54,36 @@ static int size_grow(struct bfs_client *c, uint64_t ino, uint64_t off, uint64_t 
 
 /* ---- O_APPEND ---- */
 
+/* WRITEs of [off, off+len), each within one chunk and one RPC, and nothing
+ * else: 0 once all are stored, or the first error. */
+static int write_pieces(struct bfs_client *c, uint64_t ino, const void *buf, size_t len,
+                        uint64_t off)
+{
+    uint32_t nodes = bfs_client_nodes(c), cs = bfs_client_chunk_size(c);
+    int rc = 0;
+    for (size_t done = 0; rc == 0 && done < len;) {
+        struct rpc_call calls[WINDOW];
+        size_t n = 0;
+        for (; n < WINDOW && done < len; n++) {
+            uint64_t pos = off + done, idx = pos / cs, coff = pos % cs;
+            size_t plen = len - done;
+            if (plen > cs - coff)
+                plen = cs - coff;
+            if (plen > BFS_MAX_IO)
+                plen = BFS_MAX_IO;
+            bfs_call_prep(&calls[n], place_chunk(ino, idx, nodes), OP_WRITE);
+            calls[n].args.ino = ino;
+            calls[n].args.idx = idx;
+            calls[n].args.off = coff;
+            calls[n].data = (const uint8_t *)buf + done;
+            calls[n].data_len = plen;
+            done += plen;
+        }
+        rc = run_all(c, calls, n);
+    }
+    return rc;
+}
+
 ssize_t bfs_append(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t *off,
                    struct bfs_wcc *wcc)
 {
@@ -84,15 +115,14 @@ ssize_t bfs_append(struct bfs_client *c, uint64_t ino, const void *buf, size_t l
         }
         return (ssize_t)len;
     }
-    /* Reserved, not stored: the range is ours alone, written as any write. */
-    ssize_t n = bfs_write(c, ino, buf, len, *off);
-    if (n >= 0 && (size_t)n < len)
-        n = -EIO;
-    if (n < 0)
+    /* Reserved, not stored: the range is ours alone. The owner has its size and
+     * st_blocks already, so the pieces go out as bare WRITEs. */
+    rc = write_pieces(c, ino, buf, len, *off);
+    if (rc < 0)
         log_warn("ino %llx: append of %zu bytes at %llu: reserved, but writing failed: %s "
                  "(the range reads as zeros)", (unsigned long long)ino, len,
-                 (unsigned long long)*off, strerror((int)-n));
-    return n;
+                 (unsigned long long)*off, strerror(-rc));
+    return rc < 0 ? rc : (ssize_t)len;
 }
 
 /* ---- fallocate ---- */
@@ -114,6 +144,14 @@ int bfs_fallocate(struct bfs_client *c, uint64_t ino, int mode, uint64_t off, ui
         return rc;
     uint32_t nodes = bfs_client_nodes(c), cs = bfs_client_chunk_size(c);
     uint64_t end = off + len;
+    /* A range the cluster cannot hold fails at once, not after filling its disks. */
+    if (mode != punch && len > FALLOC_CHECK_MIN) {
+        struct statvfs v;
+        if ((rc = bfs_statfs(c, &v)) < 0)
+            return rc;
+        if (len / v.f_frsize >= v.f_bavail)
+            return -ENOSPC;
+    }
     if (mode == punch && end > a.size)
         end = a.size;   /* nothing is stored past the end */
     /* Each chunk's server does its piece (io_uring), then the owner the size and

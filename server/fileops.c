@@ -85,8 +85,9 @@ static int do_append(struct server *s, struct srv_req *r)
         return rc;
     if (a.size > (uint64_t)INT64_MAX - len)
         return -EFBIG;
-    struct bfs_attr in = { .size = a.size + len };
-    if ((rc = meta_setattr(s->meta, r->a.ino, BFS_SET_SIZE_GROW, &in, now_ns(), &after, NULL)) < 0)
+    /* Counted as stored at once (st_blocks): the client's WRITE elsewhere then
+     * needs no SETATTR after it. A write that never comes leaves zeros counted. */
+    if ((rc = meta_wrote(s->meta, r->a.ino, a.size, a.size + len, now_ns(), &after, NULL)) < 0)
         return rc;
     r->r.off = a.size;
     r->r.len = (uint32_t)len;
