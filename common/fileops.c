@@ -154,6 +154,8 @@ int bfs_fallocate(struct bfs_client *c, uint64_t ino, int mode, uint64_t off, ui
     }
     if (mode == punch && end > a.size)
         end = a.size;   /* nothing is stored past the end */
+    else if ((mode & FALLOC_FL_KEEP_SIZE) && end > (a.size + cs - 1) / cs * cs)
+        end = (a.size + cs - 1) / cs * cs;   /* no chunk file lies past the file's last chunk */
     /* Each chunk's server does its piece (io_uring), then the owner the size and
      * st_blocks: a size is never raised over blocks that failed to allocate. */
     for (uint64_t pos = off; rc == 0 && pos < end;) {

@@ -171,6 +171,9 @@ static int do_fallocate(struct server *s, struct srv_req *r)
         rc = file_attr(s, r->a.ino, &a);
     if (rc < 0)
         return rc;
+    /* No chunk file past the file's last chunk (the client does not ask for one). */
+    if (owner(s, r->a.ino) && (r->a.mode & FALLOC_FL_KEEP_SIZE) && r->a.idx * s->chunk_size >= a.size)
+        return 0;
     if (owner(s, r->a.ino) && r->a.idx == 0) {
         if ((rc = inline_have(s, r->a.ino, &have)) < 0)
             return rc;
