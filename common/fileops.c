@@ -260,8 +260,6 @@ ssize_t bfs_copy_range(struct bfs_client *c, uint64_t src, uint64_t soff, uint64
     struct bfs_attr sa, da;
     if (soff > (uint64_t)INT64_MAX || doff > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX)
         return -EINVAL;
-    if (src == dst && soff < doff + len && doff < soff + len)
-        return -EINVAL;   /* as copy_file_range(2): overlapping ranges of one file */
     int rc = regular(c, src, &sa);
     if (rc == 0)
         rc = regular(c, dst, &da);
@@ -271,6 +269,9 @@ ssize_t bfs_copy_range(struct bfs_client *c, uint64_t src, uint64_t soff, uint64
         return 0;
     if (len > sa.size - soff)
         len = (size_t)(sa.size - soff);
+    /* As copy_file_range(2), on the range clamped to the source's end. */
+    if (src == dst && soff < doff + len && doff < soff + len)
+        return -EINVAL;
     if (len > (uint64_t)INT64_MAX - doff)
         return -EFBIG;
     uint32_t nodes = bfs_client_nodes(c), cs = bfs_client_chunk_size(c);
