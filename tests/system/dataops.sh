@@ -3,7 +3,8 @@
 # through real mounts, on one server and on a cluster of three at once (64K
 # chunks, two mounts each):
 #   - test_dataops append: 4 writers on 2 mounts append 10,000 records each to
-#     one file; every record present once and intact
+#     one file; every record present once and intact (and once more with one of
+#     the mounts -o writeback_cache, on one server)
 #   - test_dataops fs: O_APPEND offsets, bfs_append, fallocate modes and errors,
 #     st_blocks, SEEK_DATA/SEEK_HOLE, copy_file_range
 #   - cp --sparse=always and tar -S keep a sparse file sparse; fio with
@@ -23,6 +24,8 @@ for c in 1 3; do
     mount_fs "$T/reg$c" "$T/m$c" || { fail "mount ($c)"; finish; }
     mount_fs "$T/reg$c" "$T/n$c" || { fail "second mount ($c)"; finish; }
 done
+# Appends from a writeback_cache mount are the servers' too (O_APPEND handles are direct_io).
+mount_fs "$T/reg1" "$T/w1" -o writeback_cache || { fail "writeback_cache mount"; finish; }
 
 # Sparse copies with real programs: data at 0, 1 MiB and 33 MiB in a 40 MiB file.
 sparse_tools() {
@@ -65,6 +68,8 @@ for c in 1 3; do
     sparse_tools "$T/n$c" "$c" 2>&1 | label "tools, $c" >"$T/out.t$c" &
     jobs_+=($!)
 done
+tmo 120 "$BIN/tests/system/test_dataops" append "$T/w1" "$T/m1" 2>&1 | label "append, writeback_cache" >"$T/out.aw" &
+jobs_+=($!)
 wait "${jobs_[@]}"
 for c in 1 3; do
     tmo 60 "$BIN/tests/system/test_dataops" local "$T/m$c" "$T/reg$c" 2>&1 | label "$c" >"$T/out.l$c"
@@ -78,6 +83,7 @@ for c in 1 3; do
     [ "$(grep -c '^PASS' "$T/out.l$c")" -eq 1 ] || fail "local copy test ($c) did not pass"
     [ "$(grep -c '^PASS' "$T/out.t$c")" -eq 3 ] || fail "tools ($c): not all 3 passed"
 done
+[ "$(grep -c '^PASS' "$T/out.aw")" -eq 1 ] || fail "append test (writeback_cache) did not pass"
 grep -h "WARN\|ERROR" "$T"/d1.log "$T"/d3*.log | head -n 5
 echo "dataops: $t_pass passed, $t_fail failed in ${SECONDS}s"
 finish
