@@ -1384,23 +1384,34 @@ static int remove_one(struct chunkstore *cs, int dfd, const char *name, uint64_t
  * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
 #define REMOVE_BY_INDEX_MAX 256
 
-/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
-static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+/* A listing of ino's bucket directory (*dfd: the directory's own fd, kept open
+ * by the store), or NULL and *err. */
+static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *err)
 {
     int b = bucket_of(ino);
-    int dfd = bucket_dir_fd(cs, b);
-    if (dfd < 0)
-        return dfd;
+    if ((*dfd = bucket_dir_fd(cs, b)) < 0) {
+        *err = *dfd;
+        return NULL;
+    }
     /* fdopendir takes the fd it is given: list through a copy of ours. */
-    int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int lfd = openat(*dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
     if (!d) {
-        int r = -errno;
+        *err = -errno;
         log_error("chunkstore: list bucket %02x of %s: %s", b, cs->path, strerror(errno));
         if (lfd >= 0)
             close(lfd);
-        return r;
     }
+    return d;
+}
+
+/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
+static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    int dfd, lerr;
+    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
+    if (!d)
+        return lerr;
     char prefix[24];
     int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
     int err = 0;
@@ -1458,19 +1469,10 @@ int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, 
         }
         return -ENOENT;
     }
-    int b = bucket_of(ino);
-    int dfd = bucket_dir_fd(cs, b);
-    if (dfd < 0)
-        return dfd;
-    int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
-    if (!d) {
-        int r = -errno;
-        log_error("chunkstore: list bucket %02x of %s: %s", b, cs->path, strerror(errno));
-        if (lfd >= 0)
-            close(lfd);
-        return r;
-    }
+    int dfd, lerr;
+    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
+    if (!d)
+        return lerr;
     char prefix[24];
     int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
     uint64_t best = UINT64_MAX;
