@@ -1451,23 +1451,38 @@ static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uin
     return err;
 }
 
-int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
-                           uint64_t *idx)
+/* Inserts v into the ascending list out[0..*n) of at most max values, dropping the largest. */
+static void insert_lowest(uint64_t *out, size_t max, size_t *n, uint64_t v)
+{
+    size_t i = *n;
+    if (i == max) {
+        if (v >= out[max - 1])
+            return;
+        i--;
+    } else {
+        (*n)++;
+    }
+    for (; i > 0 && out[i - 1] > v; i--)
+        out[i] = out[i - 1];
+    out[i] = v;
+}
+
+int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                      uint64_t *out, size_t max, size_t *n)
 {
     char name[48];
-    if (end <= first)
-        return -ENOENT;
+    *n = 0;
+    if (end <= first || max == 0)
+        return 0;
     if (end - first <= REMOVE_BY_INDEX_MAX) {
-        for (uint64_t i = first; i < end; i++) {
+        for (uint64_t i = first; i < end && *n < max; i++) {
             chunk_name(name, sizeof name, ino, i);
-            if (ent_find(cs, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0) {
-                *idx = i;
-                return 0;
-            }
-            if (errno != ENOENT)
+            if (ent_find(cs, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
+                out[(*n)++] = i;
+            else if (errno != ENOENT)
                 return -errno;
         }
-        return -ENOENT;
+        return 0;
     }
     int dfd, lerr;
     DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
@@ -1475,20 +1490,24 @@ int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, 
         return lerr;
     char prefix[24];
     int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
-    uint64_t best = UINT64_MAX;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         uint64_t fino, fidx;
         if (strncmp(de->d_name, prefix, (size_t)plen) == 0 &&
             chunkstore_name_parse(de->d_name, &fino, &fidx) == 0 && fino == ino &&
-            fidx >= first && fidx < end && fidx < best)
-            best = fidx;
+            fidx >= first && fidx < end)
+            insert_lowest(out, max, n, fidx);
     }
     closedir(d);
-    if (best == UINT64_MAX)
-        return -ENOENT;
-    *idx = best;
     return 0;
+}
+
+int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                           uint64_t *idx)
+{
+    size_t n;
+    int rc = chunkstore_chunks(cs, ino, first, end, idx, 1, &n);
+    return rc < 0 ? rc : n ? 0 : -ENOENT;
 }
 
 static uint64_t chunks_for(const struct chunkstore *cs, uint64_t size)

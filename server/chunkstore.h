@@ -98,9 +98,13 @@ int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint
 int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,
                     uint64_t *out);
 
-/* Blocking: the lowest index in [first, end) with a chunk file of ino here: 0 and
- * *idx, or -ENOENT (tried index by index over a short range, from a listing of
- * ino's bucket over a long one, as chunkstore_remove). */
+/* Blocking: the lowest (at most max) indices in [first, end) with a chunk file of
+ * ino here, ascending, into out; *n gets how many (0: none). Tried index by index
+ * over a short range, from one listing of ino's bucket over a long one (as
+ * chunkstore_remove). 0 or -errno. */
+int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                      uint64_t *out, size_t max, size_t *n);
+/* The lowest one: 0 and *idx, or -ENOENT. */
 int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
                            uint64_t *idx);
 

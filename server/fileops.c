@@ -197,42 +197,42 @@ static int do_fallocate(struct server *s, struct srv_req *r)
  * calls block the event loop: io_uring has no lseek, and an lseek on an open
  * file is answered from the file system's extent tree (cached once the file is). */
 
+#define SEEK_BATCH 64   /* chunk indices one listing yields (seek_data) */
+
 static int seek_data(struct server *s, struct srv_req *r, int inl, size_t have)
 {
     uint64_t cs = s->chunk_size, pos = r->a.off, end = (r->a.size - 1) / cs + 1;
-    uint64_t idx = pos / cs, coff = pos % cs, out, i;
+    uint64_t idx = pos / cs, coff = pos % cs, out, found[SEEK_BATCH];
+    size_t n;
     if (inl == 0 && idx == 0) {   /* inline: [0, have) of chunk 0 is data */
         if (coff < have) {
             r->r.flags = 1;
             r->r.off = coff;
             return 0;
         }
-        idx = 1;
+        idx = 1;   /* a chunk file 0 is a leftover of an unfinished migration: not data */
         coff = 0;
     }
+    /* Chunk files in batches: a file of many allocated but unwritten chunks
+     * (holes to SEEK_DATA) costs one listing per batch, not one per chunk. */
     for (;;) {
-        int rc = chunkstore_first_chunk(s->cs, r->a.ino, idx, end, &i);
-        if (rc == -ENOENT)
-            return 0;
-        if (rc < 0)
+        int rc = chunkstore_chunks(s->cs, r->a.ino, idx, end, found, SEEK_BATCH, &n);
+        if (rc < 0 || n == 0)
             return rc;
-        if (i != idx)
-            coff = 0;
-        if (i == 0 && inl == 0) {   /* a leftover of an unfinished migration: not data */
-            idx = 1;
-            continue;
-        }
-        rc = chunkstore_seek(s->cs, r->a.ino, i, coff, SEEK_DATA, &out);
-        if (rc == 0) {
-            if (i * cs + out < r->a.size) {
-                r->r.flags = 1;
-                r->r.off = i * cs + out;
+        for (size_t k = 0; k < n; k++) {
+            uint64_t i = found[k];
+            rc = chunkstore_seek(s->cs, r->a.ino, i, i == idx ? coff : 0, SEEK_DATA, &out);
+            if (rc == 0) {
+                if (i * cs + out < r->a.size) {
+                    r->r.flags = 1;
+                    r->r.off = i * cs + out;
+                }
+                return 0;
             }
-            return 0;
+            if (rc != -ENXIO)
+                return rc;
         }
-        if (rc != -ENXIO)
-            return rc;
-        idx = i + 1;
+        idx = found[n - 1] + 1;
         coff = 0;
     }
 }

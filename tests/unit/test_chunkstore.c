@@ -754,7 +754,7 @@ static ssize_t do_falloc(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint
 
 /* fallocate through io_uring: a punch makes no file, an allocation does and
  * keeps the file's size with KEEP_SIZE; the holes show in chunkstore_seek;
- * chunkstore_first_chunk finds files by index and by listing. */
+ * chunkstore_chunks / first_chunk find files by index and by listing. */
 static void test_fallocate_and_seek(void)
 {
     struct chunkstore *cs = store_open(64 * KiB, 0, 0, 0);
@@ -797,6 +797,14 @@ static void test_fallocate_and_seek(void)
     CHECK_EQ(chunkstore_first_chunk(cs, 0x6100, 2, UINT64_MAX, &idx), 0);
     CHECK_EQ(idx, 2);
     CHECK_EQ(chunkstore_first_chunk(cs, 0x6100, (1ull << 30) + 1, UINT64_MAX, &idx), -ENOENT);
+    uint64_t some[3];
+    size_t n = 9;
+    CHECK_EQ(chunkstore_chunks(cs, 0x6100, 0, UINT64_MAX, some, 2, &n), 0);   /* the lowest two */
+    CHECK(n == 2 && some[0] == 1 && some[1] == 2);
+    CHECK_EQ(chunkstore_chunks(cs, 0x6100, 0, UINT64_MAX, some, 3, &n), 0);
+    CHECK(n == 3 && some[2] == 1ull << 30);
+    CHECK_EQ(chunkstore_chunks(cs, 0x6100, 2, 3, some, 3, &n), 0);
+    CHECK(n == 1 && some[0] == 2);
     CHECK_EQ(chunkstore_remove(cs, 0x6100, UINT64_MAX), 0);
     chunkstore_close(cs);
 }
