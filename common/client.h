@@ -124,6 +124,42 @@ struct bfs_wcc {
 /* bfs_write that also fills *wcc. */
 ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off,
                       struct bfs_wcc *wcc);
+/* ---- file data operations beyond read and write (common/fileops.c) ---- */
+
+/* O_APPEND: writes len bytes at the end of the file as its owner server sees
+ * it, whoever else appends at the same time: the owner reserves [size,
+ * size+len) in one step (so no two appends overlap) and *off gets where the
+ * bytes went; they are stored in the same RPC when they land on the owner's
+ * chunks, else written there afterwards (meanwhile, and if that write fails or
+ * the client dies first, the range reads as zeros). Returns len or -errno;
+ * *wcc (may be NULL) as bfs_write_wcc when the owner stored the bytes. */
+ssize_t bfs_append(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t *off,
+                   struct bfs_wcc *wcc);
+
+/* fallocate(2) on a regular file: mode 0 or FALLOC_FL_KEEP_SIZE (allocate),
+ * FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE with or without
+ * KEEP_SIZE; -EOPNOTSUPP for any other mode, -EINVAL for len 0, -EFBIG past
+ * INT64_MAX, -ENOSPC, -EISDIR / -EINVAL for other types. Each chunk's server
+ * does its piece; then the owner sets the size and st_blocks (allocated and
+ * zeroed ranges count, punched ones do not). *out (may be NULL): attributes after. */
+int bfs_fallocate(struct bfs_client *c, uint64_t ino, int mode, uint64_t off, uint64_t len,
+                  struct bfs_attr *out);
+
+/* lseek(2) SEEK_DATA / SEEK_HOLE from off: 0 and *out, -ENXIO when off is at
+ * or past the end (or, for SEEK_DATA, no data follows). A missing chunk is a
+ * hole, and so is what the servers' file systems report as holes in chunk files;
+ * the end of the file is a hole. One RPC to every server. */
+int bfs_seek(struct bfs_client *c, uint64_t ino, uint64_t off, int whence, uint64_t *out);
+
+/* copy_file_range(2) of up to len bytes from src at soff to dst at doff (regular
+ * files; src may be dst, but -EINVAL if the ranges overlap). Returns the bytes
+ * copied: short only at src's end (0 at or past it), or -errno. A piece whose
+ * source and destination chunks live on one server is copied by that server
+ * (OP_COPY: the bytes do not cross the network); the others go through this
+ * client (read, then write). */
+ssize_t bfs_copy_range(struct bfs_client *c, uint64_t src, uint64_t soff, uint64_t dst,
+                       uint64_t doff, size_t len);
+
 /* Makes the file's data and metadata (and the entries of the namespace) durable. */
 int bfs_fsync(struct bfs_client *c, uint64_t ino, int datasync);
 

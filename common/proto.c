@@ -137,6 +137,12 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_FORGET]      = { "FORGET",   { F_INTENT }, { F_END } },
     [OP_SCAN]        = { "SCAN",     { F_IDX, F_LEN, F_TARGET }, { F_LEN, F_FLAGS, F_TARGET } },
     [OP_STATUS]      = { "STATUS",   { F_END }, { F_LEN } },
+    [OP_APPEND]      = { "APPEND",   { F_INO, F_LEN, F_FLAGS },
+                                     { F_OFF, F_LEN, F_FLAGS, F_ATTR, F_PRE_CTIME } },
+    [OP_FALLOCATE]   = { "FALLOCATE", { F_INO, F_IDX, F_OFF, F_SIZE, F_MODE, F_FLAGS }, { F_ATTR } },
+    [OP_SEEK]        = { "SEEK",     { F_INO, F_OFF, F_SIZE, F_FLAGS }, { F_FLAGS, F_OFF } },
+    [OP_COPY]        = { "COPY",     { F_INO, F_IDX, F_OFF, F_PARENT, F_COOKIE, F_SIZE, F_LEN },
+                                     { F_LEN, F_FLAGS } },
 };
 
 const char *proto_op_name(uint32_t op)

@@ -29,7 +29,9 @@
 /* 2: WRITE replies carry the owner's attributes. 3: attributes carry rdev and
  * blocks, CREATE carries rdev (special files), SETATTR carries the start of a
  * write's extent (off), steps of multi-server operations (server/coord.h): a
- * version 2 peer would misread every attribute. 4: OP_STATUS (benchfs-status). */
+ * version 2 peer would misread every attribute. 4: OP_STATUS (benchfs-status); APPEND,
+ * FALLOCATE, SEEK and COPY (O_APPEND across clients, fallocate, SEEK_DATA/SEEK_HOLE,
+ * copy_file_range). */
 #define BFS_PROTO_VERSION  4
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
@@ -83,6 +85,16 @@ enum bfs_op {
     OP_SCAN,         /* idx(table), len(max bulk bytes), target(after key; empty: from the first)
                         -> len(count), flags(1: eof), target(last key); bulk: records */
     OP_STATUS,       /*                         -> len(bytes); bulk: struct bfs_status (proto_status_*) */
+    /* File data operations (server/fileops.c, common/fileops.c). */
+    OP_APPEND,       /* to the owner: ino, len; bulk: the data (or none: reserve only)
+                        -> off (where the bytes go), len, flags(1: stored here), attr, pre_ctime */
+    OP_FALLOCATE,    /* ino, idx, off, size(length), mode(FALLOC_FL_*), flags(BFS_FALLOC_META:
+                        to the owner, [off, off+size) of the file: size and st_blocks; else the
+                        piece [off, off+size) of chunk idx) -> attr (the owner's, META) */
+    OP_SEEK,         /* ino, off, size(file size), flags(SEEK_DATA or SEEK_HOLE): the first data or
+                        hole at or after off in this node's chunks -> flags(1: found), off */
+    OP_COPY,         /* dst ino, idx, off; parent(src ino), cookie(src idx), size(src off), len:
+                        a piece with both chunks on this node -> len, flags(1: the dst's owner) */
     OP_MAX
 };
 
@@ -130,6 +142,8 @@ int proto_status_decode(const void *buf, size_t len, struct bfs_status *st);
 /* BFS_F_SUBDIR (NLINK): a subdirectory entry of directory ino was made (+1) or
  * removed (-1) on another server: count it and touch ino, never free it. */
 enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8 };
+/* Flags of OP_FALLOCATE: the owner's bookkeeping of the whole range (no chunk I/O). */
+enum { BFS_FALLOC_META = 1 };
 /* Flags of OP_FENCE: set it (empty here), lift it, or leave it as a tombstone. */
 enum { BFS_FENCE_SET = 0, BFS_FENCE_LIFT = 1, BFS_FENCE_DEAD = 2 };
 /* Flags of a drop (what happened to the inode that lost an entry). RENAME

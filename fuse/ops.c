@@ -26,6 +26,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "fileops.h"
 #include "pagecache.h"
 
 /* st_ino reported for ".." when the parent is not known (as libfuse's
@@ -606,7 +607,10 @@ static void set_open_flags(const struct bfs_fuse *fs, const struct bfs_attr *a,
     /* Keep the cached pages only if the file is still the version they hold
      * (pagecache.h); another client may have written it. */
     fi->keep_cache = fs->pages && pagecache_open(fs->pages, a);
-    fi->direct_io = fs->opts.direct_io ? 1 : 0;
+    /* O_APPEND: the owner server picks the offset (op_write), so the kernel's
+     * page cache, which would put the bytes at its own idea of the end, is
+     * bypassed for this handle (with writeback_cache too). */
+    fi->direct_io = fs->opts.direct_io || (fi->flags & O_APPEND) ? 1 : 0;
     /* FLUSH has nothing to do here (see op_flush): spare close() the round
      * trip. The kernel still flushes with writeback caching, to write pages back. */
     fi->noflush = 1;
@@ -757,16 +761,24 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
-    (void)fi;
     struct bfs_fuse *fs = fs_of(req);
-    if (off < 0) {
+    /* fi->flags are the file's flags at this write (also O_APPEND set by fcntl):
+     * an append goes where the owner says, whatever offset the kernel chose from
+     * its i_size (a pwrite on an O_APPEND fd appends too, as on Linux). Pages
+     * the kernel writes back (writepage) were placed by the kernel already. */
+    int append = (fi->flags & O_APPEND) && !fi->writepage;
+    if (off < 0 && !append) {
         reply_fail(req, "write", ino, NULL, -EINVAL);
         return;
     }
     struct bfs_wcc wcc;
-    ssize_t n = size ? bfs_write_wcc(fs->client, ino, buf, size, (uint64_t)off, &wcc) : 0;
+    uint64_t at;
+    ssize_t n = !size ? 0
+                : append ? bfs_append(fs->client, ino, buf, size, &at, &wcc)
+                         : bfs_write_wcc(fs->client, ino, buf, size, (uint64_t)off, &wcc);
     if (fs->pages && size) {
-        if (n == (ssize_t)size && wcc.valid)
+        /* An append's bytes are not in the kernel's pages (direct_io). */
+        if (n == (ssize_t)size && wcc.valid && !append)
             pagecache_wrote(fs->pages, ino, wcc.pre_ctime, &wcc.post);
         else
             pagecache_forget(fs->pages, ino);
@@ -1079,4 +1091,7 @@ const struct fuse_lowlevel_ops bfs_fuse_ops = {
     .access = op_access,
     .create = op_create,
     .readdirplus = op_readdirplus,
+    .fallocate = bfs_op_fallocate,
+    .lseek = bfs_op_lseek,
+    .copy_file_range = bfs_op_copy_file_range,
 };

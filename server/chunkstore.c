@@ -75,7 +75,7 @@ struct unsynced {
     uint32_t n, cap;
 };
 
-enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART, OP_WRITEBACK };
+enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART, OP_WRITEBACK, OP_FALLOC };
 
 struct op {
     enum op_kind kind;
@@ -682,6 +682,18 @@ static int op_complete(struct chunkstore *cs, struct op *op, int res)
         op_free(cs, op);
         return 0;
     }
+    if (op->kind == OP_FALLOC) {
+        if (res >= 0) {   /* blocks changed: the next fsync of the ino flushes them */
+            op->ent->dirty = true;
+            cs->wrote = true;
+        } else if (res != -EOPNOTSUPP) {
+            log_error("chunkstore: fallocate (mode %d) of chunk ino %016llx idx %llu off %llu "
+                      "len %zu: %s", (int)op->buf_index, (unsigned long long)op->ent->ino,
+                      (unsigned long long)op->ent->idx, (unsigned long long)op->off, op->len,
+                      strerror(-res));
+        }
+        return op_finish(cs, op, res < 0 ? res : 0);
+    }
     const char *what = op->kind == OP_READ ? "read" : "write";
     if (res == -EINTR || res == -EAGAIN)
         goto again;
@@ -1159,6 +1171,76 @@ int chunkstore_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t 
     return io_start(cs, OP_READ, ino, idx, off, buf, buf_index, len, cb, arg);
 }
 
+int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                         size_t len, int mode, chunk_cb cb, void *arg)
+{
+    int r = io_check(cs, "fallocate", ino, idx, off, NULL, -1, 0);
+    if (r == 0 && (len == 0 || len > cs->o.chunk_size - off))
+        r = -EINVAL;
+    if (r < 0)
+        return r;
+    struct op *op = op_new(cs, OP_FALLOC, cb, arg);
+    if (!op)
+        return -ENOMEM;
+    op->off = off;
+    op->len = len;
+    op->buf_index = mode;   /* for the log line: a fallocate has no buffer */
+    /* A punched hole in a missing chunk file is there already. */
+    r = ent_get(cs, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE), &op->ent);
+    if (r == -ENOENT) {
+        cs->inflight++;
+        done_push(cs, op, 0);
+        return 0;
+    }
+    struct io_uring_sqe *sqe = r < 0 ? NULL : get_sqe(cs);
+    if (!sqe) {
+        if (r == 0) {
+            ent_put(cs, op->ent);
+            r = -EBUSY;
+        }
+        op_free(cs, op);
+        return r;
+    }
+    io_uring_prep_fallocate(sqe, op->ent->fd, mode, (off_t)off, (off_t)len);
+    io_uring_sqe_set_data(sqe, op);
+    cs->sqes_out++;
+    cs->inflight++;
+    maybe_submit(cs);
+    return 0;
+}
+
+int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,
+                    uint64_t *out)
+{
+    struct fd_ent *e;
+    if (off >= cs->o.chunk_size || (whence != SEEK_DATA && whence != SEEK_HOLE))
+        return -EINVAL;
+    int r = ent_get(cs, ino, idx, false, &e);
+    if (r == -ENOENT) {   /* no chunk file: all hole */
+        *out = off;
+        return whence == SEEK_HOLE ? 0 : -ENXIO;
+    }
+    if (r < 0)
+        return r;
+    off_t p = lseek(e->fd, (off_t)off, whence);
+    if (p < 0) {
+        r = -errno;
+        /* Past the chunk file's end: no data there, and all of it a hole. */
+        if (r == -ENXIO && whence == SEEK_HOLE) {
+            *out = off;
+            r = 0;
+        } else if (r != -ENXIO) {
+            log_error("chunkstore: lseek of chunk ino %016llx idx %llu: %s",
+                      (unsigned long long)ino, (unsigned long long)idx, strerror(-r));
+        }
+    } else {
+        *out = (uint64_t)p < cs->o.chunk_size ? (uint64_t)p : cs->o.chunk_size;
+        r = whence == SEEK_DATA && *out >= cs->o.chunk_size ? -ENXIO : 0;
+    }
+    ent_put(cs, e);
+    return r;
+}
+
 static int bucket_dir_fd(struct chunkstore *cs, int b)
 {
     if (cs->bucket_fd[b] < 0) {
@@ -1308,23 +1390,34 @@ static int remove_one(struct chunkstore *cs, int dfd, const char *name, uint64_t
  * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
 #define REMOVE_BY_INDEX_MAX 256
 
-/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
-static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+/* A listing of ino's bucket directory (*dfd: the directory's own fd, kept open
+ * by the store), or NULL and *err. */
+static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *err)
 {
     int b = bucket_of(ino);
-    int dfd = bucket_dir_fd(cs, b);
-    if (dfd < 0)
-        return dfd;
+    if ((*dfd = bucket_dir_fd(cs, b)) < 0) {
+        *err = *dfd;
+        return NULL;
+    }
     /* fdopendir takes the fd it is given: list through a copy of ours. */
-    int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int lfd = openat(*dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
     if (!d) {
-        int r = -errno;
+        *err = -errno;
         log_error("chunkstore: list bucket %02x of %s: %s", b, cs->path, strerror(errno));
         if (lfd >= 0)
             close(lfd);
-        return r;
     }
+    return d;
+}
+
+/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
+static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    int dfd, lerr;
+    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
+    if (!d)
+        return lerr;
     char prefix[24];
     int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
     int err = 0;
@@ -1362,6 +1455,65 @@ static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uin
             err = r;
     }
     return err;
+}
+
+/* Inserts v into the ascending list out[0..*n) of at most max values, dropping the largest. */
+static void insert_lowest(uint64_t *out, size_t max, size_t *n, uint64_t v)
+{
+    size_t i = *n;
+    if (i == max) {
+        if (v >= out[max - 1])
+            return;
+        i--;
+    } else {
+        (*n)++;
+    }
+    for (; i > 0 && out[i - 1] > v; i--)
+        out[i] = out[i - 1];
+    out[i] = v;
+}
+
+int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                      uint64_t *out, size_t max, size_t *n)
+{
+    char name[48];
+    *n = 0;
+    if (end <= first || max == 0)
+        return 0;
+    if (end - first <= REMOVE_BY_INDEX_MAX) {
+        for (uint64_t i = first; i < end && *n < max; i++) {
+            chunk_name(name, sizeof name, ino, i);
+            if (ent_find(cs, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
+                out[(*n)++] = i;
+            else if (errno != ENOENT)
+                return -errno;
+        }
+        return 0;
+    }
+    int dfd, lerr;
+    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
+    if (!d)
+        return lerr;
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t fino, fidx;
+        if (strncmp(de->d_name, prefix, (size_t)plen) == 0 &&
+            chunkstore_name_parse(de->d_name, &fino, &fidx) == 0 && fino == ino &&
+            fidx >= first && fidx < end)
+            insert_lowest(out, max, n, fidx);
+    }
+    closedir(d);
+    return 0;
+}
+
+int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                           uint64_t *idx)
+{
+    size_t n;
+    int rc = chunkstore_chunks(cs, ino, first, end, idx, 1, &n);
+    return rc < 0 ? rc : n ? 0 : -ENOENT;
 }
 
 static uint64_t chunks_for(const struct chunkstore *cs, uint64_t size)

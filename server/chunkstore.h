@@ -87,6 +87,32 @@ int chunkstore_write(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t
 int chunkstore_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
                     void *buf, int buf_index, size_t len, chunk_cb cb, void *arg);
 
+/* Queues fallocate(2) of [off, off+len) of chunk (ino, idx) with mode (FALLOC_FL_*),
+ * creating the chunk file unless mode punches a hole (a missing file is a hole
+ * already: nothing to do). cb gets 0 or -errno (-EOPNOTSUPP if the local file
+ * system cannot do mode). -EINVAL if len is 0 or the range leaves the chunk. */
+int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                         size_t len, int mode, chunk_cb cb, void *arg);
+
+/* Blocking (an lseek on the cached fd: io_uring has no lseek; the file system
+ * answers from its extent tree): the first data (whence SEEK_DATA) or hole
+ * (SEEK_HOLE) of chunk (ino, idx) at or after in-chunk offset off, as the local
+ * file system reports them: 0 and *out (< chunk_size), or -ENXIO when there is no
+ * data at or after off in the chunk (a missing chunk file is all hole; so are the
+ * bytes past the file's end). */
+int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,
+                    uint64_t *out);
+
+/* Blocking: the lowest (at most max) indices in [first, end) with a chunk file of
+ * ino here, ascending, into out; *n gets how many (0: none). Tried index by index
+ * over a short range, from one listing of ino's bucket over a long one (as
+ * chunkstore_remove). 0 or -errno. */
+int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                      uint64_t *out, size_t max, size_t *n);
+/* The lowest one: 0 and *idx, or -ENOENT. */
+int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                           uint64_t *idx);
+
 /* Queues fdatasync (fsync if !datasync) of every chunk file of ino written since
  * its last sync, of the directories where new chunk files were created, and of
  * extra_fd if >= 0 (the metadata store's); cb runs once all are done. */

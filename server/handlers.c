@@ -342,7 +342,12 @@ static int touches_chunk0(const struct srv_req *r)
         return !!(r->a.mask & BFS_SET_SIZE);
     case OP_TRUNCATE:
     case OP_REMOVE:
+    case OP_APPEND:      /* fileops.c: the offset is chosen when it runs */
+    case OP_FALLOCATE:   /* ... a FALLOCATE META changes the inline bytes */
+    case OP_SEEK:        /* ... reads the inline state */
         return 1;
+    case OP_COPY:
+        return r->a.idx == 0;
     default:
         return 0;
     }
@@ -358,10 +363,10 @@ static void migration_end(struct migration *mg, int rc)
         pp = &(*pp)->next;
     *pp = mg->next;
     if (rc < 0)
-        log_warn("WRITE ino %llx: moving its inline data to a chunk file failed: %s",
-                 (unsigned long long)mg->ino, strerror(-rc));
+        log_warn("%s ino %llx: moving its inline data to a chunk file failed: %s",
+                 proto_op_name(mg->r->op), (unsigned long long)mg->ino, strerror(-rc));
     else
-        rc = write_chunk(s, mg->r);
+        rc = mg->r->op == OP_FALLOCATE ? fileops_migrated(s, mg->r) : write_chunk(s, mg->r);
     if (rc < 0)
         srv_reply(mg->r, rc);
     run_queue(s, mg->wait_head);
@@ -418,7 +423,12 @@ out:
     return rc;
 }
 
-static int do_write(struct server *s, struct srv_req *r)
+int handlers_migrate(struct server *s, struct srv_req *r)
+{
+    return migrate(s, r);
+}
+
+int handlers_write(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a, before;
     int rc = check_io(s, 1, r->a.idx, r->a.off, r->data_len);
@@ -887,7 +897,7 @@ static int dispatch(struct server *s, struct srv_req *r)
     case OP_READ:
         return do_read(s, r);
     case OP_WRITE:
-        return do_write(s, r);
+        return handlers_write(s, r);
     case OP_FSYNC:
         rc = chunkstore_fsync(s->cs, a->ino, a->flags & 1, meta_fd(s->meta), fsync_done, r);
         return rc < 0 ? rc : 1;
@@ -945,6 +955,11 @@ static int dispatch(struct server *s, struct srv_req *r)
         return do_scan(s, r);
     case OP_STATUS:
         return status_reply(s, r);
+    case OP_APPEND:
+    case OP_FALLOCATE:
+    case OP_SEEK:
+    case OP_COPY:
+        return fileops_dispatch(s, r);
     default:
         return -ENOSYS;
     }

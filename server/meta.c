@@ -374,6 +374,19 @@ static uint64_t extent_blocks(const struct extents *x, uint64_t size)
     return bytes / 512 + (bytes % 512 != 0);
 }
 
+/* Past EXT_MAX extents the smallest is forgotten (st_blocks errs low). */
+static void extent_trim(struct extents *x)
+{
+    size_t i, k = 0;
+    if (x->n <= EXT_MAX)
+        return;
+    for (i = 1; i < x->n; i++)
+        if (x->e[i].end - x->e[i].start < x->e[k].end - x->e[k].start)
+            k = i;
+    memmove(&x->e[k], &x->e[k + 1], (x->n - k - 1) * sizeof x->e[0]);
+    x->n--;
+}
+
 /* [s, e) was written: merged with the extents it overlaps or touches. Past
  * EXT_MAX the smallest extent is forgotten, so st_blocks errs low, never high. */
 static void extent_add(struct extents *x, uint64_t s, uint64_t e)
@@ -393,14 +406,31 @@ static void extent_add(struct extents *x, uint64_t s, uint64_t e)
     x->n = x->n - (j - i) + 1;
     x->e[i].start = s;
     x->e[i].end = e;
-    if (x->n <= EXT_MAX)
-        return;
-    size_t k = 0;
-    for (i = 1; i < x->n; i++)
-        if (x->e[i].end - x->e[i].start < x->e[k].end - x->e[k].start)
-            k = i;
-    memmove(&x->e[k], &x->e[k + 1], (x->n - k - 1) * sizeof x->e[0]);
-    x->n--;
+    extent_trim(x);
+}
+
+/* [s, e) was punched out: nothing there is stored any more. */
+static void extent_punch(struct extents *x, uint64_t s, uint64_t e)
+{
+    struct extents y = { 0 };
+    for (size_t i = 0; i < x->n; i++) {
+        uint64_t a = x->e[i].start, b = x->e[i].end;
+        if (b <= s || a >= e) {
+            y.e[y.n].start = a;
+            y.e[y.n++].end = b;
+            continue;
+        }
+        if (a < s) {
+            y.e[y.n].start = a;
+            y.e[y.n++].end = s;
+        }
+        if (b > e) {   /* at most one extent is split: y.n <= EXT_MAX + 1 */
+            y.e[y.n].start = e;
+            y.e[y.n++].end = b;
+        }
+    }
+    *x = y;
+    extent_trim(x);
 }
 
 /* The file was cut to size: nothing past it is stored any more. */
@@ -1385,6 +1415,57 @@ int meta_wrote(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t end, i
     if (off > end)
         return -EINVAL;
     return setattr_txn(m, ino, BFS_SET_SIZE_GROW, &in, off, now_ns, out, before);
+}
+
+int meta_fallocate(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t len, int mode,
+                   int64_t now_ns, struct bfs_attr *out)
+{
+    MDB_txn *txn;
+    struct bfs_attr a;
+    struct extents x;
+    const unsigned char *data;
+    size_t have;
+    int punch = !!(mode & FALLOC_FL_PUNCH_HOLE), zero = !!(mode & FALLOC_FL_ZERO_RANGE);
+    if (len == 0 || off > (uint64_t)INT64_MAX)
+        return -EINVAL;
+    if (len > (uint64_t)INT64_MAX - off)
+        return -EFBIG;
+    uint64_t end = off + len;
+    int rc = wr_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = get_file(m, txn, ino, &a, &x)) || (rc = check_regular(&a)))
+        goto out;
+    int changed = 0;
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > a.size) {
+        a.size = end;
+        changed = 1;
+    }
+    if (punch) {
+        extent_punch(&x, off, end);
+    } else {
+        extent_add(&x, off, end < a.size ? end : a.size);
+        extent_cut(&x, a.size);
+    }
+    if ((punch || zero) && (rc = get_inline(m, txn, ino, &data, &have)) == 0 && off < have) {
+        /* Inline bytes in the range read as zeros from now on. */
+        size_t to = end < have ? (size_t)end : have;
+        memcpy(m->scratch + 1, data, have);
+        memset(m->scratch + 1 + off, 0, to - (size_t)off);
+        rc = put_inline(m, txn, ino, INLINE_DATA, have);
+    }
+    if (rc == META_CHUNKS)
+        rc = 0;
+    if (rc)
+        goto out;
+    if (changed || punch || zero)
+        a.mtime_ns = a.ctime_ns = now_ns;
+    a.blocks = extent_blocks(&x, a.size);
+    rc = put_inode(m, txn, &a, NULL, 0, &x);
+out:
+    if ((rc = wr_end(txn, rc)) == 0 && out)
+        *out = a;
+    return rc;
 }
 
 /* What a new inode of mode's type is: mode and size (a symlink's is its

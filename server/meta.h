@@ -98,6 +98,18 @@ int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t no
 int meta_wrote(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t end, int64_t now_ns,
                struct bfs_attr *out, struct bfs_attr *before);
 
+/* fallocate(2)'s bookkeeping for [off, off+len) of regular file ino at its owner,
+ * one transaction (mode: FALLOC_FL_KEEP_SIZE, PUNCH_HOLE | KEEP_SIZE, ZERO_RANGE
+ * with or without KEEP_SIZE, as the caller checked them; the chunk files are the
+ * caller's): mode 0 and ZERO_RANGE count the range below the size as stored
+ * (st_blocks) and, without KEEP_SIZE, raise the size to off+len; PUNCH_HOLE stops
+ * counting it. PUNCH_HOLE and ZERO_RANGE zero the inline bytes in the range.
+ * mtime = ctime = now_ns when bytes or the size changed. *out: the attributes
+ * after. -ENOENT, -EISDIR, -EINVAL (not a regular file, len 0), -EFBIG (past
+ * INT64_MAX). */
+int meta_fallocate(struct meta_store *m, uint64_t ino, uint64_t off, uint64_t len, int mode,
+                   int64_t now_ns, struct bfs_attr *out);
+
 /* Positive answers of the functions that add an entry, besides 0 and -errno:
  *   META_FENCED  the parent directory is fenced here by a multi-server operation in
  *                progress (an rmdir, or a rename over it): nothing changed; run the

@@ -1,6 +1,7 @@
 /* server_int.h - the storage server's state, shared by its own files only:
  * server.c (startup, event loop, shutdown), transport.c (UCX requests and
- * replies), handlers.c (what each RPC does). */
+ * replies), handlers.c (what each RPC does), fileops.c (append, fallocate, seek,
+ * copy). */
 #ifndef BENCHFS_SERVER_INT_H
 #define BENCHFS_SERVER_INT_H
 
@@ -114,6 +115,20 @@ int server_fault(const char *what);
 
 /* handlers.c */
 void handle_request(struct server *s, struct srv_req *r);
+/* The write path of OP_WRITE for r's a.ino, a.idx, a.off and data (inline data,
+ * migration, chunk file; the owner raises the size and counts the bytes): 0 or
+ * -errno to reply now, 1 when the reply comes from a completion. */
+int handlers_write(struct server *s, struct srv_req *r);
+/* Moves r's file (a.ino) from inline data to chunk file 0, then goes on with r:
+ * a FALLOCATE through fileops_migrated, anything else through the write path.
+ * 1 (r is answered later) or -errno. */
+int handlers_migrate(struct server *s, struct srv_req *r);
+
+/* fileops.c: OP_APPEND, OP_FALLOCATE, OP_SEEK, OP_COPY; returns as handlers_write. */
+int fileops_dispatch(struct server *s, struct srv_req *r);
+/* A FALLOCATE piece of chunk 0 whose file had to leave inline mode first, now
+ * that it did: 1 or -errno. */
+int fileops_migrated(struct server *s, struct srv_req *r);
 /* Client connection id is gone (transport.c, as it forgets one): what it held goes. */
 void handlers_conn_gone(struct server *s, uint32_t id);
 /* Replays the intents left in the store (at start, once s->coord runs). */

@@ -309,6 +309,27 @@ static void check_success(const struct srv_req *r)
                  (unsigned long long)a->off, (unsigned long long)a->ino,
                  (unsigned long long)m->attr.ino, m->attr.mode, (unsigned long long)m->attr.size);
         break;
+    case OP_APPEND:   /* the owner reserved [off, off+len): the size covers it */
+        if (m->len != a->len || (m->flags & 1 && r->data_len != a->len) ||
+            m->attr.ino != a->ino || m->attr.size < m->off + a->len)
+            fail("APPEND of %u bytes to %#llx: at %llu, len %u flags %u, size %llu", a->len,
+                 (unsigned long long)a->ino, (unsigned long long)m->off, m->len, m->flags,
+                 (unsigned long long)m->attr.size);
+        check_attr("APPEND", &m->attr);
+        break;
+    case OP_FALLOCATE:
+        if (a->flags & BFS_FALLOC_META)
+            check_attr("FALLOCATE", &m->attr);
+        break;
+    case OP_SEEK:   /* found: at or after off, before the size the client gave */
+        if ((m->flags & 1) && (m->off < a->off || m->off >= a->size))
+            fail("SEEK from %llu in %llu bytes: %llu", (unsigned long long)a->off,
+                 (unsigned long long)a->size, (unsigned long long)m->off);
+        break;
+    case OP_COPY:
+        if (m->len != a->len)
+            fail("COPY: reply says %u bytes, %u asked", m->len, a->len);
+        break;
     case OP_GETATTR:
         if (m->attr.ino != a->ino)
             fail("GETATTR of %#llx: attr of %#llx", (unsigned long long)a->ino,
@@ -577,7 +598,7 @@ static void deliver(uint8_t ctl, const struct bfs_req_hdr *h, const uint8_t *arg
             fail("out of memory");
         memcpy(r->data, bulk, h->data_len);
     }
-    if (r->op == OP_WRITE)
+    if (r->op == OP_WRITE || r->op == OP_APPEND || r->op == OP_FALLOCATE || r->op == OP_COPY)
         note_written(r->a.ino);
     handle_request(&G.s, r);
 }
@@ -887,6 +908,26 @@ static void generate(const char *dir, uint64_t next)
         q(g, 0, OP_READ, .ino = O(F3), .idx = 2, .off = 10, .len = 50);
         q(g, 0, OP_SETATTR, .ino = O(F3), .mask = BFS_SET_SIZE, .attr.size = 2 * FZ_CHUNK + 7);
         q(g, 0, OP_FSYNC, .ino = O(F3));
+    });
+    SEED("dataops", {   /* append, fallocate, seek, copy (fileops.c) */
+        put(g, 0, OP_APPEND, (struct bfs_msg){ .ino = O(F1), .len = tl }, text, tl);
+        q(g, 0, OP_APPEND, .ino = O(F4), .len = 3 * FZ_CHUNK);
+        put(g, CTL_BATCH, OP_APPEND, (struct bfs_msg){ .ino = O(F2), .len = 1000 }, big, 1000);
+        put(g, CTL_BATCH, OP_APPEND, (struct bfs_msg){ .ino = O(F2), .len = 1000 }, big, 1000);
+        q(g, 0, OP_FALLOCATE, .ino = O(F1), .size = 30000, .mode = 0);
+        q(g, 0, OP_FALLOCATE, .ino = O(F1), .size = 30000, .flags = BFS_FALLOC_META);
+        q(g, 0, OP_FALLOCATE, .ino = O(F3), .idx = 1, .off = 100, .size = 5000, .mode = 3);
+        q(g, 0, OP_FALLOCATE, .ino = O(F3), .off = FZ_CHUNK + 100, .size = 5000, .mode = 3,
+          .flags = BFS_FALLOC_META);
+        q(g, 0, OP_FALLOCATE, .ino = O(F4), .idx = 1, .size = 100, .mode = 0x10);
+        q(g, 0, OP_FALLOCATE, .ino = O(F4), .idx = 1, .size = 100, .mode = 0x8);
+        q(g, 0, OP_SEEK, .ino = O(F3), .size = 3 * FZ_CHUNK + 5, .flags = 3);
+        q(g, 0, OP_SEEK, .ino = O(F3), .off = 7, .size = 3 * FZ_CHUNK + 5, .flags = 4);
+        q(g, 0, OP_SEEK, .ino = O(F1), .size = 100, .flags = 4);
+        q(g, 0, OP_COPY, .ino = O(F4), .idx = 0, .off = 5, .parent = O(F1), .len = 20);
+        q(g, 0, OP_COPY, .ino = O(F3), .idx = 2, .off = 5, .parent = O(F3), .cookie = 1,
+          .size = 90, .len = 2000);
+        q(g, 0, OP_READ, .ino = O(F4), .len = 100);
     });
     SEED("write-unlink-race", {
         put(g, CTL_BATCH, OP_WRITE, (struct bfs_msg){ .ino = O(F0), .idx = 5 }, text, tl);

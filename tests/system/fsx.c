@@ -6,7 +6,8 @@
  * hold. Each random operation -- write (also past EOF, leaving a hole), read
  * (also across and past EOF), truncate and ftruncate up and down, fsync and
  * fdatasync, close + reopen (close-to-open caching), mmap read, mmap write
- * (MAP_SHARED + msync), copy_file_range and recreate (unlink while open,
+ * (MAP_SHARED + msync), copy_file_range, fallocate (allocate, punch a hole,
+ * zero a range, with and without KEEP_SIZE) and recreate (unlink while open,
  * then a new file with the first few KiB of the old one) -- is applied to
  * the file and to the model; every read is compared with the model and
  * st_size is checked after every operation. On the first difference fsx prints the last
@@ -49,15 +50,15 @@
 
 enum op_kind {
     OP_READ, OP_WRITE, OP_MAPREAD, OP_MAPWRITE, OP_TRUNCATE, OP_FTRUNCATE,
-    OP_FSYNC, OP_REOPEN, OP_COPY, OP_RECREATE, OP_NKINDS
+    OP_FSYNC, OP_REOPEN, OP_COPY, OP_RECREATE, OP_FALLOC, OP_NKINDS
 };
 static const char *const op_names[OP_NKINDS] = {
     "read", "write", "mapread", "mapwrite", "truncate", "ftruncate",
-    "fsync", "reopen", "copy", "recreate",
+    "fsync", "reopen", "copy", "recreate", "fallocate",
 };
 /* Relative frequencies: data ops dominate; size changes, reopens and
  * recreates are frequent enough to happen hundreds of times in 10000 ops. */
-static const unsigned op_weight[OP_NKINDS] = { 20, 20, 8, 8, 5, 5, 3, 6, 5, 2 };
+static const unsigned op_weight[OP_NKINDS] = { 20, 20, 8, 8, 5, 5, 3, 6, 5, 2, 5 };
 
 struct logent {
     unsigned long n;
@@ -88,7 +89,7 @@ static unsigned long opnum;
 static unsigned long ops_done;
 static bool in_final_check;
 static size_t pagesize;
-static bool map_read_ok = true, map_write_ok = true, copy_ok = true;
+static bool map_read_ok = true, map_write_ok = true, copy_ok = true, falloc_ok = true;
 static unsigned long counts[OP_NKINDS];
 static unsigned long fallbacks;
 static struct logent oplog[LOG_KEEP];
@@ -146,6 +147,8 @@ static void print_log(void)
         printf(" size 0x%" PRIx64 " -> 0x%" PRIx64, e->before, e->after);
         if (e->kind == OP_COPY)
             printf(" from 0x%" PRIx64, e->src);
+        if (e->kind == OP_FALLOC)
+            printf(" mode 0x%" PRIx64, e->src);
         if (e->note)
             printf(" (%s)", e->note);
         printf("\n");
@@ -627,6 +630,47 @@ static void do_copy(void)
         file_size = dst + len;
 }
 
+/* fallocate in one of the modes BenchFS does: the model zeroes punched and
+ * zeroed ranges (within the size) and grows without KEEP_SIZE. */
+static void do_falloc(void)
+{
+    static const int modes[] = {
+        0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+        FALLOC_FL_ZERO_RANGE, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+    };
+    if (!falloc_ok) {
+        fallbacks++;
+        do_read(OP_FALLOC);
+        return;
+    }
+    int mode = modes[rnd(sizeof modes / sizeof modes[0])];
+    uint64_t off = rnd(3) == 0 && file_size ? rnd(file_size) : pick_offset(maxlen);
+    if (off >= maxlen)
+        off = maxlen - 1;
+    uint64_t len = pick_len(min64(maxop, maxlen - off));
+    if (len == 0)
+        len = 1;
+    log_op(OP_FALLOC, off, len, (uint64_t)mode);
+    if (fallocate(fd, mode, (off_t)off, (off_t)len) < 0) {
+        int e = errno;
+        if (e == EOPNOTSUPP || e == ENOSYS) {
+            printf("fsx: fallocate mode 0x%x not supported here (%s): fallocate ops become reads\n",
+                   mode, strerror(e));
+            falloc_ok = false;
+            cur->note = "unsupported";
+            return;
+        }
+        failf("fallocate mode 0x%x 0x%" PRIx64 " len 0x%" PRIx64 ": %s", mode, off, len,
+              strerror(e));
+    }
+    uint64_t end = off + len;
+    if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+        if (off < file_size)
+            memset(good + off, 0, (size_t)(min64(end, file_size) - off));
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && end > file_size)
+        file_size = end;   /* the model is zero past the old size already */
+}
+
 /* Does MAP_SHARED work on this file at all? (Not with -o direct_io on many
  * kernels.) An op the mount cannot do is skipped, loudly, not failed. */
 static void probe_mmap(void)
@@ -678,6 +722,7 @@ static void run_op(enum op_kind kind)
     case OP_REOPEN: do_reopen(); break;
     case OP_COPY: do_copy(); break;
     case OP_RECREATE: do_recreate(); break;
+    case OP_FALLOC: do_falloc(); break;
     case OP_NKINDS: break;
     }
 }

@@ -743,6 +743,72 @@ static void test_remove_sparse(void)
     chunkstore_close(cs);
 }
 
+static ssize_t do_falloc(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
+                         size_t len, int mode)
+{
+    struct res res = { 0, 0 };
+    int want = g_calls + 1;
+    return wait_one(cs, chunkstore_fallocate(cs, ino, idx, off, len, mode, on_done, &res), &res,
+                    want);
+}
+
+/* fallocate through io_uring: a punch makes no file, an allocation does and
+ * keeps the file's size with KEEP_SIZE; the holes show in chunkstore_seek;
+ * chunkstore_chunks / first_chunk find files by index and by listing. */
+static void test_fallocate_and_seek(void)
+{
+    struct chunkstore *cs = store_open(64 * KiB, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char a[8 * KiB], b[8 * KiB];
+    uint64_t out = 0, idx = 0;
+    fill(a, sizeof a, 7);
+    CHECK_EQ(do_falloc(cs, 0x6100, 1, 0, 4 * KiB, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE), 0);
+    CHECK_EQ(chunk_find(0x6100, 1, NULL, 0, NULL), 0);
+    CHECK_EQ(chunkstore_seek(cs, 0x6100, 1, 100, SEEK_HOLE, &out), 0);
+    CHECK_EQ(out, 100);
+    CHECK_EQ(chunkstore_seek(cs, 0x6100, 1, 100, SEEK_DATA, &out), -ENXIO);
+    CHECK_EQ(do_falloc(cs, 0x6100, 1, 0, 32 * KiB, FALLOC_FL_KEEP_SIZE), 0);
+    CHECK_EQ(chunk_size_on_disk(0x6100, 1), 0);
+    CHECK_EQ(do_write(cs, 0x6100, 2, 0, a, -1, sizeof a), (ssize_t)sizeof a);
+    CHECK_EQ(do_write(cs, 0x6100, 2, 32 * KiB, a, -1, sizeof a), (ssize_t)sizeof a);
+    CHECK_EQ(chunkstore_seek(cs, 0x6100, 2, 0, SEEK_HOLE, &out), 0);
+    CHECK_EQ(out, 8 * KiB);
+    CHECK_EQ(chunkstore_seek(cs, 0x6100, 2, 8 * KiB, SEEK_DATA, &out), 0);
+    CHECK_EQ(out, 32 * KiB);
+    CHECK_EQ(chunkstore_seek(cs, 0x6100, 2, 40 * KiB, SEEK_DATA, &out), -ENXIO);
+    CHECK_EQ(chunkstore_seek(cs, 0x6100, 2, 64 * KiB, SEEK_DATA, &out), -EINVAL);
+    CHECK_EQ(do_falloc(cs, 0x6100, 2, 0, 4 * KiB, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE), 0);
+    int zr = (int)do_falloc(cs, 0x6100, 2, 4 * KiB, 4 * KiB,
+                            FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+    CHECK(zr == 0 || zr == -EOPNOTSUPP);
+    CHECK_EQ(do_read(cs, 0x6100, 2, 0, b, -1, sizeof b), (ssize_t)sizeof b);
+    CHECK(all_zero(b, zr == 0 ? 8 * KiB : 4 * KiB));
+    CHECK_EQ(chunkstore_seek(cs, 0x6100, 2, 0, SEEK_DATA, &out), 0);
+    CHECK(out >= 4 * KiB);
+    CHECK_EQ(do_falloc(cs, 0x6100, 2, 60 * KiB, 8 * KiB, 0), -EINVAL);   /* past the chunk */
+    CHECK_EQ(do_falloc(cs, 0x6100, 2, 0, 0, 0), -EINVAL);
+    /* first_chunk: by index over a short range, by listing over a long one. */
+    CHECK_EQ(chunkstore_first_chunk(cs, 0x6100, 0, 10, &idx), 0);
+    CHECK_EQ(idx, 1);
+    CHECK_EQ(chunkstore_first_chunk(cs, 0x6100, 3, 10, &idx), -ENOENT);
+    CHECK_EQ(do_write(cs, 0x6100, 1ull << 30, 0, a, -1, 10), 10);
+    CHECK_EQ(chunkstore_first_chunk(cs, 0x6100, 3, UINT64_MAX, &idx), 0);
+    CHECK_EQ(idx, 1ull << 30);
+    CHECK_EQ(chunkstore_first_chunk(cs, 0x6100, 2, UINT64_MAX, &idx), 0);
+    CHECK_EQ(idx, 2);
+    CHECK_EQ(chunkstore_first_chunk(cs, 0x6100, (1ull << 30) + 1, UINT64_MAX, &idx), -ENOENT);
+    uint64_t some[3];
+    size_t n = 9;
+    CHECK_EQ(chunkstore_chunks(cs, 0x6100, 0, UINT64_MAX, some, 2, &n), 0);   /* the lowest two */
+    CHECK(n == 2 && some[0] == 1 && some[1] == 2);
+    CHECK_EQ(chunkstore_chunks(cs, 0x6100, 0, UINT64_MAX, some, 3, &n), 0);
+    CHECK(n == 3 && some[2] == 1ull << 30);
+    CHECK_EQ(chunkstore_chunks(cs, 0x6100, 2, 3, some, 3, &n), 0);
+    CHECK(n == 1 && some[0] == 2);
+    CHECK_EQ(chunkstore_remove(cs, 0x6100, UINT64_MAX), 0);
+    chunkstore_close(cs);
+}
+
 /* A chunk removed while a write to it is in flight: its fd stays open until the
  * write completes, and a later write makes a new file instead of reusing it. */
 static void test_remove_with_io_in_flight(void)
@@ -1138,6 +1204,7 @@ int main(void)
     RUN(test_unsynced_cap);
     RUN(test_truncate_and_remove);
     RUN(test_remove_sparse);
+    RUN(test_fallocate_and_seek);
     RUN(test_remove_with_io_in_flight);
     RUN(test_chunk_paths);
     RUN(test_close_with_io_in_flight);

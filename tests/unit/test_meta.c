@@ -3,6 +3,7 @@
 #include "../../server/meta.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -1482,6 +1483,42 @@ static void test_extents(void)
     teardown(m);
 }
 
+/* fallocate's bookkeeping: allocated and zeroed ranges count, punched ones stop
+ * counting (a split extent too), KEEP_SIZE keeps the size, inline bytes in a
+ * punched or zeroed range read as zeros; errors as fallocate(2). */
+static void test_fallocate(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    char buf[100];
+    size_t got;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1), d = mk(m, 1, "d", S_IFDIR | 0755, 1);
+    REQUIRE(f && d);
+    CHECK_EQ(meta_inline_write(m, f, 0, "0123456789", 10, 2, &a, NULL), 0);
+    CHECK_EQ(meta_fallocate(m, f, 0, 8192, 0, 3, &a), 0);
+    CHECK(a.size == 8192 && a.blocks == 16 && a.mtime_ns == 3);
+    CHECK_EQ(meta_fallocate(m, f, 8192, 4096, FALLOC_FL_KEEP_SIZE, 4, &a), 0);
+    CHECK(a.size == 8192 && a.blocks == 16 && a.mtime_ns == 3);   /* nothing past the end */
+    CHECK_EQ(meta_fallocate(m, f, 2, 4, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 5, &a), 0);
+    CHECK_EQ(meta_fallocate(m, f, 1024, 4096, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 5, &a), 0);
+    CHECK(a.size == 8192 && a.blocks == (8192 - 4 - 4096 + 511) / 512 && a.mtime_ns == 5);
+    CHECK_EQ(meta_inline_read(m, f, 0, buf, 10, &got), 0);
+    CHECK(memcmp(buf, "01\0\0\0\0" "6789", 10) == 0);
+    CHECK_EQ(meta_fallocate(m, f, 6, 2, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 6, &a), 0);
+    CHECK_EQ(meta_inline_read(m, f, 0, buf, 10, &got), 0);
+    CHECK(memcmp(buf, "01\0\0\0\0\0\0" "89", 10) == 0);
+    CHECK_EQ(meta_fallocate(m, f, 8000, 1000, FALLOC_FL_ZERO_RANGE, 7, &a), 0);
+    CHECK(a.size == 9000 && a.blocks == (9000 - 4 - 4096 + 2 + 511) / 512);
+    CHECK_EQ(meta_fallocate(m, f, 0, 9000, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 8, &a), 0);
+    CHECK(a.size == 9000 && a.blocks == 0);
+    CHECK_EQ(meta_fallocate(m, f, 0, 0, 0, 9, &a), -EINVAL);
+    CHECK_EQ(meta_fallocate(m, f, INT64_MAX - 5, 10, 0, 9, &a), -EFBIG);
+    CHECK_EQ(meta_fallocate(m, d, 0, 10, 0, 9, &a), -EISDIR);
+    CHECK_EQ(meta_fallocate(m, 0x777, 0, 10, 0, 9, &a), -ENOENT);
+    teardown(m);
+}
+
 /* A store of format 2 (no special files, no extents): it opens, is stamped
  * format 3, and its files count all of [0, size) as stored, as before. */
 static void test_format2_store(void)
@@ -1977,6 +2014,7 @@ int main(void)
     RUN(test_parent_checks);
     RUN(test_readlink);
     RUN(test_setattr);
+    RUN(test_fallocate);
     RUN(test_setgid_parent);
     RUN(test_read_atime);
     RUN(test_link);
