@@ -471,12 +471,13 @@ int main(int argc, char **argv)
 
     fs.open = openfiles_new();
     fs.dirs = dircache_new();
+    fs.xattrs = xattrcache_new();
     /* With writeback caching the kernel owns a file's times and its dirty
      * pages, and with direct_io there are no pages: only plain page caching
      * keeps pages across opens. */
     if (!fs.opts.writeback_cache && !fs.opts.direct_io)
         fs.pages = pagecache_new(PAGECACHE_SLOTS);
-    if (!fs.open || !fs.dirs || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
+    if (!fs.open || !fs.dirs || !fs.xattrs || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
         fprintf(stderr, PROG ": out of memory\n");
         ret = 1;
         goto out;
@@ -519,6 +520,7 @@ int main(int argc, char **argv)
 out:
     openfiles_free(fs.open);
     dircache_free(fs.dirs);
+    xattrcache_free(fs.xattrs);
     pagecache_free(fs.pages);
     free(fs.conn_opts);
     free(fopts.mountpoint);
