@@ -82,7 +82,8 @@ build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
 FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c \
-              common/proto.c common/placement.c common/log.c
+              server/xattr_store.c common/proto.c common/placement.c common/log.c common/acl.c \
+              common/xattr.c
 build/fuzz/fuzz_handlers: $(FUZZ_H_SRC) $(wildcard server/*.h common/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fno-sanitize-recover=undefined $(shell pkg-config --cflags ucx lmdb liburing) \
