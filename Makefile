@@ -64,6 +64,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 
 # Unit tests of the FUSE client's pure logic link its object too.
 $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
+$(BUILD)/tests/unit/test_openfiles: $(call obj,fuse/openfiles.c)
 # ... and benchfs-fsck's checker (pure: tested on synthetic tables).
 $(BUILD)/tests/unit/test_fsck: $(call obj,$(FSCK_CHECK_SRC))
 
@@ -81,7 +82,7 @@ FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.
 build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
-FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c \
+FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/gone.c \
               server/xattr_store.c common/proto.c common/placement.c common/log.c common/acl.c \
               common/xattr.c
 build/fuzz/fuzz_handlers: $(FUZZ_H_SRC) $(wildcard server/*.h common/*.h)

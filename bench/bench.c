@@ -23,6 +23,7 @@
 
 #include "ops.h"
 #include "../common/client.h"
+#include "../common/clock.h"
 #include "../common/proto.h"
 #include "../common/log.h"
 #include "../common/stats.h"
@@ -114,13 +115,6 @@ struct run {
     const unsigned char *pattern;     /* file contents before the stamp, per size */
     size_t read_slots;          /* files a thread reads before verifying them */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- command line ---- */
 
@@ -498,9 +492,9 @@ static bool do_op(struct worker *w, size_t j, size_t slot, bool timed)
     switch (r->kind) {
     case PH_CREATE: {
         w->made[0] = j + 1;   /* counted before the call: a failed create may still leave a file */
-        t0 = now_ns();
+        t0 = (uint64_t)bfs_mono_ns();
         int rc = ops->create(ctx, w->dir, name);
-        t1 = now_ns();
+        t1 = (uint64_t)bfs_mono_ns();
         if (rc < 0) {
             worker_fail(w, "create", name, "%s", strerror(-rc));
             return false;
@@ -512,9 +506,9 @@ static bool do_op(struct worker *w, size_t j, size_t slot, bool timed)
         memcpy(w->buf, st, make_stamp(st, size, w->k, j));   /* the rest holds the pattern */
         if (w->made[1 + r->si] < j + 1)
             w->made[1 + r->si] = j + 1;
-        t0 = now_ns();
+        t0 = (uint64_t)bfs_mono_ns();
         int rc = ops->write(ctx, w->dir, name, w->files[r->si][j], w->buf, size);
-        t1 = now_ns();
+        t1 = (uint64_t)bfs_mono_ns();
         if (rc < 0) {
             worker_fail(w, "write", name, "%s", strerror(-rc));
             return false;
@@ -522,9 +516,9 @@ static bool do_op(struct worker *w, size_t j, size_t slot, bool timed)
         break;
     }
     case PH_READ: {
-        t0 = now_ns();
+        t0 = (uint64_t)bfs_mono_ns();
         ssize_t got = ops->read(ctx, w->dir, name, w->files[r->si][j], w->buf + slot * size, size);
-        t1 = now_ns();
+        t1 = (uint64_t)bfs_mono_ns();
         if (got < 0) {
             worker_fail(w, "read", name, "%s", strerror((int)-got));
             return false;
@@ -623,7 +617,7 @@ static void *worker_main(void *arg)
      * last set after the clock stopped, so that with the usual sizes checking
      * the data does not count in Total. */
     size_t batch_first = cfg->warmup, batched = 0;
-    w->t_start = now_ns();
+    w->t_start = (uint64_t)bfs_mono_ns();
     for (size_t j = cfg->warmup; j < cfg->warmup + cfg->iterations; j++) {
         if (atomic_load(&r->abort) || !do_op(w, j, batched, true))
             break;
@@ -634,7 +628,7 @@ static void *worker_main(void *arg)
             batched = 0;
         }
     }
-    w->t_end = now_ns();
+    w->t_end = (uint64_t)bfs_mono_ns();
     if (r->kind == PH_READ && !w->failed && batched)
         verify_reads(w, batch_first, batched);
     return NULL;

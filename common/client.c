@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "endian.h"
+#include "clock.h"
 #include "log.h"
 #include "placement.h"
 #include "registry.h"
@@ -126,24 +127,17 @@ static int run1(struct bfs_client *c, struct rpc_call *call)
     return rc < 0 ? rc : call->status;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* run1 for the operations a server may refuse with -EBUSY because another
  * multi-server operation holds what they need (server/coord.h): that one
  * finishes within a few round trips, so this tries again after a growing pause,
  * within the RPC timeout. */
 static int run1_busy(struct bfs_client *c, struct rpc_call *call)
 {
-    double deadline = mono_s() + c->rpc_timeout_s;
+    double deadline = bfs_mono_s() + c->rpc_timeout_s;
     long pause_us = 200;
     for (;;) {
         int rc = run1(c, call);
-        if (rc != -EBUSY || mono_s() + pause_us / 1e6 > deadline)
+        if (rc != -EBUSY || bfs_mono_s() + pause_us / 1e6 > deadline)
             return rc;
         struct timespec ts = { 0, (pause_us + rand() % pause_us) * 1000L };
         nanosleep(&ts, NULL);
@@ -720,6 +714,24 @@ static size_t piece(const struct bfs_client *c, uint64_t off, size_t len, uint64
     return n < len ? n : len;
 }
 
+/* A READ reply carries the whole piece (holes read as zeros), or, from the
+ * inode's owner (flags 1), the piece cut at the size it names: any other length
+ * would hand the caller bytes nobody sent. pos: the piece's place in the file. */
+static int check_read_reply(const struct rpc_call *call, uint64_t pos)
+{
+    size_t want = call->rbuf_len;
+    if (call->reply.flags & 1) {
+        uint64_t size = call->reply.size;
+        want = pos >= size ? 0 : (size - pos < want ? (size_t)(size - pos) : want);
+    }
+    if (call->rdata_len == want)
+        return 0;
+    log_error("READ ino %llx chunk %llu from node %u: %zu bytes in the reply, %zu expected",
+              (unsigned long long)call->args.ino, (unsigned long long)call->args.idx, call->node,
+              call->rdata_len, want);
+    return -EIO;
+}
+
 ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off)
 {
     if (len > SSIZE_MAX || off > (uint64_t)INT64_MAX - len)
@@ -746,6 +758,8 @@ ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint
             rc = calls[i].status;
             if (rc == 0 && (calls[i].reply.flags & 1))
                 size = (int64_t)calls[i].reply.size;
+            if (rc == 0)
+                rc = check_read_reply(&calls[i], off + (uint64_t)((uint8_t *)calls[i].rbuf - (uint8_t *)buf));
         }
         if (rc < 0)
             return done ? (ssize_t)done : rc;
@@ -799,6 +813,12 @@ ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_
         /* Only a prefix of pieces that all landed counts as written. */
         for (size_t i = 0; i < n && rc == 0; i++) {
             rc = calls[i].status;
+            if (rc == 0 && calls[i].reply.len != calls[i].data_len) {
+                log_error("WRITE ino %llx chunk %llu to node %u: the reply says %u of %zu bytes",
+                          (unsigned long long)ino, (unsigned long long)calls[i].args.idx,
+                          calls[i].node, calls[i].reply.len, calls[i].data_len);
+                rc = -EIO;
+            }
             if (rc == 0) {
                 done += calls[i].data_len;
                 end_by_owner = calls[i].reply.flags & 1;
@@ -817,6 +837,16 @@ ssize_t bfs_write_wcc(struct bfs_client *c, uint64_t ino, const void *buf, size_
     if (!end_by_owner || done < len || elsewhere) {
         struct bfs_attr in = { .size = off + done }, out;
         int rc2 = setattr_call(c, ino, BFS_SET_SIZE_GROW, &in, off, &out);
+        if (rc2 == -ENOENT && elsewhere) {
+            /* The file was freed while this wrote: its owner removed the
+             * chunks it knew of, not these. (A crash here leaves them to
+             * benchfs-fsck.) */
+            struct bfs_msg rm = { .ino = ino, .size = off + done };
+            int rc3 = on_all_nodes(c, owner, OP_REMOVE, &rm);
+            if (rc3 < 0)
+                log_warn("ino %llx: removing the chunks a write made after the file was removed: %s",
+                         (unsigned long long)ino, strerror(-rc3));
+        }
         if (rc2 < 0)
             return rc2;
     }

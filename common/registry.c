@@ -14,19 +14,13 @@
 #include <unistd.h>
 
 #include "endian.h"
+#include "clock.h"
 #include "log.h"
 
 static const uint8_t reg_magic[8] = { 'B', 'F', 'S', 'R', 'E', 'G', 0, 0 };
 #define REGISTRY_VERSION 1
 #define KEY_FILE "cluster.key"
 
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int registry_prepare_dir(const char *dir)
 {
@@ -321,7 +315,7 @@ static int wait_file(const char *path, double deadline, struct registry_entry *e
         rc = registry_read(path, e);
         if (rc == 0)
             return 0;
-        if (rc == -EACCES || rc == -ENOTDIR || now_s() >= deadline)
+        if (rc == -EACCES || rc == -ENOTDIR || bfs_mono_s() >= deadline)
             break;
         usleep(nap);
         if (nap < 200000)
@@ -335,7 +329,7 @@ int registry_wait(const char *dir, double timeout_s, struct registry_entry **ent
 {
     char one[PATH_MAX], first[PATH_MAX];
     struct registry_entry e;
-    double deadline = now_s() + timeout_s;
+    double deadline = bfs_mono_s() + timeout_s;
     registry_path(dir, 0, 1, one, sizeof one);
     registry_path(dir, 0, 2, first, sizeof first);
 
@@ -358,7 +352,7 @@ int registry_wait(const char *dir, double timeout_s, struct registry_entry **ent
         }
         if (rc == -ENOENT)
             rc = rc0;
-        if (now_s() >= deadline) {
+        if (bfs_mono_s() >= deadline) {
             log_error("RegistryError: no server registered in %s (waited %g s for %s): %s",
                       dir, timeout_s, one, why(rc));
             return rc == -ENOENT ? -ETIMEDOUT : rc;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "endian.h"
+#include "clock.h"
 #include "log.h"
 #include "ucx.h"
 
@@ -71,13 +72,6 @@ static void hook_check(struct rpc_client *rc, struct hook_due *h, double t)
         h->done = 1;
         rc->wait_hook(rc->wait_hook_arg);
     }
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void table_insert(struct rpc_client *rc, struct rpc_call *call)
@@ -329,7 +323,7 @@ static void send_call(struct rpc_client *rc, struct rpc_call *call)
         return;
     }
     call->id = ++rc->next_id;
-    call->sent_at = now_s();
+    call->sent_at = bfs_mono_s();
     struct bfs_req_hdr h = {
         .magic = BFS_PROTO_MAGIC, .version = BFS_PROTO_VERSION, .op = (uint16_t)call->op,
         .id = call->id, .args_len = (uint32_t)alen, .data_len = (uint32_t)call->data_len,
@@ -443,12 +437,12 @@ static double poke_slow_servers(struct rpc_client *rc, double now)
 static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double deadline,
                  struct hook_due *hook)
 {
-    double next_poke = now_s() + POKE_S;
-    while (!all_settled(calls, n) && now_s() < deadline) {
+    double next_poke = bfs_mono_s() + POKE_S;
+    while (!all_settled(calls, n) && bfs_mono_s() < deadline) {
         if (ucp_worker_progress(rc->w.worker))
             continue;
         /* A short spin first: sleeping and waking costs more than a reply takes. */
-        double spin_start = now_s(), spun = 0;
+        double spin_start = bfs_mono_s(), spun = 0;
         int got = 0;
         while (!all_settled(calls, n) && spun < rc->spin_s) {
             if ((got = (int)ucp_worker_progress(rc->w.worker)))
@@ -459,7 +453,7 @@ static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double
              * than after our time slice. */
             if (spun > YIELD_AFTER_S)
                 sched_yield();
-            double t = now_s();
+            double t = bfs_mono_s();
             hook_check(rc, hook, t);
             spun = t - spin_start;
         }
@@ -468,7 +462,7 @@ static void lead(struct rpc_client *rc, struct rpc_call *calls, size_t n, double
         int armed = ucx_worker_arm(&rc->w);
         if (armed == 0)
             continue;
-        double t = now_s();
+        double t = bfs_mono_s();
         hook_check(rc, hook, t);
         double left = deadline - t;
         if (t >= next_poke) {
@@ -515,11 +509,11 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
         if (write(rc->kick_fd, &one, sizeof one) < 0)
             log_debug("kick write failed: %m");
     }
-    double start = now_s(), deadline = start + timeout_s;
+    double start = bfs_mono_s(), deadline = start + timeout_s;
     struct hook_due hook = { .at = start + rc->wait_hook_s };
     int expired = 0;
     while (!all_settled(calls, n)) {
-        double t = now_s();
+        double t = bfs_mono_s();
         if (t >= deadline) {
             expire(rc, calls, n, expired);
             /* Cancelled sends settle within a short grace; then force. */
@@ -535,15 +529,7 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
         } else {
             /* Another thread's calls are in flight too: ours may wait long. */
             hook_check(rc, &hook, INFINITY);
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            double wait = deadline - t;
-            ts.tv_sec += (time_t)wait;
-            ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = bfs_mono_after(deadline - t);
             pthread_cond_timedwait(&rc->cond, &rc->lock, &ts);
         }
     }
@@ -597,7 +583,7 @@ int rpc_client_create(uint32_t nodes, const uint8_t key[BFS_KEY_LEN], double tim
     const char *spin = getenv("BENCHFS_SPIN_US");
     rc->spin_s = (spin ? atof(spin) : 100.0) / 1e6;
     pthread_mutex_init(&rc->lock, NULL);
-    pthread_cond_init(&rc->cond, NULL);
+    bfs_cond_init_mono(&rc->cond);   /* its timed waits take monotonic deadlines */
 
     err = ucx_worker_open(&rc->w, 1);
     if (err < 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define UCX_WAIT_S 10   /* ucx_wait gives up after this long */
@@ -119,13 +120,11 @@ int ucx_wait(struct ucx_worker *w, ucs_status_ptr_t req)
     if (UCS_PTR_IS_ERR(req))
         return ucx_errno(UCS_PTR_STATUS(req));
     /* Bounded: teardown must not hang on a peer that never answers. */
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double give_up = bfs_mono_s() + UCX_WAIT_S;
     ucs_status_t st;
     while ((st = ucp_request_check_status(req)) == UCS_INPROGRESS) {
         ucp_worker_progress(w->worker);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if (t.tv_sec - t0.tv_sec > UCX_WAIT_S) {
+        if (bfs_mono_s() > give_up) {
             log_warn("a UCX operation did not finish within %d s; giving up on it", UCX_WAIT_S);
             ucp_request_cancel(w->worker, req);
             st = UCS_ERR_TIMED_OUT;

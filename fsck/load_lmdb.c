@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../common/endian.h"
+#include "../common/clock.h"
 #include "../common/placement.h"
 #include "../server/chunkstore.h"
 #include "../server/meta.h"
@@ -524,13 +525,6 @@ static int fix_one(struct repair *R, const struct fsck_problem *p)
     }
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Creates /lost+found: a directory inode on node 0 (next_ino of its info table). */
 static int make_lostfound(struct repair *R, uint64_t *lf)
 {
@@ -547,7 +541,7 @@ static int make_lostfound(struct repair *R, uint64_t *lf)
     if ((rc = put(R, 0, FSCK_T_INFO, "next_ino", 8, b, 8, 0)))
         return rc;
     *lf = next;     /* node 0: the counter is the inode number */
-    int64_t t = now_ns();
+    int64_t t = bfs_wall_ns();
     put_le32(rec + 1, S_IFDIR | 0700);
     put_le32(rec + 5, 2);
     for (int i = 0; i < 3; i++)

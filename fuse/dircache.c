@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../common/clock.h"
+
 #define DIRCACHE_SLOTS 4096   /* power of two; 32 bytes each */
 
 struct slot {
@@ -18,13 +20,6 @@ struct dircache {
     pthread_mutex_t lock;
     struct slot slots[DIRCACHE_SLOTS];
 };
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static struct slot *slot_of(struct dircache *dc, uint64_t ino)
 {
@@ -53,7 +48,7 @@ void dircache_put(struct dircache *dc, const struct bfs_attr *a, double ttl_s)
 {
     if (ttl_s <= 0)
         return;
-    int64_t expires = mono_ns() + (int64_t)(ttl_s * 1e9);
+    int64_t expires = bfs_mono_ns() + (int64_t)(ttl_s * 1e9);
     pthread_mutex_lock(&dc->lock);
     struct slot *s = slot_of(dc, a->ino);
     *s = (struct slot){ .ino = a->ino, .expires_ns = expires,
@@ -64,7 +59,7 @@ void dircache_put(struct dircache *dc, const struct bfs_attr *a, double ttl_s)
 
 bool dircache_get(struct dircache *dc, uint64_t ino, struct dircache_info *out)
 {
-    int64_t now = mono_ns();
+    int64_t now = bfs_mono_ns();
     bool hit = false;
     pthread_mutex_lock(&dc->lock);
     struct slot *s = slot_of(dc, ino);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 
 struct bfs_loop {
@@ -154,10 +155,8 @@ int bfs_loop_run(struct bfs_loop *l)
      * (fuse_session_exit) interrupts the wait, or, if the signal went to
      * another thread, the next timeout notices. */
     while (!fuse_session_exited(l->se)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        if (sem_timedwait(&l->finish, &ts) == 0)
+        struct timespec ts = bfs_mono_after(1.0);
+        if (sem_clockwait(&l->finish, CLOCK_MONOTONIC, &ts) == 0)
             break;
     }
     pthread_mutex_lock(&l->lock);

@@ -20,6 +20,10 @@ struct openfiles {
     struct of_entry **buckets;
     size_t nbuckets;     /* a power of two */
     size_t count;        /* entries in the table */
+    /* Plain unlinks in flight (openfiles.h), oldest first, by ticket. */
+    struct openfiles_plain *plain_head, *plain_tail;
+    uint64_t next_ticket;
+    pthread_cond_t plain_done;   /* broadcast when one ends */
 };
 
 enum { OF_MIN_BUCKETS = 256 };
@@ -43,6 +47,7 @@ struct openfiles *openfiles_new(void)
     }
     t->nbuckets = OF_MIN_BUCKETS;
     pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->plain_done, NULL);
     return t;
 }
 
@@ -59,6 +64,7 @@ void openfiles_free(struct openfiles *t)
         }
     }
     free(t->buckets);
+    pthread_cond_destroy(&t->plain_done);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -125,6 +131,11 @@ int openfiles_open(struct openfiles *t, uint64_t ino)
                 of_grow(t);
         }
     }
+    /* Counted: the unlinks from now on see it. Those before, still in flight,
+     * are waited for (no deadline: each is an RPC with its own). */
+    uint64_t before = t->next_ticket;
+    while (rc == 0 && t->plain_head && t->plain_head->ticket < before)
+        pthread_cond_wait(&t->plain_done, &t->lock);
     pthread_mutex_unlock(&t->lock);
     return rc;
 }
@@ -145,15 +156,45 @@ bool openfiles_release(struct openfiles *t, uint64_t ino)
     return purge;
 }
 
-bool openfiles_empty(struct openfiles *t)
+/* Appends p to the plain unlinks in flight (lock held). */
+static void plain_add(struct openfiles *t, struct openfiles_plain *p)
+{
+    p->ticket = t->next_ticket++;
+    p->next = NULL;
+    p->prev = t->plain_tail;
+    if (t->plain_tail)
+        t->plain_tail->next = p;
+    else
+        t->plain_head = p;
+    t->plain_tail = p;
+}
+
+bool openfiles_unlink_fast(struct openfiles *t, struct openfiles_plain *p)
 {
     pthread_mutex_lock(&t->lock);
     bool empty = t->count == 0;
+    if (empty)
+        plain_add(t, p);
     pthread_mutex_unlock(&t->lock);
     return empty;
 }
 
-bool openfiles_unlink_begin(struct openfiles *t, uint64_t ino)
+void openfiles_unlink_plain_end(struct openfiles *t, struct openfiles_plain *p)
+{
+    pthread_mutex_lock(&t->lock);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        t->plain_head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        t->plain_tail = p->prev;
+    pthread_cond_broadcast(&t->plain_done);
+    pthread_mutex_unlock(&t->lock);
+}
+
+bool openfiles_unlink_begin(struct openfiles *t, uint64_t ino, struct openfiles_plain *p)
 {
     bool open = false;
     pthread_mutex_lock(&t->lock);
@@ -162,6 +203,8 @@ bool openfiles_unlink_begin(struct openfiles *t, uint64_t ino)
         e->unlinked = true;
         e->unlinking++;
         open = true;
+    } else {
+        plain_add(t, p);
     }
     pthread_mutex_unlock(&t->lock);
     return open;

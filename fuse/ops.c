@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "pagecache.h"
 #include "xattrs.h"
@@ -170,25 +171,38 @@ static void purge_orphan(struct bfs_fuse *fs, uint64_t ino)
         log_debug("purge ino=%" PRIu64 ": %s", ino, rc == 0 ? "ok" : strerror(-rc));
 }
 
+/* What an unlink or a rename over a name does about open files (openfiles.h). */
+struct keep {
+    uint64_t ino;   /* the open inode the server is to keep (BFS_UNLINK_KEEP), or 0 */
+    int plain;      /* counted as a plain unlink: opens that began later wait for it */
+    struct openfiles_plain p;
+};
+
 /* The first step of an unlink or a rename over a name: when something is open
  * on this mount, find which inode the name refers to and, if it is open,
- * mark it so the server keeps it (BFS_UNLINK_KEEP). Returns the inode kept,
- * or 0 when the name can be removed outright. Costs a lookup RPC only while
- * files are open. */
-static uint64_t keep_if_open(struct bfs_fuse *fs, uint64_t parent, const char *name)
+ * mark it so the server keeps it (BFS_UNLINK_KEEP); else the name can be
+ * removed outright. Costs a lookup RPC only while files are open. */
+static void keep_if_open(struct bfs_fuse *fs, uint64_t parent, const char *name, struct keep *k)
 {
-    if (openfiles_empty(fs->open))
-        return 0;
     struct bfs_attr a;
-    if (bfs_lookup(fs->client, parent, name, &a) < 0 || !S_ISREG(a.mode))
-        return 0;   /* the unlink itself reports a missing name */
-    return openfiles_unlink_begin(fs->open, a.ino) ? a.ino : 0;
+    k->ino = 0;
+    k->plain = 0;
+    if (openfiles_unlink_fast(fs->open, &k->p))
+        k->plain = 1;
+    else if (bfs_lookup(fs->client, parent, name, &a) == 0 && S_ISREG(a.mode)) {
+        if (openfiles_unlink_begin(fs->open, a.ino, &k->p))
+            k->ino = a.ino;
+        else
+            k->plain = 1;
+    }   /* else the unlink itself reports a missing name; only files have data */
 }
 
-static void keep_done(struct bfs_fuse *fs, uint64_t kept)
+static void keep_done(struct bfs_fuse *fs, struct keep *k)
 {
-    if (kept && openfiles_unlink_end(fs->open, kept))
-        purge_orphan(fs, kept);
+    if (k->ino && openfiles_unlink_end(fs->open, k->ino))
+        purge_orphan(fs, k->ino);
+    if (k->plain)
+        openfiles_unlink_plain_end(fs->open, &k->p);
 }
 
 /* ------------------------------------------------------------ init/destroy */
@@ -542,9 +556,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
         reply_fail(req, "unlink", parent, name, rc);
         return;
     }
-    uint64_t kept = keep_if_open(fs, parent, name);
-    rc = bfs_unlink(fs->client, parent, name, kept ? BFS_UNLINK_KEEP : 0);
-    keep_done(fs, kept);
+    struct keep k;
+    keep_if_open(fs, parent, name, &k);
+    rc = bfs_unlink(fs->client, parent, name, k.ino ? BFS_UNLINK_KEEP : 0);
+    keep_done(fs, &k);
     reply_status(req, "unlink", parent, name, rc);
 }
 
@@ -573,10 +588,12 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     }
     unsigned bflags = (flags & RENAME_NOREPLACE) ? BFS_RENAME_NOREPLACE : 0;
     /* A rename over an open file removes that file's name: keep it as unlink does. */
-    uint64_t kept = (flags & RENAME_NOREPLACE) ? 0 : keep_if_open(fs, newparent, newname);
+    struct keep k = { 0 };
+    if (!(flags & RENAME_NOREPLACE))
+        keep_if_open(fs, newparent, newname, &k);
     rc = bfs_rename(fs->client, parent, name, newparent, newname, bflags,
-                    kept ? BFS_UNLINK_KEEP : 0);
-    keep_done(fs, kept);
+                    k.ino ? BFS_UNLINK_KEEP : 0);
+    keep_done(fs, &k);
     reply_status(req, "rename", parent, name, rc);
 }
 
@@ -592,12 +609,10 @@ static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a, 
 {
     if (fs->opts.attr_timeout <= 0 || !fs->se)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     int64_t changed = a->mtime_ns > a->ctime_ns ? a->mtime_ns : a->ctime_ns;
     int64_t window = (int64_t)((fs->opts.attr_timeout + 1.0) * 1e9);
     /* touched: this open changed atime, which the kernel's copy predates. */
-    if (touched || timespec_to_ns(&now) - changed < window) {
+    if (touched || bfs_wall_ns() - changed < window) {
         /* off < 0: attributes only; this takes no lock the open holds. */
         int rc = fuse_lowlevel_notify_inval_inode(fs->se, a->ino, -1, 0);
         if (rc < 0 && rc != -ENOENT)
@@ -619,19 +634,21 @@ static void set_open_flags(const struct bfs_fuse *fs, const struct bfs_attr *a,
     fi->noflush = 1;
 }
 
-/* Counts the open handle, then replies; if the reply cannot be delivered
- * (the open was interrupted) the kernel will never release it, so undo. */
+/* Drops a counted handle of ino (openfiles.h): a release, or an open that failed. */
+static void release_handle(struct bfs_fuse *fs, uint64_t ino)
+{
+    if (openfiles_release(fs->open, ino))
+        purge_orphan(fs, ino);
+}
+
+/* Replies to an open or create whose handle is counted; if the reply cannot be
+ * delivered (the open was interrupted) the kernel will never release it, so undo. */
 static void reply_open_counted(fuse_req_t req, struct bfs_fuse *fs, uint64_t ino,
                                const struct fuse_entry_param *e, struct fuse_file_info *fi)
 {
-    int rc = openfiles_open(fs->open, ino);
-    if (rc < 0) {
-        reply_fail(req, e ? "create" : "open", ino, NULL, rc);
-        return;
-    }
-    rc = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
-    if (rc < 0 && openfiles_release(fs->open, ino))
-        purge_orphan(fs, ino);
+    int rc = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+    if (rc < 0)
+        release_handle(fs, ino);
 }
 
 /* open(O_TRUNC) truncates here, not through the kernel's setattr (ATOMIC_O_TRUNC),
@@ -687,7 +704,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
-    int rc = open_existing(req, ino, fi->flags, &a);
+    /* Counted before the server is asked: an unlink meanwhile keeps the file. */
+    int rc = openfiles_open(fs->open, ino);
+    if (rc == 0 && (rc = open_existing(req, ino, fi->flags, &a)) < 0)
+        release_handle(fs, ino);
     if (rc < 0) {
         reply_fail(req, "open", ino, NULL, inode_rc(rc));
         return;
@@ -702,15 +722,24 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
+    int counted = 0;
     int rc = make_node(req, parent, name, S_IFREG, mode, 0, &a);
     if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
         /* Another client created the name after the kernel's lookup missed:
          * open(O_CREAT) without O_EXCL must open the existing file. */
         rc = bfs_lookup(fs->client, parent, name, &a);
-        if (rc == 0)
+        if (rc == 0 && (rc = openfiles_open(fs->open, a.ino)) == 0) {
+            counted = 1;
             rc = open_existing(req, a.ino, fi->flags, &a);
+        }
     }
+    /* A new file: nobody else can unlink it before this reply (the kernel
+     * holds the directory), so it is counted now. */
+    if (rc == 0 && !counted && (rc = openfiles_open(fs->open, a.ino)) == 0)
+        counted = 1;
     if (rc < 0) {
+        if (counted)
+            release_handle(fs, a.ino);
         reply_fail(req, "create", parent, name, rc);
         return;
     }
@@ -787,9 +816,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)fi;
-    struct bfs_fuse *fs = fs_of(req);
-    if (openfiles_release(fs->open, ino))
-        purge_orphan(fs, ino);
+    release_handle(fs_of(req), ino);
     fuse_reply_err(req, 0);
 }
 

@@ -3,7 +3,8 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "../common/clock.h"
 
 #define XATTRCACHE_SLOTS 4096   /* power of two; 24 bytes each */
 
@@ -17,13 +18,6 @@ struct xattrcache {
     pthread_mutex_t lock;
     struct slot slots[XATTRCACHE_SLOTS];
 };
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static struct slot *slot_of(struct xattrcache *xc, uint64_t ino)
 {
@@ -51,7 +45,7 @@ void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a, double ttl_
 {
     if (ttl_s <= 0 || a->ino == 0)
         return;
-    int64_t expires = mono_ns() + (int64_t)(ttl_s * 1e9);
+    int64_t expires = bfs_mono_ns() + (int64_t)(ttl_s * 1e9);
     pthread_mutex_lock(&xc->lock);
     *slot_of(xc, a->ino) = (struct slot){ .ino = a->ino, .expires_ns = expires,
                                           .none = !(a->flags & BFS_ATTR_XATTRS) };
@@ -60,7 +54,7 @@ void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a, double ttl_
 
 bool xattrcache_none(struct xattrcache *xc, uint64_t ino)
 {
-    int64_t now = mono_ns();
+    int64_t now = bfs_mono_ns();
     pthread_mutex_lock(&xc->lock);
     struct slot *s = slot_of(xc, ino);
     bool none = s->ino == ino && now < s->expires_ns && s->none;

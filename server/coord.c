@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "../common/client.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/placement.h"
 #include "server_int.h"
@@ -107,11 +108,7 @@ static int stopping(struct coord *c)
 /* Waits up to s seconds, or less if the server stops. */
 static void pause_s(struct coord *c, double s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long ns = ts.tv_nsec + (long)(s * 1e9);
-    ts.tv_sec += ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
+    struct timespec ts = bfs_mono_after(s);
     pthread_mutex_lock(&c->lock);
     while (!c->stop && pthread_cond_timedwait(&c->cond, &c->lock, &ts) == 0)
         ;
@@ -767,7 +764,6 @@ static void *coord_main(void *arg)
 
 int coord_start(struct server *s, struct coord **out)
 {
-    pthread_condattr_t ca;
     struct coord *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -777,10 +773,7 @@ int coord_start(struct server *s, struct coord **out)
     c->chunk_size = s->chunk_size;
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&c->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    bfs_cond_init_mono(&c->cond);
     int rc = c->efd < 0 ? -errno : -pthread_create(&c->thread, NULL, coord_main, c);
     if (rc < 0) {
         log_error("coordinator: cannot start: %s", strerror(-rc));

@@ -41,6 +41,7 @@
 #include "meta_int.h"
 #include "xattr_store.h"
 #include "../common/endian.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -200,13 +201,6 @@ static int allocate_map(struct meta_store *m, size_t from, size_t to)
     return 0;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Before a write transaction (none is active): doubles the map when less than
  * a quarter of it is free. A disk too full to grow on is not an error yet: the
  * transaction may still fit, and if not LMDB's MDB_MAP_FULL becomes -ENOSPC.
@@ -221,11 +215,11 @@ static int ensure_room(struct meta_store *m)
     size_t size = info.me_mapsize, used = (info.me_last_pgno + 1) * m->psize;
     if (used + size / 4 <= size)
         return 0;
-    if (m->grow_retry > 0 && mono_s() < m->grow_retry)
+    if (m->grow_retry > 0 && bfs_mono_s() < m->grow_retry)
         return 0;
     size_t grown = size + (size < META_GROW_MAX ? size : META_GROW_MAX);
     if (allocate_map(m, size, grown) < 0) {
-        m->grow_retry = mono_s() + 1.0;
+        m->grow_retry = bfs_mono_s() + 1.0;
         return 0;
     }
     m->grow_retry = 0;
@@ -967,14 +961,12 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
 static int init_root(struct meta_store *m, MDB_txn *txn, int fresh)
 {
     struct bfs_attr root;
-    struct timespec ts;
     int rc = get_inode(m, txn, BFS_ROOT_INO, &root, NULL);
     if (rc != -ENOENT)
         return rc;
     if (!fresh)
         log_warn("meta: %s: root directory missing, recreating it", m->path);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t now = bfs_wall_ns();
     root = (struct bfs_attr){ .ino = BFS_ROOT_INO, .mode = S_IFDIR | 0755, .nlink = 2,
                               .atime_ns = now, .mtime_ns = now, .ctime_ns = now };
     return put_inode(m, txn, &root, NULL, 0, NULL);

@@ -17,10 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/registry.h"
 #include "../common/version.h"
 #include "coord.h"
+#include "gone.h"
 #include "server_int.h"
 
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
@@ -214,17 +216,23 @@ void server_crash_point(const char *where)
     }
 }
 
+int server_fault(const char *what)
+{
+    static const char *fault;
+    static int read;
+    if (!read) {
+        fault = getenv("BENCHFS_FAULT");
+        read = 1;
+        if (fault)
+            log_warn("BENCHFS_FAULT=%s: this server misbehaves on purpose (tests only)", fault);
+    }
+    return fault && strcmp(fault, what) == 0;
+}
+
 static void purge_orphan(void *arg, uint64_t ino, uint64_t size)
 {
     struct server *s = arg;
     chunkstore_remove(s->cs, ino, size);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Handles everything that is ready; returns how much work was done. */
@@ -261,7 +269,7 @@ static void take_signal(struct server *s, int sfd, int *stopping, double *deadli
     if (s->coord)
         coord_shutdown(s->coord);
     *stopping = 1;
-    *deadline = now_s() + DRAIN_TIMEOUT_S;
+    *deadline = bfs_mono_s() + DRAIN_TIMEOUT_S;
 }
 
 /* The event loop: epoll over the UCX worker, the io_uring eventfd and a signalfd. */
@@ -287,7 +295,7 @@ static int serve(struct server *s, int sfd)
     for (;;) {
         /* A loop that never runs out of work never reaches epoll_wait: look at the
          * signalfd every SIGNAL_CHECK_S anyway (one read, non-blocking). */
-        double now = now_s();
+        double now = bfs_mono_s();
         if (now > signals_at) {
             signals_at = now + SIGNAL_CHECK_S;
             take_signal(s, sfd, &stopping, &stop_deadline);
@@ -296,21 +304,21 @@ static int serve(struct server *s, int sfd)
             continue;
         if (stopping) {
             if ((s->inflight == 0 && chunkstore_inflight(s->cs) == 0 &&
-                 (!s->coord || coord_idle(s->coord))) || now_s() > stop_deadline)
+                 (!s->coord || coord_idle(s->coord))) || bfs_mono_s() > stop_deadline)
                 break;
         } else {
             /* Spin a while: the next request usually follows the last reply
              * closely, and a server that sleeps is woken onto its client's
              * core, where they then take turns. Yield while spinning, so that
              * a client sharing this core gets it at once. */
-            double t0 = now_s(), t = t0;
+            double t0 = bfs_mono_s(), t = t0;
             unsigned got = 0;
             while (!got && t < t0 + spin) {
                 got = ucp_worker_progress(s->w.worker) || chunkstore_ready(s->cs) ||
                       (s->coord && coord_ready(s->coord));
                 if (!got && t - t0 > YIELD_AFTER_S)
                     sched_yield();
-                t = now_s();
+                t = bfs_mono_s();
             }
             if (got)
                 continue;
@@ -391,6 +399,10 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "Error: cannot open the chunk store in %s: %s\n", o.data_dir, strerror(-rc));
         goto out;
     }
+    if (!(s.gone = gone_new())) {
+        log_error("out of memory");
+        goto out;
+    }
     rc = meta_purge_orphans(s.meta, purge_orphan, &s);
     if (rc > 0)
         log_info("removed %d files that were unlinked while open when the server stopped", rc);
@@ -436,6 +448,7 @@ out:
     if (s.meta && meta_sync(s.meta) < 0)
         status = 1;
     meta_close(s.meta);
+    gone_free(s.gone);
     if (sfd >= 0)
         close(sfd);
     if (lock_fd >= 0)

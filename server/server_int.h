@@ -69,6 +69,7 @@ struct server {
     struct entry_lock *locks;          /* entries of intents this node coordinates */
     struct fence_wait *fence_waits;    /* by fenced directory */
     struct coord *coord;               /* NULL on a single server */
+    struct gone *gone;                 /* inodes whose chunks REMOVE took lately (gone.h) */
     uint64_t move_lock;                /* node 0: the intent holding the cluster's directory-move
                                           lock (0: free), taken by its coordinator's connection */
     uint32_t move_lock_conn;
@@ -104,6 +105,10 @@ void srv_reply(struct srv_req *r, int status);
  * BENCHFS_CRASH_POINT names where (e.g. "rename-installed"), the server kills
  * itself there, as kill -9 would (tests/system/ns_replay.sh). */
 void server_crash_point(const char *where);
+/* Tests only: 1 when BENCHFS_FAULT names this misbehaviour ("short-read": READ
+ * replies carry half their bytes), so the clients' checks of what a server
+ * sends can be seen to work. */
+int server_fault(const char *what);
 
 /* handlers.c */
 void handle_request(struct server *s, struct srv_req *r);

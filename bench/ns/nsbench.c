@@ -20,18 +20,12 @@
 
 #include "../../common/acl.h"
 #include "../../common/client.h"
+#include "../../common/clock.h"
 #include "../../common/placement.h"
 #include "../../common/xattr.h"
 
 static struct bfs_client *cl;
 static uint32_t nodes;
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 static uint64_t requests(void)
 {
@@ -99,20 +93,20 @@ int main(int argc, char **argv)
     /* creates: the entry on the parent's server, and (cluster) elsewhere, where the
      * parent's times cost the client one more request */
     r0 = requests();
-    double t0 = now_us();
+    double t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++) {
         pick(d, "c", here, 0, src[i]);
         must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
     }
-    report("create file, parent's server", n, now_us() - t0, requests() - r0);
+    report("create file, parent's server", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     if (nodes > 1) {
         r0 = requests();
-        t0 = now_us();
+        t0 = (bfs_mono_s() * 1e6);
         for (int i = 0; i < n; i++) {
             pick(d, "e", UINT32_MAX, here, src[i]);
             must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
         }
-        report("create file, parent elsewhere", n, now_us() - t0, requests() - r0);
+        report("create file, parent elsewhere", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     }
 
     /* files renamed within one server: both entries and the inode on one node */
@@ -122,10 +116,10 @@ int main(int argc, char **argv)
         must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
     }
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename, same server");
-    report("rename file, same server", n, now_us() - t0, requests() - r0);
+    report("rename file, same server", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
 
     if (nodes > 1) {
         /* files renamed from an entry here to one on another server */
@@ -135,20 +129,20 @@ int main(int argc, char **argv)
             must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
         }
         r0 = requests();
-        t0 = now_us();
+        t0 = (bfs_mono_s() * 1e6);
         for (int i = 0; i < n; i++)
             must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename, across servers");
-        report("rename file, across servers", n, now_us() - t0, requests() - r0);
+        report("rename file, across servers", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
         /* the same over the files just moved: each replaced one is dropped elsewhere */
         for (int i = 0; i < n; i++) {
             pick(d, "v", here, 0, src[i]);
             must(bfs_create(cl, d, src[i], S_IFREG | 0644, 0, 0, &a), "create");
         }
         r0 = requests();
-        t0 = now_us();
+        t0 = (bfs_mono_s() * 1e6);
         for (int i = 0; i < n; i++)
             must(bfs_rename(cl, d, src[i], d, dst[i], 0, 0), "rename over a file");
-        report("rename over a file, across", n, now_us() - t0, requests() - r0);
+        report("rename over a file, across", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     }
 
     /* directories moved between two parents */
@@ -157,22 +151,22 @@ int main(int argc, char **argv)
     pick(d, "q", nodes - 1, 0, name);
     must(bfs_create(cl, d, name, S_IFDIR | 0755, 0, 0, &p2), "mkdir");
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++) {
         sprintf(src[i], "d%d", i);
         must(bfs_create(cl, p1.ino, src[i], S_IFDIR | 0755, 0, 0, &a), "mkdir");
     }
-    report("mkdir", n, now_us() - t0, requests() - r0);
+    report("mkdir", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must(bfs_rename(cl, p1.ino, src[i], p2.ino, src[i], 0, 0), "rename dir");
-    report("rename dir between parents", n, now_us() - t0, requests() - r0);
+    report("rename dir between parents", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
-    report("rmdir (empty)", n, now_us() - t0, requests() - r0);
+    report("rmdir (empty)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
 
     /* extended attributes of one file: getattr for comparison, then set and get */
     pick(d, "x", here, 0, name);
@@ -180,22 +174,22 @@ int main(int argc, char **argv)
     uint64_t f = a.ino;
     char val[32] = "0123456789abcdef0123456789abcde";
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must(bfs_getattr(cl, f, &a), "getattr");
-    report("getattr", n, now_us() - t0, requests() - r0);
+    report("getattr", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++) {
         val[0] = (char)('a' + i % 26);
         must(bfs_setxattr(cl, f, "user.bench", val, sizeof val, 0, NULL), "setxattr");
     }
-    report("setxattr (32 bytes)", n, now_us() - t0, requests() - r0);
+    report("setxattr (32 bytes)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
         must((int)bfs_getxattr(cl, f, "user.bench", val, sizeof val), "getxattr");
-    report("getxattr (32 bytes)", n, now_us() - t0, requests() - r0);
+    report("getxattr (32 bytes)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
 
     /* creates in a directory with a default ACL (u:65534:rwx): inherited by the server
      * that holds the parent; for a parent elsewhere the client fetches it first, as
@@ -210,16 +204,16 @@ int main(int argc, char **argv)
     uint32_t phere = place_inode(p1.ino, nodes);
     struct bfs_inherit ih = { .umask = 022 };
     r0 = requests();
-    t0 = now_us();
+    t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++) {
         pick(p1.ino, "i", phere, 0, src[i]);
         must(bfs_make(cl, p1.ino, src[i], S_IFREG | 0666, 0, 0, 0, &ih, &a), "create, default ACL");
     }
-    report("create file, default ACL, parent's server", n, now_us() - t0, requests() - r0);
+    report("create file, default ACL, parent's server", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     if (nodes > 1) {
         uint8_t def[sizeof acl], acc[sizeof acl], list[2 * sizeof acl + 64];
         r0 = requests();
-        t0 = now_us();
+        t0 = (bfs_mono_s() * 1e6);
         for (int i = 0; i < n; i++) {
             pick(p1.ino, "j", UINT32_MAX, phere, src[i]);
             must((int)bfs_getxattr(cl, p1.ino, BFS_ACL_DEFAULT, def, sizeof def), "get default ACL");
@@ -230,7 +224,7 @@ int main(int argc, char **argv)
             struct bfs_inherit cih = { .umask = 0, .xattrs = list, .xattrs_len = ll };
             must(bfs_make(cl, p1.ino, src[i], mode, 0, 0, 0, &cih, &a), "create, default ACL");
         }
-        report("create file, default ACL, parent elsewhere", n, now_us() - t0, requests() - r0);
+        report("create file, default ACL, parent elsewhere", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     }
     free(src);
     free(dst);

@@ -57,6 +57,7 @@
 #include "../../common/log.h"
 #include "../../common/xattr.h"
 #include "../../server/coord.h"
+#include "../../server/gone.h"
 #include "../../server/server_int.h"
 
 #define FZ_NODE       0
@@ -190,6 +191,12 @@ void transport_bye(struct srv_req *r)
 void server_crash_point(const char *where)
 {
     (void)where;   /* (server.c's, for crash tests; never set here) */
+}
+
+int server_fault(const char *what)
+{
+    (void)what;    /* (server.c's, for the clients' checks; never set here) */
+    return 0;
 }
 
 /* The coordinator (coord.c, which needs UCX) works only in a cluster; the
@@ -401,7 +408,11 @@ static const struct chunkstore_opts cs_opts = {
 static void server_reset(void)
 {
     struct chunkstore *cs = G.s.cs;
+    static struct gone *gone;   /* lives as long as the process, as the server's does */
+    if (!gone && !(gone = gone_new()))
+        fail("out of memory");
     memset(&G.s, 0, sizeof G.s);
+    G.s.gone = gone;
     G.s.node_id = FZ_NODE;
     G.s.nodes = 1;
     G.s.chunk_size = FZ_CHUNK;

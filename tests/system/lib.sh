@@ -7,6 +7,7 @@ BIN=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/$BUILD
 T=$(mktemp -d /tmp/benchfs-test.XXXXXX)
 SERVER_PIDS=()
 MOUNTS=()
+FUSECTL_MOUNTED=0
 t_pass=0 t_fail=0
 # Sanitizer reports of every process a test starts land in $T/san.*; any is a failure.
 export ASAN_OPTIONS="log_path=$T/san:detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
@@ -27,6 +28,7 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
     done
+    [ "$FUSECTL_MOUNTED" = 1 ] && umount /sys/fs/fuse/connections 2>/dev/null
     if compgen -G "$T/san.*" >/dev/null; then
         cat "$T"/san.*
         echo "FAIL: sanitizer reports in $(basename "$0")"
@@ -107,3 +109,11 @@ mount_fs() {
 }
 
 umount_fs() { fusermount3 -u "$1"; }
+
+# need_fusectl: the kernel's FUSE control file system (/sys/fs/fuse/connections:
+# each mount's count of requests in flight), mounted for the test if it is not.
+need_fusectl() {
+    grep -q " /sys/fs/fuse/connections fusectl " /proc/mounts && return 0
+    mount -t fusectl fusectl /sys/fs/fuse/connections || return 1
+    FUSECTL_MOUNTED=1
+}

@@ -34,6 +34,7 @@ rc=${PIPESTATUS[0]}
 [ "$rc" -le 1 ] || fail "test_rpc on 3 servers exited $rc"
 
 section "test_fuse on 3 servers"
+need_fusectl || fail "the FUSE control file system mounts (test_fuse waits on it)"
 tmo 300 "$BIN/tests/system/test_fuse" "$T/m" "$REG" 2>&1 | label "fuse, 3 servers"
 rc=${PIPESTATUS[0]}
 [ "$rc" -le 1 ] || fail "test_fuse on 3 servers exited $rc"

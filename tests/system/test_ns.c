@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../../common/client.h"
+#include "../../common/endian.h"
 #include "../../common/placement.h"
 #include "../test.h"
 
@@ -532,6 +533,88 @@ static void test_rename_rules_across(void)
     CHECK(unlink(P("%s.2", b)) == 0 && nlink_of(Q("%s", b)) == 1);
 }
 
+/* Whether node holds chunk file (ino, idx), idx >= 1: its chunk table (OP_SCAN)
+ * from just before that key. -1 when the scan fails. */
+static int chunk_exists(uint32_t node, uint64_t ino, uint64_t idx)
+{
+    static uint8_t page[4096];
+    uint8_t after[16];
+    put_be64(after, ino);
+    put_be64(after + 8, idx - 1);
+    struct rpc_call call;
+    bfs_call_prep(&call, node, OP_SCAN);
+    call.args.idx = BFS_SCAN_CHUNKS;
+    call.args.len = sizeof page;
+    call.args.target = (const char *)after;
+    call.args.target_len = sizeof after;
+    call.rbuf = page;
+    call.rbuf_len = sizeof page;
+    if (bfs_call_run(cl, &call, 1) < 0 || call.status < 0)
+        return -1;
+    if (call.reply.len == 0 || call.rdata_len < 6 + 16 || get_le16(page) != 16)
+        return 0;
+    return get_be64(page + 6) == ino && get_be64(page + 14) == idx;
+}
+
+/* A chunk index of ino past chunk 0 that lives on another node than the inode. */
+static uint64_t remote_chunk(uint64_t ino)
+{
+    for (uint64_t idx = 1; idx < 64; idx++)
+        if (place_chunk(ino, idx, nodes) != place_inode(ino, nodes))
+            return idx;
+    return 0;
+}
+
+/* Writes to a chunk on a server that does not own the file, once the file is
+ * gone, leave no chunk file there: one that arrives after the server removed
+ * the file's chunks is refused, and one that raced the removal is undone by
+ * the writer when the owner says the file is gone. */
+static void test_no_chunk_after_removal(void)
+{
+    enum { CHUNK = 64 << 10 };
+    static uint8_t buf[16 * CHUNK];
+    memset(buf, 'c', sizeof buf);
+    enter("chunkleak");
+
+    /* a write that comes after the REMOVE */
+    int fd = open(P("a"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    uint64_t ino = ino_of(P("a")), idx = remote_chunk(ino);
+    REQUIRE(idx > 0 && idx < 16);
+    CHECK_EQ(write(fd, buf, (idx + 1) * CHUNK), (ssize_t)((idx + 1) * CHUNK));
+    CHECK(close(fd) == 0);
+    uint32_t node = place_chunk(ino, idx, nodes);
+    CHECK_EQ(chunk_exists(node, ino, idx), 1);
+    CHECK(unlink(P("a")) == 0);
+    /* The owner removes the chunks elsewhere in the background. */
+    int gone = 0;
+    for (int i = 0; i < 500 && !gone; i++) {
+        gone = chunk_exists(node, ino, idx) == 0;
+        if (!gone)
+            usleep(10000);
+    }
+    REQUIRE(gone);
+    struct rpc_call call;
+    bfs_call_prep(&call, node, OP_WRITE);
+    call.args.ino = ino;
+    call.args.idx = idx;
+    call.data = buf;
+    call.data_len = 10;
+    REQUIRE(bfs_call_run(cl, &call, 1) == 0);
+    CHECK_EQ(call.status, -ENOENT);
+    CHECK_EQ(chunk_exists(node, ino, idx), 0);
+
+    /* a write that raced the removal: the owner never knew of its chunk */
+    REQUIRE(write_file(P("b"), "") == 0);
+    ino = ino_of(P("b"));
+    idx = remote_chunk(ino);
+    REQUIRE(idx > 0);
+    node = place_chunk(ino, idx, nodes);
+    CHECK(unlink(P("b")) == 0);
+    CHECK_EQ(bfs_write(cl, ino, buf, 10, idx * CHUNK), -ENOENT);
+    CHECK_EQ(chunk_exists(node, ino, idx), 0);
+}
+
 /* ------------------------------------------------------------------- main */
 
 static const struct {
@@ -549,6 +632,7 @@ static const struct {
     T(test_no_entry_under_removed_dir),
     T(test_parent_times),
     T(test_rename_rules_across),
+    T(test_no_chunk_after_removal),
 #undef T
 };
 
