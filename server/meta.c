@@ -26,8 +26,8 @@
  * them by hash: readdir is a range scan and an entry's hash is its cookie.
  *
  * Inode record, little-endian, checked on every read:
- *   u8 version | u32 mode (bits 16..: BFS_ATTR_* flags, format 4) | u32 nlink | u32 uid | u32 gid | u64 size
- *   | i64 atime | i64 mtime | i64 ctime | tail, whose length the type fixes:
+ *   u8 version | u32 mode (bits 16..: BFS_ATTR_* flags, format 4) | u32 nlink | u32 uid
+ *   | u32 gid | u64 size | i64 atime | i64 mtime | i64 ctime | tail, whose length the type fixes:
  *     symlink            the target, 1..4095 bytes
  *     char/block device  u64 rdev (8 bytes)
  *     regular file       nothing: all of [0, size) was written (the usual case,

@@ -16,6 +16,9 @@
  * (unlink, nlink, purge, rename over it, orphan purge) deletes them, a truncate
  * cuts them.
  *
+ * Extended attributes live here too (xattr_store.h), and go in the transaction
+ * that deletes their inode.
+ *
  * Durability: the environment is opened with MDB_NOSYNC and MDB_WRITEMAP, so a
  * commit reaches the page cache (it survives kill -9 of the server) but not the
  * disk; meta_fd()'s fdatasync (or meta_sync) makes every committed change
