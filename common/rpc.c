@@ -182,6 +182,10 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
         return UCS_OK;
     }
     int status = h.status;
+    /* A server that is stopping refuses new requests: to the caller that is a
+     * server gone, as when it has stopped (-ENOTCONN), never done. */
+    if (status == -ESHUTDOWN)
+        status = -ENOTCONN;
     memcpy(call->rargs, (const uint8_t *)header + BFS_REP_HDR_LEN, h.args_len);
     if (status == 0 && proto_args_decode(call->op, 1, call->rargs, h.args_len, &call->reply) < 0) {
         log_warn("request %llu (%s): malformed reply arguments", (unsigned long long)h.id,
@@ -207,11 +211,13 @@ static ucs_status_t reply_cb(void *arg, const void *header, size_t header_length
             if (r == NULL) {
                 call->recv_pending = 0;
                 call->rdata_len = length;
+                ret = UCS_INPROGRESS;
             } else if (UCS_PTR_IS_ERR(r)) {
                 call->recv_pending = 0;
-                status = ucx_errno(UCS_PTR_STATUS(r));
+                status = ucx_errno(UCS_PTR_STATUS(r));   /* not kept: UCX releases it */
+            } else {
+                ret = UCS_INPROGRESS;
             }
-            ret = UCS_INPROGRESS;
         } else {
             memcpy(call->rbuf, data, length);
             call->rdata_len = length;

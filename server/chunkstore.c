@@ -969,10 +969,8 @@ fail:
     return r;
 }
 
-void chunkstore_close(struct chunkstore *cs)
+void chunkstore_drain(struct chunkstore *cs)
 {
-    if (!cs)
-        return;
     while (cs->inflight || cs->sqes_out) {
         if (cs->done_head) {
             done_run(cs);
@@ -992,6 +990,14 @@ void chunkstore_close(struct chunkstore *cs)
     /* A clean stop leaves everything on disk, not only what was fsynced. */
     if (cs->wrote && syncfs(cs->dirfd) < 0)
         log_error("chunkstore: syncfs of %s: %s", cs->path, strerror(errno));
+    cs->wrote = false;
+}
+
+void chunkstore_close(struct chunkstore *cs)
+{
+    if (!cs)
+        return;
+    chunkstore_drain(cs);
     destroy(cs);
 }
 

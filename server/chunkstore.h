@@ -45,7 +45,12 @@ typedef void (*chunk_cb)(void *arg, ssize_t res);
  * DATA/chunks. 0 or negative errno (logged). */
 int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, struct chunkstore **out);
 
-/* Waits for queued and in-flight I/O (their callbacks run), closes everything. */
+/* Waits for queued and in-flight I/O (their callbacks run) and makes what was
+ * written durable (syncfs). The store stays open: buffers handed out may still
+ * be returned. */
+void chunkstore_drain(struct chunkstore *cs);
+/* chunkstore_drain, then frees everything: every buffer must be back (a reply
+ * still being sent from one must be finished or cancelled first). NULL is fine. */
 void chunkstore_close(struct chunkstore *cs);
 
 int chunkstore_eventfd(struct chunkstore *cs);

@@ -241,8 +241,12 @@ static unsigned run_once(struct server *s)
     unsigned work = 0, n;
     while ((n = ucp_worker_progress(s->w.worker)))
         work += n;
-    for (struct srv_req *r; (r = transport_next_ready(s)); work++)
-        handle_request(s, r);
+    for (struct srv_req *r; (r = transport_next_ready(s)); work++) {
+        if (s->closing && r->op != OP_BYE)
+            srv_reply(r, -ESHUTDOWN);   /* the client library takes it as a lost server */
+        else
+            handle_request(s, r);
+    }
     work += (unsigned)chunkstore_poll(s->cs);
     chunkstore_flush(s->cs);
     if (s->coord && coord_ready(s->coord)) {
@@ -255,7 +259,10 @@ static unsigned run_once(struct server *s)
 }
 
 /* A SIGINT or SIGTERM waiting in sfd (non-blocking) starts the drain: no new
- * clients, no new intents, then the loop ends once what runs is done. */
+ * clients, no new intents; once the coordinator's intents are done (their steps
+ * need this server, and other servers' coordinators may too), no new requests
+ * (s->closing: -ESHUTDOWN); the loop ends once what runs is done, or at the
+ * drain's deadline. */
 static void take_signal(struct server *s, int sfd, int *stopping, double *deadline)
 {
     struct signalfd_siginfo si;
@@ -269,7 +276,9 @@ static void take_signal(struct server *s, int sfd, int *stopping, double *deadli
     if (s->coord)
         coord_shutdown(s->coord);
     *stopping = 1;
-    *deadline = bfs_mono_s() + DRAIN_TIMEOUT_S;
+    const char *env = getenv("BENCHFS_DRAIN_TIMEOUT_S");   /* tests: a shorter wait */
+    double drain = env && atof(env) > 0 ? atof(env) : DRAIN_TIMEOUT_S;
+    *deadline = bfs_mono_s() + drain;
 }
 
 /* The event loop: epoll over the UCX worker, the io_uring eventfd and a signalfd. */
@@ -300,13 +309,17 @@ static int serve(struct server *s, int sfd)
             signals_at = now + SIGNAL_CHECK_S;
             take_signal(s, sfd, &stopping, &stop_deadline);
         }
-        if (run_once(s))
-            continue;
-        if (stopping) {
-            if ((s->inflight == 0 && chunkstore_inflight(s->cs) == 0 &&
-                 (!s->coord || coord_idle(s->coord))) || bfs_mono_s() > stop_deadline)
+        unsigned work = run_once(s);
+        if (stopping) {   /* before anything else: a busy loop must end too */
+            if (!s->closing && (!s->coord || coord_idle(s->coord)))
+                s->closing = 1;
+            if ((s->closing && s->inflight == 0 && chunkstore_inflight(s->cs) == 0) ||
+                bfs_mono_s() > stop_deadline)
                 break;
-        } else {
+        }
+        if (work)
+            continue;
+        if (!stopping) {
             /* Spin a while: the next request usually follows the last reply
              * closely, and a server that sleeps is woken onto its client's
              * core, where they then take turns. Yield while spinning, so that
@@ -336,7 +349,8 @@ static int serve(struct server *s, int sfd)
                 take_signal(s, sfd, &stopping, &stop_deadline);
     }
     if (s->inflight)
-        log_warn("shutdown: %u requests still in flight after %d s", s->inflight, DRAIN_TIMEOUT_S);
+        log_warn("shutdown: %u requests still in flight at the drain's deadline; their replies are cancelled",
+                 s->inflight);
     if (s->bad_requests)
         log_warn("rejected %llu malformed or unauthenticated requests while running",
                  (unsigned long long)s->bad_requests);
@@ -442,9 +456,14 @@ out:
         registry_unpublish(o.registry_dir, o.node_id, o.nodes);
     if (addr)
         ucp_worker_release_address(s.w.worker, addr);
+    /* In reverse order of use: the coordinator's calls, then the chunk I/O
+     * (whose callbacks reply through the transport), then the transport (whose
+     * unfinished replies hold chunk-store buffers), then the store. */
     coord_stop(s.coord);
-    chunkstore_close(s.cs);        /* runs the callbacks of anything still queued */
+    if (s.cs)
+        chunkstore_drain(s.cs);
     transport_fini(&s);
+    chunkstore_close(s.cs);
     if (s.meta && meta_sync(s.meta) < 0)
         status = 1;
     meta_close(s.meta);

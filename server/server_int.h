@@ -74,6 +74,7 @@ struct server {
                                           lock (0: free), taken by its coordinator's connection */
     uint32_t move_lock_conn;
     uint64_t bad_requests;             /* rejected before a handler saw them */
+    int closing;                       /* stopping: new requests are refused (server.c) */
 };
 
 /* Appends r to the queue [*head, *tail] (ready requests, a migration's waiters). */

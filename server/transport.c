@@ -336,10 +336,15 @@ static ucs_status_t request_cb(void *arg, const void *header, size_t header_leng
         .user_data = r,
     };
     ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->w.worker, data, r->data, length, &p);
-    if (sp == NULL)
+    if (sp == NULL) {
         enqueue_ready(s, r);
-    else if (UCS_PTR_IS_ERR(sp))
+    } else if (UCS_PTR_IS_ERR(sp)) {
+        log_warn("request %llu (%s): receiving its %zu bytes of data failed: %s",
+                 (unsigned long long)r->id, proto_op_name(r->op), length,
+                 ucs_status_string(UCS_PTR_STATUS(sp)));
         srv_reply(r, -EIO);
+        return UCS_OK;   /* not kept: UCX releases the descriptor */
+    }
     return UCS_INPROGRESS;
 }
 
