@@ -133,7 +133,7 @@ static void attr_to_stat(const struct bfs_fuse *fs, const struct bfs_attr *a, st
      * checks a create against is what the create's group comes from. */
     if (S_ISDIR(a->mode))
         dircache_put(fs->dirs, a, fs->opts.attr_timeout);
-    xattrcache_put(fs->xattrs, a, fs->opts.attr_timeout);
+    xattrcache_put(fs->xattrs, a);
 }
 
 static void fill_entry(const struct bfs_fuse *fs, const struct bfs_attr *a,
@@ -627,7 +627,7 @@ static void set_open_flags(const struct bfs_fuse *fs, const struct bfs_attr *a,
     /* Keep the cached pages only if the file is still the version they hold
      * (pagecache.h); another client may have written it. */
     fi->keep_cache = fs->pages && pagecache_open(fs->pages, a);
-    xattrcache_put(fs->xattrs, a, fs->opts.attr_timeout);
+    xattrcache_put(fs->xattrs, a);
     fi->direct_io = fs->opts.direct_io ? 1 : 0;
     /* FLUSH has nothing to do here (see op_flush): spare close() the round
      * trip. The kernel still flushes with writeback caching, to write pages back. */
@@ -795,7 +795,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     }
     /* The next write's security.capability question is answered from this. */
     if (size && n == (ssize_t)size && wcc.valid)
-        xattrcache_put(fs->xattrs, &wcc.post, fs->opts.attr_timeout);
+        xattrcache_put(fs->xattrs, &wcc.post);
     if (n < 0) {
         reply_fail(req, "write", ino, NULL, (int)n);
         return;

@@ -10,7 +10,7 @@
 
 struct slot {
     uint64_t ino;        /* 0: empty */
-    int64_t expires_ns;  /* CLOCK_MONOTONIC */
+    int64_t seen_ns;     /* CLOCK_MONOTONIC */
     bool none;           /* no extended attributes */
 };
 
@@ -41,23 +41,23 @@ void xattrcache_free(struct xattrcache *xc)
     free(xc);
 }
 
-void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a, double ttl_s)
+void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a)
 {
-    if (ttl_s <= 0 || a->ino == 0)
+    if (a->ino == 0)
         return;
-    int64_t expires = bfs_mono_ns() + (int64_t)(ttl_s * 1e9);
+    int64_t now = bfs_mono_ns();
     pthread_mutex_lock(&xc->lock);
-    *slot_of(xc, a->ino) = (struct slot){ .ino = a->ino, .expires_ns = expires,
+    *slot_of(xc, a->ino) = (struct slot){ .ino = a->ino, .seen_ns = now,
                                           .none = !(a->flags & BFS_ATTR_XATTRS) };
     pthread_mutex_unlock(&xc->lock);
 }
 
-bool xattrcache_none(struct xattrcache *xc, uint64_t ino)
+bool xattrcache_none(struct xattrcache *xc, uint64_t ino, double max_age_s)
 {
     int64_t now = bfs_mono_ns();
     pthread_mutex_lock(&xc->lock);
     struct slot *s = slot_of(xc, ino);
-    bool none = s->ino == ino && now < s->expires_ns && s->none;
+    bool none = s->ino == ino && s->none && now - s->seen_ns < (int64_t)(max_age_s * 1e9);
     pthread_mutex_unlock(&xc->lock);
     return none;
 }

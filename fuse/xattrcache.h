@@ -5,11 +5,13 @@
  * Why: the kernel asks for security.capability before every write(2) to a file
  * (file_remove_privs), since FUSE inodes never get S_NOSEC; one RPC per write
  * would cost small writes a round trip. Filled from every attribute the daemon
- * replies to the kernel with and from every WRITE reply of a file's owner, so a
- * file being written stays known; valid for attr_timeout, like the kernel's own
- * copy of the attributes: an attribute another client sets is seen here after
- * that at the latest. Fixed slots indexed by inode (a collision forgets one).
- * Thread-safe.
+ * replies to the kernel with, every open and every WRITE reply of a file's
+ * owner. The caller says how old an answer may be: attr_timeout for what a
+ * user asks (like the kernel's own copy of the attributes, an attribute another
+ * client sets is seen after that at the latest), longer for the kernel's
+ * question before a write (XATTRCACHE_CAP_AGE_S: writes to a file's chunks on
+ * other servers bring no attributes back). Fixed slots indexed by inode (a
+ * collision forgets one). Thread-safe.
  */
 #ifndef BENCHFS_FUSE_XATTRCACHE_H
 #define BENCHFS_FUSE_XATTRCACHE_H
@@ -24,9 +26,14 @@ struct xattrcache;
 struct xattrcache *xattrcache_new(void);
 void xattrcache_free(struct xattrcache *xc);
 
-/* a says whether a->ino has attributes, for ttl_s seconds (<= 0: not kept). */
-void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a, double ttl_s);
-/* true when ino is known (and still valid) to have no extended attributes. */
-bool xattrcache_none(struct xattrcache *xc, uint64_t ino);
+/* How old the answer to the kernel's security.capability question before each
+ * write may be: a capability another client sets on a file this mount is writing
+ * may survive this mount's writes for that long. */
+#define XATTRCACHE_CAP_AGE_S 30.0
+
+/* a says (now) whether a->ino has attributes. */
+void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a);
+/* true when ino was said, at most max_age_s seconds ago, to have no extended attributes. */
+bool xattrcache_none(struct xattrcache *xc, uint64_t ino, double max_age_s);
 
 #endif

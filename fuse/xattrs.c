@@ -35,7 +35,7 @@ static void note_attr(struct bfs_fuse *fs, const struct bfs_attr *a)
 {
     if (S_ISDIR(a->mode))
         dircache_put(fs->dirs, a, fs->opts.attr_timeout);
-    xattrcache_put(fs->xattrs, a, fs->opts.attr_timeout);
+    xattrcache_put(fs->xattrs, a);
 }
 
 void xattrs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -63,8 +63,11 @@ void xattrs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
         reply_err(req, "getxattr", ino, name, -ENOMEM);
         return;
     }
-    ssize_t n = xattrcache_none(fs->xattrs, ino) ? -ENODATA
-                                                 : bfs_getxattr(fs->client, ino, name, buf, size);
+    /* The kernel asks for security.capability before every write (xattrcache.h). */
+    double age = strcmp(name, "security.capability") == 0 && fs->opts.attr_timeout < XATTRCACHE_CAP_AGE_S
+                     ? XATTRCACHE_CAP_AGE_S : fs->opts.attr_timeout;
+    ssize_t n = xattrcache_none(fs->xattrs, ino, age) ? -ENODATA
+                                                      : bfs_getxattr(fs->client, ino, name, buf, size);
     if (n < 0)
         reply_err(req, "getxattr", ino, name, (int)n);
     else if (size == 0)
@@ -100,8 +103,8 @@ void xattrs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
         reply_err(req, "listxattr", ino, NULL, -ENOMEM);
         return;
     }
-    ssize_t n = xattrcache_none(fs->xattrs, ino) ? 0
-                                                 : bfs_listxattr(fs->client, ino, buf, BFS_XATTR_LIST_MAX);
+    ssize_t n = xattrcache_none(fs->xattrs, ino, fs->opts.attr_timeout)
+                    ? 0 : bfs_listxattr(fs->client, ino, buf, BFS_XATTR_LIST_MAX);
     if (n >= 0 && fuse_req_ctx(req)->uid != 0)
         n = (ssize_t)drop_trusted(buf, (size_t)n);
     if (n < 0)
