@@ -244,7 +244,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * the capability turns on) and leaves their inheritance and the umask to us
      * (DONT_MASK: the umask must not apply when a default ACL does). Without
      * default_permissions ACLs are stored attributes, not enforced. */
-    if (!fs->opts.no_default_permissions) {
+    if (!fs->opts.no_default_permissions && !fs->opts.noxattr) {
         if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
             conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
         else

@@ -39,6 +39,8 @@ struct bfs_fuse_opts {
     int no_default_permissions;  /* -o no_default_permissions: the kernel checks no modes */
     int atime;                /* BFS_ATIME_*: -o relatime (default), noatime, strictatime */
     int read_only;            /* -o ro (also passed on to the kernel): no atime either */
+    int noxattr;              /* -o noxattr: no extended attributes or ACLs (ENOTSUP), and
+                                 no FUSE round trip per write for security.capability */
 };
 
 /* When a read changes a file's atime (the kernel leaves atime to FUSE file

@@ -14,7 +14,8 @@
 #   - attributes survive a restart of the servers
 #   - benchfs-fsck: an attribute of a missing inode is reported and repaired;
 #     online (OP_SCAN) the cluster checks clean
-#   - -o no_default_permissions: attributes and ACLs are stored (not enforced)
+#   - -o no_default_permissions: attributes and ACLs are stored (not enforced);
+#     -o noxattr: none (ENOTSUP), files work as before
 # Every command that touches a mount runs under `timeout`.
 source "$(dirname "$0")/lib.sh"
 
@@ -179,6 +180,13 @@ suite() {
         mt setfacl -m u:nobody:rwx "$P/acl/g"
         check "no_default_permissions: ACLs are stored" \
             eval "mt getfacl -p '$P/acl/g' | grep -qx 'user:nobody:rwx'"
+        umount_fs "$P"
+
+        section "-o noxattr"
+        mount_fs "$REG" "$P" -o noxattr || { fail "mount -o noxattr"; return; }
+        if mt setfattr -n user.y -v 1 "$P/acl/g" 2>"$T/nx.err"; then fail "noxattr: setfattr works"
+        else check "noxattr: attributes are not supported" grep -q "not supported" "$T/nx.err"; fi
+        check "noxattr: files still work" eval "mt sh -c 'echo z >\"$P/acl/nx\"' && grep -qx z '$P/acl/nx'"
         umount_fs "$P"
     fi
     for k in "${pids[@]}"; do stop_server "$k"; done
