@@ -796,6 +796,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     /* The next write's security.capability question is answered from this. */
     if (size && n == (ssize_t)size && wcc.valid)
         xattrcache_put(fs->xattrs, &wcc.post);
+    else if (n > 0)
+        xattrcache_touch(fs->xattrs, ino);
     if (n < 0) {
         reply_fail(req, "write", ino, NULL, (int)n);
         return;

@@ -52,6 +52,16 @@ void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a)
     pthread_mutex_unlock(&xc->lock);
 }
 
+void xattrcache_touch(struct xattrcache *xc, uint64_t ino)
+{
+    int64_t now = bfs_mono_ns();
+    pthread_mutex_lock(&xc->lock);
+    struct slot *s = slot_of(xc, ino);
+    if (s->ino == ino)
+        s->seen_ns = now;
+    pthread_mutex_unlock(&xc->lock);
+}
+
 bool xattrcache_none(struct xattrcache *xc, uint64_t ino, double max_age_s)
 {
     int64_t now = bfs_mono_ns();

@@ -33,6 +33,11 @@ void xattrcache_free(struct xattrcache *xc);
 
 /* a says (now) whether a->ino has attributes. */
 void xattrcache_put(struct xattrcache *xc, const struct bfs_attr *a);
+/* A write of ino succeeded that brought no attributes back (its chunk lives on
+ * another server than its inode): what is known of ino counts as new again, so
+ * a file this mount keeps writing is not asked about at every write once its
+ * answer is XATTRCACHE_CAP_AGE_S old (one it stops writing for that long is). */
+void xattrcache_touch(struct xattrcache *xc, uint64_t ino);
 /* true when ino was said, at most max_age_s seconds ago, to have no extended attributes. */
 bool xattrcache_none(struct xattrcache *xc, uint64_t ino, double max_age_s);
 
