@@ -154,7 +154,7 @@ static int put_xattr(struct meta_store *m, MDB_txn *txn, uint64_t ino, const cha
                      size_t nlen, const void *val, size_t vlen)
 {
     unsigned char kb[XKEY_MAX];
-    MDB_val k = { xkey(kb, ino, name, nlen), kb }, v = { vlen, (void *)val };
+    MDB_val k = { xkey(kb, ino, name, nlen), kb }, v = { vlen, (void *)(val ? val : "") };
     int rc = mdb_put(txn, meta_xattr_dbi(m), &k, &v, 0);
     return rc ? meta_db_err(rc, "put xattr", ino) : 0;
 }
