@@ -30,7 +30,7 @@
  * blocks, CREATE carries rdev (special files), SETATTR carries the start of a
  * write's extent (off), steps of multi-server operations (server/coord.h): a
  * version 2 peer would misread every attribute. */
-#define BFS_PROTO_VERSION  4            /* 4: extended attributes (GETXATTR..REMOVEXATTR, attr flags, CREATE umask + inherited xattrs) */
+#define BFS_PROTO_VERSION  4   /* 4: xattrs: GETXATTR..REMOVEXATTR, attr flags, CREATE umask + xattrs */
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
