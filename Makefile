@@ -25,18 +25,22 @@ FUSE_SRC   := $(wildcard fuse/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 FSCK_SRC   := $(wildcard fsck/*.c)
 FSCK_CHECK_SRC := fsck/check.c fsck/records.c
-TEST_SRC   := $(wildcard tests/unit/*.c tests/system/*.c)
+TEST_SRC   := $(wildcard tests/unit/*.c tests/system/*.c tests/stress/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libbenchfs-common.a
 SERVER_LIB := $(BUILD)/libbenchfs-server.a
 PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-bench $(BUILD)/benchfs-fsck \
-              $(BUILD)/bench-ns
+              $(BUILD)/bench-ns $(BUILD)/benchfs-status $(BUILD)/benchfs-stage
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test test-stress clean fuzz bench demo
-all: $(PROGS) $(TESTS)
+all: $(PROGS) $(TESTS) $(BUILD)/benchfs
+
+# "benchfs": the program mount.fuse3 runs for -t fuse.benchfs (benchfs-fuse itself).
+$(BUILD)/benchfs: $(BUILD)/benchfs-fuse
+	ln -sf benchfs-fuse $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,6 +60,11 @@ $(BUILD)/benchfs-bench: $(call obj,$(BENCH_SRC)) $(SERVER_LIB) $(COMMON_LIB)
 # What namespace operations cost over RPC (make bench runs it on 1 and 3 servers).
 $(BUILD)/bench-ns: $(call obj,bench/ns/nsbench.c) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# Job tools (tools/): the cluster's state, staging trees in and out.
+$(BUILD)/benchfs-status: $(call obj,tools/status.c) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/benchfs-stage: $(call obj,$(wildcard tools/stage/*.c)) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/benchfs-fsck: $(call obj,$(FSCK_SRC)) $(SERVER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
@@ -65,6 +74,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 # Unit tests of the FUSE client's pure logic link its object too.
 $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
 $(BUILD)/tests/unit/test_openfiles: $(call obj,fuse/openfiles.c)
+# ... benchfs-stage's mount finder (pure: mountinfo text) ...
+$(BUILD)/tests/unit/test_where: $(call obj,tools/stage/where.c)
 # ... and benchfs-fsck's checker (pure: tested on synthetic tables).
 $(BUILD)/tests/unit/test_fsck: $(call obj,$(FSCK_CHECK_SRC))
 
@@ -83,8 +94,8 @@ build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
 FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/gone.c \
-              server/xattr_store.c common/proto.c common/placement.c common/log.c common/acl.c \
-              common/xattr.c
+              server/status.c server/xattr_store.c common/proto.c common/placement.c common/log.c \
+              common/acl.c common/xattr.c
 build/fuzz/fuzz_handlers: $(FUZZ_H_SRC) $(wildcard server/*.h common/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fno-sanitize-recover=undefined $(shell pkg-config --cflags ucx lmdb liburing) \

@@ -27,11 +27,9 @@
 #include "../common/proto.h"
 #include "../common/log.h"
 #include "../common/stats.h"
+#include "../common/version.h"
 #include "../server/server.h"
 
-#ifndef BENCHFS_VERSION
-#define BENCHFS_VERSION "0.1.0"
-#endif
 
 #define PROG "benchfs-bench"
 

@@ -405,6 +405,9 @@ for k in 0 1 2; do
 done
 echo
 timeout 300 "$BIN/bench-ns" "$W/reg3" "$ITER" || { warn "bench-ns on three servers failed"; FAILED=1; }
+# Staging a tree in: benchfs-stage against cp -a and rsync -a into a mount (own server).
+log "benchfs-stage in vs cp -a and rsync -a"
+ROUNDS=$((ROUNDS < 3 ? ROUNDS : 3)) BUILD=$BUILD bench/stage/run-stage-bench.sh || { warn "stage benchmark failed"; FAILED=1; }
 echo "Elapsed: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 [ "$FAILED" = 0 ] || { warn "some measurements failed (see above and $RAW)"; exit 1; }
 exit 0

@@ -1,6 +1,8 @@
 /* placement.c - see placement.h */
 #include "placement.h"
 
+#include "hash.h"
+
 uint64_t place_mix64(uint64_t x)
 {
     x ^= x >> 30;
@@ -13,13 +15,7 @@ uint64_t place_mix64(uint64_t x)
 
 uint64_t place_hash(const void *buf, size_t len, uint64_t seed)
 {
-    const unsigned char *p = buf;
-    uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return place_mix64(h);
+    return place_mix64(bfs_fnv1a(buf, len, seed));
 }
 
 uint32_t place_dentry(uint64_t parent, const char *name, size_t len, uint32_t nodes)

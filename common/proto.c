@@ -137,6 +137,7 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_MOVE_LOCK]   = { "MOVE_LOCK", { F_INTENT, F_FLAGS }, { F_END } },
     [OP_FORGET]      = { "FORGET",   { F_INTENT }, { F_END } },
     [OP_SCAN]        = { "SCAN",     { F_IDX, F_LEN, F_TARGET }, { F_LEN, F_FLAGS, F_TARGET } },
+    [OP_STATUS]      = { "STATUS",   { F_END }, { F_LEN } },
     [OP_GETXATTR]    = { "GETXATTR", { F_INO, F_NAME, F_LEN }, { F_LEN } },
     [OP_SETXATTR]    = { "SETXATTR", { F_INO, F_NAME, F_FLAGS }, { F_ATTR } },
     [OP_LISTXATTR]   = { "LISTXATTR", { F_INO, F_LEN }, { F_LEN } },
@@ -380,4 +381,56 @@ int proto_dirent_decode(const void *buf, size_t len, size_t *pos, struct bfs_dir
     d->name[n] = '\0';
     *pos += DIRENT_FIXED + n;
     return 1;
+}
+
+/* ---- OP_STATUS bulk ---- */
+
+size_t proto_status_size(void)
+{
+    return BFS_STATUS_FIXED_LEN + 8 * OP_MAX;
+}
+
+size_t proto_status_encode(const struct bfs_status *st, uint8_t *out)
+{
+    const uint64_t v64[7] = { st->uptime_ms, st->inodes, st->chunk_files, st->chunk_bytes,
+                              st->meta_bytes, st->free_bytes, st->total_bytes };
+    put_le32(out, st->node_id);
+    put_le32(out + 4, st->nodes);
+    put_le32(out + 8, st->pid);
+    put_le32(out + 12, st->chunk_size);
+    for (int i = 0; i < 7; i++)
+        put_le64(out + 16 + 8 * i, v64[i]);
+    memset(out + 72, 0, BFS_STATUS_HOST_LEN);
+    memcpy(out + 72, st->host, strnlen(st->host, BFS_STATUS_HOST_LEN - 1));
+    put_le32(out + 72 + BFS_STATUS_HOST_LEN, OP_MAX);
+    for (int i = 0; i < OP_MAX; i++)
+        put_le64(out + BFS_STATUS_FIXED_LEN + 8 * i, st->counters[i]);
+    return proto_status_size();
+}
+
+int proto_status_decode(const void *buf, size_t len, struct bfs_status *st)
+{
+    const uint8_t *p = buf;
+    memset(st, 0, sizeof *st);
+    if (len < BFS_STATUS_FIXED_LEN)
+        return -EBADMSG;
+    uint32_t n = get_le32(p + 72 + BFS_STATUS_HOST_LEN);
+    if (n > BFS_STATUS_MAX_COUNTERS || len != BFS_STATUS_FIXED_LEN + 8 * (size_t)n)
+        return -EBADMSG;
+    st->node_id = get_le32(p);
+    st->nodes = get_le32(p + 4);
+    st->pid = get_le32(p + 8);
+    st->chunk_size = get_le32(p + 12);
+    if (st->node_id >= st->nodes)
+        return -EBADMSG;
+    uint64_t *v64[7] = { &st->uptime_ms, &st->inodes, &st->chunk_files, &st->chunk_bytes,
+                         &st->meta_bytes, &st->free_bytes, &st->total_bytes };
+    for (int i = 0; i < 7; i++)
+        *v64[i] = get_le64(p + 16 + 8 * i);
+    memcpy(st->host, p + 72, BFS_STATUS_HOST_LEN - 1);
+    st->host[BFS_STATUS_HOST_LEN - 1] = '\0';
+    st->ncounters = n < OP_MAX ? n : OP_MAX;
+    for (uint32_t i = 0; i < st->ncounters; i++)
+        st->counters[i] = get_le64(p + BFS_STATUS_FIXED_LEN + 8 * i);
+    return 0;
 }

@@ -29,8 +29,8 @@
 /* 2: WRITE replies carry the owner's attributes. 3: attributes carry rdev and
  * blocks, CREATE carries rdev (special files), SETATTR carries the start of a
  * write's extent (off), steps of multi-server operations (server/coord.h): a
- * version 2 peer would misread every attribute. */
-#define BFS_PROTO_VERSION  4   /* 4: xattrs: GETXATTR..REMOVEXATTR, attr flags, CREATE umask + xattrs */
+ * version 2 peer would misread every attribute. 4: OP_STATUS (benchfs-status). */
+#define BFS_PROTO_VERSION  5   /* 5: xattrs: GETXATTR..REMOVEXATTR, attr flags, CREATE umask + xattrs */
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -84,6 +84,7 @@ enum bfs_op {
     OP_MOVE_LOCK,    /* intent, flags(1: take, 0: give back) -> (node 0's directory-move lock; -EBUSY) */
     OP_SCAN,         /* idx(table), len(max bulk bytes), target(after key; empty: from the first)
                         -> len(count), flags(1: eof), target(last key); bulk: records */
+    OP_STATUS,       /*                         -> len(bytes); bulk: struct bfs_status (proto_status_*) */
     /* Extended attributes of inode ino, at its owner (server/xattr_store.h). */
     OP_GETXATTR,     /* ino, name, len(buffer; 0: the size only) -> len(value size); bulk: value */
     OP_SETXATTR,     /* ino, name, flags(BFS_XATTR_*); bulk: value -> attr */
@@ -104,6 +105,34 @@ enum bfs_scan_table {
     BFS_SCAN_XATTRS,     /* extended attributes: key ino (u64 BE) | name, the value */
     BFS_SCAN_MAX
 };
+
+/* OP_STATUS (benchfs-status): what one server says about itself. On the wire
+ * (all LE): u32 node_id, nodes, pid, chunk_size | u64 uptime_ms, inodes,
+ * chunk_files, chunk_bytes, meta_bytes, free_bytes, total_bytes | 64 bytes host
+ * (NUL-padded) | u32 ncounters | ncounters x u64 requests handled by op. */
+#define BFS_STATUS_HOST_LEN  64
+#define BFS_STATUS_FIXED_LEN (4 * 4 + 7 * 8 + BFS_STATUS_HOST_LEN + 4)
+#define BFS_STATUS_MAX_COUNTERS 1024
+struct bfs_status {
+    uint32_t node_id, nodes, pid, chunk_size;
+    uint64_t uptime_ms;
+    uint64_t inodes;          /* inode records in this server's metadata store */
+    uint64_t chunk_files;     /* chunk files in its data dir */
+    uint64_t chunk_bytes;     /* disk space they take (allocated blocks: holes are free) */
+    uint64_t meta_bytes;      /* disk space of the metadata store (inline data included) */
+    uint64_t free_bytes, total_bytes;   /* of the file system holding its data dir */
+    char host[BFS_STATUS_HOST_LEN];     /* NUL-terminated */
+    uint32_t ncounters;                 /* counters[op] valid for op < ncounters (<= OP_MAX) */
+    uint64_t counters[OP_MAX];
+};
+/* Bytes st takes on the wire (with OP_MAX counters). */
+size_t proto_status_size(void);
+/* Encodes st with its OP_MAX counters; out has proto_status_size() bytes. Returns that. */
+size_t proto_status_encode(const struct bfs_status *st, uint8_t *out);
+/* -EBADMSG if len does not match a status record (short, long, counter count
+ * over BFS_STATUS_MAX_COUNTERS, node id not below nodes); counters of ops this
+ * side does not know are dropped. */
+int proto_status_decode(const void *buf, size_t len, struct bfs_status *st);
 
 /* Flags of OP_UNLINK / OP_NLINK / OP_RENAME requests. */
 /* BFS_F_SUBDIR (NLINK): a subdirectory entry of directory ino was made (+1) or

@@ -237,7 +237,19 @@ out:
 
 int registry_read(const char *path, struct registry_entry *e)
 {
+    int stale = 0;
+    int rc = registry_read_any(path, e, &stale);
+    if (rc == 0 && stale) {
+        registry_entry_clear(e);
+        rc = -ESTALE;
+    }
+    return rc;
+}
+
+int registry_read_any(const char *path, struct registry_entry *e, int *stale)
+{
     uint8_t *buf = NULL;
+    *stale = 0;
     int rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -266,10 +278,8 @@ int registry_read(const char *path, struct registry_entry *e)
         char host[64];
         my_host(host);
         /* Same host and the publishing process is gone: the file is a leftover. */
-        if (strcmp(host, e->host) == 0 && kill((pid_t)e->pid, 0) < 0 && errno == ESRCH) {
-            registry_entry_clear(e);
-            rc = -ESTALE;
-        }
+        if (strcmp(host, e->host) == 0 && kill((pid_t)e->pid, 0) < 0 && errno == ESRCH)
+            *stale = 1;
     }
 out:
     free(buf);

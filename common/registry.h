@@ -59,6 +59,9 @@ int registry_decode(const uint8_t *buf, size_t len, struct registry_entry *e);
 /* Reads and checks one address file. A file left by a server process that is
  * gone (same host, pid not running) gives -ESTALE. */
 int registry_read(const char *path, struct registry_entry *e);
+/* registry_read that keeps a stale file's entry (for benchfs-status to show
+ * whose it was): 0 with *stale = 1 where registry_read gives -ESTALE. */
+int registry_read_any(const char *path, struct registry_entry *e, int *stale);
 void registry_entry_clear(struct registry_entry *e);
 
 /* Waits up to timeout_s for the cluster: first server.addr or node-0.addr (to

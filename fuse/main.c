@@ -1,7 +1,10 @@
 /* main.c - benchfs-fuse: command line, daemonizing, and the FUSE session.
  *
  *   benchfs-fuse MOUNTPOINT --registry-dir DIR [--timeout S] [--rpc-timeout S]
- *                [-f] [-d] [-s] [-o opt,...] [--help] [--version]
+ *                [--log-file FILE] [-f] [-d] [-s] [-o opt,...] [--help] [--version]
+ *
+ * Logging: every line names the mount point; a daemon (no -f) logs to syslog
+ * and, with --log-file, to that file (its stderr is /dev/null once mounted).
  *
  * Order matters: UCX must not be initialised before a fork (its worker threads
  * and shared-memory segments do not survive one), so without -f the process
@@ -40,6 +43,8 @@ enum { KEY_RO, KEY_RW };   /* mount options we note and pass on */
 /* Our own flags, taken out of argv before libfuse sees it. */
 struct cli {
     const char *registry_dir;
+    const char *log_file;
+    char *owned[2];           /* -o registry= and -o log_file= values */
     double registry_timeout_s;
     double rpc_timeout_s;
     int help;
@@ -70,7 +75,8 @@ static void usage_short(FILE *out)
 {
     fprintf(out,
             "usage: " PROG " MOUNTPOINT --registry-dir DIR [--timeout S] [--rpc-timeout S]\n"
-            "       [-f] [-d] [-s] [-o opt,...]\n"
+            "       [--log-file FILE] [-f] [-d] [-s] [-o opt,...]\n"
+            "       " PROG " REGISTRY_DIR MOUNTPOINT [-o registry options,...]   (mount(8)'s form)\n"
             "       " PROG " --help | --version\n");
 }
 
@@ -82,6 +88,10 @@ static void usage_long(void)
            "    --registry-dir DIR     registry directory shared with the servers (required)\n"
            "    --timeout S            wait up to S seconds for the servers to register (default 30)\n"
            "    --rpc-timeout S        fail an RPC after S seconds without answer (default 30)\n"
+           "    --log-file FILE        also append log lines to FILE (a daemon logs to syslog too)\n"
+           "    -o registry=DIR, -o timeout=S, -o rpc_timeout=S, -o log_file=FILE\n"
+           "                           the same as options (for mount -t fuse.benchfs and fstab,\n"
+           "                           where the registry may also be the source: see README)\n"
            "    -o entry_timeout=S     kernel caches names for S seconds (default 1.0)\n"
            "    -o attr_timeout=S      kernel caches attributes for S seconds (default 1.0)\n"
            "    -o negative_timeout=S  kernel caches missing names for S seconds (default 1.0, 0: off)\n"
@@ -159,8 +169,50 @@ static int take_flag(const char *flag, int argc, char **argv, int *i, const char
 /* Takes our flags out of argv (libfuse's option parser knows neither them nor
  * the "--flag VALUE" form) and leaves the rest, in order, in *rest.
  * Returns 0, or -1 after printing what is wrong. */
+/* Our options given as -o NAME=VALUE (what mount(8), fstab and mount.fuse3
+ * pass): registry=DIR, timeout=S, rpc_timeout=S, log_file=FILE are taken, the
+ * rest of the list goes on to libfuse as one -o. 0 or -1 after a message. */
+static int take_mount_opts(const char *list, struct cli *cli, struct fuse_args *rest)
+{
+    char *copy = strdup(list), *keep = NULL, *next = copy;
+    int rc = copy ? 0 : -1;
+    while (rc == 0 && next && *next) {
+        /* One option: up to a ',' that is not escaped ("\,", as libfuse writes). */
+        char *o = next, *p = next;
+        while (*p && *p != ',')
+            p += p[0] == '\\' && p[1] ? 2 : 1;
+        next = *p ? p + 1 : NULL;
+        *p = '\0';
+        if (!*o)
+            continue;
+        char *val = strchr(o, '=');
+        if (val && strncmp(o, "registry=", 9) == 0 && val[1]) {
+            free(cli->owned[0]);
+            cli->registry_dir = cli->owned[0] = strdup(val + 1);
+        } else if (val && strncmp(o, "log_file=", 9) == 0 && val[1]) {
+            free(cli->owned[1]);
+            cli->log_file = cli->owned[1] = strdup(val + 1);
+        } else if (val && strncmp(o, "timeout=", 8) == 0) {
+            rc = parse_seconds("-o timeout", val + 1, &cli->registry_timeout_s);
+        } else if (val && strncmp(o, "rpc_timeout=", 12) == 0) {
+            rc = parse_seconds("-o rpc_timeout", val + 1, &cli->rpc_timeout_s);
+        } else if (fuse_opt_add_opt(&keep, o) != 0) {   /* o keeps its escapes */
+            rc = -1;
+        }
+    }
+    if (rc == 0 && keep) {
+        fuse_opt_add_arg(rest, "-o");
+        fuse_opt_add_arg(rest, keep);
+    }
+    free(keep);
+    free(copy);
+    return rc;
+}
+
 static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *rest)
 {
+    const char *first_positional = NULL;
+    int positional = 0;
     fuse_opt_add_arg(rest, argv[0]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -171,10 +223,16 @@ static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *res
                 fuse_opt_add_arg(rest, argv[i]);
             break;
         }
-        if (strcmp(a, "-o") == 0 && i + 1 < argc) {
-            /* The value of -o belongs to libfuse and to bfs_opt_spec. */
-            fuse_opt_add_arg(rest, a);
-            fuse_opt_add_arg(rest, argv[++i]);
+        if ((strcmp(a, "-o") == 0 && i + 1 < argc) || (strncmp(a, "-o", 2) == 0 && a[2])) {
+            /* The value of -o belongs to libfuse and to bfs_opt_spec, but for
+             * our own options in mount(8)'s form (fstab has only -o). */
+            const char *v = a[2] ? a + 2 : argv[++i];
+            if (take_mount_opts(v, cli, rest) < 0)
+                return -1;
+            continue;
+        }
+        if (a[0] != '-' && positional++ == 0) {
+            first_positional = a;   /* SOURCE or MOUNTPOINT: decided at the end */
             continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -195,6 +253,12 @@ static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *res
             cli->registry_dir = val;
             continue;
         }
+        if ((r = take_flag("--log-file", argc, argv, &i, &val)) != 0) {
+            if (r < 0)
+                return -1;
+            cli->log_file = val;
+            continue;
+        }
         if ((r = take_flag("--timeout", argc, argv, &i, &val)) != 0) {
             if (r < 0 || parse_seconds("--timeout", val, &cli->registry_timeout_s) < 0)
                 return -1;
@@ -207,6 +271,12 @@ static int prescan(int argc, char **argv, struct cli *cli, struct fuse_args *res
         }
         fuse_opt_add_arg(rest, a);
     }
+    /* "benchfs-fuse REGISTRY MOUNTPOINT" (how mount.fuse3 calls a file system:
+     * source first) when no --registry-dir said otherwise. */
+    if (first_positional && positional >= 2 && !cli->registry_dir)
+        cli->registry_dir = first_positional;
+    else if (first_positional)
+        fuse_opt_insert_arg(rest, 1, first_positional);
     return 0;
 }
 
@@ -264,6 +334,19 @@ static void explain_open_failure(const struct cli *cli, int rc)
     else
         fprintf(stderr, PROG ": cannot connect to the BenchFS servers registered in %s: %s\n",
                 cli->registry_dir, strerror(-rc));
+}
+
+/* libfuse's own messages (a failed mount, a broken /dev/fuse) join ours, so a
+ * daemon's reach syslog and the log file. Its lines end in '\n'; ours add one. */
+static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    enum log_level l = level <= FUSE_LOG_ERR ? LOG_ERROR : level <= FUSE_LOG_NOTICE ? LOG_WARN
+                     : level == FUSE_LOG_INFO ? LOG_INFO : LOG_DEBUG;
+    if ((int)l <= bfs_log_level)
+        log_msg(l, "libfuse: %s", msg);
 }
 
 /* fuse/loop.h's loop: a request stream stays on one warm thread, and another
@@ -328,10 +411,11 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
     handlers = 1;
     if (fuse_session_mount(se, fopts->mountpoint) != 0)
         goto out;   /* libfuse has printed why (not a directory, no permission, ...) */
-    log_info("mounted BenchFS (%u server%s, registry %s) on %s", bfs_client_nodes(fs->client),
+    log_note("mounted BenchFS (%u server%s, registry %s) on %s", bfs_client_nodes(fs->client),
              bfs_client_nodes(fs->client) == 1 ? "" : "s", cli->registry_dir, fopts->mountpoint);
     if (status_fd >= 0) {
         report_status(&status_fd, 0);
+        log_detach();
         detach_stdio();
     }
 
@@ -353,8 +437,12 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
     if (rc < 0)
         log_error("FUSE session ended with an error: %s", strerror(-rc));
     fuse_session_unmount(se);
+    log_note("unmounted %s", fopts->mountpoint);
 
 out:
+    if (ret != 0)
+        log_note("%s: mount failed or ended with an error (exit %d; the lines above say why)",
+                 fopts->mountpoint, ret);
     if (handlers)
         fuse_remove_signal_handlers(se);
     /* Destroying the session runs op_destroy, which still needs the client. */
@@ -395,11 +483,15 @@ int main(int argc, char **argv)
     if (prescan(argc, argv, &cli, &args) < 0) {
         usage_short(stderr);
         fuse_opt_free_args(&args);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return EXIT_USAGE;
     }
     if (cli.help) {
         usage_long();
         fuse_opt_free_args(&args);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return 0;
     }
     if (cli.version) {
@@ -407,7 +499,24 @@ int main(int argc, char **argv)
         fflush(stdout);   /* fuse_lowlevel_version runs fusermount3, which writes directly */
         fuse_lowlevel_version();
         fuse_opt_free_args(&args);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return 0;
+    }
+
+    /* The daemon works from "/", and benchfs-stage finds the registry in the
+     * mount's name: make a relative --registry-dir absolute. */
+    char *abs_registry = NULL;
+    if (cli.registry_dir && cli.registry_dir[0] != '/') {
+        abs_registry = realpath(cli.registry_dir, NULL);
+        if (!abs_registry) {
+            char cwd[PATH_MAX];
+            size_t n = strlen(cli.registry_dir) + PATH_MAX + 2;
+            if (getcwd(cwd, sizeof cwd) && (abs_registry = malloc(n)))
+                snprintf(abs_registry, n, "%s/%s", cwd, cli.registry_dir);
+        }
+        if (abs_registry)
+            cli.registry_dir = abs_registry;
     }
 
     /* Name the mount after its cluster ("benchfs:DIR" in mount and df, type
@@ -434,7 +543,25 @@ int main(int argc, char **argv)
     if (fuse_parse_cmdline(&args, &fopts) != 0) {
         usage_short(stderr);
         fuse_opt_free_args(&args);
+        free(abs_registry);
+        free(cli.owned[0]);
+        free(cli.owned[1]);
         return EXIT_USAGE;
+    }
+
+    if (fopts.mountpoint)
+        log_set_tag(fopts.mountpoint);
+    if (cli.log_file) {
+        int lrc = log_open_file(cli.log_file);
+        if (lrc < 0) {
+            fprintf(stderr, PROG ": cannot open log file %s: %s\n", cli.log_file, strerror(-lrc));
+            free(fopts.mountpoint);
+            fuse_opt_free_args(&args);
+            free(abs_registry);
+            free(cli.owned[0]);
+            free(cli.owned[1]);
+            return 1;
+        }
     }
 
     struct bfs_fuse fs;
@@ -518,6 +645,8 @@ int main(int argc, char **argv)
         goto out;
     }
     close(pfd[0]);
+    log_use_syslog();
+    fuse_set_log_func(fuse_log_to_ours);
     /* Leave the caller's session and working directory, so that neither a
      * terminal hangup nor an unmountable cwd reaches the daemon. */
     setsid();
@@ -533,5 +662,9 @@ out:
     free(fs.conn_opts);
     free(fopts.mountpoint);
     fuse_opt_free_args(&args);
+    free(abs_registry);
+    free(cli.owned[0]);
+    free(cli.owned[1]);
+    log_close();
     return ret;
 }

@@ -13,6 +13,8 @@ pkgs=(
     python3 iproute2 procps psmisc util-linux   # test helpers
     git rsync vim-tiny                  # real programs on the mount (tests/system/tools.sh)
     attr acl                            # getfattr/setfattr, getfacl/setfacl (tests/system/xattr.sh)
+    slurm-wlm munge openmpi-bin         # the job kit under a real Slurm and mpirun (tests/system/jobkit.sh)
+    bc                                  # bench/stage/run-stage-bench.sh
 )
 missing=()
 for p in "${pkgs[@]}"; do

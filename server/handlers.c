@@ -7,6 +7,7 @@
  * migrates the file to chunk mode first (see migrate). */
 #include "server_int.h"
 #include "coord.h"
+#include "status.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -971,6 +972,8 @@ static int dispatch(struct server *s, struct srv_req *r)
                                                       : -EINVAL;
     case OP_SCAN:
         return do_scan(s, r);
+    case OP_STATUS:
+        return status_reply(s, r);
     case OP_GETXATTR:
         return do_getxattr(s, r);
     case OP_SETXATTR:

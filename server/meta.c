@@ -42,6 +42,7 @@
 #include "xattr_store.h"
 #include "../common/endian.h"
 #include "../common/clock.h"
+#include "../common/hash.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -108,11 +109,7 @@ struct meta_store {
  * on-disk format: changing it orphans every stored entry. */
 static uint64_t name_hash(const char *name, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)name[i];
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = bfs_fnv1a(name, len, 0);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "../common/version.h"
 #include "coord.h"
 #include "gone.h"
+#include "launch.h"
 #include "server_int.h"
 
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
@@ -33,6 +35,12 @@
 struct server_opts {
     const char *registry_dir, *data_dir;
     uint32_t node_id, nodes, chunk_size;
+    int have_node_id, have_nodes;   /* given as flags: else from the launcher */
+    const char *place_source;       /* the launcher variables used, or NULL */
+    char data_dir_buf[PATH_MAX];    /* --data-dir with %r and %h expanded */
+    const char *log_file;           /* --log-file, expanded like --data-dir */
+    char log_file_buf[PATH_MAX];
+    int syslog;
     struct chunkstore_opts cs;
 };
 
@@ -45,10 +53,16 @@ static void usage(FILE *f, const char *prog)
         "and publishes its UCX worker address in --registry-dir for clients to find.\n"
         "\n"
         "  --registry-dir DIR        shared directory for server addresses (created, mode 0700)\n"
-        "  --data-dir DIR            local directory for chunks and metadata (created)\n"
-        "  --node-id N               this server's id in a multi-server cluster (default 0)\n"
-        "  --nodes N                 number of servers in the cluster (default 1)\n"
+        "  --data-dir DIR            local directory for chunks and metadata (created);\n"
+        "                            %%r is replaced by the node id, %%h by the host name\n"
+        "  --node-id N               this server's id in a multi-server cluster (default: the\n"
+        "                            launcher's rank, SLURM_PROCID, OMPI_COMM_WORLD_RANK,\n"
+        "                            PMIX_RANK or PMI_RANK; else 0)\n"
+        "  --nodes N                 number of servers in the cluster (default: the launcher's\n"
+        "                            task count; else 1)\n"
 
+        "  --log-file FILE           also append log lines to FILE (%%r and %%h as above)\n"
+        "  --syslog                  also log to syslog (facility daemon)\n"
         "  --chunk-size BYTES        bytes per chunk, e.g. 4M (default 4M; fixed per data dir)\n"
         "  --uring-queue-size N      io_uring submission queue entries (default 256)\n"
         "  --uring-buffer-size BYTES registered I/O buffer size (default 1M)\n"
@@ -100,9 +114,55 @@ bad:
     return -EINVAL;
 }
 
+static const char *env_lookup(void *arg, const char *name)
+{
+    (void)arg;
+    return getenv(name);
+}
+
+/* Under srun/mpirun: what the flags did not say comes from the launcher, and
+ * --data-dir's %r/%h are expanded (one template serves every rank). */
+static int place_from_launcher(struct server_opts *o)
+{
+    char err[256], host[256] = "localhost";
+    struct launch_place p;
+    if (!o->have_node_id || !o->have_nodes) {
+        int rc = launch_place_from_env(env_lookup, NULL, BFS_MAX_NODES, &p, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "Error: %s\n", err);
+            return rc;
+        }
+        if (rc > 0) {
+            if (!o->have_node_id)
+                o->node_id = p.rank;
+            if (!o->have_nodes)
+                o->nodes = p.size;
+            o->place_source = p.source;
+        }
+    }
+    if (gethostname(host, sizeof host - 1) < 0)
+        snprintf(host, sizeof host, "localhost");
+    if (launch_expand_dir(o->data_dir, o->node_id, host, o->data_dir_buf, sizeof o->data_dir_buf,
+                          err, sizeof err) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
+        return -EINVAL;
+    }
+    o->data_dir = o->data_dir_buf;
+    if (o->log_file) {
+        if (launch_expand_dir(o->log_file, o->node_id, host, o->log_file_buf, sizeof o->log_file_buf,
+                              err, sizeof err) < 0) {
+            fprintf(stderr, "Error: --log-file: %s\n", err);
+            return -EINVAL;
+        }
+        o->log_file = o->log_file_buf;
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct server_opts *o)
 {
-    enum { O_REG = 256, O_DATA, O_NODE, O_NODES, O_CHUNK, O_QSIZE, O_BUFSZ, O_BUFS, O_DEPTH, O_HELP, O_VER };
+    enum { O_REG = 256, O_DATA, O_NODE, O_NODES, O_CHUNK, O_QSIZE, O_BUFSZ, O_BUFS, O_DEPTH, O_HELP, O_VER,
+           O_LOGFILE, O_SYSLOG };
     static const struct option opts[] = {
         { "registry-dir", required_argument, 0, O_REG },
         { "data-dir", required_argument, 0, O_DATA },
@@ -113,6 +173,8 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         { "uring-buffer-size", required_argument, 0, O_BUFSZ },
         { "uring-buffers", required_argument, 0, O_BUFS },
         { "uring-submit-depth", required_argument, 0, O_DEPTH },
+        { "log-file", required_argument, 0, O_LOGFILE },
+        { "syslog", no_argument, 0, O_SYSLOG },
         { "help", no_argument, 0, O_HELP },
         { "version", no_argument, 0, O_VER },
         { 0, 0, 0, 0 },
@@ -128,13 +190,15 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         switch (c) {
         case O_REG: o->registry_dir = optarg; break;
         case O_DATA: o->data_dir = optarg; break;
-        case O_NODE: rc = parse_size("--node-id", optarg, 0, BFS_MAX_NODES - 1, &v); o->node_id = (uint32_t)v; break;
-        case O_NODES: rc = parse_size("--nodes", optarg, 1, BFS_MAX_NODES, &v); o->nodes = (uint32_t)v; break;
+        case O_NODE: rc = parse_size("--node-id", optarg, 0, BFS_MAX_NODES - 1, &v); o->node_id = (uint32_t)v; o->have_node_id = 1; break;
+        case O_NODES: rc = parse_size("--nodes", optarg, 1, BFS_MAX_NODES, &v); o->nodes = (uint32_t)v; o->have_nodes = 1; break;
         case O_CHUNK: rc = parse_size("--chunk-size", optarg, 4096, 1u << 30, &v); o->chunk_size = (uint32_t)v; break;
         case O_QSIZE: rc = parse_size("--uring-queue-size", optarg, 1, 32768, &v); o->cs.queue_size = (uint32_t)v; break;
         case O_BUFSZ: rc = parse_size("--uring-buffer-size", optarg, 4096, 1u << 30, &v); o->cs.buffer_size = (uint32_t)v; break;
         case O_BUFS: rc = parse_size("--uring-buffers", optarg, 1, 4096, &v); o->cs.buffer_count = (uint32_t)v; break;
         case O_DEPTH: rc = parse_size("--uring-submit-depth", optarg, 1, 32768, &v); o->cs.submit_depth = (uint32_t)v; break;
+        case O_LOGFILE: o->log_file = optarg; break;
+        case O_SYSLOG: o->syslog = 1; break;
         case O_HELP: usage(stdout, argv[0]); return 1;
         case O_VER: printf("benchfs-server %s\n", BENCHFS_VERSION); return 1;
         default: rc = -EINVAL; break;
@@ -148,6 +212,8 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         fprintf(stderr, "Error: --registry-dir and --data-dir are required\n");
         rc = -EINVAL;
     }
+    if (rc == 0)
+        rc = place_from_launcher(o);
     if (rc == 0 && o->node_id >= o->nodes) {
         fprintf(stderr, "Error: --node-id %u must be below --nodes %u\n", o->node_id, o->nodes);
         rc = -EINVAL;
@@ -160,6 +226,19 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         fprintf(stderr, "Try '%s --help' for more information.\n", argv[0]);
     o->cs.chunk_size = o->chunk_size;
     return rc;
+}
+
+/* A startup error: on stderr as always ("Error: ..."), and in the log file and
+ * syslog too, where an admin of a daemon or a batch job looks. */
+__attribute__((format(printf, 1, 2))) static void fatal(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Error: %s\n", msg);
+    log_note("Error: %s", msg);
 }
 
 /* mkdir -p of the data dir, then an exclusive lock so two servers never share it. */
@@ -175,14 +254,15 @@ static int lock_data_dir(const char *dir, int *lock_fd)
         }
     }
     if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "Error: cannot create data directory %s: %s\n", dir, strerror(errno));
-        return -errno;
+        int rc = -errno;
+        fatal("cannot create data directory %s: %s", dir, strerror(-rc));
+        return rc;
     }
     snprintf(path, sizeof path, "%s/benchfs.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         int rc = -errno;
-        fprintf(stderr, "Error: data directory %s is not usable: %s\n", dir, strerror(errno));
+        fatal("data directory %s is not usable: %s", dir, strerror(errno));
         return rc;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -190,7 +270,8 @@ static int lock_data_dir(const char *dir, int *lock_fd)
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 1] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        fprintf(stderr, "Error: data directory %s is in use by another benchfs-server (pid %s)\n", dir, pid);
+        fatal("data directory %s is in use by another benchfs-server (pid %s);"
+                " servers sharing a host need one each, e.g. --data-dir %s-%%r", dir, pid, dir);
         close(fd);
         return -EBUSY;
     }
@@ -270,6 +351,7 @@ static void take_signal(struct server *s, int sfd, int *stopping, double *deadli
         return;
     printf("\nReceived %s, shutting down (finishing %u in-flight requests)...\n",
            strsignal((int)si.ssi_signo), s->inflight);
+    log_note("received %s: shutting down", strsignal((int)si.ssi_signo));
     fflush(stdout);
     /* New clients must not find us while we drain. */
     registry_unpublish(s->registry_dir, s->node_id, s->nodes);
@@ -379,6 +461,21 @@ int server_main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc > 0 ? 0 : 2;
+    char tag[32];
+    snprintf(tag, sizeof tag, "node %u", o.node_id);
+    log_set_tag(tag);
+    if (o.syslog)
+        log_use_syslog();
+    if (o.log_file && (rc = log_open_file(o.log_file)) < 0) {
+        fatal("cannot open log file %s: %s", o.log_file, strerror(-rc));
+        log_close();
+        return 1;
+    }
+    log_note("starting: node %u of %u, data dir %s, registry %s", o.node_id, o.nodes, o.data_dir,
+             o.registry_dir);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    s.started_ns = (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec;
     s.node_id = o.node_id;
     s.nodes = o.nodes;
     s.chunk_size = o.chunk_size;
@@ -387,7 +484,10 @@ int server_main(int argc, char **argv)
 
     printf("Starting BenchFS server...\n\n");
     printf("  Data directory:     %s\n", o.data_dir);
-    printf("  Registry directory: %s\n\n", o.registry_dir);
+    printf("  Registry directory: %s\n", o.registry_dir);
+    if (o.place_source)
+        printf("  Node:               %u of %u (from %s)\n", o.node_id, o.nodes, o.place_source);
+    printf("\n");
     printf("Setting up server node...\n");
     fflush(stdout);
 
@@ -406,11 +506,11 @@ int server_main(int argc, char **argv)
         registry_key_init(o.registry_dir, s.key) < 0)
         goto out;
     if ((rc = meta_open(o.data_dir, o.node_id, o.chunk_size, &s.meta)) < 0) {
-        fprintf(stderr, "Error: cannot open the metadata store in %s: %s\n", o.data_dir, strerror(-rc));
+        fatal("cannot open the metadata store in %s: %s", o.data_dir, strerror(-rc));
         goto out;
     }
     if ((rc = chunkstore_open(o.data_dir, &o.cs, &s.cs)) < 0) {
-        fprintf(stderr, "Error: cannot open the chunk store in %s: %s\n", o.data_dir, strerror(-rc));
+        fatal("cannot open the chunk store in %s: %s", o.data_dir, strerror(-rc));
         goto out;
     }
     if (!(s.gone = gone_new())) {
@@ -442,6 +542,7 @@ int server_main(int argc, char **argv)
     print_address(addr, addr_len);
     printf("\nRegistering RPC handlers...\n");
     log_debug("All RPC handlers registered successfully");
+    log_note("ready: address published in %s", o.registry_dir);
     printf("Server is ready and listening for requests.\n");
     printf("Press Ctrl+C to stop the server.\n");
     fflush(stdout);
@@ -474,5 +575,10 @@ out:
         close(lock_fd);
     if (status == 0)
         printf("Server stopped.\n");
+    if (status == 0)
+        log_note("stopped");
+    else
+        log_note("stopped with an error (see the lines above)");
+    log_close();
     return status;
 }

@@ -75,6 +75,7 @@ struct server {
     uint32_t move_lock_conn;
     uint64_t bad_requests;             /* rejected before a handler saw them */
     int closing;                       /* stopping: new requests are refused (server.c) */
+    int64_t started_ns;                /* CLOCK_MONOTONIC at start (OP_STATUS's uptime) */
 };
 
 /* Appends r to the queue [*head, *tail] (ready requests, a migration's waiters). */

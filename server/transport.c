@@ -384,11 +384,21 @@ void transport_fini(struct server *s)
             ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
                                       .flags = UCP_EP_CLOSE_FLAG_FORCE };
             ucx_wait(&s->w, ucp_ep_close_nbx(c->ep, &p));
+            c->ep = NULL;
         } else if (c->close_req) {
             ucx_wait(&s->w, c->close_req);
+            c->close_req = NULL;
         }
-        free(c);
     }
+    /* Replies cancelled by the closes finish in their callbacks, which give
+     * their requests (and chunk-store buffers) and connections back: let them
+     * run before the connections are freed. */
+    for (int i = 0; s->w.worker && s->sending && i < 10000; i++)
+        ucp_worker_progress(s->w.worker);
+    if (s->sending)
+        log_warn("shutdown: %u replies still not finished by UCX", s->sending);
+    for (uint32_t slot = 1; slot < s->nconns; slot++)
+        free(s->conns[slot]);
     free(s->conns);
     s->conns = NULL;
     s->nconns = 0;

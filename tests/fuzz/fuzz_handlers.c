@@ -291,6 +291,13 @@ static void check_success(const struct srv_req *r)
         if (r->rdata_len != OP_MAX * 8 || m->len != OP_MAX)
             fail("COUNTERS: %zu bytes", r->rdata_len);
         return;
+    case OP_STATUS: {
+        struct bfs_status st;
+        if (m->len != r->rdata_len || proto_status_decode(r->rdata, r->rdata_len, &st) < 0 ||
+            st.node_id != FZ_NODE || st.ncounters != OP_MAX)
+            fail("STATUS: %zu bytes do not decode as this server's status", r->rdata_len);
+        return;
+    }
     case OP_WRITE:
         if (m->len != r->data_len)
             fail("WRITE: reply says %u bytes, %zu sent", m->len, r->data_len);
@@ -825,6 +832,7 @@ static void generate(const char *dir, uint64_t next)
     SEED("misc-ops", {
         q(g, 0, OP_STATFS, .ino = 0);
         q(g, 0, OP_COUNTERS, .ino = 0);
+        q(g, 0, OP_STATUS, .ino = 0);
         q(g, 0, OP_NOP, .ino = 0);
         put(g, 0, OP_HELLO, (struct bfs_msg){ .ino = 0 }, text, 16);
         q(g, 0, OP_HELLO, .ino = 0);

@@ -1,6 +1,7 @@
 /* fuzz_proto.c - libFuzzer target for everything BenchFS decodes from the wire
  * or from the registry: request and reply headers, every op's arguments (which
- * must re-encode to the same bytes), readdir entries and registry files.
+ * must re-encode to the same bytes), readdir entries, OP_STATUS records and
+ * registry files.
  * Build: make fuzz; run: build/fuzz/fuzz_proto tests/fuzz/corpus */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +55,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (proto_dirent_decode(data, size, &pos, &d) == 1)
             if (pos > size || strlen(d.name) == 0)
                 abort();
+        /* The same bytes as an OP_STATUS bulk: what decodes re-encodes and decodes alike. */
+        struct bfs_status st, back;
+        if (proto_status_decode(data, size, &st) == 0) {
+            uint8_t *out = malloc(proto_status_size());
+            if (!out || proto_status_encode(&st, out) != proto_status_size() ||
+                proto_status_decode(out, proto_status_size(), &back) != 0 || back.ncounters != OP_MAX ||
+                memcmp(back.counters, st.counters, st.ncounters * sizeof st.counters[0]) != 0 ||
+                strcmp(back.host, st.host) != 0 || back.inodes != st.inodes)
+                abort();
+            free(out);
+        }
         break;
     }
     default: {

@@ -9,7 +9,7 @@ CYCLES=${KILL_CYCLES:-20}
 survived=0
 start_server "$REG" "$DATA" --chunk-size 16K || { fail "server starts"; finish; }
 for cycle in $(seq "$CYCLES"); do
-    "$BIN/tests/system/durable_load" "$REG" "$LOG" write >"$T/load.out" 2>&1 &
+    "$BIN/tests/stress/durable_load" "$REG" "$LOG" write >"$T/load.out" 2>&1 &
     load=$!
     sleep "0.$((RANDOM % 9 + 1))"
     kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
@@ -17,7 +17,7 @@ for cycle in $(seq "$CYCLES"); do
     for _ in $(seq 100); do kill -0 "$load" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$load" 2>/dev/null; wait "$load" 2>/dev/null
     start_server "$REG" "$DATA" --chunk-size 16K || { fail "restart after kill -9 (cycle $cycle)"; break; }
-    if timeout 60 "$BIN/tests/system/durable_load" "$REG" "$LOG" check >"$T/check.out" 2>&1; then
+    if timeout 60 "$BIN/tests/stress/durable_load" "$REG" "$LOG" check >"$T/check.out" 2>&1; then
         survived=$((survived + 1))
     else
         cat "$T/check.out"; fail "fsynced data intact after kill -9 (cycle $cycle)"

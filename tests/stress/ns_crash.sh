@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Crash safety of multi-server namespace operations: three servers under a load
 # of cross-server renames of files and directories, mkdir/rmdir, link/unlink,
-# creates and writes (tests/system/nsload.c, over RPC, every operation
+# creates and writes (tests/stress/nsload.c, over RPC, every operation
 # journaled). NS_CYCLES (20) times, at a random point of the load (after a
 # random number of acknowledged operations), kill -9 either a random server
 # (odd cycles; it is then restarted and replays its intents) or the client
@@ -13,7 +13,7 @@ source "$(dirname "$0")/../system/lib.sh"
 export BENCHFS_LOG=${BENCHFS_LOG:-info}   # the servers log their replays
 
 CYCLES=${NS_CYCLES:-20}
-LOADER=$BIN/tests/system/nsload
+LOADER=$BIN/tests/stress/nsload
 FSCK=$BIN/benchfs-fsck
 REG=$T/reg DATA=$T/data
 SEED=${NS_SEED:-$(($(date +%s) % 100000))}

@@ -81,11 +81,12 @@ check "server logs the requests it rejected" grep -q "rejected: Bad message" "$D
 # -- a client killed in the middle of its writes leaves the server healthy
 chunk_files() { find "$DATA/chunks" -type f 2>/dev/null | wc -l; }
 before=$(chunk_files)
-"$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 100000 --warmup 0 \
+# 20,000 creates first, then as many 64 KiB writes (1.3 GB: it is killed long before).
+"$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 20000 --warmup 0 \
     --sizes 65536 >/dev/null 2>&1 &
 victim=$!
 # Killed once its writes are landing: 100 new chunk files (64 KiB writes are not inline).
-check "client killed mid-write: it was writing" wait_for 30 eval '[ "$(chunk_files)" -ge $((before + 100)) ]'
+check "client killed mid-write: it was writing" wait_for 90 eval '[ "$(chunk_files)" -ge $((before + 100)) ]'
 kill -KILL "$victim"; wait "$victim" 2>/dev/null
 timeout 60 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 20 --warmup 0 \
     --sizes 4096 >"$T/after-kill.out" 2>&1

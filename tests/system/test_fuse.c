@@ -39,6 +39,7 @@
 
 #include "../../common/client.h"
 #include "../test.h"
+#include "../testutil.h"
 
 #define CHUNK 65536
 
@@ -80,74 +81,6 @@ static const char *P(const char *fmt, ...)
         fprintf(stderr, "  %s:%d: %s: wanted -1 errno %s, got %ld errno %s\n", __FILE__, \
                 __LINE__, #call, strerrorname_np(e), _r, _e ? strerrorname_np(_e) : "0"); \
         test_failed_checks++; } } while (0)
-
-static void fill(uint8_t *buf, size_t len, uint64_t seed)
-{
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (uint8_t)(((i + seed) * 2654435761u) >> 13);
-}
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
-static ssize_t pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pwrite(fd, (const char *)buf + done, len - done, off + (off_t)done);
-        if (n <= 0)
-            return n < 0 ? -1 : (ssize_t)done;
-        done += (size_t)n;
-    }
-    return (ssize_t)done;
-}
-
-static ssize_t pread_all(int fd, void *buf, size_t len, off_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        done += (size_t)n;
-    }
-    return (ssize_t)done;
-}
-
-static int write_file(const char *path, const void *buf, size_t len)
-{
-    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    ssize_t n = pwrite_all(fd, buf, len, 0);
-    int rc = close(fd);
-    return n == (ssize_t)len && rc == 0 ? 0 : -1;
-}
-
-/* Reads the whole file (at most cap bytes); -1 on error. */
-static ssize_t read_file(const char *path, void *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = pread_all(fd, buf, cap, 0);
-    close(fd);
-    return n;
-}
-
-static int file_is(const char *path, const char *want)
-{
-    char buf[4096];
-    ssize_t n = read_file(path, buf, sizeof buf);
-    return n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n) == 0;
-}
 
 static off_t size_of(const char *path)
 {
@@ -265,7 +198,7 @@ static void test_create_read_write(void)
     CHECK_EQ(read(fd, buf, sizeof buf), 0);   /* at EOF */
     CHECK_EQ(pwrite(fd, "W", 1, 7), 1);
     CHECK_OK(close(fd));
-    CHECK(file_is(f, "hello, World\n"));
+    CHECK(tu_file_has(f, "hello, World\n"));
     /* O_TRUNC on open empties it; mode & ~umask applies to new files */
     fd = open(f, O_WRONLY | O_TRUNC);
     CHECK(fd >= 0);
@@ -280,7 +213,7 @@ static void test_create_read_write(void)
     /* empty file, read from it, mknod of a regular file */
     CHECK_OK(mknod(P("node"), S_IFREG | 0600, 0));
     CHECK_EQ(size_of(P("node")), 0);
-    CHECK_EQ(read_file(P("node"), buf, sizeof buf), 0);
+    CHECK_EQ(tu_read_file(P("node"), buf, sizeof buf), 0);
     CHECK_OK(mknod(P("fifo"), S_IFIFO | 0600, 0));   /* special files: test_special_files */
     CHECK(stat(P("fifo"), &st) == 0 && S_ISFIFO(st.st_mode));
     /* a name of 255 bytes is fine, 256 is too long */
@@ -298,8 +231,8 @@ static void test_create_read_write(void)
     const char *odd[] = { "with space", "new\nline", "tab\there", "-dash", "\xc3\xa9t\xc3\xa9",
                           "\xff\xfe raw bytes", "back\\slash", "...", " ", "*?[]" };
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
-        CHECK_OK(write_file(P("%s", odd[i]), odd[i], strlen(odd[i])));
-        CHECK(file_is(P("%s", odd[i]), odd[i]));
+        CHECK_OK(tu_write_file(P("%s", odd[i]), odd[i], strlen(odd[i])));
+        CHECK(tu_file_has(P("%s", odd[i]), odd[i]));
     }
     DIR *d = opendir(dir);
     int found = 0;
@@ -331,13 +264,13 @@ static void test_odd_offsets_chunks(void)
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
         if ((size_t)w[i].off + w[i].n > len)
             continue;
-        fill(want + w[i].off, w[i].n, i * 1000 + 7);
-        CHECK_EQ(pwrite_all(fd, want + w[i].off, w[i].n, w[i].off), (ssize_t)w[i].n);
+        tu_fill(want + w[i].off, w[i].n, i * 1000 + 7);
+        CHECK_EQ(tu_pwrite_all(fd, want + w[i].off, w[i].n, w[i].off), (ssize_t)w[i].n);
     }
     /* the tail: one write spanning two boundaries, ending at len */
     size_t tail = 3 * CHUNK + 104 + CHUNK + 4321 + 4000;
-    fill(want + tail, len - tail, 99);
-    CHECK_EQ(pwrite_all(fd, want + tail, len - tail, (off_t)tail), (ssize_t)(len - tail));
+    tu_fill(want + tail, len - tail, 99);
+    CHECK_EQ(tu_pwrite_all(fd, want + tail, len - tail, (off_t)tail), (ssize_t)(len - tail));
     struct stat st;
     CHECK_OK(fstat(fd, &st));
     CHECK_EQ(st.st_size, len);
@@ -380,7 +313,7 @@ static void test_odd_offsets_chunks(void)
     const size_t big = 3 * 1024 * 1024 + 13;
     uint8_t *b = malloc(big), *bb = malloc(big);
     REQUIRE(b && bb);
-    fill(b, big, 4242);
+    tu_fill(b, big, 4242);
     fd = open(P("big"), O_CREAT | O_RDWR | O_TRUNC, 0644);
     CHECK(fd >= 0);
     CHECK_EQ(pwrite(fd, b, big, CHUNK - 7), big);
@@ -389,10 +322,10 @@ static void test_odd_offsets_chunks(void)
     close(fd);
     fd = open(P("big"), O_RDONLY);
     CHECK(fd >= 0);
-    CHECK_EQ(pread_all(fd, bb, big, CHUNK - 7), big);
+    CHECK_EQ(tu_pread_all(fd, bb, big, CHUNK - 7), big);
     CHECK(memcmp(b, bb, big) == 0);
-    CHECK_EQ(pread_all(fd, bb, CHUNK - 7, 0), CHUNK - 7);
-    CHECK(all_zero(bb, CHUNK - 7));
+    CHECK_EQ(tu_pread_all(fd, bb, CHUNK - 7, 0), CHUNK - 7);
+    CHECK(tu_all_zero(bb, CHUNK - 7));
     close(fd);
     CHECK(server_has(st.st_ino, b, big, CHUNK - 7));
     free(b);
@@ -419,11 +352,11 @@ static void test_sparse(void)
     size_t len = (size_t)far + 1;
     uint8_t *buf = malloc(len + 10);
     REQUIRE(buf);
-    CHECK_EQ(read_file(P("s"), buf, len + 10), len);
+    CHECK_EQ(tu_read_file(P("s"), buf, len + 10), len);
     CHECK(memcmp(buf, "abc", 3) == 0);
-    CHECK(all_zero(buf + 3, 997));
+    CHECK(tu_all_zero(buf + 3, 997));
     CHECK(memcmp(buf + 1000, "xyz", 3) == 0);
-    CHECK(all_zero(buf + 1003, (size_t)far - 1003));
+    CHECK(tu_all_zero(buf + 1003, (size_t)far - 1003));
     CHECK_EQ(buf[far], 'Z');
     free(buf);
 
@@ -436,7 +369,7 @@ static void test_sparse(void)
     uint8_t chunk[CHUNK];
     memset(chunk, 1, sizeof chunk);
     CHECK_EQ(pread(fd, chunk, CHUNK, CHUNK), CHUNK);
-    CHECK(all_zero(chunk, CHUNK));
+    CHECK(tu_all_zero(chunk, CHUNK));
     close(fd);
 
     /* a byte past 4 GiB: 64-bit offsets all the way to the server */
@@ -453,7 +386,7 @@ static void test_sparse(void)
     CHECK_EQ(pread(fd, b4, 8, g), 5);
     CHECK(memcmp(b4, "\0\0\0" "4G", 5) == 0);
     CHECK_EQ(pread(fd, b4, 8, (off_t)1 << 32), 8);
-    CHECK(all_zero((uint8_t *)b4, 8));
+    CHECK(tu_all_zero((uint8_t *)b4, 8));
     close(fd);
 }
 
@@ -463,8 +396,8 @@ static void test_truncate(void)
     const size_t len = 200000;   /* chunks 0..3 */
     uint8_t *want = malloc(len), *got = malloc(400000);
     REQUIRE(want && got);
-    fill(want, len, 5);
-    REQUIRE(write_file(P("t"), want, len) == 0);
+    tu_fill(want, len, 5);
+    REQUIRE(tu_write_file(P("t"), want, len) == 0);
 
     int fd = open(P("t"), O_RDWR);
     REQUIRE(fd >= 0);
@@ -476,29 +409,29 @@ static void test_truncate(void)
     CHECK_OK(fstat(fd, &st));
     CHECK_EQ(st.st_size, 300000);
     close(fd);
-    CHECK_EQ(read_file(P("t"), got, 400000), 300000);
+    CHECK_EQ(tu_read_file(P("t"), got, 400000), 300000);
     CHECK(memcmp(got, want, 70000) == 0);
-    CHECK(all_zero(got + 70000, 300000 - 70000));
+    CHECK(tu_all_zero(got + 70000, 300000 - 70000));
 
     /* by path */
     CHECK_OK(truncate(P("t"), 10));
     CHECK_EQ(size_of(P("t")), 10);
     CHECK_OK(truncate(P("t"), 2 * CHUNK + 5));
     CHECK_EQ(size_of(P("t")), 2 * CHUNK + 5);
-    CHECK_EQ(read_file(P("t"), got, 400000), 2 * CHUNK + 5);
+    CHECK_EQ(tu_read_file(P("t"), got, 400000), 2 * CHUNK + 5);
     CHECK(memcmp(got, want, 10) == 0);
-    CHECK(all_zero(got + 10, 2 * CHUNK + 5 - 10));
+    CHECK(tu_all_zero(got + 10, 2 * CHUNK + 5 - 10));
     CHECK_OK(truncate(P("t"), 0));
     CHECK_EQ(size_of(P("t")), 0);
-    CHECK_EQ(read_file(P("t"), got, 400000), 0);
+    CHECK_EQ(tu_read_file(P("t"), got, 400000), 0);
     /* writing after a truncate to exactly a chunk boundary */
     CHECK_OK(truncate(P("t"), CHUNK));
     fd = open(P("t"), O_WRONLY | O_APPEND);
     CHECK(fd >= 0);
     CHECK_EQ(write(fd, "end", 3), 3);
     close(fd);
-    CHECK_EQ(read_file(P("t"), got, 400000), CHUNK + 3);
-    CHECK(all_zero(got, CHUNK) && memcmp(got + CHUNK, "end", 3) == 0);
+    CHECK_EQ(tu_read_file(P("t"), got, 400000), CHUNK + 3);
+    CHECK(tu_all_zero(got, CHUNK) && memcmp(got + CHUNK, "end", 3) == 0);
 
     /* errors */
     CHECK_ERR(truncate(P("t"), -1), EINVAL);
@@ -515,7 +448,7 @@ static void test_truncate(void)
 
 static void test_append(void)
 {
-    REQUIRE(write_file(P("a"), "0123456789", 10) == 0);
+    REQUIRE(tu_write_file(P("a"), "0123456789", 10) == 0);
     int fd = open(P("a"), O_WRONLY | O_APPEND);
     REQUIRE(fd >= 0);
     CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
@@ -527,24 +460,24 @@ static void test_append(void)
     CHECK_EQ(write(fd, "def", 3), 3);                   /* and after those */
     close(fd2);
     close(fd);
-    CHECK(file_is(P("a"), "0123456789abcXYdef"));
+    CHECK(tu_file_has(P("a"), "0123456789abcXYdef"));
     /* O_APPEND | O_CREAT on a new file, across a chunk boundary */
     uint8_t buf[CHUNK + 100], back[CHUNK + 200];
-    fill(buf, sizeof buf, 3);
+    tu_fill(buf, sizeof buf, 3);
     fd = open(P("b"), O_WRONLY | O_APPEND | O_CREAT, 0644);
     REQUIRE(fd >= 0);
     CHECK_EQ(write(fd, buf, CHUNK - 1), CHUNK - 1);
     CHECK_EQ(write(fd, buf + CHUNK - 1, 101), 101);
     close(fd);
-    CHECK_EQ(read_file(P("b"), back, sizeof back), sizeof buf);
+    CHECK_EQ(tu_read_file(P("b"), back, sizeof back), sizeof buf);
     CHECK(memcmp(buf, back, sizeof buf) == 0);
 }
 
 static void test_excl_eexist(void)
 {
-    REQUIRE(write_file(P("f"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("f"), "x", 1) == 0);
     CHECK_ERR(open(P("f"), O_CREAT | O_EXCL | O_WRONLY, 0644), EEXIST);
-    CHECK(file_is(P("f"), "x"));                         /* untouched */
+    CHECK(tu_file_has(P("f"), "x"));                         /* untouched */
     int fd = open(P("g"), O_CREAT | O_EXCL | O_WRONLY, 0644);
     CHECK(fd >= 0);
     close(fd);
@@ -584,21 +517,21 @@ static void test_enoent(void)
     CHECK_ERR(mkdir(P("nodir/d"), 0755), ENOENT);
     CHECK_ERR(access(P("missing"), F_OK), ENOENT);
     /* a name that existed and was removed is gone at once (no stale cache) */
-    REQUIRE(write_file(P("f"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("f"), "x", 1) == 0);
     CHECK_OK(stat(P("f"), &st));
     CHECK_OK(unlink(P("f")));
     CHECK_ERR(stat(P("f"), &st), ENOENT);
     CHECK_ERR(open(P("f"), O_RDONLY), ENOENT);
     /* and a name that was missing appears at once when created here */
     CHECK_ERR(stat(P("late"), &st), ENOENT);
-    REQUIRE(write_file(P("late"), "y", 1) == 0);
+    REQUIRE(tu_write_file(P("late"), "y", 1) == 0);
     CHECK_OK(stat(P("late"), &st));
 }
 
 static void test_enotdir(void)
 {
     struct stat st;
-    REQUIRE(write_file(P("file"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("file"), "x", 1) == 0);
     CHECK_ERR(open(P("file/x"), O_RDONLY), ENOTDIR);
     CHECK_ERR(open(P("file/x"), O_CREAT | O_WRONLY, 0644), ENOTDIR);
     CHECK_ERR(mkdir(P("file/x"), 0755), ENOTDIR);
@@ -618,7 +551,7 @@ static void test_eisdir(void)
     CHECK_ERR(open(P("d"), O_RDWR), EISDIR);
     CHECK_ERR(open(P("d"), O_WRONLY | O_CREAT, 0644), EISDIR);
     CHECK_ERR(unlink(P("d")), EISDIR);
-    REQUIRE(write_file(P("f"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("f"), "x", 1) == 0);
     CHECK_ERR(rename(P("f"), P("d")), EISDIR);
     int fd = open(P("d"), O_RDONLY | O_DIRECTORY);
     CHECK(fd >= 0);
@@ -627,7 +560,7 @@ static void test_eisdir(void)
     close(fd);
     struct stat st;
     CHECK(stat(P("d"), &st) == 0 && S_ISDIR(st.st_mode));
-    CHECK(file_is(P("f"), "x"));
+    CHECK(tu_file_has(P("f"), "x"));
 }
 
 static void test_mkdir_rmdir(void)
@@ -644,7 +577,7 @@ static void test_mkdir_rmdir(void)
     CHECK_OK(mkdir(P("d/sub"), 0755));
     CHECK_OK(stat(P("d/sub/.."), &pst));
     CHECK_EQ(pst.st_ino, st.st_ino);
-    REQUIRE(write_file(P("d/sub/f"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("d/sub/f"), "x", 1) == 0);
     CHECK_ERR(rmdir(P("d")), ENOTEMPTY);
     CHECK_ERR(rmdir(P("d/sub")), ENOTEMPTY);
     CHECK_ERR(rmdir(P("d/sub/f")), ENOTDIR);
@@ -676,32 +609,32 @@ static void test_mkdir_rmdir(void)
     }
     CHECK(ok);
     len += snprintf(path + len, sizeof path - (size_t)len, ".f");
-    CHECK_OK(write_file(path, "deep", 4));
-    CHECK(file_is(path, "deep"));
+    CHECK_OK(tu_write_file(path, "deep", 4));
+    CHECK(tu_file_has(path, "deep"));
 }
 
 static void test_rename_file(void)
 {
     struct stat sa, sb;
-    REQUIRE(write_file(P("a"), "content of a", 12) == 0);
-    REQUIRE(write_file(P("b"), "content of b, longer", 20) == 0);
+    REQUIRE(tu_write_file(P("a"), "content of a", 12) == 0);
+    REQUIRE(tu_write_file(P("b"), "content of b, longer", 20) == 0);
     CHECK_OK(stat(P("a"), &sa));
     CHECK_OK(rename(P("a"), P("b")));                     /* over an existing file */
     CHECK(!exists(P("a")));
-    CHECK(file_is(P("b"), "content of a"));
+    CHECK(tu_file_has(P("b"), "content of a"));
     CHECK_OK(stat(P("b"), &sb));
     CHECK_EQ(sb.st_ino, sa.st_ino);
     CHECK_EQ(sb.st_size, 12);
     CHECK_EQ(sb.st_nlink, 1);
     CHECK_OK(rename(P("b"), P("b")));                     /* onto itself: no-op */
-    CHECK(file_is(P("b"), "content of a"));
+    CHECK(tu_file_has(P("b"), "content of a"));
     /* into another directory and back */
     CHECK_OK(mkdir(P("d"), 0755));
     CHECK_OK(rename(P("b"), P("d/c")));
     CHECK(!exists(P("b")));
-    CHECK(file_is(P("d/c"), "content of a"));
+    CHECK(tu_file_has(P("d/c"), "content of a"));
     CHECK_OK(rename(P("d/c"), P("e")));
-    CHECK(file_is(P("e"), "content of a"));
+    CHECK(tu_file_has(P("e"), "content of a"));
     /* two hard links of one inode: rename one over the other is a no-op */
     CHECK_OK(link(P("e"), P("e2")));
     CHECK_OK(rename(P("e"), P("e2")));
@@ -712,8 +645,8 @@ static void test_rename_file(void)
     CHECK_OK(rename(P("e"), P("moved")));
     CHECK_EQ(pwrite(fd, "C", 1, 0), 1);
     close(fd);
-    CHECK(file_is(P("moved"), "Content of a"));
-    CHECK(file_is(P("e2"), "Content of a"));
+    CHECK(tu_file_has(P("moved"), "Content of a"));
+    CHECK(tu_file_has(P("e2"), "Content of a"));
 }
 
 static void test_rename_dir(void)
@@ -723,14 +656,14 @@ static void test_rename_dir(void)
     CHECK_OK(mkdir(P("p2"), 0755));
     CHECK_OK(mkdir(P("p1/d"), 0755));
     CHECK_OK(mkdir(P("p1/d/sub"), 0755));
-    REQUIRE(write_file(P("p1/d/f"), "top", 3) == 0);
-    REQUIRE(write_file(P("p1/d/sub/g"), "deeper", 6) == 0);
+    REQUIRE(tu_write_file(P("p1/d/f"), "top", 3) == 0);
+    REQUIRE(tu_write_file(P("p1/d/sub/g"), "deeper", 6) == 0);
     struct stat before;
     CHECK_OK(stat(P("p1/d"), &before));
     CHECK_OK(rename(P("p1/d"), P("p2/moved")));           /* non-empty, across parents */
     CHECK(!exists(P("p1/d")));
-    CHECK(file_is(P("p2/moved/f"), "top"));
-    CHECK(file_is(P("p2/moved/sub/g"), "deeper"));
+    CHECK(tu_file_has(P("p2/moved/f"), "top"));
+    CHECK(tu_file_has(P("p2/moved/sub/g"), "deeper"));
     CHECK_OK(stat(P("p2/moved"), &d2));
     CHECK_EQ(d2.st_ino, before.st_ino);
     CHECK_OK(stat(P("p2/moved/sub/.."), &st));
@@ -741,41 +674,41 @@ static void test_rename_dir(void)
     CHECK_EQ(st.st_nlink, 3);
     /* within the same parent */
     CHECK_OK(rename(P("p2/moved"), P("p2/renamed")));
-    CHECK(file_is(P("p2/renamed/sub/g"), "deeper"));
+    CHECK(tu_file_has(P("p2/renamed/sub/g"), "deeper"));
     /* over an empty directory: allowed; over a non-empty one: ENOTEMPTY */
     CHECK_OK(mkdir(P("empty"), 0755));
     CHECK_OK(rename(P("p2/renamed"), P("empty")));
-    CHECK(file_is(P("empty/f"), "top"));
+    CHECK(tu_file_has(P("empty/f"), "top"));
     CHECK_OK(mkdir(P("other"), 0755));
     CHECK_ERR(rename(P("other"), P("empty")), ENOTEMPTY);
-    CHECK(file_is(P("empty/f"), "top"));
+    CHECK(tu_file_has(P("empty/f"), "top"));
     /* into itself: EINVAL */
     CHECK_ERR(rename(P("empty"), P("empty/sub/x")), EINVAL);
     /* a file moved out of a directory, and the directory removed */
     CHECK_OK(rename(P("empty/sub/g"), P("g")));
     CHECK_OK(rmdir(P("empty/sub")));
-    CHECK(file_is(P("g"), "deeper"));
+    CHECK(tu_file_has(P("g"), "deeper"));
 }
 
 static void test_rename_noreplace(void)
 {
-    REQUIRE(write_file(P("a"), "A", 1) == 0);
-    REQUIRE(write_file(P("b"), "B", 1) == 0);
+    REQUIRE(tu_write_file(P("a"), "A", 1) == 0);
+    REQUIRE(tu_write_file(P("b"), "B", 1) == 0);
     CHECK_ERR(syscall(SYS_renameat2, AT_FDCWD, P("a"), AT_FDCWD, P("b"), RENAME_NOREPLACE), EEXIST);
-    CHECK(file_is(P("a"), "A") && file_is(P("b"), "B"));
+    CHECK(tu_file_has(P("a"), "A") && tu_file_has(P("b"), "B"));
     CHECK_OK(syscall(SYS_renameat2, AT_FDCWD, P("a"), AT_FDCWD, P("c"), RENAME_NOREPLACE));
-    CHECK(!exists(P("a")) && file_is(P("c"), "A"));
+    CHECK(!exists(P("a")) && tu_file_has(P("c"), "A"));
     CHECK_OK(mkdir(P("d"), 0755));
     CHECK_ERR(syscall(SYS_renameat2, AT_FDCWD, P("c"), AT_FDCWD, P("d"), RENAME_NOREPLACE), EEXIST);
     /* RENAME_EXCHANGE has no BenchFS counterpart: refused, nothing changes */
     CHECK_ERR(syscall(SYS_renameat2, AT_FDCWD, P("b"), AT_FDCWD, P("c"), RENAME_EXCHANGE), EINVAL);
-    CHECK(file_is(P("b"), "B") && file_is(P("c"), "A"));
+    CHECK(tu_file_has(P("b"), "B") && tu_file_has(P("c"), "A"));
 }
 
 static void test_hardlink(void)
 {
     struct stat sa, sb;
-    REQUIRE(write_file(P("a"), "first", 5) == 0);
+    REQUIRE(tu_write_file(P("a"), "first", 5) == 0);
     CHECK_OK(link(P("a"), P("b")));
     CHECK_OK(stat(P("a"), &sa));
     CHECK_OK(stat(P("b"), &sb));
@@ -787,9 +720,9 @@ static void test_hardlink(void)
     CHECK(fd >= 0);
     CHECK_EQ(write(fd, " second", 7), 7);
     close(fd);
-    CHECK(file_is(P("b"), "first second"));
+    CHECK(tu_file_has(P("b"), "first second"));
     CHECK_OK(truncate(P("b"), 5));
-    CHECK(file_is(P("a"), "first"));
+    CHECK(tu_file_has(P("a"), "first"));
     /* in another directory */
     CHECK_OK(mkdir(P("d"), 0755));
     CHECK_OK(link(P("b"), P("d/c")));
@@ -800,7 +733,7 @@ static void test_hardlink(void)
     CHECK_OK(unlink(P("b")));
     CHECK_OK(stat(P("d/c"), &sb));
     CHECK_EQ(sb.st_nlink, 1);
-    CHECK(file_is(P("d/c"), "first"));
+    CHECK(tu_file_has(P("d/c"), "first"));
     CHECK(server_nlink(sb.st_ino, 1));
     CHECK_OK(unlink(P("d/c")));
     CHECK(server_freed(sb.st_ino));
@@ -813,7 +746,7 @@ static void test_symlink(void)
 {
     struct stat st, lst, tst;
     char buf[PATH_MAX];
-    REQUIRE(write_file(P("target"), "through the link", 16) == 0);
+    REQUIRE(tu_write_file(P("target"), "through the link", 16) == 0);
     CHECK_OK(symlink("target", P("l")));
     CHECK_EQ(readlink(P("l"), buf, sizeof buf), 6);
     CHECK(memcmp(buf, "target", 6) == 0);
@@ -826,23 +759,23 @@ static void test_symlink(void)
     CHECK_EQ(st.st_ino, tst.st_ino);
     CHECK_EQ(st.st_size, 16);
     CHECK(lst.st_ino != tst.st_ino);
-    CHECK(file_is(P("l"), "through the link"));
+    CHECK(tu_file_has(P("l"), "through the link"));
     /* write through the link */
     int fd = open(P("l"), O_WRONLY | O_APPEND);
     CHECK(fd >= 0);
     CHECK_EQ(write(fd, "!", 1), 1);
     close(fd);
-    CHECK(file_is(P("target"), "through the link!"));
+    CHECK(tu_file_has(P("target"), "through the link!"));
     CHECK_ERR(open(P("l"), O_RDONLY | O_NOFOLLOW), ELOOP);
     /* to a directory, relative with "..", absolute */
     CHECK_OK(mkdir(P("d"), 0755));
-    CHECK_OK(write_file(P("d/inside"), "in", 2));
+    CHECK_OK(tu_write_file(P("d/inside"), "in", 2));
     CHECK_OK(symlink("d", P("ld")));
-    CHECK(file_is(P("ld/inside"), "in"));
+    CHECK(tu_file_has(P("ld/inside"), "in"));
     CHECK_OK(symlink("../target", P("d/up")));
-    CHECK(file_is(P("d/up"), "through the link!"));
+    CHECK(tu_file_has(P("d/up"), "through the link!"));
     CHECK_OK(symlink(P("target"), P("abs")));
-    CHECK(file_is(P("abs"), "through the link!"));
+    CHECK(tu_file_has(P("abs"), "through the link!"));
     /* dangling, loops, long targets, readlink on a non-link */
     CHECK_OK(symlink("nowhere", P("dangling")));
     CHECK_ERR(stat(P("dangling"), &st), ENOENT);
@@ -861,9 +794,9 @@ static void test_symlink(void)
     CHECK_ERR(readlink(P("target"), buf, sizeof buf), EINVAL);
     /* a symlink can be renamed and removed without touching its target */
     CHECK_OK(rename(P("l"), P("l2")));
-    CHECK(file_is(P("l2"), "through the link!"));
+    CHECK(tu_file_has(P("l2"), "through the link!"));
     CHECK_OK(unlink(P("l2")));
-    CHECK(file_is(P("target"), "through the link!"));
+    CHECK(tu_file_has(P("target"), "through the link!"));
 }
 
 static int ts_eq(struct timespec a, time_t s, long ns)
@@ -874,7 +807,7 @@ static int ts_eq(struct timespec a, time_t s, long ns)
 static void test_chmod_chown_utimens(void)
 {
     struct stat st, st2;
-    REQUIRE(write_file(P("f"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("f"), "x", 1) == 0);
     CHECK_OK(stat(P("f"), &st));
     CHECK_OK(chmod(P("f"), 0600));
     CHECK_OK(stat(P("f"), &st2));
@@ -947,7 +880,7 @@ static void test_statfs(void)
     CHECK(v.f_bfree <= v.f_blocks);
     CHECK(v.f_bavail <= v.f_blocks);
     CHECK_EQ(v.f_namemax, 255);
-    REQUIRE(write_file(P("f"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("f"), "x", 1) == 0);
     int fd = open(P("f"), O_RDONLY);
     CHECK(fd >= 0);
     struct statvfs v2;
@@ -959,7 +892,7 @@ static void test_statfs(void)
 static void test_fsync(void)
 {
     uint8_t buf[3 * CHUNK];
-    fill(buf, sizeof buf, 11);
+    tu_fill(buf, sizeof buf, 11);
     int fd = open(P("f"), O_CREAT | O_RDWR, 0644);
     REQUIRE(fd >= 0);
     CHECK_EQ(write(fd, buf, sizeof buf), sizeof buf);
@@ -987,8 +920,8 @@ static void test_fsync(void)
 static void test_unlink_while_open(void)
 {
     uint8_t buf[2 * CHUNK + 10], back[2 * CHUNK + 10];
-    fill(buf, sizeof buf, 21);
-    REQUIRE(write_file(P("f"), buf, 1000) == 0);
+    tu_fill(buf, sizeof buf, 21);
+    REQUIRE(tu_write_file(P("f"), buf, 1000) == 0);
     int fd = open(P("f"), O_RDWR);
     int fd2 = open(P("f"), O_RDONLY);
     REQUIRE(fd >= 0 && fd2 >= 0);
@@ -1003,26 +936,26 @@ static void test_unlink_while_open(void)
     /* still readable and writable, also across chunks */
     CHECK_EQ(pread(fd, back, 1000, 0), 1000);
     CHECK(memcmp(back, buf, 1000) == 0);
-    CHECK_EQ(pwrite_all(fd, buf + 1000, sizeof buf - 1000, 1000), sizeof buf - 1000);
+    CHECK_EQ(tu_pwrite_all(fd, buf + 1000, sizeof buf - 1000, 1000), sizeof buf - 1000);
     CHECK_OK(fsync(fd));
     CHECK_OK(fstat(fd, &st));
     CHECK_EQ(st.st_size, sizeof buf);
     /* a new file under the old name is a different file */
-    REQUIRE(write_file(P("f"), "new", 3) == 0);
-    CHECK(file_is(P("f"), "new"));
+    REQUIRE(tu_write_file(P("f"), "new", 3) == 0);
+    CHECK(tu_file_has(P("f"), "new"));
     CHECK_OK(close(fd));
     /* the other descriptor still reads everything */
     memset(back, 0, sizeof back);
-    CHECK_EQ(pread_all(fd2, back, sizeof back, 0), sizeof back);
+    CHECK_EQ(tu_pread_all(fd2, back, sizeof back, 0), sizeof back);
     CHECK(memcmp(back, buf, sizeof buf) == 0);
     CHECK(server_nlink(ino, 0));
     CHECK_OK(close(fd2));
     CHECK(server_freed(ino));                              /* gone after the last close */
-    CHECK(file_is(P("f"), "new"));
+    CHECK(tu_file_has(P("f"), "new"));
 
     /* the same when a rename replaces the open file */
-    REQUIRE(write_file(P("victim"), "old data", 8) == 0);
-    REQUIRE(write_file(P("src"), "replacement", 11) == 0);
+    REQUIRE(tu_write_file(P("victim"), "old data", 8) == 0);
+    REQUIRE(tu_write_file(P("src"), "replacement", 11) == 0);
     fd = open(P("victim"), O_RDONLY);
     REQUIRE(fd >= 0);
     CHECK_OK(fstat(fd, &st));
@@ -1031,12 +964,12 @@ static void test_unlink_while_open(void)
     char small[32] = { 0 };
     CHECK_EQ(pread(fd, small, sizeof small, 0), 8);
     CHECK(memcmp(small, "old data", 8) == 0);
-    CHECK(file_is(P("victim"), "replacement"));
+    CHECK(tu_file_has(P("victim"), "replacement"));
     CHECK_OK(close(fd));
     CHECK(server_freed(ino));
 
     /* one name of two removed while open: the inode stays after the close */
-    REQUIRE(write_file(P("h1"), "shared", 6) == 0);
+    REQUIRE(tu_write_file(P("h1"), "shared", 6) == 0);
     CHECK_OK(link(P("h1"), P("h2")));
     fd = open(P("h1"), O_RDONLY);
     REQUIRE(fd >= 0);
@@ -1044,7 +977,7 @@ static void test_unlink_while_open(void)
     CHECK_OK(unlink(P("h1")));
     CHECK_OK(close(fd));
     CHECK(fuse_quiet());   /* the (asynchronous) RELEASE was handled */
-    CHECK(file_is(P("h2"), "shared"));
+    CHECK(tu_file_has(P("h2"), "shared"));
     CHECK(server_nlink(st.st_ino, 1));
 }
 
@@ -1071,7 +1004,7 @@ static void *race_opener(void *arg)
             r->opened++;
             /* Past the kernel's page cache: the bytes come from the server. */
             posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-            ssize_t n = pread_all(fd, back, r->len, 0);
+            ssize_t n = tu_pread_all(fd, back, r->len, 0);
             if (n != (ssize_t)r->len || memcmp(back, r->data, r->len) != 0)
                 r->lost++;
             close(fd);
@@ -1084,7 +1017,7 @@ static void *race_opener(void *arg)
 static void test_unlink_open_race(void)
 {
     static uint8_t buf[2 * CHUNK + 100];
-    fill(buf, sizeof buf, 33);
+    tu_fill(buf, sizeof buf, 33);
     struct race r = { .data = buf, .len = sizeof buf, .rounds = 1000 };
     snprintf(r.path, sizeof r.path, "%s", P("racy"));
     REQUIRE(pthread_barrier_init(&r.go, NULL, 2) == 0);
@@ -1092,7 +1025,7 @@ static void test_unlink_open_race(void)
     REQUIRE(pthread_create(&th, NULL, race_opener, &r) == 0);
     int unlinked = 0;
     for (int i = 0; i < r.rounds; i++) {
-        int ok = write_file(r.path, buf, sizeof buf) == 0;
+        int ok = tu_write_file(r.path, buf, sizeof buf) == 0;
         pthread_barrier_wait(&r.go);
         unlinked += ok && unlink(r.path) == 0;
         pthread_barrier_wait(&r.go);
@@ -1281,7 +1214,7 @@ static void test_readdir_while_unlinking(void)
 
 static void test_access(void)
 {
-    REQUIRE(write_file(P("f"), "x", 1) == 0);
+    REQUIRE(tu_write_file(P("f"), "x", 1) == 0);
     CHECK_OK(chmod(P("f"), 0644));
     CHECK_OK(access(P("f"), F_OK));
     CHECK_OK(access(P("f"), R_OK | W_OK));
@@ -1305,8 +1238,8 @@ static void test_mmap(void)
     const size_t len = 2 * CHUNK + 100;
     uint8_t *want = malloc(len), *back = malloc(len);
     REQUIRE(want && back);
-    fill(want, len, 31);
-    REQUIRE(write_file(P("m"), want, len) == 0);
+    tu_fill(want, len, 31);
+    REQUIRE(tu_write_file(P("m"), want, len) == 0);
     int fd = open(P("m"), O_RDWR);
     REQUIRE(fd >= 0);
     uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -1319,7 +1252,7 @@ static void test_mmap(void)
         CHECK_OK(munmap(m, len));
     }
     close(fd);
-    CHECK_EQ(read_file(P("m"), back, len), len);
+    CHECK_EQ(tu_read_file(P("m"), back, len), len);
     CHECK(memcmp(back, want, len) == 0);
     struct stat st;
     CHECK_OK(stat(P("m"), &st));
@@ -1339,12 +1272,12 @@ static void *thread_writer(void *arg)
     uint8_t *buf = malloc(TW_PART);
     if (!buf)
         return NULL;
-    fill(buf, TW_PART, (uint64_t)t->idx * 77);
+    tu_fill(buf, TW_PART, (uint64_t)t->idx * 77);
     t->ok = 1;
     /* in odd-sized pieces, so requests from all threads interleave */
     for (size_t off = 0; off < TW_PART; off += 5000) {
         size_t n = TW_PART - off < 5000 ? TW_PART - off : 5000;
-        if (pwrite_all(t->fd, buf + off, n, (off_t)t->idx * TW_PART + (off_t)off) != (ssize_t)n)
+        if (tu_pwrite_all(t->fd, buf + off, n, (off_t)t->idx * TW_PART + (off_t)off) != (ssize_t)n)
             t->ok = 0;
     }
     free(buf);
@@ -1369,9 +1302,9 @@ static void test_concurrent_writers(void)
     size_t len = (size_t)TW_THREADS * TW_PART;
     uint8_t *back = malloc(len), *want = malloc(TW_PART);
     REQUIRE(back && want);
-    CHECK_EQ(read_file(P("c"), back, len), len);
+    CHECK_EQ(tu_read_file(P("c"), back, len), len);
     for (int i = 0; i < TW_THREADS; i++) {
-        fill(want, TW_PART, (uint64_t)i * 77);
+        tu_fill(want, TW_PART, (uint64_t)i * 77);
         CHECK(memcmp(back + (size_t)i * TW_PART, want, TW_PART) == 0);
     }
     free(back);
@@ -1449,7 +1382,7 @@ static void test_special_files(void)
         CHECK(st2.st_ino == st.st_ino && st2.st_mode == st.st_mode && st2.st_rdev == sp[i].rdev);
         snprintf(moved, sizeof moved, "%s.moved", n);
         CHECK_EQ(dtype_of(moved), sp[i].dtype);
-        CHECK_OK(write_file(P("%s.reg", n), "x", 1));
+        CHECK_OK(tu_write_file(P("%s.reg", n), "x", 1));
         CHECK_OK(rename(P("%s.moved", n), P("%s.reg", n)));
         CHECK_OK(lstat(P("%s.reg", n), &st2));
         CHECK(st2.st_ino == st.st_ino && (st2.st_mode & S_IFMT) == (sp[i].mode & S_IFMT));
@@ -1481,7 +1414,7 @@ static void test_special_files(void)
 static void test_fifo_pipe(void)
 {
     static char buf[200000], back[sizeof buf + 1];
-    fill((uint8_t *)buf, sizeof buf, 9);   /* more than a pipe holds: the writer blocks */
+    tu_fill((uint8_t *)buf, sizeof buf, 9);   /* more than a pipe holds: the writer blocks */
     REQUIRE(mkfifo(P("pipe"), 0600) == 0);
     const char *path = P("pipe");
     pid_t pid = fork();
@@ -1590,10 +1523,10 @@ static void test_blocks(void)
 {
     static uint8_t buf[200000];
     const blkcnt_t dense = (blkcnt_t)(sizeof buf + 511) / 512;
-    fill(buf, sizeof buf, 4);
-    REQUIRE(write_file(P("dense"), buf, sizeof buf) == 0);
+    tu_fill(buf, sizeof buf, 4);
+    REQUIRE(tu_write_file(P("dense"), buf, sizeof buf) == 0);
     CHECK(blocks_within(P("dense"), dense, dense));
-    REQUIRE(write_file(P("small"), "hi", 2) == 0);
+    REQUIRE(tu_write_file(P("small"), "hi", 2) == 0);
     CHECK(blocks_within(P("small"), 1, 1));
     int fd = open(P("sparse"), O_CREAT | O_WRONLY, 0644);
     REQUIRE(fd >= 0);

@@ -28,6 +28,7 @@
 #include "../../common/endian.h"
 #include "../../common/placement.h"
 #include "../test.h"
+#include "../testutil.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -97,26 +98,6 @@ static int pick(const char *dirpath, const char *prefix, uint32_t node, uint32_t
     return -1;
 }
 
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    return close(fd) == 0 && n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-static int file_is(const char *path, const char *text)
-{
-    char buf[256];
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf);
-    close(fd);
-    return n == (ssize_t)strlen(text) && memcmp(buf, text, (size_t)n) == 0;
-}
-
 static nlink_t nlink_of(const char *path)
 {
     struct stat st;
@@ -136,14 +117,14 @@ static void test_rename_over_nonempty_dir(void)
         REQUIRE(pick(dir, "e", a, 0, e, sizeof e) == 0 && pick(dir, "f", b, 0, f, sizeof f) == 0);
         CHECK(mkdir(P("%s", e), 0755) == 0 && mkdir(P("%s", f), 0755) == 0);
         REQUIRE(pick(P("%s", f), "c", UINT32_MAX, b, c, sizeof c) == 0);
-        CHECK(write_file(P("%s/%s", f, c), "x") == 0);
+        CHECK(tu_write_text(P("%s/%s", f, c), "x") == 0);
         errno = 0;
         CHECK(rename(P("%s", e), P("%s", f)) == -1 && errno == ENOTEMPTY);
-        CHECK(file_is(P("%s/%s", f, c), "x"));
+        CHECK(tu_file_has(P("%s/%s", f, c), "x"));
         CHECK(ino_of(P("%s", e)) != 0);
         errno = 0;
         CHECK(rmdir(P("%s", f)) == -1 && errno == ENOTEMPTY);
-        CHECK(file_is(P("%s/%s", f, c), "x"));
+        CHECK(tu_file_has(P("%s/%s", f, c), "x"));
         /* Emptied, the target can be replaced. */
         CHECK(unlink(P("%s/%s", f, c)) == 0);
         CHECK(rename(P("%s", e), P("%s", f)) == 0);
@@ -163,7 +144,7 @@ static void test_dir_renames_between_servers(void)
         uint32_t na = (uint32_t)i % nodes;
         if (pick(dir, "r", na, 0, a, sizeof a) || pick(dir, "s", UINT32_MAX, na, b, sizeof b))
             break;
-        if (mkdir(P("%s", a), 0755) || write_file(P("%s/inside", a), a) ||
+        if (mkdir(P("%s", a), 0755) || tu_write_text(P("%s/inside", a), a) ||
             mkdir(P("%s/sub", a), 0700)) {
             fails++;
             continue;
@@ -173,7 +154,7 @@ static void test_dir_renames_between_servers(void)
                 fprintf(stderr, "  rename %s -> %s: %s\n", a, b, strerror(errno));
             continue;
         }
-        fails += !file_is(P("%s/inside", b), a) || nlink_of(P("%s", b)) != 3 ||
+        fails += !tu_file_has(P("%s/inside", b), a) || nlink_of(P("%s", b)) != 3 ||
                  ino_of(P("%s", a)) != 0;
     }
     CHECK_EQ(fails, 0);
@@ -290,7 +271,7 @@ static void test_rename_replaces_atomically(void)
     enter("atomic");
     char target[64], tmp[64];
     REQUIRE(pick(dir, "target", 0, 0, target, sizeof target) == 0);
-    CHECK(write_file(P("%s", target), "v0") == 0);
+    CHECK(tu_write_text(P("%s", target), "v0") == 0);
     char path[PATH_MAX + 128];
     snprintf(path, sizeof path, "%s", Q("%s", target));
     struct reader r = { .path = path };
@@ -300,14 +281,14 @@ static void test_rename_replaces_atomically(void)
     char text[32];
     for (int i = 1; i <= 300; i++) {
         snprintf(text, sizeof text, "v%d", i);
-        if (pick(dir, "tmp", UINT32_MAX, 0, tmp, sizeof tmp) || write_file(P("%s", tmp), text) ||
+        if (pick(dir, "tmp", UINT32_MAX, 0, tmp, sizeof tmp) || tu_write_text(P("%s", tmp), text) ||
             rename(P("%s", tmp), P("%s", target)) != 0)
             fails++;
     }
     r.stop = 1;
     pthread_join(t, NULL);
     CHECK_EQ(fails, 0);
-    CHECK(file_is(Q("%s", target), "v300"));
+    CHECK(tu_file_has(Q("%s", target), "v300"));
     CHECK_EQ(r.missing, 0);
     CHECK(r.stats > 0);
     CHECK_EQ(nlink_of(Q("%s", target)), 1);
@@ -401,7 +382,7 @@ static void test_rmdir_races_creates(void)
 static void test_no_entry_under_removed_dir(void)
 {
     enter("removed");
-    CHECK(mkdir(P("d"), 0755) == 0 && write_file(P("keep"), "k") == 0);
+    CHECK(mkdir(P("d"), 0755) == 0 && tu_write_text(P("keep"), "k") == 0);
     uint64_t d = ino_of(P("d")), keep = ino_of(P("keep"));
     int fd = open(Q("d"), O_RDONLY | O_DIRECTORY);
     REQUIRE(fd >= 0);
@@ -429,7 +410,7 @@ static void test_no_entry_under_removed_dir(void)
     }
     close(fd);
     CHECK_EQ(count_entries(d), 0);
-    CHECK(file_is(P("keep"), "k") && nlink_of(Q("keep")) == 1);
+    CHECK(tu_file_has(P("keep"), "k") && nlink_of(Q("keep")) == 1);
 }
 
 /* The parent's mtime and ctime change with every entry made or removed in it,
@@ -467,7 +448,7 @@ static void test_parent_times(void)
         snprintf(d, sizeof d, "%s", Q("."));
         REQUIRE(pick(dir, "f", node, 0, n, sizeof n) == 0);
         t = times_of(d);
-        CHECK(write_file(P("%s", n), "x") == 0);
+        CHECK(tu_write_text(P("%s", n), "x") == 0);
         CHANGED(d, t);
         t = times_of(d);
         CHECK(mkdir(P("%s.d", n), 0755) == 0);
@@ -510,12 +491,12 @@ static void test_rename_rules_across(void)
     char a[64], b[64], dd[64];
     REQUIRE(pick(dir, "a", 0, 0, a, sizeof a) == 0 && pick(dir, "b", nodes - 1, 0, b, sizeof b) == 0);
     REQUIRE(pick(dir, "dd", 1 % nodes, 0, dd, sizeof dd) == 0);
-    CHECK(write_file(P("%s", a), "A") == 0 && write_file(P("%s", b), "B") == 0);
+    CHECK(tu_write_text(P("%s", a), "A") == 0 && tu_write_text(P("%s", b), "B") == 0);
     CHECK(mkdir(P("%s", dd), 0755) == 0);
     errno = 0;
     CHECK(syscall(SYS_renameat2, AT_FDCWD, P("%s", a), AT_FDCWD, P("%s", b), RENAME_NOREPLACE) == -1 &&
           errno == EEXIST);
-    CHECK(file_is(P("%s", a), "A") && file_is(P("%s", b), "B"));
+    CHECK(tu_file_has(P("%s", a), "A") && tu_file_has(P("%s", b), "B"));
     errno = 0;
     CHECK(rename(P("%s", a), P("%s", dd)) == -1 && errno == EISDIR);
     errno = 0;
@@ -523,13 +504,13 @@ static void test_rename_rules_across(void)
     /* Two names of one file: renaming one onto the other changes nothing. */
     CHECK(link(P("%s", a), P("%s.2", b)) == 0);
     CHECK(rename(P("%s", a), P("%s.2", b)) == 0);
-    CHECK(file_is(P("%s", a), "A") && nlink_of(Q("%s", a)) == 2);
+    CHECK(tu_file_has(P("%s", a), "A") && nlink_of(Q("%s", a)) == 2);
     /* The replaced file's inode goes when its last name does. */
     uint64_t old = ino_of(P("%s", b));
     CHECK(rename(P("%s", a), P("%s", b)) == 0);
     struct bfs_attr at;
     CHECK_EQ(bfs_getattr(cl, old, &at), -ENOENT);
-    CHECK(file_is(Q("%s", b), "A") && nlink_of(Q("%s", b)) == 2);
+    CHECK(tu_file_has(Q("%s", b), "A") && nlink_of(Q("%s", b)) == 2);
     CHECK(unlink(P("%s.2", b)) == 0 && nlink_of(Q("%s", b)) == 1);
 }
 
@@ -605,7 +586,7 @@ static void test_no_chunk_after_removal(void)
     CHECK_EQ(chunk_exists(node, ino, idx), 0);
 
     /* a write that raced the removal: the owner never knew of its chunk */
-    REQUIRE(write_file(P("b"), "") == 0);
+    REQUIRE(tu_write_text(P("b"), "") == 0);
     ino = ino_of(P("b"));
     idx = remote_chunk(ino);
     REQUIRE(idx > 0);

@@ -16,16 +16,11 @@
 #include "../../common/client.h"
 #include "../../common/proto.h"
 #include "../test.h"
+#include "../testutil.h"
 
 static struct bfs_client *c;
 static uint64_t dir;           /* a fresh directory per test */
 static int dir_seq;
-
-static void fill(uint8_t *buf, size_t len, uint64_t seed)
-{
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (uint8_t)((i + seed) * 2654435761u >> 13);
-}
 
 static uint64_t mkdir_fresh(void)
 {
@@ -119,7 +114,7 @@ static void test_link_unlink(void)
     uint8_t data[100], back[100];
     uint64_t f = mkfile(dir, "orig");
     REQUIRE(f);
-    fill(data, sizeof data, 1);
+    tu_fill(data, sizeof data, 1);
     CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 100);
     CHECK_EQ(bfs_link(c, f, dir, "alias", &a), 0);
     CHECK_EQ(a.nlink, 2);
@@ -206,7 +201,7 @@ static void test_setattr(void)
     CHECK_EQ(out.mtime_ns, in.mtime_ns);
     /* truncate up reads zeros; truncate down then up again must not resurrect bytes */
     uint8_t data[1000], back[3000];
-    fill(data, sizeof data, 7);
+    tu_fill(data, sizeof data, 7);
     CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 1000);
     in.size = 3000;
     CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
@@ -244,7 +239,7 @@ static void test_data_across_chunks(void)
     };
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
         uint8_t *buf = malloc(w[i].len);
-        fill(buf, w[i].len, i * 31 + 5);
+        tu_fill(buf, w[i].len, i * 31 + 5);
         CHECK_EQ(bfs_write(c, f, buf, w[i].len, w[i].off), (long long)w[i].len);
         memcpy(model + w[i].off, buf, w[i].len);
         free(buf);
@@ -502,7 +497,7 @@ static void test_blocks(void)
 {
     static uint8_t buf[1 << 20];
     struct bfs_attr in = { 0 }, out;
-    fill(buf, sizeof buf, 3);
+    tu_fill(buf, sizeof buf, 3);
 
     uint64_t seq = mkfile(dir, "seq");   /* 4 KiB appends, inline then chunks */
     REQUIRE(seq);
@@ -612,7 +607,7 @@ static void put(uint64_t f, uint8_t *model, size_t off, size_t len, uint64_t see
 {
     uint8_t *buf = malloc(len);
     REQUIRE(buf);
-    fill(buf, len, seed);
+    tu_fill(buf, len, seed);
     CHECK_EQ(bfs_write(c, f, buf, len, off), (long long)len);
     memcpy(model + off, buf, len);
     free(buf);
@@ -704,7 +699,7 @@ static void test_inline_link_unlink(void)
     struct bfs_attr a;
     uint64_t f = mkfile(dir, "orig");
     REQUIRE(f);
-    fill(data, sizeof data, 31);
+    tu_fill(data, sizeof data, 31);
     CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 3000);
     CHECK_EQ(bfs_link(c, f, dir, "alias", &a), 0);
     CHECK_EQ(bfs_unlink(c, dir, "orig", 0), 0);
@@ -753,12 +748,12 @@ static void *race_main(void *arg)
     struct racer *w = arg;
     uint8_t buf[20000];
     if (w->id == 0) {
-        fill(buf, sizeof buf, 100);
+        tu_fill(buf, sizeof buf, 100);
         w->errors += bfs_write(c, w->f, buf, sizeof buf, 16000) != (ssize_t)sizeof buf;
     } else if (w->id <= 4) {
         for (int i = 0; i < 10; i++) {
             size_t off = 1000 + (size_t)(w->id - 1) * 3000 + (size_t)i * 300;
-            fill(buf, 300, (uint64_t)(w->id * 100 + i));
+            tu_fill(buf, 300, (uint64_t)(w->id * 100 + i));
             w->errors += bfs_write(c, w->f, buf, 300, off) != 300;
         }
     } else {
@@ -788,10 +783,10 @@ static void test_inline_migration_race(void)
             pthread_join(t[i], NULL);
             CHECK_EQ(w[i].errors, 0);
         }
-        fill(model + 16000, 20000, 100);
+        tu_fill(model + 16000, 20000, 100);
         for (int id = 1; id <= 4; id++)
             for (int i = 0; i < 10; i++)
-                fill(model + 1000 + (id - 1) * 3000 + i * 300, 300, (uint64_t)(id * 100 + i));
+                tu_fill(model + 1000 + (id - 1) * 3000 + i * 300, 300, (uint64_t)(id * 100 + i));
         CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 36000);
         CHECK(memcmp(back, model, sizeof model) == 0);
     }
@@ -806,7 +801,7 @@ static void *worker_main(void *arg)
     for (int i = 0; i < 200; i++) {
         snprintf(name, sizeof name, "w%d-%d", w->id, i);
         uint64_t f = mkfile(dir, name);
-        fill(buf, sizeof buf, (uint64_t)(w->id * 1000 + i));
+        tu_fill(buf, sizeof buf, (uint64_t)(w->id * 1000 + i));
         if (!f || bfs_write(c, f, buf, sizeof buf, 0) != 4096 ||
             bfs_read(c, f, back, sizeof back, 0) != 4096 || memcmp(buf, back, 4096) != 0)
             w->errors++;
@@ -843,7 +838,7 @@ static int durable(const char *mode)
     for (int i = 0; i < 20; i++) {
         char name[32];
         snprintf(name, sizeof name, "f%d", i);
-        fill(buf, sizeof buf, (uint64_t)i);
+        tu_fill(buf, sizeof buf, (uint64_t)i);
         if (write) {
             if (bfs_create(c, d, name, S_IFREG | 0644, 0, 0, &a) < 0 ||
                 bfs_write(c, a.ino, buf, sizeof buf, (uint64_t)i * 1000) != sizeof buf ||
@@ -862,7 +857,7 @@ static int durable(const char *mode)
         size_t len = i < 20 ? 100 + (size_t)i * 37 : 30000;
         uint64_t off = i < 20 ? (uint64_t)i : 5000;
         snprintf(name, sizeof name, "s%d", i);
-        fill(buf, len, (uint64_t)i + 1000);
+        tu_fill(buf, len, (uint64_t)i + 1000);
         if (write) {
             if (bfs_create(c, d, name, S_IFREG | 0644, 0, 0, &a) < 0 ||
                 (i == 20 && bfs_write(c, a.ino, buf, 4000, 0) != 4000) ||

@@ -1,4 +1,5 @@
 /* test_placement.c - where entries, inodes and chunks live. */
+#include "../../common/hash.h"
 #include "../../common/placement.h"
 #include "../test.h"
 
@@ -45,8 +46,18 @@ static void test_spread_and_determinism(void)
     CHECK(differs);
 }
 
+/* FNV-1a is part of the stored and wire format: the published test vectors. */
+static void test_fnv1a_vectors(void)
+{
+    CHECK(bfs_fnv1a("", 0, 0) == 0xcbf29ce484222325ULL);
+    CHECK(bfs_fnv1a("a", 1, 0) == 0xaf63dc4c8601ec8cULL);
+    CHECK(bfs_fnv1a("foobar", 6, 0) == 0x85944171f73967e8ULL);
+    CHECK(bfs_fnv1a("a", 1, 7) != bfs_fnv1a("a", 1, 0));
+}
+
 int main(void)
 {
+    RUN(test_fnv1a_vectors);
     RUN(test_single_node);
     RUN(test_inode_owner_and_chunk0);
     RUN(test_spread_and_determinism);

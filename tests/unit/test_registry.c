@@ -11,6 +11,7 @@
 
 #include "../../common/registry.h"
 #include "../test.h"
+#include "../testutil.h"
 
 static char dir[64];
 
@@ -30,14 +31,6 @@ static struct registry_entry entry(uint32_t node, uint32_t size)
     static uint8_t addr[] = "worker-address-bytes";
     return (struct registry_entry){ .node_id = node, .cluster_size = size, .chunk_size = 1 << 22,
                                     .addr = addr, .addr_len = sizeof addr };
-}
-
-static void write_file(const char *path, const void *buf, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
-        abort();
-    close(fd);
 }
 
 static void test_encode_decode(void)
@@ -114,9 +107,9 @@ static void test_stale_and_foreign(void)
     CHECK_EQ(registry_unpublish(dir, 0, 1), -ESTALE);
     static const char foreign[] = "hello, I am not a registry file, but long enough to look "
                                   "like one.........................................";
-    write_file(path, foreign, sizeof foreign - 1);
+    REQUIRE(tu_write_file(path, foreign, sizeof foreign - 1) == 0);
     CHECK_EQ(registry_read(path, &d), -EBADMSG);
-    write_file(path, "", 0);
+    REQUIRE(tu_write_file(path, "", 0) == 0);
     CHECK_EQ(registry_read(path, &d), -EBADMSG);
 }
 
@@ -134,9 +127,9 @@ static void test_key(void)
     snprintf(path, sizeof path, "%s/cluster.key", dir);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
-    write_file(path, "not hex at all, definitely not 32\n", 34);
+    REQUIRE(tu_write_file(path, "not hex at all, definitely not 32\n", 34) == 0);
     CHECK_EQ(registry_key_load(dir, k3), -EBADMSG);
-    write_file(path, "0123456789abcdef0123456789abcde\n", 32);   /* one digit short */
+    REQUIRE(tu_write_file(path, "0123456789abcdef0123456789abcde\n", 32) == 0);   /* one digit short */
     CHECK_EQ(registry_key_load(dir, k3), -EBADMSG);
 }
 
@@ -150,7 +143,7 @@ static void test_prepare_dir(void)
     CHECK(stat(sub, &st) == 0 && (st.st_mode & 0777) == 0700);
     char file[128];
     snprintf(file, sizeof file, "%s/file", dir);
-    write_file(file, "x", 1);
+    REQUIRE(tu_write_file(file, "x", 1) == 0);
     CHECK_EQ(registry_prepare_dir(file), -ENOTDIR);
 }
 
