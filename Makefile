@@ -93,8 +93,9 @@ FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.
 build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
-FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/fileops.c server/gone.c server/status.c \
-              common/proto.c common/placement.c common/log.c
+FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/fileops.c server/gone.c \
+              server/status.c server/xattr_store.c common/proto.c common/placement.c common/log.c \
+              common/acl.c common/xattr.c
 build/fuzz/fuzz_handlers: $(FUZZ_H_SRC) $(wildcard server/*.h common/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fno-sanitize-recover=undefined $(shell pkg-config --cflags ucx lmdb liburing) \

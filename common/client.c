@@ -18,6 +18,7 @@
 #include "placement.h"
 #include "registry.h"
 #include "rpc.h"
+#include "xattr.h"
 
 #define WINDOW 4                /* data RPCs one call keeps in flight */
 #define DIR_SLOTS 4096          /* inodes known to be directories (a power of two) */
@@ -363,7 +364,7 @@ static void count_subdir(struct bfs_client *c, uint64_t parent, uint32_t node, i
 
 static int create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
                   uint64_t rdev, const char *target, uint32_t uid, uint32_t gid,
-                  struct bfs_attr *out)
+                  const struct bfs_inherit *ih, struct bfs_attr *out)
 {
     struct rpc_call call;
     int rc = prep_entry(c, &call, OP_CREATE, parent, name);
@@ -382,6 +383,13 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
         call.args.target = target;
         call.args.target_len = (uint32_t)tlen;
     }
+    if (ih) {
+        if (ih->xattrs_len > BFS_XATTR_INHERIT_MAX)
+            return -E2BIG;
+        call.args.mask = ih->umask;
+        call.data = ih->xattrs_len ? ih->xattrs : NULL;
+        call.data_len = ih->xattrs_len;
+    }
     rc = run1(c, &call);
     if (rc < 0)
         return rc;
@@ -398,7 +406,7 @@ int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t
 {
     if (!S_ISREG(mode) && !S_ISDIR(mode))
         return -EINVAL;
-    return create(c, parent, name, mode, 0, NULL, uid, gid, out);
+    return create(c, parent, name, mode, 0, NULL, uid, gid, NULL, out);
 }
 
 int bfs_mknod(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
@@ -409,13 +417,101 @@ int bfs_mknod(struct bfs_client *c, uint64_t parent, const char *name, uint32_t 
         type != S_IFBLK)
         return -EINVAL;
     return create(c, parent, name, mode, (type == S_IFCHR || type == S_IFBLK) ? rdev : 0, NULL,
-                  uid, gid, out);
+                  uid, gid, NULL, out);
+}
+
+int bfs_make(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
+             uint32_t uid, uint32_t gid, const struct bfs_inherit *ih, struct bfs_attr *out)
+{
+    uint32_t type = mode & S_IFMT;
+    if (type == S_IFLNK || !bfs_valid_type(type))
+        return -EINVAL;
+    return create(c, parent, name, mode, (type == S_IFCHR || type == S_IFBLK) ? rdev : 0, NULL,
+                  uid, gid, ih, out);
+}
+
+/* ---- extended attributes ---- */
+
+static int prep_xattr(struct bfs_client *c, struct rpc_call *call, uint32_t op, uint64_t ino,
+                      const char *name)
+{
+    bfs_call_prep(call, place_inode(ino, c->nodes), op);
+    call->args.ino = ino;
+    if (!name)
+        return 0;
+    size_t len = strnlen(name, BFS_XATTR_NAME_MAX + 1);
+    if (len == 0 || len > BFS_XATTR_NAME_MAX)
+        return -ERANGE;   /* as Linux says of a name it cannot take */
+    call->args.name = name;
+    call->args.name_len = (uint32_t)len;
+    return 0;
+}
+
+ssize_t bfs_getxattr(struct bfs_client *c, uint64_t ino, const char *name, void *buf, size_t size)
+{
+    struct rpc_call call;
+    int rc = prep_xattr(c, &call, OP_GETXATTR, ino, name);
+    if (rc < 0)
+        return rc;
+    size = size < BFS_XATTR_SIZE_MAX ? size : BFS_XATTR_SIZE_MAX;
+    call.args.len = (uint32_t)size;
+    call.rbuf = buf;
+    call.rbuf_len = size;
+    if ((rc = run1(c, &call)) < 0)
+        return rc;
+    if (size && call.rdata_len != call.reply.len)
+        return -EPROTO;   /* a value that did not come whole */
+    return (ssize_t)call.reply.len;
+}
+
+int bfs_setxattr(struct bfs_client *c, uint64_t ino, const char *name, const void *val, size_t len,
+                 int flags, struct bfs_attr *out)
+{
+    struct rpc_call call;
+    int rc = prep_xattr(c, &call, OP_SETXATTR, ino, name);
+    if (rc < 0)
+        return rc;
+    if (len > BFS_XATTR_SIZE_MAX)
+        return -E2BIG;
+    call.args.flags = (uint32_t)flags;
+    call.data = len ? val : NULL;
+    call.data_len = len;
+    if ((rc = run1(c, &call)) == 0 && out)
+        *out = call.reply.attr;
+    return rc;
+}
+
+ssize_t bfs_listxattr(struct bfs_client *c, uint64_t ino, char *buf, size_t size)
+{
+    struct rpc_call call;
+    prep_xattr(c, &call, OP_LISTXATTR, ino, NULL);
+    size = size < BFS_XATTR_LIST_MAX ? size : BFS_XATTR_LIST_MAX;
+    call.args.len = (uint32_t)size;
+    call.rbuf = buf;
+    call.rbuf_len = size;
+    int rc = run1(c, &call);
+    if (rc < 0)
+        return rc;
+    if (size && call.rdata_len != call.reply.len)
+        return -EPROTO;
+    return (ssize_t)call.reply.len;
+}
+
+int bfs_removexattr(struct bfs_client *c, uint64_t ino, const char *name, struct bfs_attr *out)
+{
+    struct rpc_call call;
+    int rc = prep_xattr(c, &call, OP_REMOVEXATTR, ino, name);
+    if (rc < 0)
+        return rc;
+    if ((rc = run1(c, &call)) == 0 && out)
+        *out = call.reply.attr;
+    return rc;
 }
 
 int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
                 uint32_t uid, uint32_t gid, struct bfs_attr *out)
 {
-    return create(c, parent, name, S_IFLNK | 0777, 0, target, uid, gid, out);
+    return create(c, parent, name, S_IFLNK | 0777, 0, target, uid, gid, NULL, out);
 }
 
 ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size)

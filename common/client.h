@@ -72,6 +72,18 @@ int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t
  * only keep what stat shows: the kernel gives a special file its behaviour. */
 int bfs_mknod(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
               uint64_t rdev, uint32_t uid, uint32_t gid, struct bfs_attr *out);
+/* What a new inode inherits (POSIX ACLs, server/xattr_store.h): the umask the
+ * server applies unless it holds the parent and the parent has a default ACL,
+ * and the attributes of xattrs (common/xattr.h's list, at most
+ * BFS_XATTR_INHERIT_MAX bytes) it stores with the inode in the same transaction. */
+struct bfs_inherit {
+    uint32_t umask;
+    const void *xattrs;
+    size_t xattrs_len;
+};
+/* bfs_create (a directory) or bfs_mknod (the others) with ih (NULL: none). */
+int bfs_make(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
+             uint32_t uid, uint32_t gid, const struct bfs_inherit *ih, struct bfs_attr *out);
 int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
                 uint32_t uid, uint32_t gid, struct bfs_attr *out);
 /* Copies at most size bytes of the target (no NUL added); returns its length. */
@@ -162,6 +174,21 @@ ssize_t bfs_copy_range(struct bfs_client *c, uint64_t src, uint64_t soff, uint64
 
 /* Makes the file's data and metadata (and the entries of the namespace) durable. */
 int bfs_fsync(struct bfs_client *c, uint64_t ino, int datasync);
+
+/* ---- extended attributes (common/xattr.h), one RPC to the inode's owner ----
+ * Names are NUL-terminated: -ERANGE beyond BFS_XATTR_NAME_MAX bytes,
+ * -EOPNOTSUPP for an unknown namespace; -ENODATA for a missing name. */
+/* The value of name: with size 0 only its length, else copied into buf
+ * (-ERANGE when buf has fewer bytes). Returns the length. */
+ssize_t bfs_getxattr(struct bfs_client *c, uint64_t ino, const char *name, void *buf, size_t size);
+/* flags: BFS_XATTR_CREATE, BFS_XATTR_REPLACE (-EEXIST, -ENODATA). -E2BIG past
+ * BFS_XATTR_SIZE_MAX. *out (if not NULL): the attributes after (new ctime; the
+ * mode an access ACL sets). */
+int bfs_setxattr(struct bfs_client *c, uint64_t ino, const char *name, const void *val, size_t len,
+                 int flags, struct bfs_attr *out);
+/* The names, each followed by a NUL; with size 0 only the length. */
+ssize_t bfs_listxattr(struct bfs_client *c, uint64_t ino, char *buf, size_t size);
+int bfs_removexattr(struct bfs_client *c, uint64_t ino, const char *name, struct bfs_attr *out);
 
 /* Per-opcode request counters of server node (for tests and benchmarks):
  * counts[op] for op < n. Returns the number of counters filled or -errno. */

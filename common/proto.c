@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "endian.h"
+#include "xattr.h"
 
 /* ---- headers ---- */
 
@@ -85,7 +86,7 @@ enum field {
     F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME, F_INTENT, F_STEP, F_RDEV,
 };
 
-#define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8 + 8 + 8)
+#define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8 + 8 + 8 + 4)
 #define STATFS_WIRE_LEN (7 * 8)
 #define MAX_FIELDS 8
 
@@ -100,8 +101,8 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_LOOKUP]      = { "LOOKUP",   { F_PARENT, F_NAME }, { F_INO, F_MODE, F_FLAGS, F_ATTR } },
     [OP_GETATTR]     = { "GETATTR",  { F_INO }, { F_ATTR } },
     [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR, F_OFF }, { F_ATTR, F_SIZE } },
-    [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET, F_RDEV },
-                                     { F_ATTR } },
+    [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET, F_RDEV,
+                                       F_MASK }, { F_ATTR } },
     [OP_READLINK]    = { "READLINK", { F_INO }, { F_TARGET } },
     [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME }, { F_ATTR, F_FLAGS } },
     [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE } },
@@ -143,7 +144,23 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_SEEK]        = { "SEEK",     { F_INO, F_OFF, F_SIZE, F_FLAGS }, { F_FLAGS, F_OFF } },
     [OP_COPY]        = { "COPY",     { F_INO, F_IDX, F_OFF, F_PARENT, F_COOKIE, F_SIZE, F_LEN },
                                      { F_LEN, F_FLAGS } },
+    [OP_GETXATTR]    = { "GETXATTR", { F_INO, F_NAME, F_LEN }, { F_LEN } },
+    [OP_SETXATTR]    = { "SETXATTR", { F_INO, F_NAME, F_FLAGS }, { F_ATTR } },
+    [OP_LISTXATTR]   = { "LISTXATTR", { F_INO, F_LEN }, { F_LEN } },
+    [OP_REMOVEXATTR] = { "REMOVEXATTR", { F_INO, F_NAME }, { F_ATTR } },
 };
+
+size_t proto_req_data_max(uint32_t op)
+{
+    switch (op) {
+    case OP_WRITE:
+    case OP_APPEND: return BFS_MAX_DATA_LEN;
+    case OP_HELLO: return 65536;   /* a UCX worker address */
+    case OP_SETXATTR: return BFS_XATTR_SIZE_MAX;
+    case OP_CREATE: return BFS_XATTR_INHERIT_MAX;
+    default: return 0;
+    }
+}
 
 const char *proto_op_name(uint32_t op)
 {
@@ -238,6 +255,7 @@ static size_t encode_attr(const struct bfs_attr *a, uint8_t *p)
     put_le64(p + 48, (uint64_t)a->ctime_ns);
     put_le64(p + 56, a->rdev);
     put_le64(p + 64, a->blocks);
+    put_le32(p + 72, a->flags);
     return ATTR_WIRE_LEN;
 }
 
@@ -254,6 +272,7 @@ static void decode_attr(const uint8_t *p, struct bfs_attr *a)
     a->ctime_ns = (int64_t)get_le64(p + 48);
     a->rdev = get_le64(p + 56);
     a->blocks = get_le64(p + 64);
+    a->flags = get_le32(p + 72);
 }
 
 size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_t *out)

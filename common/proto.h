@@ -31,8 +31,9 @@
  * write's extent (off), steps of multi-server operations (server/coord.h): a
  * version 2 peer would misread every attribute. 4: OP_STATUS (benchfs-status); APPEND,
  * FALLOCATE, SEEK and COPY (O_APPEND across clients, fallocate, SEEK_DATA/SEEK_HOLE,
- * copy_file_range). */
-#define BFS_PROTO_VERSION  4
+ * copy_file_range). 5: extended attributes (GETXATTR..REMOVEXATTR), attribute
+ * flags (the record's xattr/ACL bits), CREATE with the umask and inherited xattrs. */
+#define BFS_PROTO_VERSION  5
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -47,7 +48,9 @@ enum bfs_op {
     OP_GETATTR,      /* ino                     -> attr */
     OP_SETATTR,      /* ino, mask, attr, off(SIZE_GROW: a write covered [off, attr.size))
                         -> attr, size(old size; for BFS_SET_ATIME_READ: 1 if atime changed) */
-    OP_CREATE,       /* parent, name, mode, uid, gid, target, rdev -> attr */
+    OP_CREATE,       /* parent, name, mode, uid, gid, target, rdev, mask(umask, applied unless a
+                        local parent has a default ACL); bulk: xattrs the new inode gets
+                        (xattr.h's list, at most BFS_XATTR_INHERIT_MAX bytes) -> attr */
     OP_READLINK,     /* ino                     -> target */
     OP_LINK,         /* ino, mode(type), parent, name -> attr, flags(1: inode remote) */
     OP_UNLINK,       /* parent, name, flags(RMDIR|KEEP) -> drop */
@@ -95,6 +98,11 @@ enum bfs_op {
                         hole at or after off in this node's chunks -> flags(1: found), off */
     OP_COPY,         /* dst ino, idx, off; parent(src ino), cookie(src idx), size(src off), len:
                         a piece with both chunks on this node -> len, flags(1: the dst's owner) */
+    /* Extended attributes of inode ino, at its owner (server/xattr_store.h). */
+    OP_GETXATTR,     /* ino, name, len(buffer; 0: the size only) -> len(value size); bulk: value */
+    OP_SETXATTR,     /* ino, name, flags(BFS_XATTR_*); bulk: value -> attr */
+    OP_LISTXATTR,    /* ino, len(buffer; 0: the size only) -> len(list size); bulk: names, NUL after each */
+    OP_REMOVEXATTR,  /* ino, name               -> attr */
     OP_MAX
 };
 
@@ -107,6 +115,7 @@ enum bfs_scan_table {
     BFS_SCAN_INFO, BFS_SCAN_INODES, BFS_SCAN_DENTRIES, BFS_SCAN_ORPHANS, BFS_SCAN_INLINE,
     BFS_SCAN_FENCES, BFS_SCAN_INTENTS, BFS_SCAN_APPLIED, BFS_SCAN_PARENTS,
     BFS_SCAN_CHUNKS,     /* the chunk files: key ino (u64 BE) | idx (u64 BE), empty value */
+    BFS_SCAN_XATTRS,     /* extended attributes: key ino (u64 BE) | name, the value */
     BFS_SCAN_MAX
 };
 
@@ -203,6 +212,9 @@ int proto_req_hdr_decode(const void *buf, size_t len, struct bfs_req_hdr *h);
 
 void proto_rep_hdr_encode(const struct bfs_rep_hdr *h, uint8_t out[BFS_REP_HDR_LEN]);
 int proto_rep_hdr_decode(const void *buf, size_t len, struct bfs_rep_hdr *h);
+
+/* The most bulk bytes a request of op may carry (0: none). */
+size_t proto_req_data_max(uint32_t op);
 
 /* Size of op's args section for m (request or reply side), or 0 for an unknown op. */
 size_t proto_args_size(uint32_t op, int reply, const struct bfs_msg *m);

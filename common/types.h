@@ -34,6 +34,16 @@ struct bfs_attr {
     int64_t  ctime_ns;
     uint64_t rdev;      /* device number of a character or block device (as dev_t), else 0 */
     uint64_t blocks;    /* 512-byte units stored (st_blocks); set by the owner, never taken in */
+    uint32_t flags;     /* BFS_ATTR_*: what else the inode has; set by the owner, never taken in */
+};
+
+/* bfs_attr.flags: the extended attributes an inode has (server/xattr_store.h). A
+ * directory's BFS_ATTR_DEFACL tells a creating client whether the new inode
+ * inherits anything, without asking the directory's server. */
+enum {
+    BFS_ATTR_XATTRS = 1u << 0,   /* it has extended attributes */
+    BFS_ATTR_ACL    = 1u << 1,   /* an access ACL (system.posix_acl_access) */
+    BFS_ATTR_DEFACL = 1u << 2,   /* a default ACL (system.posix_acl_default) */
 };
 
 /* Which fields a SETATTR changes (bfs_attr's fields of the same name). */

@@ -467,6 +467,27 @@ static void check_inline(struct ctx *c)
     }
 }
 
+/* 6b: extended attributes belong to an inode on their node (its owner). */
+static void check_xattrs(struct ctx *c)
+{
+    struct fsck_db *db = c->db;
+    for (size_t i = 0; i < db->n_xattrs; i++) {
+        const struct fsck_xattr *r = &db->xattrs[i];
+        if (find_inode(db, r->ino, r->node) >= 0 && place_inode(r->ino, db->nodes) == r->node)
+            continue;
+        char shown[4 * BFS_NAME_MAX + 8];
+        quote(r->name, r->len, shown, sizeof shown);
+        struct fsck_problem *p = add(c, FSCK_PROBLEM, "xattr-without-inode", FIX_DEL_XATTR,
+                                     r->node, r->ino, "node %" PRIu32 ": extended attribute \"%s\" "
+                                     "of ino 0x%" PRIx64 ", which has no inode record on this node",
+                                     r->node, shown, r->ino);
+        if (p) {
+            p->len = r->len;
+            memcpy(p->name, r->name, r->len);
+        }
+    }
+}
+
 /* 7: the tables of multi-server operations. */
 static void check_intents(struct ctx *c)
 {
@@ -556,6 +577,7 @@ int fsck_check(struct fsck_db *db, struct fsck_report *out)
             "node 0: ino 0x1: the root directory has no inode record");
     check_orphans(&c);
     check_inline(&c);
+    check_xattrs(&c);
     check_entries(&c);
     find_lostfound(&c);
     check_inodes(&c);

@@ -28,6 +28,7 @@ enum fsck_table {
     FSCK_T_INFO, FSCK_T_INODES, FSCK_T_DENTRIES, FSCK_T_ORPHANS, FSCK_T_INLINE,
     FSCK_T_FENCES, FSCK_T_INTENTS, FSCK_T_APPLIED, FSCK_T_PARENTS,
     FSCK_T_CHUNKS,      /* not LMDB: the chunk files, key ino (u64 BE) | idx (u64 BE) */
+    FSCK_T_XATTRS,      /* extended attributes: ino (u64 BE) | name -> value */
     FSCK_T_MAX
 };
 extern const char *const fsck_table_name[FSCK_T_MAX];
@@ -41,6 +42,7 @@ struct fsck_fence  { uint32_t node; uint64_t dir; uint8_t state; uint32_t coord;
 struct fsck_intent { uint32_t node; uint64_t id; };
 struct fsck_applied { uint32_t node, coord; uint64_t intent; uint8_t step; };
 struct fsck_parent { uint32_t node; uint64_t dir, parent; };
+struct fsck_xattr  { uint32_t node; uint64_t ino; uint32_t len; char name[BFS_NAME_MAX + 1]; };
 
 enum fsck_fix {
     FIX_NONE,
@@ -56,6 +58,7 @@ enum fsck_fix {
     FIX_DEL_APPLIED,    /* applied mark (coord, value = intent, idx = step) on node */
     FIX_SET_PARENT,     /* parents record of directory ino on node := value */
     FIX_DEL_PARENT,
+    FIX_DEL_XATTR,      /* extended attribute (ino, name) on node */
 };
 
 enum { FSCK_PROBLEM = 0, FSCK_NOTE = 1 };   /* a note is reported, not counted */
@@ -87,6 +90,7 @@ struct fsck_db {
     FSCK_ARRAY(struct fsck_intent, intents);
     FSCK_ARRAY(struct fsck_applied, applied);
     FSCK_ARRAY(struct fsck_parent, parents);
+    FSCK_ARRAY(struct fsck_xattr, xattrs);
     FSCK_ARRAY(struct fsck_problem, bad);   /* records that did not decode */
 };
 
@@ -121,6 +125,7 @@ int fsck_add_fence(struct fsck_db *db, const struct fsck_fence *r);
 int fsck_add_intent(struct fsck_db *db, const struct fsck_intent *r);
 int fsck_add_applied(struct fsck_db *db, const struct fsck_applied *r);
 int fsck_add_parent(struct fsck_db *db, const struct fsck_parent *r);
+int fsck_add_xattr(struct fsck_db *db, const struct fsck_xattr *r);
 
 /* Checks every invariant; *out (zeroed here) lists the problems and notes,
  * in a stable order. db is sorted in place. Free with fsck_report_free. */

@@ -334,8 +334,8 @@ int fsck_lmdb_load(struct fsck_stores *s, struct fsck_db *db)
         int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
         if (rc)
             return lmdb_err(st->dir, "begin", rc);
-        for (int t = 0; t < FSCK_T_CHUNKS && !rc; t++)
-            rc = load_table(st, txn, t, db);
+        for (int t = 0; t < FSCK_T_MAX && !rc; t++)
+            rc = t == FSCK_T_CHUNKS ? 0 : load_table(st, txn, t, db);
         mdb_txn_abort(txn);
         if (!rc)
             rc = load_chunks(st, db);
@@ -349,8 +349,8 @@ int fsck_lmdb_load(struct fsck_stores *s, struct fsck_db *db)
 
 struct wtx {
     MDB_txn *txn;
-    MDB_dbi dbi[FSCK_T_CHUNKS];
-    uint8_t has[FSCK_T_CHUNKS];
+    MDB_dbi dbi[FSCK_T_MAX];      /* the chunk "table" has none */
+    uint8_t has[FSCK_T_MAX];
 };
 
 struct repair {
@@ -368,7 +368,9 @@ static int begin_node(struct repair *R, uint32_t node)
     int rc = mdb_txn_begin(st->env, NULL, 0, &w->txn);
     if (rc)
         return lmdb_err(st->dir, "begin write", rc);
-    for (int t = 0; t < FSCK_T_CHUNKS; t++) {
+    for (int t = 0; t < FSCK_T_MAX; t++) {
+        if (t == FSCK_T_CHUNKS)
+            continue;
         /* open only what exists: a repair does not add tables of other formats */
         rc = mdb_dbi_open(w->txn, fsck_table_name[t], 0, &w->dbi[t]);
         if (rc == 0)
@@ -510,6 +512,13 @@ static int fix_one(struct repair *R, const struct fsck_problem *p)
         if (!rc)
             said(R, "node %" PRIu32 ": parents record of 0x%" PRIx64 " %s", p->node, p->ino,
                  p->fix == FIX_SET_PARENT ? "set to its entry's parent" : "removed");
+        return rc;
+    case FIX_DEL_XATTR:
+        put_be64(k, p->ino);
+        memcpy(k + 8, p->name, p->len);
+        if (!(rc = del(R, p->node, FSCK_T_XATTRS, k, 8 + p->len)))
+            said(R, "node %" PRIu32 ": ino 0x%" PRIx64 ": extended attribute removed", p->node,
+                 p->ino);
         return rc;
     default:
         return 0;   /* chunks and lost+found come after */

@@ -17,6 +17,7 @@
 #define CURSOR_MAX 512          /* longer than any key */
 
 _Static_assert((int)FSCK_T_CHUNKS == (int)BFS_SCAN_CHUNKS && (int)FSCK_T_PARENTS == (int)BFS_SCAN_PARENTS &&
+               (int)FSCK_T_XATTRS == (int)BFS_SCAN_XATTRS &&
                (int)FSCK_T_MAX == (int)BFS_SCAN_MAX, "fsck tables are OP_SCAN's");
 
 struct fsck_conn {

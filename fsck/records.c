@@ -19,10 +19,11 @@
 #define INLINE_DATA   1
 #define INLINE_CHUNKS 2
 #define INLINE_LIMIT  (16u << 10)
+#define XATTR_VALUE_MAX 65536   /* common/xattr.h */
 
 const char *const fsck_table_name[FSCK_T_MAX] = {
     "info", "inodes", "dentries", "orphans", "inline",
-    "fences", "intents", "applied", "parents", "chunks",
+    "fences", "intents", "applied", "parents", "chunks", "xattrs",
 };
 
 void fsck_db_init(struct fsck_db *db, uint32_t nodes, uint32_t chunk_size)
@@ -43,6 +44,7 @@ void fsck_db_free(struct fsck_db *db)
     free(db->intents);
     free(db->applied);
     free(db->parents);
+    free(db->xattrs);
     free(db->bad);
     memset(db, 0, sizeof *db);
 }
@@ -69,6 +71,7 @@ int fsck_add_inode(struct fsck_db *db, const struct fsck_inode *r) { return PUSH
 int fsck_add_dent(struct fsck_db *db, const struct fsck_dent *r) { return PUSH(db, dents, r); }
 int fsck_add_orphan(struct fsck_db *db, const struct fsck_orphan *r) { return PUSH(db, orphans, r); }
 int fsck_add_inline(struct fsck_db *db, const struct fsck_inline *r) { return PUSH(db, inl, r); }
+int fsck_add_xattr(struct fsck_db *db, const struct fsck_xattr *r) { return PUSH(db, xattrs, r); }
 int fsck_add_chunk(struct fsck_db *db, const struct fsck_chunk *r) { return PUSH(db, chunks, r); }
 int fsck_add_fence(struct fsck_db *db, const struct fsck_fence *r) { return PUSH(db, fences, r); }
 int fsck_add_intent(struct fsck_db *db, const struct fsck_intent *r) { return PUSH(db, intents, r); }
@@ -215,6 +218,16 @@ static int add_parent(struct fsck_db *db, uint32_t node, const uint8_t *k, size_
     return fsck_add_parent(db, &(struct fsck_parent){ node, get_be64(k), get_le64(v) });
 }
 
+/* An extended attribute: ino | name (1..255 bytes), a value of at most 64 KiB. */
+static int add_xattr(struct fsck_db *db, uint32_t node, const uint8_t *k, size_t klen, size_t vlen)
+{
+    if (klen <= 8 || klen > 8 + BFS_NAME_MAX || vlen > XATTR_VALUE_MAX)
+        return corrupt(db, node, FSCK_T_XATTRS, k, klen, vlen, "bad xattr record");
+    struct fsck_xattr r = { .node = node, .ino = get_be64(k), .len = (uint32_t)(klen - 8) };
+    memcpy(r.name, k + 8, klen - 8);
+    return fsck_add_xattr(db, &r);
+}
+
 int fsck_db_add(struct fsck_db *db, uint32_t node, int table, const void *key, size_t klen,
                 const void *val, size_t vlen)
 {
@@ -232,6 +245,7 @@ int fsck_db_add(struct fsck_db *db, uint32_t node, int table, const void *key, s
     case FSCK_T_INTENTS: return add_intent(db, node, k, klen, vlen);
     case FSCK_T_APPLIED: return add_applied(db, node, k, klen, vlen);
     case FSCK_T_PARENTS: return add_parent(db, node, k, klen, v, vlen);
+    case FSCK_T_XATTRS: return add_xattr(db, node, k, klen, vlen);
     default: return add_chunk(db, node, k, klen, vlen);
     }
 }

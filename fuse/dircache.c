@@ -1,4 +1,4 @@
-/* dircache.c - directories' (gid, setgid) as last replied to the kernel (dircache.h). */
+/* dircache.c - directories' (gid, setgid, default ACL) as last replied to the kernel (dircache.h). */
 #include "dircache.h"
 
 #include <pthread.h>
@@ -8,13 +8,12 @@
 
 #include "../common/clock.h"
 
-#define DIRCACHE_SLOTS 4096   /* power of two; 24 bytes each */
+#define DIRCACHE_SLOTS 4096   /* power of two; 32 bytes each */
 
 struct slot {
     uint64_t ino;        /* 0: empty */
     int64_t expires_ns;  /* CLOCK_MONOTONIC */
-    uint32_t gid;
-    bool setgid;
+    struct dircache_info info;
 };
 
 struct dircache {
@@ -45,27 +44,27 @@ void dircache_free(struct dircache *dc)
     free(dc);
 }
 
-void dircache_put(struct dircache *dc, uint64_t ino, uint32_t mode, uint32_t gid, double ttl_s)
+void dircache_put(struct dircache *dc, const struct bfs_attr *a, double ttl_s)
 {
     if (ttl_s <= 0)
         return;
     int64_t expires = bfs_mono_ns() + (int64_t)(ttl_s * 1e9);
     pthread_mutex_lock(&dc->lock);
-    struct slot *s = slot_of(dc, ino);
-    *s = (struct slot){ .ino = ino, .expires_ns = expires, .gid = gid,
-                        .setgid = (mode & S_ISGID) != 0 };
+    struct slot *s = slot_of(dc, a->ino);
+    *s = (struct slot){ .ino = a->ino, .expires_ns = expires,
+                        .info = { .setgid = (a->mode & S_ISGID) != 0, .gid = a->gid,
+                                  .defacl = (a->flags & BFS_ATTR_DEFACL) != 0 } };
     pthread_mutex_unlock(&dc->lock);
 }
 
-bool dircache_get(struct dircache *dc, uint64_t ino, bool *setgid, uint32_t *gid)
+bool dircache_get(struct dircache *dc, uint64_t ino, struct dircache_info *out)
 {
     int64_t now = bfs_mono_ns();
     bool hit = false;
     pthread_mutex_lock(&dc->lock);
     struct slot *s = slot_of(dc, ino);
     if (s->ino == ino && now < s->expires_ns) {
-        *setgid = s->setgid;
-        *gid = s->gid;
+        *out = s->info;
         hit = true;
     }
     pthread_mutex_unlock(&dc->lock);

@@ -1,5 +1,6 @@
 /* dircache.h - what this mount last told the kernel about directories' group
- * and setgid bit, for the group of new entries.
+ * and setgid bit, for the group of new entries, and whether they have a default
+ * ACL, for what new entries inherit (xattrs.h).
  *
  * A new entry in a setgid directory takes the directory's group, and a new
  * directory the setgid bit too (as Linux's inode_init_owner, which the kernel
@@ -17,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "../common/types.h"
 
 struct dircache;
 
@@ -24,9 +26,16 @@ struct dircache;
 struct dircache *dircache_new(void);
 void dircache_free(struct dircache *dc);
 
-/* Directory ino has mode and gid, for ttl_s seconds from now (<= 0: not kept). */
-void dircache_put(struct dircache *dc, uint64_t ino, uint32_t mode, uint32_t gid, double ttl_s);
-/* true and *setgid, *gid when ino is known and still valid. */
-bool dircache_get(struct dircache *dc, uint64_t ino, bool *setgid, uint32_t *gid);
+/* What a new entry of a directory takes from it. */
+struct dircache_info {
+    bool setgid;
+    uint32_t gid;
+    bool defacl;      /* it has a default ACL (BFS_ATTR_DEFACL) */
+};
+
+/* Directory a->ino has a's mode, gid and flags, for ttl_s seconds from now (<= 0: not kept). */
+void dircache_put(struct dircache *dc, const struct bfs_attr *a, double ttl_s);
+/* true and *out when ino is known and still valid. */
+bool dircache_get(struct dircache *dc, uint64_t ino, struct dircache_info *out);
 
 #endif

@@ -61,6 +61,7 @@ static const struct fuse_opt bfs_opt_spec[] = {
     /* Taken here and given back to libfuse unless turned off (see main). */
     { "default_permissions", offsetof(struct bfs_fuse_opts, no_default_permissions), 0 },
     { "no_default_permissions", offsetof(struct bfs_fuse_opts, no_default_permissions), 1 },
+    { "noxattr", offsetof(struct bfs_fuse_opts, noxattr), 1 },
     /* Ours, not the kernel's: FUSE inodes are S_NOATIME, the daemon keeps atime. */
     { "relatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_RELATIME },
     { "noatime", offsetof(struct bfs_fuse_opts, atime), BFS_ATIME_NEVER },
@@ -100,6 +101,8 @@ static void usage_long(void)
            "                           do not let the kernel check permissions (default_permissions\n"
            "                           is on by default): then nothing checks them, and with\n"
            "                           allow_other any local user may change or remove any file\n"
+           "    -o noxattr             no extended attributes or ACLs on this mount: the kernel then\n"
+           "                           asks nothing before each write (one FUSE round trip less)\n"
            "    -o relatime            a read updates atime if it is not newer than mtime/ctime\n"
            "                           or is 24 h old (default); -o noatime: never;\n"
            "                           -o strictatime: at every open for reading\n"
@@ -372,7 +375,12 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
                  struct bfs_fuse *fs, int status_fd)
 {
     int ret = 1, handlers = 0, rc;
-    struct fuse_session *se = fuse_session_new(args, &bfs_fuse_ops, sizeof bfs_fuse_ops, fs);
+    /* -o noxattr: without the xattr ops libfuse answers ENOSYS once and the kernel
+     * asks no more (not even for security.capability before each write). */
+    struct fuse_lowlevel_ops ops = bfs_fuse_ops;
+    if (fs->opts.noxattr)
+        ops.setxattr = NULL, ops.getxattr = NULL, ops.listxattr = NULL, ops.removexattr = NULL;
+    struct fuse_session *se = fuse_session_new(args, &ops, sizeof ops, fs);
     if (!se) {
         /* libfuse has said which option it did not understand. */
         report_status(&status_fd, EXIT_USAGE);
@@ -598,12 +606,13 @@ int main(int argc, char **argv)
 
     fs.open = openfiles_new();
     fs.dirs = dircache_new();
+    fs.xattrs = xattrcache_new();
     /* With writeback caching the kernel owns a file's times and its dirty
      * pages, and with direct_io there are no pages: only plain page caching
      * keeps pages across opens. */
     if (!fs.opts.writeback_cache && !fs.opts.direct_io)
         fs.pages = pagecache_new(PAGECACHE_SLOTS);
-    if (!fs.open || !fs.dirs || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
+    if (!fs.open || !fs.dirs || !fs.xattrs || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
         fprintf(stderr, PROG ": out of memory\n");
         ret = 1;
         goto out;
@@ -648,6 +657,7 @@ int main(int argc, char **argv)
 out:
     openfiles_free(fs.open);
     dircache_free(fs.dirs);
+    xattrcache_free(fs.xattrs);
     pagecache_free(fs.pages);
     free(fs.conn_opts);
     free(fopts.mountpoint);

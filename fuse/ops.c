@@ -4,8 +4,9 @@
  *   - it replies exactly once, on every path (an error rc < 0 becomes
  *     fuse_reply_err(req, -rc) through reply_fail, which also logs it);
  *   - names longer than BFS_NAME_MAX are refused with ENAMETOOLONG before any RPC;
- *   - new inodes belong to the caller (fuse_req_ctx uid/gid, mode & ~umask),
- *     with a setgid parent's group (new_owner);
+ *   - new inodes belong to the caller (fuse_req_ctx uid/gid), with a setgid
+ *     parent's group (new_owner), and inherit its default ACL or lose the umask
+ *     (xattrs.h);
  *   - permissions are the kernel's to check (default_permissions, see main.c);
  *     what it leaves to file systems is done here (kill_priv_after_trunc, atime).
  * The library's calls are synchronous, so a handler simply blocks its FUSE
@@ -28,6 +29,7 @@
 #include "../common/log.h"
 #include "fileops.h"
 #include "pagecache.h"
+#include "xattrs.h"
 
 /* st_ino reported for ".." when the parent is not known (as libfuse's
  * high-level API does); only old getcwd implementations ever look at it. */
@@ -131,7 +133,8 @@ static void attr_to_stat(const struct bfs_fuse *fs, const struct bfs_attr *a, st
     /* Every directory attribute the kernel gets from us passes here: what it
      * checks a create against is what the create's group comes from. */
     if (S_ISDIR(a->mode))
-        dircache_put(fs->dirs, a->ino, a->mode, a->gid, fs->opts.attr_timeout);
+        dircache_put(fs->dirs, a, fs->opts.attr_timeout);
+    xattrcache_put(fs->xattrs, a);
 }
 
 static void fill_entry(const struct bfs_fuse *fs, const struct bfs_attr *a,
@@ -238,14 +241,26 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
             log_warn("the kernel does not offer writeback caching; -o writeback_cache ignored");
     }
 
+    /* POSIX ACLs: the kernel checks them (it needs default_permissions, which
+     * the capability turns on) and leaves their inheritance and the umask to us
+     * (DONT_MASK: the umask must not apply when a default ACL does). Without
+     * default_permissions ACLs are stored attributes, not enforced. */
+    if (!fs->opts.no_default_permissions && !fs->opts.noxattr) {
+        if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+            conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+        else
+            log_warn("the kernel does not offer POSIX ACLs: they are stored, not enforced");
+    }
+
     /* Explicit -o max_write=, max_readahead=, ... override the above. */
     if (fs->conn_opts)
         fuse_apply_conn_info_opts(fs->conn_opts, conn);
 
-    log_info("FUSE protocol %u.%u, max_write %u, read-ahead %u, writeback cache %s",
+    log_info("FUSE protocol %u.%u, max_write %u, read-ahead %u, writeback cache %s, ACLs %s",
              conn->proto_major, conn->proto_minor, conn->max_write,
              conn->max_readahead < offered_ra ? conn->max_readahead : offered_ra,
-             (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? "on" : "off");
+             (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? "on" : "off",
+             (conn->want & FUSE_CAP_POSIX_ACL) ? "enforced" : "not enforced");
 }
 
 /* Called once the session ends (unmount): the kernel will send no more
@@ -406,32 +421,35 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
  * if parent is setgid, and then a new directory is setgid too (Linux's
  * inode_init_owner). The entry's server does that itself when it holds
  * parent's inode; otherwise the daemon does, with the parent's attributes
- * it last replied with (dircache.h), fetching them only if they expired. */
+ * it last replied with (dircache.h), fetching them only if they expired.
+ * *pi (if not NULL) gets what the parent's attributes say for xattrs_inherit
+ * (nothing is needed when the entry's server holds the parent: *local = 1). */
 static int new_owner(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t *mode,
-                     uint32_t *uid, uint32_t *gid)
+                     uint32_t *uid, uint32_t *gid, int *local, struct dircache_info *pi)
 {
     struct bfs_fuse *fs = fs_of(req);
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    struct dircache_info info;
     *uid = ctx->uid;
     *gid = ctx->gid;
-    if (bfs_parent_is_local(fs->client, parent, name))
+    if ((*local = bfs_parent_is_local(fs->client, parent, name)))
         return 0;
-    bool setgid;
-    uint32_t pgid;
-    if (!dircache_get(fs->dirs, parent, &setgid, &pgid)) {
+    if (!dircache_get(fs->dirs, parent, &info)) {
         struct bfs_attr a;
         int rc = bfs_getattr(fs->client, parent, &a);
         if (rc < 0)
             return rc;
-        setgid = (a.mode & S_ISGID) != 0;
-        pgid = a.gid;
-        dircache_put(fs->dirs, parent, a.mode, a.gid, fs->opts.attr_timeout);
+        dircache_put(fs->dirs, &a, fs->opts.attr_timeout);
+        info = (struct dircache_info){ .setgid = (a.mode & S_ISGID) != 0, .gid = a.gid,
+                                       .defacl = (a.flags & BFS_ATTR_DEFACL) != 0 };
     }
-    if (setgid) {
-        *gid = pgid;
+    if (info.setgid) {
+        *gid = info.gid;
         if (S_ISDIR(*mode))
             *mode |= S_ISGID;
     }
+    if (pi)
+        *pi = info;
     return 0;
 }
 
@@ -443,16 +461,19 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     int rc = check_name(name);
     if (rc < 0)
         return rc;
-    const struct fuse_ctx *ctx = fuse_req_ctx(req);
-    /* The kernel has usually applied the umask already (no FUSE_CAP_DONT_MASK);
-     * applying it again is harmless and right when it has not. */
-    uint32_t m = (uint32_t)(type | (mode & 07777 & ~ctx->umask));
+    /* The umask applies only where no default ACL does (xattrs.h); without
+     * FUSE_CAP_DONT_MASK the kernel has applied it already, and again is harmless. */
+    uint32_t m = (uint32_t)(type | (mode & 07777));
     uint32_t uid, gid;
-    if ((rc = new_owner(req, parent, name, &m, &uid, &gid)) < 0)
+    int local;
+    struct dircache_info pi = { 0 };
+    struct bfs_inherit ih;
+    if ((rc = new_owner(req, parent, name, &m, &uid, &gid, &local, &pi)) < 0 ||
+        (rc = xattrs_inherit(req, parent, local, pi.defacl, &m, &ih)) < 0)
         return rc;
-    if (type == S_IFDIR)
-        return bfs_create(fs_of(req)->client, parent, name, m, uid, gid, out);
-    return bfs_mknod(fs_of(req)->client, parent, name, m, (uint64_t)rdev, uid, gid, out);
+    rc = bfs_make(fs_of(req)->client, parent, name, m, (uint64_t)rdev, uid, gid, &ih, out);
+    xattrs_inherit_free(&ih);
+    return rc;
 }
 
 /* Regular files, FIFOs, sockets (also bind() of an AF_UNIX socket) and
@@ -491,7 +512,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
         rc = -ENAMETOOLONG;
     uint32_t mode = S_IFLNK, uid, gid;
     if (rc == 0)
-        rc = new_owner(req, parent, name, &mode, &uid, &gid);
+        rc = new_owner(req, parent, name, &mode, &uid, &gid, &(int){ 0 }, NULL);
     if (rc == 0)
         rc = bfs_symlink(fs->client, parent, name, target, uid, gid, &a);
     if (rc < 0) {
@@ -607,6 +628,7 @@ static void set_open_flags(const struct bfs_fuse *fs, const struct bfs_attr *a,
     /* Keep the cached pages only if the file is still the version they hold
      * (pagecache.h); another client may have written it. */
     fi->keep_cache = fs->pages && pagecache_open(fs->pages, a);
+    xattrcache_put(fs->xattrs, a);
     /* O_APPEND: the owner server picks the offset (op_write), so the kernel's
      * page cache, which would put the bytes at its own idea of the end, is
      * bypassed for this handle (with writeback_cache too). */
@@ -783,6 +805,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
         else
             pagecache_forget(fs->pages, ino);
     }
+    /* The next write's security.capability question is answered from this. */
+    if (size && n == (ssize_t)size && wcc.valid)
+        xattrcache_put(fs->xattrs, &wcc.post);
+    else if (n > 0)
+        xattrcache_touch(fs->xattrs, ino);
     if (n < 0) {
         reply_fail(req, "write", ino, NULL, (int)n);
         return;
@@ -1094,4 +1121,8 @@ const struct fuse_lowlevel_ops bfs_fuse_ops = {
     .fallocate = bfs_op_fallocate,
     .lseek = bfs_op_lseek,
     .copy_file_range = bfs_op_copy_file_range,
+    .setxattr = xattrs_op_setxattr,
+    .getxattr = xattrs_op_getxattr,
+    .listxattr = xattrs_op_listxattr,
+    .removexattr = xattrs_op_removexattr,
 };

@@ -27,6 +27,7 @@
 #include "../common/client.h"
 #include "dircache.h"
 #include "openfiles.h"
+#include "xattrcache.h"
 
 /* Options taken from -o (parsed in main.c with fuse_opt_parse). */
 struct bfs_fuse_opts {
@@ -38,6 +39,8 @@ struct bfs_fuse_opts {
     int no_default_permissions;  /* -o no_default_permissions: the kernel checks no modes */
     int atime;                /* BFS_ATIME_*: -o relatime (default), noatime, strictatime */
     int read_only;            /* -o ro (also passed on to the kernel): no atime either */
+    int noxattr;              /* -o noxattr: no extended attributes or ACLs (ENOTSUP), and
+                                 no FUSE round trip per write for security.capability */
 };
 
 /* When a read changes a file's atime (the kernel leaves atime to FUSE file
@@ -52,6 +55,7 @@ struct bfs_fuse {
     struct openfiles *open;      /* inodes open on this mount */
     struct pagecache *pages;     /* file versions in the page cache; NULL: drop pages at every open */
     struct dircache *dirs;       /* directories' group and setgid bit, for new entries */
+    struct xattrcache *xattrs;   /* inodes without extended attributes (getxattr with no RPC) */
     struct fuse_conn_info_opts *conn_opts;  /* -o max_write=... etc., applied in init */
     struct bfs_fuse_opts opts;
     uint32_t blksize;            /* st_blksize reported: one RPC's worth of data */

@@ -12,6 +12,7 @@ pkgs=(
     clang libclang-rt-14-dev            # libFuzzer target
     python3 iproute2 procps psmisc util-linux   # test helpers
     git rsync vim-tiny                  # real programs on the mount (tests/system/tools.sh)
+    attr acl                            # getfattr/setfattr, getfacl/setfacl (tests/system/xattr.sh)
     slurm-wlm munge openmpi-bin         # the job kit under a real Slurm and mpirun (tests/system/jobkit.sh)
     bc                                  # bench/stage/run-stage-bench.sh
 )

@@ -21,6 +21,8 @@
 #include "gone.h"
 #include "../common/log.h"
 #include "../common/placement.h"
+#include "../common/xattr.h"
+#include "xattr_store.h"
 
 static int local(const struct server *s, uint64_t ino)
 {
@@ -133,7 +135,8 @@ static int do_counters(struct server *s, struct srv_req *r)
 /* A page of one table's raw records (benchfs-fsck): read-only, so a scan may run
  * while the cluster works (the checker re-checks what looks wrong). The chunk
  * "table" lists the chunk directories, blocking: a check tool's cost. */
-_Static_assert((int)META_T_PARENTS == (int)BFS_SCAN_PARENTS && (int)META_T_MAX == (int)BFS_SCAN_CHUNKS,
+_Static_assert((int)META_T_PARENTS == (int)BFS_SCAN_PARENTS && (int)META_T_MAX == (int)BFS_SCAN_CHUNKS &&
+               (int)META_T_XATTRS == (int)BFS_SCAN_XATTRS,
                "meta_scan's tables are OP_SCAN's");
 
 static int do_scan(struct server *s, struct srv_req *r)
@@ -766,9 +769,11 @@ static int do_create(struct server *s, struct srv_req *r)
     /* A directory counts in its parent's nlink, there. */
     int remote_parent = s->nodes > 1 && S_ISDIR(a->mode) && !local(s, a->parent);
     int rc = remote_parent ? begin_intent(s, r, COORD_MKDIR, META_BEGIN_NEW, &in) : 0;
+    /* The umask and inherited attributes: xattr_store.h, xattr_inherit. */
+    struct meta_inherit ih = { a->mask, r->data, r->data_len };
     if (rc == 0) {
-        rc = meta_mknod(s->meta, a->parent, a->name, a->name_len, a->mode, a->rdev, a->uid,
-                        a->gid, a->target, a->target_len, bfs_wall_ns(), &r->r.attr);
+        rc = meta_mknod_inherit(s->meta, a->parent, a->name, a->name_len, a->mode, a->rdev, a->uid,
+                                a->gid, a->target, a->target_len, &ih, bfs_wall_ns(), &r->r.attr);
         if (remote_parent && rc == 0) {
             server_crash_point("mkdir-made");
             coord_submit(s->coord, &in, r, 0);
@@ -833,6 +838,30 @@ static int do_link(struct server *s, struct srv_req *r)
     if (rc == META_FENCED)
         return fence_defer(s, r, a->parent);
     r->r.flags = (uint32_t)remote;
+    return rc;
+}
+
+/* ---- extended attributes (xattr_store.h), at the inode's owner ---- */
+
+static int do_getxattr(struct server *s, struct srv_req *r)
+{
+    size_t size = r->a.len < BFS_XATTR_SIZE_MAX ? r->a.len : BFS_XATTR_SIZE_MAX, vlen = 0;
+    if (size && !(r->rdata = malloc(size)))
+        return -ENOMEM;
+    int rc = xattr_get(s->meta, r->a.ino, r->a.name, r->a.name_len, r->rdata, size, &vlen);
+    r->r.len = (uint32_t)vlen;
+    r->rdata_len = rc == 0 && size ? vlen : 0;
+    return rc;
+}
+
+static int do_listxattr(struct server *s, struct srv_req *r)
+{
+    size_t size = r->a.len < BFS_XATTR_LIST_MAX ? r->a.len : BFS_XATTR_LIST_MAX, len = 0;
+    if (size && !(r->rdata = malloc(size)))
+        return -ENOMEM;
+    int rc = xattr_list(s->meta, r->a.ino, r->rdata, size, &len);
+    r->r.len = (uint32_t)len;
+    r->rdata_len = rc == 0 && size ? len : 0;
     return rc;
 }
 
@@ -960,6 +989,15 @@ static int dispatch(struct server *s, struct srv_req *r)
     case OP_SEEK:
     case OP_COPY:
         return fileops_dispatch(s, r);
+    case OP_GETXATTR:
+        return do_getxattr(s, r);
+    case OP_SETXATTR:
+        return xattr_set(s->meta, a->ino, a->name, a->name_len, r->data, r->data_len, a->flags,
+                         bfs_wall_ns(), &r->r.attr);
+    case OP_LISTXATTR:
+        return do_listxattr(s, r);
+    case OP_REMOVEXATTR:
+        return xattr_remove(s->meta, a->ino, a->name, a->name_len, bfs_wall_ns(), &r->r.attr);
     default:
         return -ENOSYS;
     }

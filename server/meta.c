@@ -1,6 +1,6 @@
 /* meta.c - see meta.h.
  *
- * On-disk layout (one LMDB environment, <dir>/meta.lmdb, nine named DBs):
+ * On-disk layout (one LMDB environment, <dir>/meta.lmdb, ten named DBs):
  *
  *   info      "format" (META_FORMAT), "node_id", "chunk_size", "next_ino" -> u64 LE
  *   inodes    ino (u64 BE) -> inode record (below)
@@ -13,6 +13,7 @@
  *             files INLINE_CHUNKS: their chunk 0 is a chunk file).
  *   parents   dir ino (u64 BE) -> parent ino (u64 LE): a directory's "..", kept by the
  *             directory inode's owner (loop checks of directory moves, fsck)
+ *   xattrs    ino (u64 BE) | name -> value: extended attributes (xattr_store.c)
  * Multi-server operations (see meta.h, "multi-server operations"):
  *   intents   intent id (u64 BE) -> intent record (encode_intent): on the coordinator
  *   applied   intent id (u64 BE) | step (u8) -> step result (STEP_VAL bytes): on a
@@ -25,8 +26,8 @@
  * them by hash: readdir is a range scan and an entry's hash is its cookie.
  *
  * Inode record, little-endian, checked on every read:
- *   u8 version | u32 mode | u32 nlink | u32 uid | u32 gid | u64 size
- *   | i64 atime | i64 mtime | i64 ctime | tail, whose length the type fixes:
+ *   u8 version | u32 mode (bits 16..: BFS_ATTR_* flags, format 4) | u32 nlink | u32 uid
+ *   | u32 gid | u64 size | i64 atime | i64 mtime | i64 ctime | tail, whose length the type fixes:
  *     symlink            the target, 1..4095 bytes
  *     char/block device  u64 rdev (8 bytes)
  *     regular file       nothing: all of [0, size) was written (the usual case,
@@ -37,6 +38,8 @@
  * The types past regular file, directory and symlink came with format 3.
  */
 #include "meta.h"
+#include "meta_int.h"
+#include "xattr_store.h"
 #include "../common/endian.h"
 #include "../common/clock.h"
 #include "../common/hash.h"
@@ -52,8 +55,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define META_FORMAT     META_STORE_FORMAT   /* 3: special files, written extents; 2:
-                                               inline data; 1 and 2 are read and upgraded */
+#define META_FORMAT     META_STORE_FORMAT   /* 4: extended attributes; 3: special files,
+                                               written extents; 2: inline data; 1..3 are
+                                               read and upgraded */
+#define MODE_BITS       0177777u        /* of a record's mode word; the flags lie above */
+#define FLAG_SHIFT      16
 #define REC_VERSION     1               /* first byte of an inode record */
 #define EXT_MAX         8               /* written extents a regular file's record keeps */
 #define EXT_LEN         16              /* u64 start | u64 end */
@@ -65,7 +71,7 @@
 #define DKEY_MAX        (DKEY_HDR + BFS_NAME_MAX)
 #define HASH_LIMIT      (1ULL << 56)    /* client keeps the top 8 bits of a cookie */
 #define COUNTER_LIMIT   (1ULL << BFS_INO_NODE_SHIFT)
-#define META_DBS        9               /* named databases (open_dbs) */
+#define META_DBS        10              /* named databases (open_dbs) */
 #define FENCE_VAL       13              /* u8 state | u32 coordinator | u64 intent */
 #define STEP_VAL        24              /* u64 ino | u32 type | u32 flags | u64 size */
 #define INTENT_VERSION  1               /* first byte of an intent record */
@@ -89,6 +95,7 @@ struct meta_store {
     MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
     MDB_dbi info, inodes, dentries, orphans, inl;
     MDB_dbi intents, applied, fences, parents;   /* multi-server operations (below) */
+    MDB_dbi xattrs;         /* extended attributes (xattr_store.c) */
     int fences_seen;        /* the fences table has (or had, since the open) a record */
     uint32_t node_id;
     size_t inline_max;      /* INLINE_MAX, or the chunk size if smaller */
@@ -242,6 +249,15 @@ static int wr_end(MDB_txn *txn, int rc)
     rc = mdb_txn_commit(txn);
     return rc ? db_err(rc, "commit", 0) : 0;
 }
+
+/* ---- for the store's other parts (meta_int.h) ---- */
+
+int meta_wr_begin(struct meta_store *m, MDB_txn **txn) { return wr_begin(m, txn); }
+int meta_wr_end(MDB_txn *txn, int rc) { return wr_end(txn, rc); }
+int meta_rd_begin(struct meta_store *m, MDB_txn **txn) { return rd_begin(m, txn); }
+void meta_rd_end(struct meta_store *m) { rd_end(m); }
+MDB_dbi meta_xattr_dbi(const struct meta_store *m) { return m->xattrs; }
+int meta_db_err(int rc, const char *what, uint64_t ino) { return db_err(rc, what, ino); }
 
 /* ---- inline data ---- */
 
@@ -471,7 +487,8 @@ static int decode_inode(uint64_t ino, const MDB_val *v, struct bfs_attr *a, stru
     if (p[0] != REC_VERSION)
         return bad_record(ino, v->mv_size, "unknown version");
     a->ino = ino;
-    a->mode = get_le32(p + 1);
+    a->mode = get_le32(p + 1) & MODE_BITS;
+    a->flags = get_le32(p + 1) >> FLAG_SHIFT;
     a->nlink = get_le32(p + 5);
     a->uid = get_le32(p + 9);
     a->gid = get_le32(p + 13);
@@ -552,7 +569,7 @@ static int put_inode(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *
     unsigned char kb[8], buf[REC_HDR + BFS_SYMLINK_MAX];
     size_t n = 0;
     buf[0] = REC_VERSION;
-    put_le32(buf + 1, a->mode);
+    put_le32(buf + 1, (a->mode & MODE_BITS) | a->flags << FLAG_SHIFT);
     put_le32(buf + 5, a->nlink);
     put_le32(buf + 9, a->uid);
     put_le32(buf + 13, a->gid);
@@ -601,7 +618,8 @@ static int update_inode(struct meta_store *m, MDB_txn *txn, const struct bfs_att
     return put_inode(m, txn, a, (const char *)t.p, t.len, &x);
 }
 
-static int del_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino)
+/* flags: the record's BFS_ATTR_*: its extended attributes go too. */
+static int del_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino, uint32_t flags)
 {
     unsigned char kb[8];
     MDB_val k = { 8, kb };
@@ -615,7 +633,19 @@ static int del_inode(struct meta_store *m, MDB_txn *txn, uint64_t ino)
     rc = mdb_del(txn, m->parents, &k, NULL);
     if (rc && rc != MDB_NOTFOUND)
         return db_err(rc, "delete parent", ino);
+    if ((flags & BFS_ATTR_XATTRS) && (rc = xattr_drop_all(m, txn, ino)))
+        return rc;
     return del_inline(m, txn, ino);
+}
+
+int meta_inode_get(struct meta_store *m, MDB_txn *txn, uint64_t ino, struct bfs_attr *a)
+{
+    return get_inode(m, txn, ino, a, NULL);
+}
+
+int meta_inode_update(struct meta_store *m, MDB_txn *txn, const struct bfs_attr *a)
+{
+    return update_inode(m, txn, a);
 }
 
 static int note_orphan(struct meta_store *m, MDB_txn *txn, uint64_t ino, int orphan)
@@ -855,7 +885,7 @@ static int drop_link(struct meta_store *m, MDB_txn *txn, uint64_t ino, int whole
         return rc ? rc : note_orphan(m, txn, ino, 1);
     }
     drop->freed = 1;
-    return del_inode(m, txn, ino);
+    return del_inode(m, txn, ino, a.flags);
 }
 
 /* ---- open / close ---- */
@@ -866,7 +896,7 @@ static int open_dbs(struct meta_store *m, MDB_txn *txn)
         { "info", &m->info }, { "inodes", &m->inodes },
         { "dentries", &m->dentries }, { "orphans", &m->orphans }, { "inline", &m->inl },
         { "intents", &m->intents }, { "applied", &m->applied }, { "fences", &m->fences },
-        { "parents", &m->parents },
+        { "parents", &m->parents }, { "xattrs", &m->xattrs },
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -921,7 +951,7 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
     if (rc)
         return rc;
     *fresh = 0;
-    if (fmt != META_FORMAT && fmt != 1 && fmt != 2) {
+    if (fmt > META_FORMAT || fmt == 0) {
         log_error("meta: %s: format version %" PRIu64 ", this server reads %d", m->path, fmt,
                   META_FORMAT);
         return -EINVAL;
@@ -945,6 +975,8 @@ static int init_info(struct meta_store *m, MDB_txn *txn, uint32_t chunk_size, in
     } else if (fmt == 2) {
         log_info("meta: %s: upgrading format 2 to %d (special files, extents)", m->path,
                  META_FORMAT);
+    } else if (fmt == 3) {
+        log_info("meta: %s: upgrading format 3 to %d (extended attributes)", m->path, META_FORMAT);
     }
     /* Stamped anew, so that an older server, blind to the inline data, the
      * special files and the extents written from now on, refuses the store. */
@@ -1157,6 +1189,7 @@ static int scan_dbi(const struct meta_store *m, int table, MDB_dbi *dbi)
     case META_T_INTENTS: *dbi = m->intents; return 0;
     case META_T_APPLIED: *dbi = m->applied; return 0;
     case META_T_PARENTS: *dbi = m->parents; return 0;
+    case META_T_XATTRS: *dbi = m->xattrs; return 0;
     default: return -EINVAL;
     }
 }
@@ -1353,6 +1386,9 @@ static int setattr_txn(struct meta_store *m, uint64_t ino, uint32_t mask,
         a.mtime_ns = in->mtime_ns;
     if (mask)
         a.ctime_ns = (mask & BFS_SET_CTIME) ? in->ctime_ns : now_ns;
+    /* The access ACL follows a chmod (posix_acl_chmod: the kernel leaves it to us). */
+    if ((mask & BFS_SET_MODE) && (a.flags & BFS_ATTR_ACL) && (rc = xattr_chmod(m, txn, &a)))
+        goto out;
     if (S_ISREG(a.mode)) {
         a.blocks = extent_blocks(&x, a.size);
         rc = mask ? put_inode(m, txn, &a, NULL, 0, &x) : 0;
@@ -1498,6 +1534,15 @@ int meta_mknod(struct meta_store *m, uint64_t parent, const char *name, size_t l
                uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
                const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out)
 {
+    return meta_mknod_inherit(m, parent, name, len, mode, rdev, uid, gid, target, target_len,
+                              NULL, now_ns, out);
+}
+
+int meta_mknod_inherit(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                       uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
+                       const char *target, size_t target_len, const struct meta_inherit *ih,
+                       int64_t now_ns, struct bfs_attr *out)
+{
     MDB_txn *txn;
     struct bfs_attr a = { .uid = uid, .gid = gid, .atime_ns = now_ns, .mtime_ns = now_ns,
                           .ctime_ns = now_ns };
@@ -1520,6 +1565,7 @@ int meta_mknod(struct meta_store *m, uint64_t parent, const char *name, size_t l
     }
     if ((rc = alloc_ino(m, txn, &a.ino)) ||
         (rc = put_dent(m, txn, parent, name, len, a.ino, type, MDB_NOOVERWRITE)) ||
+        (rc = xattr_inherit(m, txn, &p, &a, ih)) ||
         (rc = put_inode(m, txn, &a, target, target_len, NULL)) ||
         (type == S_IFDIR && (rc = put_parent(m, txn, a.ino, parent))))
         goto out;
@@ -1684,7 +1730,7 @@ int meta_purge(struct meta_store *m, uint64_t ino, struct meta_drop *drop)
     drop->size = a.size;
     if (a.nlink == 0) {
         drop->freed = 1;
-        rc = del_inode(m, txn, ino);
+        rc = del_inode(m, txn, ino, a.flags);
     }
 out:
     rc = wr_end(txn, rc);
@@ -1693,7 +1739,7 @@ out:
     return rc;
 }
 
-struct purged { uint64_t ino, size; };
+struct purged { uint64_t ino, size; uint32_t flags; };
 
 int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino, uint64_t size),
                        void *arg)
@@ -1738,7 +1784,7 @@ int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino,
             list = nl;
             cap = ncap;
         }
-        list[cnt++] = (struct purged){ ino, a.size };
+        list[cnt++] = (struct purged){ ino, a.size, a.flags };
     }
     if (rc != MDB_NOTFOUND) {
         rc = db_err(rc, "scan orphans", 0);
@@ -1748,7 +1794,7 @@ int meta_purge_orphans(struct meta_store *m, void (*cb)(void *arg, uint64_t ino,
     cur = NULL;
     rc = 0;
     for (size_t i = 0; i < cnt && rc == 0; i++)
-        rc = del_inode(m, txn, list[i].ino);
+        rc = del_inode(m, txn, list[i].ino, list[i].flags);
     if (rc == 0 && (rc = mdb_drop(txn, m->orphans, 0)))
         rc = db_err(rc, "clear orphans", 0);
 out:

@@ -16,6 +16,9 @@
  * (unlink, nlink, purge, rename over it, orphan purge) deletes them, a truncate
  * cuts them.
  *
+ * Extended attributes live here too (xattr_store.h), and go in the transaction
+ * that deletes their inode.
+ *
  * Durability: the environment is opened with MDB_NOSYNC and MDB_WRITEMAP, so a
  * commit reaches the page cache (it survives kill -9 of the server) but not the
  * disk; meta_fd()'s fdatasync (or meta_sync) makes every committed change
@@ -34,7 +37,7 @@
 
 /* The store's format (its info table's "format"): a server opens and upgrades
  * older ones; tools that read stores directly (benchfs-fsck) check it. */
-#define META_STORE_FORMAT 3
+#define META_STORE_FORMAT 4
 
 struct meta_store;
 
@@ -133,6 +136,21 @@ int meta_mknod(struct meta_store *m, uint64_t parent, const char *name, size_t l
                uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
                const char *target, size_t target_len, int64_t now_ns, struct bfs_attr *out);
 
+/* What a new inode inherits besides its owner (POSIX ACLs, xattr_store.h). */
+struct meta_inherit {
+    uint32_t umask;         /* applied to the mode unless a local parent has a default ACL */
+    const void *xattrs;     /* attributes for the new inode (common/xattr.h's list), or NULL */
+    size_t xattrs_len;
+};
+
+/* meta_mknod, and the new inode inherits from a local parent's default ACL or
+ * loses ih->umask, and gets the attributes ih lists (xattr_inherit), in the
+ * same transaction. -EINVAL for a bad list; ih NULL: meta_mknod. */
+int meta_mknod_inherit(struct meta_store *m, uint64_t parent, const char *name, size_t len,
+                       uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
+                       const char *target, size_t target_len, const struct meta_inherit *ih,
+                       int64_t now_ns, struct bfs_attr *out);
+
 /* meta_mknod with rdev 0. */
 int meta_create(struct meta_store *m, uint64_t parent, const char *name, size_t len,
                 uint32_t mode, uint32_t uid, uint32_t gid,
@@ -219,10 +237,12 @@ int meta_has_entries(struct meta_store *m, uint64_t parent);
  * returns the key's length. */
 size_t meta_dentry_key(uint64_t parent, const char *name, size_t len, unsigned char *out);
 
-/* Tables meta_scan reads: the numbers are OP_SCAN's (proto.h). */
+/* Tables meta_scan reads: the numbers are OP_SCAN's (proto.h; its 9 is the
+ * chunk files, not a table of this store). */
 enum meta_table {
     META_T_INFO, META_T_INODES, META_T_DENTRIES, META_T_ORPHANS, META_T_INLINE,
-    META_T_FENCES, META_T_INTENTS, META_T_APPLIED, META_T_PARENTS, META_T_MAX
+    META_T_FENCES, META_T_INTENTS, META_T_APPLIED, META_T_PARENTS, META_T_MAX,
+    META_T_XATTRS = 10,     /* extended attributes (xattr_store.h) */
 };
 
 /* One page of raw records of table, in key order, read-only: those with keys

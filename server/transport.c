@@ -265,7 +265,7 @@ static int check_request(struct server *s, struct srv_req *r, const struct bfs_r
         return -EBADMSG;
     if (!key_ok(h->key, s->key))
         return -EACCES;
-    if (length && h->op != OP_WRITE && h->op != OP_APPEND && h->op != OP_HELLO)
+    if (length > proto_req_data_max(h->op))
         return -EBADMSG;
     if (h->op == OP_HELLO && (length == 0 || length > 65536))
         return -EBADMSG;

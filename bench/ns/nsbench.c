@@ -6,6 +6,9 @@
  * Names are chosen with the placement functions, so that "same server" and
  * "across servers" mean what they say: a file renamed between two entries on
  * one server, or on two; a directory moved between parents; rmdir and mkdir.
+ * Extended attributes: what a getattr, a setxattr and a getxattr cost at the
+ * inode's owner, and a create in a directory with a default ACL (inherited on
+ * the server that holds the parent, or by the client with one GETXATTR first).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,9 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../common/acl.h"
 #include "../../common/client.h"
 #include "../../common/clock.h"
 #include "../../common/placement.h"
+#include "../../common/xattr.h"
 
 static struct bfs_client *cl;
 static uint32_t nodes;
@@ -162,6 +167,65 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
     report("rmdir (empty)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
+
+    /* extended attributes of one file: getattr for comparison, then set and get */
+    pick(d, "x", here, 0, name);
+    must(bfs_create(cl, d, name, S_IFREG | 0644, 0, 0, &a), "create");
+    uint64_t f = a.ino;
+    char val[32] = "0123456789abcdef0123456789abcde";
+    r0 = requests();
+    t0 = (bfs_mono_s() * 1e6);
+    for (int i = 0; i < n; i++)
+        must(bfs_getattr(cl, f, &a), "getattr");
+    report("getattr", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
+    r0 = requests();
+    t0 = (bfs_mono_s() * 1e6);
+    for (int i = 0; i < n; i++) {
+        val[0] = (char)('a' + i % 26);
+        must(bfs_setxattr(cl, f, "user.bench", val, sizeof val, 0, NULL), "setxattr");
+    }
+    report("setxattr (32 bytes)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
+    r0 = requests();
+    t0 = (bfs_mono_s() * 1e6);
+    for (int i = 0; i < n; i++)
+        must((int)bfs_getxattr(cl, f, "user.bench", val, sizeof val), "getxattr");
+    report("getxattr (32 bytes)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
+
+    /* creates in a directory with a default ACL (u:65534:rwx): inherited by the server
+     * that holds the parent; for a parent elsewhere the client fetches it first, as
+     * benchfs-fuse does */
+    static const uint8_t acl[4 + 5 * 8] = {
+        2, 0, 0, 0, 1, 0, 7, 0, 255, 255, 255, 255, 2, 0, 7, 0, 0xfe, 0xff, 0, 0,
+        4, 0, 5, 0, 255, 255, 255, 255, 0x10, 0, 7, 0, 255, 255, 255, 255,
+        0x20, 0, 5, 0, 255, 255, 255, 255 };
+    pick(d, "a", here, 0, name);
+    must(bfs_create(cl, d, name, S_IFDIR | 0755, 0, 0, &p1), "mkdir");
+    must(bfs_setxattr(cl, p1.ino, BFS_ACL_DEFAULT, acl, sizeof acl, 0, NULL), "default ACL");
+    uint32_t phere = place_inode(p1.ino, nodes);
+    struct bfs_inherit ih = { .umask = 022 };
+    r0 = requests();
+    t0 = (bfs_mono_s() * 1e6);
+    for (int i = 0; i < n; i++) {
+        pick(p1.ino, "i", phere, 0, src[i]);
+        must(bfs_make(cl, p1.ino, src[i], S_IFREG | 0666, 0, 0, 0, &ih, &a), "create, default ACL");
+    }
+    report("create file, default ACL, parent's server", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
+    if (nodes > 1) {
+        uint8_t def[sizeof acl], acc[sizeof acl], list[2 * sizeof acl + 64];
+        r0 = requests();
+        t0 = (bfs_mono_s() * 1e6);
+        for (int i = 0; i < n; i++) {
+            pick(p1.ino, "j", UINT32_MAX, phere, src[i]);
+            must((int)bfs_getxattr(cl, p1.ino, BFS_ACL_DEFAULT, def, sizeof def), "get default ACL");
+            uint32_t mode = S_IFREG | 0666;
+            size_t ll = 0;
+            if (must(bfs_acl_inherit(def, sizeof def, &mode, acc), "inherit") == 1)
+                ll = bfs_xattr_rec_put(list, BFS_ACL_ACCESS, strlen(BFS_ACL_ACCESS), acc, sizeof acc);
+            struct bfs_inherit cih = { .umask = 0, .xattrs = list, .xattrs_len = ll };
+            must(bfs_make(cl, p1.ino, src[i], mode, 0, 0, 0, &cih, &a), "create, default ACL");
+        }
+        report("create file, default ACL, parent elsewhere", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
+    }
     free(src);
     free(dst);
     bfs_client_close(cl);

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "../../common/log.h"
+#include "../../common/xattr.h"
 #include "../../server/coord.h"
 #include "../../server/gone.h"
 #include "../../server/server_int.h"
@@ -335,6 +336,27 @@ static void check_success(const struct srv_req *r)
             fail("GETATTR of %#llx: attr of %#llx", (unsigned long long)a->ino,
                  (unsigned long long)m->attr.ino);
         break;
+    case OP_GETXATTR:
+    case OP_LISTXATTR: {
+        /* The size always; the bytes only when asked for, and then exactly those. */
+        size_t max = r->op == OP_GETXATTR ? BFS_XATTR_SIZE_MAX : BFS_XATTR_LIST_MAX;
+        if (m->len > max || r->rdata_len != (a->len ? m->len : 0))
+            fail("%s: size %u, %zu bytes for a %u-byte buffer", proto_op_name(r->op), m->len,
+                 r->rdata_len, a->len);
+        const char *p = r->rdata;
+        if (r->op == OP_LISTXATTR && r->rdata_len && p[r->rdata_len - 1] != '\0')
+            fail("LISTXATTR: the list does not end with a NUL");
+        for (size_t i = 0; i < r->rdata_len; i++)
+            G.sink += (uint8_t)p[i];
+        return;
+    }
+    case OP_SETXATTR:
+    case OP_REMOVEXATTR:
+        check_attr(proto_op_name(r->op), &m->attr);
+        if (m->attr.ino != a->ino)
+            fail("%s of %#llx: attr of %#llx", proto_op_name(r->op), (unsigned long long)a->ino,
+                 (unsigned long long)m->attr.ino);
+        break;
     case OP_CREATE:
         if (bfs_ino_node(m->attr.ino) != FZ_NODE || (m->attr.mode & S_IFMT) != (a->mode & S_IFMT) ||
             ((S_ISCHR(a->mode) || S_ISBLK(a->mode)) && m->attr.rdev != a->rdev))
@@ -586,6 +608,8 @@ static void deliver(uint8_t ctl, const struct bfs_req_hdr *h, const uint8_t *arg
     G.ops[q->seq] = h->op;
     memcpy(r->args, args, h->args_len);
     int rc = proto_args_decode(h->op, 0, r->args, h->args_len, &r->a);
+    if (rc == 0 && h->data_len > proto_req_data_max(h->op))
+        rc = -EBADMSG;   /* bulk the op does not take: transport refuses it */
     if (rc < 0) {   /* transport answers it without a handler */
         srv_reply(r, rc);
         return;
@@ -1055,6 +1079,40 @@ static void generate(const char *dir, uint64_t next)
         q(g, CTL_INO | CTL_BATCH, OP_READ, .ino = 8, .len = 20000);
         q(g, CTL_DIR | CTL_NAME, OP_UNLINK, .parent = 0, NM("\x08"));
         q(g, CTL_INO, OP_READDIR, .ino = 2, .len = 10);
+    });
+    /* an ACL (owner rwx, user 65534 r, group r, mask r, other -), as access and default ACL,
+     * and a CREATE's list of inherited attributes */
+    static const uint8_t acl[4 + 5 * 8] = {
+        2, 0, 0, 0, 1, 0, 7, 0, 255, 255, 255, 255, 2, 0, 4, 0, 0xfe, 0xff, 0, 0,
+        4, 0, 4, 0, 255, 255, 255, 255, 0x10, 0, 4, 0, 255, 255, 255, 255,
+        0x20, 0, 0, 0, 255, 255, 255, 255 };
+    static uint8_t list[128];
+    size_t ll = bfs_xattr_rec_put(list, BFS_ACL_ACCESS, strlen(BFS_ACL_ACCESS), acl, sizeof acl);
+    ll += bfs_xattr_rec_put(list + ll, "user.i", 6, "v", 1);
+    SEED("xattrs", {
+        put(g, 0, OP_SETXATTR, (struct bfs_msg){ .ino = O(F1), NM("user.a") }, text, tl);
+        put(g, 0, OP_SETXATTR, (struct bfs_msg){ .ino = O(F1), NM("user.a"), .flags = 1 }, text, 3);
+        q(g, 0, OP_GETXATTR, .ino = O(F1), NM("user.a"), .len = 100);
+        q(g, 0, OP_GETXATTR, .ino = O(F1), NM("user.a"), .len = 2);
+        q(g, 0, OP_GETXATTR, .ino = O(F1), NM("user.a"));
+        q(g, 0, OP_LISTXATTR, .ino = O(F1), .len = 4096);
+        put(g, 0, OP_SETXATTR, (struct bfs_msg){ .ino = O(F1), NM("system.posix_acl_access") },
+            acl, sizeof acl);
+        q(g, 0, OP_SETATTR, .ino = O(F1), .mask = BFS_SET_MODE, .attr.mode = 0751);
+        q(g, 0, OP_GETXATTR, .ino = O(F1), NM("system.posix_acl_access"), .len = 100);
+        put(g, 0, OP_SETXATTR, (struct bfs_msg){ .ino = O(D0), NM("system.posix_acl_default") },
+            acl, sizeof acl);
+        q(g, 0, OP_CREATE, .parent = O(D0), NM("inh"), .mode = S_IFDIR | 0777, .mask = 022);
+        q(g, 0, OP_LISTXATTR, .ino = next, .len = 4096);
+        put(g, 0, OP_CREATE, (struct bfs_msg){ .parent = BFS_ROOT_INO, NM("cl"), .mode = S_IFREG | 0640 },
+            list, (uint32_t)ll);
+        q(g, 0, OP_REMOVEXATTR, .ino = O(F1), NM("user.a"));
+        q(g, 0, OP_REMOVEXATTR, .ino = O(F1), NM("user.a"));
+        put(g, 0, OP_SETXATTR, (struct bfs_msg){ .ino = O(L0), NM("user.a") }, text, 1);
+        put(g, 0, OP_SETXATTR, (struct bfs_msg){ .ino = O(F2), NM("bad.a") }, text, 1);
+        put(g, 0, OP_SETXATTR, (struct bfs_msg){ .ino = O(F2), NM("trusted.t") }, NULL, 0);
+        q(g, 0, OP_UNLINK, .parent = BFS_ROOT_INO, NM("f1"));
+        q(g, 0, OP_GETXATTR, .ino = O(F1), NM("system.posix_acl_access"), .len = 100);
     });
 #undef SEED
     free(g);

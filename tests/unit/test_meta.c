@@ -196,7 +196,10 @@ static void test_create(void)
     CHECK_EQ(ino, f);
     CHECK_EQ(type, S_IFREG);
     CHECK_EQ(meta_getattr(m, f, &p), 0);
-    CHECK(memcmp(&a, &p, sizeof a) == 0);
+    CHECK(a.ino == p.ino && a.mode == p.mode && a.nlink == p.nlink && a.uid == p.uid &&
+          a.gid == p.gid && a.size == p.size && a.atime_ns == p.atime_ns &&
+          a.mtime_ns == p.mtime_ns && a.ctime_ns == p.ctime_ns && a.rdev == p.rdev &&
+          a.blocks == p.blocks && a.flags == p.flags);
     CHECK_EQ(meta_getattr(m, 1, &p), 0);
     CHECK_EQ(p.mtime_ns, 100);
     CHECK_EQ(p.ctime_ns, 100);
@@ -1287,7 +1290,7 @@ static void test_inline_old_store(void)
 {
     struct meta_store *m = setup(0);
     struct bfs_attr a;
-    unsigned char v1[8] = { 1 }, v4[8] = { 4 }, fmt[8], st;
+    unsigned char v1[8] = { 1 }, v4[8] = { META_STORE_FORMAT + 1 }, fmt[8], st;
     size_t n = sizeof fmt;
     REQUIRE(m);
     uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 1);   /* no inline record, as in format 1 */
@@ -1302,7 +1305,7 @@ static void test_inline_old_store(void)
     meta_close(m);
     CHECK_EQ(raw_op("info", "format", 6, fmt, &n, 0), 0);
     CHECK_EQ(n, 8);
-    CHECK_EQ(fmt[0], 3);
+    CHECK_EQ(fmt[0], META_STORE_FORMAT);
     CHECK_EQ(inline_rec(f, &st), 1);
     CHECK_EQ(st, 2);
     CHECK_EQ(inline_rec(d, &st), -1);
@@ -1546,7 +1549,7 @@ static void test_format2_store(void)
     CHECK_EQ(a.blocks, 2049);
     meta_close(m);
     CHECK_EQ(raw_op("info", "format", 6, fmt, &n, 0), 0);
-    CHECK_EQ(fmt[0], 3);
+    CHECK_EQ(fmt[0], META_STORE_FORMAT);
     REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
     teardown(m);
 }

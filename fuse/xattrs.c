@@ -1,0 +1,194 @@
+/* xattrs.c - extended attributes on the mount, and inheritance (see xattrs.h). */
+#include "xattrs.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "../common/acl.h"
+#include "../common/log.h"
+#include "../common/xattr.h"
+
+static struct bfs_fuse *fs_of(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
+
+/* Replies the error (logged: at warning level for a cluster's trouble); an
+ * inode the servers no longer have is ESTALE, as for ops.c's inode ops. */
+static void reply_err(fuse_req_t req, const char *op, uint64_t ino, const char *name, int rc)
+{
+    if (rc == -ENOENT)
+        rc = -ESTALE;
+    if (rc == -ETIMEDOUT || rc == -ENOTCONN || rc == -EIO || rc == -ENOMEM)
+        log_warn("%s ino=%" PRIu64 " name=%s: %s", op, ino, name ? name : "", strerror(-rc));
+    else
+        log_debug("%s ino=%" PRIu64 " name=%s: %s", op, ino, name ? name : "", strerror(-rc));
+    fuse_reply_err(req, -rc);
+}
+
+/* A changed directory's attributes: a new default ACL counts for the next create. */
+static void note_attr(struct bfs_fuse *fs, const struct bfs_attr *a)
+{
+    if (S_ISDIR(a->mode))
+        dircache_put(fs->dirs, a, fs->opts.attr_timeout);
+    xattrcache_put(fs->xattrs, a);
+}
+
+void xattrs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = bfs_setxattr(fs->client, ino, name, value, size,
+                          flags & (XATTR_CREATE | XATTR_REPLACE), &a);
+    if (rc < 0) {
+        reply_err(req, "setxattr", ino, name, rc);
+        return;
+    }
+    note_attr(fs, &a);
+    fuse_reply_err(req, 0);
+}
+
+void xattrs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    void *buf = NULL;
+    if (size > BFS_XATTR_SIZE_MAX)
+        size = BFS_XATTR_SIZE_MAX;   /* no value is larger */
+    if (size && !(buf = malloc(size))) {
+        reply_err(req, "getxattr", ino, name, -ENOMEM);
+        return;
+    }
+    /* The kernel asks for security.capability before every write (xattrcache.h). */
+    double age = strcmp(name, "security.capability") == 0 && fs->opts.attr_timeout < XATTRCACHE_CAP_AGE_S
+                     ? XATTRCACHE_CAP_AGE_S : fs->opts.attr_timeout;
+    ssize_t n = xattrcache_none(fs->xattrs, ino, age) ? -ENODATA
+                                                      : bfs_getxattr(fs->client, ino, name, buf, size);
+    if (n < 0)
+        reply_err(req, "getxattr", ino, name, (int)n);
+    else if (size == 0)
+        fuse_reply_xattr(req, (size_t)n);
+    else
+        fuse_reply_buf(req, buf, (size_t)n);
+    free(buf);
+}
+
+/* Names of trusted.* are for CAP_SYS_ADMIN only, and the kernel does not filter
+ * a FUSE file system's list (it does refuse their values): uid 0 stands for the
+ * capability (the daemon sees none). Returns the list's new length. */
+static size_t drop_trusted(char *list, size_t len)
+{
+    size_t in = 0, out = 0;
+    while (in < len) {
+        size_t n = strnlen(list + in, len - in) + 1;
+        if (strncmp(list + in, "trusted.", 8) != 0) {
+            memmove(list + out, list + in, n);
+            out += n;
+        }
+        in += n;
+    }
+    return out;
+}
+
+void xattrs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    /* Always the whole list: what the caller may see decides the size. */
+    char *buf = malloc(BFS_XATTR_LIST_MAX);
+    if (!buf) {
+        reply_err(req, "listxattr", ino, NULL, -ENOMEM);
+        return;
+    }
+    ssize_t n = xattrcache_none(fs->xattrs, ino, fs->opts.attr_timeout)
+                    ? 0 : bfs_listxattr(fs->client, ino, buf, BFS_XATTR_LIST_MAX);
+    if (n >= 0 && fuse_req_ctx(req)->uid != 0)
+        n = (ssize_t)drop_trusted(buf, (size_t)n);
+    if (n < 0)
+        reply_err(req, "listxattr", ino, NULL, (int)n);
+    else if (size == 0)
+        fuse_reply_xattr(req, (size_t)n);
+    else if ((size_t)n > size)
+        reply_err(req, "listxattr", ino, NULL, -ERANGE);
+    else
+        fuse_reply_buf(req, buf, (size_t)n);
+    free(buf);
+}
+
+void xattrs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr a;
+    int rc = bfs_removexattr(fs->client, ino, name, &a);
+    if (rc < 0) {
+        reply_err(req, "removexattr", ino, name, rc);
+        return;
+    }
+    note_attr(fs, &a);
+    fuse_reply_err(req, 0);
+}
+
+/* ---- inheritance ---- */
+
+/* parent (elsewhere) has a default ACL: the new inode's access ACL and mode
+ * from it, and for a directory the default ACL itself, as a list for CREATE.
+ * *found = 0 when the parent has none after all (its flag was old). */
+static int inherit_from(struct bfs_fuse *fs, fuse_ino_t parent, uint32_t *mode,
+                        struct bfs_inherit *ih, int *found)
+{
+    uint8_t *def = malloc(BFS_XATTR_SIZE_MAX), *acc = NULL, *list = NULL;
+    ssize_t n = def ? bfs_getxattr(fs->client, parent, BFS_ACL_DEFAULT, def, BFS_XATTR_SIZE_MAX)
+                    : -ENOMEM;
+    int rc = n < 0 ? (int)n : 0;
+    *found = rc == 0;
+    if (rc == -ENODATA)
+        rc = 0;
+    if (rc == 0 && *found) {
+        size_t len = (size_t)n, used = 0;
+        if (!(acc = malloc(len)) || !(list = malloc(2 * (BFS_XATTR_REC_HDR + 32 + len)))) {
+            rc = -ENOMEM;
+        } else if ((rc = bfs_acl_inherit(def, len, mode, acc)) < 0) {
+            log_warn("directory ino=%" PRIu64 ": its default ACL is not valid", (uint64_t)parent);
+            rc = -EIO;
+        } else {
+            if (rc == 1)
+                used += bfs_xattr_rec_put(list + used, BFS_ACL_ACCESS, strlen(BFS_ACL_ACCESS), acc, len);
+            if (S_ISDIR(*mode))
+                used += bfs_xattr_rec_put(list + used, BFS_ACL_DEFAULT, strlen(BFS_ACL_DEFAULT), def, len);
+            ih->xattrs = list;
+            ih->xattrs_len = used;
+            list = NULL;
+            rc = 0;
+        }
+    }
+    free(list);
+    free(acc);
+    free(def);
+    return rc;
+}
+
+int xattrs_inherit(fuse_req_t req, fuse_ino_t parent, int parent_local, bool defacl,
+                   uint32_t *mode, struct bfs_inherit *ih)
+{
+    int found = 0, rc = 0;
+    *ih = (struct bfs_inherit){ .umask = fuse_req_ctx(req)->umask & 0777 };
+    /* The entry's server holds the parent: it inherits or applies the umask.
+     * Without a default ACL the server applies the umask too. */
+    if (parent_local || !defacl || S_ISLNK(*mode))
+        return 0;
+    if ((rc = inherit_from(fs_of(req), parent, mode, ih, &found)) < 0)
+        return rc;
+    if (found)
+        ih->umask = 0;   /* a default ACL replaces the umask */
+    return 0;
+}
+
+void xattrs_inherit_free(struct bfs_inherit *ih)
+{
+    free((void *)ih->xattrs);
+    ih->xattrs = NULL;
+    ih->xattrs_len = 0;
+}
