@@ -8,7 +8,7 @@
  *     parent's group (new_owner), and inherit its default ACL or lose the umask
  *     (xattrs.h);
  *   - permissions are the kernel's to check (default_permissions, see main.c);
- *     what it leaves to file systems is done here (kill_priv_after_trunc, atime).
+ *     what it leaves to file systems is done here (kill_priv, atime).
  * The library's calls are synchronous, so a handler simply blocks its FUSE
  * worker thread; libfuse's multithreaded loop keeps other requests moving.
  */
@@ -656,10 +656,11 @@ static void reply_open_counted(fuse_req_t req, struct bfs_fuse *fs, uint64_t ino
 }
 
 /* open(O_TRUNC) truncates here, not through the kernel's setattr (ATOMIC_O_TRUNC),
- * so the kernel's file_remove_privs does not run: as it would, a truncate by
- * anyone but root clears setuid, and setgid of a group-executable file. The
- * daemon cannot see capabilities; uid 0 stands for CAP_FSETID. */
-static int kill_priv_after_trunc(fuse_req_t req, struct bfs_attr *a)
+ * and a direct_io write bypasses the page cache, so the kernel's
+ * file_remove_privs does not run: as it would, a truncate or write by anyone
+ * but root clears setuid, and setgid of a group-executable file. The daemon
+ * cannot see capabilities; uid 0 stands for CAP_FSETID. */
+static int kill_priv(fuse_req_t req, struct bfs_attr *a)
 {
     uint32_t kill = 0;
     if (fuse_req_ctx(req)->uid == 0 || !S_ISREG(a->mode))
@@ -687,7 +688,7 @@ static int open_existing(fuse_req_t req, uint64_t ino, int flags, struct bfs_att
         memset(&in, 0, sizeof in);
         rc = bfs_setattr(fs->client, ino, BFS_SET_SIZE, &in, a);
         if (rc == 0)
-            rc = kill_priv_after_trunc(req, a);
+            rc = kill_priv(req, a);
     } else if ((flags & O_ACCMODE) != O_WRONLY && fs->opts.atime != BFS_ATIME_NEVER &&
                !fs->opts.read_only) {
         /* The kernel keeps no atime for FUSE (S_NOATIME) and serves cached
@@ -813,6 +814,18 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     if (n < 0) {
         reply_fail(req, "write", ino, NULL, (int)n);
         return;
+    }
+    /* The kernel clears setuid/setgid on a write by anyone but root only
+     * through its page cache: a direct_io write (an append, -o direct_io) is
+     * ours to do, as for O_TRUNC. */
+    if (n > 0 && (append || fs->opts.direct_io) && fuse_req_ctx(req)->uid != 0) {
+        struct bfs_attr a = wcc.post;
+        int rc = wcc.valid ? 0 : bfs_getattr(fs->client, ino, &a);
+        if (rc == 0)
+            rc = kill_priv(req, &a);
+        if (rc < 0)
+            log_warn("write ino=%" PRIu64 ": clearing setuid/setgid failed: %s", (uint64_t)ino,
+                     strerror(-rc));
     }
     fuse_reply_write(req, (size_t)n);
 }
