@@ -136,6 +136,9 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_MOVE_LOCK]   = { "MOVE_LOCK", { F_INTENT, F_FLAGS }, { F_END } },
     [OP_FORGET]      = { "FORGET",   { F_INTENT }, { F_END } },
     [OP_SCAN]        = { "SCAN",     { F_IDX, F_LEN, F_TARGET }, { F_LEN, F_FLAGS, F_TARGET } },
+    [OP_LOCK]        = { "LOCK",     { F_INO, F_COOKIE, F_OFF, F_SIZE, F_MODE, F_FLAGS, F_UID, F_INTENT },
+                                     { F_MODE, F_OFF, F_SIZE, F_UID } },
+    [OP_LOCK_CANCEL] = { "LOCK_CANCEL", { F_INO, F_INTENT }, { F_END } },
 };
 
 const char *proto_op_name(uint32_t op)

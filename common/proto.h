@@ -29,8 +29,9 @@
 /* 2: WRITE replies carry the owner's attributes. 3: attributes carry rdev and
  * blocks, CREATE carries rdev (special files), SETATTR carries the start of a
  * write's extent (off), steps of multi-server operations (server/coord.h): a
- * version 2 peer would misread every attribute. */
-#define BFS_PROTO_VERSION  3
+ * version 2 peer would misread every attribute. 4: OP_LOCK and OP_LOCK_CANCEL
+ * (byte-range and flock locks at each inode's owner). */
+#define BFS_PROTO_VERSION  4
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -82,6 +83,13 @@ enum bfs_op {
     OP_MOVE_LOCK,    /* intent, flags(1: take, 0: give back) -> (node 0's directory-move lock; -EBUSY) */
     OP_SCAN,         /* idx(table), len(max bulk bytes), target(after key; empty: from the first)
                         -> len(count), flags(1: eof), target(last key); bulk: records */
+    /* Locks (server/locks.h), at the inode's owner: owner is the client's lock
+     * owner, [off, size] the byte range (size inclusive, BFS_LOCK_EOF: to the end),
+     * mode BFS_LOCK_*, uid the caller's pid, intent the wait's id (BFS_LOCK_WAIT). */
+    OP_LOCK,         /* ino, cookie(owner), off, size, mode, flags(BFS_LOCK_FLOCK|WAIT|TEST), uid(pid),
+                        intent -> mode, off, size, uid (TEST: the conflicting lock, or BFS_LOCK_UN);
+                        -EAGAIN (conflict), -EDEADLK, -EINTR (cancelled), -ENOLCK */
+    OP_LOCK_CANCEL,  /* ino, intent(the wait's id) -> (the waiting OP_LOCK ends with -EINTR) */
     OP_MAX
 };
 
@@ -109,6 +117,11 @@ enum { BFS_FENCE_SET = 0, BFS_FENCE_LIFT = 1, BFS_FENCE_DEAD = 2 };
 /* BFS_DROP_COORD: a coordinator did the whole operation (parents and inodes too). */
 enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2, BFS_DIR_MOVED = 4, BFS_DIR_GONE = 8,
        BFS_DROP_COORD = 16 };
+
+/* OP_LOCK: lock types (the mode field), flags, and the largest end (OFFSET_MAX). */
+enum { BFS_LOCK_UN = 0, BFS_LOCK_RD = 1, BFS_LOCK_WR = 2 };
+enum { BFS_LOCK_FLOCK = 1, BFS_LOCK_WAIT = 2, BFS_LOCK_TEST = 4 };
+#define BFS_LOCK_EOF 0x7fffffffffffffffull
 
 const char *proto_op_name(uint32_t op);
 
