@@ -166,6 +166,12 @@ void bfs_lock_wait_init(struct bfs_lock_wait *w, uint64_t ino);
  * Either: -ENOLCK (the server's table is full, or it is stopping), -ENOENT (no
  * such inode), -EINVAL (a malformed range or type). Any thread. */
 int bfs_lock(struct bfs_client *c, const struct bfs_lock *l, struct bfs_lock_wait *w);
+/* bfs_lock that, when it grants a lock (not for BFS_LOCK_UN), also fills *attr
+ * with the file's attributes at the grant (attr->ino 0: unknown), so the caller
+ * can drop what it cached of an older version: a lock orders the data of the
+ * clients that use it, as NFS's close-to-open does at open. */
+int bfs_lock_attr(struct bfs_client *c, const struct bfs_lock *l, struct bfs_lock_wait *w,
+                  struct bfs_attr *attr);
 /* Ends a bfs_lock(..., w) waiting in another thread: it returns -EINTR, or 0 if
  * the grant crossed the cancel (the lock is then held). May run before that
  * bfs_lock has sent its request. 0 or a transport error. Any thread. */

@@ -33,6 +33,14 @@ static void prep_lock(struct bfs_client *c, struct rpc_call *call, const struct 
 
 int bfs_lock(struct bfs_client *c, const struct bfs_lock *l, struct bfs_lock_wait *w)
 {
+    struct bfs_attr attr;
+    return bfs_lock_attr(c, l, w, &attr);
+}
+
+int bfs_lock_attr(struct bfs_client *c, const struct bfs_lock *l, struct bfs_lock_wait *w,
+                  struct bfs_attr *attr)
+{
+    attr->ino = 0;
     struct rpc_call call;
     int rc;
     if (l->type > BFS_LOCK_WR)
@@ -48,8 +56,10 @@ int bfs_lock(struct bfs_client *c, const struct bfs_lock *l, struct bfs_lock_wai
         call.args.intent = w->id;
         rc = client_run_wait(c, &call);
     }
-    if (rc == 0 && l->type != BFS_LOCK_UN)
+    if (rc == 0 && l->type != BFS_LOCK_UN) {
         client_note_lock(c, call.node);
+        *attr = call.reply.attr;
+    }
     return rc;
 }
 

@@ -137,7 +137,7 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_FORGET]      = { "FORGET",   { F_INTENT }, { F_END } },
     [OP_SCAN]        = { "SCAN",     { F_IDX, F_LEN, F_TARGET }, { F_LEN, F_FLAGS, F_TARGET } },
     [OP_LOCK]        = { "LOCK",     { F_INO, F_COOKIE, F_OFF, F_SIZE, F_MODE, F_FLAGS, F_UID, F_INTENT },
-                                     { F_MODE, F_OFF, F_SIZE, F_UID } },
+                                     { F_MODE, F_OFF, F_SIZE, F_UID, F_ATTR } },
     [OP_LOCK_CANCEL] = { "LOCK_CANCEL", { F_INO, F_INTENT }, { F_END } },
 };
 

@@ -87,7 +87,8 @@ enum bfs_op {
      * owner, [off, size] the byte range (size inclusive, BFS_LOCK_EOF: to the end),
      * mode BFS_LOCK_*, uid the caller's pid, intent the wait's id (BFS_LOCK_WAIT). */
     OP_LOCK,         /* ino, cookie(owner), off, size, mode, flags(BFS_LOCK_FLOCK|WAIT|TEST), uid(pid),
-                        intent -> mode, off, size, uid (TEST: the conflicting lock, or BFS_LOCK_UN);
+                        intent -> mode, off, size, uid (TEST: the conflicting lock, or BFS_LOCK_UN),
+                        attr (a lock granted: the file's at the grant; ino 0 if unknown);
                         -EAGAIN (conflict), -EDEADLK, -EINTR (cancelled), -ENOLCK */
     OP_LOCK_CANCEL,  /* ino, intent(the wait's id) -> (the waiting OP_LOCK ends with -EINTR) */
     OP_MAX

@@ -12,6 +12,7 @@
 #include "../common/log.h"
 #include "lockowners.h"
 #include "loop.h"
+#include "pagecache.h"
 
 /* A wait in progress: the interrupt callback and lockops_stop find it here. */
 struct wait {
@@ -83,13 +84,13 @@ static void on_interrupt(fuse_req_t req, void *data)
         log_warn("ino %" PRIu64 ": cancelling a lock wait: %s", wt->w.ino, strerror(-rc));
 }
 
-/* Takes l, waiting for it when wait is set. */
-static int take(fuse_req_t req, const struct bfs_lock *l, int wait)
+/* Calls for l, waiting for it when wait is set (a: the file at the grant). */
+static int lock_call(fuse_req_t req, const struct bfs_lock *l, int wait, struct bfs_attr *a)
 {
     struct bfs_fuse *fs = fs_of(req);
     struct lockstate *ls = fs->locks;
     if (!wait || l->type == BFS_LOCK_UN)
-        return bfs_lock(fs->client, l, NULL);
+        return bfs_lock_attr(fs->client, l, NULL, a);
     struct wait wt = { .fs = fs };
     bfs_lock_wait_init(&wt.w, l->ino);
     pthread_mutex_lock(&ls->lock);
@@ -106,7 +107,7 @@ static int take(fuse_req_t req, const struct bfs_lock *l, int wait)
     /* Called at once if the interrupt came already. */
     fuse_req_interrupt_func(req, on_interrupt, &wt);
     bfs_loop_park(fs->loop);
-    int rc = bfs_lock(fs->client, l, &wt.w);
+    int rc = bfs_lock_attr(fs->client, l, &wt.w, a);
     bfs_loop_unpark(fs->loop);
     /* Unregistering waits for an on_interrupt still running with &wt. */
     fuse_req_interrupt_func(req, NULL, NULL);
@@ -118,6 +119,29 @@ static int take(fuse_req_t req, const struct bfs_lock *l, int wait)
     if (wt.next)
         wt.next->prev = wt.prev;
     pthread_mutex_unlock(&ls->lock);
+    return rc;
+}
+
+/* A lock was granted: what its last holder on another client wrote must show
+ * through this mount's caches now (NFS revalidates at lock time too). a: the
+ * file at the grant. Cached pages and attributes stay when the file is still
+ * the version they hold (pagecache.h); else both go. */
+static void revalidate(struct bfs_fuse *fs, uint64_t ino, const struct bfs_attr *a)
+{
+    if (!fs->se || (a->ino == ino && fs->pages && pagecache_open(fs->pages, a)))
+        return;
+    int rc = fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+    if (rc < 0 && rc != -ENOENT)
+        log_debug("inval_inode ino=%" PRIu64 ": %s", ino, strerror(-rc));
+}
+
+/* Takes (or drops) l, waiting for it when wait is set. */
+static int take(fuse_req_t req, const struct bfs_lock *l, int wait)
+{
+    struct bfs_attr a;
+    int rc = lock_call(req, l, wait, &a);
+    if (rc == 0 && l->type != BFS_LOCK_UN)
+        revalidate(fs_of(req), l->ino, &a);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include "server_int.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "../common/log.h"
 #include "locks.h"
@@ -14,8 +15,11 @@
 
 static void lock_done(void *arg, void *ctx, int status)
 {
-    (void)arg;
+    struct server *s = arg;
     struct srv_req *r = ctx;
+    /* The file as it is at the grant: the client revalidates its cache by it. */
+    if (status == 0 && meta_getattr(s->meta, r->a.ino, &r->r.attr) < 0)
+        r->r.attr.ino = 0;
     log_debug("request %llu: LOCK ino %llx: wait over: %d", (unsigned long long)r->id,
               (unsigned long long)r->a.ino, status);
     srv_reply(r, status);
@@ -61,11 +65,8 @@ int lockreq_lock(struct server *s, struct srv_req *r)
     if (rc < 0)
         return rc;
     /* A new lock needs its inode (an unlock never fails: close must work). */
-    if (q.type != BFS_LOCK_UN) {
-        struct bfs_attr at;
-        if ((rc = meta_getattr(s->meta, a->ino, &at)) < 0)
-            return rc;
-    }
+    if (q.type != BFS_LOCK_UN && (rc = meta_getattr(s->meta, a->ino, &r->r.attr)) < 0)
+        return rc;
     if (flags & BFS_LOCK_TEST) {
         struct lock_req c;
         if (locks_test(s->lock_table, &q, &c)) {
@@ -76,6 +77,7 @@ int lockreq_lock(struct server *s, struct srv_req *r)
         } else {
             r->r.mode = BFS_LOCK_UN;
         }
+        memset(&r->r.attr, 0, sizeof r->r.attr);
         return 0;
     }
     if ((flags & BFS_LOCK_WAIT) && s->locks_stopped)
