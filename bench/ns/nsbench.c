@@ -5,7 +5,9 @@
  *
  * Names are chosen with the placement functions, so that "same server" and
  * "across servers" mean what they say: a file renamed between two entries on
- * one server, or on two; a directory moved between parents; rmdir and mkdir.
+ * one server, or on two; a directory moved between parents; rmdir and mkdir;
+ * an uncontended lock and unlock pair (fcntl and flock), with GETATTR of the
+ * same file as the one-request baseline.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -168,6 +170,36 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
     report("rmdir (empty)", n, now_us() - t0, requests() - r0);
+    /* locks: an uncontended lock and unlock pair (two requests to the file's
+     * owner), against the one-request GETATTR of the same file as a baseline */
+    pick(d, "l", here, 0, name);
+    must(bfs_create(cl, d, name, S_IFREG | 0644, 0, 0, &a), "create");
+    r0 = requests();
+    t0 = now_us();
+    for (int i = 0; i < n; i++)
+        must(bfs_getattr(cl, a.ino, &p1), "getattr");
+    report("getattr (baseline: one request)", n, now_us() - t0, requests() - r0);
+    struct bfs_lock lk = { .ino = a.ino, .owner = 1, .start = 0, .end = BFS_LOCK_EOF,
+                           .pid = (uint32_t)getpid() };
+    r0 = requests();
+    t0 = now_us();
+    for (int i = 0; i < n; i++) {
+        lk.type = BFS_LOCK_WR;
+        must(bfs_lock(cl, &lk, NULL), "lock");
+        lk.type = BFS_LOCK_UN;
+        must(bfs_lock(cl, &lk, NULL), "unlock");
+    }
+    report("fcntl lock + unlock, uncontended", n, now_us() - t0, requests() - r0);
+    lk.flock = 1;
+    r0 = requests();
+    t0 = now_us();
+    for (int i = 0; i < n; i++) {
+        lk.type = BFS_LOCK_WR;
+        must(bfs_lock(cl, &lk, NULL), "flock");
+        lk.type = BFS_LOCK_UN;
+        must(bfs_lock(cl, &lk, NULL), "flock unlock");
+    }
+    report("flock + unlock, uncontended", n, now_us() - t0, requests() - r0);
     free(src);
     free(dst);
     bfs_client_close(cl);
