@@ -89,8 +89,11 @@ static int lock_call(fuse_req_t req, const struct bfs_lock *l, int wait, struct 
 {
     struct bfs_fuse *fs = fs_of(req);
     struct lockstate *ls = fs->locks;
-    if (!wait || l->type == BFS_LOCK_UN)
-        return bfs_lock_attr(fs->client, l, NULL, a);
+    /* A wait tries first: an uncontended lock (the common case) then costs one
+     * request and no parked thread; only a conflict waits. */
+    int rc = bfs_lock_attr(fs->client, l, NULL, a);
+    if (!wait || l->type == BFS_LOCK_UN || rc != -EAGAIN)
+        return rc;
     struct wait wt = { .fs = fs };
     bfs_lock_wait_init(&wt.w, l->ino);
     pthread_mutex_lock(&ls->lock);
@@ -107,7 +110,7 @@ static int lock_call(fuse_req_t req, const struct bfs_lock *l, int wait, struct 
     /* Called at once if the interrupt came already. */
     fuse_req_interrupt_func(req, on_interrupt, &wt);
     bfs_loop_park(fs->loop);
-    int rc = bfs_lock_attr(fs->client, l, &wt.w, a);
+    rc = bfs_lock_attr(fs->client, l, &wt.w, a);
     bfs_loop_unpark(fs->loop);
     /* Unregistering waits for an on_interrupt still running with &wt. */
     fuse_req_interrupt_func(req, NULL, NULL);

@@ -6,8 +6,8 @@
  * Names are chosen with the placement functions, so that "same server" and
  * "across servers" mean what they say: a file renamed between two entries on
  * one server, or on two; a directory moved between parents; rmdir and mkdir;
- * an uncontended lock and unlock pair (fcntl and flock), with GETATTR of the
- * same file as the one-request baseline.
+ * an uncontended lock and unlock pair (fcntl and flock), interleaved with a
+ * GETATTR of the same file as the one-request baseline.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -171,35 +171,32 @@ int main(int argc, char **argv)
         must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
     report("rmdir (empty)", n, now_us() - t0, requests() - r0);
     /* locks: an uncontended lock and unlock pair (two requests to the file's
-     * owner), against the one-request GETATTR of the same file as a baseline */
+     * owner), interleaved with a GETATTR of the same file, the one-request
+     * baseline, so that both see the same moments of a noisy machine */
     pick(d, "l", here, 0, name);
     must(bfs_create(cl, d, name, S_IFREG | 0644, 0, 0, &a), "create");
-    r0 = requests();
-    t0 = now_us();
-    for (int i = 0; i < n; i++)
-        must(bfs_getattr(cl, a.ino, &p1), "getattr");
-    report("getattr (baseline: one request)", n, now_us() - t0, requests() - r0);
     struct bfs_lock lk = { .ino = a.ino, .owner = 1, .start = 0, .end = BFS_LOCK_EOF,
                            .pid = (uint32_t)getpid() };
-    r0 = requests();
-    t0 = now_us();
-    for (int i = 0; i < n; i++) {
-        lk.type = BFS_LOCK_WR;
-        must(bfs_lock(cl, &lk, NULL), "lock");
-        lk.type = BFS_LOCK_UN;
-        must(bfs_lock(cl, &lk, NULL), "unlock");
+    for (int flock = 0; flock <= 1; flock++) {
+        double g = 0, l = 0;
+        lk.flock = flock;
+        r0 = requests();
+        for (int i = 0; i < n; i++) {
+            double t1 = now_us();
+            must(bfs_getattr(cl, a.ino, &p1), "getattr");
+            double t2 = now_us();
+            lk.type = BFS_LOCK_WR;
+            must(bfs_lock(cl, &lk, NULL), "lock");
+            lk.type = BFS_LOCK_UN;
+            must(bfs_lock(cl, &lk, NULL), "unlock");
+            g += t2 - t1;
+            l += now_us() - t2;
+        }
+        /* (the loop's requests, less the GETATTRs: one request each) */
+        uint64_t reqs = requests() - r0 - (uint64_t)n;
+        report(flock ? "  getattr, between flocks" : "  getattr, between fcntl locks", n, g, (uint64_t)n);
+        report(flock ? "flock + unlock, uncontended" : "fcntl lock + unlock, uncontended", n, l, reqs);
     }
-    report("fcntl lock + unlock, uncontended", n, now_us() - t0, requests() - r0);
-    lk.flock = 1;
-    r0 = requests();
-    t0 = now_us();
-    for (int i = 0; i < n; i++) {
-        lk.type = BFS_LOCK_WR;
-        must(bfs_lock(cl, &lk, NULL), "flock");
-        lk.type = BFS_LOCK_UN;
-        must(bfs_lock(cl, &lk, NULL), "flock unlock");
-    }
-    report("flock + unlock, uncontended", n, now_us() - t0, requests() - r0);
     free(src);
     free(dst);
     bfs_client_close(cl);

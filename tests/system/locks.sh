@@ -120,6 +120,7 @@ killed_mount_test() {   # killed_mount_test REG B TAG
         pass "[$tag] kill -9 of the holder's benchfs-fuse frees its lock within the RPC timeout ($((SECONDS - s)) s)"
     else
         fail "[$tag] kill -9 of the holder's benchfs-fuse frees its lock within the RPC timeout"
+        grep -h "connection lost\|released with" "$T/data.$tag"*.log
     fi
     echo go >"$T/fifo.k.$tag"   # (its close on the dead mount fails; it ends)
     wait "$HOLDER" 2>/dev/null
@@ -132,7 +133,8 @@ suite() {   # suite NODES
     tag="${n} server$([ "$n" -gt 1 ] && echo s)"
     reg=$T/reg.$n data=$T/data.$n
     section "$tag"
-    NODES=$n start_server "$reg" "$data" || { fail "[$tag] servers start"; return; }
+    # (info: the servers log lost connections and the locks that went with them)
+    BENCHFS_LOG=info NODES=$n start_server "$reg" "$data" || { fail "[$tag] servers start"; return; }
     [ "$n" -eq 1 ] && ONE_PID=$SERVER_PID
     mount_fs "$reg" "$T/a.$n" || { fail "[$tag] mount A"; return; }
     mount_fs "$reg" "$T/b.$n" || { fail "[$tag] mount B"; return; }
