@@ -94,6 +94,12 @@ static int lock_call(fuse_req_t req, const struct bfs_lock *l, int wait, struct 
     int rc = bfs_lock_attr(fs->client, l, NULL, a);
     if (!wait || l->type == BFS_LOCK_UN || rc != -EAGAIN)
         return rc;
+    /* With -s the one thread would wait, and nothing could release the lock or
+     * even deliver the interrupt of a signal: refuse instead of hanging. */
+    if (fs->single_thread) {
+        log_warn("ino %" PRIu64 ": a lock wait needs more than one thread (-s): ENOLCK", l->ino);
+        return -ENOLCK;
+    }
     struct wait wt = { .fs = fs };
     bfs_lock_wait_init(&wt.w, l->ino);
     pthread_mutex_lock(&ls->lock);

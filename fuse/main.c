@@ -332,6 +332,7 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
     }
 
     if (fopts->singlethread) {
+        fs->single_thread = 1;
         rc = fuse_session_loop(se);
     } else if (fopts->clone_fd) {
         /* A /dev/fuse fd per thread is what libfuse's own loop offers. */
