@@ -64,6 +64,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 
 # Unit tests of the FUSE client's pure logic link its object too.
 $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
+$(BUILD)/tests/unit/test_lockowners: $(call obj,fuse/lockowners.c)
 # ... and benchfs-fsck's checker (pure: tested on synthetic tables).
 $(BUILD)/tests/unit/test_fsck: $(call obj,$(FSCK_CHECK_SRC))
 
