@@ -76,6 +76,7 @@ $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
 $(BUILD)/tests/unit/test_openfiles: $(call obj,fuse/openfiles.c)
 # ... benchfs-stage's mount finder (pure: mountinfo text) ...
 $(BUILD)/tests/unit/test_where: $(call obj,tools/stage/where.c)
+$(BUILD)/tests/unit/test_lockowners: $(call obj,fuse/lockowners.c)
 # ... and benchfs-fsck's checker (pure: tested on synthetic tables).
 $(BUILD)/tests/unit/test_fsck: $(call obj,$(FSCK_CHECK_SRC))
 
@@ -94,6 +95,7 @@ build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
 FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/fileops.c server/gone.c \
+              server/lockreq.c server/locks.c \
               server/status.c server/xattr_store.c common/proto.c common/placement.c common/log.c \
               common/acl.c common/xattr.c
 build/fuzz/fuzz_handlers: $(FUZZ_H_SRC) $(wildcard server/*.h common/*.h)

@@ -19,6 +19,10 @@
 #   unlink                   ops/s: N empty files are created (untimed), then removed
 #                            one by one with unlink(2) from python3 (timed); not for
 #                            client mode (benchfs-bench has no RPC unlink benchmark)
+#   lock                     pairs/s: an uncontended fcntl write lock and its unlock
+#                            (python3 fcntl.lockf, one file); directory targets only.
+#                            local and passthrough_ll keep locks in the kernel; BenchFS
+#                            mounts ask the file's server (two RPCs per pair)
 #   seqwrite, seqread        MB/s (10^6 bytes) from fio bench/fio/seq{write,read}.fio;
 #                            directory targets only. seqread's invalidate=1 drops the
 #                            reader's cached pages of the file; a BenchFS server's chunk
@@ -44,7 +48,7 @@ usage() {
     cat <<EOF
 usage: bench/run-bench.sh [--quick] [--rounds N] [--stat best|median] [--iterations N] [--warmup N]
 
-Runs benchfs-bench, an unlink loop and fio on a local directory, on libfuse's
+Runs benchfs-bench, an unlink loop, a lock loop and fio on a local directory, on libfuse's
 passthrough_ll, on a BenchFS mount (shared memory and UCX_TLS=tcp) and benchfs-bench
 in client mode (both transports), and prints absolute numbers and ratios.
 
@@ -203,6 +207,22 @@ os.rmdir(d)
 json.dump({"n": n, "total_ns": ns, "ops_per_sec": n / (ns / 1e9)}, open(out, "w"))
 '
 
+LOCK_PY='
+import fcntl, json, os, sys, time
+p, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fd = os.open(p, os.O_CREAT | os.O_RDWR, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_EX)        # untimed: the first one
+fcntl.lockf(fd, fcntl.LOCK_UN)
+t0 = time.monotonic_ns()
+for _ in range(n):                    # timed: lock + unlock pairs
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    fcntl.lockf(fd, fcntl.LOCK_UN)
+ns = time.monotonic_ns() - t0
+os.close(fd)
+os.unlink(p)
+json.dump({"n": n, "total_ns": ns, "ops_per_sec": n / (ns / 1e9)}, open(out, "w"))
+'
+
 measure_bench() {   # measure_bench ROUND TARGET [ENV...] -- BENCH-ARGS...
     local r=$1 t=$2 envs=() try log json; shift 2
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
@@ -229,6 +249,12 @@ measure_unlink() {  # measure_unlink ROUND TARGET DIR
         { warn "unlink loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.unlink.log" >&2; FAILED=1; }
 }
 
+measure_lock() {    # measure_lock ROUND TARGET DIR
+    bounded -o "$RAW/r$1.$2.lock.log" 300 \
+        python3 -c "$LOCK_PY" "$3/lock.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.lock.json" ||
+        { warn "lock loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.lock.log" >&2; FAILED=1; }
+}
+
 measure_fio() {     # measure_fio ROUND TARGET DIR: seqwrite, then seqread of its file
     local job
     for job in seqwrite seqread; do
@@ -248,7 +274,8 @@ raw, out, rounds, iters, warmup, tr_shm, tr_tcp, stat = sys.argv[1:9]
 TARGETS = [("local", "local dir"), ("passthrough", "passthru_ll"), ("mount", "BenchFS mnt"),
            ("mount_tcp", "mnt (tcp)"), ("client", "client"), ("client_tcp", "client(tcp)")]
 METRICS = [("create", "create ops/s"), ("write4k", "write 4K ops/s"), ("read4k", "read 4K ops/s"),
-           ("unlink", "unlink ops/s"), ("seqwrite", "seq write MB/s"), ("seqread", "seq read MB/s")]
+           ("unlink", "unlink ops/s"), ("lock", "lock+unlock /s"), ("seqwrite", "seq write MB/s"),
+           ("seqread", "seq read MB/s")]
 RATIOS = [("mount/passthrough", "mount", "passthrough"), ("mount/local", "mount", "local"),
           ("mount_tcp/local", "mount_tcp", "local"), ("client/local", "client", "local"),
           ("client_tcp/local", "client_tcp", "local")]
@@ -268,8 +295,8 @@ def values(path, kind):
             if key and (key == "create" or res["size"] == 4096):
                 v[key] = res["ops_per_sec"]
         return v
-    if kind == "unlink":
-        return {"unlink": d["ops_per_sec"]}
+    if kind in ("unlink", "lock"):
+        return {kind: d["ops_per_sec"]}
     job = d["jobs"][0]
     io = job["write"] if kind == "seqwrite" else job["read"]
     return {kind: io["bw_bytes"] / 1e6}
@@ -324,6 +351,7 @@ result = {
                "kernel": platform.release(), "cpus": os.cpu_count(),
                "ucx_transport": {"default": tr_shm, "tcp": tr_tcp},
                "units": {"create": "ops/s", "write4k": "ops/s", "read4k": "ops/s", "unlink": "ops/s",
+                         "lock": "lock+unlock pairs/s",
                          "seqwrite": "MB/s (1e6 B/s)", "seqread": "MB/s (1e6 B/s)"},
                "targets": dict(TARGETS)},
     "stat": stat,
@@ -381,6 +409,10 @@ for r in $(seq "$ROUNDS"); do
     log "round $r/$ROUNDS: unlink loop"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_unlink "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
+    done
+    log "round $r/$ROUNDS: lock loop"
+    for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
+        measure_lock "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
     done
     log "round $r/$ROUNDS: fio seqwrite + seqread"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do

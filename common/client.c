@@ -1,6 +1,7 @@
 /* client.c - the BenchFS client library: each call routed to the servers that
  * hold its data (placement.h), sent over rpc.h (see client.h for the contract). */
 #include "client.h"
+#include "client_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -31,6 +32,7 @@ struct bfs_client {
     struct rpc_client *rpc;
     pthread_mutex_t reconnect_lock;
     uint32_t *pids;             /* by node: the server process connected to (registry) */
+    _Atomic unsigned char *locked;   /* by node: a lock was granted there (client_locks.c) */
     /* Inode numbers seen as directories (direct-mapped; 0: empty). A type never
      * changes and numbers are never reused, so an entry never goes stale: a
      * removed directory is refused by the servers (its tombstones). */
@@ -43,6 +45,21 @@ uint32_t bfs_client_chunk_size(const struct bfs_client *c) { return c->chunk_siz
 void bfs_client_set_wait_hook(struct bfs_client *c, void (*fn)(void *), void *arg, double after_s)
 {
     rpc_client_set_wait_hook(c->rpc, fn, arg, after_s);
+}
+
+void client_note_lock(struct bfs_client *c, uint32_t node)
+{
+    if (node < c->nodes)
+        atomic_store(&c->locked[node], 1);
+}
+
+/* A new connection to node: the server forgot our old one (it restarted, or
+ * saw the connection fail) and with it every lock we held there. */
+static void locks_lost(struct bfs_client *c, uint32_t node)
+{
+    if (atomic_exchange(&c->locked[node], 0))
+        log_warn("server node %u: connected anew; the locks this client held there are gone "
+                 "(released by the server with the old connection)", node);
 }
 
 /* A server we lost may be back: re-read its registry file and reconnect. */
@@ -64,6 +81,7 @@ static int reconnect(struct bfs_client *c, uint32_t node)
                 if (rc == 0) {
                     c->pids[node] = e.pid;
                     log_info("server node %u: reconnected (%s)", node, path);
+                    locks_lost(c, node);
                 }
             }
             registry_entry_clear(&e);
@@ -91,6 +109,7 @@ static void recheck(struct bfs_client *c, uint32_t node)
             log_info("server node %u: a new server process (pid %u, was %u): reconnected", node,
                      e.pid, c->pids[node]);
             c->pids[node] = e.pid;
+            locks_lost(c, node);
         }
         registry_entry_clear(&e);
     }
@@ -119,6 +138,19 @@ static int run(struct bfs_client *c, struct rpc_call *calls, size_t n)
 int bfs_call_run(struct bfs_client *c, struct rpc_call *calls, size_t n)
 {
     return run(c, calls, n);
+}
+
+int client_run_wait(struct bfs_client *c, struct rpc_call *call)
+{
+    if (call->node >= c->nodes)
+        return -ESTALE;
+    if (!rpc_client_connected(c->rpc, call->node)) {
+        int rc = reconnect(c, call->node);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = rpc_run_wait(c->rpc, call);
+    return rc < 0 ? rc : call->status;
 }
 
 static int run1(struct bfs_client *c, struct rpc_call *call)
@@ -900,7 +932,7 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
         goto fail;
     c->nodes = n;
     c->chunk_size = entries[0].chunk_size;
-    if (!(c->pids = calloc(n, sizeof *c->pids))) {
+    if (!(c->pids = calloc(n, sizeof *c->pids)) || !(c->locked = calloc(n, sizeof *c->locked))) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -934,5 +966,6 @@ void bfs_client_close(struct bfs_client *c)
     rpc_client_destroy(c->rpc);
     pthread_mutex_destroy(&c->reconnect_lock);
     free(c->pids);
+    free((void *)c->locked);
     free(c);
 }

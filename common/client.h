@@ -194,6 +194,58 @@ int bfs_removexattr(struct bfs_client *c, uint64_t ino, const char *name, struct
  * counts[op] for op < n. Returns the number of counters filled or -errno. */
 int bfs_server_counters(struct bfs_client *c, uint32_t node, uint64_t *counts, size_t n);
 
+/* ---- locks (client_locks.c), held in memory by each inode's owner server ----
+ * A lock owner is the caller's number (benchfs-fuse passes the kernel's
+ * lock_owner); the server pairs it with this client's connection, so the
+ * owners of two clients never meet. POSIX record locks (byte ranges; OFD locks
+ * too, whose owner is the open file) and flock locks (whole file) are apart, as
+ * on Linux; server/locks.h has the rules. A client's locks last as long as its
+ * connection to that server: bfs_client_close, the client's death or a lost
+ * connection release them all, and a server's restart loses them (the client
+ * logs it when it connects anew; docs/DESIGN.md, "Locks"). */
+struct bfs_lock {
+    uint64_t ino;
+    uint64_t owner;
+    uint64_t start, end;   /* bytes [start, end], end included, at most BFS_LOCK_EOF (to the end) */
+    uint32_t type;         /* BFS_LOCK_RD, BFS_LOCK_WR or BFS_LOCK_UN (proto.h) */
+    uint32_t pid;          /* who asks: bfs_getlk shows it to others */
+    int flock;             /* 1: a flock(2) lock: start 0, end BFS_LOCK_EOF */
+};
+
+/* A lock wait another thread may end: bfs_lock_wait_init it before bfs_lock. */
+struct bfs_lock_wait {
+    uint64_t id;
+    uint64_t ino;
+    _Atomic int cancelled;
+};
+void bfs_lock_wait_init(struct bfs_lock_wait *w, uint64_t ino);
+
+/* Takes, converts or drops (BFS_LOCK_UN: never fails for want of space) a lock.
+ * w NULL (F_SETLK): 0, or -EAGAIN when another owner's lock is in the way.
+ * w set (F_SETLKW): waits with no RPC deadline until the server grants it (0);
+ * -EDEADLK when the wait would close a cycle of POSIX lock waits on that server;
+ * -EINTR when bfs_lock_cancel(w) came first or meanwhile (no lock then);
+ * -ENOTCONN when the server was lost meanwhile (keepalive: a few seconds).
+ * Either: -ENOLCK (the server's table is full, or it is stopping), -ENOENT (no
+ * such inode), -EINVAL (a malformed range or type). Any thread. */
+int bfs_lock(struct bfs_client *c, const struct bfs_lock *l, struct bfs_lock_wait *w);
+/* bfs_lock that, when it grants a lock (not for BFS_LOCK_UN), also fills *attr
+ * with the file's attributes at the grant (attr->ino 0: unknown), so the caller
+ * can drop what it cached of an older version: a lock orders the data of the
+ * clients that use it, as NFS's close-to-open does at open. */
+int bfs_lock_attr(struct bfs_client *c, const struct bfs_lock *l, struct bfs_lock_wait *w,
+                  struct bfs_attr *attr);
+/* Ends a bfs_lock(..., w) waiting in another thread: it returns -EINTR, or 0 if
+ * the grant crossed the cancel (the lock is then held). May run before that
+ * bfs_lock has sent its request. 0 or a transport error. Any thread. */
+int bfs_lock_cancel(struct bfs_client *c, struct bfs_lock_wait *w);
+/* F_GETLK: l is the lock wanted; on return l->type is BFS_LOCK_UN if it could be
+ * had now, or l is a lock in its way (type, start, end, pid; owner 0). */
+int bfs_getlk(struct bfs_client *c, struct bfs_lock *l);
+/* Drops every POSIX lock (flock 0) or the flock lock (flock 1) of owner on ino:
+ * what close does. */
+int bfs_unlock_owner(struct bfs_client *c, uint64_t ino, uint64_t owner, int flock);
+
 /* ---- raw calls, for the servers' coordinators (server/coord.c) and tools ---- */
 /* Prepares call for op to node: zeroed fields, no buffers. */
 void bfs_call_prep(struct rpc_call *call, uint32_t node, uint32_t op);

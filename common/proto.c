@@ -148,6 +148,9 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_SETXATTR]    = { "SETXATTR", { F_INO, F_NAME, F_FLAGS }, { F_ATTR } },
     [OP_LISTXATTR]   = { "LISTXATTR", { F_INO, F_LEN }, { F_LEN } },
     [OP_REMOVEXATTR] = { "REMOVEXATTR", { F_INO, F_NAME }, { F_ATTR } },
+    [OP_LOCK]        = { "LOCK",     { F_INO, F_COOKIE, F_OFF, F_SIZE, F_MODE, F_FLAGS, F_UID, F_INTENT },
+                                     { F_MODE, F_OFF, F_SIZE, F_UID, F_ATTR } },
+    [OP_LOCK_CANCEL] = { "LOCK_CANCEL", { F_INO, F_INTENT }, { F_END } },
 };
 
 size_t proto_req_data_max(uint32_t op)

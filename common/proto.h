@@ -32,7 +32,8 @@
  * version 2 peer would misread every attribute. 4: OP_STATUS (benchfs-status); APPEND,
  * FALLOCATE, SEEK and COPY (O_APPEND across clients, fallocate, SEEK_DATA/SEEK_HOLE,
  * copy_file_range). 5: extended attributes (GETXATTR..REMOVEXATTR), attribute
- * flags (the record's xattr/ACL bits), CREATE with the umask and inherited xattrs. */
+ * flags (the record's xattr/ACL bits), CREATE with the umask and inherited xattrs; OP_LOCK and
+ * OP_LOCK_CANCEL (byte-range and flock locks at each inode's owner). */
 #define BFS_PROTO_VERSION  5
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
@@ -103,6 +104,14 @@ enum bfs_op {
     OP_SETXATTR,     /* ino, name, flags(BFS_XATTR_*); bulk: value -> attr */
     OP_LISTXATTR,    /* ino, len(buffer; 0: the size only) -> len(list size); bulk: names, NUL after each */
     OP_REMOVEXATTR,  /* ino, name               -> attr */
+    /* Locks (server/locks.h), at the inode's owner: owner is the client's lock
+     * owner, [off, size] the byte range (size inclusive, BFS_LOCK_EOF: to the end),
+     * mode BFS_LOCK_*, uid the caller's pid, intent the wait's id (BFS_LOCK_WAIT). */
+    OP_LOCK,         /* ino, cookie(owner), off, size, mode, flags(BFS_LOCK_FLOCK|WAIT|TEST), uid(pid),
+                        intent -> mode, off, size, uid (TEST: the conflicting lock, or BFS_LOCK_UN),
+                        attr (a lock granted: the file's at the grant; ino 0 if unknown);
+                        -EAGAIN (conflict), -EDEADLK, -EINTR (cancelled), -ENOLCK */
+    OP_LOCK_CANCEL,  /* ino, intent(the wait's id) -> (the waiting OP_LOCK ends with -EINTR) */
     OP_MAX
 };
 
@@ -161,6 +170,11 @@ enum { BFS_FENCE_SET = 0, BFS_FENCE_LIFT = 1, BFS_FENCE_DEAD = 2 };
 /* BFS_DROP_COORD: a coordinator did the whole operation (parents and inodes too). */
 enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2, BFS_DIR_MOVED = 4, BFS_DIR_GONE = 8,
        BFS_DROP_COORD = 16 };
+
+/* OP_LOCK: lock types (the mode field), flags, and the largest end (OFFSET_MAX). */
+enum { BFS_LOCK_UN = 0, BFS_LOCK_RD = 1, BFS_LOCK_WR = 2 };
+enum { BFS_LOCK_FLOCK = 1, BFS_LOCK_WAIT = 2, BFS_LOCK_TEST = 4 };
+#define BFS_LOCK_EOF 0x7fffffffffffffffull
 
 const char *proto_op_name(uint32_t op);
 

@@ -23,6 +23,7 @@
 #define HELLO_ATTEMPTS 3
 #define POKE_S 0.002            /* a call unanswered this long gets its server probed */
 #define YIELD_AFTER_S 20e-6     /* a waiting leader spins this long before it yields its core */
+#define LONG_WAIT_WAKE_S 0.5    /* with only rpc_run_wait calls out: progress this often (keepalive) */
 
 struct rpc_client;
 
@@ -410,10 +411,15 @@ static void poke_done(void *request, ucs_status_t status, void *user_data)
  * id 0), and the server drops it unanswered. Returns the time of the next check. */
 static double poke_slow_servers(struct rpc_client *rc, double now)
 {
-    double next = now + POKE_S;
+    double next = now + LONG_WAIT_WAKE_S;
     for (int b = 0; b < TABLE_SIZE; b++) {
         for (struct rpc_call *c = rc->table[b]; c; c = c->hnext) {
             struct node_conn *nc = &rc->conn[c->node];
+            /* A call the server answers when it can is no stall: no probes
+             * (only the keepalive wake-ups, LONG_WAIT_WAKE_S). */
+            if (c->long_wait)
+                continue;
+            next = now + POKE_S;
             if (now - c->sent_at < POKE_S || now - nc->poked_at < POKE_S || nc->poke_req ||
                 !nc->ep || nc->failed)
                 continue;
@@ -535,6 +541,10 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
         } else {
             /* Another thread's calls are in flight too: ours may wait long. */
             hook_check(rc, &hook, INFINITY);
+            if (isinf(deadline)) {
+                pthread_cond_wait(&rc->cond, &rc->lock);
+                continue;
+            }
             struct timespec ts = bfs_mono_after(deadline - t);
             pthread_cond_timedwait(&rc->cond, &rc->lock, &ts);
         }
@@ -553,6 +563,14 @@ int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, dou
             rc->conn[calls[i].node].failed = 1;
     }
     pthread_mutex_unlock(&rc->lock);
+    return rc_;
+}
+
+int rpc_run_wait(struct rpc_client *rc, struct rpc_call *call)
+{
+    call->long_wait = 1;
+    int rc_ = rpc_run_timeout(rc, call, 1, INFINITY);
+    call->long_wait = 0;
     return rc_;
 }
 

@@ -49,6 +49,7 @@ struct rpc_call {
     double sent_at;
     struct rpc_client *owner;
     int done, send_done, recv_pending;
+    int long_wait;               /* rpc_run_wait's: no deadline, no probes */
     void *send_req;
     struct rpc_call *hnext;
     uint8_t hdr[BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN];
@@ -73,6 +74,13 @@ int rpc_client_connected(struct rpc_client *rc, uint32_t node);
 int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n);
 /* The same with a deadline of its own instead of the client's RPC timeout. */
 int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, double timeout_s);
+
+/* One call the server answers when it can (a lock request that waits for the
+ * lock): no deadline, and no probes while it waits (see poke_slow_servers);
+ * whoever progresses the worker wakes twice a second so that UCX's keepalive
+ * finds a server that died: the call then ends with -ENOTCONN. To end it
+ * early, have the server answer it (OP_LOCK_CANCEL). Returns as rpc_run. */
+int rpc_run_wait(struct rpc_client *rc, struct rpc_call *call);
 
 /* fn(arg) is called, at most once per rpc_run, by a thread whose calls are
  * still unanswered after_s seconds after it sent them, or that has to wait

@@ -51,11 +51,16 @@ int ucx_worker_open(struct ucx_worker *w, int multi_thread)
         goto fail;
     /* A client notices a server killed with kill -9 by keepalive; UCX's 20 s
      * would leave its calls waiting for a dead process, also once the server is
-     * running again, until they time out. Clients only: a server's worker with a
-     * short keepalive was seen to stay busy (ucp_worker_arm) and never sleep.
-     * UCX_KEEPALIVE_INTERVAL in the environment wins. */
-    if (multi_thread && !getenv("UCX_KEEPALIVE_INTERVAL") &&
-        (st = ucp_config_modify(config, "KEEPALIVE_INTERVAL", "1s")) != UCS_OK) {
+     * running again, until they time out. A server notices a killed client the
+     * same way, and only then releases its locks (server/lockreq.c): 2 s, so
+     * that they go within an RPC timeout (measured: 3.5 s after kill -9). A
+     * server's worker with a short keepalive was once seen to stay busy
+     * (ucp_worker_arm) and never sleep; with 2 s an idle server was measured
+     * to use no CPU (its loop wakes for keepalive only while locks are held,
+     * server.c). UCX_KEEPALIVE_INTERVAL in the environment wins. */
+    if (!getenv("UCX_KEEPALIVE_INTERVAL") &&
+        (st = ucp_config_modify(config, "KEEPALIVE_INTERVAL", multi_thread ? "1s" : "2s")) !=
+            UCS_OK) {
         ucp_config_release(config);
         goto fail;
     }

@@ -22,7 +22,7 @@ struct ucx_worker {
 /* multi_thread: the worker is used from several threads (under the caller's lock,
  * UCS_THREAD_MODE_SERIALIZED). Returns 0 or -errno; logs
  * "Failed to create UCX context: ..." (the seed's words) on failure. */
-/* A client's worker (multi_thread) also gets a 1 s keepalive (see ucx.c). */
+/* A client's worker (multi_thread) gets a 1 s keepalive, a server's 2 s (see ucx.c). */
 int ucx_worker_open(struct ucx_worker *w, int multi_thread);
 void ucx_worker_close(struct ucx_worker *w);
 

@@ -23,7 +23,11 @@ struct bfs_loop {
     int error;                  /* first error reading from the kernel */
     unsigned idle;              /* threads waiting on idle_cv */
     unsigned nthreads, max_threads;
+    unsigned parked;            /* handlers in a wait without bound: not counted */
+    unsigned cap;               /* threads' slots */
     pthread_t *threads;
+    void (*stop_hook)(void *);  /* bfs_loop_set_stop_hook */
+    void *stop_arg;
 };
 
 /* Ends the loop (lock held): every thread leaves at its next turn. */
@@ -97,8 +101,15 @@ static void *worker(void *arg)
  * running the loop does. */
 static int start_worker(struct bfs_loop *l)
 {
-    if (l->nthreads >= l->max_threads)
+    if (l->nthreads >= l->max_threads + l->parked)
         return -EAGAIN;
+    if (l->nthreads == l->cap) {
+        pthread_t *t = realloc(l->threads, 2 * l->cap * sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        l->threads = t;
+        l->cap *= 2;
+    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -112,10 +123,9 @@ static int start_worker(struct bfs_loop *l)
     return 0;
 }
 
-void bfs_loop_blocked(void *arg)
+/* Lets an idle or a new thread read, if nobody does (lock held). */
+static void offer_turn(struct bfs_loop *l)
 {
-    struct bfs_loop *l = arg;
-    pthread_mutex_lock(&l->lock);
     if (!l->reading && !l->turn_offered && !l->stop) {
         if (l->idle) {
             pthread_cond_signal(&l->idle_cv);
@@ -124,6 +134,40 @@ void bfs_loop_blocked(void *arg)
             l->turn_offered = 1;
         }
     }
+}
+
+void bfs_loop_blocked(void *arg)
+{
+    struct bfs_loop *l = arg;
+    pthread_mutex_lock(&l->lock);
+    offer_turn(l);
+    pthread_mutex_unlock(&l->lock);
+}
+
+void bfs_loop_set_stop_hook(struct bfs_loop *l, void (*fn)(void *), void *arg)
+{
+    l->stop_hook = fn;
+    l->stop_arg = arg;
+}
+
+void bfs_loop_park(void *arg)
+{
+    struct bfs_loop *l = arg;
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->parked++;
+    offer_turn(l);
+    pthread_mutex_unlock(&l->lock);
+}
+
+void bfs_loop_unpark(void *arg)
+{
+    struct bfs_loop *l = arg;
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->parked--;
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -134,7 +178,8 @@ struct bfs_loop *bfs_loop_new(struct fuse_session *se, unsigned max_threads)
         return NULL;
     l->se = se;
     l->max_threads = max_threads ? max_threads : 1;
-    if (!(l->threads = calloc(l->max_threads, sizeof *l->threads))) {
+    l->cap = l->max_threads;
+    if (!(l->threads = calloc(l->cap, sizeof *l->threads))) {
         free(l);
         return NULL;
     }
@@ -163,6 +208,8 @@ int bfs_loop_run(struct bfs_loop *l)
     end_loop(l, 0);
     unsigned n = l->nthreads;   /* no thread starts once stop is set */
     pthread_mutex_unlock(&l->lock);
+    if (l->stop_hook)
+        l->stop_hook(l->stop_arg);
     for (unsigned i = 0; i < n; i++)
         pthread_cancel(l->threads[i]);   /* takes effect only in read(2) */
     for (unsigned i = 0; i < n; i++)

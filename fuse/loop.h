@@ -40,4 +40,16 @@ void bfs_loop_free(struct bfs_loop *l);
  * never blocks on the kernel. */
 void bfs_loop_blocked(void *l);
 
+/* A handler of this loop will wait without bound (a lock it waits for, see
+ * fuse/lockops.c): until bfs_loop_unpark, its thread does not count against
+ * max_threads, and an idle or a new thread takes over reading at once. So
+ * any number of blocked lock requests never starve the mount (each costs a
+ * thread while it waits; threads, once started, stay until the loop ends).
+ * NULL is fine (another loop than this one: nothing to do). */
+void bfs_loop_park(void *l);
+void bfs_loop_unpark(void *l);
+/* fn(arg) runs once when the loop ends, before it waits for the threads
+ * still handling requests: it must make parked handlers finish (end waits). */
+void bfs_loop_set_stop_hook(struct bfs_loop *l, void (*fn)(void *), void *arg);
+
 #endif

@@ -29,6 +29,7 @@
 
 #include "../common/log.h"
 #include "../common/version.h"
+#include "lockops.h"
 #include "loop.h"
 #include "openfiles.h"
 #include "pagecache.h"
@@ -362,7 +363,10 @@ static int serve_mt(struct bfs_fuse *fs, struct fuse_session *se, unsigned max_t
         return -ENOMEM;
     log_info("serving requests with up to %u threads", max_threads);
     bfs_client_set_wait_hook(fs->client, bfs_loop_blocked, loop, HANDOFF_S);
+    fs->loop = loop;
+    bfs_loop_set_stop_hook(loop, lockops_stop, fs);
     int rc = bfs_loop_run(loop);
+    fs->loop = NULL;
     /* op_destroy still makes calls, after the loop is gone. */
     bfs_client_set_wait_hook(fs->client, NULL, NULL, 0);
     bfs_loop_free(loop);
@@ -420,6 +424,7 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
     }
 
     if (fopts->singlethread) {
+        fs->single_thread = 1;
         rc = fuse_session_loop(se);
     } else if (fopts->clone_fd) {
         /* A /dev/fuse fd per thread is what libfuse's own loop offers. */
@@ -607,12 +612,13 @@ int main(int argc, char **argv)
     fs.open = openfiles_new();
     fs.dirs = dircache_new();
     fs.xattrs = xattrcache_new();
+    fs.locks = lockstate_new();
     /* With writeback caching the kernel owns a file's times and its dirty
      * pages, and with direct_io there are no pages: only plain page caching
      * keeps pages across opens. */
     if (!fs.opts.writeback_cache && !fs.opts.direct_io)
         fs.pages = pagecache_new(PAGECACHE_SLOTS);
-    if (!fs.open || !fs.dirs || !fs.xattrs || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
+    if (!fs.open || !fs.dirs || !fs.xattrs || !fs.locks || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
         fprintf(stderr, PROG ": out of memory\n");
         ret = 1;
         goto out;
@@ -658,6 +664,7 @@ out:
     openfiles_free(fs.open);
     dircache_free(fs.dirs);
     xattrcache_free(fs.xattrs);
+    lockstate_free(fs.locks);
     pagecache_free(fs.pages);
     free(fs.conn_opts);
     free(fopts.mountpoint);

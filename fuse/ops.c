@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "fileops.h"
+#include "lockops.h"
 #include "pagecache.h"
 #include "xattrs.h"
 
@@ -251,16 +253,22 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
         else
             log_warn("the kernel does not offer POSIX ACLs: they are stored, not enforced");
     }
+    /* Locks are the servers' (lockops.h), so that every mount sees them. */
+    if ((conn->capable & FUSE_CAP_POSIX_LOCKS) && (conn->capable & FUSE_CAP_FLOCK_LOCKS))
+        conn->want |= FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS;
+    else
+        log_warn("the kernel does not offer FUSE locks: locks hold for this mount only");
 
     /* Explicit -o max_write=, max_readahead=, ... override the above. */
     if (fs->conn_opts)
         fuse_apply_conn_info_opts(fs->conn_opts, conn);
 
-    log_info("FUSE protocol %u.%u, max_write %u, read-ahead %u, writeback cache %s, ACLs %s",
+    log_info("FUSE protocol %u.%u, max_write %u, read-ahead %u, writeback cache %s, ACLs %s, locks %s",
              conn->proto_major, conn->proto_minor, conn->max_write,
              conn->max_readahead < offered_ra ? conn->max_readahead : offered_ra,
              (conn->want & FUSE_CAP_WRITEBACK_CACHE) ? "on" : "off",
-             (conn->want & FUSE_CAP_POSIX_ACL) ? "enforced" : "not enforced");
+             (conn->want & FUSE_CAP_POSIX_ACL) ? "enforced" : "not enforced",
+             (conn->want & FUSE_CAP_POSIX_LOCKS) ? "cluster-wide" : "local");
 }
 
 /* Called once the session ends (unmount): the kernel will send no more
@@ -622,9 +630,12 @@ static void invalidate_if_recent(struct bfs_fuse *fs, const struct bfs_attr *a, 
 }
 
 /* a: the attributes fetched for this open. */
-static void set_open_flags(const struct bfs_fuse *fs, const struct bfs_attr *a,
+static void set_open_flags(struct bfs_fuse *fs, const struct bfs_attr *a,
                            struct fuse_file_info *fi)
 {
+    /* A handle number of its own: locks remember the open file they came by. */
+    static _Atomic uint64_t next_fh;
+    fi->fh = atomic_fetch_add_explicit(&next_fh, 1, memory_order_relaxed) + 1;
     /* Keep the cached pages only if the file is still the version they hold
      * (pagecache.h); another client may have written it. */
     fi->keep_cache = fs->pages && pagecache_open(fs->pages, a);
@@ -633,9 +644,10 @@ static void set_open_flags(const struct bfs_fuse *fs, const struct bfs_attr *a,
      * page cache, which would put the bytes at its own idea of the end, is
      * bypassed for this handle (with writeback_cache too). */
     fi->direct_io = fs->opts.direct_io || (fi->flags & O_APPEND) ? 1 : 0;
-    /* FLUSH has nothing to do here (see op_flush): spare close() the round
-     * trip. The kernel still flushes with writeback caching, to write pages back. */
-    fi->noflush = 1;
+    /* FLUSH has nothing to do here (see op_flush) unless the file saw locks:
+     * spare close() the round trip. The kernel still flushes with writeback
+     * caching, to write pages back. */
+    fi->noflush = !lockops_want_flush(fs, a->ino);
 }
 
 /* Drops a counted handle of ino (openfiles.h): a release, or an open that failed. */
@@ -832,18 +844,21 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 /* Writes went to the servers as they came (or, with writeback caching, the
  * kernel writes its dirty pages back before it flushes), so there is nothing
- * buffered here to send. Durability is fsync's job. */
+ * buffered here to send. Durability is fsync's job. A close releases the
+ * closing process's POSIX locks of the file. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)ino;
-    (void)fi;
+    int rc = lockops_flush(fs_of(req), ino, fi);
+    if (rc < 0)   /* a lost server has dropped them already */
+        log_warn("flush ino=%" PRIu64 ": releasing locks: %s", (uint64_t)ino, strerror(-rc));
     fuse_reply_err(req, 0);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)fi;
-    release_handle(fs_of(req), ino);
+    struct bfs_fuse *fs = fs_of(req);
+    lockops_release(fs, ino, fi);
+    release_handle(fs, ino);
     fuse_reply_err(req, 0);
 }
 
@@ -1138,4 +1153,7 @@ const struct fuse_lowlevel_ops bfs_fuse_ops = {
     .getxattr = xattrs_op_getxattr,
     .listxattr = xattrs_op_listxattr,
     .removexattr = xattrs_op_removexattr,
+    .getlk = lockops_getlk,
+    .setlk = lockops_setlk,
+    .flock = lockops_flock,
 };

@@ -56,6 +56,9 @@ struct bfs_fuse {
     struct pagecache *pages;     /* file versions in the page cache; NULL: drop pages at every open */
     struct dircache *dirs;       /* directories' group and setgid bit, for new entries */
     struct xattrcache *xattrs;   /* inodes without extended attributes (getxattr with no RPC) */
+    struct lockstate *locks;     /* lock owners and waits of this mount (lockops.h) */
+    void *loop;                  /* fuse/loop.h's loop serving requests, or NULL */
+    int single_thread;           /* -s: one thread serves everything (no lock waits) */
     struct fuse_conn_info_opts *conn_opts;  /* -o max_write=... etc., applied in init */
     struct bfs_fuse_opts opts;
     uint32_t blksize;            /* st_blksize reported: one RPC's worth of data */

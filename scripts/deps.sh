@@ -10,7 +10,8 @@ pkgs=(
     liblmdb-dev                         # metadata store
     fio                                 # I/O benchmarks and integrity tests
     clang libclang-rt-14-dev            # libFuzzer target
-    python3 iproute2 procps psmisc util-linux   # test helpers
+    python3 iproute2 procps psmisc util-linux   # test helpers (flock(1) is util-linux)
+    sqlite3                             # two writers on two mounts (tests/system/locks.sh)
     git rsync vim-tiny                  # real programs on the mount (tests/system/tools.sh)
     attr acl                            # getfattr/setfattr, getfacl/setfacl (tests/system/xattr.sh)
     slurm-wlm munge openmpi-bin         # the job kit under a real Slurm and mpirun (tests/system/jobkit.sh)

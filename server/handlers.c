@@ -741,6 +741,7 @@ static int do_move_lock(struct server *s, struct srv_req *r)
 
 void handlers_conn_gone(struct server *s, uint32_t id)
 {
+    lockreq_conn_gone(s, id);
     if (s->move_lock && s->move_lock_conn == id) {
         log_info("the directory-move lock of intent %llx goes with its connection",
                  (unsigned long long)s->move_lock);
@@ -998,6 +999,10 @@ static int dispatch(struct server *s, struct srv_req *r)
         return do_listxattr(s, r);
     case OP_REMOVEXATTR:
         return xattr_remove(s->meta, a->ino, a->name, a->name_len, bfs_wall_ns(), &r->r.attr);
+    case OP_LOCK:
+        return lockreq_lock(s, r);
+    case OP_LOCK_CANCEL:
+        return lockreq_cancel(s, r);
     default:
         return -ENOSYS;
     }

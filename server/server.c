@@ -31,6 +31,7 @@
 #define SPIN_US 1000            /* default of BENCHFS_SPIN_US: busy-poll after the last request */
 #define YIELD_AFTER_S 20e-6     /* ... yielding the core after this much of it */
 #define SIGNAL_CHECK_S 0.05     /* a busy loop still looks at the signalfd this often */
+#define LOCKS_WAKE_MS 500       /* idle wake-ups while clients hold locks (keepalive) */
 
 struct server_opts {
     const char *registry_dir, *data_dir;
@@ -357,6 +358,7 @@ static void take_signal(struct server *s, int sfd, int *stopping, double *deadli
     registry_unpublish(s->registry_dir, s->node_id, s->nodes);
     if (s->coord)
         coord_shutdown(s->coord);
+    lockreq_stop(s);
     *stopping = 1;
     const char *env = getenv("BENCHFS_DRAIN_TIMEOUT_S");   /* tests: a shorter wait */
     double drain = env && atof(env) > 0 ? atof(env) : DRAIN_TIMEOUT_S;
@@ -424,6 +426,10 @@ static int serve(struct server *s, int sfd)
         /* UCX raises no event when a queued send can go on (no POLLOUT): with
          * replies still queued, sleep only briefly. */
         int timeout = s->sending || s->dying ? 1 : stopping || armed < 0 ? 100 : -1;
+        /* UCX's keepalive runs only when the worker is progressed: with locks
+         * held, wake up to let it find clients that died (and their locks go). */
+        if (timeout < 0 && lockreq_active(s))
+            timeout = LOCKS_WAKE_MS;
         struct epoll_event ev[4];
         int n = epoll_wait(epfd, ev, 4, timeout);
         for (int i = 0; i < n; i++)
@@ -561,6 +567,7 @@ out:
      * (whose callbacks reply through the transport), then the transport (whose
      * unfinished replies hold chunk-store buffers), then the store. */
     coord_stop(s.coord);
+    lockreq_fini(&s);              /* before transport_fini: waiters still get replies */
     if (s.cs)
         chunkstore_drain(s.cs);
     transport_fini(&s);

@@ -16,6 +16,7 @@ struct migration;   /* handlers.c: a small file moving from inline to chunk mode
 struct entry_lock;  /* handlers.c: an entry whose multi-server operation is running */
 struct fence_wait;  /* handlers.c: requests waiting for a directory's fence to go */
 struct coord;       /* coord.h: the coordinator of multi-server operations */
+struct lock_table;  /* locks.h: the byte-range and flock locks of our inodes */
 
 /* A client this server replies to: the server's own endpoint to the client's
  * worker (created at OP_HELLO), so the server learns when the client fails
@@ -26,6 +27,7 @@ struct srv_conn {
     uint32_t id;          /* slot index | generation << 16; 0 is never an id */
     unsigned refs;        /* requests holding this connection */
     int failed;           /* endpoint error or BYE: no more replies, close it */
+    int gone_told;        /* handlers_conn_gone ran: what the client held is gone */
     void *close_req;      /* the ep close in progress */
 };
 
@@ -74,6 +76,8 @@ struct server {
     uint64_t move_lock;                /* node 0: the intent holding the cluster's directory-move
                                           lock (0: free), taken by its coordinator's connection */
     uint32_t move_lock_conn;
+    struct lock_table *lock_table;     /* locks of inodes owned here (NULL until the first) */
+    int locks_stopped;                 /* draining: no more lock waits (lockreq_stop) */
     uint64_t bad_requests;             /* rejected before a handler saw them */
     int closing;                       /* stopping: new requests are refused (server.c) */
     int64_t started_ns;                /* CLOCK_MONOTONIC at start (OP_STATUS's uptime) */
@@ -129,8 +133,10 @@ int fileops_dispatch(struct server *s, struct srv_req *r);
 /* A FALLOCATE piece of chunk 0 whose file had to leave inline mode first, now
  * that it did: 1 or -errno. */
 int fileops_migrated(struct server *s, struct srv_req *r);
-/* Client connection id is gone (transport.c, as it forgets one): what it held goes. */
+/* Client connection id failed or said BYE (transport.c, once, before its
+ * requests are all answered): what it held goes, its waiting requests end. */
 void handlers_conn_gone(struct server *s, uint32_t id);
+
 /* Replays the intents left in the store (at start, once s->coord runs). */
 int handlers_replay(struct server *s);
 /* The coordinator's steps of intent in are over (status: 0 or -errno, -ESHUTDOWN
@@ -138,5 +144,19 @@ int handlers_replay(struct server *s);
  * requests waiting for its entry run. */
 void handlers_intent_finished(struct server *s, const struct meta_intent *in, struct srv_req *r,
                               int status);
+
+/* lockreq.c: the lock requests (OP_LOCK, OP_LOCK_CANCEL) on s->lock_table.
+ * Each returns 0 or -errno to reply now, 1 when the reply comes later (a wait). */
+int lockreq_lock(struct server *s, struct srv_req *r);
+int lockreq_cancel(struct server *s, struct srv_req *r);
+/* Connection id is gone: its locks are released, its waiting requests end. */
+void lockreq_conn_gone(struct server *s, uint32_t id);
+/* The server stops (drain): requests waiting for locks end with -ENOLCK. */
+void lockreq_stop(struct server *s);
+/* At exit (or a harness's restart): the table goes, with every lock. */
+void lockreq_fini(struct server *s);
+/* 1 while some client holds or waits for a lock here: the loop then wakes now
+ * and then, so that UCX's keepalive finds a client that died. */
+int lockreq_active(const struct server *s);
 
 #endif

@@ -100,7 +100,14 @@ void transport_reap(struct server *s)
 {
     for (uint32_t slot = 1; s->dying && slot < s->nconns; slot++) {
         struct srv_conn *c = s->conns[slot];
-        if (!c || !c->failed || c->refs)
+        if (!c || !c->failed)
+            continue;
+        /* Now, not once the last request lets go: a lock waiter holds it. */
+        if (!c->gone_told) {
+            c->gone_told = 1;
+            handlers_conn_gone(s, c->id);
+        }
+        if (c->refs)
             continue;
         if (c->ep && !c->close_req) {
             ucp_request_param_t p = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
@@ -118,7 +125,6 @@ void transport_reap(struct server *s)
             ucp_request_free(c->close_req);
         }
         log_debug("client %u: forgotten", c->id);
-        handlers_conn_gone(s, c->id);
         s->conns[slot] = NULL;
         s->dying--;
         free(c);

@@ -9,6 +9,8 @@
  * Extended attributes: what a getattr, a setxattr and a getxattr cost at the
  * inode's owner, and a create in a directory with a default ACL (inherited on
  * the server that holds the parent, or by the client with one GETXATTR first).
+ * An uncontended lock and unlock pair (fcntl and flock), interleaved with a
+ * GETATTR of the same file as the one-request baseline.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -225,6 +227,34 @@ int main(int argc, char **argv)
             must(bfs_make(cl, p1.ino, src[i], mode, 0, 0, 0, &cih, &a), "create, default ACL");
         }
         report("create file, default ACL, parent elsewhere", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
+    }
+
+    /* locks: an uncontended lock and unlock pair (two requests to the file's
+     * owner), interleaved with a GETATTR of the same file, the one-request
+     * baseline, so that both see the same moments of a noisy machine */
+    pick(d, "l", here, 0, name);
+    must(bfs_create(cl, d, name, S_IFREG | 0644, 0, 0, &a), "create");
+    struct bfs_lock lk = { .ino = a.ino, .owner = 1, .start = 0, .end = BFS_LOCK_EOF,
+                           .pid = (uint32_t)getpid() };
+    for (int flock = 0; flock <= 1; flock++) {
+        double g = 0, l = 0;
+        lk.flock = flock;
+        r0 = requests();
+        for (int i = 0; i < n; i++) {
+            double t1 = (bfs_mono_s() * 1e6);
+            must(bfs_getattr(cl, a.ino, &p1), "getattr");
+            double t2 = (bfs_mono_s() * 1e6);
+            lk.type = BFS_LOCK_WR;
+            must(bfs_lock(cl, &lk, NULL), "lock");
+            lk.type = BFS_LOCK_UN;
+            must(bfs_lock(cl, &lk, NULL), "unlock");
+            g += t2 - t1;
+            l += (bfs_mono_s() * 1e6) - t2;
+        }
+        /* (the loop's requests, less the GETATTRs: one request each) */
+        uint64_t reqs = requests() - r0 - (uint64_t)n;
+        report(flock ? "  getattr, between flocks" : "  getattr, between fcntl locks", n, g, (uint64_t)n);
+        report(flock ? "flock + unlock, uncontended" : "fcntl lock + unlock, uncontended", n, l, reqs);
     }
     free(src);
     free(dst);

@@ -32,6 +32,12 @@
  * orphans and has a root. FUZZ_HANDLERS_STRICT=1 adds: no chunk file of a
  * local inode past its size or outliving it (see chunk_has_owner).
  *
+ * The harness is one client (connection id FZ_CLIENT, every request's); it
+ * goes at the end of each input (handlers_conn_gone, as transport.c tells it),
+ * which ends the lock waits still queued, and the lock table goes with it.
+ * OP_LOCK replies: a type, a conflict's range within [0, BFS_LOCK_EOF], the
+ * granted file's attributes.
+ *
  * Not checked here, as transport.c is not linked (it needs UCX): the client id
  * (request_cb), the key, "bulk only for WRITE and HELLO" and the HELLO size
  * (its static check_request). Requests breaking them reach the handlers here:
@@ -66,6 +72,7 @@
 #define FZ_MAX_REQS   64            /* requests per input */
 #define FZ_DRAIN_MS   10000         /* a request not answered by then is stuck */
 #define FZ_SCAN_EVERY 4096          /* inputs between checks that no chunk file is left */
+#define FZ_CLIENT     1             /* the connection id of every request */
 
 enum { CTL_BATCH = 1, CTL_INO = 2, CTL_DIR = 4, CTL_NAME = 8, CTL_RESTART = 16 };
 enum { RQ_FREE, RQ_PENDING, RQ_ANSWERED };
@@ -143,6 +150,7 @@ static struct {
     unsigned ninos, ndirs;
     uint64_t next_ino;              /* what the first CREATE of an input gets */
     struct server s;
+    struct srv_conn conn;           /* the one client */
     unsigned nreqs, inputs;
     uint8_t state[FZ_MAX_REQS];
     uint16_t ops[FZ_MAX_REQS];
@@ -287,6 +295,18 @@ static void check_success(const struct srv_req *r)
     case OP_READDIR:
         check_readdir(r);
         return;
+    case OP_LOCK:
+        if (m->mode > BFS_LOCK_WR || ((a->flags & BFS_LOCK_TEST) && m->mode != BFS_LOCK_UN &&
+                                      (m->off > m->size || m->size > BFS_LOCK_EOF)))
+            fail("LOCK: reply type %u range [%llu, %llu]", m->mode, (unsigned long long)m->off,
+                 (unsigned long long)m->size);
+        if (a->mode != BFS_LOCK_UN && !(a->flags & BFS_LOCK_TEST) && m->attr.ino &&
+            m->attr.ino != a->ino)
+            fail("LOCK of %#llx: attr of %#llx", (unsigned long long)a->ino,
+                 (unsigned long long)m->attr.ino);
+        if (m->attr.ino)
+            check_attr("LOCK", &m->attr);
+        break;
     case OP_COUNTERS:
         if (r->rdata_len != OP_MAX * 8 || m->len != OP_MAX)
             fail("COUNTERS: %zu bytes", r->rdata_len);
@@ -446,6 +466,7 @@ static void server_reset(void)
     G.s.chunk_size = FZ_CHUNK;
     G.s.data_dir = G.dir;
     G.s.cs = cs;
+    G.conn = (struct srv_conn){ .srv = &G.s, .id = FZ_CLIENT };
 }
 
 static void open_meta(int again)
@@ -479,6 +500,7 @@ static void restart(void)
     struct bfs_attr a;
     int rc;
     drain();
+    lockreq_fini(&G.s);   /* in memory only: a restart loses every lock (waits end) */
     chunkstore_close(G.s.cs);
     close_meta();
     open_meta(1);
@@ -603,6 +625,7 @@ static void deliver(uint8_t ctl, const struct bfs_req_hdr *h, const uint8_t *arg
     r->id = h->id;
     r->op = h->op;
     r->data_buf = r->rdata_buf = -1;
+    r->conn = &G.conn;
     q->seq = G.nreqs++;
     G.state[q->seq] = RQ_PENDING;
     G.ops[q->seq] = h->op;
@@ -656,6 +679,9 @@ static size_t run_record(const uint8_t *p, size_t n)
 static void end_input(void)
 {
     drain();
+    /* The client goes: its lock waits end, its locks (and the table) go. */
+    handlers_conn_gone(&G.s, G.conn.id);
+    lockreq_fini(&G.s);
     for (unsigned i = 0; i < G.nreqs; i++)
         if (G.state[i] == RQ_PENDING)
             fail("request %u (%s) of this input was never answered", i, proto_op_name(G.ops[i]));
@@ -1070,6 +1096,31 @@ static void generate(const char *dir, uint64_t next)
         q(g, 0, OP_GETATTR, .ino = BFS_ROOT_INO);
         q(g, 0, OP_CREATE, .parent = BFS_ROOT_INO, NM("x"), .mode = S_IFREG);
         q(g, 0, OP_LOOKUP, .parent = BFS_ROOT_INO, NM("d0"));
+    });
+    SEED("locks", {   /* owners 1..3 of the one client; [off, size] inclusive */
+        q(g, 0, OP_LOCK, .ino = O(F1), .cookie = 1, .off = 0, .size = BFS_LOCK_EOF,
+          .mode = BFS_LOCK_WR);
+        q(g, 0, OP_LOCK, .ino = O(F1), .cookie = 1, .off = 10, .size = 19, .mode = BFS_LOCK_UN);
+        q(g, 0, OP_LOCK, .ino = O(F1), .cookie = 2, .off = 12, .size = 13, .mode = BFS_LOCK_RD,
+          .flags = BFS_LOCK_TEST);
+        q(g, 0, OP_LOCK, .ino = O(F1), .cookie = 2, .off = 5, .size = 15, .mode = BFS_LOCK_RD);
+        q(g, CTL_BATCH, OP_LOCK, .ino = O(F1), .cookie = 2, .off = 5, .size = 15,
+          .mode = BFS_LOCK_RD, .flags = BFS_LOCK_WAIT, .intent = 7);
+        q(g, CTL_BATCH, OP_LOCK, .ino = O(F1), .cookie = 3, .off = 30, .size = 30,
+          .mode = BFS_LOCK_WR, .flags = BFS_LOCK_WAIT, .intent = 8);
+        q(g, 0, OP_LOCK_CANCEL, .ino = O(F1), .intent = 8);
+        q(g, 0, OP_LOCK_CANCEL, .ino = O(F1), .intent = 9);
+        q(g, 0, OP_LOCK, .ino = O(F1), .cookie = 3, .off = 0, .size = 0, .mode = BFS_LOCK_WR,
+          .flags = BFS_LOCK_WAIT, .intent = 9);
+        q(g, 0, OP_LOCK, .ino = O(F1), .cookie = 1, .off = 0, .size = BFS_LOCK_EOF,
+          .mode = BFS_LOCK_UN);
+        q(g, 0, OP_LOCK, .ino = O(D0), .cookie = 4, .off = 0, .size = BFS_LOCK_EOF,
+          .mode = BFS_LOCK_WR, .flags = BFS_LOCK_FLOCK);
+        q(g, CTL_BATCH, OP_LOCK, .ino = O(D0), .cookie = 5, .off = 0, .size = BFS_LOCK_EOF,
+          .mode = BFS_LOCK_RD, .flags = BFS_LOCK_FLOCK | BFS_LOCK_WAIT, .intent = 10);
+        q(g, CTL_RESTART, OP_LOCK, .ino = O(F2), .cookie = 6, .off = 1, .size = 0,
+          .mode = BFS_LOCK_RD);
+        q(g, 0, OP_LOCK, .ino = REMOTE_INO(5), .cookie = 6, .mode = BFS_LOCK_RD);
     });
     SEED("substitute", {
         q(g, CTL_INO, OP_GETATTR, .ino = 6);
