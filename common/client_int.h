@@ -1,15 +1,71 @@
 /* client_int.h - what the client library's files share beyond client.h:
- * client.c (connections, namespace and data calls) and client_locks.c (locks). */
+ *   client.c        connections, sending and waiting (reconnects, -EBUSY retries),
+ *                   calls on every node, statfs and counters, open/close;
+ *   client_ns.c     the namespace: lookup, attributes, create, link, unlink,
+ *                   rename, readdir (each one request to the entry's server;
+ *                   multi-server operations are the servers', server/coord.h);
+ *   client_data.c   the data path: reads and writes striped over the chunks;
+ *   client_xattr.c  extended attributes, at the inode's owner;
+ *   client_locks.c  locks; fileops.c  append, fallocate, seek, copy.
+ * Every function here is thread-safe, as the library's (client.h). */
 #ifndef BENCHFS_CLIENT_INT_H
 #define BENCHFS_CLIENT_INT_H
 
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
 #include "client.h"
 
+#define WINDOW 4                /* data RPCs one call keeps in flight */
+#define DIR_SLOTS 4096          /* inodes known to be directories (a power of two) */
+#define COOKIE_NODE_SHIFT 56    /* readdir cookies: node index in the top 8 bits */
+
+struct bfs_client {
+    char registry_dir[PATH_MAX];
+    uint32_t nodes, chunk_size;
+    double rpc_timeout_s;
+    struct rpc_client *rpc;
+    pthread_mutex_t reconnect_lock;
+    uint32_t *pids;             /* by node: the server process connected to (registry) */
+    _Atomic unsigned char *locked;   /* by node: a lock was granted there (client_locks.c) */
+    /* Inode numbers seen as directories (direct-mapped; 0: empty). A type never
+     * changes and numbers are never reused, so an entry never goes stale: a
+     * removed directory is refused by the servers (its tombstones). */
+    _Atomic uint64_t dirs[DIR_SLOTS];
+};
+
+/* client.c */
+/* Sends calls (reconnecting to nodes that were lost) and waits for all: a
+ * transport error or 0 (see each call's status); -ESTALE for a node outside
+ * the cluster. */
+int client_run(struct bfs_client *c, struct rpc_call *calls, size_t n);
+/* One call: its status or a transport error. */
+int client_run1(struct bfs_client *c, struct rpc_call *call);
+/* client_run1, tried again after a growing pause while the server answers
+ * -EBUSY (another multi-server operation holds what it needs), within the RPC
+ * timeout. */
+int client_run1_busy(struct bfs_client *c, struct rpc_call *call);
+/* op with args on every node but skip (UINT32_MAX: all): the first error, or 0. */
+int client_on_all_nodes(struct bfs_client *c, uint32_t skip, uint32_t op, const struct bfs_msg *args);
 /* One call the server answers when it can (rpc_run_wait: no deadline), after
  * reconnecting to its node if it was lost. The call's status or a transport error. */
 int client_run_wait(struct bfs_client *c, struct rpc_call *call);
 /* A lock was granted at node: should the client connect to it anew later, it
  * logs that those locks are gone. Any thread. */
 void client_note_lock(struct bfs_client *c, uint32_t node);
+
+/* client_ns.c */
+/* 0 and *len for a valid entry name; -ENAMETOOLONG, -EINVAL (empty). */
+int client_check_name(const char *name, size_t *len);
+/* Prepares op on entry (parent, name), addressed to the server that holds it. */
+int client_prep_entry(struct bfs_client *c, struct rpc_call *call, uint32_t op, uint64_t parent,
+                      const char *name);
+/* SETATTR at ino's owner (off: where a SIZE_GROW write began), then what a
+ * size change means for the chunks on other nodes. */
+int client_setattr_call(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct bfs_attr *in,
+                        uint64_t off, struct bfs_attr *out);
+/* An inode lost its last link on its owner: its chunks on the other nodes go too. */
+void client_remove_remote_chunks(struct bfs_client *c, uint64_t ino, uint64_t size);
 
 #endif

@@ -61,14 +61,14 @@ EOF
 # (Waits for these jobs only: the servers are background jobs of this shell too.)
 jobs_=()
 for c in 1 3; do
-    tmo 120 "$BIN/tests/system/test_dataops" append "$T/m$c" "$T/n$c" 2>&1 | label "append, $c" >"$T/out.a$c" &
+    tmo 300 "$BIN/tests/system/test_dataops" append "$T/m$c" "$T/n$c" 2>&1 | label "append, $c" >"$T/out.a$c" &
     jobs_+=($!)
     tmo 120 "$BIN/tests/system/test_dataops" fs "$T/m$c" "$T/reg$c" 2>&1 | label "$c" >"$T/out.f$c" &
     jobs_+=($!)
     sparse_tools "$T/n$c" "$c" 2>&1 | label "tools, $c" >"$T/out.t$c" &
     jobs_+=($!)
 done
-tmo 120 "$BIN/tests/system/test_dataops" append "$T/w1" "$T/m1" 2>&1 | label "append, writeback_cache" >"$T/out.aw" &
+tmo 300 "$BIN/tests/system/test_dataops" append "$T/w1" "$T/m1" 2>&1 | label "append, writeback_cache" >"$T/out.aw" &
 jobs_+=($!)
 wait "${jobs_[@]}"
 for c in 1 3; do
