@@ -88,13 +88,14 @@ test-stress: all
 
 # The fuzz targets need clang's libFuzzer. fuzz_proto links only the protocol code;
 # fuzz_handlers the handlers, metadata and chunk stores (UCX headers, no UCX library:
-# it defines what handlers.c needs from transport.c itself).
+# it defines what the handlers need from transport.c itself).
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror
 FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.c
 build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
 FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/fileops.c server/gone.c \
+              server/handlers_data.c server/handlers_ns.c \
               server/lockreq.c server/locks.c \
               server/status.c server/xattr_store.c common/proto.c common/placement.c common/log.c \
               common/acl.c common/xattr.c

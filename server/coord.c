@@ -453,7 +453,7 @@ static int rename_commit(struct coord *c, const struct meta_intent *in, uint64_t
 }
 
 /* Takes (take 1) or gives back the cluster's directory-move lock at node 0
- * (handlers.c, do_move_lock). wait: until it is free (a replay must finish);
+ * (handlers_ns.c, handle_move_lock). wait: until it is free (a replay must finish);
  * otherwise -EBUSY when another move holds it (the client tries again). */
 static int move_lock(struct coord *c, const struct meta_intent *in, int take, int wait)
 {

@@ -73,12 +73,13 @@ static int inline_have(struct server *s, uint64_t ino, size_t *have)
  * turn (no other request runs in between: appends never overlap), and stores the
  * bytes at once when they fit one chunk of its own; otherwise the client writes
  * them at the offset it was given, by the ordinary write path. */
-static int do_append(struct server *s, struct srv_req *r)
+int fileops_append(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a, after;
     uint64_t len = r->a.len;
     /* A reservation alone may be larger than one RPC's data (the client writes it). */
-    if (!owner(s, r->a.ino) || len == 0 || (r->data_len && r->data_len != len))
+    /* (r->a.ino is ours: the handlers' table checks it, H_OWNER) */
+    if (len == 0 || (r->data_len && r->data_len != len))
         return -EINVAL;
     int rc = file_attr(s, r->a.ino, &a);
     if (rc < 0)
@@ -154,7 +155,7 @@ int fileops_migrated(struct server *s, struct srv_req *r)
     return falloc_chunk(s, r);
 }
 
-static int do_fallocate(struct server *s, struct srv_req *r)
+int fileops_fallocate(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
     size_t have;
@@ -266,7 +267,7 @@ static int seek_hole(struct server *s, struct srv_req *r, int inl, size_t have)
     return 0;
 }
 
-static int do_seek(struct server *s, struct srv_req *r)
+int fileops_seek(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
     size_t have = 0;
@@ -296,7 +297,7 @@ static void copy_read_done(void *arg, ssize_t res)
         srv_reply(r, rc);
 }
 
-static int do_copy(struct server *s, struct srv_req *r)
+int fileops_copy(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
     uint64_t src = r->a.parent, sidx = r->a.cookie, soff = r->a.size, len = r->a.len;
@@ -313,8 +314,7 @@ static int do_copy(struct server *s, struct srv_req *r)
         rc = file_attr(s, src, &a);
     if (rc < 0)
         return rc;
-    r->data = chunkstore_buf_get(s->cs, len, &r->data_buf);
-    if (!r->data && !(r->data = malloc(len)))
+    if (!(r->data = handlers_buf_get(s, len, &r->data_buf)))
         return -ENOMEM;
     r->data_len = len;
     if (owner(s, src) && sidx == 0) {
@@ -326,20 +326,4 @@ static int do_copy(struct server *s, struct srv_req *r)
     }
     rc = chunkstore_read(s->cs, src, sidx, soff, r->data, r->data_buf, len, copy_read_done, r);
     return rc < 0 ? rc : 1;
-}
-
-int fileops_dispatch(struct server *s, struct srv_req *r)
-{
-    switch (r->op) {
-    case OP_APPEND:
-        return do_append(s, r);
-    case OP_FALLOCATE:
-        return do_fallocate(s, r);
-    case OP_SEEK:
-        return do_seek(s, r);
-    case OP_COPY:
-        return do_copy(s, r);
-    default:
-        return -ENOSYS;
-    }
 }

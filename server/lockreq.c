@@ -48,7 +48,8 @@ int lockreq_lock(struct server *s, struct srv_req *r)
 {
     const struct bfs_msg *a = &r->a;
     unsigned flags = a->flags;
-    if (bfs_ino_node(a->ino) != s->node_id || a->mode > BFS_LOCK_WR ||
+    /* (a->ino is ours: the handlers' table checks it, H_OWNER) */
+    if (a->mode > BFS_LOCK_WR ||
         (flags & ~(unsigned)(BFS_LOCK_FLOCK | BFS_LOCK_WAIT | BFS_LOCK_TEST)) ||
         ((flags & BFS_LOCK_WAIT) && (flags & BFS_LOCK_TEST)))
         return -EINVAL;

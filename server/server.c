@@ -327,7 +327,7 @@ static unsigned run_once(struct server *s)
         if (s->closing && r->op != OP_BYE)
             srv_reply(r, -ESHUTDOWN);   /* the client library takes it as a lost server */
         else
-            handle_request(s, r);
+            transport_run(s, r);
     }
     work += (unsigned)chunkstore_poll(s->cs);
     chunkstore_flush(s->cs);

@@ -1,7 +1,8 @@
 /* server_int.h - the storage server's state, shared by its own files only:
  * server.c (startup, event loop, shutdown), transport.c (UCX requests and
- * replies), handlers.c (what each RPC does), fileops.c (append, fallocate, seek,
- * copy). */
+ * replies, connections), handlers.c (the table of what each RPC does; the ops
+ * themselves there, in handlers_data.c, handlers_ns.c: handlers_int.h),
+ * fileops.c (append, fallocate, seek, copy), lockreq.c (locks). */
 #ifndef BENCHFS_SERVER_INT_H
 #define BENCHFS_SERVER_INT_H
 
@@ -12,9 +13,9 @@
 #include "meta.h"
 
 struct server;
-struct migration;   /* handlers.c: a small file moving from inline to chunk mode */
-struct entry_lock;  /* handlers.c: an entry whose multi-server operation is running */
-struct fence_wait;  /* handlers.c: requests waiting for a directory's fence to go */
+struct migration;   /* handlers_data.c: a small file moving from inline to chunk mode */
+struct entry_lock;  /* handlers_ns.c: an entry whose multi-server operation is running */
+struct fence_wait;  /* handlers_ns.c: requests waiting for a directory's fence to go */
 struct coord;       /* coord.h: the coordinator of multi-server operations */
 struct lock_table;  /* locks.h: the byte-range and flock locks of our inodes */
 
@@ -42,11 +43,11 @@ struct srv_req {
     struct bfs_msg a;                  /* request fields; strings point into args */
     void *data;                        /* request bulk (WRITE payload) */
     size_t data_len;
-    int data_buf;                      /* chunkstore buffer index, -1: malloc'd */
+    int data_buf;                      /* handlers_buf_get's buffer index, -1: malloc'd */
     struct bfs_msg r;                  /* reply fields */
     void *rdata;                       /* reply bulk */
     size_t rdata_len;
-    int rdata_buf;                     /* chunkstore buffer index, -1: malloc'd */
+    int rdata_buf;                     /* handlers_buf_get's buffer index, -1: malloc'd */
     struct srv_req *next;              /* ready queue / free list */
     uint8_t args[BFS_MAX_ARGS_LEN];
     uint8_t rhdr[BFS_REP_HDR_LEN + BFS_MAX_ARGS_LEN];
@@ -68,7 +69,7 @@ struct server {
     uint32_t nconns;
     uint16_t conn_generation;          /* makes a reused slot's id differ from the last */
     unsigned dying;                    /* connections failed and not yet closed */
-    struct migration *migrations;      /* inline -> chunk moves in progress (handlers.c) */
+    struct migration *migrations;      /* inline -> chunk moves in progress (handlers_data.c) */
     struct entry_lock *locks;          /* entries of intents this node coordinates */
     struct fence_wait *fence_waits;    /* by fenced directory */
     struct coord *coord;               /* NULL on a single server */
@@ -99,11 +100,12 @@ int transport_init(struct server *s);
 void transport_fini(struct server *s);
 /* Closes and frees failed connections; call from the loop, outside callbacks. */
 void transport_reap(struct server *s);
-/* OP_HELLO: connects back to the client at the worker address in r's bulk and
- * makes r->conn that connection; 0 or -errno. OP_BYE: forgets the client. */
-int transport_hello(struct server *s, struct srv_req *r);
-void transport_bye(struct srv_req *r);
 struct srv_req *transport_next_ready(struct server *s);
+/* Runs ready request r (from transport_next_ready) and counts it (OP_COUNTERS):
+ * connection requests are the transport's (OP_HELLO connects back to the client
+ * at the worker address in r's bulk, OP_BYE forgets the client), the rest goes
+ * to handle_request. r is answered now or later, never lost. */
+void transport_run(struct server *s, struct srv_req *r);
 /* Sends the reply (status, and on success r's fields for the op plus rdata)
  * and releases the request once UCX is done with it. */
 void srv_reply(struct srv_req *r, int status);
@@ -117,8 +119,17 @@ void server_crash_point(const char *where);
  * sends can be seen to work. */
 int server_fault(const char *what);
 
-/* handlers.c */
+/* handlers.c: runs r (not HELLO or BYE) through the table of handlers; r is
+ * answered now or later (-ENOSYS for an opcode without a handler). */
 void handle_request(struct server *s, struct srv_req *r);
+
+/* handlers_data.c: request bulk (a WRITE's payload, a READ's reply): a
+ * registered chunk-store buffer when one of len bytes is free (*buf gets its
+ * index), else malloc'd memory (*buf -1); NULL when out of memory. The
+ * transport and the handlers take bulk only through these. */
+void *handlers_buf_get(struct server *s, size_t len, int *buf);
+/* Gives back p from handlers_buf_get with its buf (NULL, -1 is fine). */
+void handlers_buf_put(struct server *s, void *p, int buf);
 /* The write path of OP_WRITE for r's a.ino, a.idx, a.off and data (inline data,
  * migration, chunk file; the owner raises the size and counts the bytes): 0 or
  * -errno to reply now, 1 when the reply comes from a completion. */
@@ -128,15 +139,19 @@ int handlers_write(struct server *s, struct srv_req *r);
  * 1 (r is answered later) or -errno. */
 int handlers_migrate(struct server *s, struct srv_req *r);
 
-/* fileops.c: OP_APPEND, OP_FALLOCATE, OP_SEEK, OP_COPY; returns as handlers_write. */
-int fileops_dispatch(struct server *s, struct srv_req *r);
+/* fileops.c: OP_APPEND (a.ino is ours: the table checks it), OP_FALLOCATE,
+ * OP_SEEK, OP_COPY; each returns as handlers_write. */
+int fileops_append(struct server *s, struct srv_req *r);
+int fileops_fallocate(struct server *s, struct srv_req *r);
+int fileops_seek(struct server *s, struct srv_req *r);
+int fileops_copy(struct server *s, struct srv_req *r);
 /* A FALLOCATE piece of chunk 0 whose file had to leave inline mode first, now
  * that it did: 1 or -errno. */
 int fileops_migrated(struct server *s, struct srv_req *r);
-/* Client connection id failed or said BYE (transport.c, once, before its
- * requests are all answered): what it held goes, its waiting requests end. */
+/* handlers_ns.c: client connection id failed or said BYE (transport.c, once,
+ * before its requests are all answered): what it held goes (its locks, the
+ * directory-move lock), its waiting requests end. */
 void handlers_conn_gone(struct server *s, uint32_t id);
-
 /* Replays the intents left in the store (at start, once s->coord runs). */
 int handlers_replay(struct server *s);
 /* The coordinator's steps of intent in are over (status: 0 or -errno, -ESHUTDOWN
@@ -145,7 +160,8 @@ int handlers_replay(struct server *s);
 void handlers_intent_finished(struct server *s, const struct meta_intent *in, struct srv_req *r,
                               int status);
 
-/* lockreq.c: the lock requests (OP_LOCK, OP_LOCK_CANCEL) on s->lock_table.
+/* lockreq.c: the lock requests (OP_LOCK, OP_LOCK_CANCEL) on s->lock_table
+ * (OP_LOCK's a.ino is ours: the table of handlers checks it).
  * Each returns 0 or -errno to reply now, 1 when the reply comes later (a wait). */
 int lockreq_lock(struct server *s, struct srv_req *r);
 int lockreq_cancel(struct server *s, struct srv_req *r);

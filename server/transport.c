@@ -1,6 +1,7 @@
 /* transport.c - the server's side of the wire: receive requests (checked before
- * anything uses them), fetch their bulk, queue them for the handlers, and send
- * replies on the server's own endpoint to each client (see proto.h, OP_HELLO). */
+ * anything uses them), fetch their bulk, queue them for the handlers, answer the
+ * connection requests (OP_HELLO, OP_BYE) itself, and send replies on the
+ * server's own endpoint to each client (see proto.h, OP_HELLO). */
 #include "server_int.h"
 
 #include <errno.h>
@@ -42,7 +43,9 @@ static struct srv_conn *conn_get(struct server *s, uint32_t id)
     return c;
 }
 
-int transport_hello(struct server *s, struct srv_req *r)
+/* OP_HELLO: connects back to the client at the worker address in r's bulk and
+ * makes r->conn that connection; 0 or -errno. */
+static int conn_hello(struct server *s, struct srv_req *r)
 {
     uint32_t slot;
     for (slot = 1; slot < s->nconns && s->conns[slot]; slot++)
@@ -87,7 +90,8 @@ int transport_hello(struct server *s, struct srv_req *r)
     return 0;
 }
 
-void transport_bye(struct srv_req *r)
+/* OP_BYE: the client goes. */
+static void conn_bye(struct srv_req *r)
 {
     /* Replying still works: the endpoint closes once the reply has gone. */
     if (r->conn && !r->conn->failed) {
@@ -153,19 +157,11 @@ static struct srv_req *req_alloc(struct server *s)
     return r;
 }
 
-static void release_buf(struct server *s, void *buf, int idx)
-{
-    if (idx >= 0)
-        chunkstore_buf_put(s->cs, idx);
-    else
-        free(buf);
-}
-
 static void req_release(struct srv_req *r)
 {
     struct server *s = r->srv;
-    release_buf(s, r->data, r->data_buf);
-    release_buf(s, r->rdata, r->rdata_buf);
+    handlers_buf_put(s, r->data, r->data_buf);
+    handlers_buf_put(s, r->rdata, r->rdata_buf);
     conn_put(r->conn);
     r->next = s->free_reqs;
     s->free_reqs = r;
@@ -186,6 +182,26 @@ struct srv_req *transport_next_ready(struct server *s)
             s->ready_tail = NULL;
     }
     return r;
+}
+
+void transport_run(struct server *s, struct srv_req *r)
+{
+    if (r->op > 0 && r->op < OP_MAX)
+        s->counters[r->op]++;
+    switch (r->op) {
+    case OP_HELLO:
+        log_debug("request %llu: HELLO", (unsigned long long)r->id);
+        srv_reply(r, conn_hello(s, r));
+        break;
+    case OP_BYE:
+        log_debug("request %llu: BYE from client %u", (unsigned long long)r->id,
+                  r->conn ? r->conn->id : 0);
+        conn_bye(r);
+        srv_reply(r, 0);
+        break;
+    default:
+        handle_request(s, r);
+    }
 }
 
 static void reply_done_cb(void *request, ucs_status_t status, void *user_data)
@@ -326,8 +342,7 @@ static ucs_status_t request_cb(void *arg, const void *header, size_t header_leng
 
     /* Write payloads land in a registered io_uring buffer when one is free. */
     r->data_len = length;
-    r->data = chunkstore_buf_get(s->cs, length, &r->data_buf);
-    if (!r->data && !(r->data = malloc(length))) {
+    if (!(r->data = handlers_buf_get(s, length, &r->data_buf))) {
         srv_reply(r, -ENOMEM);
         return UCS_OK;
     }

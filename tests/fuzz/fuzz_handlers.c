@@ -1,5 +1,5 @@
 /* fuzz_handlers.c - libFuzzer target for the server's request handlers
- * (server/handlers.c) over a real metadata store (LMDB) and chunk store
+ * (server/handlers.c, handlers_data.c, handlers_ns.c) over a real metadata store (LMDB) and chunk store
  * (io_uring) in a temporary data directory, without UCX.
  *
  * Input: a sequence of records, each a request as the wire carries it:
@@ -7,7 +7,8 @@
  * The header's own lengths delimit a record, as the AM header and data lengths
  * do on the wire; a header that does not decode, or a short input, ends the
  * sequence. Each record is decoded with proto_req_hdr_decode/proto_args_decode
- * as transport.c does and goes to handle_request in a struct srv_req. The
+ * as transport.c does and goes, as transport_run sends it, to handle_request in
+ * a struct srv_req (HELLO and BYE, the transport's own, are answered here). The
  * header's version field is taken as the current one, so the corpus outlives
  * version bumps (fuzz_proto covers the check). ctl bits, harness only:
  *   CTL_BATCH    do not wait for this request's completion before the next,
@@ -180,21 +181,7 @@ static void must(int rc, const char *what)
         fail("setup: %s: %s", what, strerror(-rc));
 }
 
-/* ---- what handlers.c needs from transport.c ---- */
-
-int transport_hello(struct server *s, struct srv_req *r)
-{
-    (void)s;
-    if (!r->data_len)
-        return -ECONNREFUSED;   /* no worker address to connect back to */
-    r->r.client = 1;
-    return 0;
-}
-
-void transport_bye(struct srv_req *r)
-{
-    (void)r;
-}
+/* ---- what the handlers need from transport.c and server.c ---- */
 
 void server_crash_point(const char *where)
 {
@@ -221,15 +208,26 @@ void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req 
 static void req_free(struct fz_req *q)
 {
     struct srv_req *r = &q->r;
-    if (r->data_buf >= 0)
-        chunkstore_buf_put(G.s.cs, r->data_buf);
-    else
-        free(r->data);
-    if (r->rdata_buf >= 0)
-        chunkstore_buf_put(G.s.cs, r->rdata_buf);
-    else
-        free(r->rdata);
+    handlers_buf_put(&G.s, r->data, r->data_buf);
+    handlers_buf_put(&G.s, r->rdata, r->rdata_buf);
     free(q);
+}
+
+/* Runs r as transport_run does: counted; the connection requests answered as
+ * the transport would without UCX (a HELLO with no worker address cannot be
+ * connected back to), the rest by the handlers. */
+static void run(struct srv_req *r)
+{
+    if (r->op > 0 && r->op < OP_MAX)
+        G.s.counters[r->op]++;
+    if (r->op == OP_HELLO) {
+        r->r.client = FZ_CLIENT;
+        srv_reply(r, r->data_len ? 0 : -ECONNREFUSED);
+    } else if (r->op == OP_BYE) {
+        srv_reply(r, 0);
+    } else {
+        handle_request(&G.s, r);
+    }
 }
 
 static void check_readdir(const struct srv_req *r)
@@ -640,14 +638,13 @@ static void deliver(uint8_t ctl, const struct bfs_req_hdr *h, const uint8_t *arg
     substitute(ctl, &r->a);
     if (h->data_len) {   /* a registered buffer when one is free, as transport */
         r->data_len = h->data_len;
-        r->data = chunkstore_buf_get(G.s.cs, h->data_len, &r->data_buf);
-        if (!r->data && !(r->data = malloc(h->data_len)))
+        if (!(r->data = handlers_buf_get(&G.s, h->data_len, &r->data_buf)))
             fail("out of memory");
         memcpy(r->data, bulk, h->data_len);
     }
     if (r->op == OP_WRITE || r->op == OP_APPEND || r->op == OP_FALLOCATE || r->op == OP_COPY)
         note_written(r->a.ino);
-    handle_request(&G.s, r);
+    run(r);
 }
 
 /* One record; returns its length, or 0 when the rest cannot be framed. */
