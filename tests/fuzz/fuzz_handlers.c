@@ -40,9 +40,9 @@
  * granted file's attributes.
  *
  * Not checked here, as transport.c is not linked (it needs UCX): the client id
- * (request_cb), the key, "bulk only for WRITE and HELLO" and the HELLO size
- * (its static check_request). Requests breaking them reach the handlers here:
- * a superset of what the server lets through.
+ * (request_cb), the key and the HELLO size (its static check_request): requests
+ * breaking them reach the handlers here, a superset of what the server lets
+ * through. Bulk an op does not take is refused here as there (proto_req_data_max).
  *
  * Build: make fuzz. Run: build/fuzz/fuzz_handlers tests/fuzz/corpus-handlers;
  * BENCHFS_LOG=trace shows each request and reply. The seed corpus names seeded inodes by
