@@ -35,17 +35,6 @@ static int mine(const struct server *s, uint64_t ino, uint64_t idx)
     return place_chunk(ino, idx, s->nodes) == s->node_id;
 }
 
-/* The owner's attributes of a regular file: -EISDIR, -EINVAL for other types. */
-static int file_attr(struct server *s, uint64_t ino, struct bfs_attr *a)
-{
-    int rc = meta_getattr(s->meta, ino, a);
-    if (rc == 0 && S_ISDIR(a->mode))
-        return -EISDIR;
-    if (rc == 0 && !S_ISREG(a->mode))
-        return -EINVAL;
-    return rc;
-}
-
 /* A piece of one chunk: in-chunk offset and length within it, chunk index within off_t. */
 static int check_piece(const struct server *s, uint64_t idx, uint64_t off, uint64_t len)
 {
@@ -81,7 +70,7 @@ int fileops_append(struct server *s, struct srv_req *r)
     /* (r->a.ino is ours: the handlers' table checks it, H_OWNER) */
     if (len == 0 || (r->data_len && r->data_len != len))
         return -EINVAL;
-    int rc = file_attr(s, r->a.ino, &a);
+    int rc = handlers_file_attr(s, r->a.ino, &a);
     if (rc < 0)
         return rc;
     if (a.size > (uint64_t)INT64_MAX - len)
@@ -169,7 +158,7 @@ int fileops_fallocate(struct server *s, struct srv_req *r)
                                   : -EINVAL;
     int rc = check_piece(s, r->a.idx, r->a.off, r->a.size);
     if (rc == 0 && owner(s, r->a.ino))
-        rc = file_attr(s, r->a.ino, &a);
+        rc = handlers_file_attr(s, r->a.ino, &a);
     if (rc < 0)
         return rc;
     /* No chunk file past the file's last chunk (the client does not ask for one). */
@@ -277,7 +266,7 @@ int fileops_seek(struct server *s, struct srv_req *r)
     if (r->a.off >= r->a.size)
         return 0;   /* nothing at or after off: not found */
     if (owner(s, r->a.ino)) {
-        if ((rc = file_attr(s, r->a.ino, &a)) < 0 || (rc = inl = inline_have(s, r->a.ino, &have)) < 0)
+        if ((rc = handlers_file_attr(s, r->a.ino, &a)) < 0 || (rc = inl = inline_have(s, r->a.ino, &have)) < 0)
             return rc;
     }
     return r->a.flags == SEEK_DATA ? seek_data(s, r, inl, have) : seek_hole(s, r, inl, have);
@@ -311,7 +300,7 @@ int fileops_copy(struct server *s, struct srv_req *r)
     if (rc == 0 && (!mine(s, src, sidx) || !mine(s, r->a.ino, r->a.idx)))
         rc = -EXDEV;
     if (rc == 0 && owner(s, src))
-        rc = file_attr(s, src, &a);
+        rc = handlers_file_attr(s, src, &a);
     if (rc < 0)
         return rc;
     if (!(r->data = handlers_buf_get(s, len, &r->data_buf)))

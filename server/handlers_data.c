@@ -46,19 +46,23 @@ static int check_io(const struct server *s, int write, uint64_t idx, uint64_t of
     return 0;
 }
 
-/* Only the owner knows a file's size and type; other nodes trust the client.
- * Only a regular file has data: a directory is -EISDIR, anything else (symlink,
+/* Only a regular file has data: a directory is -EISDIR, anything else (symlink,
  * FIFO, socket, device) -EINVAL, so their I/O never reaches the chunk store. */
-static int owner_attr(struct server *s, uint64_t ino, struct bfs_attr *a)
+int handlers_file_attr(struct server *s, uint64_t ino, struct bfs_attr *a)
 {
-    if (!ino_local(s, ino))
-        return 1;
     int rc = meta_getattr(s->meta, ino, a);
     if (rc == 0 && S_ISDIR(a->mode))
         return -EISDIR;
     if (rc == 0 && !S_ISREG(a->mode))
         return -EINVAL;
     return rc;
+}
+
+/* Only the owner knows a file's size and type (0, or -errno); other nodes trust
+ * the client (1). */
+static int owner_attr(struct server *s, uint64_t ino, struct bfs_attr *a)
+{
+    return ino_local(s, ino) ? handlers_file_attr(s, ino, a) : 1;
 }
 
 static void read_done(void *arg, ssize_t res)

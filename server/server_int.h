@@ -130,6 +130,9 @@ void handle_request(struct server *s, struct srv_req *r);
 void *handlers_buf_get(struct server *s, size_t len, int *buf);
 /* Gives back p from handlers_buf_get with its buf (NULL, -1 is fine). */
 void handlers_buf_put(struct server *s, void *p, int buf);
+/* The owner's attributes of regular file ino into *a: 0, -EISDIR (a directory),
+ * -EINVAL (any other type: no data), or meta_getattr's -errno. */
+int handlers_file_attr(struct server *s, uint64_t ino, struct bfs_attr *a);
 /* The write path of OP_WRITE for r's a.ino, a.idx, a.off and data (inline data,
  * migration, chunk file; the owner raises the size and counts the bytes): 0 or
  * -errno to reply now, 1 when the reply comes from a completion. */
