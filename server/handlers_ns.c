@@ -17,8 +17,6 @@
 #include "../common/log.h"
 #include "../common/placement.h"
 
-static int remove_chunks_later(struct server *s, uint64_t ino, uint64_t size);
-
 /* ---- multi-server operations (coord.h) ----
  *
  * The entry of an intent this node coordinates is locked while its steps run:
@@ -223,6 +221,8 @@ int handlers_replay(struct server *s)
         log_info("replaying %zu multi-server operations left by the last run", n);
     return rc < 0 ? rc : (int)n;
 }
+
+/* ---- the namespace ops ---- */
 
 /* Reports what happened to an inode that lost an entry or a link (d, when rc is
  * 0); frees its chunks here when it is gone (the client asks the other nodes for
