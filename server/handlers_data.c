@@ -163,9 +163,8 @@ static int write_chunk(struct server *s, struct srv_req *r)
  * From the copy to the switch, the chunk 0 of the file must not change or be read
  * from the chunk store: requests that would touch it (the table's H_CHUNK0*
  * entries, handlers.c) wait in the migration's queue and run, in arrival order,
- * once it is over. Migrations are
- * rare and short and the server is single-threaded: a list of them (in struct
- * server) does. */
+ * once it is over. Migrations are rare and short and the server is
+ * single-threaded: a list of them (in struct server) does. */
 
 struct migration {
     struct server *s;
@@ -184,6 +183,8 @@ static struct migration *find_migration(const struct server *s, uint64_t ino)
     return mg;
 }
 
+/* The last step, on success or failure: r is answered (or its own write goes
+ * on), then the deferred requests run as if they arrived now. */
 static void migration_end(struct migration *mg, int rc)
 {
     struct server *s = mg->s;
