@@ -79,6 +79,10 @@ $(BUILD)/tests/unit/test_where: $(call obj,tools/stage/where.c)
 $(BUILD)/tests/unit/test_lockowners: $(call obj,fuse/lockowners.c)
 # ... and benchfs-fsck's checker (pure: tested on synthetic tables).
 $(BUILD)/tests/unit/test_fsck: $(call obj,$(FSCK_CHECK_SRC))
+# The chunk store's fd cache is a pure data structure: its test links that object only.
+$(BUILD)/tests/unit/test_fdcache: $(BUILD)/obj/tests/unit/test_fdcache.o $(call obj,server/fdcache.c) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 test: all
 	BUILD=$(BUILD) tests/run.sh
@@ -94,8 +98,9 @@ FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.
 build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
-FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/chunkstore.c server/fileops.c server/gone.c \
+FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/fileops.c server/gone.c \
               server/handlers_data.c server/handlers_ns.c \
+              server/chunkstore.c server/chunkfiles.c server/fdcache.c server/syncgroup.c \
               server/lockreq.c server/locks.c \
               server/status.c server/xattr_store.c common/proto.c common/placement.c common/log.c \
               common/acl.c common/xattr.c

@@ -1,41 +1,23 @@
-/* chunkstore.c - see chunkstore.h.
- *
- * On-disk layout (a format: do not change it casually):
- *   DATA/chunks/XX/<ino as %016llx>.<idx as %llu>
- * XX is the top byte of a 64-bit mix (place_mix64) of ino, in hex. All chunks
- * of one file share a directory, and any inode numbering (sequential, node id in
- * the high bits) spreads evenly over the 256 directories.
+/* chunkstore.c - see chunkstore.h: the io_uring ring, the ops in flight, the
+ * registered buffers, and read, write, fallocate and seek. Elsewhere: the fd
+ * cache (fdcache.c), fsync groups (syncgroup.c), naming, removing and listing
+ * chunk files (chunkfiles.c).
  *
  * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache (a
- * blocking openat on a miss), queue an SQE whose user_data is a struct op, and
- * return. chunkstore_poll reaps CQEs, resubmits short I/O and runs the callback.
- * Ops that finish without I/O (missing chunk, nothing to sync) go on the done
- * list, which poll runs first; the eventfd is bumped so the owner wakes up.
- *
- * fd cache: a hash table (ino, idx) -> entry. An entry in use by an op holds a
- * reference and is never closed; only idle entries sit on the LRU list and can be
- * evicted. An entry whose chunk file was removed is taken out of the table at
- * once ("dead": no later op can find it) and closed when its last op finishes.
- *
- * Eviction only closes the fd: a flush there would stall the event loop on the
- * disk for every new file once the cache is full. A chunk closed with unsynced
- * data goes into the unsynced set (per ino, a sorted array of idx) and the next
- * fsync of its ino opens it again to sync it; a chunk is in the cache or in the
- * set, never both. The set is bounded: when full, one syncfs puts everything on
- * disk and empties it.
+ * blocking openat on a miss), queue an SQE whose user_data is a struct cs_op,
+ * and return. chunkstore_poll reaps CQEs, resubmits short I/O and runs the
+ * callback. Ops that finish without I/O (missing chunk, nothing to sync) go on
+ * the done list, which poll runs first.
  *
  * With IORING_SETUP_SINGLE_ISSUER the thread that calls chunkstore_open must be
  * the thread that runs the event loop.
  */
-#include "chunkstore.h"
+#include "chunkstore_int.h"
 
 #include "../common/log.h"
-#include "../common/placement.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,463 +27,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define NBUCKETS 256
 #define REAP_BATCH 64
 #define MAX_REG_BUFFERS 16384        /* kernel's IORING_MAX_REG_BUFFERS */
 #define MAX_BUFFER_SIZE (1u << 30)   /* kernel's limit per registered buffer */
-#define UNSYNCED_MAX 65536           /* chunks in the unsynced set before a syncfs */
-#define UNSYNCED_BUCKETS 16384       /* hash of ino for the unsynced set */
-#define SYNC_OPEN_MAX 64             /* evicted chunk files one fsync has open at once */
 #define WRITEBACK_MIN (256u << 10)   /* writes this large start their write-out at once */
-
-struct fd_ent {
-    uint64_t ino, idx;
-    int fd;
-    unsigned refs;          /* ops using fd: never closed while > 0 */
-    bool dirty;             /* written since its last sync */
-    bool dead;              /* out of the table (chunk removed, or sync_only): close at refs 0 */
-    bool sync_only;         /* opened by an fsync to sync an evicted chunk */
-    bool in_lru;
-    struct fd_ent *hnext;           /* hash chain */
-    struct fd_ent *prev, *next;     /* LRU of idle entries, most recent first */
-};
-
-/* The chunks of one ino evicted from the fd cache with unsynced data. Sorted, so
- * truncate cuts the tail and lookups are binary searches. */
-struct unsynced {
-    uint64_t ino;
-    struct unsynced *next;  /* hash chain */
-    uint64_t *idx;
-    uint32_t n, cap;
-};
-
-enum op_kind { OP_READ, OP_WRITE, OP_SYNC, OP_SYNC_PART, OP_WRITEBACK, OP_FALLOC };
-
-struct op {
-    enum op_kind kind;
-    struct fd_ent *ent;     /* READ/WRITE/WRITEBACK, and SYNC_PART of a chunk file */
-    char *buf;
-    size_t len, done;
-    uint64_t off;
-    int buf_index;
-    ssize_t res;            /* SYNC: first error; done list: the result */
-    unsigned pending;       /* SYNC: parts not completed (+1 while queueing) */
-    int bucket;             /* SYNC_PART of a bucket dir, else -1 */
-    struct op *parent;      /* SYNC_PART: its SYNC */
-    struct unsynced *todo;  /* SYNC: evicted chunks of the ino, not opened yet */
-    uint32_t todo_pos;      /* SYNC: next one in todo */
-    unsigned nopen;         /* SYNC: parts on sync_only entries in flight */
-    unsigned sync_flags;    /* SYNC: IORING_FSYNC_DATASYNC or 0 */
-    chunk_cb cb;
-    void *arg;
-    struct op *next;        /* done list, free pool */
-};
-
-struct chunkstore {
-    struct io_uring ring;
-    bool ring_ok;
-    int efd;
-    int dirfd;                          /* DATA/chunks */
-    char *path;                         /* DATA/chunks, for log lines */
-    int bucket_fd[NBUCKETS];            /* opened when first synced */
-    bool bucket_dirty[NBUCKETS];        /* names created/removed since its last sync */
-    struct chunkstore_opts o;
-
-    char *bufmem;
-    size_t buf_stride;
-    bool registered;
-    bool *buf_used;
-    int *buf_free;
-    unsigned nfree;
-
-    struct fd_ent **table;
-    size_t table_mask;
-    unsigned nent;                      /* entries in the table */
-    struct fd_ent *lru_head, *lru_tail;
-    struct unsynced **uns;              /* UNSYNCED_BUCKETS chains, by ino */
-    unsigned nuns;                      /* chunks in the unsynced set */
-
-    struct op *done_head, *done_tail;
-    struct op *pool;
-    unsigned inflight;                  /* user ops whose callback has not run */
-    unsigned sqes_out;                  /* SQEs queued or in the kernel, not reaped */
-    bool resubmitted;                   /* poll queued SQEs itself: submit them */
-    bool wrote;                         /* anything to sync at close */
-};
-
-/* ---- naming ---- */
-
-static int bucket_of(uint64_t ino)
-{
-    return (int)(place_mix64(ino) >> 56);
-}
-
-int chunkstore_bucket(uint64_t ino)
-{
-    return bucket_of(ino);
-}
-
-/* Exactly what chunk_name writes: 16 hex digits, a dot, a decimal index. */
-int chunkstore_name_parse(const char *name, uint64_t *ino, uint64_t *idx)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = name[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return -EINVAL;
-        v = v << 4 | (uint64_t)d;
-    }
-    if (name[16] != '.' || name[17] < '0' || name[17] > '9' || (name[17] == '0' && name[18]))
-        return -EINVAL;
-    uint64_t x = 0;
-    for (const char *p = name + 17; *p; p++) {
-        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
-            return -EINVAL;
-        x = x * 10 + (uint64_t)(*p - '0');
-    }
-    *ino = v;
-    *idx = x;
-    return 0;
-}
-
-/* Name relative to DATA/chunks; 2 + 1 + 16 + 1 + 20 + NUL fits in 48. */
-static void chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
-{
-    snprintf(name, size, "%02x/%016llx.%llu", bucket_of(ino), (unsigned long long)ino,
-             (unsigned long long)idx);
-}
-
-/* ---- fd cache ---- */
-
-static size_t ent_hash(const struct chunkstore *cs, uint64_t ino, uint64_t idx)
-{
-    return (size_t)place_mix64(ino ^ (idx * 0x9e3779b97f4a7c15ULL)) & cs->table_mask;
-}
-
-static struct fd_ent *ent_find(struct chunkstore *cs, uint64_t ino, uint64_t idx)
-{
-    for (struct fd_ent *e = cs->table[ent_hash(cs, ino, idx)]; e; e = e->hnext)
-        if (e->ino == ino && e->idx == idx)
-            return e;
-    return NULL;
-}
-
-static void lru_remove(struct chunkstore *cs, struct fd_ent *e)
-{
-    if (!e->in_lru)
-        return;
-    if (e->prev) e->prev->next = e->next; else cs->lru_head = e->next;
-    if (e->next) e->next->prev = e->prev; else cs->lru_tail = e->prev;
-    e->prev = e->next = NULL;
-    e->in_lru = false;
-}
-
-static void lru_push(struct chunkstore *cs, struct fd_ent *e)
-{
-    e->prev = NULL;
-    e->next = cs->lru_head;
-    if (cs->lru_head) cs->lru_head->prev = e; else cs->lru_tail = e;
-    cs->lru_head = e;
-    e->in_lru = true;
-}
-
-static void table_remove(struct chunkstore *cs, struct fd_ent *e)
-{
-    struct fd_ent **pp = &cs->table[ent_hash(cs, e->ino, e->idx)];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    cs->nent--;
-    lru_remove(cs, e);
-}
-
-static void ent_free(struct fd_ent *e)
-{
-    close(e->fd);
-    free(e);
-}
-
-/* ---- unsynced set ---- */
-
-/* The link that points to ino's record, or the NULL link ending its chain. */
-static struct unsynced **uns_slot(struct chunkstore *cs, uint64_t ino)
-{
-    struct unsynced **pp = &cs->uns[place_mix64(ino) & (UNSYNCED_BUCKETS - 1)];
-    while (*pp && (*pp)->ino != ino)
-        pp = &(*pp)->next;
-    return pp;
-}
-
-/* The first position in u->idx holding an index >= idx. */
-static uint32_t uns_pos(const struct unsynced *u, uint64_t idx)
-{
-    uint32_t lo = 0, hi = u->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (u->idx[mid] < idx)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Keeps the first n indexes of the record *pp points to; frees it if none is left. */
-static void uns_cut(struct chunkstore *cs, struct unsynced **pp, uint32_t n)
-{
-    struct unsynced *u = *pp;
-    cs->nuns -= u->n - n;
-    u->n = n;
-    if (n)
-        return;
-    *pp = u->next;
-    free(u->idx);
-    free(u);
-}
-
-static void uns_clear(struct chunkstore *cs)
-{
-    for (size_t h = 0; h < UNSYNCED_BUCKETS; h++)
-        while (cs->uns[h])
-            uns_cut(cs, &cs->uns[h], 0);
-}
-
-/* Puts everything written on disk at once (blocking) so the set can be emptied:
- * the way out when it cannot take one more chunk. */
-static int uns_syncfs(struct chunkstore *cs, const char *why)
-{
-    log_info("chunkstore: %s; syncfs of %s instead of syncing %u evicted chunks one by one",
-             why, cs->path, cs->nuns);
-    if (syncfs(cs->dirfd) < 0) {
-        int r = -errno;
-        log_error("chunkstore: syncfs of %s: %s", cs->path, strerror(errno));
-        return r;   /* keep the set: the next fsync of each ino still tries */
-    }
-    uns_clear(cs);
-    return 0;
-}
-
-/* Remembers that chunk (ino, idx), not in the fd cache, has unsynced data. */
-static void uns_add(struct chunkstore *cs, uint64_t ino, uint64_t idx)
-{
-    if (cs->nuns >= UNSYNCED_MAX && uns_syncfs(cs, "unsynced set full") == 0)
-        return;   /* the chunk's data is on disk too */
-    struct unsynced **pp = uns_slot(cs, ino), *u = *pp;
-    if (!u) {
-        if (!(u = calloc(1, sizeof *u)))
-            goto nomem;
-        u->ino = ino;
-        *pp = u;
-    }
-    uint32_t i = uns_pos(u, idx);
-    if (i < u->n && u->idx[i] == idx)
-        return;
-    if (u->n == u->cap) {
-        uint32_t cap = u->cap ? 2 * u->cap : 4;
-        uint64_t *a = realloc(u->idx, cap * sizeof *a);
-        if (!a) {
-            if (!u->n)
-                uns_cut(cs, pp, 0);
-            goto nomem;
-        }
-        u->idx = a;
-        u->cap = cap;
-    }
-    memmove(&u->idx[i + 1], &u->idx[i], (u->n - i) * sizeof *u->idx);
-    u->idx[i] = idx;
-    u->n++;
-    cs->nuns++;
-    return;
-nomem:
-    uns_syncfs(cs, "out of memory for the unsynced set");
-}
-
-/* Takes chunk (ino, idx) out of the set; true if it was there. */
-static bool uns_take(struct chunkstore *cs, uint64_t ino, uint64_t idx)
-{
-    struct unsynced **pp = uns_slot(cs, ino), *u = *pp;
-    if (!u)
-        return false;
-    uint32_t i = uns_pos(u, idx);
-    if (i == u->n || u->idx[i] != idx)
-        return false;
-    memmove(&u->idx[i], &u->idx[i + 1], (u->n - i - 1) * sizeof *u->idx);
-    uns_cut(cs, pp, u->n - 1);
-    return true;
-}
-
-/* Drops the chunks of ino with idx >= from (their files are being removed). */
-static void uns_drop(struct chunkstore *cs, uint64_t ino, uint64_t from)
-{
-    struct unsynced **pp = uns_slot(cs, ino);
-    if (*pp)
-        uns_cut(cs, pp, uns_pos(*pp, from));
-}
-
-/* Takes ino's record out of the set, for an fsync to work through; NULL if none. */
-static struct unsynced *uns_detach(struct chunkstore *cs, uint64_t ino)
-{
-    struct unsynced **pp = uns_slot(cs, ino), *u = *pp;
-    if (u) {
-        *pp = u->next;
-        cs->nuns -= u->n;
-    }
-    return u;
-}
-
-/* The data of chunk (ino, idx) may not be on disk (its sync failed or was not
- * queued): the next fsync of ino must sync it, through its cached fd if it has
- * one, else through the set. (A removed chunk leaves a stale entry there, which
- * that fsync drops when the open finds no file.) */
-static void mark_unsynced(struct chunkstore *cs, uint64_t ino, uint64_t idx)
-{
-    struct fd_ent *e = ent_find(cs, ino, idx);
-    if (e)
-        e->dirty = true;
-    else
-        uns_add(cs, ino, idx);
-}
-
-/* Closes an idle entry without syncing it (see the top of the file). */
-static void ent_evict(struct chunkstore *cs, struct fd_ent *e)
-{
-    table_remove(cs, e);
-    if (e->dirty)
-        uns_add(cs, e->ino, e->idx);
-    ent_free(e);
-}
-
-static void cache_trim(struct chunkstore *cs)
-{
-    while (cs->nent > cs->o.fd_cache && cs->lru_tail)
-        ent_evict(cs, cs->lru_tail);
-}
-
-static void ent_ref(struct chunkstore *cs, struct fd_ent *e)
-{
-    if (e->refs++ == 0)
-        lru_remove(cs, e);
-}
-
-static void ent_put(struct chunkstore *cs, struct fd_ent *e)
-{
-    if (--e->refs)
-        return;
-    if (e->dead) {
-        ent_free(e);
-        return;
-    }
-    lru_push(cs, e);
-    cache_trim(cs);
-}
-
-/* Opens chunk (ino, idx) read-write (an fd opened for a read may serve a write
- * later). With create, a new file is made with O_EXCL so we know its bucket
- * directory changed and must be synced. */
-static int chunk_open(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create)
-{
-    char name[48];
-    chunk_name(name, sizeof name, ino, idx);
-    for (;;) {
-        int fd = openat(cs->dirfd, name, O_RDWR | O_CLOEXEC);
-        if (fd >= 0)
-            return fd;
-        if (errno == ENOENT && create) {
-            fd = openat(cs->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-            if (fd >= 0) {
-                cs->bucket_dirty[bucket_of(ino)] = true;
-                cs->wrote = true;
-                return fd;
-            }
-            if (errno == EEXIST)
-                continue;
-        }
-        if ((errno == EMFILE || errno == ENFILE) && cs->lru_tail) {
-            /* Out of fds: give back an idle cached one and try again. */
-            ent_evict(cs, cs->lru_tail);
-            continue;
-        }
-        int r = -errno;
-        if (r != -ENOENT)
-            log_error("chunkstore: open %s/%s: %s", cs->path, name, strerror(-r));
-        return r;
-    }
-}
-
-/* The cached entry of (ino, idx), opened if needed, with a reference taken. */
-static int ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
-                   struct fd_ent **out)
-{
-    struct fd_ent *e = ent_find(cs, ino, idx);
-    if (e) {
-        ent_ref(cs, e);
-        *out = e;
-        return 0;
-    }
-    e = calloc(1, sizeof *e);
-    if (!e)
-        return -ENOMEM;
-    int fd = chunk_open(cs, ino, idx, create);
-    if (fd < 0) {
-        free(e);
-        return fd;
-    }
-    e->ino = ino;
-    e->idx = idx;
-    e->fd = fd;
-    e->refs = 1;
-    /* Evicted unsynced earlier: the sync it owes is now this fd's to do (fsync
-     * flushes the file, whichever fd wrote). */
-    e->dirty = uns_take(cs, ino, idx);
-    size_t h = ent_hash(cs, ino, idx);
-    e->hnext = cs->table[h];
-    cs->table[h] = e;
-    cs->nent++;
-    cache_trim(cs);   /* if every entry is in use, the cache grows for a while */
-    *out = e;
-    return 0;
-}
-
-/* Takes e out of the table: closed now if idle, else when its last op finishes. */
-static void ent_drop(struct chunkstore *cs, struct fd_ent *e)
-{
-    table_remove(cs, e);
-    if (e->refs)
-        e->dead = true;
-    else
-        ent_free(e);
-}
-
-/* Takes the entries of ino with from <= idx < end out of the table. A short
- * range is looked up index by index (an unlink must not cost a walk over the
- * whole cache); a long one walks the table. */
-static void cache_invalidate(struct chunkstore *cs, uint64_t ino, uint64_t from, uint64_t end)
-{
-    if (cs->nent == 0 || end <= from)
-        return;
-    if (end - from <= cs->table_mask) {
-        for (uint64_t idx = from; idx < end; idx++) {
-            struct fd_ent *e = ent_find(cs, ino, idx);
-            if (e)
-                ent_drop(cs, e);
-        }
-        return;
-    }
-    for (size_t h = 0; h <= cs->table_mask; h++) {
-        for (struct fd_ent *e = cs->table[h], *next; e; e = next) {
-            next = e->hnext;
-            if (e->ino == ino && e->idx >= from && e->idx < end)
-                ent_drop(cs, e);
-        }
-    }
-}
 
 /* ---- ops ---- */
 
-static struct op *op_new(struct chunkstore *cs, enum op_kind kind, chunk_cb cb, void *arg)
+struct cs_op *cs_op_new(struct chunkstore *cs, enum cs_op_kind kind, chunk_cb cb, void *arg)
 {
-    struct op *op = cs->pool;
+    struct cs_op *op = cs->pool;
     if (op)
         cs->pool = op->next;
     else if (!(op = malloc(sizeof *op)))
@@ -515,7 +50,7 @@ static struct op *op_new(struct chunkstore *cs, enum op_kind kind, chunk_cb cb, 
     return op;
 }
 
-static void op_free(struct chunkstore *cs, struct op *op)
+void cs_op_free(struct chunkstore *cs, struct cs_op *op)
 {
     if (!op)
         return;
@@ -524,14 +59,14 @@ static void op_free(struct chunkstore *cs, struct op *op)
 }
 
 /* Runs a user op's callback; returns 1 (a callback ran). */
-static int op_finish(struct chunkstore *cs, struct op *op, ssize_t res)
+int cs_op_finish(struct chunkstore *cs, struct cs_op *op, ssize_t res)
 {
     if (op->ent)
-        ent_put(cs, op->ent);
+        fdcache_put(&cs->fdc, op->ent);
     cs->inflight--;
     chunk_cb cb = op->cb;
     void *arg = op->arg;
-    op_free(cs, op);
+    cs_op_free(cs, op);
     if (cb)
         cb(arg, res);
     return 1;
@@ -539,7 +74,7 @@ static int op_finish(struct chunkstore *cs, struct op *op, ssize_t res)
 
 /* Finishes op from the next chunkstore_poll: callbacks never run inside the
  * call that queued them. */
-static void done_push(struct chunkstore *cs, struct op *op, ssize_t res)
+void cs_done_push(struct chunkstore *cs, struct cs_op *op, ssize_t res)
 {
     op->res = res;
     op->next = NULL;
@@ -552,18 +87,18 @@ static void done_push(struct chunkstore *cs, struct op *op, ssize_t res)
 static int done_run(struct chunkstore *cs)
 {
     /* Take the list: ops that callbacks finish early wait for the next poll. */
-    struct op *op = cs->done_head;
+    struct cs_op *op = cs->done_head;
     cs->done_head = cs->done_tail = NULL;
     int n = 0;
     while (op) {
-        struct op *next = op->next;
-        n += op_finish(cs, op, op->res);
+        struct cs_op *next = op->next;
+        n += cs_op_finish(cs, op, op->res);
         op = next;
     }
     return n;
 }
 
-static void maybe_submit(struct chunkstore *cs)
+void cs_maybe_submit(struct chunkstore *cs)
 {
     if (io_uring_sq_ready(&cs->ring) < cs->o.submit_depth)
         return;
@@ -572,7 +107,7 @@ static void maybe_submit(struct chunkstore *cs)
         log_warn("chunkstore: io_uring_submit: %s", strerror(-r));
 }
 
-static struct io_uring_sqe *get_sqe(struct chunkstore *cs)
+struct io_uring_sqe *cs_get_sqe(struct chunkstore *cs)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&cs->ring);
     if (!sqe) {
@@ -586,9 +121,9 @@ static struct io_uring_sqe *get_sqe(struct chunkstore *cs)
 }
 
 /* Queues the part of a read or write not done yet. */
-static int op_queue_io(struct chunkstore *cs, struct op *op)
+static int op_queue_io(struct chunkstore *cs, struct cs_op *op)
 {
-    struct io_uring_sqe *sqe = get_sqe(cs);
+    struct io_uring_sqe *sqe = cs_get_sqe(cs);
     if (!sqe)
         return -EBUSY;
     char *p = op->buf + op->done;
@@ -596,7 +131,7 @@ static int op_queue_io(struct chunkstore *cs, struct op *op)
     uint64_t off = op->off + op->done;
     int fd = op->ent->fd;
     bool fixed = op->buf_index >= 0 && cs->registered;
-    if (op->kind == OP_READ) {
+    if (op->kind == CS_READ) {
         if (fixed)
             io_uring_prep_read_fixed(sqe, fd, p, n, off, op->buf_index);
         else
@@ -609,7 +144,7 @@ static int op_queue_io(struct chunkstore *cs, struct op *op)
     }
     io_uring_sqe_set_data(sqe, op);
     cs->sqes_out++;
-    maybe_submit(cs);
+    cs_maybe_submit(cs);
     return 0;
 }
 
@@ -622,67 +157,35 @@ static void start_writeback(struct chunkstore *cs, struct fd_ent *e, uint64_t of
 {
     if (len < WRITEBACK_MIN)
         return;
-    struct op *op = op_new(cs, OP_WRITEBACK, NULL, NULL);
-    struct io_uring_sqe *sqe = op ? get_sqe(cs) : NULL;
+    struct cs_op *op = cs_op_new(cs, CS_WRITEBACK, NULL, NULL);
+    struct io_uring_sqe *sqe = op ? cs_get_sqe(cs) : NULL;
     if (!sqe) {
-        op_free(cs, op);
+        cs_op_free(cs, op);
         return;
     }
-    ent_ref(cs, e);   /* the fd stays open until the kernel is done with it */
+    fdcache_ref(&cs->fdc, e);   /* the fd stays open until the kernel is done with it */
     op->ent = e;
     io_uring_prep_sync_file_range(sqe, e->fd, (unsigned)len, off, SYNC_FILE_RANGE_WRITE);
     io_uring_sqe_set_data(sqe, op);
     cs->sqes_out++;
-    maybe_submit(cs);
-}
-
-static void sync_evicted(struct chunkstore *cs, struct op *p);
-
-static int sync_part_done(struct chunkstore *cs, struct op *part, int res)
-{
-    struct op *p = part->parent;
-    if (res < 0) {
-        if (part->ent) {
-            log_error("chunkstore: fsync of chunk ino %016llx idx %llu: %s",
-                      (unsigned long long)part->ent->ino, (unsigned long long)part->ent->idx,
-                      strerror(-res));
-            mark_unsynced(cs, part->ent->ino, part->ent->idx);   /* a later fsync tries again */
-        } else if (part->bucket >= 0) {
-            log_error("chunkstore: fsync of %s/%02x: %s", cs->path, part->bucket, strerror(-res));
-            cs->bucket_dirty[part->bucket] = true;
-        } else {
-            log_error("chunkstore: fsync of extra fd: %s", strerror(-res));
-        }
-        if (!p->res)
-            p->res = res;
-    }
-    if (part->ent) {
-        if (part->ent->sync_only)
-            p->nopen--;
-        ent_put(cs, part->ent);   /* closes a sync_only fd */
-    }
-    op_free(cs, part);
-    sync_evicted(cs, p);   /* the fd slot is free for the next evicted chunk */
-    if (--p->pending)
-        return 0;
-    return op_finish(cs, p, p->res);
+    cs_maybe_submit(cs);
 }
 
 /* Handles one CQE; returns how many callbacks ran (0 or 1). */
-static int op_complete(struct chunkstore *cs, struct op *op, int res)
+static int op_complete(struct chunkstore *cs, struct cs_op *op, int res)
 {
-    if (op->kind == OP_SYNC_PART)
-        return sync_part_done(cs, op, res);
-    if (op->kind == OP_WRITEBACK) {
+    if (op->kind == CS_SYNC_PART)
+        return cs_sync_part_done(cs, op, res);
+    if (op->kind == CS_WRITEBACK) {
         if (res < 0)
             log_debug("chunkstore: write-out of chunk ino %016llx idx %llu: %s",
                       (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx,
                       strerror(-res));
-        ent_put(cs, op->ent);
-        op_free(cs, op);
+        fdcache_put(&cs->fdc, op->ent);
+        cs_op_free(cs, op);
         return 0;
     }
-    if (op->kind == OP_FALLOC) {
+    if (op->kind == CS_FALLOC) {
         if (res >= 0) {   /* blocks changed: the next fsync of the ino flushes them */
             op->ent->dirty = true;
             cs->wrote = true;
@@ -692,18 +195,18 @@ static int op_complete(struct chunkstore *cs, struct op *op, int res)
                       (unsigned long long)op->ent->idx, (unsigned long long)op->off, op->len,
                       strerror(-res));
         }
-        return op_finish(cs, op, res < 0 ? res : 0);
+        return cs_op_finish(cs, op, res < 0 ? res : 0);
     }
-    const char *what = op->kind == OP_READ ? "read" : "write";
+    const char *what = op->kind == CS_READ ? "read" : "write";
     if (res == -EINTR || res == -EAGAIN)
         goto again;
     if (res < 0) {
         log_error("chunkstore: %s of chunk ino %016llx idx %llu off %llu len %zu: %s", what,
                   (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx,
                   (unsigned long long)(op->off + op->done), op->len - op->done, strerror(-res));
-        return op_finish(cs, op, res);
+        return cs_op_finish(cs, op, res);
     }
-    if (op->kind == OP_WRITE) {
+    if (op->kind == CS_WRITE) {
         /* Set on completion, not on queueing, so an fsync queued meanwhile,
          * which clears the flag, cannot hide this write from the next fsync. */
         op->ent->dirty = true;
@@ -711,7 +214,7 @@ static int op_complete(struct chunkstore *cs, struct op *op, int res)
         if (res == 0) {
             log_error("chunkstore: write of chunk ino %016llx idx %llu wrote nothing",
                       (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx);
-            return op_finish(cs, op, -EIO);
+            return cs_op_finish(cs, op, -EIO);
         }
         op->done += (size_t)res;
     } else if (res == 0) {
@@ -722,9 +225,9 @@ static int op_complete(struct chunkstore *cs, struct op *op, int res)
         op->done += (size_t)res;
     }
     if (op->done == op->len) {
-        if (op->kind == OP_WRITE)
+        if (op->kind == CS_WRITE)
             start_writeback(cs, op->ent, op->off, op->len);
-        return op_finish(cs, op, (ssize_t)op->len);
+        return cs_op_finish(cs, op, (ssize_t)op->len);
     }
 again:;
     int r = op_queue_io(cs, op);   /* short I/O: queue the rest */
@@ -732,7 +235,7 @@ again:;
         log_error("chunkstore: cannot requeue %s of chunk ino %016llx idx %llu: %s", what,
                   (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx,
                   strerror(-r));
-        return op_finish(cs, op, r);
+        return cs_op_finish(cs, op, r);
     }
     cs->resubmitted = true;
     return 0;
@@ -741,7 +244,7 @@ again:;
 static int reap(struct chunkstore *cs)
 {
     struct io_uring_cqe *cqes[REAP_BATCH];
-    struct op *ops[REAP_BATCH];
+    struct cs_op *ops[REAP_BATCH];
     int res[REAP_BATCH];
     int ran = 0;
     unsigned n;
@@ -874,19 +377,7 @@ static int buffers_init(struct chunkstore *cs)
 
 static void destroy(struct chunkstore *cs)
 {
-    if (cs->table) {
-        for (size_t h = 0; h <= cs->table_mask; h++) {
-            for (struct fd_ent *e = cs->table[h], *next; e; e = next) {
-                next = e->hnext;
-                ent_free(e);
-            }
-        }
-        free(cs->table);
-    }
-    if (cs->uns) {
-        uns_clear(cs);
-        free(cs->uns);
-    }
+    fdcache_destroy(&cs->fdc);
     for (int b = 0; b < NBUCKETS; b++)
         if (cs->bucket_fd[b] >= 0)
             close(cs->bucket_fd[b]);
@@ -902,7 +393,7 @@ static void destroy(struct chunkstore *cs)
     if (cs->dirfd >= 0)
         close(cs->dirfd);
     while (cs->pool) {
-        struct op *op = cs->pool;
+        struct cs_op *op = cs->pool;
         cs->pool = op->next;
         free(op);
     }
@@ -911,6 +402,21 @@ static void destroy(struct chunkstore *cs)
     free(cs->buf_free);
     free(cs->path);
     free(cs);
+}
+
+/* The fd cache's way out when its unsynced set is full: everything written on
+ * disk at once (blocking), so the set can be emptied. */
+static int syncfs_all(void *arg, const char *why, unsigned n)
+{
+    struct chunkstore *cs = arg;
+    log_info("chunkstore: %s; syncfs of %s instead of syncing %u evicted chunks one by one",
+             why, cs->path, n);
+    if (syncfs(cs->dirfd) < 0) {
+        int r = -errno;
+        log_error("chunkstore: syncfs of %s: %s", cs->path, strerror(errno));
+        return r;   /* the set is kept: the next fsync of each ino still tries */
+    }
+    return 0;
 }
 
 static int opts_check(const struct chunkstore_opts *in, struct chunkstore_opts *o)
@@ -955,15 +461,10 @@ int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, st
     cs->efd = cs->dirfd = -1;
     for (int b = 0; b < NBUCKETS; b++)
         cs->bucket_fd[b] = -1;
-    size_t nb = 16;
-    while (nb < 2 * (size_t)o.fd_cache)
-        nb *= 2;
-    cs->table = calloc(nb, sizeof *cs->table);
-    cs->table_mask = nb - 1;
-    cs->uns = calloc(UNSYNCED_BUCKETS, sizeof *cs->uns);
+    int fr = fdcache_init(&cs->fdc, o.fd_cache, syncfs_all, cs);
     if (asprintf(&cs->path, "%s/chunks", data_dir) < 0)
         cs->path = NULL;
-    if (!cs->table || !cs->uns || !cs->path) {
+    if (fr < 0 || !cs->path) {
         r = -ENOMEM;
         goto fail;
     }
@@ -1115,14 +616,14 @@ static int io_check(struct chunkstore *cs, const char *what, uint64_t ino, uint6
     return 0;
 }
 
-static int io_start(struct chunkstore *cs, enum op_kind kind, uint64_t ino, uint64_t idx,
+static int io_start(struct chunkstore *cs, enum cs_op_kind kind, uint64_t ino, uint64_t idx,
                     uint64_t off, void *buf, int buf_index, size_t len, chunk_cb cb, void *arg)
 {
-    bool rd = kind == OP_READ;
+    bool rd = kind == CS_READ;
     int r = io_check(cs, rd ? "read" : "write", ino, idx, off, buf, buf_index, len);
     if (r < 0)
         return r;
-    struct op *op = op_new(cs, kind, cb, arg);
+    struct cs_op *op = cs_op_new(cs, kind, cb, arg);
     if (!op)
         return -ENOMEM;
     op->buf = buf;
@@ -1131,15 +632,15 @@ static int io_start(struct chunkstore *cs, enum op_kind kind, uint64_t ino, uint
     op->off = off;
     if (!len) {
         cs->inflight++;
-        done_push(cs, op, 0);
+        cs_done_push(cs, op, 0);
         return 0;
     }
-    r = ent_get(cs, ino, idx, !rd, &op->ent);
+    r = cs_ent_get(cs, ino, idx, !rd, &op->ent);
     if (r == -ENOENT && rd) {
         /* No chunk file: the chunk was never written, so it reads as zeros. */
         memset(buf, 0, len);
         cs->inflight++;
-        done_push(cs, op, (ssize_t)len);
+        cs_done_push(cs, op, (ssize_t)len);
         return 0;
     }
     if (r < 0)
@@ -1148,13 +649,13 @@ static int io_start(struct chunkstore *cs, enum op_kind kind, uint64_t ino, uint
         log_error("chunkstore: cannot queue %s of chunk ino %016llx idx %llu: %s",
                   rd ? "read" : "write", (unsigned long long)ino, (unsigned long long)idx,
                   strerror(-r));
-        ent_put(cs, op->ent);
+        fdcache_put(&cs->fdc, op->ent);
         goto fail;
     }
     cs->inflight++;
     return 0;
 fail:
-    op_free(cs, op);
+    cs_op_free(cs, op);
     return r;
 }
 
@@ -1162,13 +663,13 @@ int chunkstore_write(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t
                      const void *buf, int buf_index, size_t len, chunk_cb cb, void *arg)
 {
     /* The buffer is only read; op keeps one pointer type for both directions. */
-    return io_start(cs, OP_WRITE, ino, idx, off, (void *)buf, buf_index, len, cb, arg);
+    return io_start(cs, CS_WRITE, ino, idx, off, (void *)buf, buf_index, len, cb, arg);
 }
 
 int chunkstore_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
                     void *buf, int buf_index, size_t len, chunk_cb cb, void *arg)
 {
-    return io_start(cs, OP_READ, ino, idx, off, buf, buf_index, len, cb, arg);
+    return io_start(cs, CS_READ, ino, idx, off, buf, buf_index, len, cb, arg);
 }
 
 int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
@@ -1179,33 +680,33 @@ int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint
         r = -EINVAL;
     if (r < 0)
         return r;
-    struct op *op = op_new(cs, OP_FALLOC, cb, arg);
+    struct cs_op *op = cs_op_new(cs, CS_FALLOC, cb, arg);
     if (!op)
         return -ENOMEM;
     op->off = off;
     op->len = len;
     op->buf_index = mode;   /* for the log line: a fallocate has no buffer */
     /* A punched hole in a missing chunk file is there already. */
-    r = ent_get(cs, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE), &op->ent);
+    r = cs_ent_get(cs, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE), &op->ent);
     if (r == -ENOENT) {
         cs->inflight++;
-        done_push(cs, op, 0);
+        cs_done_push(cs, op, 0);
         return 0;
     }
-    struct io_uring_sqe *sqe = r < 0 ? NULL : get_sqe(cs);
+    struct io_uring_sqe *sqe = r < 0 ? NULL : cs_get_sqe(cs);
     if (!sqe) {
         if (r == 0) {
-            ent_put(cs, op->ent);
+            fdcache_put(&cs->fdc, op->ent);
             r = -EBUSY;
         }
-        op_free(cs, op);
+        cs_op_free(cs, op);
         return r;
     }
     io_uring_prep_fallocate(sqe, op->ent->fd, mode, (off_t)off, (off_t)len);
     io_uring_sqe_set_data(sqe, op);
     cs->sqes_out++;
     cs->inflight++;
-    maybe_submit(cs);
+    cs_maybe_submit(cs);
     return 0;
 }
 
@@ -1215,7 +716,7 @@ int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t 
     struct fd_ent *e;
     if (off >= cs->o.chunk_size || (whence != SEEK_DATA && whence != SEEK_HOLE))
         return -EINVAL;
-    int r = ent_get(cs, ino, idx, false, &e);
+    int r = cs_ent_get(cs, ino, idx, false, &e);
     if (r == -ENOENT) {   /* no chunk file: all hole */
         *out = off;
         return whence == SEEK_HOLE ? 0 : -ENXIO;
@@ -1237,416 +738,7 @@ int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t 
         *out = (uint64_t)p < cs->o.chunk_size ? (uint64_t)p : cs->o.chunk_size;
         r = whence == SEEK_DATA && *out >= cs->o.chunk_size ? -ENXIO : 0;
     }
-    ent_put(cs, e);
+    fdcache_put(&cs->fdc, e);
     return r;
 }
 
-static int bucket_dir_fd(struct chunkstore *cs, int b)
-{
-    if (cs->bucket_fd[b] < 0) {
-        char name[4];
-        snprintf(name, sizeof name, "%02x", b);
-        cs->bucket_fd[b] = openat(cs->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cs->bucket_fd[b] < 0) {
-            int r = -errno;
-            log_error("chunkstore: open %s/%s: %s", cs->path, name, strerror(errno));
-            return r;
-        }
-    }
-    return cs->bucket_fd[b];
-}
-
-/* Queues one fsync of a group; a failure to queue counts as the group's error.
- * 0 if queued. */
-static int sync_part(struct chunkstore *cs, struct op *p, int fd, unsigned flags,
-                     struct fd_ent *e, int bucket)
-{
-    struct op *part = op_new(cs, OP_SYNC_PART, NULL, NULL);
-    struct io_uring_sqe *sqe = part ? get_sqe(cs) : NULL;
-    if (!sqe) {
-        int r = part ? -EBUSY : -ENOMEM;
-        log_error("chunkstore: cannot queue fsync: %s", strerror(-r));
-        if (e) mark_unsynced(cs, e->ino, e->idx);
-        if (bucket >= 0) cs->bucket_dirty[bucket] = true;
-        if (!p->res) p->res = r;
-        op_free(cs, part);
-        return r;
-    }
-    if (e)
-        ent_ref(cs, e);
-    part->ent = e;
-    part->bucket = bucket;
-    part->parent = p;
-    p->pending++;
-    io_uring_prep_fsync(sqe, fd, flags);
-    io_uring_sqe_set_data(sqe, part);
-    cs->sqes_out++;
-    maybe_submit(cs);
-    return 0;
-}
-
-/* Queues syncs of the evicted chunks in p->todo, opening each file again. At
- * most SYNC_OPEN_MAX are open at once (a big file may have thousands): each
- * completion calls this again for the next. */
-static void sync_evicted(struct chunkstore *cs, struct op *p)
-{
-    struct unsynced *u = p->todo;
-    if (!u)
-        return;
-    while (p->todo_pos < u->n && p->nopen < SYNC_OPEN_MAX) {
-        uint64_t idx = u->idx[p->todo_pos++];
-        int fd = chunk_open(cs, u->ino, idx, false);
-        if (fd == -ENOENT)
-            continue;   /* removed since: nothing to sync */
-        struct fd_ent *e = fd >= 0 ? calloc(1, sizeof *e) : NULL;
-        if (!e) {
-            if (fd >= 0)
-                close(fd);
-            if (!p->res)
-                p->res = fd >= 0 ? -ENOMEM : fd;
-            mark_unsynced(cs, u->ino, idx);
-            continue;
-        }
-        /* Out of the table, so closed when its sync completes. */
-        *e = (struct fd_ent){ .ino = u->ino, .idx = idx, .fd = fd, .refs = 1,
-                              .dead = true, .sync_only = true };
-        if (sync_part(cs, p, fd, p->sync_flags, e, -1) == 0)
-            p->nopen++;
-        ent_put(cs, e);
-    }
-    cs->resubmitted = true;   /* from a completion: poll submits what was queued */
-    if (p->todo_pos == u->n) {
-        free(u->idx);
-        free(u);
-        p->todo = NULL;
-    }
-}
-
-int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extra_fd,
-                     chunk_cb cb, void *arg)
-{
-    struct op *p = op_new(cs, OP_SYNC, cb, arg);
-    if (!p)
-        return -ENOMEM;
-    p->pending = 1;   /* held while queueing, so no part can finish the group early */
-    cs->inflight++;
-    unsigned flags = datasync ? IORING_FSYNC_DATASYNC : 0;
-
-    /* The cached chunk files of ino written since their last sync. The flag is
-     * cleared now: a write completing later sets it again for the next fsync. */
-    for (size_t h = 0; h <= cs->table_mask; h++) {
-        for (struct fd_ent *e = cs->table[h]; e; e = e->hnext) {
-            if (e->ino == ino && e->dirty) {
-                e->dirty = false;
-                sync_part(cs, p, e->fd, flags, e, -1);
-            }
-        }
-    }
-    /* Then those evicted unsynced. After the loop above, not before: its dirty
-     * entries are now held by their syncs, so an eviction by the opens below
-     * (on EMFILE) cannot move one of them into the set behind our back. */
-    p->todo = uns_detach(cs, ino);
-    p->sync_flags = flags;
-    sync_evicted(cs, p);
-    /* All chunks of ino live in one bucket: sync it if names changed there, so
-     * new chunk files are found after a crash. Directories get a full fsync. */
-    int b = bucket_of(ino);
-    if (cs->bucket_dirty[b]) {
-        int dfd = bucket_dir_fd(cs, b);
-        if (dfd < 0) {
-            if (!p->res)
-                p->res = dfd;
-        } else {
-            cs->bucket_dirty[b] = false;
-            sync_part(cs, p, dfd, 0, NULL, b);
-        }
-    }
-    if (extra_fd >= 0)
-        sync_part(cs, p, extra_fd, flags, NULL, -1);
-    if (--p->pending == 0)
-        done_push(cs, p, p->res);
-    return 0;
-}
-
-/* Deletes one chunk file (name relative to dfd); ENOENT is fine (a hole, or
- * another server's chunk). 0 or -errno. */
-static int remove_one(struct chunkstore *cs, int dfd, const char *name, uint64_t ino)
-{
-    if (unlinkat(dfd, name, 0) == 0) {
-        cs->bucket_dirty[bucket_of(ino)] = true;
-        cs->wrote = true;
-        return 0;
-    }
-    if (errno == ENOENT)
-        return 0;
-    int r = -errno;
-    log_error("chunkstore: unlink chunk %s of ino %016llx in %s: %s", name,
-              (unsigned long long)ino, cs->path, strerror(-r));
-    return r;
-}
-
-/* Beyond this many chunk indices, listing the bucket is cheaper than trying
- * every index: a sparse file's size says nothing about how many chunks exist
- * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
-#define REMOVE_BY_INDEX_MAX 256
-
-/* A listing of ino's bucket directory (*dfd: the directory's own fd, kept open
- * by the store), or NULL and *err. */
-static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *err)
-{
-    int b = bucket_of(ino);
-    if ((*dfd = bucket_dir_fd(cs, b)) < 0) {
-        *err = *dfd;
-        return NULL;
-    }
-    /* fdopendir takes the fd it is given: list through a copy of ours. */
-    int lfd = openat(*dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
-    if (!d) {
-        *err = -errno;
-        log_error("chunkstore: list bucket %02x of %s: %s", b, cs->path, strerror(errno));
-        if (lfd >= 0)
-            close(lfd);
-    }
-    return d;
-}
-
-/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
-static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
-{
-    int dfd, lerr;
-    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
-    if (!d)
-        return lerr;
-    char prefix[24];
-    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
-    int err = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char *endp;
-        if (strncmp(e->d_name, prefix, (size_t)plen) != 0 || e->d_name[plen] < '0' ||
-            e->d_name[plen] > '9')
-            continue;
-        errno = 0;
-        unsigned long long idx = strtoull(e->d_name + plen, &endp, 10);
-        if (errno || *endp || idx < first || idx >= end)
-            continue;
-        int r = remove_one(cs, dfd, e->d_name, ino);
-        if (r < 0 && !err)
-            err = r;
-    }
-    closedir(d);
-    return err;
-}
-
-/* Deletes chunk files [first, end) of ino. Returns the first error. */
-static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
-{
-    cache_invalidate(cs, ino, first, end);
-    uns_drop(cs, ino, first);
-    if (end > first && end - first > REMOVE_BY_INDEX_MAX)
-        return remove_listed(cs, ino, first, end);
-    int err = 0;
-    char name[48];
-    for (uint64_t idx = first; idx < end; idx++) {
-        chunk_name(name, sizeof name, ino, idx);
-        int r = remove_one(cs, cs->dirfd, name, ino);
-        if (r < 0 && !err)
-            err = r;
-    }
-    return err;
-}
-
-/* Inserts v into the ascending list out[0..*n) of at most max values, dropping the largest. */
-static void insert_lowest(uint64_t *out, size_t max, size_t *n, uint64_t v)
-{
-    size_t i = *n;
-    if (i == max) {
-        if (v >= out[max - 1])
-            return;
-        i--;
-    } else {
-        (*n)++;
-    }
-    for (; i > 0 && out[i - 1] > v; i--)
-        out[i] = out[i - 1];
-    out[i] = v;
-}
-
-int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
-                      uint64_t *out, size_t max, size_t *n)
-{
-    char name[48];
-    *n = 0;
-    if (end <= first || max == 0)
-        return 0;
-    if (end - first <= REMOVE_BY_INDEX_MAX) {
-        for (uint64_t i = first; i < end && *n < max; i++) {
-            chunk_name(name, sizeof name, ino, i);
-            if (ent_find(cs, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
-                out[(*n)++] = i;
-            else if (errno != ENOENT)
-                return -errno;
-        }
-        return 0;
-    }
-    int dfd, lerr;
-    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
-    if (!d)
-        return lerr;
-    char prefix[24];
-    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t fino, fidx;
-        if (strncmp(de->d_name, prefix, (size_t)plen) == 0 &&
-            chunkstore_name_parse(de->d_name, &fino, &fidx) == 0 && fino == ino &&
-            fidx >= first && fidx < end)
-            insert_lowest(out, max, n, fidx);
-    }
-    closedir(d);
-    return 0;
-}
-
-int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
-                           uint64_t *idx)
-{
-    size_t n;
-    int rc = chunkstore_chunks(cs, ino, first, end, idx, 1, &n);
-    return rc < 0 ? rc : n ? 0 : -ENOENT;
-}
-
-static uint64_t chunks_for(const struct chunkstore *cs, uint64_t size)
-{
-    return size / cs->o.chunk_size + (size % cs->o.chunk_size != 0);
-}
-
-int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, uint64_t new_size)
-{
-    if (new_size >= old_size)   /* growing: the new bytes are a hole and read as zeros */
-        return 0;
-    int err = remove_range(cs, ino, chunks_for(cs, new_size), chunks_for(cs, old_size));
-    uint64_t cut = new_size % cs->o.chunk_size;
-    if (!cut)
-        return err;
-    uint64_t idx = new_size / cs->o.chunk_size;
-    struct fd_ent *e;
-    int r = ent_get(cs, ino, idx, false, &e);
-    if (r == -ENOENT)
-        return err;
-    if (r == 0) {
-        if (ftruncate(e->fd, (off_t)cut) == 0) {
-            e->dirty = true;   /* the new length must reach the disk on fsync */
-            cs->wrote = true;
-        } else {
-            r = -errno;
-            log_error("chunkstore: truncate chunk ino %016llx idx %llu to %llu: %s",
-                      (unsigned long long)ino, (unsigned long long)idx,
-                      (unsigned long long)cut, strerror(errno));
-        }
-        ent_put(cs, e);
-    }
-    return err ? err : r;
-}
-
-int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size)
-{
-    return remove_range(cs, ino, 0, chunks_for(cs, size));
-}
-
-int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx)
-{
-    return remove_range(cs, ino, idx, idx + 1);
-}
-
-/* ---- listing (OP_SCAN) ---- */
-
-struct chunk_id { uint64_t ino, idx; };
-
-static int chunk_id_cmp(const void *a, const void *b)
-{
-    const struct chunk_id *x = a, *y = b;
-    if (x->ino != y->ino)
-        return x->ino < y->ino ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* The chunks of bucket b after (ino, idx) (all if !after), sorted: *ids (malloc'd), *n. */
-static int list_bucket(struct chunkstore *cs, int b, int after, uint64_t ino, uint64_t idx,
-                       struct chunk_id **ids, size_t *n)
-{
-    char name[4];
-    size_t cap = 0;
-    *ids = NULL;
-    *n = 0;
-    snprintf(name, sizeof name, "%02x", b);
-    int lfd = openat(cs->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
-    if (!d) {
-        int r = -errno;
-        if (lfd >= 0)
-            close(lfd);
-        return r == -ENOENT ? 0 : r;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        struct chunk_id c;
-        if (chunkstore_name_parse(e->d_name, &c.ino, &c.idx) < 0)
-            continue;
-        if (after && chunk_id_cmp(&c, &(struct chunk_id){ ino, idx }) <= 0)
-            continue;
-        if (*n == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            struct chunk_id *p = realloc(*ids, ncap * sizeof *p);
-            if (!p) {
-                closedir(d);
-                free(*ids);
-                *ids = NULL;
-                return -ENOMEM;
-            }
-            *ids = p;
-            cap = ncap;
-        }
-        (*ids)[(*n)++] = c;
-    }
-    closedir(d);
-    if (*n)
-        qsort(*ids, *n, sizeof **ids, chunk_id_cmp);
-    return 0;
-}
-
-int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
-                    void *out, size_t size, size_t *used, size_t *count, int *eof)
-{
-    unsigned char *o = out;
-    *used = *count = 0;
-    *eof = 1;
-    for (int b = first ? 0 : bucket_of(after_ino); b < NBUCKETS; b++) {
-        struct chunk_id *ids;
-        size_t n;
-        /* only the cursor's own bucket holds chunks before the cursor */
-        int after = !first && b == bucket_of(after_ino);
-        int rc = list_bucket(cs, b, after, after_ino, after_idx, &ids, &n);
-        if (rc < 0)
-            return rc;
-        for (size_t i = 0; i < n; i++) {
-            if (size - *used < 22) {
-                *eof = 0;
-                break;
-            }
-            unsigned char *p = o + *used;
-            p[0] = 16, p[1] = 0;
-            memset(p + 2, 0, 4);
-            for (int k = 0; k < 8; k++) {
-                p[6 + k] = (unsigned char)(ids[i].ino >> (56 - 8 * k));
-                p[14 + k] = (unsigned char)(ids[i].idx >> (56 - 8 * k));
-            }
-            *used += 22;
-            ++*count;
-        }
-        free(ids);
-        if (!*eof)
-            break;
-    }
-    return *eof || *count ? 0 : -EMSGSIZE;
-}

@@ -1,0 +1,410 @@
+/* chunkfiles.c - the chunk files on disk: their names, opening one (through the
+ * fd cache), truncating, removing and listing them (chunkstore.h).
+ *
+ * On-disk layout (a format: do not change it casually):
+ *   DATA/chunks/XX/<ino as %016llx>.<idx as %llu>
+ * XX is the top byte of a 64-bit mix (place_mix64) of ino, in hex. All chunks
+ * of one file share a directory, and any inode numbering (sequential, node id in
+ * the high bits) spreads evenly over the 256 directories.
+ *
+ * Everything here is blocking (openat, unlinkat, readdir): io_uring is for the
+ * data.
+ */
+#include "chunkstore_int.h"
+
+#include "../common/log.h"
+#include "../common/placement.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- naming ---- */
+
+int cs_bucket_of(uint64_t ino)
+{
+    return (int)(place_mix64(ino) >> 56);
+}
+
+int chunkstore_bucket(uint64_t ino)
+{
+    return cs_bucket_of(ino);
+}
+
+/* Exactly what chunk_name writes: 16 hex digits, a dot, a decimal index. */
+int chunkstore_name_parse(const char *name, uint64_t *ino, uint64_t *idx)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = name[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return -EINVAL;
+        v = v << 4 | (uint64_t)d;
+    }
+    if (name[16] != '.' || name[17] < '0' || name[17] > '9' || (name[17] == '0' && name[18]))
+        return -EINVAL;
+    uint64_t x = 0;
+    for (const char *p = name + 17; *p; p++) {
+        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+            return -EINVAL;
+        x = x * 10 + (uint64_t)(*p - '0');
+    }
+    *ino = v;
+    *idx = x;
+    return 0;
+}
+
+/* Name relative to DATA/chunks; 2 + 1 + 16 + 1 + 20 + NUL fits in 48. */
+static void chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
+{
+    snprintf(name, size, "%02x/%016llx.%llu", cs_bucket_of(ino), (unsigned long long)ino,
+             (unsigned long long)idx);
+}
+
+/* Opens chunk (ino, idx) read-write (an fd opened for a read may serve a write
+ * later). With create, a new file is made with O_EXCL so we know its bucket
+ * directory changed and must be synced. */
+int cs_chunk_open(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create)
+{
+    char name[48];
+    chunk_name(name, sizeof name, ino, idx);
+    for (;;) {
+        int fd = openat(cs->dirfd, name, O_RDWR | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno == ENOENT && create) {
+            fd = openat(cs->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                cs->bucket_dirty[cs_bucket_of(ino)] = true;
+                cs->wrote = true;
+                return fd;
+            }
+            if (errno == EEXIST)
+                continue;
+        }
+        /* Out of fds: give back an idle cached one and try again. */
+        if ((errno == EMFILE || errno == ENFILE) && fdcache_evict_one(&cs->fdc))
+            continue;
+        int r = -errno;
+        if (r != -ENOENT)
+            log_error("chunkstore: open %s/%s: %s", cs->path, name, strerror(-r));
+        return r;
+    }
+}
+
+int cs_ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
+               struct fd_ent **out)
+{
+    struct fd_ent *e = fdcache_find(&cs->fdc, ino, idx);
+    if (e) {
+        fdcache_ref(&cs->fdc, e);
+        *out = e;
+        return 0;
+    }
+    int fd = cs_chunk_open(cs, ino, idx, create);
+    return fd < 0 ? fd : fdcache_insert(&cs->fdc, ino, idx, fd, out);
+}
+
+int cs_bucket_dir_fd(struct chunkstore *cs, int b)
+{
+    if (cs->bucket_fd[b] < 0) {
+        char name[4];
+        snprintf(name, sizeof name, "%02x", b);
+        cs->bucket_fd[b] = openat(cs->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cs->bucket_fd[b] < 0) {
+            int r = -errno;
+            log_error("chunkstore: open %s/%s: %s", cs->path, name, strerror(errno));
+            return r;
+        }
+    }
+    return cs->bucket_fd[b];
+}
+
+/* Deletes one chunk file (name relative to dfd); ENOENT is fine (a hole, or
+ * another server's chunk). 0 or -errno. */
+static int remove_one(struct chunkstore *cs, int dfd, const char *name, uint64_t ino)
+{
+    if (unlinkat(dfd, name, 0) == 0) {
+        cs->bucket_dirty[cs_bucket_of(ino)] = true;
+        cs->wrote = true;
+        return 0;
+    }
+    if (errno == ENOENT)
+        return 0;
+    int r = -errno;
+    log_error("chunkstore: unlink chunk %s of ino %016llx in %s: %s", name,
+              (unsigned long long)ino, cs->path, strerror(-r));
+    return r;
+}
+
+/* Beyond this many chunk indices, listing the bucket is cheaper than trying
+ * every index: a sparse file's size says nothing about how many chunks exist
+ * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
+#define REMOVE_BY_INDEX_MAX 256
+
+/* A listing of ino's bucket directory (*dfd: the directory's own fd, kept open
+ * by the store), or NULL and *err. */
+static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *err)
+{
+    int b = cs_bucket_of(ino);
+    if ((*dfd = cs_bucket_dir_fd(cs, b)) < 0) {
+        *err = *dfd;
+        return NULL;
+    }
+    /* fdopendir takes the fd it is given: list through a copy of ours. */
+    int lfd = openat(*dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+    if (!d) {
+        *err = -errno;
+        log_error("chunkstore: list bucket %02x of %s: %s", b, cs->path, strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+    }
+    return d;
+}
+
+/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
+static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    int dfd, lerr;
+    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
+    if (!d)
+        return lerr;
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
+    int err = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *endp;
+        if (strncmp(e->d_name, prefix, (size_t)plen) != 0 || e->d_name[plen] < '0' ||
+            e->d_name[plen] > '9')
+            continue;
+        errno = 0;
+        unsigned long long idx = strtoull(e->d_name + plen, &endp, 10);
+        if (errno || *endp || idx < first || idx >= end)
+            continue;
+        int r = remove_one(cs, dfd, e->d_name, ino);
+        if (r < 0 && !err)
+            err = r;
+    }
+    closedir(d);
+    return err;
+}
+
+/* Deletes chunk files [first, end) of ino. Returns the first error. */
+static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    fdcache_invalidate(&cs->fdc, ino, first, end);
+    fdcache_unsynced_drop(&cs->fdc, ino, first);
+    if (end > first && end - first > REMOVE_BY_INDEX_MAX)
+        return remove_listed(cs, ino, first, end);
+    int err = 0;
+    char name[48];
+    for (uint64_t idx = first; idx < end; idx++) {
+        chunk_name(name, sizeof name, ino, idx);
+        int r = remove_one(cs, cs->dirfd, name, ino);
+        if (r < 0 && !err)
+            err = r;
+    }
+    return err;
+}
+
+/* Inserts v into the ascending list out[0..*n) of at most max values, dropping the largest. */
+static void insert_lowest(uint64_t *out, size_t max, size_t *n, uint64_t v)
+{
+    size_t i = *n;
+    if (i == max) {
+        if (v >= out[max - 1])
+            return;
+        i--;
+    } else {
+        (*n)++;
+    }
+    for (; i > 0 && out[i - 1] > v; i--)
+        out[i] = out[i - 1];
+    out[i] = v;
+}
+
+int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                      uint64_t *out, size_t max, size_t *n)
+{
+    char name[48];
+    *n = 0;
+    if (end <= first || max == 0)
+        return 0;
+    if (end - first <= REMOVE_BY_INDEX_MAX) {
+        for (uint64_t i = first; i < end && *n < max; i++) {
+            chunk_name(name, sizeof name, ino, i);
+            if (fdcache_find(&cs->fdc, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
+                out[(*n)++] = i;
+            else if (errno != ENOENT)
+                return -errno;
+        }
+        return 0;
+    }
+    int dfd, lerr;
+    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
+    if (!d)
+        return lerr;
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t fino, fidx;
+        if (strncmp(de->d_name, prefix, (size_t)plen) == 0 &&
+            chunkstore_name_parse(de->d_name, &fino, &fidx) == 0 && fino == ino &&
+            fidx >= first && fidx < end)
+            insert_lowest(out, max, n, fidx);
+    }
+    closedir(d);
+    return 0;
+}
+
+int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
+                           uint64_t *idx)
+{
+    size_t n;
+    int rc = chunkstore_chunks(cs, ino, first, end, idx, 1, &n);
+    return rc < 0 ? rc : n ? 0 : -ENOENT;
+}
+
+static uint64_t chunks_for(const struct chunkstore *cs, uint64_t size)
+{
+    return size / cs->o.chunk_size + (size % cs->o.chunk_size != 0);
+}
+
+int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, uint64_t new_size)
+{
+    if (new_size >= old_size)   /* growing: the new bytes are a hole and read as zeros */
+        return 0;
+    int err = remove_range(cs, ino, chunks_for(cs, new_size), chunks_for(cs, old_size));
+    uint64_t cut = new_size % cs->o.chunk_size;
+    if (!cut)
+        return err;
+    uint64_t idx = new_size / cs->o.chunk_size;
+    struct fd_ent *e;
+    int r = cs_ent_get(cs, ino, idx, false, &e);
+    if (r == -ENOENT)
+        return err;
+    if (r == 0) {
+        if (ftruncate(e->fd, (off_t)cut) == 0) {
+            e->dirty = true;   /* the new length must reach the disk on fsync */
+            cs->wrote = true;
+        } else {
+            r = -errno;
+            log_error("chunkstore: truncate chunk ino %016llx idx %llu to %llu: %s",
+                      (unsigned long long)ino, (unsigned long long)idx,
+                      (unsigned long long)cut, strerror(errno));
+        }
+        fdcache_put(&cs->fdc, e);
+    }
+    return err ? err : r;
+}
+
+int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size)
+{
+    return remove_range(cs, ino, 0, chunks_for(cs, size));
+}
+
+int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    return remove_range(cs, ino, idx, idx + 1);
+}
+
+/* ---- listing (OP_SCAN) ---- */
+
+struct chunk_id { uint64_t ino, idx; };
+
+static int chunk_id_cmp(const void *a, const void *b)
+{
+    const struct chunk_id *x = a, *y = b;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The chunks of bucket b after (ino, idx) (all if !after), sorted: *ids (malloc'd), *n. */
+static int list_bucket(struct chunkstore *cs, int b, int after, uint64_t ino, uint64_t idx,
+                       struct chunk_id **ids, size_t *n)
+{
+    char name[4];
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    snprintf(name, sizeof name, "%02x", b);
+    int lfd = openat(cs->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+    if (!d) {
+        int r = -errno;
+        if (lfd >= 0)
+            close(lfd);
+        return r == -ENOENT ? 0 : r;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct chunk_id c;
+        if (chunkstore_name_parse(e->d_name, &c.ino, &c.idx) < 0)
+            continue;
+        if (after && chunk_id_cmp(&c, &(struct chunk_id){ ino, idx }) <= 0)
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            struct chunk_id *p = realloc(*ids, ncap * sizeof *p);
+            if (!p) {
+                closedir(d);
+                free(*ids);
+                *ids = NULL;
+                return -ENOMEM;
+            }
+            *ids = p;
+            cap = ncap;
+        }
+        (*ids)[(*n)++] = c;
+    }
+    closedir(d);
+    if (*n)
+        qsort(*ids, *n, sizeof **ids, chunk_id_cmp);
+    return 0;
+}
+
+int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
+                    void *out, size_t size, size_t *used, size_t *count, int *eof)
+{
+    unsigned char *o = out;
+    *used = *count = 0;
+    *eof = 1;
+    for (int b = first ? 0 : cs_bucket_of(after_ino); b < NBUCKETS; b++) {
+        struct chunk_id *ids;
+        size_t n;
+        /* only the cursor's own bucket holds chunks before the cursor */
+        int after = !first && b == cs_bucket_of(after_ino);
+        int rc = list_bucket(cs, b, after, after_ino, after_idx, &ids, &n);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (size - *used < 22) {
+                *eof = 0;
+                break;
+            }
+            unsigned char *p = o + *used;
+            p[0] = 16, p[1] = 0;
+            memset(p + 2, 0, 4);
+            for (int k = 0; k < 8; k++) {
+                p[6 + k] = (unsigned char)(ids[i].ino >> (56 - 8 * k));
+                p[14 + k] = (unsigned char)(ids[i].idx >> (56 - 8 * k));
+            }
+            *used += 22;
+            ++*count;
+        }
+        free(ids);
+        if (!*eof)
+            break;
+    }
+    return *eof || *count ? 0 : -EMSGSIZE;
+}
+

@@ -1,0 +1,105 @@
+/* chunkstore_int.h - what the chunk store's files share (chunkstore.c: ring, ops,
+ * buffers, read/write/fallocate/seek; syncgroup.c: fsync groups; chunkfiles.c:
+ * naming, opening, removing and listing chunk files). Not for anyone else:
+ * the interface is chunkstore.h.
+ *
+ * Event-loop thread only, as the store. Functions returning int give 0 or a
+ * negative errno (logged where said).
+ */
+#ifndef BENCHFS_CHUNKSTORE_INT_H
+#define BENCHFS_CHUNKSTORE_INT_H
+
+#include "chunkstore.h"
+#include "fdcache.h"
+
+#include <liburing.h>
+
+#define NBUCKETS 256
+
+/* What an op in flight is (its CQE's user_data is the op). Not the wire
+ * opcodes of common/proto.h. */
+enum cs_op_kind { CS_READ, CS_WRITE, CS_SYNC, CS_SYNC_PART, CS_WRITEBACK, CS_FALLOC };
+
+struct cs_op {
+    enum cs_op_kind kind;
+    struct fd_ent *ent;     /* READ/WRITE/WRITEBACK/FALLOC, and SYNC_PART of a chunk file */
+    char *buf;
+    size_t len, done;
+    uint64_t off;
+    int buf_index;          /* FALLOC: the mode, for the log line */
+    ssize_t res;            /* SYNC: first error; done list: the result */
+    unsigned pending;       /* SYNC: parts not completed (+1 while queueing) */
+    int bucket;             /* SYNC_PART of a bucket dir, else -1 */
+    struct cs_op *parent;   /* SYNC_PART: its SYNC */
+    struct fdcache_unsynced *todo;  /* SYNC: evicted chunks of the ino, not opened yet */
+    uint32_t todo_pos;      /* SYNC: next one in todo */
+    unsigned nopen;         /* SYNC: parts on sync_only entries in flight */
+    unsigned sync_flags;    /* SYNC: IORING_FSYNC_DATASYNC or 0 */
+    chunk_cb cb;
+    void *arg;
+    struct cs_op *next;     /* done list, free pool */
+};
+
+struct chunkstore {
+    struct io_uring ring;
+    bool ring_ok;
+    int efd;
+    int dirfd;                          /* DATA/chunks */
+    char *path;                         /* DATA/chunks, for log lines */
+    int bucket_fd[NBUCKETS];            /* opened when first synced or listed */
+    bool bucket_dirty[NBUCKETS];        /* names created/removed since its last sync */
+    struct chunkstore_opts o;
+
+    char *bufmem;
+    size_t buf_stride;
+    bool registered;
+    bool *buf_used;
+    int *buf_free;
+    unsigned nfree;
+
+    struct fdcache fdc;                 /* open chunk files, unsynced set */
+
+    struct cs_op *done_head, *done_tail;
+    struct cs_op *pool;
+    unsigned inflight;                  /* user ops whose callback has not run */
+    unsigned sqes_out;                  /* SQEs queued or in the kernel, not reaped */
+    bool resubmitted;                   /* poll queued SQEs itself: submit them */
+    bool wrote;                         /* anything to sync at close */
+};
+
+/* ---- chunkstore.c: ops and the ring ---- */
+
+/* A zeroed op (buf_index, bucket -1), or NULL when out of memory. */
+struct cs_op *cs_op_new(struct chunkstore *cs, enum cs_op_kind kind, chunk_cb cb, void *arg);
+/* Back to the pool; NULL is fine. */
+void cs_op_free(struct chunkstore *cs, struct cs_op *op);
+/* Drops op's fd reference, frees op, runs a user op's callback; returns 1. */
+int cs_op_finish(struct chunkstore *cs, struct cs_op *op, ssize_t res);
+/* Finishes op (res) from the next chunkstore_poll, never inside the caller. */
+void cs_done_push(struct chunkstore *cs, struct cs_op *op, ssize_t res);
+/* A free SQE (submitting what is queued when the SQ is full), or NULL. */
+struct io_uring_sqe *cs_get_sqe(struct chunkstore *cs);
+/* Submits once submit_depth SQEs are queued. */
+void cs_maybe_submit(struct chunkstore *cs);
+
+/* ---- syncgroup.c ---- */
+
+/* The CQE of one fsync of a group; returns how many callbacks ran (0 or 1). */
+int cs_sync_part_done(struct chunkstore *cs, struct cs_op *part, int res);
+
+/* ---- chunkfiles.c ---- */
+
+/* ino's bucket directory (0..NBUCKETS-1). */
+int cs_bucket_of(uint64_t ino);
+/* Opens chunk (ino, idx) read-write; with create, makes it if missing (and
+ * marks its bucket dirty). An fd, -ENOENT (not logged) or -errno (logged). On
+ * EMFILE/ENFILE it evicts idle cached fds and tries again. */
+int cs_chunk_open(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create);
+/* The cached entry of (ino, idx), opened if needed, with a reference taken
+ * (give it back with fdcache_put). -ENOENT when missing and !create. */
+int cs_ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
+               struct fd_ent **out);
+/* The store's fd of bucket directory b, opened on first use; -errno (logged). */
+int cs_bucket_dir_fd(struct chunkstore *cs, int b);
+
+#endif
