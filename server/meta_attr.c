@@ -5,8 +5,6 @@
 #include "meta.h"
 #include "meta_int.h"
 #include "xattr_store.h"
-#include "../common/endian.h"
-#include "../common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

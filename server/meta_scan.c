@@ -4,12 +4,10 @@
 #include "meta.h"
 #include "meta_int.h"
 #include "../common/endian.h"
-#include "../common/log.h"
 
 #include <errno.h>
 #include <lmdb.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* The tables this store keeps; the others read as empty (fences, intents, applied,
  * parents: map them here once this store keeps them). */

@@ -5,7 +5,6 @@
 #include "meta.h"
 #include "meta_int.h"
 #include "../common/endian.h"
-#include "../common/log.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -61,25 +60,47 @@ int meta_drop_entry(struct meta_store *m, uint64_t parent, const char *name, siz
     return meta_wr_end(txn, rc);
 }
 
-int meta_dir_adjust(struct meta_store *m, uint64_t dir, int delta, uint64_t intent,
-                    uint32_t step, int64_t now_ns)
+/* What a step on one local inode needs besides it. */
+struct local_args {
+    int delta;              /* dir_adjust */
+    uint64_t newparent;     /* moved */
+    int64_t now;
+};
+
+/* A marked step on local inode ino: fn does it in the step's transaction, whose
+ * mark (ino alone) is stored when fn succeeds; a step done already is 0. */
+static int local_step(struct meta_store *m, uint64_t ino, uint64_t intent, uint32_t step,
+                      int (*fn)(struct meta_store *, MDB_txn *, uint64_t, const struct local_args *),
+                      const struct local_args *args)
 {
     MDB_txn *txn;
-    struct meta_step done = { .ino = dir };
-    struct bfs_attr a;
-    if (delta < -1 || delta > 1 || !meta_is_local(m, dir))
+    struct meta_step done = { .ino = ino };
+    if (!meta_is_local(m, ino))
         return -EINVAL;
     int rc = meta_marked_begin(m, &txn, intent, step, &done);
     if (rc)
         return rc == 1 ? 0 : rc;
-    rc = meta_inode_get(m, txn, dir, &a);
-    if (rc == 0 && S_ISDIR(a.mode) && a.nlink > 0)
-        rc = meta_dir_changed(m, txn, dir, delta, now_ns);
-    else if (rc == 0 || rc == -ENOENT)
-        rc = 0;   /* removed meanwhile: nothing to count */
-    if (rc == 0)
+    if ((rc = fn(m, txn, ino, args)) == 0)
         rc = meta_step_put(m, txn, intent, step, &done);
     return meta_wr_end(txn, rc);
+}
+
+static int dir_adjust(struct meta_store *m, MDB_txn *txn, uint64_t dir, const struct local_args *x)
+{
+    struct bfs_attr a;
+    int rc = meta_inode_get(m, txn, dir, &a);
+    if (rc == 0 && S_ISDIR(a.mode) && a.nlink > 0)
+        return meta_dir_changed(m, txn, dir, x->delta, x->now);
+    return rc == 0 || rc == -ENOENT ? 0 : rc;   /* removed meanwhile: nothing to count */
+}
+
+int meta_dir_adjust(struct meta_store *m, uint64_t dir, int delta, uint64_t intent,
+                    uint32_t step, int64_t now_ns)
+{
+    struct local_args x = { .delta = delta, .now = now_ns };
+    if (delta < -1 || delta > 1)
+        return -EINVAL;
+    return local_step(m, dir, intent, step, dir_adjust, &x);
 }
 
 int meta_drop(struct meta_store *m, uint64_t ino, int whole_dir, int keep_orphan,
@@ -110,48 +131,41 @@ out:
     return rc;
 }
 
+static int gain(struct meta_store *m, MDB_txn *txn, uint64_t ino, const struct local_args *x)
+{
+    struct bfs_attr a;
+    int rc = meta_inode_get(m, txn, ino, &a);
+    if (rc == 0)
+        rc = S_ISDIR(a.mode) ? -EPERM : meta_link_gain(&a, x->now);
+    return rc ? rc : meta_inode_update(m, txn, &a);
+}
+
 int meta_gain(struct meta_store *m, uint64_t ino, uint64_t intent, uint32_t step, int64_t now_ns)
 {
-    MDB_txn *txn;
-    struct meta_step done = { .ino = ino };
+    struct local_args x = { .now = now_ns };
+    return local_step(m, ino, intent, step, gain, &x);
+}
+
+static int moved(struct meta_store *m, MDB_txn *txn, uint64_t ino, const struct local_args *x)
+{
     struct bfs_attr a;
-    if (!meta_is_local(m, ino))
-        return -EINVAL;
-    int rc = meta_marked_begin(m, &txn, intent, step, &done);
+    int rc = meta_inode_get(m, txn, ino, &a);
+    if (rc == -ENOENT)
+        return 0;   /* removed meanwhile */
     if (rc)
-        return rc == 1 ? 0 : rc;
-    if ((rc = meta_inode_get(m, txn, ino, &a)))
-        goto out;
-    rc = S_ISDIR(a.mode) ? -EPERM : meta_link_gain(&a, now_ns);
-    if (rc == 0 && (rc = meta_inode_update(m, txn, &a)) == 0)
-        rc = meta_step_put(m, txn, intent, step, &done);
-out:
-    return meta_wr_end(txn, rc);
+        return rc;
+    a.ctime_ns = x->now;
+    rc = meta_inode_update(m, txn, &a);
+    if (rc == 0 && S_ISDIR(a.mode))
+        rc = meta_parent_put(m, txn, ino, x->newparent);
+    return rc;
 }
 
 int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t intent,
                uint32_t step, int64_t now_ns)
 {
-    MDB_txn *txn;
-    struct meta_step done = { .ino = ino };
-    struct bfs_attr a;
-    if (!meta_is_local(m, ino))
-        return -EINVAL;
-    int rc = meta_marked_begin(m, &txn, intent, step, &done);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    rc = meta_inode_get(m, txn, ino, &a);
-    if (rc == 0) {
-        a.ctime_ns = now_ns;
-        rc = meta_inode_update(m, txn, &a);
-        if (rc == 0 && S_ISDIR(a.mode))
-            rc = meta_parent_put(m, txn, ino, newparent);
-    } else if (rc == -ENOENT) {
-        rc = 0;   /* removed meanwhile */
-    }
-    if (rc == 0)
-        rc = meta_step_put(m, txn, intent, step, &done);
-    return meta_wr_end(txn, rc);
+    struct local_args x = { .newparent = newparent, .now = now_ns };
+    return local_step(m, ino, intent, step, moved, &x);
 }
 
 int meta_get_parent(struct meta_store *m, uint64_t dir, uint64_t *parent)
