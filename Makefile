@@ -98,7 +98,7 @@ FUZZ_SRC := tests/fuzz/fuzz_proto.c common/proto.c common/registry.c common/log.
 build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
-FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c server/meta.c server/fileops.c server/gone.c \
+FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c $(wildcard server/meta*.c) server/fileops.c server/gone.c \
               server/handlers_data.c server/handlers_ns.c \
               server/chunkstore.c server/chunkfiles.c server/fdcache.c server/syncgroup.c \
               server/lockreq.c server/locks.c \

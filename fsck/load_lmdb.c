@@ -1,5 +1,5 @@
 /* load_lmdb.c - benchfs-fsck offline: stopped servers' stores read and repaired
- * directly (see load.h; the layout is server/meta.c's, the chunk naming
+ * directly (see load.h; the layout is server/meta*.c's, the chunk naming
  * server/chunkstore.c's). */
 #include "load.h"
 

@@ -1,4 +1,4 @@
-/* records.c - fsck_db: raw store records decoded per server/meta.c's layout (see
+/* records.c - fsck_db: raw store records decoded per server/meta*.c's layout (see
  * check.h). Every length is checked before a byte is read: the records come
  * from a store that may be damaged, or over the network. */
 #include "check.h"
@@ -13,7 +13,7 @@
 #include "../common/endian.h"
 #include "../server/meta.h"
 
-/* server/meta.c's format constants */
+/* the store's format constants (server/meta_records.c, meta_int.h, meta_inline.c) */
 #define DENT_VAL      12
 #define DKEY_HDR      16
 #define INLINE_DATA   1

@@ -1,7 +1,7 @@
 /* fileops.h - the FUSE operations on file data beyond read and write:
  * fallocate, lseek (SEEK_DATA / SEEK_HOLE) and copy_file_range, each mapped
  * onto the client library's call (common/client.h, common/fileops.c). O_APPEND
- * writes are op_write's (fuse/ops.c: bfs_append for a handle with O_APPEND).
+ * writes are op_write's (fuse/ops_file.c: bfs_append for a handle with O_APPEND).
  *
  * Each replies exactly once; after a change the mount's page-cache version of
  * the file is forgotten (pagecache.h) and the kernel's cached attributes

@@ -27,6 +27,11 @@
  * (16 MiB at first, doubling ahead of need): a full disk is -ENOSPC, never SIGBUS.
  *
  * Not thread-safe: the server's single event-loop thread owns the store.
+ *
+ * Where it is done: meta.c (open, close, sync), meta_records.c (the records'
+ * formats), meta_ns.c (lookup .. rename), meta_attr.c (setattr, atime, wrote,
+ * fallocate), meta_scan.c, meta_inline.c ("inline data"), meta_intents.c and
+ * meta_steps.c ("multi-server operations"); their shared internals: meta_int.h.
  */
 #ifndef BENCHFS_META_H
 #define BENCHFS_META_H
@@ -232,7 +237,7 @@ int meta_readdir(struct meta_store *m, uint64_t parent, uint64_t cookie,
 int meta_has_entries(struct meta_store *m, uint64_t parent);
 
 /* The dentries key of (parent, name): parent (u64 BE) | name hash (u64 BE) | name,
- * as the store keeps it (see meta.c), for tools that read or repair a stopped
+ * as the store keeps it (see meta_records.c), for tools that read or repair a stopped
  * store directly (benchfs-fsck). out has room for 16 + BFS_NAME_MAX bytes;
  * returns the key's length. */
 size_t meta_dentry_key(uint64_t parent, const char *name, size_t len, unsigned char *out);

@@ -2,7 +2,7 @@
  * store (LMDB table "xattrs", key ino | name), so they live with the inode on
  * its owner: each call is one transaction that also updates the inode record
  * (ctime, the BFS_ATTR_* flags, the mode for an access ACL), and deleting an
- * inode deletes its attributes in the same transaction (meta.c calls
+ * inode deletes its attributes in the same transaction (meta_records.c calls
  * xattr_drop_all). Names, limits and errors are Linux's (common/xattr.h); POSIX
  * ACL values are checked and kept in step with the mode (common/acl.h).
  *
@@ -43,7 +43,7 @@ int xattr_remove(struct meta_store *m, uint64_t ino, const char *name, size_t nl
  * size > 0 they go into buf (-ERANGE if fewer). -ENOENT when ino is not here. */
 int xattr_list(struct meta_store *m, uint64_t ino, char *buf, size_t size, size_t *len);
 
-/* ---- for meta.c, inside its transactions ---- */
+/* ---- for the store's other parts, inside their transactions ---- */
 
 /* Deletes every attribute of ino (the inode is being deleted). */
 int xattr_drop_all(struct meta_store *m, MDB_txn *txn, uint64_t ino);

@@ -316,7 +316,7 @@ static void test_root(void)
     expect(&db, 1, "entry-names-root", FIX_DEL_DENT);
 }
 
-/* Raw records decode per meta.c's layout; bad ones are corrupt-record problems. */
+/* Raw records decode per the store's layout (server/meta*.c); bad ones are corrupt-record problems. */
 static void test_records(void)
 {
     struct fsck_db db;

@@ -1,4 +1,4 @@
-/* test_meta.c - unit tests of server/meta.c on real LMDB stores in temp dirs. */
+/* test_meta.c - unit tests of the metadata store (server/meta*.c) on real LMDB stores in temp dirs. */
 #include "../test.h"
 #include "../../server/meta.h"
 
