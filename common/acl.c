@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "endian.h"
+#include "byteorder.h"
 
 #define ACL_VERSION   2
 #define ACL_HDR       4

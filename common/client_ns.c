@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "clock.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "log.h"
 #include "placement.h"
 #include "registry.h"

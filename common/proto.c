@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "endian.h"
+#include "byteorder.h"
 #include "xattr.h"
 
 /* ---- headers ---- */

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "endian.h"
+#include "byteorder.h"
 #include "clock.h"
 #include "log.h"
 #include "ucx.h"

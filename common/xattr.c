@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "endian.h"
+#include "byteorder.h"
 
 static int has_prefix(const char *name, size_t len, const char *prefix, size_t *plen)
 {

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/clock.h"
 #include "../common/placement.h"
 #include "../server/chunkstore.h"

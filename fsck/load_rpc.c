@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/proto.h"
 #include "../common/registry.h"
 #include "../common/rpc.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../server/meta.h"
 
 /* the store's format constants (server/meta_records.c, meta_int.h, meta_inline.c) */

@@ -13,7 +13,7 @@
 #include <sys/statvfs.h>
 
 #include "../common/clock.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/log.h"
 #include "../common/xattr.h"
 #include "xattr_store.h"

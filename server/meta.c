@@ -38,7 +38,7 @@
  */
 #include "meta.h"
 #include "meta_int.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 

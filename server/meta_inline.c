@@ -11,7 +11,7 @@
  */
 #include "meta.h"
 #include "meta_int.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/log.h"
 
 #include <errno.h>

@@ -6,7 +6,7 @@
 #include "meta.h"
 #include "meta_int.h"
 #include "xattr_store.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/log.h"
 
 #include <errno.h>

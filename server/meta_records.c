@@ -21,7 +21,7 @@
 #include "meta.h"
 #include "meta_int.h"
 #include "xattr_store.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/hash.h"
 #include "../common/log.h"
 
@@ -38,7 +38,7 @@
 #define REC_HDR         49              /* inode record bytes before its tail */
 #define DENT_VAL        12
 
-/* ---- encoding (byte order: common/endian.h) ---- */
+/* ---- encoding (byte order: common/byteorder.h) ---- */
 
 /* FNV-1a, then murmur3's finalizer so the top bits are well mixed. Part of the
  * on-disk format: changing it orphans every stored entry. */

@@ -3,7 +3,7 @@
  */
 #include "meta.h"
 #include "meta_int.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 
 #include <errno.h>
 #include <lmdb.h>

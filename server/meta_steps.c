@@ -4,7 +4,7 @@
  */
 #include "meta.h"
 #include "meta_int.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 
 #include <errno.h>
 #include <lmdb.h>

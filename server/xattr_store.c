@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 #include "../common/acl.h"
-#include "../common/endian.h"
+#include "../common/byteorder.h"
 #include "../common/log.h"
 #include "../common/xattr.h"
 

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../common/endian.h"
+#include "../../common/byteorder.h"
 #include "../../common/placement.h"
 #include "../../server/chunkstore.h"
 #include "../../server/meta.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../common/endian.h"
+#include "../../common/byteorder.h"
 #include "../../common/registry.h"
 #include "../../common/rpc.h"
 #include "../test.h"

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "../../common/client.h"
-#include "../../common/endian.h"
+#include "../../common/byteorder.h"
 #include "../../common/placement.h"
 #include "../test.h"
 #include "../testutil.h"

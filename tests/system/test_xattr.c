@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "../../common/client.h"
-#include "../../common/endian.h"
+#include "../../common/byteorder.h"
 #include "../../common/xattr.h"
 #include "../test.h"
 

@@ -2,7 +2,7 @@
  * then each invariant broken once. */
 #include "../test.h"
 #include "../../fsck/check.h"
-#include "../../common/endian.h"
+#include "../../common/byteorder.h"
 #include "../../common/placement.h"
 #include "../../server/meta.h"
 

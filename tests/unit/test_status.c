@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../common/endian.h"
+#include "../../common/byteorder.h"
 #include "../../common/proto.h"
 #include "../test.h"
 

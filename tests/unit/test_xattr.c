@@ -2,7 +2,7 @@
  * LMDB stores in temp dirs, and of the POSIX ACL rules (common/acl.c). */
 #include "../test.h"
 #include "../../common/acl.h"
-#include "../../common/endian.h"
+#include "../../common/byteorder.h"
 #include "../../common/xattr.h"
 #include "../../server/meta.h"
 #include "../../server/xattr_store.h"

@@ -1,8 +1,8 @@
-/* endian.h - explicit byte order for everything BenchFS writes to the wire or
+/* byteorder.h - explicit byte order for everything BenchFS writes to the wire or
  * to disk: little-endian fields, and big-endian where byte order must sort
  * like the number (LMDB keys). */
-#ifndef BENCHFS_ENDIAN_H
-#define BENCHFS_ENDIAN_H
+#ifndef BENCHFS_BYTEORDER_H
+#define BENCHFS_BYTEORDER_H
 
 #include <stdint.h>
 
