@@ -1,5 +1,6 @@
 /* test_meta.c - unit tests of the metadata store (server/meta*.c) on real LMDB stores in temp dirs. */
 #include "../test.h"
+#include "meta_fixture.h"
 #include "../../server/meta.h"
 
 #include <errno.h>
@@ -11,32 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK (4u << 20)
 #define NODE(n, c) (((uint64_t)(n) << BFS_INO_NODE_SHIFT) | (c))
-
-static char tdir[64];
-
-static struct meta_store *setup(uint32_t node)
-{
-    struct meta_store *m = NULL;
-    strcpy(tdir, "/tmp/test_meta.XXXXXX");
-    if (!mkdtemp(tdir))
-        return NULL;
-    if (meta_open(tdir, node, CHUNK, &m) != 0)
-        return NULL;
-    return m;
-}
-
-static void teardown(struct meta_store *m)
-{
-    char p[128];
-    meta_close(m);
-    snprintf(p, sizeof p, "%s/meta.lmdb", tdir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/meta.lmdb-lock", tdir);
-    unlink(p);
-    rmdir(tdir);
-}
 
 /* Creates name in parent; returns the new ino, 0 on failure. */
 static uint64_t mk(struct meta_store *m, uint64_t parent, const char *name, uint32_t mode,

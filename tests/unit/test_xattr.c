@@ -1,6 +1,7 @@
 /* test_xattr.c - unit tests of the xattr store (server/xattr_store.c) on real
  * LMDB stores in temp dirs, and of the POSIX ACL rules (common/acl.c). */
 #include "../test.h"
+#include "meta_fixture.h"
 #include "../../common/acl.h"
 #include "../../common/byteorder.h"
 #include "../../common/xattr.h"
@@ -12,31 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK (4u << 20)
-
-static char tdir[64];
-
-static struct meta_store *setup(uint32_t node)
-{
-    struct meta_store *m = NULL;
-    strcpy(tdir, "/tmp/test_xattr.XXXXXX");
-    if (!mkdtemp(tdir))
-        return NULL;
-    if (meta_open(tdir, node, CHUNK, &m) != 0)
-        return NULL;
-    return m;
-}
-
-static void teardown(struct meta_store *m)
-{
-    char p[128];
-    meta_close(m);
-    snprintf(p, sizeof p, "%s/meta.lmdb", tdir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/meta.lmdb-lock", tdir);
-    unlink(p);
-    rmdir(tdir);
-}
 
 static uint64_t mk(struct meta_store *m, uint64_t parent, const char *name, uint32_t mode)
 {
