@@ -44,7 +44,6 @@
                                    restarted server, if the registry names a new one) */
 #define RETRY_MAX_S    1.0      /* longest pause between attempts */
 #define STALE_TRIES    8        /* target changed under a rename: look again this often */
-#define DEPTH_MAX      4096     /* parents walked by the loop check */
 
 /* Steps of one intent: numbers of their marks. */
 enum { S_INSTALL = 1, S_DROP = 2, S_MOVED = 3, S_ADJ_OLD = 4, S_ADJ_NEW = 5, S_GAIN = 6 };
@@ -349,7 +348,7 @@ static int check_loop(struct coord *c, const struct meta_intent *in)
         struct rpc_call call;
         if (x == in->ino)
             return -EINVAL;
-        if (depth == DEPTH_MAX)
+        if (depth == META_DEPTH_MAX)
             return -ELOOP;
         bfs_call_prep(&call, place_inode(x, c->nodes), OP_PARENT);
         call.args.ino = x;

@@ -400,6 +400,7 @@ int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t 
                uint32_t step, int64_t now_ns);
 int meta_gain(struct meta_store *m, uint64_t ino, uint64_t intent, uint32_t step, int64_t now_ns);
 /* The parent of local directory dir (-ENOENT: unknown, e.g. a store from before). */
+#define META_DEPTH_MAX 4096   /* parents a loop check walks before it calls the table damaged */
 int meta_get_parent(struct meta_store *m, uint64_t dir, uint64_t *parent);
 
 #endif

@@ -131,8 +131,10 @@ int meta_inode_del(struct meta_store *m, MDB_txn *txn, uint64_t ino, uint32_t fl
 int meta_record_maybe_file(const MDB_val *v);
 /* Marks ino as an orphan (nlink 0, kept open) or not. */
 int meta_orphan_note(struct meta_store *m, MDB_txn *txn, uint64_t ino, int orphan);
-/* The parents table: dir's "..". */
+/* The parents table: dir's "..". get: -ENOENT when none is recorded (a store
+ * from before parents were kept), -EIO for a malformed value. */
 int meta_parent_put(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t parent);
+int meta_parent_get(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t *parent);
 
 /* Directory entries: decode a dentries value (-EIO if corrupt), get (-ENOENT),
  * put (flags MDB_NOOVERWRITE: -EEXIST if taken), delete. */

@@ -549,6 +549,25 @@ out:
     return rc ? rc : (int)cnt;
 }
 
+/* -EINVAL if directory np is dir or lies below it (the parents records up to the
+ * root, in txn), -ELOOP past a depth no tree has (a damaged parents table); a
+ * directory with no parent record (a store from before they were kept) ends the walk. */
+static int below_itself(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t np)
+{
+    for (int depth = 0; np != BFS_ROOT_INO; depth++) {
+        if (np == dir)
+            return -EINVAL;
+        if (depth == META_DEPTH_MAX)
+            return -ELOOP;
+        int rc = meta_parent_get(m, txn, np, &np);
+        if (rc == -ENOENT)
+            return 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
                 uint64_t np, const char *nn, size_t nnlen, unsigned flags, int keep_orphan,
                 int64_t now_ns, struct meta_drop *replaced)
@@ -588,7 +607,7 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
         goto out;
     }
     if (type == S_IFDIR && np == ino) {
-        rc = -EINVAL;   /* into itself; deeper loops need the path, the client's job */
+        rc = -EINVAL;   /* into itself */
         goto out;
     }
     /* In a cluster a directory moved between parents or replaced has state on other
@@ -598,6 +617,12 @@ int meta_rename(struct meta_store *m, uint64_t op, const char *on, size_t onlen,
         rc = META_COORD;
         goto out;
     }
+    /* Below itself: the parents of np, all on this server here (a move between
+     * parents in a cluster went to the coordinator above, which walks them over
+     * the network), checked in this transaction, so that two moves at once (a
+     * into b/, b into a/, from two clients) cannot close a cycle. */
+    if (type == S_IFDIR && op != np && (rc = below_itself(m, txn, ino, np)))
+        goto out;
     if ((rc = meta_parent_check(m, txn, np)) || (rc = meta_dent_del(m, txn, op, on, onlen)) ||
         (rc = meta_dent_put(m, txn, np, nn, nnlen, ino, type, 0)))
         goto out;

@@ -463,6 +463,23 @@ int meta_parent_put(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t p
     return rc ? meta_db_err(rc, "put parent", dir) : 0;
 }
 
+int meta_parent_get(struct meta_store *m, MDB_txn *txn, uint64_t dir, uint64_t *parent)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v;
+    put_be64(kb, dir);
+    int rc = mdb_get(txn, m->parents, &k, &v);
+    if (rc)
+        return meta_db_err(rc, "get parent", dir);
+    if (v.mv_size != 8) {
+        log_error("metadata: parent record of directory %016llx has %zu bytes, not 8",
+                  (unsigned long long)dir, v.mv_size);
+        return -EIO;
+    }
+    *parent = get_le64(v.mv_data);
+    return 0;
+}
+
 size_t meta_dentry_key(uint64_t parent, const char *name, size_t len, unsigned char *out)
 {
     return dkey(out, parent, name, len);

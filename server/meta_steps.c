@@ -171,19 +171,10 @@ int meta_moved(struct meta_store *m, uint64_t ino, uint64_t newparent, uint64_t 
 int meta_get_parent(struct meta_store *m, uint64_t dir, uint64_t *parent)
 {
     MDB_txn *txn;
-    unsigned char kb[8];
-    MDB_val k = { 8, kb }, v;
     int rc = meta_rd_begin(m, &txn);
     if (rc)
         return rc;
-    put_be64(kb, dir);
-    rc = mdb_get(txn, m->parents, &k, &v);
-    if (rc == 0 && v.mv_size == 8)
-        *parent = get_le64(v.mv_data);
-    else if (rc == 0)
-        rc = -EIO;
-    else
-        rc = meta_db_err(rc, "get parent", dir);
+    rc = meta_parent_get(m, txn, dir, parent);
     meta_rd_end(m);
     return rc;
 }

@@ -767,6 +767,23 @@ static void test_rename(void)
     CHECK_EQ(nlink_of(m, d), 2);
     CHECK_EQ(meta_has_entries(m, d), 1);
 
+    /* below itself, deeper than its own entries: t1/t2/t3, then t1 into t3 (two
+     * clients' moves at once would otherwise close a cycle; no kernel sees both) */
+    uint64_t t1 = mk(m, 1, "t1", S_IFDIR | 0755, 29), t2 = mk(m, t1, "t2", S_IFDIR | 0755, 29);
+    uint64_t t3 = mk(m, t2, "t3", S_IFDIR | 0755, 29);
+    REQUIRE(t1 && t2 && t3);
+    CHECK_EQ(meta_rename(m, 1, "t1", 2, t3, "loop", 4, 0, 0, 29, &rep), -EINVAL);
+    CHECK_EQ(meta_rename(m, 1, "t1", 2, t2, "loop", 4, 0, 0, 29, &rep), -EINVAL);
+    CHECK_EQ(meta_rename(m, t1, "t2", 2, t3, "loop", 4, 0, 0, 29, &rep), -EINVAL);
+    CHECK_EQ(lookup(m, 1, "t1", NULL), 0);
+    CHECK_EQ(meta_rename(m, t2, "t3", 2, 1, "t3", 2, 0, 0, 29, &rep), 0);   /* upwards is fine */
+    CHECK_EQ(meta_rename(m, 1, "t1", 2, t3, "t1", 2, 0, 0, 29, &rep), 0);   /* and then down */
+    CHECK_EQ(meta_rename(m, t3, "t1", 2, 1, "t1", 2, 0, 0, 29, &rep), 0);
+    CHECK_EQ(meta_rename(m, 1, "t3", 2, t2, "t3", 2, 0, 0, 29, &rep), 0);
+    CHECK_EQ(meta_unlink(m, t2, "t3", 2, 1, 0, 29, &rep), 0);
+    CHECK_EQ(meta_unlink(m, t1, "t2", 2, 1, 0, 29, &rep), 0);
+    CHECK_EQ(meta_unlink(m, 1, "t1", 2, 1, 0, 29, &rep), 0);
+
     /* dir over empty dir across parents */
     uint64_t t = mk(m, 1, "t", S_IFDIR | 0755, 30);
     REQUIRE(t);
