@@ -132,7 +132,8 @@ int benchfs_access(benchfs_t *fs, const char *path, int mode, int flags);
 int benchfs_mkdir(benchfs_t *fs, const char *path, mode_t mode);
 int benchfs_rmdir(benchfs_t *fs, const char *path);
 int benchfs_unlink(benchfs_t *fs, const char *path);
-/* rename(2) / renameat2(2) with flags 0 or RENAME_NOREPLACE (-EINVAL for others). */
+/* rename(2) / renameat2(2) with flags 0 or RENAME_NOREPLACE (-EOPNOTSUPP for
+ * RENAME_EXCHANGE, as said above; -EINVAL for any other flag). */
 int benchfs_rename(benchfs_t *fs, const char *from, const char *to, unsigned flags);
 int benchfs_link(benchfs_t *fs, const char *from, const char *to);
 int benchfs_symlink(benchfs_t *fs, const char *target, const char *path);
