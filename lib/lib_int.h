@@ -108,6 +108,7 @@ enum {
     RES_FOLLOW = 1 << 0,        /* follow a final symlink */
     RES_FRESH  = 1 << 1,        /* look the final name up on the server (close-to-open) */
     RES_NOFINAL = 1 << 2,       /* do not look the final name up (the caller makes it) */
+    RES_WATCH  = 1 << 3,        /* set r->watched (r->watch is read) */
 };
 struct res {
     uint64_t parent;            /* the directory the final name is in */
@@ -117,8 +118,11 @@ struct res {
     int found;                  /* 1: attr holds what the path names */
     int trailing_slash;         /* the path ended in '/': it must be a directory */
     struct bfs_attr attr;
+    uint64_t watch;             /* in, with RES_WATCH: a directory's inode number */
+    int watched;                /* out: 1 when it is the final name's parent or above */
 };
-/* Resolves path (see benchfs.h) checking search permission on the way.
+/* Resolves path (see benchfs.h) checking search permission on the way
+ * (RES_WATCH: rename's check that a directory is not moved below itself).
  * 0 with r filled: r->found 0 means the final name does not exist (its
  * parent does); -ENOENT for a missing directory on the way, -ENOTDIR,
  * -ELOOP, -ENAMETOOLONG, -EXDEV (an absolute symlink), -EACCES. */

@@ -105,7 +105,9 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
         return -ENOMEM;
     size_t plen = strnlen(path, PATH_MAX);
     int rc = 0;
+    uint64_t watch = (flags & RES_WATCH) ? r->watch : 0;
     memset(r, 0, sizeof *r);
+    r->watch = watch;
     if (plen == 0)
         rc = -ENOENT;
     else if (plen >= PATH_MAX)
@@ -198,6 +200,10 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
     }
     if (rc == 0 && r->found && r->trailing_slash && !S_ISDIR(r->attr.mode))
         rc = -ENOTDIR;
+    /* The stack: the final name's parent and its ancestors. */
+    for (int i = 0; rc == 0 && watch && i < w->depth; i++)
+        if (w->stack[i] == watch)
+            r->watched = 1;
     /* Only the root or slashes: r is the root as set up above. */
 out:
     free(w);
