@@ -291,8 +291,9 @@ def values(path, kind):
     if kind == "bench":
         v = {}
         for res in d["results"]:
-            key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k"}.get(res["name"])
-            if key and (key == "create" or res["size"] == 4096):
+            key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k",
+                       "metadata_stat": "stat"}.get(res["name"])
+            if key and (key in ("create", "stat") or res["size"] == 4096):
                 v[key] = res["ops_per_sec"]
         return v
     if kind in ("unlink", "lock"):

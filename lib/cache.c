@@ -16,6 +16,7 @@ struct cache_ent {
     int64_t expires_ns;
     uint64_t parent;            /* a dentry: parent != 0; an attribute entry: parent 0 */
     uint64_t ino;
+    int stale;                  /* attribute entries: times and sizes are old */
     struct bfs_attr attr;       /* attribute entries only */
     char name[];                /* dentries only */
 };
@@ -99,7 +100,7 @@ static void insert(struct lib_cache *k, uint64_t h, struct cache_ent *e)
 }
 
 static int get(struct lib_cache *k, uint64_t h, uint64_t parent, uint64_t ino, const char *name,
-               struct cache_ent *out)
+               int all, struct cache_ent *out)
 {
     if (k->ttl_ns <= 0)
         return 0;
@@ -109,7 +110,7 @@ static int get(struct lib_cache *k, uint64_t h, uint64_t parent, uint64_t ino, c
     pthread_mutex_lock(mu);
     for (struct cache_ent *e = k->b[h % CACHE_BUCKETS]; e; e = e->next) {
         if (match(e, parent, ino, name)) {
-            if (e->expires_ns > now) {
+            if (e->expires_ns > now && !(all && e->stale)) {
                 out->ino = e->ino;
                 out->attr = e->attr;
                 hit = 1;
@@ -139,6 +140,7 @@ static void put(struct lib_cache *k, uint64_t h, uint64_t parent, const char *na
     if (e) {
         e->parent = parent;
         e->ino = ino;
+        e->stale = 0;
         if (a)
             e->attr = *a;
         if (nlen)
@@ -162,7 +164,7 @@ static void drop(struct lib_cache *k, uint64_t h, uint64_t parent, uint64_t ino,
 int cache_get_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t *ino)
 {
     struct cache_ent e;
-    if (!get(k, key_entry(parent, name), parent, 0, name, &e))
+    if (!get(k, key_entry(parent, name), parent, 0, name, 0, &e))
         return 0;
     *ino = e.ino;
     return 1;
@@ -178,10 +180,10 @@ void cache_drop_entry(struct lib_cache *k, uint64_t parent, const char *name)
     drop(k, key_entry(parent, name), parent, 0, name);
 }
 
-int cache_get_attr(struct lib_cache *k, uint64_t ino, struct bfs_attr *a)
+int cache_get_attr(struct lib_cache *k, uint64_t ino, int all, struct bfs_attr *a)
 {
     struct cache_ent e;
-    if (!get(k, key_attr(ino), 0, ino, NULL, &e))
+    if (!get(k, key_attr(ino), 0, ino, NULL, all, &e))
         return 0;
     *a = e.attr;
     return 1;
@@ -195,4 +197,17 @@ void cache_put_attr(struct lib_cache *k, const struct bfs_attr *a)
 void cache_drop_attr(struct lib_cache *k, uint64_t ino)
 {
     drop(k, key_attr(ino), 0, ino, NULL);
+}
+
+void cache_stale_attr(struct lib_cache *k, uint64_t ino)
+{
+    if (k->ttl_ns <= 0)
+        return;
+    uint64_t h = key_attr(ino);
+    pthread_mutex_t *mu = lock_of(k, h);
+    pthread_mutex_lock(mu);
+    for (struct cache_ent *e = k->b[h % CACHE_BUCKETS]; e; e = e->next)
+        if (match(e, 0, ino, NULL))
+            e->stale = 1;
+    pthread_mutex_unlock(mu);
 }

@@ -14,6 +14,8 @@
 
 int64_t lib_now_ns(void) { return bfs_wall_ns(); }
 
+struct bfs_client *lib_client(benchfs_t *fs) { return fs->c; }
+
 /* The library logs through common/log.c: BENCHFS_LOG is read once, at the
  * first connect (a program that links the library has no main of ours). */
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -90,9 +92,9 @@ void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat
     st->st_ctim = ns_to_timespec(a->ctime_ns);
 }
 
-int lib_getattr(benchfs_t *fs, uint64_t ino, int fresh, struct bfs_attr *a)
+int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a)
 {
-    if (!fresh && cache_get_attr(&fs->cache, ino, a))
+    if (how != GET_FRESH && cache_get_attr(&fs->cache, ino, how == GET_ALL, a))
         return 0;
     int rc = bfs_getattr(fs->c, ino, a);
     if (rc == 0)

@@ -355,7 +355,7 @@ EXPORT ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, of
 EXPORT int benchfs_fstat(benchfs_file_t *f, struct stat *st)
 {
     struct bfs_attr a;
-    int rc = lib_getattr(f->fs, f->ino, 0, &a);
+    int rc = lib_getattr(f->fs, f->ino, GET_ALL, &a);
     if (rc == 0)
         lib_attr_to_stat(f->fs, &a, st);
     return rc;

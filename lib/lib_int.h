@@ -38,10 +38,20 @@ void cache_fini(struct lib_cache *k);
 int cache_get_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t *ino);
 void cache_put_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t ino);
 void cache_drop_entry(struct lib_cache *k, uint64_t parent, const char *name);
-/* 1 and *a when ino's attributes were seen within the timeout, else 0. */
-int cache_get_attr(struct lib_cache *k, uint64_t ino, struct bfs_attr *a);
+/* 1 and *a when ino's attributes were seen within the timeout, else 0; with
+ * all, not when their times and sizes are stale (cache_stale_attr). */
+int cache_get_attr(struct lib_cache *k, uint64_t ino, int all, struct bfs_attr *a);
 void cache_put_attr(struct lib_cache *k, const struct bfs_attr *a);
 void cache_drop_attr(struct lib_cache *k, uint64_t ino);
+/* A directory this client made or removed an entry in: its times, size and
+ * link count changed, its mode, owner and ACL flags (what a path walk checks)
+ * did not. */
+void cache_stale_attr(struct lib_cache *k, uint64_t ino);
+
+/* How fresh attributes must be (lib_getattr, path_lookup). */
+enum { GET_PERM = 0,    /* cached, for the permission fields only */
+       GET_ALL = 1,     /* cached, every field (what stat shows) */
+       GET_FRESH = 2 }; /* from the server (close-to-open) */
 
 /* ---- file.c: which inodes this benchfs_t has open (unlink keeps them) ---- */
 #define OPEN_BUCKETS 1024
@@ -71,9 +81,11 @@ struct benchfs_file {
 };
 
 /* conn.c */
+/* The inode-level client under fs (benchfs-bench's server counters). */
+struct bfs_client *lib_client(benchfs_t *fs);
 void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat *st);
-/* Attributes of ino: the cache's, or fresh (fresh = 1 always asks). */
-int lib_getattr(benchfs_t *fs, uint64_t ino, int fresh, struct bfs_attr *a);
+/* Attributes of ino, as fresh as how says (GET_*). */
+int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a);
 /* What a change this client made means for its cache: ino's attributes go. */
 void lib_changed(benchfs_t *fs, uint64_t ino);
 int64_t lib_now_ns(void);
@@ -127,8 +139,9 @@ struct res {
  * parent does); -ENOENT for a missing directory on the way, -ENOTDIR,
  * -ELOOP, -ENAMETOOLONG, -EXDEV (an absolute symlink), -EACCES. */
 int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, struct res *r);
-/* Looks (parent, name) up: the cache's answer unless fresh, then the server's. */
-int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, struct bfs_attr *a);
+/* Looks (parent, name) up: the cache's answer if it is as fresh as how says
+ * (GET_*), else the server's. */
+int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struct bfs_attr *a);
 /* The entry (parent, name) changed on this client. */
 void path_forget(benchfs_t *fs, uint64_t parent, const char *name);
 

@@ -16,11 +16,11 @@
 #define MAX_DEPTH 2048          /* directories a PATH_MAX path can descend */
 #define WORK_MAX  (2 * PATH_MAX) /* a path with a symlink's target spliced in */
 
-int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, struct bfs_attr *a)
+int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struct bfs_attr *a)
 {
     uint64_t ino;
-    if (!fresh && cache_get_entry(&fs->cache, parent, name, &ino) &&
-        cache_get_attr(&fs->cache, ino, a))
+    if (how != GET_FRESH && cache_get_entry(&fs->cache, parent, name, &ino) &&
+        cache_get_attr(&fs->cache, ino, how == GET_ALL, a))
         return 0;
     int rc = bfs_lookup(fs->c, parent, name, a);
     if (rc == 0) {
@@ -35,7 +35,7 @@ int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, str
 void path_forget(benchfs_t *fs, uint64_t parent, const char *name)
 {
     cache_drop_entry(&fs->cache, parent, name);
-    cache_drop_attr(&fs->cache, parent);
+    cache_stale_attr(&fs->cache, parent);
 }
 
 /* The walk's state: the directories from the root down to the current one. */
@@ -113,7 +113,7 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
     else if (plen >= PATH_MAX)
         rc = -ENAMETOOLONG;
     if (rc == 0)
-        rc = lib_getattr(fs, BFS_ROOT_INO, 0, &w->cur);
+        rc = lib_getattr(fs, BFS_ROOT_INO, GET_PERM, &w->cur);
     if (rc < 0)
         goto out;
     memcpy(w->work, path, plen + 1);
@@ -149,7 +149,7 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
             if (name[1] == '.' && w->depth > 1) {
                 w->depth--;
-                if ((rc = lib_getattr(fs, w->stack[w->depth - 1], 0, &w->cur)) < 0)
+                if ((rc = lib_getattr(fs, w->stack[w->depth - 1], GET_PERM, &w->cur)) < 0)
                     break;
             }
             if (last) {
@@ -167,7 +167,8 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
             r->found = 0;
             break;
         }
-        rc = path_lookup(fs, w->stack[w->depth - 1], name, last && (flags & RES_FRESH), &a);
+        int how = !last ? GET_PERM : (flags & RES_FRESH) ? GET_FRESH : GET_ALL;
+        rc = path_lookup(fs, w->stack[w->depth - 1], name, how, &a);
         if (rc == -ENOENT && last) {
             memcpy(r->name, name, (size_t)len + 1);
             r->found = 0;
@@ -200,6 +201,10 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
     }
     if (rc == 0 && r->found && r->trailing_slash && !S_ISDIR(r->attr.mode))
         rc = -ENOTDIR;
+    /* A path that ends at a directory itself: its attributes were walked
+     * with for permissions; the caller shows them. */
+    if (rc == 0 && r->found && r->name[0] == '\0')
+        rc = lib_getattr(fs, r->attr.ino, (flags & RES_FRESH) ? GET_FRESH : GET_ALL, &r->attr);
     /* The stack: the final name's parent and its ancestors. */
     for (int i = 0; rc == 0 && watch && i < w->depth; i++)
         if (w->stack[i] == watch)
