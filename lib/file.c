@@ -259,6 +259,7 @@ EXPORT int benchfs_close(benchfs_file_t *f)
 {
     if (!f)
         return 0;
+    log_debug("close ino=%" PRIu64, f->ino);
     if (f->type == S_IFREG)
         open_put(f->fs, f->ino);
     free(f);
@@ -281,7 +282,9 @@ EXPORT ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off
         return -EINVAL;
     if (len == 0)
         return 0;
-    return bfs_read(f->fs->c, f->ino, buf, len > IO_MAX ? IO_MAX : len, (uint64_t)off);
+    ssize_t n = bfs_read(f->fs->c, f->ino, buf, len > IO_MAX ? IO_MAX : len, (uint64_t)off);
+    log_debug("pread ino=%" PRIu64 " len=%zu off=%lld: %zd", f->ino, len, (long long)off, n);
+    return n;
 }
 
 /* After a write by anyone but root: setuid/setgid go, as the kernel does it. */
@@ -303,6 +306,7 @@ static void after_write(benchfs_file_t *f, const struct bfs_wcc *wcc)
 
 static ssize_t write_done(benchfs_file_t *f, ssize_t n, const struct bfs_wcc *wcc)
 {
+    log_debug("write ino=%" PRIu64 ": %zd", f->ino, n);
     lib_changed(f->fs, f->ino);
     if (n <= 0)
         return n;
@@ -358,10 +362,13 @@ EXPORT int benchfs_fstat(benchfs_file_t *f, struct stat *st)
     int rc = lib_getattr(f->fs, f->ino, GET_ALL, &a);
     if (rc == 0)
         lib_attr_to_stat(f->fs, &a, st);
+    log_debug("fstat ino=%" PRIu64 ": %s", f->ino, rc < 0 ? strerror(-rc) : "ok");
     return rc;
 }
 
 EXPORT int benchfs_fsync(benchfs_file_t *f, int datasync)
 {
-    return bfs_fsync(f->fs->c, f->ino, datasync);
+    int rc = bfs_fsync(f->fs->c, f->ino, datasync);
+    log_debug("fsync ino=%" PRIu64 ": %s", f->ino, rc < 0 ? strerror(-rc) : "ok");
+    return rc;
 }
