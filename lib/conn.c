@@ -40,7 +40,12 @@ EXPORT int benchfs_connect(const char *registry_dir, const struct benchfs_opts *
         return rc;
     }
     /* 0 means the default (1 s, the mount's attr_timeout); negative: no cache. */
-    cache_init(&fs->cache, o.attr_timeout_s == 0 ? 1.0 : o.attr_timeout_s);
+    if ((rc = cache_init(&fs->cache, o.attr_timeout_s == 0 ? 1.0 : o.attr_timeout_s)) < 0) {
+        log_error("benchfs_connect %s: %s", registry_dir, strerror(-rc));
+        bfs_client_close(fs->c);
+        free(fs);
+        return rc;
+    }
     open_table_init(&fs->open);
     fs->flags = o.flags;
     /* One stable st_dev per cluster: the same registry gives the same number

@@ -22,16 +22,22 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* ---- cache.c: dentries (parent, name) -> ino and attributes ino -> bfs_attr ---- */
-#define CACHE_BUCKETS 8192      /* a power of two */
-#define CACHE_LOCKS   64        /* stripes */
-#define CACHE_CHAIN   8         /* entries a bucket keeps before dropping its oldest */
-struct cache_ent;
+/* ---- cache.c: dentries (parent, name) -> ino and attributes ino -> bfs_attr ----
+ * Two set-associative tables (WAYS entries a set, the keys of a set side by
+ * side): a lookup touches a cache line or two, not a chain of entries spread
+ * over the heap. A full set replaces its oldest entry. */
+#define CACHE_SETS 4096         /* per table, a power of two */
+#define CACHE_WAYS 4
+#define CACHE_LOCKS 64          /* stripes (a set is always under the same one) */
+struct cache_aset;
+struct cache_dset;
 struct lib_cache {
     int64_t ttl_ns;             /* <= 0: nothing is cached */
-    struct cache_ent *b[CACHE_BUCKETS];
+    struct cache_aset *attrs;
+    struct cache_dset *dents;
     pthread_mutex_t mu[CACHE_LOCKS];
 };
+/* 0 or -ENOMEM. */
 int cache_init(struct lib_cache *k, double timeout_s);
 void cache_fini(struct lib_cache *k);
 /* 1 and *ino when (parent, name) was seen within the timeout, else 0. */
