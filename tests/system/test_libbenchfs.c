@@ -614,12 +614,24 @@ static int child_checks(void)
         printf("FAIL: as nobody: a new dir in a setgid dir: gid %u mode %o\n", st.st_gid, st.st_mode);
         bad++;
     }
-    CHILD_EXPECT("chmod g+s of own file outside the group drops setgid",
-                 benchfs_chmod(c, "/p/tmp/mine", 02755, 0), 0);
-    CHILD_EXPECT("stat after chmod", benchfs_stat(c, "/p/tmp/mine", &st), 0);
-    if (st.st_mode & S_ISGID) {
-        /* nobody is in group nobody (its own): setgid stays; in another group it would go */
+    CHILD_EXPECT("chmod g+s of own file outside its group", benchfs_chmod(c, "/p/nobodys", 02755, 0), 0);
+    CHILD_EXPECT("stat after chmod", benchfs_stat(c, "/p/nobodys", &st), 0);
+    if ((st.st_mode & 07777) != 0755) {
+        printf("FAIL: as nobody: chmod g+s outside the group kept setgid: mode %o\n", st.st_mode);
+        bad++;
     }
+    CHILD_EXPECT("chmod u+s of own file", benchfs_chmod(c, "/p/nobodys", 04777, 0), 0);
+    CHILD_EXPECT("open own file to write", benchfs_open(c, "/p/nobodys", O_WRONLY, 0, &f), 0);
+    if (bad == 0) {
+        CHILD_EXPECT("write it", benchfs_pwrite(f, "w", 1, 0), 1);
+        benchfs_close(f);
+    }
+    CHILD_EXPECT("stat after write", benchfs_stat(c, "/p/nobodys", &st), 0);
+    if (st.st_mode & S_ISUID) {
+        printf("FAIL: as nobody: a write kept setuid: mode %o\n", st.st_mode);
+        bad++;
+    }
+    CHILD_EXPECT("truncate own file", benchfs_truncate(c, "/p/nobodys", 0), 0);
     CHILD_EXPECT("chown own file to a foreign group: EPERM", benchfs_chown(c, "/p/tmp/mine", (uid_t)-1, 4321, 0),
                  -EPERM);
     fflush(stdout);
@@ -637,6 +649,8 @@ static void test_perms(void)
     EXPECT("closed dir", benchfs_mkdir(fs, "/p/closed", 0700), 0);
     EXPECT("sticky dir", benchfs_mkdir(fs, "/p/tmp", 01777), 0);
     EXPECT("root's file in it", put_file("/p/tmp/roots", "r", 0666), 0);
+    EXPECT("nobody's file", put_file("/p/nobodys", "n", 0644), 0);
+    EXPECT("given to nobody, group 4321", benchfs_chown(fs, "/p/nobodys", NOBODY, 4321, 0), 0);
     EXPECT("setgid dir", benchfs_mkdir(fs, "/p/sg", 02777), 0);
     EXPECT("setgid dir's group", benchfs_chown(fs, "/p/sg", (uid_t)-1, 4321, 0), 0);
     EXPECT("setgid dir's mode again", benchfs_chmod(fs, "/p/sg", 02777, 0), 0);
