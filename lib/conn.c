@@ -17,9 +17,10 @@ int64_t lib_now_ns(void) { return bfs_wall_ns(); }
 struct bfs_client *lib_client(benchfs_t *fs) { return fs->c; }
 
 /* The library logs through common/log.c: BENCHFS_LOG is read once, at the
- * first connect (a program that links the library has no main of ours). */
+ * first connect (a program that links the library has no main of ours); the
+ * program name stays what it was (a BenchFS tool's own, else "benchfs"). */
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static void log_setup(void) { log_init("libbenchfs"); }
+static void log_setup(void) { log_init(NULL); }
 
 EXPORT int benchfs_connect(const char *registry_dir, const struct benchfs_opts *opts, benchfs_t **out)
 {
