@@ -88,8 +88,7 @@ def best(name):
         vals = {}
         if kind in ("bench", "client"):
             for res in d["results"]:
-                key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k",
-                       "metadata_stat": "stat"}.get(res["name"])
+                key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k"}.get(res["name"])
                 if key:
                     vals[(key if kind == "bench" else "rpc_" + key)] = res["ops_per_sec"]
         else:
