@@ -94,7 +94,8 @@ void benchfs_disconnect(benchfs_t *fs);
  * directory with a default ACL the ACL is inherited and mode is only limited
  * by it (as open(2) does). A directory opens with O_RDONLY (-EISDIR with write
  * access): its handle serves benchfs_fstat, benchfs_fsync and benchfs_fdopendir.
- * -EOPNOTSUPP for a FIFO, socket or device. 0 and *out, or -errno. */
+ * -EOPNOTSUPP for a FIFO, socket or device (and for O_PATH, O_TMPFILE);
+ * -EINVAL for O_CREAT|O_DIRECTORY (as Linux). 0 and *out, or -errno. */
 int benchfs_open(benchfs_t *fs, const char *path, int flags, mode_t mode, benchfs_file_t **out);
 /* Frees f. 0, or the error of a write made durable late (O_SYNC never has one). */
 int benchfs_close(benchfs_file_t *f);
