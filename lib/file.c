@@ -193,6 +193,10 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
     int rc, created = 0;
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
+    if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_PATH))
+        return -EOPNOTSUPP;   /* not here: the mount (the kernel) does what it can */
+    if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY))
+        return -EINVAL;   /* as Linux since 6.4 */
     for (int tries = 0;; tries++) {
         if ((rc = path_resolve(fs, cr, path, rflags, &r)) < 0)
             return rc;

@@ -115,6 +115,10 @@ static void test_files(void)
     EXPECT("O_DIRECTORY on a file: ENOTDIR", benchfs_open(fs, "/t/a", O_RDONLY | O_DIRECTORY, 0, &f), -ENOTDIR);
     EXPECT("open dir for writing: EISDIR", benchfs_open(fs, "/t", O_WRONLY, 0, &f), -EISDIR);
     EXPECT("O_ACCMODE 3: EINVAL", benchfs_open(fs, "/t/a", 3, 0, &f), -EINVAL);
+    EXPECT("O_CREAT|O_DIRECTORY: EINVAL", benchfs_open(fs, "/t/cd", O_CREAT | O_DIRECTORY | O_RDONLY, 0700, &f),
+           -EINVAL);
+    EXPECT("O_TMPFILE: EOPNOTSUPP", benchfs_open(fs, "/t", O_TMPFILE | O_RDWR, 0600, &f), -EOPNOTSUPP);
+    EXPECT("O_PATH: EOPNOTSUPP", benchfs_open(fs, "/t/a", O_PATH, 0, &f), -EOPNOTSUPP);
     /* Handles opened for one direction refuse the other. */
     EXPECT("open O_RDONLY", benchfs_open(fs, "/t/a", O_RDONLY, 0, &f), 0);
     EXPECT("pwrite on O_RDONLY: EBADF", benchfs_pwrite(f, "x", 1, 0), -EBADF);
