@@ -16,6 +16,7 @@
 #
 # Metrics, per target:
 #   create, write4k, read4k  ops/s from `benchfs-bench --sizes 4096` (see its --help)
+#   stat                     ops/s of its Metadata Stat phase (stat of the created files)
 #   unlink                   ops/s: N empty files are created (untimed), then removed
 #                            one by one with unlink(2) from python3 (timed); not for
 #                            client mode (benchfs-bench has no RPC unlink benchmark)
@@ -274,7 +275,7 @@ raw, out, rounds, iters, warmup, tr_shm, tr_tcp, stat = sys.argv[1:9]
 TARGETS = [("local", "local dir"), ("passthrough", "passthru_ll"), ("mount", "BenchFS mnt"),
            ("mount_tcp", "mnt (tcp)"), ("client", "client"), ("client_tcp", "client(tcp)")]
 METRICS = [("create", "create ops/s"), ("write4k", "write 4K ops/s"), ("read4k", "read 4K ops/s"),
-           ("unlink", "unlink ops/s"), ("lock", "lock+unlock /s"), ("seqwrite", "seq write MB/s"),
+           ("stat", "stat ops/s"), ("unlink", "unlink ops/s"), ("lock", "lock+unlock /s"), ("seqwrite", "seq write MB/s"),
            ("seqread", "seq read MB/s")]
 RATIOS = [("mount/passthrough", "mount", "passthrough"), ("mount/local", "mount", "local"),
           ("mount_tcp/local", "mount_tcp", "local"), ("client/local", "client", "local"),
@@ -291,8 +292,9 @@ def values(path, kind):
     if kind == "bench":
         v = {}
         for res in d["results"]:
-            key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k"}.get(res["name"])
-            if key and (key == "create" or res["size"] == 4096):
+            key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k",
+                       "metadata_stat": "stat"}.get(res["name"])
+            if key and (key in ("create", "stat") or res["size"] == 4096):
                 v[key] = res["ops_per_sec"]
         return v
     if kind in ("unlink", "lock"):
@@ -350,7 +352,8 @@ result = {
                "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(),
                "kernel": platform.release(), "cpus": os.cpu_count(),
                "ucx_transport": {"default": tr_shm, "tcp": tr_tcp},
-               "units": {"create": "ops/s", "write4k": "ops/s", "read4k": "ops/s", "unlink": "ops/s",
+               "units": {"create": "ops/s", "write4k": "ops/s", "read4k": "ops/s", "stat": "ops/s",
+                         "unlink": "ops/s",
                          "lock": "lock+unlock pairs/s",
                          "seqwrite": "MB/s (1e6 B/s)", "seqread": "MB/s (1e6 B/s)"},
                "targets": dict(TARGETS)},
