@@ -14,7 +14,8 @@
  * Writes touch only the bytes written; reads of holes or past a chunk file's end
  * return zeros. Open chunk files are kept in a small fd cache.
  *
- * Not thread-safe: one event-loop thread owns a store.
+ * Not thread-safe: one event-loop thread owns a store. The store has one
+ * thread of its own, for removals of gone files (chunkstore_remove_later).
  */
 #ifndef BENCHFS_CHUNKSTORE_H
 #define BENCHFS_CHUNKSTORE_H
@@ -126,9 +127,22 @@ int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, 
 /* Blocking: deletes every chunk file of ino (those that can exist for size;
  * for a large sparse size it lists ino's bucket instead of trying each index). */
 int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size);
-/* Blocking: deletes chunk (ino, idx), e.g. one a write created for a file that
- * was removed meanwhile. */
+/* Blocking: deletes chunk (ino, idx). */
 int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx);
+
+/* Not blocking, for a file that is gone (its inode number is never used
+ * again): as chunkstore_remove / chunkstore_remove_chunk, but the unlinks run
+ * on the store's removal thread. The removal is noted in DATA/chunk-removals
+ * before this returns (page cache, no sync), so a server killed before it is
+ * done finishes it at its next chunkstore_open; close and drain wait for it.
+ * Reads of ino meanwhile may still find chunks: no one may use ino again.
+ * 0 or -ENOMEM (nothing queued). */
+int chunkstore_remove_later(struct chunkstore *cs, uint64_t ino, uint64_t size);
+int chunkstore_remove_chunk_later(struct chunkstore *cs, uint64_t ino, uint64_t idx);
+/* Background removals queued or running (any thread). */
+unsigned chunkstore_removals(struct chunkstore *cs);
+/* Blocks until there are none. */
+void chunkstore_removals_wait(struct chunkstore *cs);
 
 /* Naming (for tools reading a stopped store, e.g. benchfs-fsck): chunk (ino, idx)
  * is DATA/chunks/<bucket as %02x>/<ino as %016llx>.<idx as %llu>. */

@@ -1,0 +1,342 @@
+/* chunkremove.c - removing chunk files: the unlinks themselves (thread-safe, on a
+ * directory fd only) and the store's removal thread, which does them in the
+ * background so the event loop never waits for a file's removal (issue 12).
+ *
+ * Crash rules. A queued removal is first appended as one 32-byte record to
+ * DATA/chunk-removals (a page-cache write, no sync), then handed to the thread;
+ * the thread empties the file once its queue is empty. At open the store reads
+ * the records a killed server left and queues them again: unlinking is
+ * idempotent (a missing chunk is fine) and inode numbers are never reused, so a
+ * redone removal can only delete chunks of a file that is gone. What a power
+ * loss takes from the unsynced record is an orphan chunk at worst, as before:
+ * benchfs-fsck reports those.
+ */
+#include "chunkstore_int.h"
+
+#include "../common/byteorder.h"
+#include "../common/log.h"
+#include "../common/placement.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REC_SIZE 32
+#define REC_MAGIC 0x4d524642u   /* "BFRM" */
+
+/* Beyond this many chunk indices, listing the bucket is cheaper than trying
+ * every index: a sparse file's size says nothing about how many chunks exist
+ * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
+#define REMOVE_BY_INDEX_MAX 256
+
+struct rm_job {
+    uint64_t ino, first, end;
+    struct rm_job *next;
+};
+
+struct cs_remover {
+    pthread_t tid;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t work, idle;
+    struct rm_job *head, *tail;     /* queued, not started */
+    bool busy;                      /* the thread is on a job */
+    bool stop;                      /* finish the queue, then exit */
+    unsigned pending;               /* queued + running */
+    int dirfd;                      /* DATA/chunks (the store's; not ours to close) */
+    const char *path;               /* DATA/chunks, for log lines (the store's) */
+    int jfd;                        /* DATA/chunk-removals */
+    char *jpath;
+    off_t jlen;                     /* bytes of records in it */
+};
+
+/* ---- the unlinks (any thread) ---- */
+
+static uint32_t rec_check(uint64_t ino, uint64_t first, uint64_t end)
+{
+    return (uint32_t)place_mix64(ino ^ place_mix64(first ^ place_mix64(end)));
+}
+
+/* Deletes one chunk file (name relative to dfd); ENOENT is fine (a hole, or
+ * another server's chunk). 1 if it was deleted, 0 if missing, or -errno (logged). */
+static int remove_one(const char *path, int dfd, const char *name, uint64_t ino)
+{
+    if (unlinkat(dfd, name, 0) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    int r = -errno;
+    log_error("chunkstore: unlink chunk %s of ino %016llx in %s: %s", name,
+              (unsigned long long)ino, path, strerror(-r));
+    return r;
+}
+
+/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
+static int remove_listed(const char *path, int chunks_fd, uint64_t ino, uint64_t first,
+                         uint64_t end)
+{
+    char bname[4];
+    snprintf(bname, sizeof bname, "%02x", cs_bucket_of(ino));
+    int lfd = openat(chunks_fd, bname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
+    if (!d) {
+        int r = -errno;
+        if (lfd >= 0)
+            close(lfd);
+        if (r == -ENOENT)
+            return 0;
+        log_error("chunkstore: list bucket %s of %s: %s", bname, path, strerror(-r));
+        return r;
+    }
+    char prefix[24];
+    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
+    int err = 0, n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t fino, idx;
+        if (strncmp(e->d_name, prefix, (size_t)plen) != 0 ||
+            chunkstore_name_parse(e->d_name, &fino, &idx) < 0 || fino != ino || idx < first ||
+            idx >= end)
+            continue;
+        int r = remove_one(path, dirfd(d), e->d_name, ino);
+        if (r < 0 && !err)
+            err = r;
+        n += r > 0;
+    }
+    closedir(d);
+    return err ? err : n;
+}
+
+int cs_unlink_range(const char *path, int dirfd, uint64_t ino, uint64_t first, uint64_t end)
+{
+    if (end > first && end - first > REMOVE_BY_INDEX_MAX)
+        return remove_listed(path, dirfd, ino, first, end);
+    int err = 0, n = 0;
+    char name[48];
+    for (uint64_t idx = first; idx < end; idx++) {
+        cs_chunk_name(name, sizeof name, ino, idx);
+        int r = remove_one(path, dirfd, name, ino);
+        if (r < 0 && !err)
+            err = r;
+        n += r > 0;
+    }
+    return err ? err : n;
+}
+
+/* ---- the thread ---- */
+
+/* Called with mu held, the queue empty and nothing running: every record done. */
+static void journal_clear(struct cs_remover *rm)
+{
+    if (rm->jlen == 0)
+        return;
+    if (ftruncate(rm->jfd, 0) < 0)
+        log_warn("chunkstore: empty %s: %s (its removals will be redone at the next start)",
+                 rm->jpath, strerror(errno));
+    else
+        rm->jlen = 0;
+}
+
+static void *run(void *arg)
+{
+    struct cs_remover *rm = arg;
+    pthread_mutex_lock(&rm->mu);
+    for (;;) {
+        while (!rm->head && !rm->stop)
+            pthread_cond_wait(&rm->work, &rm->mu);
+        struct rm_job *j = rm->head;
+        if (!j)
+            break;
+        rm->head = j->next;
+        if (!rm->head)
+            rm->tail = NULL;
+        rm->busy = true;
+        pthread_mutex_unlock(&rm->mu);
+
+        int r = cs_unlink_range(rm->path, rm->dirfd, j->ino, j->first, j->end);
+        if (r < 0)
+            log_warn("chunkstore: ino %016llx: removing chunks [%llu, %llu): %s (benchfs-fsck "
+                     "reports what is left)", (unsigned long long)j->ino,
+                     (unsigned long long)j->first, (unsigned long long)j->end, strerror(-r));
+        else
+            log_debug("chunkstore: ino %016llx: removed %d chunk files in the background",
+                      (unsigned long long)j->ino, r);
+        free(j);
+
+        pthread_mutex_lock(&rm->mu);
+        rm->busy = false;
+        rm->pending--;
+        if (!rm->head) {
+            journal_clear(rm);
+            pthread_cond_broadcast(&rm->idle);
+        }
+    }
+    pthread_mutex_unlock(&rm->mu);
+    return NULL;
+}
+
+/* Appends a job (mu held). -ENOMEM only. */
+static int push(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64_t end)
+{
+    struct rm_job *j = malloc(sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    *j = (struct rm_job){ .ino = ino, .first = first, .end = end };
+    if (rm->tail)
+        rm->tail->next = j;
+    else
+        rm->head = j;
+    rm->tail = j;
+    rm->pending++;
+    return 0;
+}
+
+int cs_remover_queue(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64_t end)
+{
+    if (end <= first)
+        return 0;
+    uint8_t rec[REC_SIZE];
+    put_le32(rec, REC_MAGIC);
+    put_le32(rec + 4, rec_check(ino, first, end));
+    put_le64(rec + 8, ino);
+    put_le64(rec + 16, first);
+    put_le64(rec + 24, end);
+    pthread_mutex_lock(&rm->mu);
+    /* Under mu: the thread empties the file under mu too, never between a
+     * record and its job. */
+    ssize_t w = pwrite(rm->jfd, rec, REC_SIZE, rm->jlen);
+    if (w == REC_SIZE)
+        rm->jlen += REC_SIZE;
+    else
+        log_warn("chunkstore: ino %016llx: cannot note its chunk removal in %s (%s): a crash "
+                 "before it is done leaves orphan chunks", (unsigned long long)ino, rm->jpath,
+                 w < 0 ? strerror(errno) : "short write");
+    int r = push(rm, ino, first, end);
+    if (r == 0)
+        pthread_cond_signal(&rm->work);
+    pthread_mutex_unlock(&rm->mu);
+    return r;
+}
+
+unsigned cs_remover_pending(struct cs_remover *rm)
+{
+    pthread_mutex_lock(&rm->mu);
+    unsigned n = rm->pending;
+    pthread_mutex_unlock(&rm->mu);
+    return n;
+}
+
+void cs_remover_wait(struct cs_remover *rm)
+{
+    pthread_mutex_lock(&rm->mu);
+    while (rm->pending)
+        pthread_cond_wait(&rm->idle, &rm->mu);
+    pthread_mutex_unlock(&rm->mu);
+}
+
+/* Queues the records a killed server left (each checked; a torn or damaged
+ * tail is dropped) and cuts the file to the good ones. */
+static int replay(struct cs_remover *rm)
+{
+    struct stat st;
+    if (fstat(rm->jfd, &st) < 0)
+        return -errno;
+    off_t good = 0;
+    unsigned n = 0;
+    uint8_t rec[REC_SIZE];
+    while (good + REC_SIZE <= st.st_size) {
+        ssize_t got = pread(rm->jfd, rec, REC_SIZE, good);
+        if (got < 0)
+            return -errno;
+        if (got != REC_SIZE)
+            break;
+        uint64_t ino = get_le64(rec + 8), first = get_le64(rec + 16), end = get_le64(rec + 24);
+        if (get_le32(rec) != REC_MAGIC || get_le32(rec + 4) != rec_check(ino, first, end) ||
+            end <= first)
+            break;
+        if (push(rm, ino, first, end) < 0)
+            return -ENOMEM;
+        good += REC_SIZE;
+        n++;
+    }
+    if (good != st.st_size) {
+        log_warn("chunkstore: %s: ignoring %lld bytes after its %u good records", rm->jpath,
+                 (long long)(st.st_size - good), n);
+        if (ftruncate(rm->jfd, good) < 0)
+            return -errno;
+    }
+    rm->jlen = good;
+    if (n)
+        log_info("chunkstore: finishing %u chunk removals left by the last run (%s)", n, rm->jpath);
+    return 0;
+}
+
+void cs_remover_stop(struct cs_remover *rm)
+{
+    if (!rm)
+        return;
+    if (rm->started) {
+        pthread_mutex_lock(&rm->mu);
+        rm->stop = true;
+        pthread_cond_signal(&rm->work);
+        pthread_mutex_unlock(&rm->mu);
+        pthread_join(rm->tid, NULL);
+    }
+    while (rm->head) {   /* only when the thread never started */
+        struct rm_job *j = rm->head;
+        rm->head = j->next;
+        free(j);
+    }
+    if (rm->jfd >= 0)
+        close(rm->jfd);
+    pthread_cond_destroy(&rm->work);
+    pthread_cond_destroy(&rm->idle);
+    pthread_mutex_destroy(&rm->mu);
+    free(rm->jpath);
+    free(rm);
+}
+
+int cs_remover_start(const char *data_dir, const char *path, int dirfd, struct cs_remover **out)
+{
+    *out = NULL;
+    struct cs_remover *rm = calloc(1, sizeof *rm);
+    if (!rm)
+        return -ENOMEM;
+    pthread_mutex_init(&rm->mu, NULL);
+    pthread_cond_init(&rm->work, NULL);
+    pthread_cond_init(&rm->idle, NULL);
+    rm->dirfd = dirfd;
+    rm->path = path;
+    rm->jfd = -1;
+    int r;
+    if (asprintf(&rm->jpath, "%s/chunk-removals", data_dir) < 0) {
+        rm->jpath = NULL;
+        r = -ENOMEM;
+        goto fail;
+    }
+    if ((rm->jfd = open(rm->jpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        r = -errno;
+        log_error("chunkstore: open %s: %s", rm->jpath, strerror(-r));
+        goto fail;
+    }
+    if ((r = replay(rm)) < 0) {
+        log_error("chunkstore: read %s: %s", rm->jpath, strerror(-r));
+        goto fail;
+    }
+    if ((r = -pthread_create(&rm->tid, NULL, run, rm)) < 0) {
+        log_error("chunkstore: cannot start the chunk removal thread: %s", strerror(-r));
+        goto fail;
+    }
+    rm->started = true;
+    *out = rm;
+    return 0;
+fail:
+    cs_remover_stop(rm);
+    return r;
+}
