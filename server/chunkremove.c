@@ -21,13 +21,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define REC_SIZE 32
+#define REMOVE_NICE 19
 #define REC_MAGIC 0x4d524642u   /* "BFRM" */
 
 /* Beyond this many chunk indices, listing the bucket is cheaper than trying
@@ -131,6 +134,20 @@ int cs_unlink_range(const char *path, int dirfd, uint64_t ino, uint64_t first, u
 
 /* ---- the thread ---- */
 
+/* Background work: the loop and the application come first. SCHED_IDLE runs
+ * the thread on a core nobody else wants (CFS still gives it a sliver, so a
+ * busy machine slows a removal down but cannot stop it); measured with
+ * tests/system/rmload.sh, nice 19 alone let the unlinks' kernel time push a
+ * spinning loop off its core often enough to triple the reads' p99. */
+static void lower_priority(void)
+{
+    struct sched_param sp = { 0 };
+    int r = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    if (r != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), REMOVE_NICE) < 0)
+        log_debug("chunkstore: removal thread: neither SCHED_IDLE (%s) nor nice %d: %s",
+                  strerror(r), REMOVE_NICE, strerror(errno));
+}
+
 /* Called with mu held, the queue empty and nothing running: every record done. */
 static void journal_clear(struct cs_remover *rm)
 {
@@ -146,6 +163,7 @@ static void journal_clear(struct cs_remover *rm)
 static void *run(void *arg)
 {
     struct cs_remover *rm = arg;
+    lower_priority();
     pthread_mutex_lock(&rm->mu);
     for (;;) {
         while (!rm->head && !rm->stop)
