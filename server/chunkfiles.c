@@ -357,21 +357,38 @@ static int list_bucket(struct chunkstore *cs, int b, int after, uint64_t ino, ui
     return 0;
 }
 
+static int cmp_ino(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
                     void *out, size_t size, size_t *used, size_t *count, int *eof)
 {
     unsigned char *o = out;
     *used = *count = 0;
     *eof = 1;
+    /* A chunk whose removal is queued is gone already: its inode is (a listing
+     * taken while the thread works must not show the files it is deleting). */
+    uint64_t *going;
+    size_t ngoing;
+    int gr = cs_remover_inos(cs->remover, &going, &ngoing);
+    if (gr < 0)
+        return gr;
     for (int b = first ? 0 : cs_bucket_of(after_ino); b < NBUCKETS; b++) {
         struct chunk_id *ids;
         size_t n;
         /* only the cursor's own bucket holds chunks before the cursor */
         int after = !first && b == cs_bucket_of(after_ino);
         int rc = list_bucket(cs, b, after, after_ino, after_idx, &ids, &n);
-        if (rc < 0)
+        if (rc < 0) {
+            free(going);
             return rc;
+        }
         for (size_t i = 0; i < n; i++) {
+            if (ngoing && bsearch(&ids[i].ino, going, ngoing, sizeof *going, cmp_ino))
+                continue;
             if (size - *used < 22) {
                 *eof = 0;
                 break;
@@ -390,6 +407,7 @@ int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64
         if (!*eof)
             break;
     }
+    free(going);
     return *eof || *count ? 0 : -EMSGSIZE;
 }
 

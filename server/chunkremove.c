@@ -49,7 +49,8 @@ struct cs_remover {
     pthread_mutex_t mu;
     pthread_cond_t work, idle;
     struct rm_job *head, *tail;     /* queued, not started */
-    bool busy;                      /* the thread is on a job */
+    bool busy;                      /* the thread is on a job: cur_ino's */
+    uint64_t cur_ino;
     bool stop;                      /* finish the queue, then exit */
     unsigned pending;               /* queued + running */
     int dirfd;                      /* DATA/chunks (the store's; not ours to close) */
@@ -175,6 +176,7 @@ static void *run(void *arg)
         if (!rm->head)
             rm->tail = NULL;
         rm->busy = true;
+        rm->cur_ino = j->ino;
         pthread_mutex_unlock(&rm->mu);
 
         int r = cs_unlink_range(rm->path, rm->dirfd, j->ino, j->first, j->end);
@@ -248,6 +250,36 @@ unsigned cs_remover_pending(struct cs_remover *rm)
     unsigned n = rm->pending;
     pthread_mutex_unlock(&rm->mu);
     return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int cs_remover_inos(struct cs_remover *rm, uint64_t **inos, size_t *n)
+{
+    *inos = NULL;
+    *n = 0;
+    pthread_mutex_lock(&rm->mu);
+    size_t cap = rm->pending;
+    uint64_t *v = cap ? malloc(cap * sizeof *v) : NULL;
+    if (cap && !v) {
+        pthread_mutex_unlock(&rm->mu);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    if (rm->busy)
+        v[k++] = rm->cur_ino;
+    for (struct rm_job *j = rm->head; j && k < cap; j = j->next)
+        v[k++] = j->ino;
+    pthread_mutex_unlock(&rm->mu);
+    if (k > 1)
+        qsort(v, k, sizeof *v, cmp_u64);
+    *inos = v;
+    *n = k;
+    return 0;
 }
 
 void cs_remover_wait(struct cs_remover *rm)

@@ -154,7 +154,8 @@ int chunkstore_name_parse(const char *name, uint64_t *ino, uint64_t *idx);
 /* Blocking, read-only: lists chunk files in (bucket, ino, idx) order, those after
  * (after_ino, after_idx) into out (size bytes) as OP_SCAN records (proto.h: u16 LE 16 | u32 LE 0 | ino u64 BE |
  * idx u64 BE). first: list from the first chunk (the after values are ignored).
- * *used, *count, *eof as meta_scan. Files of other names are skipped. */
+ * *used, *count, *eof as meta_scan. Files of other names are skipped, and so
+ * are the chunks of inodes whose removal is queued (chunkstore_remove_later). */
 int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
                     void *out, size_t size, size_t *used, size_t *count, int *eof);
 

@@ -126,6 +126,9 @@ int cs_remover_start(const char *data_dir, const char *path, int dirfd, struct c
 int cs_remover_queue(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64_t end);
 /* Jobs queued or running. */
 unsigned cs_remover_pending(struct cs_remover *rm);
+/* The inodes of the jobs queued or running, ascending (may repeat): *inos
+ * (malloc'd; NULL when none), *n. 0 or -ENOMEM. */
+int cs_remover_inos(struct cs_remover *rm, uint64_t **inos, size_t *n);
 /* Blocks until no job is queued or running. */
 void cs_remover_wait(struct cs_remover *rm);
 /* Finishes the queue, stops the thread, frees. NULL is fine. */
