@@ -5,7 +5,9 @@
  * while another reads 4 KiB from a small file; the reads' p99 during the
  * removals (until the last chunk file is gone from DATA_DIR) must stay within
  * 2x of the p99 of the same reads on the idle server, measured right before.
- * Up to 3 attempts (the machine is shared); both numbers are printed.
+ * Up to 3 attempts (the machine is shared); both numbers are printed. With
+ * RMLOAD_NO_TIMING set (sanitizer builds) one attempt is measured and shown,
+ * and only its errors count.
  * test_sparse_unlink: the unlink of a huge sparse file answers at once and its
  * chunk files are all gone soon after (polled with a deadline).
  */
@@ -270,7 +272,17 @@ int main(int argc, char **argv)
         return 1;
     }
     small_ino = a.ino;
-    RUN(test_reads_during_removals);
+    const char *nt = getenv("RMLOAD_NO_TIMING");
+    if (nt && *nt) {   /* rmload.sh under sanitizers */
+        int r = attempt(1);
+        printf("SKIP: test_reads_during_removals (measured once, %s; latency under "
+               "sanitizers says nothing about the normal build)\n",
+               r < 0 ? "with an error" : r ? "within 2x" : "over 2x");
+        if (r < 0)
+            test_failed++;
+    } else {
+        RUN(test_reads_during_removals);
+    }
     RUN(test_sparse_unlink);
     bfs_client_close(reader);
     bfs_client_close(writer);
