@@ -3,13 +3,13 @@
  * background so the event loop never waits for a file's removal (issue 12).
  *
  * Crash rules. A queued removal is first appended as one 32-byte record to
- * DATA/chunk-removals (a page-cache write, no sync), then handed to the thread;
- * the thread empties the file once its queue is empty. At open the store reads
- * the records a killed server left and queues them again: unlinking is
- * idempotent (a missing chunk is fine) and inode numbers are never reused, so a
- * redone removal can only delete chunks of a file that is gone. What a power
- * loss takes from the unsynced record is an orphan chunk at worst, as before:
- * benchfs-fsck reports those.
+ * DATA/chunk-removals (a page-cache write, no sync, by the loop), then handed
+ * to the thread; the loop empties the file once every job noted in it is done
+ * (cs_remover_poll). At open the store reads the records a killed server left
+ * and queues them again: unlinking is idempotent (a missing chunk is fine) and
+ * inode numbers are never reused, so a redone removal can only delete chunks
+ * of a file that is gone. What a power loss takes from the unsynced record is
+ * an orphan chunk at worst, as before: benchfs-fsck reports those.
  */
 #include "chunkstore_int.h"
 
@@ -25,8 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REC_SIZE 32
@@ -38,21 +41,33 @@
  * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
 #define REMOVE_BY_INDEX_MAX 256
 
+/* Jobs go to the thread through a ring (one producer, the loop; one consumer,
+ * the thread) and nothing else is shared: the thread runs SCHED_IDLE and may
+ * wait long for a core, so it must never hold anything the loop could wait
+ * for (a mutex, malloc's arena lock). What does not fit in the ring waits in
+ * the loop's backlog. */
+#define RING 1024   /* a power of 2 */
+
 struct rm_job {
     uint64_t ino, first, end;
-    struct rm_job *next;
+};
+
+struct rm_more {   /* the backlog: the loop's only */
+    struct rm_job job;
+    struct rm_more *next;
 };
 
 struct cs_remover {
     pthread_t tid;
     bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t work, idle;
-    struct rm_job *head, *tail;     /* queued, not started */
-    bool busy;                      /* the thread is on a job: cur_ino's */
-    uint64_t cur_ino;
-    bool stop;                      /* finish the queue, then exit */
-    unsigned pending;               /* queued + running */
+    struct rm_job ring[RING];
+    _Atomic uint64_t head;          /* jobs put in the ring (the loop writes) */
+    _Atomic uint64_t done;          /* jobs finished (the thread writes) */
+    atomic_bool stop;               /* exit once the ring is empty */
+    int efd;                        /* the loop wakes the thread */
+    int loop_efd;                   /* the thread wakes the loop (the store's eventfd) */
+    struct rm_more *more, *more_tail;
+    unsigned nmore;
     int dirfd;                      /* DATA/chunks (the store's; not ours to close) */
     const char *path;               /* DATA/chunks, for log lines (the store's) */
     int jfd;                        /* DATA/chunk-removals */
@@ -149,36 +164,23 @@ static void lower_priority(void)
                   strerror(r), REMOVE_NICE, strerror(errno));
 }
 
-/* Called with mu held, the queue empty and nothing running: every record done. */
-static void journal_clear(struct cs_remover *rm)
-{
-    if (rm->jlen == 0)
-        return;
-    if (ftruncate(rm->jfd, 0) < 0)
-        log_warn("chunkstore: empty %s: %s (its removals will be redone at the next start)",
-                 rm->jpath, strerror(errno));
-    else
-        rm->jlen = 0;
-}
-
 static void *run(void *arg)
 {
     struct cs_remover *rm = arg;
     lower_priority();
-    pthread_mutex_lock(&rm->mu);
     for (;;) {
-        while (!rm->head && !rm->stop)
-            pthread_cond_wait(&rm->work, &rm->mu);
-        struct rm_job *j = rm->head;
-        if (!j)
-            break;
-        rm->head = j->next;
-        if (!rm->head)
-            rm->tail = NULL;
-        rm->busy = true;
-        rm->cur_ino = j->ino;
-        pthread_mutex_unlock(&rm->mu);
-
+        uint64_t t = atomic_load_explicit(&rm->done, memory_order_relaxed);
+        if (t == atomic_load_explicit(&rm->head, memory_order_acquire)) {
+            if (atomic_load(&rm->stop))
+                break;
+            uint64_t v;
+            if (read(rm->efd, &v, sizeof v) < 0 && errno != EINTR) {
+                log_error("chunkstore: removal thread: read of its eventfd: %s", strerror(errno));
+                break;
+            }
+            continue;
+        }
+        const struct rm_job *j = &rm->ring[t % RING];
         int r = cs_unlink_range(rm->path, rm->dirfd, j->ino, j->first, j->end);
         if (r < 0)
             log_warn("chunkstore: ino %016llx: removing chunks [%llu, %llu): %s (benchfs-fsck "
@@ -187,33 +189,61 @@ static void *run(void *arg)
         else
             log_debug("chunkstore: ino %016llx: removed %d chunk files in the background",
                       (unsigned long long)j->ino, r);
-        free(j);
-
-        pthread_mutex_lock(&rm->mu);
-        rm->busy = false;
-        rm->pending--;
-        if (!rm->head) {
-            journal_clear(rm);
-            pthread_cond_broadcast(&rm->idle);
-        }
+        atomic_store_explicit(&rm->done, t + 1, memory_order_release);
+        /* All done for now: wake the loop (it may sleep) to feed the backlog
+         * or empty the journal (cs_remover_poll). */
+        uint64_t one = 1;
+        if (t + 1 == atomic_load_explicit(&rm->head, memory_order_acquire) &&
+            write(rm->loop_efd, &one, sizeof one) < 0)
+            log_warn("chunkstore: removal thread: wake the loop: %s", strerror(errno));
     }
-    pthread_mutex_unlock(&rm->mu);
     return NULL;
 }
 
-/* Appends a job (mu held). -ENOMEM only. */
+static void wake(struct cs_remover *rm)
+{
+    uint64_t one = 1;
+    if (rm->started && write(rm->efd, &one, sizeof one) < 0)
+        log_error("chunkstore: wake the removal thread: %s", strerror(errno));
+}
+
+/* Moves what fits from the backlog into the ring; true if anything moved. */
+static bool feed(struct cs_remover *rm)
+{
+    uint64_t h = atomic_load_explicit(&rm->head, memory_order_relaxed);
+    uint64_t d = atomic_load_explicit(&rm->done, memory_order_acquire);
+    bool moved = false;
+    while (rm->more && h - d < RING) {
+        struct rm_more *m = rm->more;
+        rm->ring[h % RING] = m->job;
+        h++;
+        rm->more = m->next;
+        if (!rm->more)
+            rm->more_tail = NULL;
+        rm->nmore--;
+        free(m);
+        moved = true;
+    }
+    if (moved)
+        atomic_store_explicit(&rm->head, h, memory_order_release);
+    return moved;
+}
+
+/* Into the ring, or the backlog behind what waits there. -ENOMEM only. */
 static int push(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64_t end)
 {
-    struct rm_job *j = malloc(sizeof *j);
-    if (!j)
+    struct rm_more *m = malloc(sizeof *m);
+    if (!m)
         return -ENOMEM;
-    *j = (struct rm_job){ .ino = ino, .first = first, .end = end };
-    if (rm->tail)
-        rm->tail->next = j;
+    *m = (struct rm_more){ .job = { ino, first, end } };
+    if (rm->more_tail)
+        rm->more_tail->next = m;
     else
-        rm->head = j;
-    rm->tail = j;
-    rm->pending++;
+        rm->more = m;
+    rm->more_tail = m;
+    rm->nmore++;
+    if (feed(rm))
+        wake(rm);
     return 0;
 }
 
@@ -227,9 +257,6 @@ int cs_remover_queue(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64
     put_le64(rec + 8, ino);
     put_le64(rec + 16, first);
     put_le64(rec + 24, end);
-    pthread_mutex_lock(&rm->mu);
-    /* Under mu: the thread empties the file under mu too, never between a
-     * record and its job. */
     ssize_t w = pwrite(rm->jfd, rec, REC_SIZE, rm->jlen);
     if (w == REC_SIZE)
         rm->jlen += REC_SIZE;
@@ -237,19 +264,38 @@ int cs_remover_queue(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64
         log_warn("chunkstore: ino %016llx: cannot note its chunk removal in %s (%s): a crash "
                  "before it is done leaves orphan chunks", (unsigned long long)ino, rm->jpath,
                  w < 0 ? strerror(errno) : "short write");
-    int r = push(rm, ino, first, end);
-    if (r == 0)
-        pthread_cond_signal(&rm->work);
-    pthread_mutex_unlock(&rm->mu);
-    return r;
+    return push(rm, ino, first, end);
 }
 
 unsigned cs_remover_pending(struct cs_remover *rm)
 {
-    pthread_mutex_lock(&rm->mu);
-    unsigned n = rm->pending;
-    pthread_mutex_unlock(&rm->mu);
-    return n;
+    uint64_t h = atomic_load_explicit(&rm->head, memory_order_relaxed);
+    uint64_t d = atomic_load_explicit(&rm->done, memory_order_acquire);
+    return (unsigned)(h - d) + rm->nmore;
+}
+
+void cs_remover_poll(struct cs_remover *rm)
+{
+    if (rm->more && feed(rm))
+        wake(rm);
+    /* Every job noted is done: the records can go (the loop's: the thread
+     * never touches the file). */
+    if (rm->jlen && cs_remover_pending(rm) == 0) {
+        if (ftruncate(rm->jfd, 0) == 0)
+            rm->jlen = 0;
+        else
+            log_warn("chunkstore: empty %s: %s (its removals will be redone at the next start)",
+                     rm->jpath, strerror(errno));
+    }
+}
+
+bool cs_remover_wants_poll(struct cs_remover *rm)
+{
+    if (!rm || (!rm->jlen && !rm->more))
+        return false;
+    uint64_t h = atomic_load_explicit(&rm->head, memory_order_relaxed);
+    uint64_t d = atomic_load_explicit(&rm->done, memory_order_acquire);
+    return rm->more ? h - d < RING : h == d;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -262,21 +308,21 @@ int cs_remover_inos(struct cs_remover *rm, uint64_t **inos, size_t *n)
 {
     *inos = NULL;
     *n = 0;
-    pthread_mutex_lock(&rm->mu);
-    size_t cap = rm->pending;
-    uint64_t *v = cap ? malloc(cap * sizeof *v) : NULL;
-    if (cap && !v) {
-        pthread_mutex_unlock(&rm->mu);
+    uint64_t h = atomic_load_explicit(&rm->head, memory_order_relaxed);
+    uint64_t d = atomic_load_explicit(&rm->done, memory_order_acquire);
+    size_t cap = (size_t)(h - d) + rm->nmore;
+    if (!cap)
+        return 0;
+    uint64_t *v = malloc(cap * sizeof *v);
+    if (!v)
         return -ENOMEM;
-    }
     size_t k = 0;
-    if (rm->busy)
-        v[k++] = rm->cur_ino;
-    for (struct rm_job *j = rm->head; j && k < cap; j = j->next)
-        v[k++] = j->ino;
-    pthread_mutex_unlock(&rm->mu);
-    if (k > 1)
-        qsort(v, k, sizeof *v, cmp_u64);
+    /* Slots in [d, h) stay as they are until the loop (this thread) reuses them. */
+    for (uint64_t i = d; i < h; i++)
+        v[k++] = rm->ring[i % RING].ino;
+    for (struct rm_more *m = rm->more; m; m = m->next)
+        v[k++] = m->job.ino;
+    qsort(v, k, sizeof *v, cmp_u64);
     *inos = v;
     *n = k;
     return 0;
@@ -284,10 +330,16 @@ int cs_remover_inos(struct cs_remover *rm, uint64_t **inos, size_t *n)
 
 void cs_remover_wait(struct cs_remover *rm)
 {
-    pthread_mutex_lock(&rm->mu);
-    while (rm->pending)
-        pthread_cond_wait(&rm->idle, &rm->mu);
-    pthread_mutex_unlock(&rm->mu);
+    /* The loop's own wait (a clean stop, tests): it polls, so it never
+     * sleeps on anything the idle-class thread holds. */
+    while (cs_remover_pending(rm)) {
+        if (!rm->started)
+            break;
+        cs_remover_poll(rm);
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    cs_remover_poll(rm);
 }
 
 /* Queues the records a killed server left (each checked; a torn or damaged
@@ -332,39 +384,41 @@ void cs_remover_stop(struct cs_remover *rm)
     if (!rm)
         return;
     if (rm->started) {
-        pthread_mutex_lock(&rm->mu);
-        rm->stop = true;
-        pthread_cond_signal(&rm->work);
-        pthread_mutex_unlock(&rm->mu);
+        cs_remover_wait(rm);
+        atomic_store(&rm->stop, true);
+        wake(rm);
         pthread_join(rm->tid, NULL);
     }
-    while (rm->head) {   /* only when the thread never started */
-        struct rm_job *j = rm->head;
-        rm->head = j->next;
-        free(j);
+    while (rm->more) {   /* only when the thread never started */
+        struct rm_more *m = rm->more;
+        rm->more = m->next;
+        free(m);
     }
     if (rm->jfd >= 0)
         close(rm->jfd);
-    pthread_cond_destroy(&rm->work);
-    pthread_cond_destroy(&rm->idle);
-    pthread_mutex_destroy(&rm->mu);
+    if (rm->efd >= 0)
+        close(rm->efd);
     free(rm->jpath);
     free(rm);
 }
 
-int cs_remover_start(const char *data_dir, const char *path, int dirfd, struct cs_remover **out)
+int cs_remover_start(const char *data_dir, const char *path, int dirfd, int loop_efd,
+                     struct cs_remover **out)
 {
     *out = NULL;
     struct cs_remover *rm = calloc(1, sizeof *rm);
     if (!rm)
         return -ENOMEM;
-    pthread_mutex_init(&rm->mu, NULL);
-    pthread_cond_init(&rm->work, NULL);
-    pthread_cond_init(&rm->idle, NULL);
     rm->dirfd = dirfd;
+    rm->loop_efd = loop_efd;
     rm->path = path;
     rm->jfd = -1;
     int r;
+    if ((rm->efd = eventfd(0, EFD_CLOEXEC)) < 0) {
+        r = -errno;
+        log_error("chunkstore: removal thread: eventfd: %s", strerror(-r));
+        goto fail;
+    }
     if (asprintf(&rm->jpath, "%s/chunk-removals", data_dir) < 0) {
         rm->jpath = NULL;
         r = -ENOMEM;
@@ -384,6 +438,7 @@ int cs_remover_start(const char *data_dir, const char *path, int dirfd, struct c
         goto fail;
     }
     rm->started = true;
+    wake(rm);   /* for what replay queued */
     *out = rm;
     return 0;
 fail:

@@ -471,7 +471,7 @@ int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, st
     }
     if ((r = make_dirs(cs, data_dir)) < 0 || (r = ring_init(cs)) < 0 ||
         (r = buffers_init(cs)) < 0 ||
-        (r = cs_remover_start(data_dir, cs->path, cs->dirfd, &cs->remover)) < 0)
+        (r = cs_remover_start(data_dir, cs->path, cs->dirfd, cs->efd, &cs->remover)) < 0)
         goto fail;
     log_debug("chunkstore: open %s: chunk %u, queue %u, %u buffers of %u bytes (%s), "
               "submit depth %u, fd cache %u", cs->path, o.chunk_size, o.queue_size,
@@ -528,7 +528,8 @@ int chunkstore_eventfd(struct chunkstore *cs)
 bool chunkstore_ready(struct chunkstore *cs)
 {
     return cs->done_head || io_uring_cq_ready(&cs->ring) ||
-           (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+           (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
+           cs_remover_wants_poll(cs->remover);
 }
 
 bool chunkstore_arm(struct chunkstore *cs)
@@ -543,6 +544,7 @@ int chunkstore_poll(struct chunkstore *cs)
 {
     int n = done_run(cs);
     n += reap(cs);
+    cs_remover_poll(cs->remover);
     if (cs->resubmitted) {
         /* Rests of short I/O were queued here; don't leave them to the owner. */
         cs->resubmitted = false;

@@ -139,9 +139,9 @@ int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx);
  * 0 or -ENOMEM (nothing queued). */
 int chunkstore_remove_later(struct chunkstore *cs, uint64_t ino, uint64_t size);
 int chunkstore_remove_chunk_later(struct chunkstore *cs, uint64_t ino, uint64_t idx);
-/* Background removals queued or running (any thread). */
+/* Background removals queued or running. */
 unsigned chunkstore_removals(struct chunkstore *cs);
-/* Blocks until there are none. */
+/* Blocks until there are none (polling; for a clean stop and tests). */
 void chunkstore_removals_wait(struct chunkstore *cs);
 
 /* Naming (for tools reading a stopped store, e.g. benchfs-fsck): chunk (ino, idx)

@@ -120,16 +120,26 @@ int cs_bucket_dir_fd(struct chunkstore *cs, int b);
  * the first -errno (logged). Touches no store state. */
 int cs_unlink_range(const char *path, int dirfd, uint64_t ino, uint64_t first, uint64_t end);
 /* Opens DATA/chunk-removals, queues what a killed server left in it, starts the
- * thread. path and dirfd (DATA/chunks) stay the caller's and must outlive it. */
-int cs_remover_start(const char *data_dir, const char *path, int dirfd, struct cs_remover **out);
-/* Notes the job in DATA/chunk-removals, then queues it. 0 or -ENOMEM. */
+ * thread. path, dirfd (DATA/chunks) and loop_efd (signalled when the thread
+ * ran out of jobs) stay the caller's and must outlive it. */
+int cs_remover_start(const char *data_dir, const char *path, int dirfd, int loop_efd,
+                     struct cs_remover **out);
+/* Notes the job in DATA/chunk-removals, then queues it. 0 or -ENOMEM. The
+ * cs_remover_* calls but _unlink_range are the event loop's: the thread shares
+ * only a ring of jobs and two counters with it, no lock. */
 int cs_remover_queue(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64_t end);
 /* Jobs queued or running. */
 unsigned cs_remover_pending(struct cs_remover *rm);
+/* From the loop's poll: hands backlog jobs to the thread as the ring frees up,
+ * and empties the journal once every job in it is done (an ftruncate of a
+ * small file, once per burst of removals). */
+void cs_remover_poll(struct cs_remover *rm);
+/* True when cs_remover_poll has something to do (no system call). */
+bool cs_remover_wants_poll(struct cs_remover *rm);
 /* The inodes of the jobs queued or running, ascending (may repeat): *inos
  * (malloc'd; NULL when none), *n. 0 or -ENOMEM. */
 int cs_remover_inos(struct cs_remover *rm, uint64_t **inos, size_t *n);
-/* Blocks until no job is queued or running. */
+/* Blocks (polling) until no job is queued or running. */
 void cs_remover_wait(struct cs_remover *rm);
 /* Finishes the queue, stops the thread, frees. NULL is fine. */
 void cs_remover_stop(struct cs_remover *rm);
