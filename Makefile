@@ -152,7 +152,7 @@ build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
 FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c $(wildcard server/meta*.c) server/fileops.c server/gone.c \
               server/handlers_data.c server/handlers_ns.c \
-              server/chunkstore.c server/chunkfiles.c server/fdcache.c server/syncgroup.c \
+              server/chunkstore.c server/chunkfiles.c server/chunkremove.c server/fdcache.c server/syncgroup.c \
               server/lockreq.c server/locks.c \
               server/status.c server/xattr_store.c common/proto.c common/placement.c common/log.c \
               common/acl.c common/xattr.c

@@ -57,6 +57,7 @@ struct config {
     unsigned nsizes;
     bool keep;
     bool show_counters;
+    const char *phase_hook;   /* --phase-hook: a shell command run around each phase */
 };
 
 /* PH_STAT (stat of the files PH_CREATE made) runs after the seed's phases. */
@@ -139,6 +140,10 @@ static void usage(FILE *f)
 "  --registry-dir R        the directory where the servers register\n"
 "  --timeout S             seconds to wait for the servers to register (default 30)\n"
 "  --show-server-counters  after the results, print each server's request count\n"
+"  --phase-hook CMD        run the shell command 'CMD PHASE begin|end' before and\n"
+"                          after each phase (PHASE: create, write<size>,\n"
+"                          read<size>); in client mode with each server's request\n"
+"                          count appended (e.g. to take CPU time per request)\n"
 "\n"
 "Options:\n"
 "  --iterations N   timed operations per benchmark and thread (default 100)\n"
@@ -298,7 +303,7 @@ static int run_server_mode(int argc, char **argv, int at, int width)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
     enum { O_MODE = 256, O_DIR, O_REGISTRY, O_TIMEOUT, O_ITER, O_WARMUP, O_SIZES, O_THREADS,
-           O_JSON, O_KEEP, O_COUNTERS };
+           O_JSON, O_KEEP, O_COUNTERS, O_HOOK };
     static const struct option opts[] = {
         { "mode", required_argument, NULL, O_MODE },
         { "dir", required_argument, NULL, O_DIR },
@@ -311,6 +316,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
         { "json", required_argument, NULL, O_JSON },
         { "keep", no_argument, NULL, O_KEEP },
         { "show-server-counters", no_argument, NULL, O_COUNTERS },
+        { "phase-hook", required_argument, NULL, O_HOOK },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -339,6 +345,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
         case O_JSON: cfg->json_path = optarg; break;
         case O_KEEP: cfg->keep = true; break;
         case O_COUNTERS: cfg->show_counters = true; break;
+        case O_HOOK: cfg->phase_hook = optarg; break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf(PROG " " BENCHFS_VERSION "\n"); exit(0);
         default:   /* getopt has said what was wrong */
@@ -973,6 +980,55 @@ static int print_server_counters(struct bfs_client *c)
 
 /* ---- the run ---- */
 
+/* --phase-hook: "CMD PHASE begin|end [requests of node 0, 1, ...]". */
+static int run_hook(const struct config *cfg, struct bfs_client *c, enum phase_kind kind,
+                    unsigned si, const char *what)
+{
+    char cmd[8192];
+    char phase[32];
+    if (kind == PH_CREATE)
+        snprintf(phase, sizeof phase, "create");
+    else
+        snprintf(phase, sizeof phase, "%s%zu", kind == PH_WRITE ? "write" : "read", cfg->sizes[si]);
+    int len = snprintf(cmd, sizeof cmd, "%s %s %s", cfg->phase_hook, phase, what);
+    for (uint32_t node = 0; c && node < bfs_client_nodes(c) && len < (int)sizeof cmd; node++) {
+        uint64_t counts[MAX_COUNTERS];
+        int n = bfs_server_counters(c, node, counts, MAX_COUNTERS);
+        if (n < 0) {
+            fprintf(stderr, "Error: request counters of server node %u: %s\n", node, strerror(-n));
+            return -1;
+        }
+        unsigned long long sum = 0;
+        for (int i = 0; i < n && i < MAX_COUNTERS; i++)
+            sum += counts[i];
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %llu", sum);
+    }
+    if (len >= (int)sizeof cmd) {
+        fprintf(stderr, "Error: --phase-hook command too long\n");
+        return -1;
+    }
+    fflush(stdout);
+    int rc = system(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "Error: --phase-hook '%s' failed (status %d)\n", cmd, rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* run_phase between the hook's begin and end. */
+static int hooked_phase(struct run *r, enum phase_kind kind, unsigned si, struct result *res,
+                        struct bfs_client *c)
+{
+    const struct config *cfg = r->cfg;
+    if (cfg->phase_hook && run_hook(cfg, c, kind, si, "begin") < 0)
+        return -1;
+    int rc = run_phase(r, kind, si, res);
+    if (rc == 0 && cfg->phase_hook && run_hook(cfg, c, kind, si, "end") < 0)
+        return -1;
+    return rc;
+}
+
 /* Runs all benchmarks on the target and prints the report. Returns the exit status. */
 static int run_benchmarks(const struct config *cfg, struct bench_target *target,
                           const char *where, FILE *json, struct bfs_client *client)
@@ -1012,18 +1068,18 @@ static int run_benchmarks(const struct config *cfg, struct bench_target *target,
     size_t ri = 0;
     printf("Running metadata create benchmark...\n");
     fflush(stdout);
-    if (run_phase(&r, PH_CREATE, 0, &res[ri++]) < 0)
+    if (hooked_phase(&r, PH_CREATE, 0, &res[ri++], client) < 0)
         goto out_cleanup;
     for (unsigned i = 0; i < cfg->nsizes; i++) {
         printf("Running small write benchmark (%zu bytes)...\n", cfg->sizes[i]);
         fflush(stdout);
-        if (run_phase(&r, PH_WRITE, i, &res[ri++]) < 0)
+        if (hooked_phase(&r, PH_WRITE, i, &res[ri++], client) < 0)
             goto out_cleanup;
     }
     for (unsigned i = 0; i < cfg->nsizes; i++) {
         printf("Running small read benchmark (%zu bytes)...\n", cfg->sizes[i]);
         fflush(stdout);
-        if (run_phase(&r, PH_READ, i, &res[ri++]) < 0)
+        if (hooked_phase(&r, PH_READ, i, &res[ri++], client) < 0)
             goto out_cleanup;
     }
     /* After the seed's phases, so that their numbers stay as they were. */

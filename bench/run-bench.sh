@@ -443,6 +443,11 @@ timeout 300 "$BIN/bench-ns" "$W/reg3" "$ITER" || { warn "bench-ns on three serve
 # Staging a tree in: benchfs-stage against cp -a and rsync -a into a mount (own server).
 log "benchfs-stage in vs cp -a and rsync -a"
 ROUNDS=$((ROUNDS < 3 ? ROUNDS : 3)) BUILD=$BUILD bench/stage/run-stage-bench.sh || { warn "stage benchmark failed"; FAILED=1; }
+# Scale-out on this host: 1, 2 and 4 servers, one 4-thread client (own servers).
+log "scale-out: 1, 2 and 4 servers, CPU per request, idle CPU"
+scale_args=()
+[ "$ITER" -lt 1000 ] && scale_args=(--quick)
+BUILD=$BUILD bench/scale/run-scale.sh "${scale_args[@]}" || { warn "scale-out benchmark failed"; FAILED=1; }
 echo "Elapsed: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 [ "$FAILED" = 0 ] || { warn "some measurements failed (see above and $RAW)"; exit 1; }
 exit 0

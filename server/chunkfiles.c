@@ -1,5 +1,6 @@
 /* chunkfiles.c - the chunk files on disk: their names, opening one (through the
- * fd cache), truncating, removing and listing them (chunkstore.h).
+ * fd cache), truncating, removing and listing them (chunkstore.h). The unlinks
+ * and the background removal thread are in chunkremove.c.
  *
  * On-disk layout (a format: do not change it casually):
  *   DATA/chunks/XX/<ino as %016llx>.<idx as %llu>
@@ -7,8 +8,8 @@
  * of one file share a directory, and any inode numbering (sequential, node id in
  * the high bits) spreads evenly over the 256 directories.
  *
- * Everything here is blocking (openat, unlinkat, readdir): io_uring is for the
- * data.
+ * Everything here is blocking (openat, unlinkat, readdir) except
+ * chunkstore_remove_later, which only queues: io_uring is for the data.
  */
 #include "chunkstore_int.h"
 
@@ -59,8 +60,7 @@ int chunkstore_name_parse(const char *name, uint64_t *ino, uint64_t *idx)
     return 0;
 }
 
-/* Name relative to DATA/chunks; 2 + 1 + 16 + 1 + 20 + NUL fits in 48. */
-static void chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
+void cs_chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
 {
     snprintf(name, size, "%02x/%016llx.%llu", cs_bucket_of(ino), (unsigned long long)ino,
              (unsigned long long)idx);
@@ -72,7 +72,7 @@ static void chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx)
 int cs_chunk_open(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create)
 {
     char name[48];
-    chunk_name(name, sizeof name, ino, idx);
+    cs_chunk_name(name, sizeof name, ino, idx);
     for (;;) {
         int fd = openat(cs->dirfd, name, O_RDWR | O_CLOEXEC);
         if (fd >= 0)
@@ -125,28 +125,6 @@ int cs_bucket_dir_fd(struct chunkstore *cs, int b)
     return cs->bucket_fd[b];
 }
 
-/* Deletes one chunk file (name relative to dfd); ENOENT is fine (a hole, or
- * another server's chunk). 0 or -errno. */
-static int remove_one(struct chunkstore *cs, int dfd, const char *name, uint64_t ino)
-{
-    if (unlinkat(dfd, name, 0) == 0) {
-        cs->bucket_dirty[cs_bucket_of(ino)] = true;
-        cs->wrote = true;
-        return 0;
-    }
-    if (errno == ENOENT)
-        return 0;
-    int r = -errno;
-    log_error("chunkstore: unlink chunk %s of ino %016llx in %s: %s", name,
-              (unsigned long long)ino, cs->path, strerror(-r));
-    return r;
-}
-
-/* Beyond this many chunk indices, listing the bucket is cheaper than trying
- * every index: a sparse file's size says nothing about how many chunks exist
- * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
-#define REMOVE_BY_INDEX_MAX 256
-
 /* A listing of ino's bucket directory (*dfd: the directory's own fd, kept open
  * by the store), or NULL and *err. */
 static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *err)
@@ -168,50 +146,37 @@ static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *e
     return d;
 }
 
-/* Deletes the chunk files [first, end) of ino found in its bucket directory. */
-static int remove_listed(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
-{
-    int dfd, lerr;
-    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
-    if (!d)
-        return lerr;
-    char prefix[24];
-    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
-    int err = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char *endp;
-        if (strncmp(e->d_name, prefix, (size_t)plen) != 0 || e->d_name[plen] < '0' ||
-            e->d_name[plen] > '9')
-            continue;
-        errno = 0;
-        unsigned long long idx = strtoull(e->d_name + plen, &endp, 10);
-        if (errno || *endp || idx < first || idx >= end)
-            continue;
-        int r = remove_one(cs, dfd, e->d_name, ino);
-        if (r < 0 && !err)
-            err = r;
-    }
-    closedir(d);
-    return err;
-}
-
-/* Deletes chunk files [first, end) of ino. Returns the first error. */
-static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+/* Forgets the cached fds and unsynced marks of chunks [first, end) of ino. */
+static void forget_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
 {
     fdcache_invalidate(&cs->fdc, ino, first, end);
     fdcache_unsynced_drop(&cs->fdc, ino, first);
-    if (end > first && end - first > REMOVE_BY_INDEX_MAX)
-        return remove_listed(cs, ino, first, end);
-    int err = 0;
-    char name[48];
-    for (uint64_t idx = first; idx < end; idx++) {
-        chunk_name(name, sizeof name, ino, idx);
-        int r = remove_one(cs, cs->dirfd, name, ino);
-        if (r < 0 && !err)
-            err = r;
+}
+
+/* Deletes chunk files [first, end) of ino, here and now. Returns the first error. */
+static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    forget_range(cs, ino, first, end);
+    if (end <= first)
+        return 0;
+    int r = cs_unlink_range(cs->path, cs->dirfd, ino, first, end);
+    if (r != 0) {   /* names went (or may have gone) */
+        cs->bucket_dirty[cs_bucket_of(ino)] = true;
+        cs->wrote = true;
     }
-    return err;
+    return r < 0 ? r : 0;
+}
+
+/* Queues the deletion of chunk files [first, end) of ino for the removal thread. */
+static int remove_range_later(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    forget_range(cs, ino, first, end);
+    if (end <= first)
+        return 0;
+    /* Marked now: the names go soon, and a close syncs them (it waits for the thread). */
+    cs->bucket_dirty[cs_bucket_of(ino)] = true;
+    cs->wrote = true;
+    return cs_remover_queue(cs->remover, ino, first, end);
 }
 
 /* Inserts v into the ascending list out[0..*n) of at most max values, dropping the largest. */
@@ -239,7 +204,7 @@ int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint6
         return 0;
     if (end - first <= REMOVE_BY_INDEX_MAX) {
         for (uint64_t i = first; i < end && *n < max; i++) {
-            chunk_name(name, sizeof name, ino, i);
+            cs_chunk_name(name, sizeof name, ino, i);
             if (fdcache_find(&cs->fdc, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
                 out[(*n)++] = i;
             else if (errno != ENOENT)
@@ -316,6 +281,26 @@ int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx)
     return remove_range(cs, ino, idx, idx + 1);
 }
 
+int chunkstore_remove_later(struct chunkstore *cs, uint64_t ino, uint64_t size)
+{
+    return remove_range_later(cs, ino, 0, chunks_for(cs, size));
+}
+
+int chunkstore_remove_chunk_later(struct chunkstore *cs, uint64_t ino, uint64_t idx)
+{
+    return remove_range_later(cs, ino, idx, idx + 1 > idx ? idx + 1 : idx);
+}
+
+unsigned chunkstore_removals(struct chunkstore *cs)
+{
+    return cs_remover_pending(cs->remover);
+}
+
+void chunkstore_removals_wait(struct chunkstore *cs)
+{
+    cs_remover_wait(cs->remover);
+}
+
 /* ---- listing (OP_SCAN) ---- */
 
 struct chunk_id { uint64_t ino, idx; };
@@ -372,21 +357,38 @@ static int list_bucket(struct chunkstore *cs, int b, int after, uint64_t ino, ui
     return 0;
 }
 
+static int cmp_ino(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
                     void *out, size_t size, size_t *used, size_t *count, int *eof)
 {
     unsigned char *o = out;
     *used = *count = 0;
     *eof = 1;
+    /* A chunk whose removal is queued is gone already: its inode is (a listing
+     * taken while the thread works must not show the files it is deleting). */
+    uint64_t *going;
+    size_t ngoing;
+    int gr = cs_remover_inos(cs->remover, &going, &ngoing);
+    if (gr < 0)
+        return gr;
     for (int b = first ? 0 : cs_bucket_of(after_ino); b < NBUCKETS; b++) {
         struct chunk_id *ids;
         size_t n;
         /* only the cursor's own bucket holds chunks before the cursor */
         int after = !first && b == cs_bucket_of(after_ino);
         int rc = list_bucket(cs, b, after, after_ino, after_idx, &ids, &n);
-        if (rc < 0)
+        if (rc < 0) {
+            free(going);
             return rc;
+        }
         for (size_t i = 0; i < n; i++) {
+            if (ngoing && bsearch(&ids[i].ino, going, ngoing, sizeof *going, cmp_ino))
+                continue;
             if (size - *used < 22) {
                 *eof = 0;
                 break;
@@ -405,6 +407,7 @@ int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64
         if (!*eof)
             break;
     }
+    free(going);
     return *eof || *count ? 0 : -EMSGSIZE;
 }
 

@@ -1,7 +1,7 @@
 /* chunkstore.c - see chunkstore.h: the io_uring ring, the ops in flight, the
  * registered buffers, and read, write, fallocate and seek. Elsewhere: the fd
  * cache (fdcache.c), fsync groups (syncgroup.c), naming, removing and listing
- * chunk files (chunkfiles.c).
+ * chunk files (chunkfiles.c), the unlinks and the removal thread (chunkremove.c).
  *
  * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache (a
  * blocking openat on a miss), queue an SQE whose user_data is a struct cs_op,
@@ -377,6 +377,7 @@ static int buffers_init(struct chunkstore *cs)
 
 static void destroy(struct chunkstore *cs)
 {
+    cs_remover_stop(cs->remover);   /* before dirfd closes: the thread uses it */
     fdcache_destroy(&cs->fdc);
     for (int b = 0; b < NBUCKETS; b++)
         if (cs->bucket_fd[b] >= 0)
@@ -469,7 +470,8 @@ int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, st
         goto fail;
     }
     if ((r = make_dirs(cs, data_dir)) < 0 || (r = ring_init(cs)) < 0 ||
-        (r = buffers_init(cs)) < 0)
+        (r = buffers_init(cs)) < 0 ||
+        (r = cs_remover_start(data_dir, cs->path, cs->dirfd, cs->efd, &cs->remover)) < 0)
         goto fail;
     log_debug("chunkstore: open %s: chunk %u, queue %u, %u buffers of %u bytes (%s), "
               "submit depth %u, fd cache %u", cs->path, o.chunk_size, o.queue_size,
@@ -500,6 +502,8 @@ void chunkstore_drain(struct chunkstore *cs)
         }
         reap(cs);
     }
+    /* Removals of gone files are finished by a clean stop, then synced. */
+    cs_remover_wait(cs->remover);
     /* A clean stop leaves everything on disk, not only what was fsynced. */
     if (cs->wrote && syncfs(cs->dirfd) < 0)
         log_error("chunkstore: syncfs of %s: %s", cs->path, strerror(errno));
@@ -524,7 +528,8 @@ int chunkstore_eventfd(struct chunkstore *cs)
 bool chunkstore_ready(struct chunkstore *cs)
 {
     return cs->done_head || io_uring_cq_ready(&cs->ring) ||
-           (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
+           (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
+           cs_remover_wants_poll(cs->remover);
 }
 
 bool chunkstore_arm(struct chunkstore *cs)
@@ -539,6 +544,7 @@ int chunkstore_poll(struct chunkstore *cs)
 {
     int n = done_run(cs);
     n += reap(cs);
+    cs_remover_poll(cs->remover);
     if (cs->resubmitted) {
         /* Rests of short I/O were queued here; don't leave them to the owner. */
         cs->resubmitted = false;

@@ -14,7 +14,8 @@
  * Writes touch only the bytes written; reads of holes or past a chunk file's end
  * return zeros. Open chunk files are kept in a small fd cache.
  *
- * Not thread-safe: one event-loop thread owns a store.
+ * Not thread-safe: one event-loop thread owns a store. The store has one
+ * thread of its own, for removals of gone files (chunkstore_remove_later).
  */
 #ifndef BENCHFS_CHUNKSTORE_H
 #define BENCHFS_CHUNKSTORE_H
@@ -126,9 +127,22 @@ int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, 
 /* Blocking: deletes every chunk file of ino (those that can exist for size;
  * for a large sparse size it lists ino's bucket instead of trying each index). */
 int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size);
-/* Blocking: deletes chunk (ino, idx), e.g. one a write created for a file that
- * was removed meanwhile. */
+/* Blocking: deletes chunk (ino, idx). */
 int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx);
+
+/* Not blocking, for a file that is gone (its inode number is never used
+ * again): as chunkstore_remove / chunkstore_remove_chunk, but the unlinks run
+ * on the store's removal thread. The removal is noted in DATA/chunk-removals
+ * before this returns (page cache, no sync), so a server killed before it is
+ * done finishes it at its next chunkstore_open; close and drain wait for it.
+ * Reads of ino meanwhile may still find chunks: no one may use ino again.
+ * 0 or -ENOMEM (nothing queued). */
+int chunkstore_remove_later(struct chunkstore *cs, uint64_t ino, uint64_t size);
+int chunkstore_remove_chunk_later(struct chunkstore *cs, uint64_t ino, uint64_t idx);
+/* Background removals queued or running. */
+unsigned chunkstore_removals(struct chunkstore *cs);
+/* Blocks until there are none (polling; for a clean stop and tests). */
+void chunkstore_removals_wait(struct chunkstore *cs);
 
 /* Naming (for tools reading a stopped store, e.g. benchfs-fsck): chunk (ino, idx)
  * is DATA/chunks/<bucket as %02x>/<ino as %016llx>.<idx as %llu>. */
@@ -140,7 +154,8 @@ int chunkstore_name_parse(const char *name, uint64_t *ino, uint64_t *idx);
 /* Blocking, read-only: lists chunk files in (bucket, ino, idx) order, those after
  * (after_ino, after_idx) into out (size bytes) as OP_SCAN records (proto.h: u16 LE 16 | u32 LE 0 | ino u64 BE |
  * idx u64 BE). first: list from the first chunk (the after values are ignored).
- * *used, *count, *eof as meta_scan. Files of other names are skipped. */
+ * *used, *count, *eof as meta_scan. Files of other names are skipped, and so
+ * are the chunks of inodes whose removal is queued (chunkstore_remove_later). */
 int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64_t after_idx,
                     void *out, size_t size, size_t *used, size_t *count, int *eof);
 

@@ -16,6 +16,13 @@
 
 #define NBUCKETS 256
 
+/* Beyond this many chunk indices, listing the bucket is cheaper than trying
+ * every index: a sparse file's size says nothing about how many chunks exist
+ * (one byte written at 1 PiB would mean 2^28 unlinks of 4 MiB chunks). */
+#define REMOVE_BY_INDEX_MAX 256
+
+struct cs_remover;
+
 /* What an op in flight is (its CQE's user_data is the op). Not the wire
  * opcodes of common/proto.h. */
 enum cs_op_kind { CS_READ, CS_WRITE, CS_SYNC, CS_SYNC_PART, CS_WRITEBACK, CS_FALLOC };
@@ -58,6 +65,7 @@ struct chunkstore {
     unsigned nfree;
 
     struct fdcache fdc;                 /* open chunk files, unsynced set */
+    struct cs_remover *remover;         /* the background removal thread */
 
     struct cs_op *done_head, *done_tail;
     struct cs_op *pool;
@@ -89,6 +97,8 @@ int cs_sync_part_done(struct chunkstore *cs, struct cs_op *part, int res);
 
 /* ---- chunkfiles.c ---- */
 
+/* Name of chunk (ino, idx) relative to DATA/chunks; 48 bytes are enough. Any thread. */
+void cs_chunk_name(char *name, size_t size, uint64_t ino, uint64_t idx);
 /* ino's bucket directory (0..NBUCKETS-1). */
 int cs_bucket_of(uint64_t ino);
 /* Opens chunk (ino, idx) read-write; with create, makes it if missing (and
@@ -101,5 +111,37 @@ int cs_ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
                struct fd_ent **out);
 /* The store's fd of bucket directory b, opened on first use; -errno (logged). */
 int cs_bucket_dir_fd(struct chunkstore *cs, int b);
+
+/* ---- chunkremove.c ---- */
+
+/* Any thread, blocking: deletes chunk files [first, end) of ino under dirfd
+ * (DATA/chunks, named path in log lines), index by index over a short range,
+ * from one listing of ino's bucket over a long one. How many were deleted, or
+ * the first -errno (logged). Touches no store state. */
+int cs_unlink_range(const char *path, int dirfd, uint64_t ino, uint64_t first, uint64_t end);
+/* Opens DATA/chunk-removals, queues what a killed server left in it, starts the
+ * thread. path, dirfd (DATA/chunks) and loop_efd (signalled when the thread
+ * ran out of jobs) stay the caller's and must outlive it. */
+int cs_remover_start(const char *data_dir, const char *path, int dirfd, int loop_efd,
+                     struct cs_remover **out);
+/* Notes the job in DATA/chunk-removals, then queues it. 0 or -ENOMEM. The
+ * cs_remover_* calls but _unlink_range are the event loop's: the thread shares
+ * only a ring of jobs and two counters with it, no lock. */
+int cs_remover_queue(struct cs_remover *rm, uint64_t ino, uint64_t first, uint64_t end);
+/* Jobs queued or running. */
+unsigned cs_remover_pending(struct cs_remover *rm);
+/* From the loop's poll: hands backlog jobs to the thread as the ring frees up,
+ * and empties the journal once every job in it is done (an ftruncate of a
+ * small file, once per burst of removals). */
+void cs_remover_poll(struct cs_remover *rm);
+/* True when cs_remover_poll has something to do (no system call). */
+bool cs_remover_wants_poll(struct cs_remover *rm);
+/* The inodes of the jobs queued or running, ascending (may repeat): *inos
+ * (malloc'd; NULL when none), *n. 0 or -ENOMEM. */
+int cs_remover_inos(struct cs_remover *rm, uint64_t **inos, size_t *n);
+/* Blocks (polling) until no job is queued or running. */
+void cs_remover_wait(struct cs_remover *rm);
+/* Finishes the queue, stops the thread, frees. NULL is fine. */
+void cs_remover_stop(struct cs_remover *rm);
 
 #endif

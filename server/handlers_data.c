@@ -129,7 +129,7 @@ static void write_done(void *arg, ssize_t res)
         if (rc == -ENOENT) {
             /* The file was removed while this write was in flight, after its
              * chunks were: the chunk file the write created is nobody's. */
-            int rm = chunkstore_remove_chunk(s->cs, r->a.ino, r->a.idx);
+            int rm = chunkstore_remove_chunk_later(s->cs, r->a.ino, r->a.idx);
             if (rm < 0)
                 log_warn("WRITE ino %llx chunk %llu: removing the chunk of a removed file: %s",
                          (unsigned long long)r->a.ino, (unsigned long long)r->a.idx, strerror(-rm));
@@ -332,5 +332,6 @@ int handle_remove(struct server *s, struct srv_req *r)
         return -EINVAL;
     if (!ino_local(s, a->ino))   /* the owner knows the file is gone itself */
         gone_note(s->gone, a->ino, bfs_mono_s());
-    return chunkstore_remove(s->cs, a->ino, a->size);
+    /* Answered once queued: the gone set keeps late writes out meanwhile. */
+    return chunkstore_remove_later(s->cs, a->ino, a->size);
 }

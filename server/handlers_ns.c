@@ -233,9 +233,11 @@ static int report_drop(struct server *s, struct srv_req *r, int rc, const struct
         return rc;
     int freed = d->freed;
     if (freed) {
-        int rm = chunkstore_remove(s->cs, d->ino, d->size);
+        /* In the background: the metadata says the file is gone already. */
+        int rm = chunkstore_remove_later(s->cs, d->ino, d->size);
         if (rm < 0)
             log_warn("ino %llx: removing its chunks failed: %s", (unsigned long long)d->ino, strerror(-rm));
+        server_crash_point("chunks-queued");
         /* In a cluster the chunks past the first may be anywhere: ours to remove. */
         if (s->coord && d->size > s->chunk_size && remove_chunks_later(s, d->ino, d->size) == 0)
             freed = 0;

@@ -314,7 +314,10 @@ int server_fault(const char *what)
 static void purge_orphan(void *arg, uint64_t ino, uint64_t size)
 {
     struct server *s = arg;
-    chunkstore_remove(s->cs, ino, size);
+    int rc = chunkstore_remove_later(s->cs, ino, size);
+    if (rc < 0)
+        log_warn("orphan ino %llx: cannot queue the removal of its chunks: %s",
+                 (unsigned long long)ino, strerror(-rc));
 }
 
 /* Handles everything that is ready; returns how much work was done. */

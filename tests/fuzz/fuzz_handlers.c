@@ -515,6 +515,7 @@ static void restart(void)
  * remove; an fsync of each clears its bucket's "names changed" mark. */
 static void reset_chunks(void)
 {
+    chunkstore_removals_wait(G.s.cs);   /* what REMOVE and UNLINK queued */
     for (unsigned i = 0; i < G.nwritten; i++) {
         int rc = chunkstore_remove(G.s.cs, G.written[i], UINT64_MAX);
         if (rc == 0)

@@ -1,0 +1,290 @@
+/* test_rmload.c - a file's removal holds up no other file's I/O (issue 12).
+ *   test_rmload REGISTRY DATA_DIR     (one server on DATA_DIR, small chunks: rmload.sh)
+ *
+ * test_reads_during_removals: one client removes files of 1,000 chunks each
+ * while another reads 4 KiB from a small file; the reads' p99 during the
+ * removals (until the last chunk file is gone from DATA_DIR) must stay within
+ * 2x of the p99 of the same reads on the idle server, measured right before.
+ * Up to 3 attempts (the machine is shared); both numbers are printed. With
+ * RMLOAD_NO_TIMING set (sanitizer builds) one attempt is measured and shown,
+ * and only its errors count.
+ * test_sparse_unlink: the unlink of a huge sparse file answers at once and its
+ * chunk files are all gone soon after (polled with a deadline).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../../common/client.h"
+#include "../../server/chunkstore.h"
+#include "../test.h"
+
+#define NBIG 4
+#define BIG_CHUNKS 1000
+#define IDLE_S 0.5      /* idle reads for this long */
+
+static struct bfs_client *writer, *reader;
+static const char *data_dir;
+static uint32_t chunk_size;
+static uint64_t small_ino;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Chunk files of ino in the server's data dir (-1 if its bucket cannot be read). */
+static long chunk_files(uint64_t ino)
+{
+    char path[4096], prefix[24];
+    snprintf(path, sizeof path, "%s/chunks/%02x", data_dir, chunkstore_bucket(ino));
+    int plen = snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)ino);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, (size_t)plen) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Polls until none of inos[0..n) has a chunk file; 0, or -1 at the deadline. */
+static int wait_chunks_gone(const uint64_t *inos, int n, double limit_s)
+{
+    double end = now() + limit_s;
+    for (;;) {
+        long left = 0;
+        for (int i = 0; i < n; i++) {
+            long c = chunk_files(inos[i]);
+            left += c < 0 ? 1 : c;
+        }
+        if (left == 0)
+            return 0;
+        if (now() > end) {
+            fprintf(stderr, "  %ld chunk files still there after %.0f s\n", left, limit_s);
+            return -1;
+        }
+        nap_ms(20);
+    }
+}
+
+/* A file with one byte in each of chunks first, first + step, ... (count of them). */
+static int make_chunky(const char *name, uint64_t count, uint64_t step, uint64_t *ino)
+{
+    struct bfs_attr a;
+    int rc = bfs_create(writer, BFS_ROOT_INO, name, S_IFREG | 0644, 0, 0, &a);
+    if (rc < 0)
+        return rc;
+    *ino = a.ino;
+    for (uint64_t i = 0; i < count; i++) {
+        ssize_t w = bfs_write(writer, a.ino, "x", 1, i * step * chunk_size);
+        if (w != 1)
+            return w < 0 ? (int)w : -EIO;
+    }
+    return 0;
+}
+
+/* ---- the reader ---- */
+
+struct reads {
+    double *lat, *at;        /* latency and start of each read (at: may be NULL) */
+    size_t n, cap;
+    double until;            /* stop at this time (0: when told) */
+    atomic_int stop;
+    int err;
+};
+
+static void *read_loop(void *arg)
+{
+    struct reads *r = arg;
+    char buf[4096];
+    while (r->n < r->cap && (r->until ? now() < r->until : !atomic_load(&r->stop))) {
+        double t0 = now();
+        ssize_t got = bfs_read(reader, small_ino, buf, sizeof buf, 0);
+        double t1 = now();
+        if (got != (ssize_t)sizeof buf) {
+            r->err = got < 0 ? (int)-got : EIO;
+            break;
+        }
+        if (r->at)
+            r->at[r->n] = t0;
+        r->lat[r->n++] = t1 - t0;
+    }
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double p99(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+}
+
+/* One attempt: 1 if the p99 during the removals is within 2x of the idle one,
+ * 0 if not, -1 on an error. */
+static int attempt(int k)
+{
+    static int seq;
+    uint64_t inos[NBIG];
+    char name[64];
+    for (int i = 0; i < NBIG; i++) {
+        snprintf(name, sizeof name, "big-%d", seq++);
+        int rc = make_chunky(name, BIG_CHUNKS, 1, &inos[i]);
+        if (rc < 0) {
+            fprintf(stderr, "  making %s: %s\n", name, strerror(-rc));
+            return -1;
+        }
+    }
+    seq -= NBIG;
+    for (int i = 0; i < NBIG; i++)
+        if (chunk_files(inos[i]) < BIG_CHUNKS - 1) {   /* chunk 0 may be inline */
+            fprintf(stderr, "  big file %d has only %ld chunk files\n", i, chunk_files(inos[i]));
+            return -1;
+        }
+
+    struct reads warm = { .cap = 1u << 20, .until = now() + 0.1 };
+    struct reads idle = { .cap = 1u << 20 };
+    struct reads busy = { .cap = 1u << 20 };
+    warm.lat = malloc(warm.cap * sizeof(double));
+    idle.lat = malloc(idle.cap * sizeof(double));
+    busy.lat = malloc(busy.cap * sizeof(double));
+    busy.at = malloc(busy.cap * sizeof(double));
+    int res = -1;
+    pthread_t t;
+    if (!idle.lat || !busy.lat || !busy.at || !warm.lat)
+        goto out;
+    read_loop(&warm);   /* not counted: the writes' after-effects settle */
+    idle.until = now() + IDLE_S;
+    read_loop(&idle);
+    if (idle.err) {
+        fprintf(stderr, "  idle read: %s\n", strerror(idle.err));
+        goto out;
+    }
+    if (pthread_create(&t, NULL, read_loop, &busy) != 0)
+        goto out;
+    int bad = 0;
+    while (busy.n < 10 && !busy.err)   /* the reader is going */
+        nap_ms(1);
+    double from = now();
+    for (int i = 0; i < NBIG; i++) {
+        snprintf(name, sizeof name, "big-%d", seq++);
+        int rc = bfs_unlink(writer, BFS_ROOT_INO, name, 0);
+        if (rc < 0) {
+            fprintf(stderr, "  unlink %s: %s\n", name, strerror(-rc));
+            bad = 1;
+        }
+    }
+    if (wait_chunks_gone(inos, NBIG, 60) < 0)
+        bad = 1;
+    double to = now();
+    atomic_store(&busy.stop, 1);
+    pthread_join(t, NULL);
+    if (bad || busy.err) {
+        if (busy.err)
+            fprintf(stderr, "  read during removals: %s\n", strerror(busy.err));
+        goto out;
+    }
+    /* Only the reads that started while the removals went on: a removal that
+     * blocks the server's loop gets few of them, each one slow. */
+    size_t nb = 0;
+    for (size_t i = 0; i < busy.n; i++)
+        if (busy.at[i] >= from && busy.at[i] < to)
+            busy.lat[nb++] = busy.lat[i];
+    if (nb == 0) {
+        fprintf(stderr, "  no read started during the removals (%.1f ms)\n", (to - from) * 1e3);
+        goto out;
+    }
+    double pi = p99(idle.lat, idle.n), pb = p99(busy.lat, nb);
+    printf("attempt %d: read p99 idle %.1f us (%zu reads), during removals of %d x %d chunks %.1f us "
+           "(%zu reads in %.0f ms), ratio %.2f (limit 2)\n", k, pi * 1e6, idle.n, NBIG, BIG_CHUNKS,
+           pb * 1e6, nb, (to - from) * 1e3, pb / pi);
+    fflush(stdout);
+    res = pb <= 2 * pi;
+out:
+    free(warm.lat);
+    free(idle.lat);
+    free(busy.lat);
+    free(busy.at);
+    return res;
+}
+
+static void test_reads_during_removals(void)
+{
+    int r = 0;
+    for (int k = 1; k <= 3 && r == 0; k++)
+        r = attempt(k);
+    CHECK_EQ(r, 1);
+}
+
+static void test_sparse_unlink(void)
+{
+    uint64_t ino;
+    /* 300 chunks 64 Gi chunks apart: a size no index-by-index removal could walk */
+    REQUIRE(make_chunky("sparse", 300, 1ull << 24, &ino) == 0);
+    CHECK(chunk_files(ino) >= 299);
+    double t0 = now();
+    CHECK_EQ(bfs_unlink(writer, BFS_ROOT_INO, "sparse", 0), 0);
+    double took = now() - t0;
+    printf("sparse unlink (%.0f TiB, 300 chunks) answered in %.1f ms\n",
+           299.0 * (1ull << 24) * chunk_size / (1ull << 40), took * 1e3);
+    CHECK(took < 5);   /* generous: it queues the removal only */
+    CHECK_EQ(wait_chunks_gone(&ino, 1, 60), 0);
+}
+
+int main(int argc, char **argv)
+{
+    struct bfs_client_opts o = { .registry_dir = argc > 1 ? argv[1] : "", .registry_timeout_s = 10,
+                                 .rpc_timeout_s = 30 };
+    if (argc != 3 || bfs_client_open(&o, &writer) < 0 || bfs_client_open(&o, &reader) < 0) {
+        fprintf(stderr, "usage: %s REGISTRY DATA_DIR (with one server running on DATA_DIR)\n",
+                argv[0]);
+        return 1;
+    }
+    data_dir = argv[2];
+    chunk_size = bfs_client_chunk_size(writer);
+    struct bfs_attr a;
+    char block[4096];
+    memset(block, 'r', sizeof block);
+    if (bfs_create(writer, BFS_ROOT_INO, "small", S_IFREG | 0644, 0, 0, &a) < 0 ||
+        bfs_write(writer, a.ino, block, sizeof block, 0) != (ssize_t)sizeof block) {
+        fprintf(stderr, "cannot make the small file\n");
+        return 1;
+    }
+    small_ino = a.ino;
+    const char *nt = getenv("RMLOAD_NO_TIMING");
+    if (nt && *nt) {   /* rmload.sh under sanitizers */
+        int r = attempt(1);
+        printf("SKIP: test_reads_during_removals (measured once, %s; latency under "
+               "sanitizers says nothing about the normal build)\n",
+               r < 0 ? "with an error" : r ? "within 2x" : "over 2x");
+        if (r < 0)
+            test_failed++;
+    } else {
+        RUN(test_reads_during_removals);
+    }
+    RUN(test_sparse_unlink);
+    bfs_client_close(reader);
+    bfs_client_close(writer);
+    return test_summary();
+}
