@@ -175,6 +175,26 @@ int rpc_client_connected(struct rpc_client *rc, uint32_t node)
 
 /* ---- which lane ---- */
 
+static int lane_open(struct rpc_client *rc, struct rpc_lane *ln, unsigned index);
+
+/* 1 if ln is open, opening it now if it is not (once: a lane that failed to
+ * open stays closed, and its threads use lane 0). */
+static int lane_opened(struct rpc_client *rc, struct rpc_lane *ln)
+{
+    int st = atomic_load(&ln->open);
+    if (st)
+        return st > 0;
+    pthread_mutex_lock(&rc->addr_lock);
+    if (!(st = atomic_load(&ln->open))) {
+        st = lane_open(rc, ln, ln->index) == 0 ? 1 : -1;
+        if (st < 0)
+            log_warn("rpc lane %u cannot be opened: its threads use lane 0", ln->index);
+        atomic_store(&ln->open, st);
+    }
+    pthread_mutex_unlock(&rc->addr_lock);
+    return st > 0;
+}
+
 /* Calls whose meaning is tied to the connection they come by. */
 static int primary_only(const struct rpc_call *c)
 {
@@ -222,7 +242,7 @@ struct rpc_lane *rpc_pick_lane(struct rpc_client *rc, struct rpc_call *calls, si
     if (!thread_lane)
         thread_lane = atomic_fetch_add(&next_thread_lane, 1) + 1;
     struct rpc_lane *ln = &rc->lanes[(thread_lane - 1) % rc->nlanes];
-    if (ln == primary)
+    if (ln == primary || !lane_opened(rc, ln))
         return primary;
     for (size_t i = 0; i < n; i++)
         if (!lane_ready(ln, calls[i].node))
@@ -233,13 +253,18 @@ struct rpc_lane *rpc_pick_lane(struct rpc_client *rc, struct rpc_call *calls, si
 void rpc_client_set_wait_hook(struct rpc_client *rc, void (*fn)(void *), void *arg,
                               double after_s)
 {
+    /* Under addr_lock too, so that no lane opens meanwhile. */
+    pthread_mutex_lock(&rc->addr_lock);
     for (unsigned i = 0; i < rc->nlanes; i++)
-        pthread_mutex_lock(&rc->lanes[i].lock);
+        if (atomic_load(&rc->lanes[i].open) > 0)
+            pthread_mutex_lock(&rc->lanes[i].lock);
     rc->wait_hook = fn;
     rc->wait_hook_arg = arg;
     rc->wait_hook_s = after_s;
     for (unsigned i = rc->nlanes; i-- > 0;)
-        pthread_mutex_unlock(&rc->lanes[i].lock);
+        if (atomic_load(&rc->lanes[i].open) > 0)
+            pthread_mutex_unlock(&rc->lanes[i].lock);
+    pthread_mutex_unlock(&rc->addr_lock);
 }
 
 /* ---- lifetime ---- */
@@ -361,12 +386,14 @@ int rpc_client_create(uint32_t nodes, const uint8_t key[BFS_KEY_LEN], double tim
     if (!(rc->srv = calloc(nodes ? nodes : 1, sizeof *rc->srv)) ||
         !(rc->lanes = calloc(want, sizeof *rc->lanes)))
         goto fail;
-    /* Lanes other than 0 cost a UCX context each, and connect only when used. */
-    for (unsigned i = 0; i < want; i++) {
-        rc->nlanes = i + 1;
-        if ((err = lane_open(rc, &rc->lanes[i], i)) < 0)
-            goto fail;
-    }
+    /* Lanes other than 0 cost a UCX context each: opened, and connected, only
+     * when a thread uses them. */
+    rc->nlanes = want;
+    for (unsigned i = 0; i < want; i++)
+        rc->lanes[i].index = i;
+    if ((err = lane_open(rc, &rc->lanes[0], 0)) < 0)
+        goto fail;
+    atomic_store(&rc->lanes[0].open, 1);
     *out = rc;
     return 0;
 fail:
@@ -380,10 +407,11 @@ void rpc_client_destroy(struct rpc_client *rc)
         return;
     rc->closing = 1;
     for (unsigned i = 0; i < rc->nlanes; i++)
-        if (rc->lanes[i].w.worker)
+        if (atomic_load(&rc->lanes[i].open) > 0 && rc->lanes[i].w.worker)
             lane_bye(&rc->lanes[i]);
     for (unsigned i = 0; i < rc->nlanes; i++)
-        lane_close(&rc->lanes[i]);
+        if (rc->lanes[i].rc)   /* lane_open ran, maybe in part */
+            lane_close(&rc->lanes[i]);
     for (uint32_t i = 0; rc->srv && i < rc->nodes; i++)
         free(rc->srv[i].addr);
     free(rc->srv);

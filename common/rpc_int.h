@@ -45,6 +45,7 @@ struct node_conn {
 struct rpc_lane {
     struct rpc_client *rc;
     unsigned index;
+    _Atomic int open;           /* lanes other than 0 are opened at their first use */
     struct ucx_worker w;
     pthread_mutex_t lock;       /* guards everything below and every call into this worker */
     pthread_cond_t cond;        /* a call finished or the leader stepped down */
