@@ -20,6 +20,7 @@
 #define HELLO_ATTEMPTS 3
 #define DEFAULT_LANES 4         /* BENCHFS_CLIENT_LANES; docs/DESIGN.md has the measurements */
 #define CLOSE_WAIT_S 10.0       /* rpc_client_destroy waits this long for endpoint closes */
+#define LANE_RETRY_S 5.0        /* a lane that could not connect to a server uses lane 0 this long */
 
 /* Threads are given lanes round-robin, once: a thread keeps its lane (and its
  * lane's warm worker) for all its calls, on every client of the process. */
@@ -208,7 +209,7 @@ static int lane_ready(struct rpc_lane *ln, uint32_t node)
     struct rpc_client *rc = ln->rc;
     struct node_conn *nc = &ln->conn[node];
     pthread_mutex_lock(&ln->lock);
-    int ok = rpc_conn_usable(ln, nc), busy = nc->connecting;
+    int ok = rpc_conn_usable(ln, nc), busy = nc->connecting || bfs_mono_s() < nc->retry_at;
     if (!ok && !busy)
         nc->connecting = 1;
     pthread_mutex_unlock(&ln->lock);
@@ -228,6 +229,11 @@ static int lane_ready(struct rpc_lane *ln, uint32_t node)
     }
     int r = lane_connect(ln, node, addr, gen);
     free(addr);
+    if (r < 0) {
+        pthread_mutex_lock(&ln->lock);
+        nc->retry_at = bfs_mono_s() + LANE_RETRY_S;
+        pthread_mutex_unlock(&ln->lock);
+    }
     return r == 0;
 }
 

@@ -37,6 +37,7 @@ struct node_conn {
     _Atomic int up;             /* HELLO answered on the endpoint there is now */
     _Atomic uint64_t gen;       /* which address of the server (srv_addr.gen) it connects to */
     int connecting;             /* a thread is saying HELLO on it */
+    double retry_at;            /* lanes other than 0: no new connect attempt before this */
     double poked_at;            /* when we last sent this node a probe */
     void *poke_req;             /* that probe's send, if still in flight */
     uint8_t poke_hdr[BFS_REQ_HDR_LEN];
