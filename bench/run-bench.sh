@@ -440,6 +440,11 @@ for k in 0 1 2; do
 done
 echo
 timeout 300 "$BIN/bench-ns" "$W/reg3" "$ITER" || { warn "bench-ns on three servers failed"; FAILED=1; }
+# Many threads and processes on one client (issue 12): threads 1/4/16 on a mount and
+# over RPC, 4 processes at once on a mount; ratios 4/1 and 16/4; idle CPU. BASE_BUILD
+# (another build dir, e.g. main's) is measured in alternating rounds for comparison.
+log "threads: benchfs-bench --threads 1/4/16 and 4 processes on one mount"
+ROUNDS=$((ROUNDS < 3 ? ROUNDS : 3)) BUILD=$BUILD bench/threads/run-threads-bench.sh || { warn "threads benchmark failed"; FAILED=1; }
 # Staging a tree in: benchfs-stage against cp -a and rsync -a into a mount (own server).
 log "benchfs-stage in vs cp -a and rsync -a"
 ROUNDS=$((ROUNDS < 3 ? ROUNDS : 3)) BUILD=$BUILD bench/stage/run-stage-bench.sh || { warn "stage benchmark failed"; FAILED=1; }

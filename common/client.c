@@ -54,7 +54,7 @@ static int reconnect(struct bfs_client *c, uint32_t node)
     char path[PATH_MAX];
     struct registry_entry e;
     int rc = 0;
-    pthread_mutex_lock(&c->reconnect_lock);
+    pthread_mutex_lock(&c->reconnect_locks[node]);
     if (!rpc_client_connected(c->rpc, node)) {
         registry_path(c->registry_dir, node, c->nodes, path, sizeof path);
         rc = registry_read(path, &e);
@@ -76,7 +76,7 @@ static int reconnect(struct bfs_client *c, uint32_t node)
             rc = -ENOTCONN;
         }
     }
-    pthread_mutex_unlock(&c->reconnect_lock);
+    pthread_mutex_unlock(&c->reconnect_locks[node]);
     return rc < 0 ? -ENOTCONN : 0;
 }
 
@@ -87,7 +87,7 @@ static void recheck(struct bfs_client *c, uint32_t node)
 {
     char path[PATH_MAX];
     struct registry_entry e;
-    pthread_mutex_lock(&c->reconnect_lock);
+    pthread_mutex_lock(&c->reconnect_locks[node]);
     registry_path(c->registry_dir, node, c->nodes, path, sizeof path);
     if (registry_read(path, &e) == 0) {
         if (e.pid != c->pids[node] && e.chunk_size == c->chunk_size && e.cluster_size == c->nodes &&
@@ -99,7 +99,7 @@ static void recheck(struct bfs_client *c, uint32_t node)
         }
         registry_entry_clear(&e);
     }
-    pthread_mutex_unlock(&c->reconnect_lock);
+    pthread_mutex_unlock(&c->reconnect_locks[node]);
 }
 
 /* Sends calls and waits for all; returns a transport error or 0 (see each call's status). */
@@ -256,7 +256,6 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
     struct bfs_client *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
-    pthread_mutex_init(&c->reconnect_lock, NULL);
     if (snprintf(c->registry_dir, sizeof c->registry_dir, "%s", opts->registry_dir) >= PATH_MAX) {
         rc = -ENAMETOOLONG;
         goto fail;
@@ -268,10 +267,13 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
         goto fail;
     c->nodes = n;
     c->chunk_size = entries[0].chunk_size;
-    if (!(c->pids = calloc(n, sizeof *c->pids)) || !(c->locked = calloc(n, sizeof *c->locked))) {
+    if (!(c->pids = calloc(n, sizeof *c->pids)) || !(c->locked = calloc(n, sizeof *c->locked)) ||
+        !(c->reconnect_locks = calloc(n, sizeof *c->reconnect_locks))) {
         rc = -ENOMEM;
         goto fail;
     }
+    for (uint32_t i = 0; i < n; i++)
+        pthread_mutex_init(&c->reconnect_locks[i], NULL);
     for (uint32_t i = 0; i < n; i++)
         c->pids[i] = entries[i].pid;
     c->rpc_timeout_s = opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30;
@@ -300,7 +302,9 @@ void bfs_client_close(struct bfs_client *c)
     if (!c)
         return;
     rpc_client_destroy(c->rpc);
-    pthread_mutex_destroy(&c->reconnect_lock);
+    for (uint32_t i = 0; c->reconnect_locks && i < c->nodes; i++)
+        pthread_mutex_destroy(&c->reconnect_locks[i]);
+    free(c->reconnect_locks);
     free(c->pids);
     free((void *)c->locked);
     free(c);

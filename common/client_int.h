@@ -26,7 +26,7 @@ struct bfs_client {
     uint32_t nodes, chunk_size;
     double rpc_timeout_s;
     struct rpc_client *rpc;
-    pthread_mutex_t reconnect_lock;
+    pthread_mutex_t *reconnect_locks;   /* by node: one reconnect at a time, per server */
     uint32_t *pids;             /* by node: the server process connected to (registry) */
     _Atomic unsigned char *locked;   /* by node: a lock was granted there (client_locks.c) */
     /* Inode numbers seen as directories (direct-mapped; 0: empty). A type never

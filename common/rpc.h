@@ -1,15 +1,21 @@
 /* rpc.h - the client side of BenchFS RPC over UCP Active Messages.
  *
- * One UCX worker per client process, one endpoint per server node. Any number
- * of threads may have calls in flight at once: a call is sent, then its thread
- * waits; whichever waiting thread finds no other thread progressing the worker
- * becomes the "leader" and progresses it for everyone (completing other
- * threads' calls and waking them), sleeping on the worker's event fd when there
- * is nothing to do after a short spin. So no thread spins while idle, and a
+ * A client is a small pool of UCX workers ("lanes", rpc_int.h), each with its
+ * own lock and its own endpoint to every server node; a thread always uses the
+ * same lane (BENCHFS_CLIENT_LANES, default 4), so threads on different lanes
+ * never wait for each other. Calls tied to the connection (locks, waits without
+ * deadline) all go on lane 0. Within a lane, any number of threads may have
+ * calls in flight at once: a call is sent, then its thread waits; whichever
+ * waiting thread finds no other thread progressing the lane's worker becomes
+ * the "leader" and progresses it for everyone (completing other threads' calls
+ * and waking them), sleeping on the worker's event fd when there is nothing to
+ * do after a short spin (common/spin.h). So no thread spins while idle, and a
  * lone caller pays no thread hand-off.
  *
  * Every call has a deadline (the client's RPC timeout): it ends with
- * -ETIMEDOUT if no reply came. A server whose endpoint fails (peer error
+ * -ETIMEDOUT if no reply came, or if a reply's rendezvous data did not arrive
+ * by then (the connection it came on is closed, which gives the buffer back;
+ * rpc_run returns once UCX has, normally at once). A server whose endpoint fails (peer error
  * handling) fails its calls with -ENOTCONN, and the node is marked
  * disconnected until rpc_client_connect is called for it again.
  */
@@ -47,7 +53,8 @@ struct rpc_call {
     /* private */
     uint64_t id;
     double sent_at;
-    struct rpc_client *owner;
+    struct rpc_lane *lane;
+    void *reply_ep;              /* a rendezvous reply's endpoint while its data is pending */
     int done, send_done, recv_pending;
     int long_wait;               /* rpc_run_wait's: no deadline, no probes */
     void *send_req;
@@ -86,7 +93,7 @@ int rpc_run_wait(struct rpc_client *rc, struct rpc_call *call);
  * still unanswered after_s seconds after it sent them, or that has to wait
  * while another thread's calls are in flight: a caller that serves requests
  * (the FUSE loop) can then let another thread take the next one. fn runs with
- * the client's lock held: it must be quick and must not call into the client.
+ * the lane's lock held: it must be quick and must not call into the client.
  * fn NULL removes the hook. */
 void rpc_client_set_wait_hook(struct rpc_client *rc, void (*fn)(void *), void *arg,
                               double after_s);

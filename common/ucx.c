@@ -108,10 +108,16 @@ void ucx_worker_close(struct ucx_worker *w)
     w->efd = -1;
 }
 
+#define ARM_PROGRESS_MAX 64   /* progress calls before arming; more: the worker is busy */
+
 int ucx_worker_arm(struct ucx_worker *w)
 {
-    while (ucp_worker_progress(w->worker))
-        ;
+    /* Bounded: a transport that always reports progress (seen with TCP while
+     * a peer does not take its data) would otherwise keep the caller here
+     * past every deadline. */
+    for (int i = 0; ucp_worker_progress(w->worker); i++)
+        if (i >= ARM_PROGRESS_MAX)
+            return 0;
     ucs_status_t st = ucp_worker_arm(w->worker);
     if (st == UCS_ERR_BUSY)
         return 0;

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/registry.h"
+#include "../common/spin.h"
 #include "../common/version.h"
 #include "coord.h"
 #include "gone.h"
@@ -29,7 +29,6 @@
 
 #define DRAIN_TIMEOUT_S 10      /* how long shutdown waits for in-flight requests */
 #define SPIN_US 1000            /* default of BENCHFS_SPIN_US: busy-poll after the last request */
-#define YIELD_AFTER_S 20e-6     /* ... yielding the core after this much of it */
 #define SIGNAL_CHECK_S 0.05     /* a busy loop still looks at the signalfd this often */
 #define LOCKS_WAKE_MS 500       /* idle wake-ups while clients hold locks (keepalive) */
 
@@ -383,8 +382,8 @@ static int serve(struct server *s, int sfd)
             return rc;
         }
     }
-    const char *spin_env = getenv("BENCHFS_SPIN_US");
-    double spin = (spin_env ? atof(spin_env) : SPIN_US) / 1e6;
+    struct bfs_spin spin;
+    bfs_spin_init(&spin, SPIN_US);
     int stopping = 0;
     double stop_deadline = 0, signals_at = 0;
 
@@ -409,16 +408,23 @@ static int serve(struct server *s, int sfd)
         if (!stopping) {
             /* Spin a while: the next request usually follows the last reply
              * closely, and a server that sleeps is woken onto its client's
-             * core, where they then take turns. Yield while spinning, so that
-             * a client sharing this core gets it at once. */
-            double t0 = bfs_mono_s(), t = t0;
+             * core, where they then take turns. The spin adapts (common/spin.h):
+             * it stops as soon as another thread wants this core, and shrinks
+             * when it does not pay. */
+            double t = bfs_mono_s();
             unsigned got = 0;
-            while (!got && t < t0 + spin) {
-                got = ucp_worker_progress(s->w.worker) || chunkstore_ready(s->cs) ||
-                      (s->coord && coord_ready(s->coord));
-                if (!got && t - t0 > YIELD_AFTER_S)
-                    sched_yield();
-                t = bfs_mono_s();
+            if (bfs_spin_begin(&spin, t) > 0) {
+                for (;;) {
+                    got = ucp_worker_progress(s->w.worker) || chunkstore_ready(s->cs) ||
+                          (s->coord && coord_ready(s->coord));
+                    t = bfs_mono_s();
+                    if (got) {
+                        bfs_spin_hit(&spin, t);
+                        break;
+                    }
+                    if (!bfs_spin_turn(&spin, t))
+                        break;
+                }
             }
             if (got)
                 continue;
@@ -445,6 +451,7 @@ static int serve(struct server *s, int sfd)
     if (s->bad_requests)
         log_warn("rejected %llu malformed or unauthenticated requests while running",
                  (unsigned long long)s->bad_requests);
+    bfs_spin_log(&spin, "event loop");
     close(epfd);
     return 0;
 }

@@ -7,8 +7,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/log.h"
+
+#define RNDV_STALL_MIN 65536   /* BENCHFS_FAULT=rndv-stall: replies this large stall the server */
+#define RNDV_STALL_S 15        /* ... for this long */
 
 #define CONN_SLOT(id) ((id) & 0xffffu)
 #define MAX_CONNS 65535u
@@ -255,6 +259,12 @@ void srv_reply(struct srv_req *r, int status)
         r->srv->sending++;
     else
         req_release(r);
+    /* Tests only: a server that has started a large (rendezvous) reply and then
+     * stops serving, so that the reply's data never arrives in time. */
+    if (dlen >= RNDV_STALL_MIN && UCS_PTR_IS_PTR(sp) && server_fault("rndv-stall")) {
+        log_warn("BENCHFS_FAULT=rndv-stall: stalling %d s after a %zu-byte reply", RNDV_STALL_S, dlen);
+        sleep(RNDV_STALL_S);
+    }
 }
 
 static void data_done_cb(void *request, ucs_status_t status, size_t length, void *user_data)
