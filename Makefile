@@ -35,8 +35,14 @@ PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-ben
               $(BUILD)/bench-ns $(BUILD)/benchfs-status $(BUILD)/benchfs-stage
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
+# libbenchfs-preload.so: LD_PRELOAD it and a program's file calls on BenchFS
+# paths go over RPC (preload/preload.h). Its objects are PIC, in $(BUILD)/pic.
+PRELOAD_SRC := $(wildcard preload/*.c) common/mountinfo.c
+PRELOAD    := $(BUILD)/libbenchfs-preload.so
+pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+
 .PHONY: all test test-stress clean fuzz bench demo
-all: $(PROGS) $(TESTS) $(BUILD)/benchfs
+all: $(PROGS) $(TESTS) $(BUILD)/benchfs $(PRELOAD)
 
 # "benchfs": the program mount.fuse3 runs for -t fuse.benchfs (benchfs-fuse itself).
 $(BUILD)/benchfs: $(BUILD)/benchfs-fuse
@@ -45,6 +51,14 @@ $(BUILD)/benchfs: $(BUILD)/benchfs-fuse
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+# -Bsymbolic-functions: a program's own function of the same name as one of
+# the library's internals never replaces it.
+$(PRELOAD): $(call pic,$(PRELOAD_SRC)) $(LIBBENCHFS_PIC_OBJS)
+	$(CC) $(LDFLAGS) -shared -Wl,-Bsymbolic-functions $^ -o $@ $(LDLIBS) -ldl
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	$(AR) rcs $@ $^
@@ -120,4 +134,4 @@ demo:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)

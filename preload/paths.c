@@ -1,0 +1,116 @@
+/* paths.c - from (dirfd, path) to "is it BenchFS, and which path inside it":
+ * the absolute path (the cwd for a relative one, a kernel dirfd through
+ * /proc/self/fd/N), cleaned lexically ("." and ".." and repeated slashes),
+ * then looked up in the mount table (mounts.c). A path that reaches a mount
+ * only through a symlink outside it is not seen as BenchFS: the kernel (and
+ * so the mount) does it, correctly. */
+#include "preload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static pthread_mutex_t cwd_lock = PTHREAD_MUTEX_INITIALIZER;
+static char cwd[4096];
+static int cwd_valid;
+
+void pl_cwd_changed(void)
+{
+    pthread_mutex_lock(&cwd_lock);
+    cwd_valid = 0;
+    pthread_mutex_unlock(&cwd_lock);
+}
+
+static int get_cwd(char *out, size_t size)
+{
+    int rc = 0;
+    pthread_mutex_lock(&cwd_lock);
+    if (!cwd_valid) {
+        if (REAL(getcwd)(cwd, sizeof cwd))
+            cwd_valid = 1;
+        else
+            rc = -errno;
+    }
+    if (rc == 0 && snprintf(out, size, "%s", cwd) >= (int)size)
+        rc = -ENAMETOOLONG;
+    pthread_mutex_unlock(&cwd_lock);
+    return rc;
+}
+
+/* Lexical clean-up in place: abs starts with '/'. */
+static void clean(char *abs)
+{
+    char *w = abs;   /* write position, always after a '/' */
+    const char *r = abs;
+    *w++ = '/';
+    while (*r) {
+        while (*r == '/')
+            r++;
+        size_t n = strcspn(r, "/");
+        if (n == 0)
+            break;
+        if (n == 1 && r[0] == '.') {
+            /* skip */
+        } else if (n == 2 && r[0] == '.' && r[1] == '.') {
+            if (w > abs + 1) {
+                w--;   /* the '/' after the last component */
+                while (w > abs + 1 && w[-1] != '/')
+                    w--;
+            }
+        } else {
+            memmove(w, r, n);
+            w += n;
+            *w++ = '/';
+        }
+        r += n;
+    }
+    if (w > abs + 1)
+        w--;
+    *w = '\0';
+}
+
+int pl_path_at(int dirfd, const char *path, struct pl_path *p)
+{
+    int rc;
+    p->m = NULL;
+    if (!path)
+        return -EFAULT;
+    if (path[0] == '/') {
+        if (snprintf(p->abs, sizeof p->abs, "%s", path) >= (int)sizeof p->abs)
+            return -ENAMETOOLONG;
+    } else {
+        char base[4096];
+        if (dirfd == AT_FDCWD) {
+            rc = get_cwd(base, sizeof base);
+        } else {
+            struct pl_file *f = pl_fd_get(dirfd);
+            if (f) {   /* preload fds are regular files */
+                pl_file_put(f);
+                return path[0] ? -ENOTDIR : 0;
+            }
+            char link[64];
+            snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+            ssize_t n = REAL(readlink)(link, base, sizeof base - 1);
+            rc = n < 0 ? -errno : 0;
+            if (n >= 0)
+                base[n] = '\0';
+            if (rc == 0 && base[0] != '/')
+                return 0;   /* a pipe, socket, anon inode: the kernel's business */
+        }
+        if (rc < 0)
+            return rc == -ENOENT || rc == -EBADF ? 0 : rc;
+        if (snprintf(p->abs, sizeof p->abs, "%s/%s", base, path) >= (int)sizeof p->abs)
+            return -ENAMETOOLONG;
+    }
+    clean(p->abs);
+    p->m = pl_mount_find(p->abs, &p->inner);
+    return p->m != NULL;
+}
+
+int pl_path_kernel(const struct pl_mount *m, const char *inner, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s%s", m->mnt_len ? m->mnt : "", inner);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
