@@ -5,6 +5,7 @@
 #   make fuzz         libFuzzer targets for the RPC decoder and the handlers (clang), into build/fuzz/
 #   make bench        benchmarks with baselines (bench/run-bench.sh)
 #   make demo         set up, build, run server + mount + benchmark + fio, clean up
+#   make install      programs, libbenchfs.so, benchfs.h and benchfs.pc under DESTDIR/PREFIX
 CC      ?= cc
 PKGS    := ucx fuse3 liburing lmdb
 CFLAGS  ?= -O2 -g
@@ -25,24 +26,21 @@ FUSE_SRC   := $(wildcard fuse/*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 FSCK_SRC   := $(wildcard fsck/*.c)
 FSCK_CHECK_SRC := fsck/check.c fsck/records.c
+LIB_SRC    := $(wildcard lib/*.c)
 TEST_SRC   := $(wildcard tests/unit/*.c tests/system/*.c tests/stress/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 COMMON_LIB := $(BUILD)/libbenchfs-common.a
 SERVER_LIB := $(BUILD)/libbenchfs-server.a
+# libbenchfs's own layer (lib/, over the client in COMMON_LIB), for programs linked statically.
+API_LIB    := $(BUILD)/libbenchfs-api.a
 PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-bench $(BUILD)/benchfs-fsck \
               $(BUILD)/bench-ns $(BUILD)/benchfs-status $(BUILD)/benchfs-stage
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-# libbenchfs-preload.so: LD_PRELOAD it and a program's file calls on BenchFS
-# paths go over RPC (preload/preload.h). Its objects are PIC, in $(BUILD)/pic.
-PRELOAD_SRC := $(wildcard preload/*.c) common/mountinfo.c
-PRELOAD    := $(BUILD)/libbenchfs-preload.so
-pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
-
-.PHONY: all test test-stress clean fuzz bench demo
-all: $(PROGS) $(TESTS) $(BUILD)/benchfs $(PRELOAD)
+.PHONY: all test test-stress clean fuzz bench demo install
+all: $(PROGS) $(TESTS) $(BUILD)/benchfs $(BUILD)/libbenchfs.so $(BUILD)/benchfs.pc $(BUILD)/libbenchfs-preload.so
 
 # "benchfs": the program mount.fuse3 runs for -t fuse.benchfs (benchfs-fuse itself).
 $(BUILD)/benchfs: $(BUILD)/benchfs-fuse
@@ -52,16 +50,63 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/pic/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -c $< -o $@
-# -Bsymbolic-functions: a program's own function of the same name as one of
-# the library's internals never replaces it.
-$(PRELOAD): $(call pic,$(PRELOAD_SRC)) $(LIBBENCHFS_PIC_OBJS)
-	$(CC) $(LDFLAGS) -shared -Wl,-Bsymbolic-functions $^ -o $@ $(LDLIBS) -ldl
-
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	$(AR) rcs $@ $^
+$(API_LIB): $(call obj,$(LIB_SRC))
+	$(AR) rcs $@ $^
+
+# ---- libbenchfs.so: the client (common/) and the API (lib/), compiled -fPIC
+# into build/pic/, every symbol hidden but benchfs_* (lib/benchfs.map; the
+# API's definitions are marked visible), so that a preloaded copy never
+# clashes with a program's own symbols. LIB_PIC_OBJS is what a shared object
+# built on the API links (build/libbenchfs-preload.so: preload/*.c).
+pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+LIB_PIC_OBJS := $(call pic,$(COMMON_SRC) $(LIB_SRC))
+LIB_LDLIBS   := $(shell pkg-config --libs ucx) -lpthread
+LIB_SONAME   := libbenchfs.so.1
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+$(BUILD)/$(LIB_SONAME): $(LIB_PIC_OBJS) lib/benchfs.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=lib/benchfs.map \
+	    -Wl,--no-undefined $(LIB_PIC_OBJS) -o $@ $(LIB_LDLIBS)
+$(BUILD)/libbenchfs.so: $(BUILD)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+# ---- libbenchfs-preload.so: LD_PRELOAD it and a program's file calls on
+# BenchFS paths go over RPC (preload/preload.h), on the API's PIC objects.
+# Its own objects keep default visibility (they define libc's names; their
+# internals are hidden in preload.h). -Bsymbolic-functions: a program's own
+# function of the same name as one of ours never replaces it.
+PRELOAD_SRC := $(wildcard preload/*.c)
+$(BUILD)/pic/preload/%.o: preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+$(BUILD)/libbenchfs-preload.so: $(call pic,$(PRELOAD_SRC)) $(LIB_PIC_OBJS)
+	$(CC) $(LDFLAGS) -shared -Wl,-Bsymbolic-functions -Wl,--no-undefined $^ -o $@ $(LIB_LDLIBS) -ldl
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+LIBDIR  := $(PREFIX)/lib
+INCDIR  := $(PREFIX)/include
+PCDIR   := $(LIBDIR)/pkgconfig
+# benchfs.pc: lib/benchfs.pc.in for a prefix (the build's copy for PREFIX;
+# make install writes its own for the PREFIX it installs under).
+PC_SED = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(1)/lib|' -e 's|@INCDIR@|$(1)/include|' \
+	     -e "s|@VERSION@|$$(sed -n 's/.*BENCHFS_VERSION "\(.*\)"/\1/p' common/version.h)|" lib/benchfs.pc.in
+$(BUILD)/benchfs.pc: lib/benchfs.pc.in common/version.h
+	@mkdir -p $(dir $@)
+	$(call PC_SED,$(PREFIX)) > $@
+INSTALL_PROGS := benchfs-server benchfs-fuse benchfs-bench benchfs-fsck benchfs-status benchfs-stage
+install: $(PROGS) $(BUILD)/benchfs $(BUILD)/libbenchfs.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+	install -m 755 $(addprefix $(BUILD)/,$(INSTALL_PROGS)) $(DESTDIR)$(BINDIR)/
+	ln -sf benchfs-fuse $(DESTDIR)$(BINDIR)/benchfs
+	install -m 755 $(BUILD)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbenchfs.so
+	install -m 644 lib/benchfs.h $(DESTDIR)$(INCDIR)/
+	$(call PC_SED,$(PREFIX)) > $(DESTDIR)$(PCDIR)/benchfs.pc
 $(SERVER_LIB): $(call obj,$(SERVER_SRC))
 	$(AR) rcs $@ $^
 
@@ -69,7 +114,7 @@ $(BUILD)/benchfs-server: $(call obj,server/main.c) $(SERVER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/benchfs-fuse: $(call obj,$(FUSE_SRC)) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
-$(BUILD)/benchfs-bench: $(call obj,$(BENCH_SRC)) $(SERVER_LIB) $(COMMON_LIB)
+$(BUILD)/benchfs-bench: $(call obj,$(BENCH_SRC)) $(API_LIB) $(SERVER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 # What namespace operations cost over RPC (make bench runs it on 1 and 3 servers).
 $(BUILD)/bench-ns: $(call obj,bench/ns/nsbench.c) $(COMMON_LIB)
@@ -85,6 +130,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# libbenchfs's system test links the API statically (and a second program
+# is built against the installed library by tests/system/libbenchfs.sh).
+$(BUILD)/tests/system/test_libbenchfs: $(BUILD)/obj/tests/system/test_libbenchfs.o $(API_LIB) $(SERVER_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 # Unit tests of the FUSE client's pure logic link its object too.
 $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
 $(BUILD)/tests/unit/test_openfiles: $(call obj,fuse/openfiles.c)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include "../common/acl.h"
+#include "../common/inherit.h"
 #include "../common/log.h"
 #include "../common/xattr.h"
 
@@ -131,64 +131,16 @@ void xattrs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     fuse_reply_err(req, 0);
 }
 
-/* ---- inheritance ---- */
-
-/* parent (elsewhere) has a default ACL: the new inode's access ACL and mode
- * from it, and for a directory the default ACL itself, as a list for CREATE.
- * *found = 0 when the parent has none after all (its flag was old). */
-static int inherit_from(struct bfs_fuse *fs, fuse_ino_t parent, uint32_t *mode,
-                        struct bfs_inherit *ih, int *found)
-{
-    uint8_t *def = malloc(BFS_XATTR_SIZE_MAX), *acc = NULL, *list = NULL;
-    ssize_t n = def ? bfs_getxattr(fs->client, parent, BFS_ACL_DEFAULT, def, BFS_XATTR_SIZE_MAX)
-                    : -ENOMEM;
-    int rc = n < 0 ? (int)n : 0;
-    *found = rc == 0;
-    if (rc == -ENODATA)
-        rc = 0;
-    if (rc == 0 && *found) {
-        size_t len = (size_t)n, used = 0;
-        if (!(acc = malloc(len)) || !(list = malloc(2 * (BFS_XATTR_REC_HDR + 32 + len)))) {
-            rc = -ENOMEM;
-        } else if ((rc = bfs_acl_inherit(def, len, mode, acc)) < 0) {
-            log_warn("directory ino=%" PRIu64 ": its default ACL is not valid", (uint64_t)parent);
-            rc = -EIO;
-        } else {
-            if (rc == 1)
-                used += bfs_xattr_rec_put(list + used, BFS_ACL_ACCESS, strlen(BFS_ACL_ACCESS), acc, len);
-            if (S_ISDIR(*mode))
-                used += bfs_xattr_rec_put(list + used, BFS_ACL_DEFAULT, strlen(BFS_ACL_DEFAULT), def, len);
-            ih->xattrs = list;
-            ih->xattrs_len = used;
-            list = NULL;
-            rc = 0;
-        }
-    }
-    free(list);
-    free(acc);
-    free(def);
-    return rc;
-}
+/* ---- inheritance (common/inherit.h) ---- */
 
 int xattrs_inherit(fuse_req_t req, fuse_ino_t parent, int parent_local, bool defacl,
                    uint32_t *mode, struct bfs_inherit *ih)
 {
-    int found = 0, rc = 0;
-    *ih = (struct bfs_inherit){ .umask = fuse_req_ctx(req)->umask & 0777 };
-    /* The entry's server holds the parent: it inherits or applies the umask.
-     * Without a default ACL the server applies the umask too. */
-    if (parent_local || !defacl || S_ISLNK(*mode))
-        return 0;
-    if ((rc = inherit_from(fs_of(req), parent, mode, ih, &found)) < 0)
-        return rc;
-    if (found)
-        ih->umask = 0;   /* a default ACL replaces the umask */
-    return 0;
+    return bfs_inherit_prepare(fs_of(req)->client, parent, parent_local, defacl,
+                               fuse_req_ctx(req)->umask, mode, ih);
 }
 
 void xattrs_inherit_free(struct bfs_inherit *ih)
 {
-    free((void *)ih->xattrs);
-    ih->xattrs = NULL;
-    ih->xattrs_len = 0;
+    bfs_inherit_free(ih);
 }

@@ -1,0 +1,111 @@
+/* conn.c - a benchfs_t: connecting to a cluster, disconnecting, the
+ * attributes every call reports (struct stat), and the version. */
+#include "lib_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "../common/clock.h"
+#include "../common/hash.h"
+#include "../common/log.h"
+#include "../common/version.h"
+
+int64_t lib_now_ns(void) { return bfs_wall_ns(); }
+
+/* The library logs through common/log.c: BENCHFS_LOG is read once, at the
+ * first connect (a program that links the library has no main of ours). */
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static void log_setup(void) { log_init("libbenchfs"); }
+
+EXPORT int benchfs_connect(const char *registry_dir, const struct benchfs_opts *opts, benchfs_t **out)
+{
+    if (!registry_dir || !out)
+        return -EINVAL;
+    pthread_once(&log_once, log_setup);
+    struct benchfs_opts o = opts ? *opts : (struct benchfs_opts){ 0 };
+    benchfs_t *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return -ENOMEM;
+    struct bfs_client_opts co = { .registry_dir = registry_dir,
+                                  .registry_timeout_s = o.connect_timeout_s,
+                                  .rpc_timeout_s = o.rpc_timeout_s };
+    int rc = bfs_client_open(&co, &fs->c);
+    if (rc < 0) {
+        log_error("benchfs_connect %s: %s", registry_dir, strerror(-rc));
+        free(fs);
+        return rc;
+    }
+    /* 0 means the default (1 s, the mount's attr_timeout); negative: no cache. */
+    cache_init(&fs->cache, o.attr_timeout_s == 0 ? 1.0 : o.attr_timeout_s);
+    open_table_init(&fs->open);
+    fs->flags = o.flags;
+    /* One stable st_dev per cluster: the same registry gives the same number
+     * in every process (the preload library reports the mount's own instead). */
+    uint64_t h = bfs_fnv1a(registry_dir, strlen(registry_dir), 0);
+    fs->dev = makedev(0x100 | (unsigned)(h >> 56), (unsigned)(h & 0xfffff));
+    uint32_t chunk = bfs_client_chunk_size(fs->c);
+    fs->blksize = chunk == 0 ? 4096 : (chunk < BFS_MAX_IO ? chunk : BFS_MAX_IO);
+    log_debug("benchfs_connect %s: %u servers", registry_dir, bfs_client_nodes(fs->c));
+    *out = fs;
+    return 0;
+}
+
+EXPORT void benchfs_disconnect(benchfs_t *fs)
+{
+    if (!fs)
+        return;
+    bfs_client_close(fs->c);
+    cache_fini(&fs->cache);
+    open_table_fini(&fs->open);
+    free(fs);
+}
+
+static struct timespec ns_to_timespec(int64_t ns)
+{
+    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+    if (rem < 0) {
+        rem += 1000000000;
+        sec--;
+    }
+    return (struct timespec){ .tv_sec = (time_t)sec, .tv_nsec = (long)rem };
+}
+
+void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = fs->dev;
+    st->st_ino = a->ino;
+    st->st_mode = a->mode;
+    st->st_nlink = a->nlink;
+    st->st_uid = a->uid;
+    st->st_gid = a->gid;
+    st->st_size = (off_t)a->size;
+    st->st_rdev = (dev_t)a->rdev;
+    st->st_blksize = fs->blksize;
+    st->st_blocks = (blkcnt_t)a->blocks;
+    st->st_atim = ns_to_timespec(a->atime_ns);
+    st->st_mtim = ns_to_timespec(a->mtime_ns);
+    st->st_ctim = ns_to_timespec(a->ctime_ns);
+}
+
+int lib_getattr(benchfs_t *fs, uint64_t ino, int fresh, struct bfs_attr *a)
+{
+    if (!fresh && cache_get_attr(&fs->cache, ino, a))
+        return 0;
+    int rc = bfs_getattr(fs->c, ino, a);
+    if (rc == 0)
+        cache_put_attr(&fs->cache, a);
+    return rc;
+}
+
+void lib_changed(benchfs_t *fs, uint64_t ino)
+{
+    cache_drop_attr(&fs->cache, ino);
+}
+
+EXPORT const char *benchfs_version(void)
+{
+    return "benchfs " BENCHFS_VERSION;
+}

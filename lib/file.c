@@ -1,0 +1,367 @@
+/* file.c - open files: benchfs_open (close-to-open attributes, O_CREAT,
+ * O_EXCL, O_TRUNC, atime), their I/O (pread, pwrite, O_APPEND at the owner,
+ * O_SYNC), fstat, fsync and close; and the table of inodes open through this
+ * benchfs_t, by which an unlink or a rename over an open file keeps it
+ * readable until its last close (BFS_UNLINK_KEEP, then bfs_purge: what the
+ * mount does, fuse/ops_file.c). */
+#include "lib_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+
+#define IO_MAX 0x7ffff000u      /* what Linux moves in one read or write at most */
+#define RELATIME_AGE_NS (24LL * 3600 * 1000000000)
+
+/* ------------------------------------------------------------- open table */
+
+struct open_ent {
+    struct open_ent *next;
+    uint64_t ino;
+    unsigned count;
+    int orphan;                 /* unlinked while open: purge at the last close */
+};
+
+void open_table_init(struct lib_open *o)
+{
+    memset(o, 0, sizeof *o);
+    pthread_mutex_init(&o->mu, NULL);
+}
+
+void open_table_fini(struct lib_open *o)
+{
+    for (size_t i = 0; i < OPEN_BUCKETS; i++) {
+        while (o->b[i]) {
+            struct open_ent *e = o->b[i];
+            o->b[i] = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_destroy(&o->mu);
+}
+
+static struct open_ent **slot(struct lib_open *o, uint64_t ino)
+{
+    struct open_ent **p = &o->b[(ino ^ (ino >> 48)) % OPEN_BUCKETS];
+    while (*p && (*p)->ino != ino)
+        p = &(*p)->next;
+    return p;
+}
+
+static int open_get(benchfs_t *fs, uint64_t ino)
+{
+    struct lib_open *o = &fs->open;
+    int rc = 0;
+    pthread_mutex_lock(&o->mu);
+    struct open_ent **p = slot(o, ino);
+    if (!*p && (*p = calloc(1, sizeof **p)))
+        (*p)->ino = ino;
+    if (*p) {
+        (*p)->count++;
+        o->count++;
+    } else {
+        rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+/* Drops a handle of ino; purges the inode if it was unlinked meanwhile and this was the last. */
+static void open_put(benchfs_t *fs, uint64_t ino)
+{
+    struct lib_open *o = &fs->open;
+    int purge = 0;
+    pthread_mutex_lock(&o->mu);
+    struct open_ent **p = slot(o, ino);
+    if (*p && --(*p)->count == 0) {
+        struct open_ent *e = *p;
+        purge = e->orphan;
+        *p = e->next;
+        free(e);
+    }
+    o->count--;
+    pthread_mutex_unlock(&o->mu);
+    if (purge) {
+        int rc = bfs_purge(fs->c, ino);
+        if (rc < 0 && rc != -ENOENT)
+            log_warn("purge of unlinked open file ino=%" PRIu64 " failed: %s", ino, strerror(-rc));
+    }
+}
+
+int open_is_open(benchfs_t *fs, uint64_t ino)
+{
+    struct lib_open *o = &fs->open;
+    pthread_mutex_lock(&o->mu);
+    int open = o->count && *slot(o, ino) != NULL;
+    pthread_mutex_unlock(&o->mu);
+    return open;
+}
+
+void open_mark_orphan(benchfs_t *fs, uint64_t ino)
+{
+    struct lib_open *o = &fs->open;
+    pthread_mutex_lock(&o->mu);
+    struct open_ent *e = *slot(o, ino);
+    if (e)
+        e->orphan = 1;
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* ------------------------------------------------------------------ open */
+
+int lib_kill_priv(benchfs_t *fs, struct cred *cr, struct bfs_attr *a)
+{
+    uint32_t kill = 0;
+    if (cr->uid == 0 || !S_ISREG(a->mode))
+        return 0;
+    if (a->mode & S_ISUID)
+        kill |= S_ISUID;
+    if ((a->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+        kill |= S_ISGID;
+    if (!kill)
+        return 0;
+    struct bfs_attr in = { .mode = a->mode & 07777 & ~kill };
+    int rc = bfs_setattr(fs->c, a->ino, BFS_SET_MODE, &in, a);
+    lib_changed(fs, a->ino);
+    return rc;
+}
+
+/* The permission bits an open with flags needs. */
+static int open_mask(int flags)
+{
+    int acc = flags & O_ACCMODE, mask = 0;
+    if (acc == O_RDONLY || acc == O_RDWR)
+        mask |= MAY_R;
+    if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC))
+        mask |= MAY_W;
+    return mask;
+}
+
+/* An existing inode a, opened with flags: type and permission checks. */
+static int open_check(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a, int flags)
+{
+    if (S_ISLNK(a->mode))
+        return -ELOOP;   /* O_NOFOLLOW met a link (a followed one is resolved) */
+    if ((flags & O_DIRECTORY) && !S_ISDIR(a->mode))
+        return -ENOTDIR;
+    if (S_ISDIR(a->mode) && ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_CREAT))))
+        return -EISDIR;
+    if (!S_ISDIR(a->mode) && !S_ISREG(a->mode))
+        return -EOPNOTSUPP;   /* a FIFO, socket or device: the kernel gives it its behaviour */
+    if ((flags & O_NOATIME) && perm_owner(fs, cr, a) < 0)
+        return -EPERM;
+    return perm_check(fs, cr, a, open_mask(flags));
+}
+
+/* What an open of an existing regular file does at its owner: O_TRUNC, or the
+ * access time of an open for reading (relatime, the mount's default). The
+ * attributes from the fresh lookup are the close-to-open ones; only an atime
+ * that relatime would change costs a round trip. */
+static int open_touch(benchfs_t *fs, struct cred *cr, struct bfs_attr *a, int flags)
+{
+    int rc = 0, touched = 0;
+    if (!S_ISREG(a->mode))
+        return 0;
+    if (flags & O_TRUNC) {
+        struct bfs_attr in = { 0 };
+        if ((rc = bfs_setattr(fs->c, a->ino, BFS_SET_SIZE, &in, a)) == 0)
+            rc = lib_kill_priv(fs, cr, a);
+        lib_changed(fs, a->ino);
+    } else if ((flags & O_ACCMODE) != O_WRONLY && !(flags & O_NOATIME) &&
+               (a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
+                lib_now_ns() - a->atime_ns >= RELATIME_AGE_NS)) {
+        rc = bfs_getattr_read(fs->c, a->ino, 1, a, &touched);
+        if (rc == 0)
+            cache_put_attr(&fs->cache, a);
+    }
+    return rc;
+}
+
+static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, mode_t mode,
+                   benchfs_file_t **out)
+{
+    int excl = (flags & O_CREAT) && (flags & O_EXCL);
+    /* O_CREAT|O_EXCL never follows a final link (it is an existing name). */
+    int rflags = RES_FRESH | (excl || (flags & O_NOFOLLOW) ? 0 : RES_FOLLOW) | (excl ? RES_NOFINAL : 0);
+    struct res r;
+    struct bfs_attr a;
+    int rc, created = 0;
+    if ((flags & O_ACCMODE) == O_ACCMODE)
+        return -EINVAL;
+    for (int tries = 0;; tries++) {
+        if ((rc = path_resolve(fs, cr, path, rflags, &r)) < 0)
+            return rc;
+        if (excl && r.name[0] == '\0')
+            return -EEXIST;
+        if (r.found || !(flags & O_CREAT)) {
+            if (!r.found)
+                return -ENOENT;
+            if (excl)
+                return -EEXIST;
+            a = r.attr;
+            break;
+        }
+        if (r.trailing_slash)
+            return -EISDIR;
+        rc = owner_make(fs, cr, &r, S_IFREG | (mode & 07777), NULL, &a);
+        if (rc == 0) {
+            created = 1;
+            break;
+        }
+        /* Another client made the name since the lookup: open it (without O_EXCL). */
+        if (rc != -EEXIST || excl || tries > 0)
+            return rc;
+        rflags &= ~RES_NOFINAL;
+    }
+    if (!created && (rc = open_check(fs, cr, &a, flags)) < 0)
+        return rc;
+    benchfs_file_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    int counted = S_ISREG(a.mode);
+    /* Counted before the owner is asked: an unlink meanwhile keeps the file. */
+    if (counted && (rc = open_get(fs, a.ino)) < 0) {
+        free(f);
+        return rc;
+    }
+    if (!created && (rc = open_touch(fs, cr, &a, flags)) < 0) {
+        if (counted)
+            open_put(fs, a.ino);
+        free(f);
+        return rc;
+    }
+    f->fs = fs;
+    f->ino = a.ino;
+    f->parent = r.name[0] ? r.parent : a.ino;   /* ".." of a directory named by "." or "..": see dir.c */
+    f->type = a.mode & S_IFMT;
+    f->mode_at_open = a.mode;
+    f->flags = flags;
+    *out = f;
+    return 0;
+}
+
+EXPORT int benchfs_open(benchfs_t *fs, const char *path, int flags, mode_t mode, benchfs_file_t **out)
+{
+    struct cred cr;
+    cred_get(&cr, 0);
+    int rc = do_open(fs, &cr, path, flags, mode, out);
+    cred_put(&cr);
+    log_debug("open %s flags=%#x: %s", path, (unsigned)flags, rc < 0 ? strerror(-rc) : "ok");
+    return rc;
+}
+
+EXPORT int benchfs_close(benchfs_file_t *f)
+{
+    if (!f)
+        return 0;
+    if (f->type == S_IFREG)
+        open_put(f->fs, f->ino);
+    free(f);
+    return 0;
+}
+
+EXPORT int benchfs_file_flags(const benchfs_file_t *f) { return f->flags; }
+
+EXPORT uint64_t benchfs_file_ino(const benchfs_file_t *f) { return f->ino; }
+
+/* -------------------------------------------------------------------- I/O */
+
+EXPORT ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off)
+{
+    if (f->type == S_IFDIR)
+        return -EISDIR;
+    if ((f->flags & O_ACCMODE) == O_WRONLY)
+        return -EBADF;
+    if (off < 0)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    return bfs_read(f->fs->c, f->ino, buf, len > IO_MAX ? IO_MAX : len, (uint64_t)off);
+}
+
+/* After a write by anyone but root: setuid/setgid go, as the kernel does it. */
+static void after_write(benchfs_file_t *f, const struct bfs_wcc *wcc)
+{
+    uint32_t mode = wcc->valid ? wcc->post.mode : f->mode_at_open;
+    if (!(mode & (S_ISUID | S_ISGID)))
+        return;
+    struct cred cr;
+    cred_get(&cr, 0);
+    struct bfs_attr a = wcc->post;
+    int rc = cr.uid == 0 ? 0 : wcc->valid ? 0 : bfs_getattr(f->fs->c, f->ino, &a);
+    if (rc == 0 && cr.uid != 0)
+        rc = lib_kill_priv(f->fs, &cr, &a);
+    if (rc < 0)
+        log_warn("write ino=%" PRIu64 ": clearing setuid/setgid failed: %s", f->ino, strerror(-rc));
+    cred_put(&cr);
+}
+
+static ssize_t write_done(benchfs_file_t *f, ssize_t n, const struct bfs_wcc *wcc)
+{
+    lib_changed(f->fs, f->ino);
+    if (n <= 0)
+        return n;
+    after_write(f, wcc);
+    if (f->flags & (O_SYNC | O_DSYNC)) {
+        int rc = bfs_fsync(f->fs->c, f->ino, (f->flags & O_SYNC) == O_SYNC ? 0 : 1);
+        if (rc < 0)
+            return rc;
+    }
+    return n;
+}
+
+EXPORT ssize_t benchfs_append(benchfs_file_t *f, const void *buf, size_t len, off_t *off)
+{
+    if (f->type == S_IFDIR)
+        return -EISDIR;
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (len == 0)
+        return 0;
+    struct bfs_wcc wcc = { 0 };
+    uint64_t at = 0;
+    ssize_t n = bfs_append(f->fs->c, f->ino, buf, len > IO_MAX ? IO_MAX : len, &at, &wcc);
+    if (n >= 0 && off)
+        *off = (off_t)at;
+    return write_done(f, n, &wcc);
+}
+
+EXPORT ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, off_t off)
+{
+    if (f->flags & O_APPEND)
+        return benchfs_append(f, buf, len, NULL);
+    if (f->type == S_IFDIR)
+        return -EISDIR;
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (off < 0)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    if (len > IO_MAX)
+        len = IO_MAX;
+    if ((uint64_t)off + len > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    struct bfs_wcc wcc = { 0 };
+    ssize_t n = bfs_write_wcc(f->fs->c, f->ino, buf, len, (uint64_t)off, &wcc);
+    return write_done(f, n, &wcc);
+}
+
+EXPORT int benchfs_fstat(benchfs_file_t *f, struct stat *st)
+{
+    struct bfs_attr a;
+    int rc = lib_getattr(f->fs, f->ino, 0, &a);
+    if (rc == 0)
+        lib_attr_to_stat(f->fs, &a, st);
+    return rc;
+}
+
+EXPORT int benchfs_fsync(benchfs_file_t *f, int datasync)
+{
+    return bfs_fsync(f->fs->c, f->ino, datasync);
+}

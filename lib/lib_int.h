@@ -1,0 +1,156 @@
+/* lib_int.h - what libbenchfs's files share beyond benchfs.h (the contract):
+ *   conn.c   connect/disconnect, the benchfs_t, attributes as struct stat;
+ *   cache.c  the name and attribute cache (attr_timeout), thread-safe;
+ *   path.c   path resolution: ".", "..", symlinks (40; absolute: -EXDEV);
+ *   perm.c   the caller's credentials and the kernel's permission checks;
+ *   owner.c  what a new inode gets: owner, group (setgid), inherited ACLs;
+ *   file.c   open files (handles), their I/O, unlink-while-open;
+ *   ns.c     the namespace by path (stat, mkdir, unlink, rename, ...);
+ *   attr.c   chmod, chown, utimens, truncate (by path and by handle);
+ *   dir.c    directory streams.
+ * Functions here return 0 or a negative errno, like the API, and are thread-safe. */
+#ifndef BENCHFS_LIB_INT_H
+#define BENCHFS_LIB_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/client.h"
+#include "../common/types.h"
+#include "benchfs.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- cache.c: dentries (parent, name) -> ino and attributes ino -> bfs_attr ---- */
+#define CACHE_BUCKETS 8192      /* a power of two */
+#define CACHE_LOCKS   64        /* stripes */
+#define CACHE_CHAIN   8         /* entries a bucket keeps before dropping its oldest */
+struct cache_ent;
+struct lib_cache {
+    int64_t ttl_ns;             /* <= 0: nothing is cached */
+    struct cache_ent *b[CACHE_BUCKETS];
+    pthread_mutex_t mu[CACHE_LOCKS];
+};
+int cache_init(struct lib_cache *k, double timeout_s);
+void cache_fini(struct lib_cache *k);
+/* 1 and *ino when (parent, name) was seen within the timeout, else 0. */
+int cache_get_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t *ino);
+void cache_put_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t ino);
+void cache_drop_entry(struct lib_cache *k, uint64_t parent, const char *name);
+/* 1 and *a when ino's attributes were seen within the timeout, else 0. */
+int cache_get_attr(struct lib_cache *k, uint64_t ino, struct bfs_attr *a);
+void cache_put_attr(struct lib_cache *k, const struct bfs_attr *a);
+void cache_drop_attr(struct lib_cache *k, uint64_t ino);
+
+/* ---- file.c: which inodes this benchfs_t has open (unlink keeps them) ---- */
+#define OPEN_BUCKETS 1024
+struct open_ent;
+struct lib_open {
+    pthread_mutex_t mu;
+    size_t count;               /* open handles of regular files */
+    struct open_ent *b[OPEN_BUCKETS];
+};
+
+struct benchfs {
+    struct bfs_client *c;
+    struct lib_cache cache;
+    struct lib_open open;
+    unsigned flags;             /* BENCHFS_OPT_* */
+    dev_t dev;                  /* st_dev of every file (a hash of the registry dir) */
+    blksize_t blksize;          /* st_blksize: the I/O size of one RPC */
+};
+
+struct benchfs_file {
+    benchfs_t *fs;
+    uint64_t ino;
+    uint64_t parent;            /* the directory it was opened in (".." of a directory) */
+    uint32_t type;              /* S_IFREG or S_IFDIR */
+    uint32_t mode_at_open;      /* setuid/setgid seen at open: a write may clear them */
+    int flags;                  /* the O_* flags of the open */
+};
+
+/* conn.c */
+void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat *st);
+/* Attributes of ino: the cache's, or fresh (fresh = 1 always asks). */
+int lib_getattr(benchfs_t *fs, uint64_t ino, int fresh, struct bfs_attr *a);
+/* What a change this client made means for its cache: ino's attributes go. */
+void lib_changed(benchfs_t *fs, uint64_t ino);
+int64_t lib_now_ns(void);
+
+/* ---- perm.c ---- */
+#define CRED_SMALL 32
+struct cred {
+    uid_t uid;
+    gid_t gid;
+    int ngroups;                /* -1: not fetched yet */
+    gid_t *groups;
+    gid_t small[CRED_SMALL];
+    int real;                   /* the real ids (access(2) without AT_EACCESS) */
+};
+enum { MAY_X = 1, MAY_W = 2, MAY_R = 4 };
+/* The calling thread's filesystem ids (real = 0) or real ids; groups on demand. */
+void cred_get(struct cred *cr, int real);
+void cred_put(struct cred *cr);
+/* 1 when the caller is in group gid (its primary or a supplementary one). */
+int cred_in_group(struct cred *cr, gid_t gid);
+/* The kernel's generic_permission: mode bits, or the access ACL when the
+ * inode has one; root passes but needs one execute bit for MAY_X on a file.
+ * 0 or -EACCES (or the ACL fetch's error). Passes with BENCHFS_OPT_NO_PERMS. */
+int perm_check(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a, int mask);
+/* A sticky directory dir: may the caller remove or rename away victim? 0 or -EPERM. */
+int perm_sticky(benchfs_t *fs, struct cred *cr, const struct bfs_attr *dir, const struct bfs_attr *victim);
+/* The caller owns a (or is root): 0 or -EPERM. */
+int perm_owner(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a);
+
+/* ---- path.c ---- */
+enum {
+    RES_FOLLOW = 1 << 0,        /* follow a final symlink */
+    RES_FRESH  = 1 << 1,        /* look the final name up on the server (close-to-open) */
+    RES_NOFINAL = 1 << 2,       /* do not look the final name up (the caller makes it) */
+};
+struct res {
+    uint64_t parent;            /* the directory the final name is in */
+    struct bfs_attr pattr;      /* its attributes */
+    char name[BFS_NAME_MAX + 1];/* the final name; "" when the path ends at a directory
+                                   itself (the root, ".", "..") */
+    int found;                  /* 1: attr holds what the path names */
+    int trailing_slash;         /* the path ended in '/': it must be a directory */
+    struct bfs_attr attr;
+};
+/* Resolves path (see benchfs.h) checking search permission on the way.
+ * 0 with r filled: r->found 0 means the final name does not exist (its
+ * parent does); -ENOENT for a missing directory on the way, -ENOTDIR,
+ * -ELOOP, -ENAMETOOLONG, -EXDEV (an absolute symlink), -EACCES. */
+int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, struct res *r);
+/* Looks (parent, name) up: the cache's answer unless fresh, then the server's. */
+int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, struct bfs_attr *a);
+/* The entry (parent, name) changed on this client. */
+void path_forget(benchfs_t *fs, uint64_t parent, const char *name);
+
+/* ---- owner.c ---- */
+/* Makes name of *mode (type + permission bits) in r's parent, owned by the
+ * caller, with a setgid parent's group and its default ACL (no umask: the
+ * caller applied it). target: a symlink's. Checks write+search on the parent. */
+int owner_make(benchfs_t *fs, struct cred *cr, const struct res *r, uint32_t mode,
+               const char *target, struct bfs_attr *out);
+
+/* ---- file.c ---- */
+/* A regular file ino is open through fs (unlink keeps it): the counts. */
+int open_is_open(benchfs_t *fs, uint64_t ino);
+void open_mark_orphan(benchfs_t *fs, uint64_t ino);
+void open_table_init(struct lib_open *o);
+void open_table_fini(struct lib_open *o);
+/* Clears setuid (and setgid of a group-executable file) after a write or a
+ * truncate by anyone but root, as the kernel's file_remove_privs. */
+int lib_kill_priv(benchfs_t *fs, struct cred *cr, struct bfs_attr *a);
+
+/* ---- attr.c ---- */
+/* setattr of mask on ino with the permission checks of chmod/chown/utimens/truncate. */
+int attr_chmod(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a, mode_t mode);
+int attr_chown(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a, uid_t uid, gid_t gid);
+int attr_utimens(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a, const struct timespec t[2],
+                 int by_handle_writable);
+int attr_truncate(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a, off_t size, int check);
+
+#endif

@@ -1,0 +1,205 @@
+/* path.c - path resolution as the kernel walks a path (path_lookupat):
+ * components one by one from the root, "." and ".." (a stack of the
+ * directories walked: ".." of the root is the root), symbolic links followed
+ * by splicing their target into what is left of the path (at most 40 per
+ * resolution; an absolute target leaves the file system: -EXDEV), search
+ * permission checked on every directory passed. Lookups go through the
+ * cache (cache.c) unless the caller wants the final name fresh. */
+#include "lib_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINKS 40
+#define MAX_DEPTH 2048          /* directories a PATH_MAX path can descend */
+#define WORK_MAX  (2 * PATH_MAX) /* a path with a symlink's target spliced in */
+
+int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, struct bfs_attr *a)
+{
+    uint64_t ino;
+    if (!fresh && cache_get_entry(&fs->cache, parent, name, &ino) &&
+        cache_get_attr(&fs->cache, ino, a))
+        return 0;
+    int rc = bfs_lookup(fs->c, parent, name, a);
+    if (rc == 0) {
+        cache_put_entry(&fs->cache, parent, name, a->ino);
+        cache_put_attr(&fs->cache, a);
+    } else if (rc == -ENOENT) {
+        cache_drop_entry(&fs->cache, parent, name);
+    }
+    return rc;
+}
+
+void path_forget(benchfs_t *fs, uint64_t parent, const char *name)
+{
+    cache_drop_entry(&fs->cache, parent, name);
+    cache_drop_attr(&fs->cache, parent);
+}
+
+/* The walk's state: the directories from the root down to the current one. */
+struct walk {
+    uint64_t stack[MAX_DEPTH];
+    int depth;                  /* stack[depth - 1] is the current directory */
+    struct bfs_attr cur;        /* its attributes */
+    char work[WORK_MAX];        /* what is left to walk */
+    size_t pos;                 /* where in work */
+    int links;
+};
+
+/* Splices the target of link into work at pos (replacing the component that
+ * named it). 0, -EXDEV (absolute target), -ELOOP, -ENAMETOOLONG, -ENOENT (empty). */
+static int splice_link(benchfs_t *fs, struct walk *w, const struct bfs_attr *link)
+{
+    char target[BFS_SYMLINK_MAX + 1];
+    if (++w->links > MAX_LINKS)
+        return -ELOOP;
+    ssize_t n = bfs_readlink(fs->c, link->ino, target, BFS_SYMLINK_MAX);
+    if (n < 0)
+        return (int)n;
+    if (n == 0)
+        return -ENOENT;
+    if (target[0] == '/')
+        return -EXDEV;
+    /* Nothing left after the link: its target is the end of the path (no
+     * slash added, which would demand a directory). */
+    size_t rest = strlen(w->work + w->pos), sep = rest ? 1 : 0;
+    if ((size_t)n + sep + rest + 1 > WORK_MAX)
+        return -ENAMETOOLONG;
+    memmove(w->work + n + sep, w->work + w->pos, rest + 1);
+    memcpy(w->work, target, (size_t)n);
+    if (sep)
+        w->work[n] = '/';
+    w->pos = 0;
+    return 0;
+}
+
+/* The next component of work (skipping slashes) into name: its length, 0 at the end. */
+static int next_name(struct walk *w, char *name, int *last, int *slash_after)
+{
+    const char *p = w->work + w->pos;
+    while (*p == '/')
+        p++;
+    const char *e = p;
+    while (*e && *e != '/')
+        e++;
+    size_t len = (size_t)(e - p);
+    if (len > BFS_NAME_MAX)
+        return -ENAMETOOLONG;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    *slash_after = *e == '/';
+    const char *q = e;
+    while (*q == '/')
+        q++;
+    *last = *q == '\0';
+    w->pos = (size_t)(e - w->work);
+    return (int)len;
+}
+
+int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, struct res *r)
+{
+    struct walk *w = malloc(sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    size_t plen = strnlen(path, PATH_MAX);
+    int rc = 0;
+    memset(r, 0, sizeof *r);
+    if (plen == 0)
+        rc = -ENOENT;
+    else if (plen >= PATH_MAX)
+        rc = -ENAMETOOLONG;
+    if (rc == 0)
+        rc = lib_getattr(fs, BFS_ROOT_INO, 0, &w->cur);
+    if (rc < 0)
+        goto out;
+    memcpy(w->work, path, plen + 1);
+    w->pos = 0;
+    w->depth = 1;
+    w->stack[0] = BFS_ROOT_INO;
+    w->links = 0;
+    r->parent = BFS_ROOT_INO;
+    r->pattr = w->cur;
+    r->attr = w->cur;
+    r->found = 1;
+    for (;;) {
+        char name[BFS_NAME_MAX + 1];
+        int last, slash;
+        int len = next_name(w, name, &last, &slash);
+        if (len < 0) {
+            rc = len;
+            break;
+        }
+        if (len == 0)
+            break;   /* only slashes were left: the path names the current directory */
+        if (!S_ISDIR(w->cur.mode)) {
+            rc = -ENOTDIR;
+            break;
+        }
+        if ((rc = perm_check(fs, cr, &w->cur, MAY_X)) < 0)
+            break;
+        if (last) {
+            r->trailing_slash = slash;
+            r->parent = w->stack[w->depth - 1];
+            r->pattr = w->cur;
+        }
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+            if (name[1] == '.' && w->depth > 1) {
+                w->depth--;
+                if ((rc = lib_getattr(fs, w->stack[w->depth - 1], 0, &w->cur)) < 0)
+                    break;
+            }
+            if (last) {
+                /* The path ends at a directory itself: no entry name to act on. */
+                r->name[0] = '\0';
+                r->attr = w->cur;
+                r->found = 1;
+                break;
+            }
+            continue;
+        }
+        struct bfs_attr a;
+        if (last && (flags & RES_NOFINAL)) {
+            memcpy(r->name, name, (size_t)len + 1);
+            r->found = 0;
+            break;
+        }
+        rc = path_lookup(fs, w->stack[w->depth - 1], name, last && (flags & RES_FRESH), &a);
+        if (rc == -ENOENT && last) {
+            memcpy(r->name, name, (size_t)len + 1);
+            r->found = 0;
+            rc = 0;
+            break;
+        }
+        if (rc < 0)
+            break;
+        if (S_ISLNK(a.mode) && (!last || slash || (flags & RES_FOLLOW))) {
+            if ((rc = splice_link(fs, w, &a)) < 0)
+                break;
+            continue;
+        }
+        if (last) {
+            memcpy(r->name, name, (size_t)len + 1);
+            r->attr = a;
+            r->found = 1;
+            break;
+        }
+        if (!S_ISDIR(a.mode)) {
+            rc = -ENOTDIR;
+            break;
+        }
+        if (w->depth == MAX_DEPTH) {
+            rc = -ENAMETOOLONG;
+            break;
+        }
+        w->stack[w->depth++] = a.ino;
+        w->cur = a;
+    }
+    if (rc == 0 && r->found && r->trailing_slash && !S_ISDIR(r->attr.mode))
+        rc = -ENOTDIR;
+    /* Only the root or slashes: r is the root as set up above. */
+out:
+    free(w);
+    return rc;
+}
