@@ -1,12 +1,13 @@
 /* convert.c - the calls the library does not do on a preload fd but the
  * kernel does on a file of the mount: mmap, sendfile, splice,
- * copy_file_range, fallocate, flock, lockf, fstatfs, ioctl, fadvise,
- * readahead, f*xattr, sync_file_range, and fds passed over a socket. Each
+ * copy_file_range, fallocate, flock, lockf, fstatfs, ioctl, f*xattr, sync_file_range, and fds passed over a socket. Each
  * first converts the fd (fdtable.c: reopened through the mount at the same
  * offset and flags onto the same number) and then calls libc: from then on
- * that fd is a plain kernel fd. close_range/closefrom forget what they close. */
+ * that fd is a plain kernel fd (fadvise and readahead are advice: a no-op on a
+ * preload fd). close_range/closefrom forget what they close. */
 #include "preload.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
@@ -76,9 +77,19 @@ int posix_fallocate64(int fd, off_t off, off_t len)
 {
     return posix_fallocate(fd, off, len);
 }
+/* Advice only (cat asks for sequential reads): nothing to do over RPC, and
+ * not worth giving up the RPC path for. */
+static int advice_only(int fd)
+{
+    struct pl_file *f = pl_off() ? NULL : pl_fd_get(fd);
+    if (f)
+        pl_file_put(f);
+    return f != NULL;
+}
 int posix_fadvise(int fd, off_t off, off_t len, int advice)
 {
-    conv(fd, "posix_fadvise");
+    if (advice_only(fd))
+        return advice >= POSIX_FADV_NORMAL && advice <= POSIX_FADV_NOREUSE ? 0 : EINVAL;
     return REAL(posix_fadvise)(fd, off, len, advice);
 }
 int posix_fadvise64(int fd, off_t off, off_t len, int advice)
@@ -87,7 +98,8 @@ int posix_fadvise64(int fd, off_t off, off_t len, int advice)
 }
 ssize_t readahead(int fd, off64_t off, size_t n)
 {
-    conv(fd, "readahead");
+    if (advice_only(fd))
+        return 0;
     return REAL(readahead)(fd, off, n);
 }
 int sync_file_range(int fd, off64_t off, off64_t n, unsigned flags)

@@ -52,7 +52,7 @@ static DIR *open_stream(struct pl_mount *m, const char *inner, benchfs_dir_t *d,
     if (!p || !copy) {
         free(p);
         free(copy);
-        PL_LIB(benchfs_closedir(d));
+        PL_LIB(BFS(closedir)(d));
         errno = ENOMEM;
         return NULL;
     }
@@ -77,7 +77,7 @@ DIR *opendir(const char *path)
         return REAL(opendir)(path);
     benchfs_t *fs = pl_mount_fs(p.m);
     benchfs_dir_t *d = NULL;
-    int rc = fs ? PL_LIB(benchfs_opendir(fs, p.inner, &d)) : -EOPNOTSUPP;
+    int rc = fs ? PL_LIB(BFS(opendir)(fs, p.inner, &d)) : -EOPNOTSUPP;
     if (rc == -EXDEV || rc == -EOPNOTSUPP) {
         PL_DEBUG("opendir %s: through the mount (%s)", p.abs, fs ? strerror(-rc) : "not connected");
         return REAL(opendir)(path);
@@ -105,7 +105,7 @@ DIR *fdopendir(int fd)
     if (!fs || fl < 0 || (fl & O_PATH) || REAL(fstat)(fd, &st) < 0 || !S_ISDIR(st.st_mode))
         return REAL(fdopendir)(fd);
     benchfs_dir_t *d = NULL;
-    int rc = PL_LIB(benchfs_opendir(fs, p.inner, &d));
+    int rc = PL_LIB(BFS(opendir)(fs, p.inner, &d));
     if (rc < 0) {
         PL_DEBUG("fdopendir %d (%s): through the mount (%s)", fd, p.abs, strerror(-rc));
         return REAL(fdopendir)(fd);
@@ -144,7 +144,7 @@ static struct dirent *next_entry(struct pl_dir *p)
         else
             e = errno;
     } else {
-        int rc = PL_LIB(benchfs_readdir(p->d, &p->ent));
+        int rc = PL_LIB(BFS(readdir)(p->d, &p->ent));
         if (rc > 0) {
             r = &p->ent;
             p->read++;
@@ -205,7 +205,7 @@ int closedir(DIR *dirp)
     if (p->kernel)
         REAL(closedir)(p->kernel);
     if (!p->forked)
-        rc = PL_LIB(benchfs_closedir(p->d));
+        rc = PL_LIB(BFS(closedir)(p->d));
     if (p->kfd >= 0)
         REAL(close)(p->kfd);
     p->magic = 0;
@@ -225,7 +225,7 @@ void rewinddir(DIR *dirp)
     if (p->forked && p->kernel)
         REAL(rewinddir)(p->kernel);
     else if (!p->forked)
-        PL_LIB((benchfs_rewinddir(p->d), 0));
+        PL_LIB((BFS(rewinddir)(p->d), 0));
     p->read = 0;
     pthread_mutex_unlock(&p->lock);
 }
@@ -237,7 +237,7 @@ long telldir(DIR *dirp)
         return REAL(telldir)(dirp);
     pthread_mutex_lock(&p->lock);
     long pos = p->forked ? (reopen_kernel(p) == 0 ? REAL(telldir)(p->kernel) : -1)
-                         : PL_LIB(benchfs_telldir(p->d));
+                         : PL_LIB(BFS(telldir)(p->d));
     pthread_mutex_unlock(&p->lock);
     return pos;
 }
@@ -254,7 +254,7 @@ void seekdir(DIR *dirp, long pos)
         if (reopen_kernel(p) == 0)
             REAL(seekdir)(p->kernel, pos);
     } else {
-        PL_LIB((benchfs_seekdir(p->d, pos), 0));
+        PL_LIB((BFS(seekdir)(p->d, pos), 0));
     }
     pthread_mutex_unlock(&p->lock);
 }

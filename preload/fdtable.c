@@ -106,7 +106,7 @@ void pl_file_put(struct pl_file *f)
     if (atomic_fetch_sub(&f->refs, 1) != 1)
         return;
     if (f->bf) {
-        int rc = PL_LIB(benchfs_close(f->bf));
+        int rc = PL_LIB(BFS(close)(f->bf));
         if (rc < 0)
             pl_warn("close of %s%s: %s", f->m->mnt, f->inner, strerror(-rc));
     }
@@ -165,7 +165,7 @@ static int convert_locked(int fd, const char *why)
         kfd = REAL(open)(path, flags | O_CLOEXEC);
         rc = kfd < 0 ? -errno : 0;
         struct stat st;
-        if (rc == 0 && REAL(fstat)(kfd, &st) == 0 && (uint64_t)st.st_ino != benchfs_file_ino(f->bf))
+        if (rc == 0 && REAL(fstat)(kfd, &st) == 0 && (uint64_t)st.st_ino != BFS(file_ino)(f->bf))
             rc = -ESTALE;   /* renamed or unlinked since: that path is another file now */
         if (rc == 0 && REAL(lseek)(kfd, f->off, SEEK_SET) < 0)
             rc = -errno;

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 __thread int pl_in_lib;
-int pl_disabled;
+/* Until our constructor ran, everything passes through (the libraries we
+ * link run their constructors first). */
+int pl_disabled = 1;
 int pl_debug;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -21,7 +23,8 @@ static atomic_int umask_now = -1;
 
 void pl_fork_register(void);   /* fork.c */
 
-/* Read the switches before main(): every wrapper tests pl_disabled first. */
+/* Read the switches before main(): every wrapper tests pl_disabled first.
+ */
 __attribute__((constructor)) static void read_switches(void)
 {
     const char *e = getenv("BENCHFS_PRELOAD");

@@ -48,12 +48,13 @@ static int open_at(int dirfd, const char *path, int flags, mode_t mode, const ch
     if (flags & O_CREAT)
         mode &= ~pl_umask();
     benchfs_file_t *bf;
-    int rc = PL_LIB(benchfs_open(fs, p.inner, flags, mode, &bf));
+    /* O_APPEND is ours (F_SETFL may clear it; a handle's would stay). */
+    int rc = PL_LIB(BFS(open)(fs, p.inner, flags & ~O_APPEND, mode, &bf));
     if (rc == 0 && (flags & O_ACCMODE) == O_RDONLY && !(flags & O_CREAT)) {
         /* A directory is the kernel's: fchdir, getdents, *at with it just work. */
         struct stat st;
-        if (PL_LIB(benchfs_fstat(bf, &st)) == 0 && S_ISDIR(st.st_mode)) {
-            PL_LIB(benchfs_close(bf));
+        if (PL_LIB(BFS(fstat)(bf, &st)) == 0 && S_ISDIR(st.st_mode)) {
+            PL_LIB(BFS(close)(bf));
             rc = -EISDIR;
             why = "a directory";
         }
@@ -70,7 +71,7 @@ static int open_at(int dirfd, const char *path, int flags, mode_t mode, const ch
     struct pl_file *f = fd >= 0 ? pl_file_new(p.m, p.inner, bf, flags & ~O_CLOEXEC) : NULL;
     if (!f) {
         int e = fd >= 0 ? ENOMEM : errno;
-        PL_LIB(benchfs_close(bf));
+        PL_LIB(BFS(close)(bf));
         if (fd >= 0)
             REAL(close)(fd);
         errno = e;
@@ -159,7 +160,7 @@ int close(int fd)
 static ssize_t file_read(struct pl_file *f, void *buf, size_t len)
 {
     pthread_mutex_lock(&f->lock);
-    ssize_t n = PL_LIB(benchfs_pread(f->bf, buf, len, f->off));
+    ssize_t n = PL_LIB(BFS(pread)(f->bf, buf, len, f->off));
     if (n > 0)
         f->off += n;
     pthread_mutex_unlock(&f->lock);
@@ -172,11 +173,11 @@ static ssize_t file_write(struct pl_file *f, const void *buf, size_t len)
     pthread_mutex_lock(&f->lock);
     if (atomic_load(&f->flags) & O_APPEND) {
         off_t at = 0;
-        n = PL_LIB(benchfs_append(f->bf, buf, len, &at));
+        n = PL_LIB(BFS(append)(f->bf, buf, len, &at));
         if (n >= 0)
             f->off = at + n;
     } else {
-        n = PL_LIB(benchfs_pwrite(f->bf, buf, len, f->off));
+        n = PL_LIB(BFS(pwrite)(f->bf, buf, len, f->off));
         if (n > 0)
             f->off += n;
     }
@@ -209,7 +210,7 @@ ssize_t pread(int fd, void *buf, size_t len, off_t off)
     struct pl_file *f = file_of(fd);
     if (!f)
         return REAL(pread)(fd, buf, len, off);
-    ssize_t n = off < 0 ? -EINVAL : PL_LIB(benchfs_pread(f->bf, buf, len, off));
+    ssize_t n = off < 0 ? -EINVAL : PL_LIB(BFS(pread)(f->bf, buf, len, off));
     pl_file_put(f);
     return pl_ret(n);
 }
@@ -223,7 +224,9 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
     struct pl_file *f = file_of(fd);
     if (!f)
         return REAL(pwrite)(fd, buf, len, off);
-    ssize_t n = off < 0 ? -EINVAL : PL_LIB(benchfs_pwrite(f->bf, buf, len, off));
+    ssize_t n = off < 0                                ? -EINVAL
+                : atomic_load(&f->flags) & O_APPEND ? PL_LIB(BFS(append)(f->bf, buf, len, NULL))
+                                                    : PL_LIB(BFS(pwrite)(f->bf, buf, len, off));
     pl_file_put(f);
     return pl_ret(n);
 }
@@ -255,11 +258,11 @@ static ssize_t vec_read(struct pl_file *f, const struct iovec *iov, int cnt, off
         return total;
     if (cnt == 1)
         return off < 0 ? file_read(f, iov[0].iov_base, iov[0].iov_len)
-                       : PL_LIB(benchfs_pread(f->bf, iov[0].iov_base, iov[0].iov_len, off));
+                       : PL_LIB(BFS(pread)(f->bf, iov[0].iov_base, iov[0].iov_len, off));
     char *buf = malloc(total ? (size_t)total : 1);
     if (!buf)
         return -ENOMEM;
-    ssize_t n = off < 0 ? file_read(f, buf, (size_t)total) : PL_LIB(benchfs_pread(f->bf, buf, (size_t)total, off));
+    ssize_t n = off < 0 ? file_read(f, buf, (size_t)total) : PL_LIB(BFS(pread)(f->bf, buf, (size_t)total, off));
     for (ssize_t done = 0, i = 0; n > 0 && done < n; i++) {
         size_t c = iov[i].iov_len < (size_t)(n - done) ? iov[i].iov_len : (size_t)(n - done);
         memcpy(iov[i].iov_base, buf + done, c);
@@ -275,8 +278,8 @@ static ssize_t vec_write(struct pl_file *f, const struct iovec *iov, int cnt, of
     if (total < 0)
         return total;
     if (cnt == 1)
-        return off < 0 ? file_write(f, iov[0].iov_base, iov[0].iov_len)
-                       : PL_LIB(benchfs_pwrite(f->bf, iov[0].iov_base, iov[0].iov_len, off));
+        return off < 0 || (atomic_load(&f->flags) & O_APPEND) ? file_write(f, iov[0].iov_base, iov[0].iov_len)
+                       : PL_LIB(BFS(pwrite)(f->bf, iov[0].iov_base, iov[0].iov_len, off));
     char *buf = malloc(total ? (size_t)total : 1);
     if (!buf)
         return -ENOMEM;
@@ -284,7 +287,8 @@ static ssize_t vec_write(struct pl_file *f, const struct iovec *iov, int cnt, of
         memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
         done += (ssize_t)iov[i].iov_len;
     }
-    ssize_t n = off < 0 ? file_write(f, buf, (size_t)total) : PL_LIB(benchfs_pwrite(f->bf, buf, (size_t)total, off));
+    ssize_t n = off < 0 || (atomic_load(&f->flags) & O_APPEND) ? file_write(f, buf, (size_t)total)
+                                                               : PL_LIB(BFS(pwrite)(f->bf, buf, (size_t)total, off));
     free(buf);
     return n;
 }
@@ -391,7 +395,7 @@ off_t lseek(int fd, off_t off, int whence)
     off_t base = whence == SEEK_SET ? 0 : f->off;
     if (whence == SEEK_END) {
         struct stat st;
-        rc = PL_LIB(benchfs_fstat(f->bf, &st));
+        rc = PL_LIB(BFS(fstat)(f->bf, &st));
         base = st.st_size;
     }
     if (rc == 0) {
@@ -544,7 +548,7 @@ int fstat(int fd, struct stat *st)
     struct pl_file *f = file_of(fd);
     if (!f)
         return REAL(fstat)(fd, st);
-    int rc = PL_LIB(benchfs_fstat(f->bf, st));
+    int rc = PL_LIB(BFS(fstat)(f->bf, st));
     if (rc == 0)
         pl_fix_stat(f->m, st);
     pl_file_put(f);
@@ -575,10 +579,10 @@ int __fxstat64(int ver, int fd, struct stat64 *st)
         pl_file_put(f);                                                         \
         return (int)pl_ret(rc);                                                 \
     }
-HANDLE_CALL(int ftruncate(int fd, off_t len), REAL(ftruncate)(fd, len), benchfs_ftruncate(f->bf, len))
-HANDLE_CALL(int ftruncate64(int fd, off_t len), REAL(ftruncate)(fd, len), benchfs_ftruncate(f->bf, len))
-HANDLE_CALL(int fsync(int fd), REAL(fsync)(fd), benchfs_fsync(f->bf, 0))
-HANDLE_CALL(int fdatasync(int fd), REAL(fdatasync)(fd), benchfs_fsync(f->bf, 1))
-HANDLE_CALL(int fchmod(int fd, mode_t mode), REAL(fchmod)(fd, mode), benchfs_fchmod(f->bf, mode))
-HANDLE_CALL(int fchown(int fd, uid_t uid, gid_t gid), REAL(fchown)(fd, uid, gid), benchfs_fchown(f->bf, uid, gid))
-HANDLE_CALL(int futimens(int fd, const struct timespec t[2]), REAL(futimens)(fd, t), benchfs_futimens(f->bf, t))
+HANDLE_CALL(int ftruncate(int fd, off_t len), REAL(ftruncate)(fd, len), BFS(ftruncate)(f->bf, len))
+HANDLE_CALL(int ftruncate64(int fd, off_t len), REAL(ftruncate)(fd, len), BFS(ftruncate)(f->bf, len))
+HANDLE_CALL(int fsync(int fd), REAL(fsync)(fd), BFS(fsync)(f->bf, 0))
+HANDLE_CALL(int fdatasync(int fd), REAL(fdatasync)(fd), BFS(fsync)(f->bf, 1))
+HANDLE_CALL(int fchmod(int fd, mode_t mode), REAL(fchmod)(fd, mode), BFS(fchmod)(f->bf, mode))
+HANDLE_CALL(int fchown(int fd, uid_t uid, gid_t gid), REAL(fchown)(fd, uid, gid), BFS(fchown)(f->bf, uid, gid))
+HANDLE_CALL(int futimens(int fd, const struct timespec t[2]), REAL(futimens)(fd, t), BFS(futimens)(f->bf, t))

@@ -157,11 +157,11 @@ benchfs_t *pl_mount_fs(struct pl_mount *m)
         if (t && atof(t) > 0)
             o.connect_timeout_s = atof(t);
         pl_in_lib++;
-        int rc = REAL(stat)(m->mnt, &st);
+        int rc = REAL(stat)(m->mnt, &st) == 0 ? 0 : -errno;
+        if (rc == 0 && pl_api_load() < 0)
+            rc = -ELIBACC;
         if (rc == 0)
-            rc = benchfs_connect(m->registry, &o, &fs);
-        else
-            rc = -errno;
+            rc = BFS(connect)(m->registry, &o, &fs);
         pl_in_lib--;
         if (rc < 0) {
             m->failed = 1;

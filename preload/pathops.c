@@ -68,8 +68,8 @@ static int stat_at(int dirfd, const char *path, struct stat *st, int flags, cons
     struct pl_path p;
     benchfs_t *fs;
     if (lib_path(dirfd, path, &p, &fs, call)) {
-        int rc = flags & AT_SYMLINK_NOFOLLOW ? PL_LIB(benchfs_lstat(fs, p.inner, st))
-                                             : PL_LIB(benchfs_stat(fs, p.inner, st));
+        int rc = flags & AT_SYMLINK_NOFOLLOW ? PL_LIB(BFS(lstat)(fs, p.inner, st))
+                                             : PL_LIB(BFS(stat)(fs, p.inner, st));
         if (lib_done(rc, &p, call)) {
             if (rc == 0)
                 pl_fix_stat(p.m, st);
@@ -183,8 +183,8 @@ int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *s
             struct pl_path p;
             benchfs_t *fs;
             if (lib_path(dirfd, path, &p, &fs, "statx")) {
-                int lr = flags & AT_SYMLINK_NOFOLLOW ? PL_LIB(benchfs_lstat(fs, p.inner, &st))
-                                                     : PL_LIB(benchfs_stat(fs, p.inner, &st));
+                int lr = flags & AT_SYMLINK_NOFOLLOW ? PL_LIB(BFS(lstat)(fs, p.inner, &st))
+                                                     : PL_LIB(BFS(stat)(fs, p.inner, &st));
                 if (lib_done(lr, &p, "statx")) {
                     if (lr == 0)
                         pl_fix_stat(p.m, &st);
@@ -206,16 +206,16 @@ int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *s
 int faccessat(int dirfd, const char *path, int mode, int flags)
 {
     PATH_OP("faccessat", dirfd, path, REAL(faccessat)(dirfd, path, mode, flags),
-            benchfs_access(fs, p.inner, mode, flags));
+            BFS(access)(fs, p.inner, mode, flags));
 }
 int access(const char *path, int mode)
 {
-    PATH_OP("access", AT_FDCWD, path, REAL(access)(path, mode), benchfs_access(fs, p.inner, mode, 0));
+    PATH_OP("access", AT_FDCWD, path, REAL(access)(path, mode), BFS(access)(fs, p.inner, mode, 0));
 }
 int euidaccess(const char *path, int mode)
 {
     PATH_OP("euidaccess", AT_FDCWD, path, REAL(euidaccess)(path, mode),
-            benchfs_access(fs, p.inner, mode, AT_EACCESS));
+            BFS(access)(fs, p.inner, mode, AT_EACCESS));
 }
 int eaccess(const char *path, int mode)
 {
@@ -227,45 +227,45 @@ int eaccess(const char *path, int mode)
 int unlinkat(int dirfd, const char *path, int flags)
 {
     PATH_OP("unlinkat", dirfd, path, REAL(unlinkat)(dirfd, path, flags),
-            flags & AT_REMOVEDIR ? benchfs_rmdir(fs, p.inner) : benchfs_unlink(fs, p.inner));
+            flags & AT_REMOVEDIR ? BFS(rmdir)(fs, p.inner) : BFS(unlink)(fs, p.inner));
 }
 int unlink(const char *path)
 {
-    PATH_OP("unlink", AT_FDCWD, path, REAL(unlink)(path), benchfs_unlink(fs, p.inner));
+    PATH_OP("unlink", AT_FDCWD, path, REAL(unlink)(path), BFS(unlink)(fs, p.inner));
 }
 int rmdir(const char *path)
 {
-    PATH_OP("rmdir", AT_FDCWD, path, REAL(rmdir)(path), benchfs_rmdir(fs, p.inner));
+    PATH_OP("rmdir", AT_FDCWD, path, REAL(rmdir)(path), BFS(rmdir)(fs, p.inner));
 }
 int mkdirat(int dirfd, const char *path, mode_t mode)
 {
     PATH_OP("mkdirat", dirfd, path, REAL(mkdirat)(dirfd, path, mode),
-            benchfs_mkdir(fs, p.inner, mode & ~pl_umask()));
+            BFS(mkdir)(fs, p.inner, mode & ~pl_umask()));
 }
 int mkdir(const char *path, mode_t mode)
 {
-    PATH_OP("mkdir", AT_FDCWD, path, REAL(mkdir)(path, mode), benchfs_mkdir(fs, p.inner, mode & ~pl_umask()));
+    PATH_OP("mkdir", AT_FDCWD, path, REAL(mkdir)(path, mode), BFS(mkdir)(fs, p.inner, mode & ~pl_umask()));
 }
 int symlinkat(const char *target, int dirfd, const char *path)
 {
-    PATH_OP("symlinkat", dirfd, path, REAL(symlinkat)(target, dirfd, path), benchfs_symlink(fs, target, p.inner));
+    PATH_OP("symlinkat", dirfd, path, REAL(symlinkat)(target, dirfd, path), BFS(symlink)(fs, target, p.inner));
 }
 int symlink(const char *target, const char *path)
 {
-    PATH_OP("symlink", AT_FDCWD, path, REAL(symlink)(target, path), benchfs_symlink(fs, target, p.inner));
+    PATH_OP("symlink", AT_FDCWD, path, REAL(symlink)(target, path), BFS(symlink)(fs, target, p.inner));
 }
 ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
     PATH_OP("readlinkat", dirfd, path, REAL(readlinkat)(dirfd, path, buf, size),
-            benchfs_readlink(fs, p.inner, buf, size));
+            BFS(readlink)(fs, p.inner, buf, size));
 }
 ssize_t readlink(const char *path, char *buf, size_t size)
 {
-    PATH_OP("readlink", AT_FDCWD, path, REAL(readlink)(path, buf, size), benchfs_readlink(fs, p.inner, buf, size));
+    PATH_OP("readlink", AT_FDCWD, path, REAL(readlink)(path, buf, size), BFS(readlink)(fs, p.inner, buf, size));
 }
 int truncate(const char *path, off_t len)
 {
-    PATH_OP("truncate", AT_FDCWD, path, REAL(truncate)(path, len), benchfs_truncate(fs, p.inner, len));
+    PATH_OP("truncate", AT_FDCWD, path, REAL(truncate)(path, len), BFS(truncate)(fs, p.inner, len));
 }
 int truncate64(const char *path, off_t len)
 {
@@ -281,7 +281,7 @@ static int two_paths(int d1, const char *p1, int d2, const char *p2, unsigned fl
     benchfs_t *fs;
     if (!lib_path(d1, p1, &a, &fs, call) || pl_path_at(d2, p2, &b) <= 0 || a.m != b.m)
         return 0;
-    *rc = link ? PL_LIB(benchfs_link(fs, a.inner, b.inner)) : PL_LIB(benchfs_rename(fs, a.inner, b.inner, flags));
+    *rc = link ? PL_LIB(BFS(link)(fs, a.inner, b.inner)) : PL_LIB(BFS(rename)(fs, a.inner, b.inner, flags));
     return lib_done(*rc, &a, call);
 }
 
@@ -327,11 +327,11 @@ int link(const char *p1, const char *p2)
 int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
     PATH_OP("fchmodat", dirfd, path, REAL(fchmodat)(dirfd, path, mode, flags),
-            benchfs_chmod(fs, p.inner, mode, flags));
+            BFS(chmod)(fs, p.inner, mode, flags));
 }
 int chmod(const char *path, mode_t mode)
 {
-    PATH_OP("chmod", AT_FDCWD, path, REAL(chmod)(path, mode), benchfs_chmod(fs, p.inner, mode, 0));
+    PATH_OP("chmod", AT_FDCWD, path, REAL(chmod)(path, mode), BFS(chmod)(fs, p.inner, mode, 0));
 }
 int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
@@ -339,16 +339,16 @@ int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
     if (path && !path[0] && (flags & AT_EMPTY_PATH))
         return fchown(dirfd, uid, gid);
     PATH_OP("fchownat", dirfd, path, REAL(fchownat)(dirfd, path, uid, gid, flags),
-            benchfs_chown(fs, p.inner, uid, gid, flags));
+            BFS(chown)(fs, p.inner, uid, gid, flags));
 }
 int chown(const char *path, uid_t uid, gid_t gid)
 {
-    PATH_OP("chown", AT_FDCWD, path, REAL(chown)(path, uid, gid), benchfs_chown(fs, p.inner, uid, gid, 0));
+    PATH_OP("chown", AT_FDCWD, path, REAL(chown)(path, uid, gid), BFS(chown)(fs, p.inner, uid, gid, 0));
 }
 int lchown(const char *path, uid_t uid, gid_t gid)
 {
     PATH_OP("lchown", AT_FDCWD, path, REAL(lchown)(path, uid, gid),
-            benchfs_chown(fs, p.inner, uid, gid, AT_SYMLINK_NOFOLLOW));
+            BFS(chown)(fs, p.inner, uid, gid, AT_SYMLINK_NOFOLLOW));
 }
 int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags)
 {
@@ -356,7 +356,7 @@ int utimensat(int dirfd, const char *path, const struct timespec t[2], int flags
     if (!path)   /* Linux: the file dirfd names */
         return futimens(dirfd, t);
     PATH_OP("utimensat", dirfd, path, REAL(utimensat)(dirfd, path, t, flags),
-            benchfs_utimens(fs, p.inner, t, flags));
+            BFS(utimens)(fs, p.inner, t, flags));
 }
 int utimes(const char *path, const struct timeval tv[2])
 {

@@ -39,35 +39,31 @@ static int get_cwd(char *out, size_t size)
     return rc;
 }
 
-/* Lexical clean-up in place: abs starts with '/'. */
+/* Lexical clean-up in place: abs starts with '/'. The output ("/c1/c2")
+ * never overtakes the input: each kept component is written after a '/'
+ * that the input had before it. */
 static void clean(char *abs)
 {
-    char *w = abs;   /* write position, always after a '/' */
+    char *w = abs;
     const char *r = abs;
-    *w++ = '/';
     while (*r) {
         while (*r == '/')
             r++;
         size_t n = strcspn(r, "/");
         if (n == 0)
             break;
-        if (n == 1 && r[0] == '.') {
-            /* skip */
-        } else if (n == 2 && r[0] == '.' && r[1] == '.') {
-            if (w > abs + 1) {
-                w--;   /* the '/' after the last component */
-                while (w > abs + 1 && w[-1] != '/')
-                    w--;
-            }
-        } else {
+        if (n == 2 && r[0] == '.' && r[1] == '.') {
+            while (w > abs && *--w != '/')
+                ;
+        } else if (!(n == 1 && r[0] == '.')) {
+            *w++ = '/';
             memmove(w, r, n);
             w += n;
-            *w++ = '/';
         }
         r += n;
     }
-    if (w > abs + 1)
-        w--;
+    if (w == abs)
+        *w++ = '/';
     *w = '\0';
 }
 

@@ -79,6 +79,21 @@ static inline long pl_ret(long rc)
     return rc;
 }
 
+/* ---- api.c: libbenchfs, loaded on first use ---- */
+
+/* The calls of lib/benchfs.h this library makes, as pointers into the
+ * loaded libbenchfs.so: BFS(open)(...) is benchfs_open(...). */
+#define PL_API_FUNCS(X) X(pwrite) X(pread) X(fstat) X(close) X(chown) X(access) X(unlink) X(symlink) X(stat) X(rmdir) X(readlink) X(opendir) X(mkdir) X(lstat) X(ftruncate) X(fsync) X(closedir) X(chmod) X(append) X(utimens) X(truncate) X(telldir) X(seekdir) X(rewinddir) X(rename) X(readdir) X(open) X(link) X(futimens) X(file_ino) X(fchown) X(fchmod) X(connect)
+struct pl_api {
+#define PL_API_FIELD(name) __typeof__(benchfs_##name) *name;
+    PL_API_FUNCS(PL_API_FIELD)
+#undef PL_API_FIELD
+};
+extern struct pl_api pl_api;
+#define BFS(name) (pl_api.name)
+/* Loads libbenchfs once; 0, or -1 (logged once: the kernel does everything). */
+int pl_api_load(void);
+
 /* ---- mounts.c: which paths are BenchFS, and the connection to each ---- */
 
 struct pl_mount {
