@@ -138,8 +138,12 @@ $(BUILD)/tests/system/test_libbenchfs: $(BUILD)/obj/tests/system/test_libbenchfs
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 # test_preload runs under LD_PRELOAD=libbenchfs-preload.so: ordinary system
-# calls only, no BenchFS (nor UCX, whose memory hooks would take its mmap) linked.
+# calls only, no BenchFS (nor UCX, whose memory hooks would take its mmap)
+# linked; fsx too (the preload suite runs it under the preload library).
 $(BUILD)/tests/system/test_preload: $(BUILD)/obj/tests/system/test_preload.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ -lpthread
+$(BUILD)/tests/system/fsx: $(BUILD)/obj/tests/system/fsx.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ -lpthread
 

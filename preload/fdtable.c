@@ -27,6 +27,7 @@ static atomic_int fd_limit;
 static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pl_file *free_list;
 static pthread_mutex_t convert_lock = PTHREAD_MUTEX_INITIALIZER;
+static void converted_add(const struct pl_mount *m, const char *inner);
 
 static slot_t *slot_of(int fd, int create)
 {
@@ -180,6 +181,7 @@ static int convert_locked(int fd, const char *why)
         pl_file_put(f);
         return rc;
     }
+    converted_add(f->m, f->inner);
     int lim = pl_fd_limit();
     for (int n = 0; n < lim; n++) {
         slot_t *s = slot_of(n, 0);
@@ -241,4 +243,40 @@ void pl_fd_orphan_all(void)
     pthread_mutex_init(&convert_lock, NULL);
     pthread_mutex_init(&free_lock, NULL);
     free_list = NULL;
+}
+
+/* Files converted to kernel fds: from then on every call on their path goes
+ * through the kernel too, so that this process sees one view of the file (the
+ * mount's caches and libbenchfs's would each miss the other's changes for up
+ * to attr_timeout). Never shrinks: a handful of files per process. */
+struct converted {
+    struct converted *next;
+    const struct pl_mount *m;
+    char inner[];
+};
+static struct converted *_Atomic conv_head;
+static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void converted_add(const struct pl_mount *m, const char *inner)
+{
+    if (pl_converted(m, inner))
+        return;
+    size_t n = strlen(inner) + 1;
+    struct converted *c = malloc(sizeof *c + n);
+    if (!c)
+        return;
+    c->m = m;
+    memcpy(c->inner, inner, n);
+    pthread_mutex_lock(&conv_lock);
+    c->next = atomic_load(&conv_head);
+    atomic_store(&conv_head, c);
+    pthread_mutex_unlock(&conv_lock);
+}
+
+int pl_converted(const struct pl_mount *m, const char *inner)
+{
+    for (struct converted *c = atomic_load(&conv_head); c; c = c->next)
+        if (c->m == m && strcmp(c->inner, inner) == 0)
+            return 1;
+    return 0;
 }

@@ -102,6 +102,10 @@ int pl_path_at(int dirfd, const char *path, struct pl_path *p)
     }
     clean(p->abs);
     p->m = pl_mount_find(p->abs, &p->inner);
+    if (p->m && pl_converted(p->m, p->inner)) {
+        PL_DEBUG("%s: through the mount (converted to a kernel fd before)", p->abs);
+        p->m = NULL;
+    }
     return p->m != NULL;
 }
 

@@ -159,6 +159,8 @@ int pl_fd_reserve(int cloexec);
 int pl_fd_convert(int fd, const char *why);
 /* Converts every preload fd (only_inherited: those without FD_CLOEXEC). */
 void pl_fd_convert_all(int only_inherited, const char *why);
+/* Whether a file at this path was converted: then the kernel does every call on it. */
+int pl_converted(const struct pl_mount *m, const char *inner);
 /* fork child: forget every preload fd left (its connection is the parent's). */
 void pl_fd_orphan_all(void);
 /* The highest fd number ever installed, +1. */
