@@ -122,8 +122,13 @@ grep -qx ok "$T/py.out" || cat "$T/py.out"
 check "a Python program using open and os.* (with the fds over RPC)" grep -qx ok "$T/py.out"
 
 section "fsx under the preload"
-tmo 120 env LD_PRELOAD="$PL" "$BIN/tests/system/fsx" -N $((1500 / SLOW)) -S 11 -l 256K -o 64K -t 40 -L "preload" \
-    "$MNT/fsx.file" 2>&1 | tail -n 3
-check "fsx under the preload" test "${PIPESTATUS[0]}" -eq 0
+# -P: plain I/O on the RPC path all along; then the full mix, where the first
+# mmap moves the file to the mount (and the rest of the run checks that).
+tmo 120 env LD_PRELOAD="$PL" "$BIN/tests/system/fsx" -P -N $((3000 / SLOW)) -S 11 -l 256K -o 64K -t 30 \
+    -L "preload, RPC path" "$MNT/fsx.rpc" 2>&1 | tail -n 3
+check "fsx -P under the preload (RPC path)" test "${PIPESTATUS[0]}" -eq 0
+tmo 120 env LD_PRELOAD="$PL" "$BIN/tests/system/fsx" -N $((1500 / SLOW)) -S 12 -l 256K -o 64K -t 30 \
+    -L "preload, converted" "$MNT/fsx.file" 2>&1 | tail -n 3
+check "fsx under the preload (mmap converts the fd)" test "${PIPESTATUS[0]}" -eq 0
 
 finish
