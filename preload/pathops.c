@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -383,6 +385,21 @@ int utime(const char *path, const struct utimbuf *b)
 
 int chdir(const char *path)
 {
+    /* A name the kernel looks up and misses stays missing in the mount's
+     * cache for negative_timeout, even once created over RPC (rsync: chdir,
+     * mkdir, chdir): a BenchFS name that does not exist fails here. */
+    struct pl_path p;
+    benchfs_t *fs;
+    if (lib_path(AT_FDCWD, path, &p, &fs, "chdir")) {
+        struct stat st;
+        int lr = PL_LIB(BFS(stat)(fs, p.inner, &st));
+        if (lr == 0 && !S_ISDIR(st.st_mode))
+            lr = -ENOTDIR;
+        if (lr == -ENOENT || lr == -ENOTDIR) {
+            PL_DEBUG("intercepted chdir %s: %s", p.abs, strerror(-lr));
+            return (int)pl_ret(lr);
+        }
+    }
     int rc = REAL(chdir)(path);
     if (rc == 0)
         pl_cwd_changed();
@@ -394,4 +411,65 @@ int fchdir(int fd)
     if (rc == 0)
         pl_cwd_changed();
     return rc;
+}
+
+/* ---- realpath: glibc's walks the path with its internal readlink, which
+ * this library does not see: on a name that does not exist yet it would leave
+ * a negative entry in the mount's cache, hiding the file from the kernel
+ * (exec, plain processes) for negative_timeout after we create it over RPC.
+ * A BenchFS path that does not exist fails here; one without symlinks is its
+ * clean form; one with a symlink is the kernel's to resolve (it exists). */
+static char *real_path(const char *path, char *out, char *(*real)(const char *, char *))
+{
+    struct pl_path p;
+    benchfs_t *fs;
+    if (!path || !lib_path(AT_FDCWD, path, &p, &fs, "realpath"))
+        return real(path, out);
+    struct stat st;
+    int rc = PL_LIB(BFS(stat)(fs, p.inner, &st));
+    if (rc == -ENOENT || rc == -ENOTDIR || rc == -EACCES || rc == -ELOOP) {
+        PL_DEBUG("intercepted realpath %s: %s", p.abs, strerror(-rc));
+        errno = -rc;
+        return NULL;
+    }
+    if (rc < 0)
+        return real(path, out);
+    /* any symlink on the way? */
+    char prefix[4096];
+    size_t n = strlen(p.inner);
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && p.inner[i] != '/')
+            continue;
+        memcpy(prefix, p.inner, i);
+        prefix[i] = '\0';
+        if (PL_LIB(BFS(lstat)(fs, prefix, &st)) < 0 || S_ISLNK(st.st_mode))
+            return real(path, out);
+    }
+    size_t len = strlen(p.abs);
+    if (len >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    char *r = out ? out : malloc(len + 1);
+    if (!r) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(r, p.abs, len + 1);
+    PL_DEBUG("intercepted realpath %s", p.abs);
+    return r;
+}
+
+char *realpath(const char *path, char *out)
+{
+    return real_path(path, out, REAL(realpath));
+}
+static char *canon_real(const char *path, char *out)
+{
+    (void)out;
+    return REAL(canonicalize_file_name)(path);
+}
+char *canonicalize_file_name(const char *path)
+{
+    return real_path(path, NULL, canon_real);
 }
