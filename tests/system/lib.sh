@@ -24,8 +24,9 @@ export LSAN_OPTIONS="suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pw
 if [ -n "${TEST_PRELOAD:-}" ]; then
     export LD_PRELOAD=$TEST_PRELOAD UCX_MEM_EVENTS=no
 fi
-# no_preload CMD...: CMD without the preload library (servers, mount daemons).
-no_preload() { env -u LD_PRELOAD -u UCX_MEM_EVENTS "$@"; }
+# NO_PRELOAD CMD...: CMD without the preload library (servers, mount daemons).
+# (env execs CMD: a background one's $! is CMD's pid.)
+NO_PRELOAD=(env -u LD_PRELOAD -u UCX_MEM_EVENTS)
 
 cleanup() {
     local m p
@@ -83,7 +84,7 @@ start_server() {
 start_one() {
     local reg=$1 data=$2; shift 2
     mkdir -p "$(dirname "$data")"
-    no_preload "$BIN/benchfs-server" --registry-dir "$reg" --data-dir "$data" "$@" >"$data.log" 2>&1 &
+    "${NO_PRELOAD[@]}" "$BIN/benchfs-server" --registry-dir "$reg" --data-dir "$data" "$@" >"$data.log" 2>&1 &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
     if ! wait_for 20 grep -q "Server is ready" "$data.log"; then
@@ -115,7 +116,7 @@ mount_fs() {
     local reg=$1 mnt=$2; shift 2
     mkdir -p "$mnt"
     MOUNTS+=("$mnt")
-    no_preload timeout 60 "$BIN/benchfs-fuse" "$mnt" --registry-dir "$reg" --timeout 10 "$@" || return 1
+    "${NO_PRELOAD[@]}" timeout 60 "$BIN/benchfs-fuse" "$mnt" --registry-dir "$reg" --timeout 10 "$@" || return 1
     wait_for 10 mountpoint -q "$mnt"
 }
 
