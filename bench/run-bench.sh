@@ -11,6 +11,9 @@
 #   mount_tcp    the same with UCX_TLS=tcp in the FUSE client
 #   client       benchfs-bench --mode client: BenchFS over RPC, without FUSE
 #   client_tcp   the same with UCX_TLS=tcp
+#   preload      the mount's directory again, every program (benchfs-bench, python3,
+#                fio) under LD_PRELOAD=build/libbenchfs-preload.so: the RPC path for
+#                unchanged programs
 # One benchfs-server (default UCX settings) serves all BenchFS targets; a client with
 # UCX_TLS=tcp only offers TCP, so both directions of its connection use TCP.
 #
@@ -23,6 +26,10 @@
 #                            (python3 fcntl.lockf, one file); directory targets only.
 #                            local and passthrough_ll keep locks in the kernel; BenchFS
 #                            mounts ask the file's server (two RPCs per pair)
+#   stat                     ops/s: os.stat(2) of N existing files from python3 (timed);
+#                            directory targets only
+#   randwrite                MB/s from fio bench/fio/randwrite.fio (psync, 4 KiB);
+#                            directory targets only
 #   seqwrite, seqread        MB/s (10^6 bytes) from fio bench/fio/seq{write,read}.fio;
 #                            directory targets only. seqread's invalidate=1 drops the
 #                            reader's cached pages of the file; a BenchFS server's chunk
@@ -207,6 +214,23 @@ os.rmdir(d)
 json.dump({"n": n, "total_ns": ns, "ops_per_sec": n / (ns / 1e9)}, open(out, "w"))
 '
 
+STAT_PY='
+import json, os, sys, time
+d, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+os.mkdir(d)
+names = [os.path.join(d, "f%06d" % i) for i in range(n)]
+for p in names:                       # untimed: create the files
+    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+t0 = time.monotonic_ns()
+for p in names:                       # timed: one stat(2) each
+    os.stat(p)
+ns = time.monotonic_ns() - t0
+for p in names:
+    os.unlink(p)
+os.rmdir(d)
+json.dump({"n": n, "total_ns": ns, "ops_per_sec": n / (ns / 1e9)}, open(out, "w"))
+'
+
 LOCK_PY='
 import fcntl, json, os, sys, time
 p, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -243,26 +267,35 @@ measure_bench() {   # measure_bench ROUND TARGET [ENV...] -- BENCH-ARGS...
     FAILED=1
 }
 
+# The environment a target's programs run in: the preload target's have the library.
+tenv() { [ "$1" = preload ] && echo "LD_PRELOAD=$PRELOAD_LIB"; true; }
+
 measure_unlink() {  # measure_unlink ROUND TARGET DIR
-    bounded -o "$RAW/r$1.$2.unlink.log" 300 \
+    bounded -o "$RAW/r$1.$2.unlink.log" 300 env $(tenv "$2") \
         python3 -c "$UNLINK_PY" "$3/unlink.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.unlink.json" ||
         { warn "unlink loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.unlink.log" >&2; FAILED=1; }
 }
 
+measure_stat() {    # measure_stat ROUND TARGET DIR
+    bounded -o "$RAW/r$1.$2.stat.log" 300 env $(tenv "$2") \
+        python3 -c "$STAT_PY" "$3/stat.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.stat.json" ||
+        { warn "stat loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.stat.log" >&2; FAILED=1; }
+}
+
 measure_lock() {    # measure_lock ROUND TARGET DIR
-    bounded -o "$RAW/r$1.$2.lock.log" 300 \
+    bounded -o "$RAW/r$1.$2.lock.log" 300 env $(tenv "$2") \
         python3 -c "$LOCK_PY" "$3/lock.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.lock.json" ||
         { warn "lock loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.lock.log" >&2; FAILED=1; }
 }
 
-measure_fio() {     # measure_fio ROUND TARGET DIR: seqwrite, then seqread of its file
+measure_fio() {     # measure_fio ROUND TARGET DIR: seqwrite, then seqread of its file; randwrite
     local job
-    for job in seqwrite seqread; do
-        bounded -o "$RAW/r$1.$2.$job.log" 300 fio --directory="$3" --output-format=json \
+    for job in seqwrite seqread randwrite; do
+        bounded -o "$RAW/r$1.$2.$job.log" 300 env $(tenv "$2") fio --directory="$3" --output-format=json \
             --output="$RAW/r$1.$2.$job.json" "bench/fio/$job.fio" ||
             { warn "fio $job on $2 failed (round $1):"; tail -5 "$RAW/r$1.$2.$job.log" >&2; FAILED=1; }
     done
-    rm -f "$3/benchfs-fio.seq"   # in case seqread did not get to remove it
+    rm -f "$3/benchfs-fio.seq" "$3/benchfs-fio.rand"   # in case a job did not get to remove it
 }
 
 # ---------------------------------------------------------------- report
@@ -272,13 +305,15 @@ import glob, json, os, platform, statistics, sys, time
 raw, out, rounds, iters, warmup, tr_shm, tr_tcp, stat = sys.argv[1:9]
 
 TARGETS = [("local", "local dir"), ("passthrough", "passthru_ll"), ("mount", "BenchFS mnt"),
-           ("mount_tcp", "mnt (tcp)"), ("client", "client"), ("client_tcp", "client(tcp)")]
+           ("mount_tcp", "mnt (tcp)"), ("client", "client"), ("client_tcp", "client(tcp)"),
+           ("preload", "preload")]
 METRICS = [("create", "create ops/s"), ("write4k", "write 4K ops/s"), ("read4k", "read 4K ops/s"),
-           ("unlink", "unlink ops/s"), ("lock", "lock+unlock /s"), ("seqwrite", "seq write MB/s"),
-           ("seqread", "seq read MB/s")]
+           ("unlink", "unlink ops/s"), ("stat", "stat ops/s"), ("lock", "lock+unlock /s"),
+           ("randwrite", "rand write 4K MB/s"), ("seqwrite", "seq write MB/s"), ("seqread", "seq read MB/s")]
 RATIOS = [("mount/passthrough", "mount", "passthrough"), ("mount/local", "mount", "local"),
           ("mount_tcp/local", "mount_tcp", "local"), ("client/local", "client", "local"),
-          ("client_tcp/local", "client_tcp", "local")]
+          ("client_tcp/local", "client_tcp", "local"), ("preload/local", "preload", "local"),
+          ("preload/mount", "preload", "mount")]
 
 def load(path):
     with open(path) as f:
@@ -295,10 +330,10 @@ def values(path, kind):
             if key and (key == "create" or res["size"] == 4096):
                 v[key] = res["ops_per_sec"]
         return v
-    if kind in ("unlink", "lock"):
+    if kind in ("unlink", "lock", "stat"):
         return {kind: d["ops_per_sec"]}
     job = d["jobs"][0]
-    io = job["write"] if kind == "seqwrite" else job["read"]
+    io = job["write"] if kind in ("seqwrite", "randwrite") else job["read"]
     return {kind: io["bw_bytes"] / 1e6}
 
 samples = {t: {m: [] for m, _ in METRICS} for t, _ in TARGETS}
@@ -399,10 +434,15 @@ DIR_TARGETS=(local "$W/local")
 [ "$HAVE_PT" = 1 ] && DIR_TARGETS+=(passthrough "$W/ptmnt")
 [ "$HAVE_MOUNT" = 1 ] && DIR_TARGETS+=(mount "$W/mnt")
 [ "$HAVE_MOUNT_TCP" = 1 ] && DIR_TARGETS+=(mount_tcp "$W/mnt-tcp")
+PRELOAD_LIB=$(cd "$BIN" && pwd)/libbenchfs-preload.so
+if [ "$HAVE_MOUNT" = 1 ] && [ -f "$PRELOAD_LIB" ]; then
+    mkdir -p "$W/mnt/preload"
+    DIR_TARGETS+=(preload "$W/mnt/preload")
+fi
 for r in $(seq "$ROUNDS"); do
     log "round $r/$ROUNDS: benchfs-bench"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
-        measure_bench "$r" "${DIR_TARGETS[i]}" -- --dir "${DIR_TARGETS[i + 1]}"
+        measure_bench "$r" "${DIR_TARGETS[i]}" $(tenv "${DIR_TARGETS[i]}") -- --dir "${DIR_TARGETS[i + 1]}"
     done
     measure_bench "$r" client -- --mode client --registry-dir "$W/reg"
     measure_bench "$r" client_tcp UCX_TLS=tcp -- --mode client --registry-dir "$W/reg"
@@ -410,11 +450,15 @@ for r in $(seq "$ROUNDS"); do
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_unlink "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
     done
+    log "round $r/$ROUNDS: stat loop"
+    for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
+        measure_stat "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
+    done
     log "round $r/$ROUNDS: lock loop"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_lock "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
     done
-    log "round $r/$ROUNDS: fio seqwrite + seqread"
+    log "round $r/$ROUNDS: fio seqwrite + seqread + randwrite"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_fio "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
     done
