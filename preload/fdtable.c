@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE_BITS 10
@@ -163,8 +164,18 @@ static int convert_locked(int fd, const char *why)
     if (rc == 0) {
         int flags = atomic_load(&f->flags) & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
         pl_in_lib++;
-        kfd = REAL(open)(path, flags | O_CLOEXEC);
-        rc = kfd < 0 ? -errno : 0;
+        /* The mount may not see a file made over RPC yet: a name it looked up
+         * before stays missing (or names the old inode) for its
+         * negative_timeout/entry_timeout (1 s by default). Wait that out,
+         * bounded, while the open says so. */
+        for (int tries = 0;; tries++) {
+            kfd = REAL(open)(path, flags | O_CLOEXEC);
+            rc = kfd < 0 ? -errno : 0;
+            if ((rc != -ENOENT && rc != -ESTALE) || tries == 75)
+                break;
+            struct timespec ts = { 0, 20 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
         struct stat st;
         if (rc == 0 && REAL(fstat)(kfd, &st) == 0 && (uint64_t)st.st_ino != BFS(file_ino)(f->bf))
             rc = -ESTALE;   /* renamed or unlinked since: that path is another file now */

@@ -156,6 +156,11 @@ benchfs_t *pl_mount_fs(struct pl_mount *m)
         const char *t = getenv("BENCHFS_CONNECT_TIMEOUT");
         if (t && atof(t) > 0)
             o.connect_timeout_s = atof(t);
+        /* The mount's -o attr_timeout is not in the mount table: say it here
+         * when it is not the default 1 s (0: no caching, every stat asks). */
+        const char *a = getenv("BENCHFS_ATTR_TIMEOUT");
+        if (a && *a)
+            o.attr_timeout_s = atof(a) > 0 ? atof(a) : -1;
         pl_in_lib++;
         int rc = REAL(stat)(m->mnt, &st) == 0 ? 0 : -errno;
         if (rc == 0 && pl_api_load() < 0)

@@ -67,12 +67,26 @@ static void clean(char *abs)
     *w = '\0';
 }
 
+/* "/" itself: the root mount's, if BenchFS is mounted on "/". */
+static int pl_path_root(struct pl_path *p)
+{
+    strcpy(p->abs, "/");
+    p->m = pl_mount_find(p->abs, &p->inner);
+    return p->m != NULL;
+}
+
 int pl_path_at(int dirfd, const char *path, struct pl_path *p)
 {
     int rc;
     p->m = NULL;
     if (!path)
         return -EFAULT;
+    /* "dir/", "d/." and "d/..": the kernel's rules for them (ENOTDIR for a
+     * file, EINVAL for rmdir of ".") are not worth copying: the mount does them. */
+    size_t len = strlen(path);
+    if (len && (path[len - 1] == '/' || (path[len - 1] == '.' && (len == 1 || path[len - 2] == '/' ||
+                                                                   (path[len - 2] == '.' && (len == 2 || path[len - 3] == '/'))))))
+        return len == 1 && path[0] == '/' ? pl_path_root(p) : 0;
     if (path[0] == '/') {
         if (snprintf(p->abs, sizeof p->abs, "%s", path) >= (int)sizeof p->abs)
             return -ENAMETOOLONG;
