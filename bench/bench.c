@@ -1,6 +1,7 @@
 /* bench.c - benchfs-bench: the seed's small-file benchmark (metadata create,
- * small write, small read), run on a directory (--dir), straight over RPC
- * (--mode client), or the storage server itself (--mode server).
+ * small write, small read; then metadata stat of the created files), run on a
+ * directory (--dir), over RPC through libbenchfs (--mode client), or the
+ * storage server itself (--mode server).
  *
  * The printed lines are the seed's (shared/seed/benchfs-2node-benchmark.md),
  * which users and scripts read; p50/p99 and Threads are additions. The timing
@@ -23,6 +24,7 @@
 
 #include "ops.h"
 #include "../common/client.h"
+#include "../lib/lib_int.h"
 #include "../common/clock.h"
 #include "../common/proto.h"
 #include "../common/log.h"
@@ -57,7 +59,8 @@ struct config {
     bool show_counters;
 };
 
-enum phase_kind { PH_CREATE, PH_WRITE, PH_READ };
+/* PH_STAT (stat of the files PH_CREATE made) runs after the seed's phases. */
+enum phase_kind { PH_CREATE, PH_WRITE, PH_READ, PH_STAT };
 
 /* One benchmark's outcome, as printed. */
 struct result {
@@ -151,15 +154,20 @@ static void usage(FILE *f)
 "\n"
 "What is timed (one sample per operation, CLOCK_MONOTONIC):\n"
 "  Metadata Create   creating a new empty file, mode 0644: on a directory\n"
-"                    open(O_CREAT|O_EXCL|O_WRONLY) + close; over RPC one bfs_create.\n"
+"                    open(O_CREAT|O_EXCL|O_WRONLY) + close; over RPC the same\n"
+"                    through libbenchfs (benchfs_open + benchfs_close: one RPC).\n"
 "  Small Write (N)   writing N bytes to a file of its own: on a directory\n"
 "                    open(O_CREAT|O_WRONLY|O_TRUNC) + write + close; over RPC one\n"
-"                    bfs_write at offset 0 into a file created (untimed) before.\n"
+"                    benchfs_pwrite at offset 0 into a file created and opened\n"
+"                    (untimed) before.\n"
 "  Small Read (N)    reading back the files Small Write wrote: on a directory\n"
-"                    open + read + close; over RPC one bfs_read at offset 0.\n"
+"                    open + read + close; over RPC one benchfs_pread at offset 0.\n"
 "                    The bytes are checked against what was written (outside\n"
 "                    Total, unless the reads pass 256 MiB); a short read or a\n"
 "                    mismatch stops the benchmark with an error.\n"
+"  Metadata Stat     stat of the files Metadata Create made, after the phases\n"
+"                    above: on a directory fstatat(2); over RPC benchfs_stat\n"
+"                    (names and attributes may come from its cache, attr_timeout).\n"
 "Warmup operations do the same on separate files. Each thread works in its own\n"
 "directory benchfs-bench.<pid>/t<k> in DIR (over RPC: in the root), and all of\n"
 "it is removed afterwards unless --keep. In the results, Iterations counts all\n"
@@ -441,7 +449,7 @@ static void print_worker_error(const struct run *r, const struct worker *w)
 static void file_name(char *buf, size_t n, const struct run *r, enum phase_kind kind, unsigned si,
                       size_t j)
 {
-    if (kind == PH_CREATE)
+    if (kind == PH_CREATE || kind == PH_STAT)
         snprintf(buf, n, "create.%zu", j);
     else
         snprintf(buf, n, "s%zu.%zu", r->cfg->sizes[si], j);
@@ -482,7 +490,7 @@ static bool do_op(struct worker *w, size_t j, size_t slot, bool timed)
     struct run *r = w->run;
     const struct bench_ops *ops = r->target.ops;
     void *ctx = r->target.ctx;
-    size_t size = r->kind == PH_CREATE ? 0 : r->cfg->sizes[r->si];
+    size_t size = r->kind == PH_CREATE || r->kind == PH_STAT ? 0 : r->cfg->sizes[r->si];
     char name[48];
     file_name(name, sizeof name, r, r->kind, r->si, j);
     uint64_t t0, t1;
@@ -509,6 +517,16 @@ static bool do_op(struct worker *w, size_t j, size_t slot, bool timed)
         t1 = (uint64_t)bfs_mono_ns();
         if (rc < 0) {
             worker_fail(w, "write", name, "%s", strerror(-rc));
+            return false;
+        }
+        break;
+    }
+    case PH_STAT: {
+        t0 = (uint64_t)bfs_mono_ns();
+        int rc = ops->stat(ctx, w->dir, name);
+        t1 = (uint64_t)bfs_mono_ns();
+        if (rc < 0) {
+            worker_fail(w, "stat", name, "%s", strerror(-rc));
             return false;
         }
         break;
@@ -643,7 +661,7 @@ static int run_phase(struct run *r, enum phase_kind kind, unsigned si, struct re
 
     r->kind = kind;
     r->si = si;
-    if (kind != PH_CREATE) {
+    if (kind != PH_CREATE && kind != PH_STAT) {
         pattern = malloc(cfg->sizes[si]);
         if (!pattern) {
             fprintf(stderr, "Error: out of memory\n");
@@ -710,7 +728,7 @@ static int run_phase(struct run *r, enum phase_kind kind, unsigned si, struct re
             end = r->w[k].t_end;
     }
     res->kind = kind;
-    res->size = kind == PH_CREATE ? 0 : cfg->sizes[si];
+    res->size = kind == PH_CREATE || kind == PH_STAT ? 0 : cfg->sizes[si];
     res->wall_ns = end > start ? end - start : 0;
     if (lat_summarize(&all, &res->sum) < 0) {
         fprintf(stderr, "Error: out of memory\n");
@@ -808,12 +826,14 @@ static int cleanup(struct run *r, bool keep)
 
 static const char *phase_title(enum phase_kind k)
 {
-    return k == PH_CREATE ? "Metadata Create" : k == PH_WRITE ? "Small Write" : "Small Read";
+    return k == PH_CREATE ? "Metadata Create" : k == PH_WRITE ? "Small Write"
+           : k == PH_READ ? "Small Read" : "Metadata Stat";
 }
 
 static const char *phase_json_name(enum phase_kind k)
 {
-    return k == PH_CREATE ? "metadata_create" : k == PH_WRITE ? "small_write" : "small_read";
+    return k == PH_CREATE ? "metadata_create" : k == PH_WRITE ? "small_write"
+           : k == PH_READ ? "small_read" : "metadata_stat";
 }
 
 static double ops_per_sec(const struct result *res)
@@ -840,6 +860,8 @@ static void print_result(const struct result *res)
     printf("\n");
     if (res->kind == PH_CREATE)
         printf("  %s (file creation)\n", phase_title(res->kind));
+    else if (res->kind == PH_STAT)
+        printf("  %s (file stat)\n", phase_title(res->kind));
     else
         printf("  %s (%zu bytes)\n", phase_title(res->kind), res->size);
     printf("    Iterations: %llu\n", (unsigned long long)res->sum.count);
@@ -966,7 +988,7 @@ static int run_benchmarks(const struct config *cfg, struct bench_target *target,
     if (asprintf(&r.label, "%s/%s", where, r.run_name) < 0)
         r.label = NULL;
 
-    size_t nres = 1 + 2 * (size_t)cfg->nsizes;
+    size_t nres = 2 + 2 * (size_t)cfg->nsizes;
     struct result *res = calloc(nres, sizeof *res);
     r.w = calloc(cfg->threads, sizeof *r.w);
     int status = 1;
@@ -1004,6 +1026,11 @@ static int run_benchmarks(const struct config *cfg, struct bench_target *target,
         if (run_phase(&r, PH_READ, i, &res[ri++]) < 0)
             goto out_cleanup;
     }
+    /* After the seed's phases, so that their numbers stay as they were. */
+    printf("Running metadata stat benchmark...\n");
+    fflush(stdout);
+    if (run_phase(&r, PH_STAT, 0, &res[ri++]) < 0)
+        goto out_cleanup;
 
     printf("\n=== Benchmark Results ===\n");
     for (size_t i = 0; i < nres; i++)
@@ -1084,13 +1111,11 @@ static int main_client(const struct config *cfg, FILE *json)
     printf("Waiting for server to register (timeout: %g seconds)...\n", cfg->timeout_s);
     fflush(stdout);
 
-    struct bfs_client_opts o = {
-        .registry_dir = cfg->registry_dir,
-        .registry_timeout_s = cfg->timeout_s,
-        .rpc_timeout_s = 30,
-    };
-    struct bfs_client *c = NULL;
-    int rc = bfs_client_open(&o, &c);
+    /* The public API (lib/benchfs.h): the numbers are what a program linking
+     * libbenchfs gets. */
+    struct benchfs_opts o = { .connect_timeout_s = cfg->timeout_s, .rpc_timeout_s = 30 };
+    benchfs_t *fs = NULL;
+    int rc = benchfs_connect(cfg->registry_dir, &o, &fs);
     if (rc < 0) {
         fprintf(stderr, "Error: Failed to connect to server: RegistryError(%s)\n", strerror(-rc));
         if (json)
@@ -1103,17 +1128,17 @@ static int main_client(const struct config *cfg, FILE *json)
 
     struct bench_target t;
     int status;
-    if (bench_target_client(c, &t) < 0) {
+    if (bench_target_client(fs, &t) < 0) {
         fprintf(stderr, "Error: out of memory\n");
         if (json)
             fclose(json);
         status = 1;
     } else {
         /* Paths in messages are BenchFS paths, from its root. */
-        status = run_benchmarks(cfg, &t, "", json, c);
+        status = run_benchmarks(cfg, &t, "", json, lib_client(fs));
         bench_target_close(&t);
     }
-    bfs_client_close(c);
+    benchfs_disconnect(fs);
     return status;
 }
 

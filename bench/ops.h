@@ -12,11 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct bfs_client;
+#include "../lib/benchfs.h"
 
-/* A directory or file as the back end names it: an inode number over RPC, an
- * open directory descriptor on a directory. Files named by a directory handle
- * and a name are looked up by name in dir mode, by handle over RPC. */
+/* A directory or file as the back end names it: over RPC a directory's path
+ * and an open file's benchfs_file_t, on a directory an open directory
+ * descriptor. Files named by a directory handle and a name are looked up by
+ * name in dir mode, by handle over RPC. */
 typedef uint64_t bench_handle;
 
 struct bench_ops {
@@ -39,6 +40,8 @@ struct bench_ops {
     ssize_t (*read)(void *ctx, bench_handle dir, const char *name, bench_handle file, void *buf,
                     size_t n);
     int (*unlink)(void *ctx, bench_handle dir, const char *name);
+    /* Timed "Metadata Stat": the attributes of an existing file (following links). */
+    int (*stat)(void *ctx, bench_handle dir, const char *name);
     /* Gives back the context and the root handle (see bench_target_close). */
     void (*close)(void *ctx, bench_handle root);
 };
@@ -54,9 +57,9 @@ struct bench_target {
 /* Benchmarks the directory path (a BenchFS mount or any local directory).
  * Returns 0 or a negative errno (path cannot be opened as a directory). */
 int bench_target_dir(const char *path, struct bench_target *t);
-/* Benchmarks over RPC with an open client, from the file system's root.
- * Returns 0 or -ENOMEM. */
-int bench_target_client(struct bfs_client *c, struct bench_target *t);
+/* Benchmarks over RPC through libbenchfs (an open benchfs_t), from the file
+ * system's root. Returns 0 or -ENOMEM. */
+int bench_target_client(benchfs_t *fs, struct bench_target *t);
 /* Gives back what bench_target_* took (not the client itself). */
 static inline void bench_target_close(struct bench_target *t)
 {

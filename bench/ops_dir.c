@@ -132,6 +132,13 @@ static void dir_close(void *ctx, bench_handle root)
     close(fd_of(root));
 }
 
+static int dir_stat(void *ctx, bench_handle dir, const char *name)
+{
+    (void)ctx;
+    struct stat st;
+    return fstatat(fd_of(dir), name, &st, 0) < 0 ? -errno : 0;
+}
+
 static const struct bench_ops dir_ops = {
     .mkdir = dir_mkdir,
     .put_dir = dir_put_dir,
@@ -141,6 +148,7 @@ static const struct bench_ops dir_ops = {
     .write = dir_write,
     .read = dir_read,
     .unlink = dir_unlink,
+    .stat = dir_stat,
     .close = dir_close,
 };
 

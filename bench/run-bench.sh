@@ -19,6 +19,7 @@
 #
 # Metrics, per target:
 #   create, write4k, read4k  ops/s from `benchfs-bench --sizes 4096` (see its --help)
+#   stat                     ops/s of its Metadata Stat phase (stat of the created files)
 #   unlink                   ops/s: N empty files are created (untimed), then removed
 #                            one by one with unlink(2) from python3 (timed); not for
 #                            client mode (benchfs-bench has no RPC unlink benchmark)
@@ -26,8 +27,6 @@
 #                            (python3 fcntl.lockf, one file); directory targets only.
 #                            local and passthrough_ll keep locks in the kernel; BenchFS
 #                            mounts ask the file's server (two RPCs per pair)
-#   stat                     ops/s: os.stat(2) of N existing files from python3 (timed);
-#                            directory targets only
 #   randwrite                MB/s from fio bench/fio/randwrite.fio (psync, 4 KiB);
 #                            directory targets only
 #   seqwrite, seqread        MB/s (10^6 bytes) from fio bench/fio/seq{write,read}.fio;
@@ -214,23 +213,6 @@ os.rmdir(d)
 json.dump({"n": n, "total_ns": ns, "ops_per_sec": n / (ns / 1e9)}, open(out, "w"))
 '
 
-STAT_PY='
-import json, os, sys, time
-d, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-os.mkdir(d)
-names = [os.path.join(d, "f%06d" % i) for i in range(n)]
-for p in names:                       # untimed: create the files
-    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-t0 = time.monotonic_ns()
-for p in names:                       # timed: one stat(2) each
-    os.stat(p)
-ns = time.monotonic_ns() - t0
-for p in names:
-    os.unlink(p)
-os.rmdir(d)
-json.dump({"n": n, "total_ns": ns, "ops_per_sec": n / (ns / 1e9)}, open(out, "w"))
-'
-
 LOCK_PY='
 import fcntl, json, os, sys, time
 p, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -276,12 +258,6 @@ measure_unlink() {  # measure_unlink ROUND TARGET DIR
         { warn "unlink loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.unlink.log" >&2; FAILED=1; }
 }
 
-measure_stat() {    # measure_stat ROUND TARGET DIR
-    bounded -o "$RAW/r$1.$2.stat.log" 300 env $(tenv "$2") \
-        python3 -c "$STAT_PY" "$3/stat.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.stat.json" ||
-        { warn "stat loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.stat.log" >&2; FAILED=1; }
-}
-
 measure_lock() {    # measure_lock ROUND TARGET DIR
     bounded -o "$RAW/r$1.$2.lock.log" 300 env $(tenv "$2") \
         python3 -c "$LOCK_PY" "$3/lock.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.lock.json" ||
@@ -308,7 +284,7 @@ TARGETS = [("local", "local dir"), ("passthrough", "passthru_ll"), ("mount", "Be
            ("mount_tcp", "mnt (tcp)"), ("client", "client"), ("client_tcp", "client(tcp)"),
            ("preload", "preload")]
 METRICS = [("create", "create ops/s"), ("write4k", "write 4K ops/s"), ("read4k", "read 4K ops/s"),
-           ("unlink", "unlink ops/s"), ("stat", "stat ops/s"), ("lock", "lock+unlock /s"),
+           ("stat", "stat ops/s"), ("unlink", "unlink ops/s"), ("lock", "lock+unlock /s"),
            ("randwrite", "rand write 4K MB/s"), ("seqwrite", "seq write MB/s"), ("seqread", "seq read MB/s")]
 RATIOS = [("mount/passthrough", "mount", "passthrough"), ("mount/local", "mount", "local"),
           ("mount_tcp/local", "mount_tcp", "local"), ("client/local", "client", "local"),
@@ -326,11 +302,12 @@ def values(path, kind):
     if kind == "bench":
         v = {}
         for res in d["results"]:
-            key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k"}.get(res["name"])
-            if key and (key == "create" or res["size"] == 4096):
+            key = {"metadata_create": "create", "small_write": "write4k", "small_read": "read4k",
+                       "metadata_stat": "stat"}.get(res["name"])
+            if key and (key in ("create", "stat") or res["size"] == 4096):
                 v[key] = res["ops_per_sec"]
         return v
-    if kind in ("unlink", "lock", "stat"):
+    if kind in ("unlink", "lock"):
         return {kind: d["ops_per_sec"]}
     job = d["jobs"][0]
     io = job["write"] if kind in ("seqwrite", "randwrite") else job["read"]
@@ -385,9 +362,10 @@ result = {
                "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(),
                "kernel": platform.release(), "cpus": os.cpu_count(),
                "ucx_transport": {"default": tr_shm, "tcp": tr_tcp},
-               "units": {"create": "ops/s", "write4k": "ops/s", "read4k": "ops/s", "unlink": "ops/s",
+               "units": {"create": "ops/s", "write4k": "ops/s", "read4k": "ops/s", "stat": "ops/s",
+                         "unlink": "ops/s",
                          "lock": "lock+unlock pairs/s",
-                         "seqwrite": "MB/s (1e6 B/s)", "seqread": "MB/s (1e6 B/s)"},
+                         "randwrite": "MB/s (1e6 B/s)", "seqwrite": "MB/s (1e6 B/s)", "seqread": "MB/s (1e6 B/s)"},
                "targets": dict(TARGETS)},
     "stat": stat,
     "best": best,
@@ -449,10 +427,6 @@ for r in $(seq "$ROUNDS"); do
     log "round $r/$ROUNDS: unlink loop"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_unlink "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
-    done
-    log "round $r/$ROUNDS: stat loop"
-    for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
-        measure_stat "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
     done
     log "round $r/$ROUNDS: lock loop"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do

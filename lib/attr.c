@@ -204,7 +204,7 @@ EXPORT int benchfs_truncate(benchfs_t *fs, const char *path, off_t size)
 static int handle_attr(benchfs_file_t *f, struct cred *cr, struct bfs_attr *a)
 {
     cred_get(cr, 0);
-    return lib_getattr(f->fs, f->ino, 0, a);
+    return lib_getattr(f->fs, f->ino, GET_ALL, a);
 }
 
 EXPORT int benchfs_ftruncate(benchfs_file_t *f, off_t size)

@@ -94,7 +94,8 @@ void benchfs_disconnect(benchfs_t *fs);
  * directory with a default ACL the ACL is inherited and mode is only limited
  * by it (as open(2) does). A directory opens with O_RDONLY (-EISDIR with write
  * access): its handle serves benchfs_fstat, benchfs_fsync and benchfs_fdopendir.
- * -EOPNOTSUPP for a FIFO, socket or device. 0 and *out, or -errno. */
+ * -EOPNOTSUPP for a FIFO, socket or device (and for O_PATH, O_TMPFILE);
+ * -EINVAL for O_CREAT|O_DIRECTORY (as Linux). 0 and *out, or -errno. */
 int benchfs_open(benchfs_t *fs, const char *path, int flags, mode_t mode, benchfs_file_t **out);
 /* Frees f. 0, or the error of a write made durable late (O_SYNC never has one). */
 int benchfs_close(benchfs_file_t *f);
@@ -132,7 +133,8 @@ int benchfs_access(benchfs_t *fs, const char *path, int mode, int flags);
 int benchfs_mkdir(benchfs_t *fs, const char *path, mode_t mode);
 int benchfs_rmdir(benchfs_t *fs, const char *path);
 int benchfs_unlink(benchfs_t *fs, const char *path);
-/* rename(2) / renameat2(2) with flags 0 or RENAME_NOREPLACE (-EINVAL for others). */
+/* rename(2) / renameat2(2) with flags 0 or RENAME_NOREPLACE (-EOPNOTSUPP for
+ * RENAME_EXCHANGE, as said above; -EINVAL for any other flag). */
 int benchfs_rename(benchfs_t *fs, const char *from, const char *to, unsigned flags);
 int benchfs_link(benchfs_t *fs, const char *from, const char *to);
 int benchfs_symlink(benchfs_t *fs, const char *target, const char *path);

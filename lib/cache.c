@@ -1,7 +1,7 @@
 /* cache.c - libbenchfs's name and attribute cache (lib_int.h): entries live
- * for attr_timeout, each bucket a short chain under a striped lock. What this
- * client changes is dropped at once (the callers do it); what other clients
- * change shows when an entry expires. */
+ * for attr_timeout in two set-associative tables under striped locks. What
+ * this client changes is dropped at once (the callers do it); what other
+ * clients change shows when an entry expires. */
 #include "lib_int.h"
 
 #include <errno.h>
@@ -11,188 +11,219 @@
 #include "../common/clock.h"
 #include "../common/hash.h"
 
-struct cache_ent {
-    struct cache_ent *next;
-    int64_t expires_ns;
-    uint64_t parent;            /* a dentry: parent != 0; an attribute entry: parent 0 */
-    uint64_t ino;
-    struct bfs_attr attr;       /* attribute entries only */
-    char name[];                /* dentries only */
+/* A set's keys first (one cache line), then what they map to. ino 0: empty. */
+struct cache_aset {
+    uint64_t ino[CACHE_WAYS];
+    int64_t expires[CACHE_WAYS];
+    uint8_t stale[CACHE_WAYS];  /* times and sizes are old (cache_stale_attr) */
+    struct bfs_attr attr[CACHE_WAYS];
 };
 
-static uint64_t key_entry(uint64_t parent, const char *name)
+/* tag: the (parent, name) hash (0: empty); the name is compared on a tag match. */
+struct cache_dset {
+    uint64_t tag[CACHE_WAYS];
+    uint64_t parent[CACHE_WAYS];
+    uint64_t ino[CACHE_WAYS];
+    int64_t expires[CACHE_WAYS];
+    char name[CACHE_WAYS][BFS_NAME_MAX + 1];
+};
+
+static uint64_t hash_entry(uint64_t parent, const char *name)
 {
-    return bfs_fnv1a(name, strlen(name), parent * 0x9e3779b97f4a7c15ULL);
+    uint64_t h = bfs_fnv1a(name, strlen(name), parent * 0x9e3779b97f4a7c15ULL);
+    return h ? h : 1;
 }
 
-static uint64_t key_attr(uint64_t ino) { return ino * 0x9e3779b97f4a7c15ULL ^ (ino >> 29); }
-
-static pthread_mutex_t *lock_of(struct lib_cache *k, uint64_t h)
+static uint64_t hash_ino(uint64_t ino)
 {
-    return &k->mu[(h / CACHE_BUCKETS) % CACHE_LOCKS];
+    uint64_t h = ino * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
 }
+
+static size_t set_of(uint64_t h) { return (size_t)(h >> 7) % CACHE_SETS; }
+
+static pthread_mutex_t *lock_of(struct lib_cache *k, size_t set) { return &k->mu[set % CACHE_LOCKS]; }
 
 int cache_init(struct lib_cache *k, double timeout_s)
 {
-    memset(k->b, 0, sizeof k->b);
     k->ttl_ns = timeout_s > 0 ? (int64_t)(timeout_s * 1e9) : 0;
+    k->attrs = NULL;
+    k->dents = NULL;
     for (int i = 0; i < CACHE_LOCKS; i++)
         pthread_mutex_init(&k->mu[i], NULL);
+    if (k->ttl_ns <= 0)
+        return 0;
+    /* calloc'd: pages are only touched as sets fill. */
+    k->attrs = calloc(CACHE_SETS, sizeof *k->attrs);
+    k->dents = calloc(CACHE_SETS, sizeof *k->dents);
+    if (!k->attrs || !k->dents) {
+        cache_fini(k);
+        return -ENOMEM;
+    }
     return 0;
 }
 
 void cache_fini(struct lib_cache *k)
 {
-    for (size_t i = 0; i < CACHE_BUCKETS; i++) {
-        struct cache_ent *e = k->b[i];
-        while (e) {
-            struct cache_ent *n = e->next;
-            free(e);
-            e = n;
-        }
-        k->b[i] = NULL;
-    }
+    free(k->attrs);
+    free(k->dents);
+    k->attrs = NULL;
+    k->dents = NULL;
     for (int i = 0; i < CACHE_LOCKS; i++)
         pthread_mutex_destroy(&k->mu[i]);
 }
 
-static int match(const struct cache_ent *e, uint64_t parent, uint64_t ino, const char *name)
+/* The way to fill in a set: an empty or expired one, else the oldest. */
+static int victim(const int64_t *expires, int64_t now)
 {
-    if (e->parent != parent)
-        return 0;
-    return parent ? strcmp(e->name, name) == 0 : e->ino == ino;
-}
-
-/* Unlinks the matching entry of bucket h (lock held) and returns it, or NULL. */
-static struct cache_ent *take(struct lib_cache *k, uint64_t h, uint64_t parent, uint64_t ino,
-                              const char *name)
-{
-    for (struct cache_ent **p = &k->b[h % CACHE_BUCKETS]; *p; p = &(*p)->next) {
-        if (match(*p, parent, ino, name)) {
-            struct cache_ent *e = *p;
-            *p = e->next;
-            return e;
-        }
+    int v = 0;
+    for (int i = 0; i < CACHE_WAYS; i++) {
+        if (expires[i] <= now)
+            return i;
+        if (expires[i] < expires[v])
+            v = i;
     }
-    return NULL;
+    return v;
 }
 
-/* Puts e first in bucket h (lock held), dropping the chain's tail beyond CACHE_CHAIN. */
-static void insert(struct lib_cache *k, uint64_t h, struct cache_ent *e)
-{
-    struct cache_ent **head = &k->b[h % CACHE_BUCKETS];
-    e->next = *head;
-    *head = e;
-    int n = 0;
-    for (struct cache_ent **p = head; *p; p = &(*p)->next) {
-        if (++n > CACHE_CHAIN) {
-            struct cache_ent *rest = *p;
-            *p = NULL;
-            while (rest) {
-                struct cache_ent *x = rest->next;
-                free(rest);
-                rest = x;
-            }
-            break;
-        }
-    }
-}
+/* ---- dentries ---- */
 
-static int get(struct lib_cache *k, uint64_t h, uint64_t parent, uint64_t ino, const char *name,
-               struct cache_ent *out)
+static int dent_find(const struct cache_dset *s, uint64_t tag, uint64_t parent, const char *name)
 {
-    if (k->ttl_ns <= 0)
-        return 0;
-    int64_t now = bfs_mono_ns();
-    int hit = 0;
-    pthread_mutex_t *mu = lock_of(k, h);
-    pthread_mutex_lock(mu);
-    for (struct cache_ent *e = k->b[h % CACHE_BUCKETS]; e; e = e->next) {
-        if (match(e, parent, ino, name)) {
-            if (e->expires_ns > now) {
-                out->ino = e->ino;
-                out->attr = e->attr;
-                hit = 1;
-            }
-            break;
-        }
-    }
-    pthread_mutex_unlock(mu);
-    return hit;
-}
-
-static void put(struct lib_cache *k, uint64_t h, uint64_t parent, const char *name,
-                const struct bfs_attr *a, uint64_t ino)
-{
-    if (k->ttl_ns <= 0)
-        return;
-    size_t nlen = parent ? strlen(name) + 1 : 0;
-    pthread_mutex_t *mu = lock_of(k, h);
-    pthread_mutex_lock(mu);
-    struct cache_ent *e = take(k, h, parent, ino, name);
-    if (e && nlen) {
-        free(e);   /* a dentry's name stays; simpler to make it anew */
-        e = NULL;
-    }
-    if (!e)
-        e = malloc(sizeof *e + nlen);
-    if (e) {
-        e->parent = parent;
-        e->ino = ino;
-        if (a)
-            e->attr = *a;
-        if (nlen)
-            memcpy(e->name, name, nlen);
-        e->expires_ns = bfs_mono_ns() + k->ttl_ns;
-        insert(k, h, e);
-    }   /* out of memory: simply not cached */
-    pthread_mutex_unlock(mu);
-}
-
-static void drop(struct lib_cache *k, uint64_t h, uint64_t parent, uint64_t ino, const char *name)
-{
-    if (k->ttl_ns <= 0)
-        return;
-    pthread_mutex_t *mu = lock_of(k, h);
-    pthread_mutex_lock(mu);
-    free(take(k, h, parent, ino, name));
-    pthread_mutex_unlock(mu);
+    for (int i = 0; i < CACHE_WAYS; i++)
+        if (s->tag[i] == tag && s->parent[i] == parent && strcmp(s->name[i], name) == 0)
+            return i;
+    return -1;
 }
 
 int cache_get_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t *ino)
 {
-    struct cache_ent e;
-    if (!get(k, key_entry(parent, name), parent, 0, name, &e))
+    if (!k->dents)
         return 0;
-    *ino = e.ino;
-    return 1;
+    uint64_t tag = hash_entry(parent, name);
+    size_t si = set_of(tag);
+    struct cache_dset *s = &k->dents[si];
+    int64_t now = bfs_mono_ns();
+    int hit = 0;
+    pthread_mutex_lock(lock_of(k, si));
+    int i = dent_find(s, tag, parent, name);
+    if (i >= 0 && s->expires[i] > now) {
+        *ino = s->ino[i];
+        hit = 1;
+    }
+    pthread_mutex_unlock(lock_of(k, si));
+    return hit;
 }
 
 void cache_put_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t ino)
 {
-    put(k, key_entry(parent, name), parent, name, NULL, ino);
+    size_t len = strlen(name);
+    if (!k->dents || len > BFS_NAME_MAX)
+        return;
+    uint64_t tag = hash_entry(parent, name);
+    size_t si = set_of(tag);
+    struct cache_dset *s = &k->dents[si];
+    int64_t now = bfs_mono_ns();
+    pthread_mutex_lock(lock_of(k, si));
+    int i = dent_find(s, tag, parent, name);
+    if (i < 0) {
+        i = victim(s->expires, now);
+        s->tag[i] = tag;
+        s->parent[i] = parent;
+        memcpy(s->name[i], name, len + 1);
+    }
+    s->ino[i] = ino;
+    s->expires[i] = now + k->ttl_ns;
+    pthread_mutex_unlock(lock_of(k, si));
 }
 
 void cache_drop_entry(struct lib_cache *k, uint64_t parent, const char *name)
 {
-    drop(k, key_entry(parent, name), parent, 0, name);
+    if (!k->dents)
+        return;
+    uint64_t tag = hash_entry(parent, name);
+    size_t si = set_of(tag);
+    struct cache_dset *s = &k->dents[si];
+    pthread_mutex_lock(lock_of(k, si));
+    int i = dent_find(s, tag, parent, name);
+    if (i >= 0) {
+        s->tag[i] = 0;
+        s->expires[i] = 0;
+    }
+    pthread_mutex_unlock(lock_of(k, si));
 }
 
-int cache_get_attr(struct lib_cache *k, uint64_t ino, struct bfs_attr *a)
+/* ---- attributes ---- */
+
+static int attr_find(const struct cache_aset *s, uint64_t ino)
 {
-    struct cache_ent e;
-    if (!get(k, key_attr(ino), 0, ino, NULL, &e))
+    for (int i = 0; i < CACHE_WAYS; i++)
+        if (s->ino[i] == ino)
+            return i;
+    return -1;
+}
+
+int cache_get_attr(struct lib_cache *k, uint64_t ino, int all, struct bfs_attr *a)
+{
+    if (!k->attrs || ino == 0)
         return 0;
-    *a = e.attr;
-    return 1;
+    size_t si = set_of(hash_ino(ino));
+    struct cache_aset *s = &k->attrs[si];
+    int64_t now = bfs_mono_ns();
+    int hit = 0;
+    pthread_mutex_lock(lock_of(k, si));
+    int i = attr_find(s, ino);
+    if (i >= 0 && s->expires[i] > now && !(all && s->stale[i])) {
+        *a = s->attr[i];
+        hit = 1;
+    }
+    pthread_mutex_unlock(lock_of(k, si));
+    return hit;
 }
 
 void cache_put_attr(struct lib_cache *k, const struct bfs_attr *a)
 {
-    put(k, key_attr(a->ino), 0, NULL, a, a->ino);
+    if (!k->attrs || a->ino == 0)
+        return;
+    size_t si = set_of(hash_ino(a->ino));
+    struct cache_aset *s = &k->attrs[si];
+    int64_t now = bfs_mono_ns();
+    pthread_mutex_lock(lock_of(k, si));
+    int i = attr_find(s, a->ino);
+    if (i < 0) {
+        i = victim(s->expires, now);
+        s->ino[i] = a->ino;
+    }
+    s->attr[i] = *a;
+    s->stale[i] = 0;
+    s->expires[i] = now + k->ttl_ns;
+    pthread_mutex_unlock(lock_of(k, si));
 }
 
 void cache_drop_attr(struct lib_cache *k, uint64_t ino)
 {
-    drop(k, key_attr(ino), 0, ino, NULL);
+    if (!k->attrs || ino == 0)
+        return;
+    size_t si = set_of(hash_ino(ino));
+    struct cache_aset *s = &k->attrs[si];
+    pthread_mutex_lock(lock_of(k, si));
+    int i = attr_find(s, ino);
+    if (i >= 0) {
+        s->ino[i] = 0;
+        s->expires[i] = 0;
+    }
+    pthread_mutex_unlock(lock_of(k, si));
+}
+
+void cache_stale_attr(struct lib_cache *k, uint64_t ino)
+{
+    if (!k->attrs || ino == 0)
+        return;
+    size_t si = set_of(hash_ino(ino));
+    struct cache_aset *s = &k->attrs[si];
+    pthread_mutex_lock(lock_of(k, si));
+    int i = attr_find(s, ino);
+    if (i >= 0)
+        s->stale[i] = 1;
+    pthread_mutex_unlock(lock_of(k, si));
 }

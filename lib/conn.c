@@ -14,10 +14,13 @@
 
 int64_t lib_now_ns(void) { return bfs_wall_ns(); }
 
+struct bfs_client *lib_client(benchfs_t *fs) { return fs->c; }
+
 /* The library logs through common/log.c: BENCHFS_LOG is read once, at the
- * first connect (a program that links the library has no main of ours). */
+ * first connect (a program that links the library has no main of ours); the
+ * program name stays what it was (a BenchFS tool's own, else "benchfs"). */
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static void log_setup(void) { log_init("libbenchfs"); }
+static void log_setup(void) { log_init(NULL); }
 
 EXPORT int benchfs_connect(const char *registry_dir, const struct benchfs_opts *opts, benchfs_t **out)
 {
@@ -38,7 +41,12 @@ EXPORT int benchfs_connect(const char *registry_dir, const struct benchfs_opts *
         return rc;
     }
     /* 0 means the default (1 s, the mount's attr_timeout); negative: no cache. */
-    cache_init(&fs->cache, o.attr_timeout_s == 0 ? 1.0 : o.attr_timeout_s);
+    if ((rc = cache_init(&fs->cache, o.attr_timeout_s == 0 ? 1.0 : o.attr_timeout_s)) < 0) {
+        log_error("benchfs_connect %s: %s", registry_dir, strerror(-rc));
+        bfs_client_close(fs->c);
+        free(fs);
+        return rc;
+    }
     open_table_init(&fs->open);
     fs->flags = o.flags;
     /* One stable st_dev per cluster: the same registry gives the same number
@@ -90,9 +98,9 @@ void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat
     st->st_ctim = ns_to_timespec(a->ctime_ns);
 }
 
-int lib_getattr(benchfs_t *fs, uint64_t ino, int fresh, struct bfs_attr *a)
+int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a)
 {
-    if (!fresh && cache_get_attr(&fs->cache, ino, a))
+    if (how != GET_FRESH && cache_get_attr(&fs->cache, ino, how == GET_ALL, a))
         return 0;
     int rc = bfs_getattr(fs->c, ino, a);
     if (rc == 0)

@@ -7,8 +7,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../common/log.h"
 
 #define DIR_PAGE BFS_READDIR_MAX    /* entries fetched at a time (one READDIR reply) */
 #define POS_FIRST 2                 /* positions 1 and 2: after "." and after ".." */
@@ -78,6 +81,8 @@ static int refill(benchfs_dir_t *d)
     struct collect c = { d };
     uint64_t cookie = d->pos > POS_FIRST ? (uint64_t)d->pos - POS_FIRST : 0;
     int rc = bfs_readdir(d->fs->c, d->ino, cookie, collect_one, &c);
+    log_debug("readdir ino=%" PRIu64 " from %llu: %zu entries%s", d->ino, (unsigned long long)cookie,
+              d->n, rc < 0 ? " (error)" : "");
     if (rc < 0)
         return rc;
     d->end = d->n < DIR_PAGE;

@@ -193,6 +193,10 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
     int rc, created = 0;
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
+    if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_PATH))
+        return -EOPNOTSUPP;   /* not here: the mount (the kernel) does what it can */
+    if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY))
+        return -EINVAL;   /* as Linux since 6.4 */
     for (int tries = 0;; tries++) {
         if ((rc = path_resolve(fs, cr, path, rflags, &r)) < 0)
             return rc;
@@ -259,6 +263,7 @@ EXPORT int benchfs_close(benchfs_file_t *f)
 {
     if (!f)
         return 0;
+    log_debug("close ino=%" PRIu64, f->ino);
     if (f->type == S_IFREG)
         open_put(f->fs, f->ino);
     free(f);
@@ -281,7 +286,9 @@ EXPORT ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off
         return -EINVAL;
     if (len == 0)
         return 0;
-    return bfs_read(f->fs->c, f->ino, buf, len > IO_MAX ? IO_MAX : len, (uint64_t)off);
+    ssize_t n = bfs_read(f->fs->c, f->ino, buf, len > IO_MAX ? IO_MAX : len, (uint64_t)off);
+    log_debug("pread ino=%" PRIu64 " len=%zu off=%lld: %zd", f->ino, len, (long long)off, n);
+    return n;
 }
 
 /* After a write by anyone but root: setuid/setgid go, as the kernel does it. */
@@ -303,6 +310,7 @@ static void after_write(benchfs_file_t *f, const struct bfs_wcc *wcc)
 
 static ssize_t write_done(benchfs_file_t *f, ssize_t n, const struct bfs_wcc *wcc)
 {
+    log_debug("write ino=%" PRIu64 ": %zd", f->ino, n);
     lib_changed(f->fs, f->ino);
     if (n <= 0)
         return n;
@@ -355,13 +363,16 @@ EXPORT ssize_t benchfs_pwrite(benchfs_file_t *f, const void *buf, size_t len, of
 EXPORT int benchfs_fstat(benchfs_file_t *f, struct stat *st)
 {
     struct bfs_attr a;
-    int rc = lib_getattr(f->fs, f->ino, 0, &a);
+    int rc = lib_getattr(f->fs, f->ino, GET_ALL, &a);
     if (rc == 0)
         lib_attr_to_stat(f->fs, &a, st);
+    log_debug("fstat ino=%" PRIu64 ": %s", f->ino, rc < 0 ? strerror(-rc) : "ok");
     return rc;
 }
 
 EXPORT int benchfs_fsync(benchfs_file_t *f, int datasync)
 {
-    return bfs_fsync(f->fs->c, f->ino, datasync);
+    int rc = bfs_fsync(f->fs->c, f->ino, datasync);
+    log_debug("fsync ino=%" PRIu64 ": %s", f->ino, rc < 0 ? strerror(-rc) : "ok");
+    return rc;
 }

@@ -22,26 +22,42 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* ---- cache.c: dentries (parent, name) -> ino and attributes ino -> bfs_attr ---- */
-#define CACHE_BUCKETS 8192      /* a power of two */
-#define CACHE_LOCKS   64        /* stripes */
-#define CACHE_CHAIN   8         /* entries a bucket keeps before dropping its oldest */
-struct cache_ent;
+/* ---- cache.c: dentries (parent, name) -> ino and attributes ino -> bfs_attr ----
+ * Two set-associative tables (WAYS entries a set, the keys of a set side by
+ * side): a lookup touches a cache line or two, not a chain of entries spread
+ * over the heap. A full set replaces its oldest entry. */
+#define CACHE_SETS 4096         /* per table, a power of two */
+#define CACHE_WAYS 4
+#define CACHE_LOCKS 64          /* stripes (a set is always under the same one) */
+struct cache_aset;
+struct cache_dset;
 struct lib_cache {
     int64_t ttl_ns;             /* <= 0: nothing is cached */
-    struct cache_ent *b[CACHE_BUCKETS];
+    struct cache_aset *attrs;
+    struct cache_dset *dents;
     pthread_mutex_t mu[CACHE_LOCKS];
 };
+/* 0 or -ENOMEM. */
 int cache_init(struct lib_cache *k, double timeout_s);
 void cache_fini(struct lib_cache *k);
 /* 1 and *ino when (parent, name) was seen within the timeout, else 0. */
 int cache_get_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t *ino);
 void cache_put_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t ino);
 void cache_drop_entry(struct lib_cache *k, uint64_t parent, const char *name);
-/* 1 and *a when ino's attributes were seen within the timeout, else 0. */
-int cache_get_attr(struct lib_cache *k, uint64_t ino, struct bfs_attr *a);
+/* 1 and *a when ino's attributes were seen within the timeout, else 0; with
+ * all, not when their times and sizes are stale (cache_stale_attr). */
+int cache_get_attr(struct lib_cache *k, uint64_t ino, int all, struct bfs_attr *a);
 void cache_put_attr(struct lib_cache *k, const struct bfs_attr *a);
 void cache_drop_attr(struct lib_cache *k, uint64_t ino);
+/* A directory this client made or removed an entry in: its times, size and
+ * link count changed, its mode, owner and ACL flags (what a path walk checks)
+ * did not. */
+void cache_stale_attr(struct lib_cache *k, uint64_t ino);
+
+/* How fresh attributes must be (lib_getattr, path_lookup). */
+enum { GET_PERM = 0,    /* cached, for the permission fields only */
+       GET_ALL = 1,     /* cached, every field (what stat shows) */
+       GET_FRESH = 2 }; /* from the server (close-to-open) */
 
 /* ---- file.c: which inodes this benchfs_t has open (unlink keeps them) ---- */
 #define OPEN_BUCKETS 1024
@@ -71,9 +87,11 @@ struct benchfs_file {
 };
 
 /* conn.c */
+/* The inode-level client under fs (benchfs-bench's server counters). */
+struct bfs_client *lib_client(benchfs_t *fs);
 void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat *st);
-/* Attributes of ino: the cache's, or fresh (fresh = 1 always asks). */
-int lib_getattr(benchfs_t *fs, uint64_t ino, int fresh, struct bfs_attr *a);
+/* Attributes of ino, as fresh as how says (GET_*). */
+int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a);
 /* What a change this client made means for its cache: ino's attributes go. */
 void lib_changed(benchfs_t *fs, uint64_t ino);
 int64_t lib_now_ns(void);
@@ -108,6 +126,7 @@ enum {
     RES_FOLLOW = 1 << 0,        /* follow a final symlink */
     RES_FRESH  = 1 << 1,        /* look the final name up on the server (close-to-open) */
     RES_NOFINAL = 1 << 2,       /* do not look the final name up (the caller makes it) */
+    RES_WATCH  = 1 << 3,        /* set r->watched (r->watch is read) */
 };
 struct res {
     uint64_t parent;            /* the directory the final name is in */
@@ -117,14 +136,18 @@ struct res {
     int found;                  /* 1: attr holds what the path names */
     int trailing_slash;         /* the path ended in '/': it must be a directory */
     struct bfs_attr attr;
+    uint64_t watch;             /* in, with RES_WATCH: a directory's inode number */
+    int watched;                /* out: 1 when it is the final name's parent or above */
 };
-/* Resolves path (see benchfs.h) checking search permission on the way.
+/* Resolves path (see benchfs.h) checking search permission on the way
+ * (RES_WATCH: rename's check that a directory is not moved below itself).
  * 0 with r filled: r->found 0 means the final name does not exist (its
  * parent does); -ENOENT for a missing directory on the way, -ENOTDIR,
  * -ELOOP, -ENAMETOOLONG, -EXDEV (an absolute symlink), -EACCES. */
 int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, struct res *r);
-/* Looks (parent, name) up: the cache's answer unless fresh, then the server's. */
-int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, struct bfs_attr *a);
+/* Looks (parent, name) up: the cache's answer if it is as fresh as how says
+ * (GET_*), else the server's. */
+int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struct bfs_attr *a);
 /* The entry (parent, name) changed on this client. */
 void path_forget(benchfs_t *fs, uint64_t parent, const char *name);
 

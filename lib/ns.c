@@ -193,8 +193,12 @@ EXPORT int benchfs_rename(benchfs_t *fs, const char *from, const char *to, unsig
     int rc = path_resolve(fs, &cr, from, RES_FRESH, &rf);
     if (rc == 0 && !rf.found)
         rc = -ENOENT;
-    if (rc == 0)
-        rc = path_resolve(fs, &cr, to, RES_FRESH, &rt);
+    if (rc == 0) {
+        rt.watch = S_ISDIR(rf.attr.mode) ? rf.attr.ino : 0;
+        rc = path_resolve(fs, &cr, to, RES_FRESH | RES_WATCH, &rt);
+    }
+    if (rc == 0 && rt.watched)
+        rc = -EINVAL;   /* a directory moved below itself */
     if (rc == 0 && (rf.name[0] == '\0' || rt.name[0] == '\0'))
         rc = -EBUSY;   /* "/", "." or "..": Linux says EBUSY (or EINVAL for "." as source) */
     if (rc == 0 && rt.trailing_slash && !S_ISDIR(rf.attr.mode))

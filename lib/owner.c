@@ -39,11 +39,14 @@ int owner_make(benchfs_t *fs, struct cred *cr, const struct res *r, uint32_t mod
             rc = bfs_make(fs->c, r->parent, r->name, mode, 0, uid, gid, &ih, out);
         bfs_inherit_free(&ih);
     }
-    /* The parent's times and link count changed. */
-    path_forget(fs, r->parent, r->name);
+    /* The parent's times and link count changed; the name is the new inode's
+     * (or, after an error, unknown). */
     if (rc == 0) {
+        cache_stale_attr(&fs->cache, r->parent);
         cache_put_entry(&fs->cache, r->parent, r->name, out->ino);
         cache_put_attr(&fs->cache, out);
+    } else {
+        path_forget(fs, r->parent, r->name);
     }
     return rc;
 }

@@ -16,11 +16,11 @@
 #define MAX_DEPTH 2048          /* directories a PATH_MAX path can descend */
 #define WORK_MAX  (2 * PATH_MAX) /* a path with a symlink's target spliced in */
 
-int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, struct bfs_attr *a)
+int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struct bfs_attr *a)
 {
     uint64_t ino;
-    if (!fresh && cache_get_entry(&fs->cache, parent, name, &ino) &&
-        cache_get_attr(&fs->cache, ino, a))
+    if (how != GET_FRESH && cache_get_entry(&fs->cache, parent, name, &ino) &&
+        cache_get_attr(&fs->cache, ino, how == GET_ALL, a))
         return 0;
     int rc = bfs_lookup(fs->c, parent, name, a);
     if (rc == 0) {
@@ -35,18 +35,42 @@ int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int fresh, str
 void path_forget(benchfs_t *fs, uint64_t parent, const char *name)
 {
     cache_drop_entry(&fs->cache, parent, name);
-    cache_drop_attr(&fs->cache, parent);
+    cache_stale_attr(&fs->cache, parent);
 }
 
-/* The walk's state: the directories from the root down to the current one. */
+/* The walk's state: the directories from the root down to the current one.
+ * It lives on the caller's stack and allocates nothing for a path without
+ * symlinks or deeper than STACK_INLINE (a walk per call: no heap traffic). */
+#define STACK_INLINE 64
 struct walk {
-    uint64_t stack[MAX_DEPTH];
-    int depth;                  /* stack[depth - 1] is the current directory */
+    uint64_t inl[STACK_INLINE];
+    uint64_t *stack;            /* inl, or allocated when deeper */
+    int depth, cap;             /* stack[depth - 1] is the current directory */
     struct bfs_attr cur;        /* its attributes */
-    char work[WORK_MAX];        /* what is left to walk */
+    const char *work;           /* what is left to walk: the path, or buf */
+    char *buf;                  /* the path with a symlink's target spliced in (WORK_MAX) */
     size_t pos;                 /* where in work */
     int links;
 };
+
+static int push(struct walk *w, uint64_t ino)
+{
+    if (w->depth == w->cap) {
+        if (w->cap >= MAX_DEPTH)
+            return -ENAMETOOLONG;
+        int cap = 2 * w->cap;
+        uint64_t *p = malloc((size_t)cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        memcpy(p, w->stack, (size_t)w->depth * sizeof *p);
+        if (w->stack != w->inl)
+            free(w->stack);
+        w->stack = p;
+        w->cap = cap;
+    }
+    w->stack[w->depth++] = ino;
+    return 0;
+}
 
 /* Splices the target of link into work at pos (replacing the component that
  * named it). 0, -EXDEV (absolute target), -ELOOP, -ENAMETOOLONG, -ENOENT (empty). */
@@ -67,10 +91,13 @@ static int splice_link(benchfs_t *fs, struct walk *w, const struct bfs_attr *lin
     size_t rest = strlen(w->work + w->pos), sep = rest ? 1 : 0;
     if ((size_t)n + sep + rest + 1 > WORK_MAX)
         return -ENAMETOOLONG;
-    memmove(w->work + n + sep, w->work + w->pos, rest + 1);
-    memcpy(w->work, target, (size_t)n);
+    if (!w->buf && !(w->buf = malloc(WORK_MAX)))
+        return -ENOMEM;
+    memmove(w->buf + n + sep, w->work + w->pos, rest + 1);
+    memcpy(w->buf, target, (size_t)n);
     if (sep)
-        w->work[n] = '/';
+        w->buf[n] = '/';
+    w->work = w->buf;
     w->pos = 0;
     return 0;
 }
@@ -100,21 +127,24 @@ static int next_name(struct walk *w, char *name, int *last, int *slash_after)
 
 int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, struct res *r)
 {
-    struct walk *w = malloc(sizeof *w);
-    if (!w)
-        return -ENOMEM;
+    struct walk walk, *w = &walk;
+    w->stack = w->inl;
+    w->cap = STACK_INLINE;
+    w->buf = NULL;
     size_t plen = strnlen(path, PATH_MAX);
     int rc = 0;
+    uint64_t watch = (flags & RES_WATCH) ? r->watch : 0;
     memset(r, 0, sizeof *r);
+    r->watch = watch;
     if (plen == 0)
         rc = -ENOENT;
     else if (plen >= PATH_MAX)
         rc = -ENAMETOOLONG;
     if (rc == 0)
-        rc = lib_getattr(fs, BFS_ROOT_INO, 0, &w->cur);
+        rc = lib_getattr(fs, BFS_ROOT_INO, GET_PERM, &w->cur);
     if (rc < 0)
         goto out;
-    memcpy(w->work, path, plen + 1);
+    w->work = path;
     w->pos = 0;
     w->depth = 1;
     w->stack[0] = BFS_ROOT_INO;
@@ -147,7 +177,7 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
             if (name[1] == '.' && w->depth > 1) {
                 w->depth--;
-                if ((rc = lib_getattr(fs, w->stack[w->depth - 1], 0, &w->cur)) < 0)
+                if ((rc = lib_getattr(fs, w->stack[w->depth - 1], GET_PERM, &w->cur)) < 0)
                     break;
             }
             if (last) {
@@ -165,7 +195,8 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
             r->found = 0;
             break;
         }
-        rc = path_lookup(fs, w->stack[w->depth - 1], name, last && (flags & RES_FRESH), &a);
+        int how = !last ? GET_PERM : (flags & RES_FRESH) ? GET_FRESH : GET_ALL;
+        rc = path_lookup(fs, w->stack[w->depth - 1], name, how, &a);
         if (rc == -ENOENT && last) {
             memcpy(r->name, name, (size_t)len + 1);
             r->found = 0;
@@ -189,17 +220,24 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
             rc = -ENOTDIR;
             break;
         }
-        if (w->depth == MAX_DEPTH) {
-            rc = -ENAMETOOLONG;
+        if ((rc = push(w, a.ino)) < 0)
             break;
-        }
-        w->stack[w->depth++] = a.ino;
         w->cur = a;
     }
     if (rc == 0 && r->found && r->trailing_slash && !S_ISDIR(r->attr.mode))
         rc = -ENOTDIR;
+    /* A path that ends at a directory itself: its attributes were walked
+     * with for permissions; the caller shows them. */
+    if (rc == 0 && r->found && r->name[0] == '\0')
+        rc = lib_getattr(fs, r->attr.ino, (flags & RES_FRESH) ? GET_FRESH : GET_ALL, &r->attr);
+    /* The stack: the final name's parent and its ancestors. */
+    for (int i = 0; rc == 0 && watch && i < w->depth; i++)
+        if (w->stack[i] == watch)
+            r->watched = 1;
     /* Only the root or slashes: r is the root as set up above. */
 out:
-    free(w);
+    if (w->stack != w->inl)
+        free(w->stack);
+    free(w->buf);
     return rc;
 }

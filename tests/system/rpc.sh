@@ -42,7 +42,9 @@ for line in "Successfully connected to server" "Metadata Create (file creation)"
             "Small Write (4096 bytes)" "Small Read (1024 bytes)" "Throughput:" "p99:"; do
     check "bench prints '$line'" grep -qF "$line" "$T/bench.out"
 done
-check "bench writes JSON" python3 -c "import json,sys; d=json.load(open('$T/bench.json')); sys.exit(0 if len(d['results'])==5 else 1)"
+# create, 2 writes, 2 reads, then the stat phase (after the seed's phases)
+check "bench writes JSON" python3 -c "import json,sys; d=json.load(open('$T/bench.json')); r=d['results']; sys.exit(0 if len(r)==6 and [x['name'] for x in r][-1]=='metadata_stat' and r[-1]['iterations']==50 else 1)"
+check "bench prints the stat phase" grep -qF "Metadata Stat (file stat)" "$T/bench.out"
 # The server is fresh: its counters are the benchmark's own: 55 creates, 2x55
 # files created and written, 2x55 reads (cleanup comes after the counters).
 counters=$(grep '^Server node 0 requests:' "$T/bench.out")
