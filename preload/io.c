@@ -150,8 +150,10 @@ static struct pl_file *file_of(int fd)
 
 int close(int fd)
 {
-    if (!pl_off())
+    if (!pl_off()) {
         pl_fd_forget(fd);
+        pl_dirfd_forget(fd);
+    }
     return REAL(close)(fd);
 }
 
@@ -434,6 +436,8 @@ int dup(int fd)
 
 static int dup_onto(int old, int new, int flags, int three)
 {
+    if (!pl_off() && old != new)
+        pl_dirfd_forget(new);
     struct pl_file *f = file_of(old);
     if (f && new >= 0 && new <= 2 && old != new) {
         /* stdin/out/err: other programs (after exec) and raw writes use them. */

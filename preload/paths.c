@@ -39,6 +39,65 @@ static int get_cwd(char *out, size_t size)
     return rc;
 }
 
+/* Where a kernel dirfd points, remembered: readlink of /proc/self/fd/N costs
+ * more than the rest of an *at call. An entry is trusted only while an fstat
+ * of the fd still shows its inode (a close the library did not see, then a
+ * reuse of the number, shows another). */
+#define DIRFD_CACHE 64
+static struct {
+    int fd;                 /* -1: empty */
+    dev_t dev;
+    ino_t ino;
+    char path[4096];
+} dirfds[DIRFD_CACHE];
+static pthread_mutex_t dirfd_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int dirfd_init;
+
+static int dirfd_path(int dirfd, char *out, size_t size)
+{
+    struct stat st;
+    if (REAL(fstat)(dirfd, &st) < 0)
+        return -errno;
+    int slot = dirfd % DIRFD_CACHE, hit = 0;
+    pthread_mutex_lock(&dirfd_lock);
+    if (!atomic_load(&dirfd_init)) {
+        for (int i = 0; i < DIRFD_CACHE; i++)
+            dirfds[i].fd = -1;
+        atomic_store(&dirfd_init, 1);
+    }
+    if (dirfds[slot].fd == dirfd && dirfds[slot].dev == st.st_dev && dirfds[slot].ino == st.st_ino &&
+        snprintf(out, size, "%s", dirfds[slot].path) < (int)size)
+        hit = 1;
+    pthread_mutex_unlock(&dirfd_lock);
+    if (hit)
+        return 0;
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+    ssize_t n = REAL(readlink)(link, out, size - 1);
+    if (n < 0)
+        return -errno;
+    out[n] = '\0';
+    if (out[0] == '/' && S_ISDIR(st.st_mode) && (size_t)n < sizeof dirfds[0].path) {
+        pthread_mutex_lock(&dirfd_lock);
+        dirfds[slot].fd = dirfd;
+        dirfds[slot].dev = st.st_dev;
+        dirfds[slot].ino = st.st_ino;
+        memcpy(dirfds[slot].path, out, (size_t)n + 1);
+        pthread_mutex_unlock(&dirfd_lock);
+    }
+    return 0;
+}
+
+void pl_dirfd_forget(int fd)
+{
+    if (fd < 0 || !atomic_load(&dirfd_init))
+        return;
+    pthread_mutex_lock(&dirfd_lock);
+    if (dirfds[fd % DIRFD_CACHE].fd == fd)
+        dirfds[fd % DIRFD_CACHE].fd = -1;
+    pthread_mutex_unlock(&dirfd_lock);
+}
+
 /* Lexical clean-up in place: abs starts with '/'. The output ("/c1/c2")
  * never overtakes the input: each kept component is written after a '/'
  * that the input had before it. */
@@ -100,12 +159,7 @@ int pl_path_at(int dirfd, const char *path, struct pl_path *p)
                 pl_file_put(f);
                 return path[0] ? -ENOTDIR : 0;
             }
-            char link[64];
-            snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
-            ssize_t n = REAL(readlink)(link, base, sizeof base - 1);
-            rc = n < 0 ? -errno : 0;
-            if (n >= 0)
-                base[n] = '\0';
+            rc = dirfd_path(dirfd, base, sizeof base);
             if (rc == 0 && base[0] != '/')
                 return 0;   /* a pipe, socket, anon inode: the kernel's business */
         }

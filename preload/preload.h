@@ -127,6 +127,8 @@ struct pl_path {
 int pl_path_at(int dirfd, const char *path, struct pl_path *p);
 /* The kernel's path of a BenchFS file: mount point + inner. */
 int pl_path_kernel(const struct pl_mount *m, const char *inner, char *out, size_t size);
+/* fd was closed or replaced: forget where it pointed. */
+void pl_dirfd_forget(int fd);
 /* chdir/fchdir happened: forget the cached cwd. */
 void pl_cwd_changed(void);
 
