@@ -37,11 +37,24 @@ static int open_at(int dirfd, const char *path, int flags, mode_t mode, const ch
         return kernel_open(dirfd, path, flags, mode);
     const char *why = NULL;
     benchfs_t *fs = NULL;
-    if (flags & (O_PATH | O_DIRECTORY | __O_TMPFILE))
-        why = "O_PATH, O_DIRECTORY or O_TMPFILE";
+    if (flags & (O_PATH | O_DIRECTORY | __O_TMPFILE) || p.dir_only)
+        why = "O_PATH, O_DIRECTORY, O_TMPFILE or a directory path";
     else if (!(fs = pl_mount_fs(p.m)))
         why = "not connected";
     if (why) {
+        /* A kernel lookup of a missing name would hide it from the mount for
+         * negative_timeout once created over RPC (rsync: O_PATH open, mkdir,
+         * chdir): with fresh answers from libbenchfs, fail it here. */
+        if (fs || (fs = pl_mount_fs(p.m)) != NULL) {
+            struct stat st;
+            int lr = !pl_attr_cached && !(flags & O_CREAT)
+                         ? (flags & O_NOFOLLOW ? PL_LIB(BFS(lstat)(fs, p.inner, &st)) : PL_LIB(BFS(stat)(fs, p.inner, &st)))
+                         : 0;
+            if (lr == -ENOENT || lr == -ENOTDIR) {
+                PL_DEBUG("intercepted %s %s: %s", call, p.abs, strerror(-lr));
+                return (int)pl_ret(lr);
+            }
+        }
         PL_DEBUG("%s %s: through the mount (%s)", call, p.abs, why);
         return kernel_open(dirfd, path, flags, mode);
     }

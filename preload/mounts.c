@@ -23,6 +23,7 @@ struct view {
     struct pl_mount *m[MAX_MOUNTS];
 };
 
+int pl_attr_cached;
 static struct view *_Atomic current;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static int info_fd = -1;
@@ -156,11 +157,15 @@ benchfs_t *pl_mount_fs(struct pl_mount *m)
         const char *t = getenv("BENCHFS_CONNECT_TIMEOUT");
         if (t && atof(t) > 0)
             o.connect_timeout_s = atof(t);
-        /* The mount's -o attr_timeout is not in the mount table: say it here
-         * when it is not the default 1 s (0: no caching, every stat asks). */
+        /* No name or attribute caching by default: every process is its own
+         * libbenchfs client, and the processes of one program (make, rsync,
+         * git, a shell script) must see each other's changes at once, as they
+         * do through the mount's one kernel cache. BENCHFS_ATTR_TIMEOUT=S
+         * caches for S seconds (faster stat and path walks; another
+         * process's changes may then show that late). */
         const char *a = getenv("BENCHFS_ATTR_TIMEOUT");
-        if (a && *a)
-            o.attr_timeout_s = atof(a) > 0 ? atof(a) : -1;
+        o.attr_timeout_s = a && atof(a) > 0 ? atof(a) : -1;
+        pl_attr_cached = o.attr_timeout_s > 0;
         pl_in_lib++;
         int rc = REAL(stat)(m->mnt, &st) == 0 ? 0 : -errno;
         if (rc == 0 && pl_api_load() < 0)

@@ -29,7 +29,7 @@ void pl_fix_stat(const struct pl_mount *m, struct stat *st)
 /* 1: BenchFS with a connection (*fs), 0: the kernel's. */
 static int lib_path(int dirfd, const char *path, struct pl_path *p, benchfs_t **fs, const char *call)
 {
-    if (pl_off() || pl_path_at(dirfd, path, p) <= 0)
+    if (pl_off() || pl_path_at(dirfd, path, p) <= 0 || (p->dir_only && strcmp(call, "stat") != 0))
         return 0;
     *fs = pl_mount_fs(p->m);
     if (!*fs)
@@ -69,9 +69,12 @@ static int stat_at(int dirfd, const char *path, struct stat *st, int flags, cons
         return dirfd == AT_FDCWD ? stat(".", st) : fstat(dirfd, st);
     struct pl_path p;
     benchfs_t *fs;
-    if (lib_path(dirfd, path, &p, &fs, call)) {
-        int rc = flags & AT_SYMLINK_NOFOLLOW ? PL_LIB(BFS(lstat)(fs, p.inner, st))
-                                             : PL_LIB(BFS(stat)(fs, p.inner, st));
+    if (lib_path(dirfd, path, &p, &fs, "stat")) {
+        /* "dir/" follows a final symlink and must be a directory */
+        int rc = flags & AT_SYMLINK_NOFOLLOW && !p.dir_only ? PL_LIB(BFS(lstat)(fs, p.inner, st))
+                                                            : PL_LIB(BFS(stat)(fs, p.inner, st));
+        if (rc == 0 && p.dir_only && !S_ISDIR(st->st_mode))
+            rc = -ENOTDIR;
         if (lib_done(rc, &p, call)) {
             if (rc == 0)
                 pl_fix_stat(p.m, st);
@@ -387,10 +390,11 @@ int chdir(const char *path)
 {
     /* A name the kernel looks up and misses stays missing in the mount's
      * cache for negative_timeout, even once created over RPC (rsync: chdir,
-     * mkdir, chdir): a BenchFS name that does not exist fails here. */
+     * mkdir, chdir): a BenchFS name that does not exist fails here, when
+     * libbenchfs's answer is fresh (no attribute caching). */
     struct pl_path p;
     benchfs_t *fs;
-    if (lib_path(AT_FDCWD, path, &p, &fs, "chdir")) {
+    if (lib_path(AT_FDCWD, path, &p, &fs, "chdir") && !pl_attr_cached) {
         struct stat st;
         int lr = PL_LIB(BFS(stat)(fs, p.inner, &st));
         if (lr == 0 && !S_ISDIR(st.st_mode))
@@ -423,7 +427,7 @@ static char *real_path(const char *path, char *out, char *(*real)(const char *, 
 {
     struct pl_path p;
     benchfs_t *fs;
-    if (!path || !lib_path(AT_FDCWD, path, &p, &fs, "realpath"))
+    if (!path || !lib_path(AT_FDCWD, path, &p, &fs, "realpath") || pl_attr_cached)
         return real(path, out);
     struct stat st;
     int rc = PL_LIB(BFS(stat)(fs, p.inner, &st));

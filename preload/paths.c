@@ -138,14 +138,19 @@ int pl_path_at(int dirfd, const char *path, struct pl_path *p)
 {
     int rc;
     p->m = NULL;
+    p->dir_only = 0;
     if (!path)
         return -EFAULT;
-    /* "dir/", "d/." and "d/..": the kernel's rules for them (ENOTDIR for a
-     * file, EINVAL for rmdir of ".") are not worth copying: the mount does them. */
+    /* "d/." and "d/..": the kernel's rules for them (EINVAL for rmdir of
+     * ".", ...) are not worth copying: the mount does them. "dir/" must name
+     * a directory: p->dir_only (stat checks it; other calls go to the mount). */
     size_t len = strlen(path);
-    if (len && (path[len - 1] == '/' || (path[len - 1] == '.' && (len == 1 || path[len - 2] == '/' ||
-                                                                   (path[len - 2] == '.' && (len == 2 || path[len - 3] == '/'))))))
-        return len == 1 && path[0] == '/' ? pl_path_root(p) : 0;
+    p->dir_only = len > 1 && path[len - 1] == '/';
+    if (len && path[len - 1] == '.' && (len == 1 || path[len - 2] == '/' ||
+                                        (path[len - 2] == '.' && (len == 2 || path[len - 3] == '/'))))
+        return 0;
+    if (len == 1 && path[0] == '/')
+        return pl_path_root(p);
     if (path[0] == '/') {
         if (snprintf(p->abs, sizeof p->abs, "%s", path) >= (int)sizeof p->abs)
             return -ENAMETOOLONG;

@@ -105,6 +105,8 @@ struct pl_mount {
     int failed;            /* could not connect: the kernel does everything, for good */
     dev_t dev;             /* the mount's st_dev, what stat must show */
 };
+/* Whether libbenchfs caches names and attributes here (BENCHFS_ATTR_TIMEOUT). */
+extern int pl_attr_cached;
 /* The deepest BenchFS mount holding abs (absolute, clean); *inner gets the
  * path inside it (a pointer into abs, or "/"). NULL when none: re-reads the
  * mount table first if the kernel says it changed. */
@@ -121,6 +123,7 @@ struct pl_path {
     char abs[4096];          /* absolute, lexically clean */
     struct pl_mount *m;      /* NULL: not BenchFS */
     const char *inner;       /* inside m */
+    int dir_only;            /* the path ended in '/': it must be a directory */
 };
 /* Resolves path relative to dirfd (AT_FDCWD: the cwd). 1: a BenchFS path
  * (p->m, p->inner), 0: not (the kernel's), -errno when it cannot tell. */
