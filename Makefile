@@ -40,7 +40,7 @@ PROGS      := $(BUILD)/benchfs-server $(BUILD)/benchfs-fuse $(BUILD)/benchfs-ben
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test test-stress clean fuzz bench demo install
-all: $(PROGS) $(TESTS) $(BUILD)/benchfs $(BUILD)/libbenchfs.so $(BUILD)/benchfs.pc
+all: $(PROGS) $(TESTS) $(BUILD)/benchfs $(BUILD)/libbenchfs.so $(BUILD)/benchfs.pc $(BUILD)/libbenchfs-preload.so
 
 # "benchfs": the program mount.fuse3 runs for -t fuse.benchfs (benchfs-fuse itself).
 $(BUILD)/benchfs: $(BUILD)/benchfs-fuse
@@ -73,6 +73,19 @@ $(BUILD)/$(LIB_SONAME): $(LIB_PIC_OBJS) lib/benchfs.map
 $(BUILD)/libbenchfs.so: $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
 
+# ---- libbenchfs-preload.so: LD_PRELOAD it and a program's file calls on
+# BenchFS paths go over RPC (preload/preload.h). It loads libbenchfs.so.1 from
+# its own directory on the first BenchFS call (preload/api.c), so it links only
+# the mount table parser. Its own objects keep default visibility (they define
+# libc's names; their internals are hidden in preload.h). -Bsymbolic-functions:
+# a program's own function of the same name as one of ours never replaces it.
+PRELOAD_SRC := $(wildcard preload/*.c)
+$(BUILD)/pic/preload/%.o: preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+$(BUILD)/libbenchfs-preload.so: $(call pic,$(PRELOAD_SRC) common/mountinfo.c) | $(BUILD)/$(LIB_SONAME)
+	$(CC) $(LDFLAGS) -shared -Wl,-Bsymbolic-functions -Wl,--no-undefined $^ -o $@ -lpthread -ldl
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR  := $(PREFIX)/bin
@@ -87,11 +100,12 @@ $(BUILD)/benchfs.pc: lib/benchfs.pc.in common/version.h
 	@mkdir -p $(dir $@)
 	$(call PC_SED,$(PREFIX)) > $@
 INSTALL_PROGS := benchfs-server benchfs-fuse benchfs-bench benchfs-fsck benchfs-status benchfs-stage
-install: $(PROGS) $(BUILD)/benchfs $(BUILD)/libbenchfs.so
+install: $(PROGS) $(BUILD)/benchfs $(BUILD)/libbenchfs.so $(BUILD)/libbenchfs-preload.so
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
 	install -m 755 $(addprefix $(BUILD)/,$(INSTALL_PROGS)) $(DESTDIR)$(BINDIR)/
 	ln -sf benchfs-fuse $(DESTDIR)$(BINDIR)/benchfs
 	install -m 755 $(BUILD)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libbenchfs-preload.so $(DESTDIR)$(LIBDIR)/
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbenchfs.so
 	install -m 644 lib/benchfs.h $(DESTDIR)$(INCDIR)/
 	$(call PC_SED,$(PREFIX)) > $(DESTDIR)$(PCDIR)/benchfs.pc
@@ -123,6 +137,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 $(BUILD)/tests/system/test_libbenchfs: $(BUILD)/obj/tests/system/test_libbenchfs.o $(API_LIB) $(SERVER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# test_preload runs under LD_PRELOAD=libbenchfs-preload.so: ordinary system
+# calls only, no BenchFS (nor UCX, whose memory hooks would take its mmap)
+# linked; fsx too (the preload suite runs it under the preload library).
+$(BUILD)/tests/system/test_preload: $(BUILD)/obj/tests/system/test_preload.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ -lpthread
+$(BUILD)/tests/system/fsx: $(BUILD)/obj/tests/system/fsx.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ -lpthread
+
 # Unit tests of the FUSE client's pure logic link its object too.
 $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
 $(BUILD)/tests/unit/test_openfiles: $(call obj,fuse/openfiles.c)

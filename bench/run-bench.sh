@@ -11,6 +11,9 @@
 #   mount_tcp    the same with UCX_TLS=tcp in the FUSE client
 #   client       benchfs-bench --mode client: BenchFS over RPC, without FUSE
 #   client_tcp   the same with UCX_TLS=tcp
+#   preload      the mount's directory again, every program (benchfs-bench, python3,
+#                fio) under LD_PRELOAD=build/libbenchfs-preload.so: the RPC path for
+#                unchanged programs
 # One benchfs-server (default UCX settings) serves all BenchFS targets; a client with
 # UCX_TLS=tcp only offers TCP, so both directions of its connection use TCP.
 #
@@ -24,6 +27,8 @@
 #                            (python3 fcntl.lockf, one file); directory targets only.
 #                            local and passthrough_ll keep locks in the kernel; BenchFS
 #                            mounts ask the file's server (two RPCs per pair)
+#   randwrite                MB/s from fio bench/fio/randwrite.fio (psync, 4 KiB);
+#                            directory targets only
 #   seqwrite, seqread        MB/s (10^6 bytes) from fio bench/fio/seq{write,read}.fio;
 #                            directory targets only. seqread's invalidate=1 drops the
 #                            reader's cached pages of the file; a BenchFS server's chunk
@@ -244,26 +249,29 @@ measure_bench() {   # measure_bench ROUND TARGET [ENV...] -- BENCH-ARGS...
     FAILED=1
 }
 
+# The environment a target's programs run in: the preload target's have the library.
+tenv() { [ "$1" = preload ] && echo "LD_PRELOAD=$PRELOAD_LIB"; true; }
+
 measure_unlink() {  # measure_unlink ROUND TARGET DIR
-    bounded -o "$RAW/r$1.$2.unlink.log" 300 \
+    bounded -o "$RAW/r$1.$2.unlink.log" 300 env $(tenv "$2") \
         python3 -c "$UNLINK_PY" "$3/unlink.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.unlink.json" ||
         { warn "unlink loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.unlink.log" >&2; FAILED=1; }
 }
 
 measure_lock() {    # measure_lock ROUND TARGET DIR
-    bounded -o "$RAW/r$1.$2.lock.log" 300 \
+    bounded -o "$RAW/r$1.$2.lock.log" 300 env $(tenv "$2") \
         python3 -c "$LOCK_PY" "$3/lock.$$.r$1.$2" "$ITER" "$RAW/r$1.$2.lock.json" ||
         { warn "lock loop on $2 failed (round $1):"; tail -3 "$RAW/r$1.$2.lock.log" >&2; FAILED=1; }
 }
 
-measure_fio() {     # measure_fio ROUND TARGET DIR: seqwrite, then seqread of its file
+measure_fio() {     # measure_fio ROUND TARGET DIR: seqwrite, then seqread of its file; randwrite
     local job
-    for job in seqwrite seqread; do
-        bounded -o "$RAW/r$1.$2.$job.log" 300 fio --directory="$3" --output-format=json \
+    for job in seqwrite seqread randwrite; do
+        bounded -o "$RAW/r$1.$2.$job.log" 300 env $(tenv "$2") fio --directory="$3" --output-format=json \
             --output="$RAW/r$1.$2.$job.json" "bench/fio/$job.fio" ||
             { warn "fio $job on $2 failed (round $1):"; tail -5 "$RAW/r$1.$2.$job.log" >&2; FAILED=1; }
     done
-    rm -f "$3/benchfs-fio.seq"   # in case seqread did not get to remove it
+    rm -f "$3/benchfs-fio.seq" "$3/benchfs-fio.rand"   # in case a job did not get to remove it
 }
 
 # ---------------------------------------------------------------- report
@@ -273,13 +281,15 @@ import glob, json, os, platform, statistics, sys, time
 raw, out, rounds, iters, warmup, tr_shm, tr_tcp, stat = sys.argv[1:9]
 
 TARGETS = [("local", "local dir"), ("passthrough", "passthru_ll"), ("mount", "BenchFS mnt"),
-           ("mount_tcp", "mnt (tcp)"), ("client", "client"), ("client_tcp", "client(tcp)")]
+           ("mount_tcp", "mnt (tcp)"), ("client", "client"), ("client_tcp", "client(tcp)"),
+           ("preload", "preload")]
 METRICS = [("create", "create ops/s"), ("write4k", "write 4K ops/s"), ("read4k", "read 4K ops/s"),
-           ("stat", "stat ops/s"), ("unlink", "unlink ops/s"), ("lock", "lock+unlock /s"), ("seqwrite", "seq write MB/s"),
-           ("seqread", "seq read MB/s")]
+           ("stat", "stat ops/s"), ("unlink", "unlink ops/s"), ("lock", "lock+unlock /s"),
+           ("randwrite", "rand write 4K MB/s"), ("seqwrite", "seq write MB/s"), ("seqread", "seq read MB/s")]
 RATIOS = [("mount/passthrough", "mount", "passthrough"), ("mount/local", "mount", "local"),
           ("mount_tcp/local", "mount_tcp", "local"), ("client/local", "client", "local"),
-          ("client_tcp/local", "client_tcp", "local")]
+          ("client_tcp/local", "client_tcp", "local"), ("preload/local", "preload", "local"),
+          ("preload/mount", "preload", "mount")]
 
 def load(path):
     with open(path) as f:
@@ -300,7 +310,7 @@ def values(path, kind):
     if kind in ("unlink", "lock"):
         return {kind: d["ops_per_sec"]}
     job = d["jobs"][0]
-    io = job["write"] if kind == "seqwrite" else job["read"]
+    io = job["write"] if kind in ("seqwrite", "randwrite") else job["read"]
     return {kind: io["bw_bytes"] / 1e6}
 
 samples = {t: {m: [] for m, _ in METRICS} for t, _ in TARGETS}
@@ -355,7 +365,7 @@ result = {
                "units": {"create": "ops/s", "write4k": "ops/s", "read4k": "ops/s", "stat": "ops/s",
                          "unlink": "ops/s",
                          "lock": "lock+unlock pairs/s",
-                         "seqwrite": "MB/s (1e6 B/s)", "seqread": "MB/s (1e6 B/s)"},
+                         "randwrite": "MB/s (1e6 B/s)", "seqwrite": "MB/s (1e6 B/s)", "seqread": "MB/s (1e6 B/s)"},
                "targets": dict(TARGETS)},
     "stat": stat,
     "best": best,
@@ -402,10 +412,15 @@ DIR_TARGETS=(local "$W/local")
 [ "$HAVE_PT" = 1 ] && DIR_TARGETS+=(passthrough "$W/ptmnt")
 [ "$HAVE_MOUNT" = 1 ] && DIR_TARGETS+=(mount "$W/mnt")
 [ "$HAVE_MOUNT_TCP" = 1 ] && DIR_TARGETS+=(mount_tcp "$W/mnt-tcp")
+PRELOAD_LIB=$(cd "$BIN" && pwd)/libbenchfs-preload.so
+if [ "$HAVE_MOUNT" = 1 ] && [ -f "$PRELOAD_LIB" ]; then
+    mkdir -p "$W/mnt/preload"
+    DIR_TARGETS+=(preload "$W/mnt/preload")
+fi
 for r in $(seq "$ROUNDS"); do
     log "round $r/$ROUNDS: benchfs-bench"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
-        measure_bench "$r" "${DIR_TARGETS[i]}" -- --dir "${DIR_TARGETS[i + 1]}"
+        measure_bench "$r" "${DIR_TARGETS[i]}" $(tenv "${DIR_TARGETS[i]}") -- --dir "${DIR_TARGETS[i + 1]}"
     done
     measure_bench "$r" client -- --mode client --registry-dir "$W/reg"
     measure_bench "$r" client_tcp UCX_TLS=tcp -- --mode client --registry-dir "$W/reg"
@@ -417,7 +432,7 @@ for r in $(seq "$ROUNDS"); do
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_lock "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
     done
-    log "round $r/$ROUNDS: fio seqwrite + seqread"
+    log "round $r/$ROUNDS: fio seqwrite + seqread + randwrite"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_fio "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"
     done

@@ -6,7 +6,8 @@
 #   tests/run.sh --fuzz     ... and the fuzz targets (decoder, handlers) for FUZZ_SECONDS (default 120) in all
 #   tests/run.sh --stress   ... and the longer tests in tests/stress/
 # The real-tools test, and with --stress fsx and the load, also run on three
-# servers (NODES=3) in the first build.
+# servers (NODES=3) in the first build; the FUSE tests, fsx and the real-tools
+# test again under libbenchfs-preload.so (preload_suite).
 # Unit tests are the binaries BUILD/tests/unit/*; system tests the scripts
 # tests/system/*.sh. A test program prints "PASS: name", "FAIL: name" or
 # "SKIP: name" lines; one that exits non-zero or times out without printing a
@@ -73,8 +74,26 @@ cluster_suite() {   # cluster_suite BUILD LABEL
     fi
 }
 
+# The FUSE tests, fsx and the real-tools test again with every program they
+# run under libbenchfs-preload.so (lib.sh: TEST_PRELOAD; servers and mounts
+# without it), on 1 and on 3 servers; first build only (an ASan .so cannot be
+# preloaded into programs without the ASan runtime).
+preload_suite() {   # preload_suite BUILD LABEL
+    local build=$1 label=$2 pl nodes
+    pl=$(pwd)/$build/libbenchfs-preload.so
+    for nodes in 1 3; do
+        run_one "$label system/fuse, $nodes server(s)" env BUILD="$build" NODES=$nodes TEST_PRELOAD="$pl" bash tests/system/fuse.sh
+        run_one "$label system/tools, $nodes server(s)" env BUILD="$build" NODES=$nodes TEST_PRELOAD="$pl" bash tests/system/tools.sh
+    done
+    run_one "$label system/preload, 3 servers" env BUILD="$build" NODES=3 bash tests/system/preload.sh
+    if [ "$stress" = 1 ]; then
+        run_one "$label stress/fsx" env BUILD="$build" TEST_PRELOAD="$pl" bash tests/stress/fsx.sh
+    fi
+}
+
 suite "${BUILD:-build}" "[${BUILD:-build}]"
 cluster_suite "${BUILD:-build}" "[${BUILD:-build}, 3 servers]"
+preload_suite "${BUILD:-build}" "[${BUILD:-build}, preload]"
 [ "$san" = 1 ] && suite build/san "[asan+ubsan]"
 if [ "$fuzz" = 1 ]; then
     run_one "fuzz (fuzz_proto, fuzz_handlers)" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-120}"

@@ -1,6 +1,9 @@
 /* fsx.c - a file system exerciser in the manner of the classic Apple/Linux fsx.
  *
- *   fsx [-N ops] [-S seed] [-l maxlen] [-o maxop] [-t secs] [-L label] [-v] FILE
+ *   fsx [-N ops] [-S seed] [-l maxlen] [-o maxop] [-t secs] [-L label] [-v] [-P] FILE
+ *
+ * -P: plain I/O only (mmap, copy_file_range and fallocate ops become reads and
+ * writes): under libbenchfs-preload.so those would move the file to the mount.
  *
  * One file, a seeded PRNG and an in-memory model of the bytes the file must
  * hold. Each random operation -- write (also past EOF, leaving a hole), read
@@ -757,7 +760,7 @@ static double elapsed(const struct timespec *t0)
 static _Noreturn void usage(void)
 {
     fprintf(stderr, "usage: fsx [-N ops] [-S seed] [-l maxlen] [-o maxop] [-t secs] [-L label]"
-                    " [-v] FILE\n"
+                    " [-v] [-P] FILE\n"
                     "  sizes take K/M/G suffixes; defaults: -N 10000 -l 1M -o 128K, seed from the clock\n");
     exit(2);
 }
@@ -771,7 +774,7 @@ int main(int argc, char **argv)
     seed %= 1000000000; /* short enough to type */
     int c;
     uint64_t v;
-    while ((c = getopt(argc, argv, "N:S:l:o:t:L:v")) != -1) {
+    while ((c = getopt(argc, argv, "N:S:l:o:t:L:vP")) != -1) {
         switch (c) {
         case 'N':
             if (!parse_size(optarg, &v) || v == 0)
@@ -797,6 +800,7 @@ int main(int argc, char **argv)
             break;
         case 'L': label = optarg; break;
         case 'v': verbose = true; break;
+        case 'P': map_read_ok = map_write_ok = copy_ok = falloc_ok = false; break;
         default: usage();
         }
     }
@@ -829,7 +833,8 @@ int main(int argc, char **argv)
     printf("fsx: %s: %lu ops, seed %" PRIu64 ", maxlen %" PRIu64 ", maxop %" PRIu64 "\n",
            path, nops, seed, maxlen, maxop);
     open_file(O_RDWR | O_CREAT | O_TRUNC);
-    probe_mmap();
+    if (map_read_ok || map_write_ok)
+        probe_mmap();
 
     for (opnum = 1; opnum <= nops; opnum++) {
         if (time_limit > 0 && elapsed(&t0) >= time_limit) {

@@ -367,8 +367,12 @@ r0=$(reads)
 check "A reads back its own write" tmo 10 cmp -s "$T/keep1" "$A/shared/keep"
 check "A reads it again" tmo 10 cmp -s "$T/keep1" "$A/shared/keep"
 r1=$(reads)
-check "A's re-reads of its own write come from its page cache (READ RPCs: $((r1 - r0 - 1)))" \
-    test "$((r1 - r0))" -eq 1
+if [ -n "${TEST_PRELOAD:-}" ]; then   # the preload path caches no data: each read is an RPC
+    skip "A's re-reads come from its page cache (under the preload: no page cache)"
+else
+    check "A's re-reads of its own write come from its page cache (READ RPCs: $((r1 - r0 - 1)))" \
+        test "$((r1 - r0))" -eq 1
+fi
 tmo 10 dd if="$T/keep2" of="$B/shared/keep" conv=notrunc status=none
 check "A reads B's same-size rewrite of a small file after open" tmo 10 cmp -s "$T/keep2" "$A/shared/keep"
 cat "$T/r2" "$T/r1" >"$T/r21"
@@ -475,8 +479,14 @@ timeout 60 sleep 60 <"$S/orphan" &   # holds the file open
 holder=$!
 wait_for 10 test -e "/proc/$holder/fd/0"
 mt rm "$S/orphan"
-check "unlinked while open: the servers keep the inode" eval "'$BIN/tests/system/test_fuse' --inode '$REG' '$ino' >/dev/null"
-check "unlinked while open: still readable through /proc/PID/fd" test "$(mt cat "/proc/$holder/fd/0")" = orphan
+if [ -n "${TEST_PRELOAD:-}" ]; then
+    # rm under the preload is another client than the mount holding the file
+    # open: as across nodes, its unlink does not keep the mount's open file.
+    skip "unlinked while open (under the preload: rm is another client than the holder's mount)"
+else
+    check "unlinked while open: the servers keep the inode" eval "'$BIN/tests/system/test_fuse' --inode '$REG' '$ino' >/dev/null"
+    check "unlinked while open: still readable through /proc/PID/fd" test "$(mt cat "/proc/$holder/fd/0")" = orphan
+fi
 [ -n "$pid" ] && kill -TERM "$pid"
 check "SIGTERM with an open file: the daemon exits" wait_for $((10 * SLOW)) gone "$pid"
 kill "$holder"; wait "$holder" 2>/dev/null

@@ -16,6 +16,18 @@ export UBSAN_OPTIONS="log_path=$T/san:print_stacktrace=1:halt_on_error=1"
 # writes no report (print_suppressions=0), so it is not counted as one.
 export LSAN_OPTIONS="suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
+# tests/run.sh's preload suite sets TEST_PRELOAD (build/libbenchfs-preload.so):
+# then the test's own programs run under it (LD_PRELOAD), the servers and the
+# mount daemons without (start_one, mount_fs). Programs that load UCX
+# themselves (test_fuse) need UCX_MEM_EVENTS=no for the preload library to see
+# their mmap calls (docs/DESIGN.md "The preload library").
+if [ -n "${TEST_PRELOAD:-}" ]; then
+    export LD_PRELOAD=$TEST_PRELOAD UCX_MEM_EVENTS=no
+fi
+# NO_PRELOAD CMD...: CMD without the preload library (servers, mount daemons).
+# (env execs CMD: a background one's $! is CMD's pid.)
+NO_PRELOAD=(env -u LD_PRELOAD -u UCX_MEM_EVENTS)
+
 cleanup() {
     local m p
     for m in "${MOUNTS[@]}"; do
@@ -72,7 +84,7 @@ start_server() {
 start_one() {
     local reg=$1 data=$2; shift 2
     mkdir -p "$(dirname "$data")"
-    "$BIN/benchfs-server" --registry-dir "$reg" --data-dir "$data" "$@" >"$data.log" 2>&1 &
+    "${NO_PRELOAD[@]}" "$BIN/benchfs-server" --registry-dir "$reg" --data-dir "$data" "$@" >"$data.log" 2>&1 &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
     if ! wait_for 20 grep -q "Server is ready" "$data.log"; then
@@ -104,7 +116,7 @@ mount_fs() {
     local reg=$1 mnt=$2; shift 2
     mkdir -p "$mnt"
     MOUNTS+=("$mnt")
-    timeout 60 "$BIN/benchfs-fuse" "$mnt" --registry-dir "$reg" --timeout 10 "$@" || return 1
+    "${NO_PRELOAD[@]}" timeout 60 "$BIN/benchfs-fuse" "$mnt" --registry-dir "$reg" --timeout 10 "$@" || return 1
     wait_for 10 mountpoint -q "$mnt"
 }
 

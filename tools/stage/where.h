@@ -6,17 +6,7 @@
 
 #include <stddef.h>
 
-struct where {
-    char mnt[4096];       /* mount point */
-    char registry[4096];  /* registry directory of its servers */
-    char inner[4096];     /* path inside BenchFS, "/" for the root */
-};
-
-/* Pure: finds the deepest fuse.benchfs mount in mountinfo text (the format of
- * /proc/self/mountinfo, octal escapes included) that holds abs_path (absolute,
- * canonical). 0, -ENOENT when none does, -EINVAL when the mount's source is not
- * "benchfs:DIR" (mounted with another fsname), -ENAMETOOLONG. */
-int where_parse(const char *mountinfo, const char *abs_path, struct where *w);
+#include "../../common/mountinfo.h"   /* struct where, where_parse */
 
 /* Canonical absolute form of path, which need not exist yet: the deepest
  * existing ancestor through realpath, the rest appended (-EINVAL for "." or

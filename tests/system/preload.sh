@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# libbenchfs-preload.so: unchanged programs on a BenchFS mount over RPC.
+#   - test_preload (tests/system/test_preload.c) under the preload library:
+#     every intercepted call, fd integrity (each preload fd is a reserved
+#     /dev/null kernel fd: that is how a test knows the open did not go
+#     through FUSE), dup/fork (parent and child write the same fd, offsets
+#     shared), *at calls with a dirfd, chdir + relative paths, stdio, what is
+#     converted to the mount (mmap, flock, fcntl locks, a FIFO), 8 threads
+#   - exec with inherited fds, dup2 over stdout, a program started before the
+#     mount, preload and plain processes on the same files (close-to-open),
+#     st_dev/st_ino as the mount shows them, BENCHFS_PRELOAD=0,
+#     BENCHFS_LOG=debug, Python's open and os.*, fsx under the preload
+# Runs on NODES servers (tests/run.sh runs it on 1 and on 3).
+source "$(dirname "$0")/lib.sh"
+
+PL=$BIN/libbenchfs-preload.so
+REG=$T/reg DATA=$T/data MNT=$T/mnt
+SLOW=1
+case $BUILD in *san*) SLOW=3 ;; esac
+tmo() { local s=$1; shift; timeout -k 5 $((s * SLOW)) "$@"; }
+pre() { tmo 60 env LD_PRELOAD="$PL" "$@"; }           # a program under the preload
+plain() { tmo 60 env -u LD_PRELOAD "$@"; }             # the same, through the mount
+section() { echo "# $1 (at ${SECONDS}s)"; }
+
+# An ASan build of the library cannot be preloaded into programs without the
+# ASan runtime: this suite runs in the normal build (the SAN build still builds it).
+case $BUILD in *san*) skip "preload suite under a sanitizer build (the preloaded .so needs the ASan runtime first)"; finish ;; esac
+[ -f "$PL" ] || { fail "$PL is built"; finish; }
+
+start_server "$REG" "$DATA" || { fail "server starts"; finish; }
+
+section "a program started before the mount"
+mkfifo "$T/go"
+pre "$BIN/tests/system/test_preload" late "$MNT" <"$T/go" >"$T/late.out" 2>&1 &
+late=$!
+exec 7>"$T/go"          # the program now waits for a line
+mount_fs "$REG" "$MNT" || { fail "mount"; finish; }
+echo go >&7
+exec 7>&-
+wait "$late"; rc=$?
+cat "$T/late.out"
+check "the late program exits 0" test "$rc" -eq 0
+check "its file is on the mount" test "$(plain cat "$MNT/late")" = late
+
+section "test_preload"
+mkdir "$MNT/t"
+pre "$BIN/tests/system/test_preload" "$MNT/t" 2>&1; rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || fail "test_preload exited $rc"
+
+section "shells, exec, dup2"
+plain sh -c 'echo inherited >"$1"' sh "$MNT/inh"
+check "exec with an inherited fd (the preloaded shell opens it, cat reads it)" \
+    test "$(pre sh -c 'exec 3<"$1"; cat <&3' sh "$MNT/inh")" = inherited
+check "exec with an inherited fd at an offset" \
+    test "$(pre sh -c 'exec 3<"$1"; dd bs=3 count=1 status=none <&3 >/dev/null; exec cat <&3' sh "$MNT/inh")" = erited
+check "sh -c 'cat <&3' 3<file" test "$(pre sh -c 'cat <&3' 3<"$MNT/inh")" = inherited
+pre sh -c 'echo x >"$1"; echo y >>"$1"' sh "$MNT/redir"
+check "sh -c 'echo x > f; echo y >> f'" test "$(plain cat "$MNT/redir")" = "$(printf 'x\ny')"
+pre python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+assert os.readlink("/proc/self/fd/%d" % fd) == "/dev/null", "not over RPC"
+os.dup2(fd, 1)
+print("over stdout", flush=True)
+os.write(fd, b"and the fd\n")
+' "$MNT/dup2out"
+check "dup2 over stdout: print lands in the file" \
+    test "$(plain cat "$MNT/dup2out")" = "$(printf 'over stdout\nand the fd')"
+
+section "preload and plain processes on the same files"
+pre sh -c 'printf one >"$1"' sh "$MNT/mix"
+check "plain reads what the preload wrote" test "$(plain cat "$MNT/mix")" = one
+plain sh -c 'printf two >"$1"' sh "$MNT/mix"
+check "the preload reads what plain wrote (close-to-open)" test "$(pre cat "$MNT/mix")" = two
+pre python3 -c 'import sys; open(sys.argv[1], "a").write("+3")' "$MNT/mix"
+check "plain sees the preload's append" test "$(plain cat "$MNT/mix")" = two+3
+plain rm "$MNT/mix"
+check "the preload sees plain's unlink" pre sh -c '! test -e "$1"' sh "$MNT/mix"
+pre mkdir "$MNT/pdir"; pre touch "$MNT/pdir/a"
+check "plain lists what the preload made" test "$(plain ls "$MNT/pdir")" = a
+check "st_dev and st_ino are the mount's" \
+    test "$(pre stat -c '%d %i %s' "$MNT/inh")" = "$(plain stat -c '%d %i %s' "$MNT/inh")"
+check "st_dev of a directory is the mount's" \
+    test "$(pre stat -c '%d %i' "$MNT/pdir")" = "$(plain stat -c '%d %i' "$MNT/pdir")"
+
+section "switches"
+fdpath='import os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644); print(os.readlink("/proc/self/fd/%d" % fd))'
+check "under the preload an fd of the mount is the reserved /dev/null" \
+    test "$(pre python3 -c "$fdpath" "$MNT/sw")" = /dev/null
+check "BENCHFS_PRELOAD=0: nothing intercepted (the fd is the mount's file)" \
+    test "$(BENCHFS_PRELOAD=0 pre python3 -c "$fdpath" "$MNT/sw")" = "$MNT/sw"
+BENCHFS_LOG=debug pre cat "$MNT/inh" >/dev/null 2>"$T/log"
+check "BENCHFS_LOG=debug says what was intercepted" grep -q "intercepted open $MNT/inh" "$T/log"
+BENCHFS_LOG=debug pre cat /etc/hostname >/dev/null 2>"$T/log"
+check "a path outside the mount is not intercepted" eval "! grep -q 'intercepted' '$T/log'"
+
+section "Python open and os.*"
+pre python3 - "$MNT/py" >"$T/py.out" 2>&1 <<'PY'
+import os, sys
+d = sys.argv[1]
+os.mkdir(d)
+with open(os.path.join(d, "a.txt"), "w") as f:
+    assert os.readlink("/proc/self/fd/%d" % f.fileno()) == "/dev/null"
+    f.write("alpha\n" * 1000)
+with open(os.path.join(d, "a.txt")) as f:
+    assert f.read() == "alpha\n" * 1000
+os.rename(os.path.join(d, "a.txt"), os.path.join(d, "b.txt"))
+assert os.listdir(d) == ["b.txt"], os.listdir(d)
+st = os.stat(os.path.join(d, "b.txt"))
+assert st.st_size == 6000
+os.chmod(os.path.join(d, "b.txt"), 0o600)
+assert os.stat(os.path.join(d, "b.txt")).st_mode & 0o777 == 0o600
+os.symlink("b.txt", os.path.join(d, "l"))
+assert os.readlink(os.path.join(d, "l")) == "b.txt"
+assert [e.name for e in os.scandir(d)] and os.path.isfile(os.path.join(d, "l"))
+os.truncate(os.path.join(d, "b.txt"), 10)
+assert os.path.getsize(os.path.join(d, "b.txt")) == 10
+os.remove(os.path.join(d, "l")); os.remove(os.path.join(d, "b.txt")); os.rmdir(d)
+print("ok")
+PY
+grep -qx ok "$T/py.out" || cat "$T/py.out"
+check "a Python program using open and os.* (with the fds over RPC)" grep -qx ok "$T/py.out"
+
+section "fsx under the preload"
+# -P: plain I/O on the RPC path all along; then the full mix, where the first
+# mmap moves the file to the mount (and the rest of the run checks that).
+tmo 120 env LD_PRELOAD="$PL" "$BIN/tests/system/fsx" -P -N $((3000 / SLOW)) -S 11 -l 256K -o 64K -t 30 \
+    -L "preload, RPC path" "$MNT/fsx.rpc" 2>&1 | tail -n 3
+check "fsx -P under the preload (RPC path)" test "${PIPESTATUS[0]}" -eq 0
+tmo 120 env LD_PRELOAD="$PL" "$BIN/tests/system/fsx" -N $((1500 / SLOW)) -S 12 -l 256K -o 64K -t 30 \
+    -L "preload, converted" "$MNT/fsx.file" 2>&1 | tail -n 3
+check "fsx under the preload (mmap converts the fd)" test "${PIPESTATUS[0]}" -eq 0
+
+finish
