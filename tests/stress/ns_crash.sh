@@ -27,6 +27,26 @@ datadir() { if [ "$1" -eq 0 ]; then echo "$DATA"; else echo "$DATA.$1"; fi; }
 acked() { local n; n=$(grep -c '^K' "$1" 2>/dev/null); echo "${n:-0}"; }
 running() { kill -0 "$1" 2>/dev/null; }
 fsck_clean() { timeout 60 "$FSCK" --registry-dir "$REG" >"$T/fsck.out" 2>&1; }
+# A write cut short by a kill, whose pieces reached other servers before its
+# owner learnt the new size, leaves chunk files past the file's end (docs/DESIGN.md,
+# "Known limits": a window of the write protocol, not of the namespace). TORN
+# lists the inodes of such unfinished writes (nsload's journal names them); only
+# chunk-past-eof problems of those inodes are let through, and at the end
+# benchfs-fsck --repair must remove them and leave the store clean.
+TORN=" "
+unfinished_write() {   # the inode of the journal's unfinished write, if its last op is one
+    tail -n 1 "$1" | sed -n 's/^B 3 .* ino=\([0-9a-f]*\)$/\1/p'
+}
+only_torn() {   # every problem in fsck output $1 is chunk-past-eof of an inode in TORN
+    local line ino n=0
+    while read -r line; do
+        n=$((n + 1))
+        ino=$(sed -n 's/^problem: chunk-past-eof: node [0-9]*: chunk file ino 0x\([0-9a-f]*\) idx .*/\1/p' <<<"$line")
+        [ -n "$ino" ] && [[ $TORN == *" $ino "* ]] || return 1
+    done < <(grep '^problem: ' "$1")
+    [ "$n" -gt 0 ]
+}
+fsck_settled() { fsck_clean || only_torn "$T/fsck.out"; }
 
 for ((cycle = 1; cycle <= CYCLES; cycle++)); do
     J=$T/journal.$cycle
@@ -53,9 +73,15 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
     LOAD_PID=
     cat "$T/load.$cycle"
     grep -q "unexpected" "$T/load.$cycle" && fail "cycle $cycle: the load met an unexpected error"
+    torn=$(unfinished_write "$J")
+    [ -n "$torn" ] && TORN="$TORN$torn "
     # Interrupted operations finish (or roll back) once every server answers.
-    if wait_for 60 fsck_clean; then
-        pass "cycle $cycle: kill -9 of $what after $(acked "$J") operations: fsck clean"
+    if wait_for 60 fsck_settled; then
+        if only_torn "$T/fsck.out"; then
+            pass "cycle $cycle: kill -9 of $what after $(acked "$J") operations: fsck clean but for chunks past the end of unfinished writes' files ($(grep -c '^problem: ' "$T/fsck.out"))"
+        else
+            pass "cycle $cycle: kill -9 of $what after $(acked "$J") operations: fsck clean"
+        fi
     else
         cat "$T/fsck.out"
         fail "cycle $cycle: kill -9 of $what: fsck finds problems"
@@ -69,8 +95,16 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
 done
 
 for p in "${CLUSTER_PIDS[@]}"; do stop_server "$p" TERM; done
-timeout 120 "$FSCK" --data-dir "$DATA" --data-dir "$DATA.1" --data-dir "$DATA.2" >"$T/fsck.out" 2>&1
+DIRS=(--data-dir "$DATA" --data-dir "$DATA.1" --data-dir "$DATA.2")
+timeout 120 "$FSCK" "${DIRS[@]}" >"$T/fsck.out" 2>&1
 rc=$?
+if [ "$rc" -eq 1 ] && only_torn "$T/fsck.out"; then
+    echo "# offline: $(grep -c '^problem: ' "$T/fsck.out") chunks past the end of unfinished writes' files; repairing"
+    timeout 120 "$FSCK" --repair "${DIRS[@]}" >"$T/repair.out" 2>&1
+    tail -n 3 "$T/repair.out"
+    timeout 120 "$FSCK" "${DIRS[@]}" >"$T/fsck.out" 2>&1
+    rc=$?
+fi
 grep -v "^benchfs-fsck: " "$T/fsck.out" | head -n 10
 tail -n 1 "$T/fsck.out"
 check "fsck offline after $CYCLES crashes: clean" test "$rc" -eq 0

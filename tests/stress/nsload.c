@@ -354,8 +354,12 @@ static int run(const char *root, unsigned seed, const char *journal, long ops)
         struct op op;
         if (choose(m, &op) < 0)
             continue;
-        jprintf(fd, "B %d %d %d %d %s %llu %u\n", op.kind, op.a, op.b, op.dir, op.name,
-                (unsigned long long)op.version, op.size);
+        /* A write also names its inode (after the fields verify reads): a write
+         * cut short across servers may leave chunk files past the file's end
+         * (docs/DESIGN.md, "Known limits"), and ns_crash.sh tells them apart. */
+        uint64_t wino = op.kind == NS_WRITE ? m->o[m->e[op.a].obj].ino : 0;
+        jprintf(fd, "B %d %d %d %d %s %llu %u ino=%llx\n", op.kind, op.a, op.b, op.dir, op.name,
+                (unsigned long long)op.version, op.size, (unsigned long long)wino);
         rc = perform(m, &op);
         if (rc == -ETIMEDOUT || rc == -ENOTCONN) {
             fprintf(stderr, "nsload: op %ld: %s: stopping\n", i, strerror(-rc));
