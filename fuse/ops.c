@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/attrstat.h"
 #include "../common/log.h"
 #include "fileops.h"
 #include "lockops.h"
@@ -66,35 +67,9 @@ void reply_status(fuse_req_t req, const char *op, uint64_t ino, const char *name
     fuse_reply_err(req, 0);
 }
 
-static struct timespec ns_to_timespec(int64_t ns)
-{
-    /* Floor division, so times before 1970 keep tv_nsec in [0, 1e9). */
-    int64_t sec = ns / 1000000000;
-    int64_t rem = ns % 1000000000;
-    if (rem < 0) {
-        rem += 1000000000;
-        sec--;
-    }
-    return (struct timespec){ .tv_sec = (time_t)sec, .tv_nsec = (long)rem };
-}
-
 void attr_to_stat(const struct bfs_fuse *fs, const struct bfs_attr *a, struct stat *st)
 {
-    memset(st, 0, sizeof *st);
-    st->st_ino = a->ino;
-    st->st_mode = a->mode;
-    st->st_nlink = a->nlink;
-    st->st_uid = a->uid;
-    st->st_gid = a->gid;
-    st->st_size = (off_t)a->size;
-    st->st_rdev = (dev_t)a->rdev;
-    st->st_blksize = fs->blksize;
-    /* The owner counts the bytes writes stored (server/meta.h): a sparse file
-     * shows its holes to du, and it never says more than the size. */
-    st->st_blocks = (blkcnt_t)a->blocks;
-    st->st_atim = ns_to_timespec(a->atime_ns);
-    st->st_mtim = ns_to_timespec(a->mtime_ns);
-    st->st_ctim = ns_to_timespec(a->ctime_ns);
+    bfs_attr_to_stat(a, fs->blksize, st);
     /* Every directory attribute the kernel gets from us passes here: what it
      * checks a create against is what the create's group comes from. */
     if (S_ISDIR(a->mode))

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/attrstat.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "lockops.h"
@@ -128,13 +129,7 @@ static void reply_open_counted(fuse_req_t req, struct bfs_fuse *fs, uint64_t ino
  * cannot see capabilities; uid 0 stands for CAP_FSETID. */
 static int kill_priv(fuse_req_t req, struct bfs_attr *a)
 {
-    uint32_t kill = 0;
-    if (fuse_req_ctx(req)->uid == 0 || !S_ISREG(a->mode))
-        return 0;
-    if (a->mode & S_ISUID)
-        kill |= S_ISUID;
-    if ((a->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-        kill |= S_ISGID;
+    uint32_t kill = bfs_privs_to_kill(fuse_req_ctx(req)->uid, a->mode);
     if (!kill)
         return 0;
     struct bfs_attr in = { .mode = a->mode & 07777 & ~kill };

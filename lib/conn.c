@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include "../common/attrstat.h"
 #include "../common/clock.h"
 #include "../common/hash.h"
 #include "../common/log.h"
@@ -70,32 +71,11 @@ EXPORT void benchfs_disconnect(benchfs_t *fs)
     free(fs);
 }
 
-static struct timespec ns_to_timespec(int64_t ns)
-{
-    int64_t sec = ns / 1000000000, rem = ns % 1000000000;
-    if (rem < 0) {
-        rem += 1000000000;
-        sec--;
-    }
-    return (struct timespec){ .tv_sec = (time_t)sec, .tv_nsec = (long)rem };
-}
 
 void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat *st)
 {
-    memset(st, 0, sizeof *st);
+    bfs_attr_to_stat(a, fs->blksize, st);
     st->st_dev = fs->dev;
-    st->st_ino = a->ino;
-    st->st_mode = a->mode;
-    st->st_nlink = a->nlink;
-    st->st_uid = a->uid;
-    st->st_gid = a->gid;
-    st->st_size = (off_t)a->size;
-    st->st_rdev = (dev_t)a->rdev;
-    st->st_blksize = fs->blksize;
-    st->st_blocks = (blkcnt_t)a->blocks;
-    st->st_atim = ns_to_timespec(a->atime_ns);
-    st->st_mtim = ns_to_timespec(a->mtime_ns);
-    st->st_ctim = ns_to_timespec(a->ctime_ns);
 }
 
 int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a)

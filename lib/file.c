@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/attrstat.h"
 #include "../common/log.h"
 
 #define IO_MAX 0x7ffff000u      /* what Linux moves in one read or write at most */
@@ -116,13 +117,7 @@ void open_mark_orphan(benchfs_t *fs, uint64_t ino)
 
 int lib_kill_priv(benchfs_t *fs, struct cred *cr, struct bfs_attr *a)
 {
-    uint32_t kill = 0;
-    if (cr->uid == 0 || !S_ISREG(a->mode))
-        return 0;
-    if (a->mode & S_ISUID)
-        kill |= S_ISUID;
-    if ((a->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-        kill |= S_ISGID;
+    uint32_t kill = bfs_privs_to_kill(cr->uid, a->mode);
     if (!kill)
         return 0;
     struct bfs_attr in = { .mode = a->mode & 07777 & ~kill };
