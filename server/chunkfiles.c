@@ -189,6 +189,23 @@ int cs_ent_get_async(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool cre
     return 1;
 }
 
+/* The open op waited on failed with err: finishes op from the next poll as a
+ * synchronous open's error would have. */
+static void op_unopened(struct chunkstore *cs, struct cs_op *op, int err)
+{
+    fdcache_put(&cs->fdc, op->ent);
+    op->ent = NULL;
+    ssize_t res = err;
+    if (err == -ENOENT && op->kind == CS_READ) {
+        /* No chunk file: the chunk was never written, so it reads as zeros. */
+        memset(op->buf, 0, op->len);
+        res = (ssize_t)op->len;
+    } else if (err == -ENOENT && op->kind == CS_FALLOC) {
+        res = 0;   /* a punched hole in a missing chunk file is there already */
+    }
+    cs_done_push(cs, op, res);
+}
+
 /* The open is over (fd, or -errno): hands the result to every waiter. */
 static void open_finish(struct chunkstore *cs, struct cs_op *op, int res)
 {
@@ -208,7 +225,7 @@ static void open_finish(struct chunkstore *cs, struct cs_op *op, int res)
         next = w->next;
         int r = res < 0 ? res : cs_op_start(cs, w);
         if (r < 0)
-            cs_op_unopened(cs, w, r);
+            op_unopened(cs, w, r);
     }
     cs->resubmitted = true;   /* from a completion: poll submits what was queued */
     fdcache_put(&cs->fdc, e);

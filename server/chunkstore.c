@@ -3,11 +3,11 @@
  * cache (fdcache.c), fsync groups (syncgroup.c), naming, removing and listing
  * chunk files (chunkfiles.c), the unlinks and the removal thread (chunkremove.c).
  *
- * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache
- * and queue an SQE whose user_data is a struct cs_op, and return; on a miss
- * the op waits on the chunk's io_uring OPENAT instead (chunkfiles.c) and its
- * SQE is queued when that completes. chunkstore_poll reaps CQEs, resubmits short I/O and runs the
- * callback. Ops that finish without I/O (missing chunk, nothing to sync) go on
+ * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache,
+ * queue an SQE whose user_data is a struct cs_op, and return; on a miss the op
+ * waits on the chunk's io_uring OPENAT instead (chunkfiles.c) and its SQE is
+ * queued when that completes. chunkstore_poll reaps CQEs, resubmits short I/O
+ * and runs the callback. Ops that finish without I/O (missing chunk, nothing to sync) go on
  * the done list, which poll runs first.
  *
  * With IORING_SETUP_SINGLE_ISSUER the thread that calls chunkstore_open must be
@@ -692,21 +692,6 @@ int cs_op_start(struct chunkstore *cs, struct cs_op *op)
     return 0;
 }
 
-void cs_op_unopened(struct chunkstore *cs, struct cs_op *op, int err)
-{
-    fdcache_put(&cs->fdc, op->ent);
-    op->ent = NULL;
-    ssize_t res = err;
-    if (err == -ENOENT && op->kind == CS_READ) {
-        /* No chunk file: the chunk was never written, so it reads as zeros. */
-        memset(op->buf, 0, op->len);
-        res = (ssize_t)op->len;
-    } else if (err == -ENOENT && op->kind == CS_FALLOC) {
-        res = 0;   /* a punched hole in a missing chunk file is there already */
-    }
-    cs_done_push(cs, op, res);
-}
-
 /* Gets op's chunk file (ino, idx) and queues its I/O now, or once the file is
  * open. 0 (op counted in inflight) or -errno (op freed). */
 static int op_begin(struct chunkstore *cs, struct cs_op *op, uint64_t ino, uint64_t idx,
@@ -772,7 +757,7 @@ int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint
     op->off = off;
     op->len = len;
     op->buf_index = mode;   /* for the log line: a fallocate has no buffer */
-    /* A punched hole in a missing chunk file is there already (cs_op_unopened). */
+    /* A punched hole in a missing chunk file is there already (op_unopened in chunkfiles.c). */
     return op_begin(cs, op, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE));
 }
 

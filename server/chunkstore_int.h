@@ -101,9 +101,6 @@ void cs_maybe_submit(struct chunkstore *cs);
 /* Queues the I/O of a READ, WRITE or FALLOC op whose op->ent is open (the
  * caller counted it in inflight). 0 or -errno (op untouched). */
 int cs_op_start(struct chunkstore *cs, struct cs_op *op);
-/* The open that op waited on failed with err: finishes op from the next poll
- * (a read of a missing chunk reads zeros, a fallocate of one is done). */
-void cs_op_unopened(struct chunkstore *cs, struct cs_op *op, int err);
 /* Blocking, for the store's blocking calls (seek, truncate, removals): runs the
  * ring until e (referenced by the caller) is no longer opening. Other
  * completions are held for the next chunkstore_poll: no callback runs here.
@@ -133,7 +130,7 @@ int cs_ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
 /* Not blocking: gives op (a READ, WRITE or FALLOC, counted in inflight) the
  * entry of (ino, idx) in op->ent, with a reference. 0: it is open, queue the
  * I/O. 1: its open is in flight (an io_uring OPENAT, started here on a miss);
- * op waits on it and is started (cs_op_start) or finished (cs_op_unopened)
+ * op waits on it and is started (cs_op_start) or finished with its error
  * when it completes. -errno: nothing taken. */
 int cs_ent_get_async(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
                      struct cs_op *op);
