@@ -8,8 +8,11 @@
  * of one file share a directory, and any inode numbering (sequential, node id in
  * the high bits) spreads evenly over the 256 directories.
  *
- * Everything here is blocking (openat, unlinkat, readdir) except
- * chunkstore_remove_later, which only queues: io_uring is for the data.
+ * Opening a chunk file for a read, write or fallocate does not block: on an fd
+ * cache miss an entry in state "opening" goes into the cache and an io_uring
+ * OPENAT is queued; ops on that chunk wait on the entry and are started when
+ * it completes (cs_ent_get_async). Everything else here is blocking (openat,
+ * unlinkat, readdir) except chunkstore_remove_later, which only queues.
  */
 #include "chunkstore_int.h"
 
@@ -100,14 +103,175 @@ int cs_chunk_open(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create
 int cs_ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
                struct fd_ent **out)
 {
-    struct fd_ent *e = fdcache_find(&cs->fdc, ino, idx);
-    if (e) {
+    struct fd_ent *e;
+    while ((e = fdcache_find(&cs->fdc, ino, idx)) != NULL) {
         fdcache_ref(&cs->fdc, e);
-        *out = e;
-        return 0;
+        if (!e->opening) {
+            *out = e;
+            return 0;
+        }
+        int r = cs_open_wait(cs, e);
+        bool failed = e->fd < 0;
+        if (r < 0 || failed)
+            fdcache_put(&cs->fdc, e);
+        if (r < 0)
+            return r;
+        if (!failed) {
+            *out = e;
+            return 0;
+        }
+        /* That open failed (and left the table): try our own below. */
     }
     int fd = cs_chunk_open(cs, ino, idx, create);
     return fd < 0 ? fd : fdcache_insert(&cs->fdc, ino, idx, fd, out);
+}
+
+/* ---- opening without blocking: one io_uring OPENAT per chunk, ops queued on it ---- */
+
+/* Queues the open's next attempt: O_CREAT|O_EXCL if excl (then we know we
+ * made the file and its bucket must be synced), else a plain open. */
+static int open_queue(struct chunkstore *cs, struct cs_op *op, bool excl)
+{
+    struct io_uring_sqe *sqe = cs_get_sqe(cs);
+    if (!sqe)
+        return -EBUSY;
+    op->excl = excl;
+    int flags = O_RDWR | O_CLOEXEC | (excl ? O_CREAT | O_EXCL : 0);
+    io_uring_prep_openat(sqe, cs->dirfd, op->name, flags, 0600);
+    io_uring_sqe_set_data(sqe, op);
+    cs->sqes_out++;
+    cs_maybe_submit(cs);
+    return 0;
+}
+
+static void waiter_add(struct chunkstore *cs, struct cs_op *open, struct cs_op *op, bool create)
+{
+    fdcache_ref(&cs->fdc, open->ent);
+    op->ent = open->ent;
+    op->next = NULL;
+    if (open->wtail) open->wtail->next = op; else open->waiters = op;
+    open->wtail = op;
+    open->create |= create;
+}
+
+int cs_ent_get_async(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
+                     struct cs_op *op)
+{
+    struct fd_ent *e = fdcache_find(&cs->fdc, ino, idx);
+    if (e && e->opening) {
+        waiter_add(cs, e->opening, op, create);
+        return 1;
+    }
+    if (e) {
+        fdcache_ref(&cs->fdc, e);
+        op->ent = e;
+        return 0;
+    }
+    struct cs_op *open = cs_op_new(cs, CS_OPEN, NULL, NULL);
+    if (!open)
+        return -ENOMEM;
+    int r = fdcache_insert_opening(&cs->fdc, ino, idx, open, &open->ent);
+    if (r < 0) {
+        cs_op_free(cs, open);
+        return r;
+    }
+    cs_chunk_name(open->name, sizeof open->name, ino, idx);
+    /* A writer tries the create first: a new chunk then costs one openat. */
+    if ((r = open_queue(cs, open, create)) < 0) {
+        fdcache_open_failed(&cs->fdc, open->ent);
+        fdcache_put(&cs->fdc, open->ent);
+        cs_op_free(cs, open);
+        return r;
+    }
+    open->onext = cs->opens;
+    cs->opens = open;
+    waiter_add(cs, open, op, create);
+    return 1;
+}
+
+/* The open op waited on failed with err: finishes op from the next poll as a
+ * synchronous open's error would have. */
+static void op_unopened(struct chunkstore *cs, struct cs_op *op, int err)
+{
+    fdcache_put(&cs->fdc, op->ent);
+    op->ent = NULL;
+    ssize_t res = err;
+    if (err == -ENOENT && op->kind == CS_READ) {
+        /* No chunk file: the chunk was never written, so it reads as zeros. */
+        memset(op->buf, 0, op->len);
+        res = (ssize_t)op->len;
+    } else if (err == -ENOENT && op->kind == CS_FALLOC) {
+        res = 0;   /* a punched hole in a missing chunk file is there already */
+    }
+    cs_done_push(cs, op, res);
+}
+
+/* The open is over (fd, or -errno): hands the result to every waiter. */
+static void open_finish(struct chunkstore *cs, struct cs_op *op, int res)
+{
+    struct fd_ent *e = op->ent;
+    struct cs_op **pp = &cs->opens;
+    while (*pp != op)
+        pp = &(*pp)->onext;
+    *pp = op->onext;
+    if (res >= 0) {
+        fdcache_opened(&cs->fdc, e, res);
+    } else {
+        if (res != -ENOENT)
+            log_error("chunkstore: open %s/%s: %s", cs->path, op->name, strerror(-res));
+        fdcache_open_failed(&cs->fdc, e);
+    }
+    for (struct cs_op *w = op->waiters, *next; w; w = next) {
+        next = w->next;
+        int r = res < 0 ? res : cs_op_start(cs, w);
+        if (r < 0)
+            op_unopened(cs, w, r);
+    }
+    cs->resubmitted = true;   /* from a completion: poll submits what was queued */
+    fdcache_put(&cs->fdc, e);
+    cs_op_free(cs, op);
+}
+
+int cs_open_done(struct chunkstore *cs, struct cs_op *op, int res)
+{
+    if (res >= 0 && op->excl) {
+        cs->bucket_dirty[cs_bucket_of(op->ent->ino)] = true;
+        cs->wrote = true;
+    }
+    int again = 0;   /* 0: done; 1: plain open next; 2: create next */
+    if (res == -EEXIST && op->excl)
+        again = 1;   /* someone made it meanwhile: open it */
+    else if (res == -ENOENT && !op->excl && op->create)
+        again = 2;   /* a writer joined after the plain open was queued */
+    else if ((res == -EMFILE || res == -ENFILE) && fdcache_evict_one(&cs->fdc))
+        again = op->excl ? 2 : 1;   /* an idle cached fd was given back */
+    if (again) {
+        int r = open_queue(cs, op, again == 2);
+        if (r == 0) {
+            cs->resubmitted = true;
+            return 0;
+        }
+        res = r;
+    }
+    open_finish(cs, op, res);
+    return 0;
+}
+
+void cs_opens_wait(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+{
+    for (;;) {
+        struct cs_op *op = cs->opens;
+        while (op && !(op->ent->ino == ino && op->ent->idx >= first && op->ent->idx < end))
+            op = op->onext;
+        if (!op)
+            return;
+        struct fd_ent *e = op->ent;
+        fdcache_ref(&cs->fdc, e);
+        int r = cs_open_wait(cs, e);
+        fdcache_put(&cs->fdc, e);
+        if (r < 0)
+            return;   /* logged; the ring is broken, nothing will complete */
+    }
 }
 
 int cs_bucket_dir_fd(struct chunkstore *cs, int b)
@@ -149,6 +313,8 @@ static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *e
 /* Forgets the cached fds and unsynced marks of chunks [first, end) of ino. */
 static void forget_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
 {
+    /* An open in flight may still create a file: let it, then remove that too. */
+    cs_opens_wait(cs, ino, first, end);
     fdcache_invalidate(&cs->fdc, ino, first, end);
     fdcache_unsynced_drop(&cs->fdc, ino, first);
 }
@@ -205,7 +371,8 @@ int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint6
     if (end - first <= REMOVE_BY_INDEX_MAX) {
         for (uint64_t i = first; i < end && *n < max; i++) {
             cs_chunk_name(name, sizeof name, ino, i);
-            if (fdcache_find(&cs->fdc, ino, i) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
+            struct fd_ent *e = fdcache_find(&cs->fdc, ino, i);
+            if ((e && !e->opening) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
                 out[(*n)++] = i;
             else if (errno != ENOENT)
                 return -errno;

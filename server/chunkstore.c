@@ -3,10 +3,11 @@
  * cache (fdcache.c), fsync groups (syncgroup.c), naming, removing and listing
  * chunk files (chunkfiles.c), the unlinks and the removal thread (chunkremove.c).
  *
- * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache (a
- * blocking openat on a miss), queue an SQE whose user_data is a struct cs_op,
- * and return. chunkstore_poll reaps CQEs, resubmits short I/O and runs the
- * callback. Ops that finish without I/O (missing chunk, nothing to sync) go on
+ * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache,
+ * queue an SQE whose user_data is a struct cs_op, and return; on a miss the op
+ * waits on the chunk's io_uring OPENAT instead (chunkfiles.c) and its SQE is
+ * queued when that completes. chunkstore_poll reaps CQEs, resubmits short I/O
+ * and runs the callback. Ops that finish without I/O (missing chunk, nothing to sync) go on
  * the done list, which poll runs first.
  *
  * With IORING_SETUP_SINGLE_ISSUER the thread that calls chunkstore_open must be
@@ -174,6 +175,8 @@ static void start_writeback(struct chunkstore *cs, struct fd_ent *e, uint64_t of
 /* Handles one CQE; returns how many callbacks ran (0 or 1). */
 static int op_complete(struct chunkstore *cs, struct cs_op *op, int res)
 {
+    if (op->kind == CS_OPEN)
+        return cs_open_done(cs, op, res);
     if (op->kind == CS_SYNC_PART)
         return cs_sync_part_done(cs, op, res);
     if (op->kind == CS_WRITEBACK) {
@@ -257,10 +260,52 @@ static int reap(struct chunkstore *cs)
         }
         io_uring_cq_advance(&cs->ring, n);
         cs->sqes_out -= n;
-        for (unsigned i = 0; i < n; i++)
+        for (unsigned i = 0; i < n; i++) {
+            if (cs->holding && ops[i]->kind != CS_OPEN) {
+                ops[i]->res = res[i];   /* for held_run */
+                ops[i]->next = NULL;
+                if (cs->held_tail) cs->held_tail->next = ops[i]; else cs->held_head = ops[i];
+                cs->held_tail = ops[i];
+                continue;
+            }
             ran += op_complete(cs, ops[i], res[i]);
+        }
     }
     return ran;
+}
+
+/* Handles the completions cs_open_wait held back. */
+static int held_run(struct chunkstore *cs)
+{
+    struct cs_op *op = cs->held_head;
+    cs->held_head = cs->held_tail = NULL;
+    int ran = 0;
+    while (op) {
+        struct cs_op *next = op->next;
+        ran += op_complete(cs, op, (int)op->res);
+        op = next;
+    }
+    return ran;
+}
+
+int cs_open_wait(struct chunkstore *cs, struct fd_ent *e)
+{
+    int r = 0;
+    bool was = cs->holding;
+    cs->holding = true;
+    while (e->opening) {
+        r = io_uring_submit_and_wait(&cs->ring, 1);
+        if (r < 0 && r != -EINTR) {
+            log_error("chunkstore: waiting for the open of chunk ino %016llx idx %llu: "
+                      "io_uring_submit_and_wait: %s", (unsigned long long)e->ino,
+                      (unsigned long long)e->idx, strerror(-r));
+            break;
+        }
+        r = 0;
+        reap(cs);
+    }
+    cs->holding = was;
+    return r;
 }
 
 /* ---- setup and teardown ---- */
@@ -486,7 +531,11 @@ fail:
 
 void chunkstore_drain(struct chunkstore *cs)
 {
-    while (cs->inflight || cs->sqes_out) {
+    while (cs->inflight || cs->sqes_out || cs->held_head) {
+        if (cs->held_head) {
+            held_run(cs);
+            continue;
+        }
         if (cs->done_head) {
             done_run(cs);
             continue;
@@ -527,7 +576,7 @@ int chunkstore_eventfd(struct chunkstore *cs)
 
 bool chunkstore_ready(struct chunkstore *cs)
 {
-    return cs->done_head || io_uring_cq_ready(&cs->ring) ||
+    return cs->done_head || cs->held_head || io_uring_cq_ready(&cs->ring) ||
            (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
            cs_remover_wants_poll(cs->remover);
 }
@@ -542,7 +591,8 @@ bool chunkstore_arm(struct chunkstore *cs)
 
 int chunkstore_poll(struct chunkstore *cs)
 {
-    int n = done_run(cs);
+    int n = held_run(cs);
+    n += done_run(cs);
     n += reap(cs);
     cs_remover_poll(cs->remover);
     if (cs->resubmitted) {
@@ -622,6 +672,42 @@ static int io_check(struct chunkstore *cs, const char *what, uint64_t ino, uint6
     return 0;
 }
 
+int cs_op_start(struct chunkstore *cs, struct cs_op *op)
+{
+    if (op->kind != CS_FALLOC) {
+        int r = op_queue_io(cs, op);
+        if (r < 0)
+            log_error("chunkstore: cannot queue %s of chunk ino %016llx idx %llu: %s",
+                      op->kind == CS_READ ? "read" : "write", (unsigned long long)op->ent->ino,
+                      (unsigned long long)op->ent->idx, strerror(-r));
+        return r;
+    }
+    struct io_uring_sqe *sqe = cs_get_sqe(cs);
+    if (!sqe)
+        return -EBUSY;
+    io_uring_prep_fallocate(sqe, op->ent->fd, op->buf_index, (off_t)op->off, (off_t)op->len);
+    io_uring_sqe_set_data(sqe, op);
+    cs->sqes_out++;
+    cs_maybe_submit(cs);
+    return 0;
+}
+
+/* Gets op's chunk file (ino, idx) and queues its I/O now, or once the file is
+ * open. 0 (op counted in inflight) or -errno (op freed). */
+static int op_begin(struct chunkstore *cs, struct cs_op *op, uint64_t ino, uint64_t idx,
+                    bool create)
+{
+    int r = cs_ent_get_async(cs, ino, idx, create, op);
+    if (r == 0 && (r = cs_op_start(cs, op)) < 0)
+        fdcache_put(&cs->fdc, op->ent);
+    if (r < 0) {
+        cs_op_free(cs, op);
+        return r;
+    }
+    cs->inflight++;
+    return 0;
+}
+
 static int io_start(struct chunkstore *cs, enum cs_op_kind kind, uint64_t ino, uint64_t idx,
                     uint64_t off, void *buf, int buf_index, size_t len, chunk_cb cb, void *arg)
 {
@@ -641,28 +727,7 @@ static int io_start(struct chunkstore *cs, enum cs_op_kind kind, uint64_t ino, u
         cs_done_push(cs, op, 0);
         return 0;
     }
-    r = cs_ent_get(cs, ino, idx, !rd, &op->ent);
-    if (r == -ENOENT && rd) {
-        /* No chunk file: the chunk was never written, so it reads as zeros. */
-        memset(buf, 0, len);
-        cs->inflight++;
-        cs_done_push(cs, op, (ssize_t)len);
-        return 0;
-    }
-    if (r < 0)
-        goto fail;
-    if ((r = op_queue_io(cs, op)) < 0) {
-        log_error("chunkstore: cannot queue %s of chunk ino %016llx idx %llu: %s",
-                  rd ? "read" : "write", (unsigned long long)ino, (unsigned long long)idx,
-                  strerror(-r));
-        fdcache_put(&cs->fdc, op->ent);
-        goto fail;
-    }
-    cs->inflight++;
-    return 0;
-fail:
-    cs_op_free(cs, op);
-    return r;
+    return op_begin(cs, op, ino, idx, !rd);
 }
 
 int chunkstore_write(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
@@ -692,28 +757,8 @@ int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint
     op->off = off;
     op->len = len;
     op->buf_index = mode;   /* for the log line: a fallocate has no buffer */
-    /* A punched hole in a missing chunk file is there already. */
-    r = cs_ent_get(cs, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE), &op->ent);
-    if (r == -ENOENT) {
-        cs->inflight++;
-        cs_done_push(cs, op, 0);
-        return 0;
-    }
-    struct io_uring_sqe *sqe = r < 0 ? NULL : cs_get_sqe(cs);
-    if (!sqe) {
-        if (r == 0) {
-            fdcache_put(&cs->fdc, op->ent);
-            r = -EBUSY;
-        }
-        cs_op_free(cs, op);
-        return r;
-    }
-    io_uring_prep_fallocate(sqe, op->ent->fd, mode, (off_t)off, (off_t)len);
-    io_uring_sqe_set_data(sqe, op);
-    cs->sqes_out++;
-    cs->inflight++;
-    cs_maybe_submit(cs);
-    return 0;
+    /* A punched hole in a missing chunk file is there already (op_unopened in chunkfiles.c). */
+    return op_begin(cs, op, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE));
 }
 
 int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,

@@ -25,7 +25,7 @@ struct cs_remover;
 
 /* What an op in flight is (its CQE's user_data is the op). Not the wire
  * opcodes of common/proto.h. */
-enum cs_op_kind { CS_READ, CS_WRITE, CS_SYNC, CS_SYNC_PART, CS_WRITEBACK, CS_FALLOC };
+enum cs_op_kind { CS_READ, CS_WRITE, CS_SYNC, CS_SYNC_PART, CS_WRITEBACK, CS_FALLOC, CS_OPEN };
 
 struct cs_op {
     enum cs_op_kind kind;
@@ -38,6 +38,11 @@ struct cs_op {
     unsigned pending;       /* SYNC: parts not completed (+1 while queueing) */
     int bucket;             /* SYNC_PART of a bucket dir, else -1 */
     struct cs_op *parent;   /* SYNC_PART: its SYNC */
+    struct cs_op *waiters, *wtail;  /* OPEN: ops queued on ent's open, FIFO by next */
+    struct cs_op *onext;    /* OPEN: the store's list of opens in flight */
+    bool create;            /* OPEN: a waiter may create the chunk file */
+    bool excl;              /* OPEN: this attempt is O_CREAT|O_EXCL */
+    char name[48];          /* OPEN: the chunk file's name (cs_chunk_name) */
     struct fdcache_unsynced *todo;  /* SYNC: evicted chunks of the ino, not opened yet */
     uint32_t todo_pos;      /* SYNC: next one in todo */
     unsigned nopen;         /* SYNC: parts on sync_only entries in flight */
@@ -71,6 +76,9 @@ struct chunkstore {
     struct cs_op *pool;
     unsigned inflight;                  /* user ops whose callback has not run */
     unsigned sqes_out;                  /* SQEs queued or in the kernel, not reaped */
+    struct cs_op *held_head, *held_tail;    /* completions held back by cs_open_wait */
+    bool holding;                       /* in cs_open_wait: reap runs only opens */
+    struct cs_op *opens;                /* CS_OPEN ops in flight (by onext) */
     bool resubmitted;                   /* poll queued SQEs itself: submit them */
     bool wrote;                         /* anything to sync at close */
 };
@@ -90,6 +98,15 @@ struct io_uring_sqe *cs_get_sqe(struct chunkstore *cs);
 /* Submits once submit_depth SQEs are queued. */
 void cs_maybe_submit(struct chunkstore *cs);
 
+/* Queues the I/O of a READ, WRITE or FALLOC op whose op->ent is open (the
+ * caller counted it in inflight). 0 or -errno (op untouched). */
+int cs_op_start(struct chunkstore *cs, struct cs_op *op);
+/* Blocking, for the store's blocking calls (seek, truncate, removals): runs the
+ * ring until e (referenced by the caller) is no longer opening. Other
+ * completions are held for the next chunkstore_poll: no callback runs here.
+ * 0 or -errno from io_uring. */
+int cs_open_wait(struct chunkstore *cs, struct fd_ent *e);
+
 /* ---- syncgroup.c ---- */
 
 /* The CQE of one fsync of a group; returns how many callbacks ran (0 or 1). */
@@ -105,10 +122,23 @@ int cs_bucket_of(uint64_t ino);
  * marks its bucket dirty). An fd, -ENOENT (not logged) or -errno (logged). On
  * EMFILE/ENFILE it evicts idle cached fds and tries again. */
 int cs_chunk_open(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create);
-/* The cached entry of (ino, idx), opened if needed, with a reference taken
- * (give it back with fdcache_put). -ENOENT when missing and !create. */
+/* Blocking: the cached entry of (ino, idx), opened if needed (waiting for an
+ * open in flight), with a reference taken (give it back with fdcache_put).
+ * -ENOENT when missing and !create. */
 int cs_ent_get(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
                struct fd_ent **out);
+/* Not blocking: gives op (a READ, WRITE or FALLOC, counted in inflight) the
+ * entry of (ino, idx) in op->ent, with a reference. 0: it is open, queue the
+ * I/O. 1: its open is in flight (an io_uring OPENAT, started here on a miss);
+ * op waits on it and is started (cs_op_start) or finished with its error
+ * when it completes. -errno: nothing taken. */
+int cs_ent_get_async(struct chunkstore *cs, uint64_t ino, uint64_t idx, bool create,
+                     struct cs_op *op);
+/* The CQE of a CS_OPEN op; runs no callback (returns 0). */
+int cs_open_done(struct chunkstore *cs, struct cs_op *op, int res);
+/* Blocking: waits for the opens in flight of chunks [first, end) of ino, so a
+ * removal cannot race a create that has not happened yet. */
+void cs_opens_wait(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end);
 /* The store's fd of bucket directory b, opened on first use; -errno (logged). */
 int cs_bucket_dir_fd(struct chunkstore *cs, int b);
 

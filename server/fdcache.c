@@ -56,7 +56,8 @@ static void table_remove(struct fdcache *fc, struct fd_ent *e)
 
 static void ent_free(struct fd_ent *e)
 {
-    close(e->fd);
+    if (e->fd >= 0)   /* -1: its open never succeeded */
+        close(e->fd);
     free(e);
 }
 
@@ -247,26 +248,56 @@ void fdcache_put(struct fdcache *fc, struct fd_ent *e)
     cache_trim(fc);
 }
 
-int fdcache_insert(struct fdcache *fc, uint64_t ino, uint64_t idx, int fd, struct fd_ent **out)
+/* A new entry in the table, with one reference; NULL when out of memory. */
+static struct fd_ent *ent_add(struct fdcache *fc, uint64_t ino, uint64_t idx, int fd)
 {
     struct fd_ent *e = calloc(1, sizeof *e);
-    if (!e) {
-        close(fd);
-        return -ENOMEM;
-    }
+    if (!e)
+        return NULL;
     e->ino = ino;
     e->idx = idx;
     e->fd = fd;
     e->refs = 1;
-    /* Evicted unsynced earlier: fsync flushes the file, whichever fd wrote. */
-    e->dirty = uns_take(fc, ino, idx);
     size_t h = ent_hash(fc, ino, idx);
     e->hnext = fc->table[h];
     fc->table[h] = e;
     fc->nent++;
     cache_trim(fc);
+    return e;
+}
+
+int fdcache_insert(struct fdcache *fc, uint64_t ino, uint64_t idx, int fd, struct fd_ent **out)
+{
+    struct fd_ent *e = ent_add(fc, ino, idx, fd);
+    if (!e) {
+        close(fd);
+        return -ENOMEM;
+    }
+    /* Evicted unsynced earlier: fsync flushes the file, whichever fd wrote. */
+    e->dirty = uns_take(fc, ino, idx);
     *out = e;
     return 0;
+}
+
+int fdcache_insert_opening(struct fdcache *fc, uint64_t ino, uint64_t idx, void *opening,
+                           struct fd_ent **out)
+{
+    struct fd_ent *e = ent_add(fc, ino, idx, -1);
+    if (!e)
+        return -ENOMEM;
+    e->opening = opening;
+    *out = e;
+    return 0;
+}
+
+void fdcache_opened(struct fdcache *fc, struct fd_ent *e, int fd)
+{
+    e->fd = fd;
+    e->opening = NULL;
+    /* Not at insert: a sync owed by the set must not move to an fd that does
+     * not exist yet (an fsync meanwhile syncs the chunk from the set). */
+    if (uns_take(fc, e->ino, e->idx))
+        e->dirty = true;
 }
 
 struct fd_ent *fdcache_detached(uint64_t ino, uint64_t idx, int fd)
@@ -286,6 +317,12 @@ static void ent_drop(struct fdcache *fc, struct fd_ent *e)
         e->dead = true;
     else
         ent_free(e);
+}
+
+void fdcache_open_failed(struct fdcache *fc, struct fd_ent *e)
+{
+    e->opening = NULL;
+    ent_drop(fc, e);
 }
 
 /* An unlink must not cost a walk over the whole cache: a range shorter than
@@ -316,7 +353,7 @@ void fdcache_take_dirty(struct fdcache *fc, uint64_t ino,
 {
     for (size_t h = 0; h <= fc->table_mask; h++) {
         for (struct fd_ent *e = fc->table[h]; e; e = e->hnext) {
-            if (e->ino == ino && e->dirty) {
+            if (e->ino == ino && e->dirty && !e->opening) {
                 e->dirty = false;
                 fn(arg, e);
             }

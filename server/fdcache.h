@@ -32,8 +32,8 @@
 
 #define FDCACHE_UNSYNCED_MAX 65536   /* chunks in the unsynced set before a flush_all */
 
-/* The caller reads ino, idx, fd and sync_only, and reads and sets dirty; the
- * other fields are fdcache.c's. */
+/* The caller reads ino, idx, fd, sync_only and opening, and reads and sets
+ * dirty; the other fields are fdcache.c's. */
 struct fd_ent {
     uint64_t ino, idx;
     int fd;
@@ -42,6 +42,7 @@ struct fd_ent {
     unsigned refs;          /* users of fd: never closed while > 0 */
     bool dead;              /* out of the table: closed at refs 0 */
     bool in_lru;
+    void *opening;          /* the owner's open in flight (fd -1 until fdcache_opened), or NULL */
     struct fd_ent *hnext;           /* hash chain */
     struct fd_ent *prev, *next;     /* LRU of idle entries, most recent first */
 };
@@ -92,6 +93,19 @@ void fdcache_put(struct fdcache *fc, struct fd_ent *e);
  * it: the sync it owes is now this fd's). Trims the cache (if every entry is in
  * use, it grows for a while). -ENOMEM: fd is closed. */
 int fdcache_insert(struct fdcache *fc, uint64_t ino, uint64_t idx, int fd, struct fd_ent **out);
+/* An entry for (ino, idx), not in the table yet, whose file the owner is still
+ * opening (asynchronously): fd -1, opening set, one reference taken, into *out.
+ * It is never idle while the owner holds that reference, so never evicted;
+ * fdcache_take_dirty skips it. The unsynced set is left alone until
+ * fdcache_opened. -ENOMEM. */
+int fdcache_insert_opening(struct fdcache *fc, uint64_t ino, uint64_t idx, void *opening,
+                           struct fd_ent **out);
+/* The open of e succeeded: e takes fd (and, as fdcache_insert, the sync that
+ * the unsynced set owed the chunk). */
+void fdcache_opened(struct fdcache *fc, struct fd_ent *e, int fd);
+/* The open of e failed: e leaves the table (dead, freed when its last
+ * reference goes). */
+void fdcache_open_failed(struct fdcache *fc, struct fd_ent *e);
 /* An entry for fd outside the table (dead, sync_only, one reference): closed
  * when the reference goes. NULL (fd not closed) when out of memory. */
 struct fd_ent *fdcache_detached(uint64_t ino, uint64_t idx, int fd);
@@ -106,7 +120,7 @@ bool fdcache_evict_one(struct fdcache *fc);
  * (fdcache_unsynced_drop). */
 void fdcache_invalidate(struct fdcache *fc, uint64_t ino, uint64_t from, uint64_t end);
 
-/* For each entry of ino in the table that is dirty: clears dirty, then calls
+/* For each entry of ino in the table that is dirty and open (not opening): clears dirty, then calls
  * fn(arg, e). fn may take references and set dirty, not insert or remove. */
 void fdcache_take_dirty(struct fdcache *fc, uint64_t ino,
                         void (*fn)(void *arg, struct fd_ent *e), void *arg);

@@ -278,6 +278,46 @@ static void test_take_dirty_and_detached(void)
     fdcache_destroy(&fc);
 }
 
+/* An opening entry (fd -1 until fdcache_opened) is found, never evicted while
+ * its opener holds it, skipped by take_dirty, and takes the unsynced set's
+ * sync only once opened; a failed one leaves the table. */
+static void test_opening(void)
+{
+    struct fdcache fc;
+    int marker;
+    REQUIRE(fdcache_init(&fc, 1, on_flush, NULL) == 0);
+    fdcache_mark_unsynced(&fc, 5, 0);   /* evicted dirty earlier */
+    struct fd_ent *e = NULL;
+    REQUIRE(fdcache_insert_opening(&fc, 5, 0, &marker, &e) == 0);
+    CHECK(e->fd == -1 && e->opening == &marker && !e->dirty);
+    CHECK(fdcache_find(&fc, 5, 0) == e);
+    CHECK_EQ(fdcache_unsynced_count(&fc), 1);   /* the set keeps it until opened */
+    for (uint64_t i = 1; i <= 3; i++)
+        REQUIRE(add_idle(&fc, 6, i));            /* max 1: evicts idle ones only */
+    CHECK(!fdcache_evict_one(&fc) || fdcache_find(&fc, 5, 0) == e);
+    CHECK(fdcache_find(&fc, 5, 0) == e);
+    e->dirty = true;
+    memset(seen, 0, sizeof seen);
+    fdcache_take_dirty(&fc, 5, on_dirty, NULL);
+    CHECK(seen[0] == 0 && e->dirty);           /* no fd to sync yet */
+    e->dirty = false;
+    int fd = devnull();
+    REQUIRE(fd >= 0);
+    fdcache_opened(&fc, e, fd);
+    CHECK(e->fd == fd && !e->opening && e->dirty);
+    CHECK_EQ(fdcache_unsynced_count(&fc), 0);
+    fdcache_put(&fc, e);
+
+    struct fd_ent *f = NULL;
+    REQUIRE(fdcache_insert_opening(&fc, 5, 1, &marker, &f) == 0);
+    fdcache_ref(&fc, f);                        /* a waiter */
+    fdcache_open_failed(&fc, f);
+    CHECK(fdcache_find(&fc, 5, 1) == NULL && !f->opening);
+    fdcache_put(&fc, f);
+    fdcache_put(&fc, f);                        /* freed with its last user (ASan) */
+    fdcache_destroy(&fc);
+}
+
 int main(void)
 {
     RUN(test_hits);
@@ -286,5 +326,6 @@ int main(void)
     RUN(test_unsynced_bound);
     RUN(test_invalidate);
     RUN(test_take_dirty_and_detached);
+    RUN(test_opening);
     return test_summary();
 }
