@@ -78,8 +78,9 @@ stop_pids() {
     for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
     for p in "$@"; do
         for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
+        kill -KILL "$p" 2>/dev/null || true   # gone already: the usual case
     done
+    return 0
 }
 
 # The phase hook: "phase begin|end count0 count1 ..." -> one line per call with
