@@ -107,6 +107,7 @@ void fill_entry(const struct bfs_fuse *fs, const struct bfs_attr *a,
 {
     memset(e, 0, sizeof *e);
     e->ino = a->ino;
+    kcache_mark(fs->kcache, a->ino);
     /* Inode numbers come from per-server counters and are never reused, so
      * one generation is enough. */
     e->generation = 0;
