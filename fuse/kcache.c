@@ -71,6 +71,12 @@ void kcache_mark(struct kcache *k, uint64_t ino)
         atomic_fetch_or(&k->bits[s >> 6], bit);
 }
 
+void kcache_mark_entry(struct kcache *k, uint64_t parent, const char *name)
+{
+    if (k)
+        kcache_mark(k, kcache_entry_key(parent, name));
+}
+
 /* "benchfs.inval.<hex ino>" or "benchfs.inval.<hex dir>/<name>": 0 or -errno. */
 static int inval(struct fuse_session *se, const char *req)
 {

@@ -4,8 +4,9 @@
  * A process under libbenchfs-preload.so changes names and attributes over RPC,
  * past this mount; the kernel's dentry and attribute caches (entry_timeout,
  * attr_timeout) would go on showing other processes the old state. So:
- *   - every inode the daemon hands the kernel (fill_entry, and the parent of a
- *     lookup) is marked in a table shared through a file in /dev/shm (a hashed
+ *   - every inode the daemon hands the kernel (fill_entry), and every entry
+ *     (directory, name) it answers a lookup, create or readdirplus for, found
+ *     or not, is marked in a table shared through a file in /dev/shm (a hashed
  *     bitmap: a set bit means "maybe cached", never cleared; a clear bit means
  *     the kernel never saw the inode, so there is nothing to forget);
  *   - getxattr(mount root, "benchfs.kcache") gives that file's path;
@@ -36,11 +37,22 @@ struct kcache *kcache_new(void);
 void kcache_free(struct kcache *k);
 /* The kernel is about to learn of ino. k may be NULL. */
 void kcache_mark(struct kcache *k, uint64_t ino);
+/* ... of the entry name of parent (found or not: negative entries count). */
+void kcache_mark_entry(struct kcache *k, uint64_t parent, const char *name);
 /* getxattr of a benchfs.* name on the root: 1 if handled (replied), 0 if not ours. */
 int kcache_getxattr(struct kcache *k, struct fuse_session *se, fuse_req_t req, const char *name,
                     size_t size);
 
-/* The slot of ino in a table of 2^KCACHE_BITS_LOG2 bits (the preload uses it too). */
+/* The key of the entry name in directory parent (marked in the same table). */
+static inline uint64_t kcache_entry_key(uint64_t parent, const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ parent;   /* FNV-1a over the name */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return h ^ (h >> 29);
+}
+
+/* The slot of ino (or of an entry's key) in a table of 2^KCACHE_BITS_LOG2 bits (the preload uses it too). */
 static inline uint32_t kcache_slot(uint64_t ino)
 {
     return (uint32_t)((ino * 0x9E3779B97F4A7C15ull) >> (64 - KCACHE_BITS_LOG2));

@@ -121,6 +121,7 @@ void reply_entry(fuse_req_t req, const char *op, uint64_t parent, const char *na
 {
     struct fuse_entry_param e;
     fill_entry(fs_of(req), a, &e);
+    kcache_mark_entry(fs_of(req)->kcache, parent, name);
     log_rc(op, parent, name, 0);
     fuse_reply_entry(req, &e);
 }

@@ -23,11 +23,11 @@
 
 #define TABLE_BYTES ((size_t)1 << (KCACHE_BITS_LOG2 - 3))
 
-static int may_be_cached(const struct pl_mount *m, uint64_t ino)
+static int may_be_cached(const struct pl_mount *m, uint64_t key)
 {
     if (!m->kbits)
         return 1;   /* no table: ask for every change */
-    uint32_t s = kcache_slot(ino);
+    uint32_t s = kcache_slot(key);
     return (atomic_load_explicit(&m->kbits[s >> 6], memory_order_acquire) >> (s & 63)) & 1;
 }
 
@@ -40,7 +40,10 @@ static long root_getxattr(const struct pl_mount *m, const char *name, void *buf,
 static void changed(void *arg, uint64_t ino, const char *name)
 {
     struct pl_mount *m = arg;
-    if (!atomic_load_explicit(&m->kinval, memory_order_relaxed) || !may_be_cached(m, ino))
+    /* An entry: only if the kernel may hold that name (its directory's times
+     * and link count may stay cached for attr_timeout, as close-to-open allows). */
+    if (!atomic_load_explicit(&m->kinval, memory_order_relaxed) ||
+        !may_be_cached(m, name ? kcache_entry_key(ino, name) : ino))
         return;
     char x[XATTR_NAME_MAX + 1];
     int n = snprintf(x, sizeof x, KCACHE_XATTR_INVAL "%" PRIx64 "%s%s", ino, name ? "/" : "",
