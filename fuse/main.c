@@ -131,6 +131,7 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
         return EXIT_USAGE;
     }
     fs->se = se;
+    fs->kcache = kcache_new();
 
     struct bfs_client_opts copts = {
         .registry_dir = cli->registry_dir,
@@ -193,6 +194,8 @@ out:
     /* Destroying the session runs op_destroy, which still needs the client. */
     fuse_session_destroy(se);
     fs->se = NULL;
+    kcache_free(fs->kcache);
+    fs->kcache = NULL;
     bfs_client_close(fs->client);
     fs->client = NULL;
     report_status(&status_fd, (unsigned char)ret);

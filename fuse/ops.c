@@ -82,6 +82,7 @@ void fill_entry(const struct bfs_fuse *fs, const struct bfs_attr *a,
 {
     memset(e, 0, sizeof *e);
     e->ino = a->ino;
+    kcache_mark(fs->kcache, a->ino);
     /* Inode numbers come from per-server counters and are never reused, so
      * one generation is enough. */
     e->generation = 0;
@@ -95,6 +96,7 @@ void reply_entry(fuse_req_t req, const char *op, uint64_t parent, const char *na
 {
     struct fuse_entry_param e;
     fill_entry(fs_of(req), a, &e);
+    kcache_mark_entry(fs_of(req)->kcache, parent, name);
     log_rc(op, parent, name, 0);
     fuse_reply_entry(req, &e);
 }

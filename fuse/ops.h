@@ -26,6 +26,7 @@
 
 #include "../common/client.h"
 #include "dircache.h"
+#include "kcache.h"
 #include "openfiles.h"
 #include "xattrcache.h"
 
@@ -56,6 +57,7 @@ struct bfs_fuse {
     struct pagecache *pages;     /* file versions in the page cache; NULL: drop pages at every open */
     struct dircache *dirs;       /* directories' group and setgid bit, for new entries */
     struct xattrcache *xattrs;   /* inodes without extended attributes (getxattr with no RPC) */
+    struct kcache *kcache;       /* inodes the kernel may cache, for preloaded processes (kcache.h) */
     struct lockstate *locks;     /* lock owners and waits of this mount (lockops.h) */
     void *loop;                  /* fuse/loop.h's loop serving requests, or NULL */
     int single_thread;           /* -s: one thread serves everything (no lock waits) */

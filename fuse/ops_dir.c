@@ -158,6 +158,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, uint64_t off
             if (arc == 0) {
                 /* Counts as a lookup for the kernel (it will forget it). */
                 fill_entry(fs, &a, &e);
+                kcache_mark_entry(fs->kcache, ino, d->name);
             } else {
                 /* Gone or unreachable since it was listed: list it without
                  * attributes (ino 0 counts no lookup), as plain readdir would. */

@@ -27,6 +27,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
     int rc = check_name(name);
+    /* Before the lookup: the kernel caches what it gets, found or not. */
+    kcache_mark_entry(fs->kcache, parent, name);
     if (rc == 0)
         rc = bfs_lookup(fs->client, parent, name, &a);
     if (rc == -ENOENT && fs->opts.negative_timeout > 0) {

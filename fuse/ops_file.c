@@ -211,6 +211,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     }
     struct fuse_entry_param e;
     fill_entry(fs, &a, &e);
+    kcache_mark_entry(fs->kcache, parent, name);
     set_open_flags(fs, &a, fi);
     log_rc("create", parent, name, 0);
     reply_open_counted(req, fs, a.ino, &e, fi);

@@ -163,6 +163,20 @@ void benchfs_seekdir(benchfs_dir_t *d, long pos);
 void benchfs_rewinddir(benchfs_dir_t *d);
 int benchfs_closedir(benchfs_dir_t *d);
 
+/* ---- changes, for caches beside this connection's ---- */
+
+/* Told after each change of a name or of an inode's metadata this connection
+ * made (also after a failed attempt, which may have changed it): name != NULL:
+ * the entry name of directory ino was made, removed or replaced (and so the
+ * directory's times and link count changed); name NULL: ino's attributes
+ * (mode, owner, times, size set by truncate, link count). Not for writes (their
+ * size and times follow close-to-open). Called on the calling thread before the
+ * call returns; fn must not call into fs. For a cache that shares inode numbers
+ * with BenchFS, e.g. a FUSE mount's kernel cache on the same node. */
+typedef void benchfs_change_fn(void *arg, uint64_t ino, const char *name);
+/* Sets (fn NULL: clears) the change hook. Set it before other threads use fs. */
+void benchfs_on_change(benchfs_t *fs, benchfs_change_fn *fn, void *arg);
+
 /* "benchfs 0.x.y": the version of the library, for programs to print. */
 const char *benchfs_version(void);
 

@@ -91,6 +91,20 @@ int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a)
 void lib_changed(benchfs_t *fs, uint64_t ino)
 {
     cache_drop_attr(&fs->cache, ino);
+    if (fs->on_change)
+        fs->on_change(fs->on_change_arg, ino, NULL);
+}
+
+void lib_entry_changed(benchfs_t *fs, uint64_t parent, const char *name)
+{
+    if (fs->on_change)
+        fs->on_change(fs->on_change_arg, parent, name);
+}
+
+EXPORT void benchfs_on_change(benchfs_t *fs, benchfs_change_fn *fn, void *arg)
+{
+    fs->on_change = fn;
+    fs->on_change_arg = arg;
 }
 
 EXPORT const char *benchfs_version(void)

@@ -306,7 +306,8 @@ static void after_write(benchfs_file_t *f, const struct bfs_wcc *wcc)
 static ssize_t write_done(benchfs_file_t *f, ssize_t n, const struct bfs_wcc *wcc)
 {
     log_debug("write ino=%" PRIu64 ": %zd", f->ino, n);
-    lib_changed(f->fs, f->ino);
+    /* Not lib_changed: a write's size and times follow close-to-open. */
+    cache_drop_attr(&f->fs->cache, f->ino);
     if (n <= 0)
         return n;
     after_write(f, wcc);

@@ -75,6 +75,8 @@ struct benchfs {
     unsigned flags;             /* BENCHFS_OPT_* */
     dev_t dev;                  /* st_dev of every file (a hash of the registry dir) */
     blksize_t blksize;          /* st_blksize: the I/O size of one RPC */
+    benchfs_change_fn *on_change;   /* benchfs_on_change's, or NULL */
+    void *on_change_arg;
 };
 
 struct benchfs_file {
@@ -92,8 +94,11 @@ struct bfs_client *lib_client(benchfs_t *fs);
 void lib_attr_to_stat(const benchfs_t *fs, const struct bfs_attr *a, struct stat *st);
 /* Attributes of ino, as fresh as how says (GET_*). */
 int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a);
-/* What a change this client made means for its cache: ino's attributes go. */
+/* What a change of ino's metadata this client made means for its cache:
+ * ino's attributes go (and the change hook is told). */
 void lib_changed(benchfs_t *fs, uint64_t ino);
+/* The entry name of parent was made, removed or replaced: the change hook is told. */
+void lib_entry_changed(benchfs_t *fs, uint64_t parent, const char *name);
 int64_t lib_now_ns(void);
 
 /* ---- perm.c ---- */

@@ -45,6 +45,7 @@ int owner_make(benchfs_t *fs, struct cred *cr, const struct res *r, uint32_t mod
         cache_stale_attr(&fs->cache, r->parent);
         cache_put_entry(&fs->cache, r->parent, r->name, out->ino);
         cache_put_attr(&fs->cache, out);
+        lib_entry_changed(fs, r->parent, r->name);
     } else {
         path_forget(fs, r->parent, r->name);
     }

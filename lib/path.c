@@ -36,6 +36,7 @@ void path_forget(benchfs_t *fs, uint64_t parent, const char *name)
 {
     cache_drop_entry(&fs->cache, parent, name);
     cache_stale_attr(&fs->cache, parent);
+    lib_entry_changed(fs, parent, name);
 }
 
 /* The walk's state: the directories from the root down to the current one.

@@ -172,6 +172,8 @@ benchfs_t *pl_mount_fs(struct pl_mount *m)
             rc = -ELIBACC;
         if (rc == 0)
             rc = BFS(connect)(m->registry, &o, &fs);
+        if (rc == 0)
+            pl_kinval_attach(m, fs);
         pl_in_lib--;
         if (rc < 0) {
             m->failed = 1;
@@ -194,6 +196,7 @@ void pl_mounts_forget(void)
      * sockets or threads: drop them unclosed, connect anew on the next call. */
     for (int i = 0; i < nknown; i++) {
         atomic_store(&known[i]->fs, NULL);
+        pl_kinval_forget(known[i]);
         pthread_mutex_init(&known[i]->lock, NULL);
     }
     pthread_mutex_init(&reload_lock, NULL);

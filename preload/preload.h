@@ -83,7 +83,7 @@ static inline long pl_ret(long rc)
 
 /* The calls of lib/benchfs.h this library makes, as pointers into the
  * loaded libbenchfs.so: BFS(open)(...) is benchfs_open(...). */
-#define PL_API_FUNCS(X) X(pwrite) X(pread) X(fstat) X(close) X(chown) X(access) X(unlink) X(symlink) X(stat) X(rmdir) X(readlink) X(opendir) X(mkdir) X(lstat) X(ftruncate) X(fsync) X(closedir) X(chmod) X(append) X(utimens) X(truncate) X(telldir) X(seekdir) X(rewinddir) X(rename) X(readdir) X(open) X(link) X(futimens) X(file_ino) X(fchown) X(fchmod) X(connect)
+#define PL_API_FUNCS(X) X(pwrite) X(pread) X(fstat) X(close) X(chown) X(access) X(unlink) X(symlink) X(stat) X(rmdir) X(readlink) X(opendir) X(mkdir) X(lstat) X(ftruncate) X(fsync) X(closedir) X(chmod) X(append) X(utimens) X(truncate) X(telldir) X(seekdir) X(rewinddir) X(rename) X(readdir) X(open) X(link) X(futimens) X(file_ino) X(fchown) X(fchmod) X(connect) X(on_change)
 struct pl_api {
 #define PL_API_FIELD(name) __typeof__(benchfs_##name) *name;
     PL_API_FUNCS(PL_API_FIELD)
@@ -104,7 +104,14 @@ struct pl_mount {
     benchfs_t *_Atomic fs; /* NULL until connected (and again in a forked child) */
     int failed;            /* could not connect: the kernel does everything, for good */
     dev_t dev;             /* the mount's st_dev, what stat must show */
+    atomic_int kinval;     /* the mount takes cache invalidations (kinval.c) */
+    const _Atomic uint64_t *kbits;  /* its table of inodes the kernel may hold, or NULL */
 };
+/* ---- kinval.c: the mount's kernel caches forget what this process changes ---- */
+/* After connecting fs to m: changes go on to m's kernel caches. */
+void pl_kinval_attach(struct pl_mount *m, benchfs_t *fs);
+/* fork child, before connecting anew. */
+void pl_kinval_forget(struct pl_mount *m);
 /* Whether libbenchfs caches names and attributes here (BENCHFS_ATTR_TIMEOUT). */
 extern int pl_attr_cached;
 /* The deepest BenchFS mount holding abs (absolute, clean); *inner gets the

@@ -82,6 +82,22 @@ check "st_dev and st_ino are the mount's" \
     test "$(pre stat -c '%d %i %s' "$MNT/inh")" = "$(plain stat -c '%d %i %s' "$MNT/inh")"
 check "st_dev of a directory is the mount's" \
     test "$(pre stat -c '%d %i' "$MNT/pdir")" = "$(plain stat -c '%d %i' "$MNT/pdir")"
+# What the kernel has cached for the mount (entries and attributes, 1 s), a
+# preloaded process changes over RPC: plain processes must see it at once
+# (fuse/kcache.h: the kernel forgets it before the preloaded call returns).
+plain sh -c 'mkdir "$1/kc" && echo a >"$1/kc/f" && echo b >"$1/kc/g" && echo c >"$1/kc/h"' sh "$MNT"
+plain ls -l "$MNT/kc" >/dev/null
+pre rm "$MNT/kc/f"
+check "plain does not see a cached name the preload removed" plain sh -c '! test -e "$1"' sh "$MNT/kc/f"
+pre mv "$MNT/kc/g" "$MNT/kc/g2"
+check "plain writes anew under a cached name the preload renamed away" \
+    plain sh -c 'echo new >"$1" && test "$(cat "$1")" = new' sh "$MNT/kc/g"
+check "plain sees the renamed file under its new name" test "$(plain cat "$MNT/kc/g2")" = b
+pre chmod 0600 "$MNT/kc/h"
+check "plain sees the mode the preload set on a cached inode" test "$(plain stat -c %a "$MNT/kc/h")" = 600
+plain stat "$MNT/kc/new" >/dev/null 2>&1   # a negative entry
+pre sh -c 'echo made >"$1"' sh "$MNT/kc/new"
+check "plain sees a file the preload made under a cached negative name" test "$(plain cat "$MNT/kc/new")" = made
 
 section "switches"
 fdpath='import os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644); print(os.readlink("/proc/self/fd/%d" % fd))'
