@@ -4,7 +4,11 @@
  * test_reads_during_removals: one client removes files of 1,000 chunks each
  * while another reads 4 KiB from a small file; the reads' p99 during the
  * removals (until the last chunk file is gone from DATA_DIR) must stay within
- * 2x of the p99 of the same reads on the idle server, measured right before.
+ * 2x of the p99 of the same reads on the idle server, measured right before,
+ * or within SLACK_US of it: on an idle 2-core machine that p99 is 4-6 us, and
+ * the removal thread's unlinkat, kernel work a waking reader or loop waits out
+ * even at SCHED_IDLE, adds 20-50 us (measured); a removal on the loop, as
+ * before, holds reads up for milliseconds (150-3,800x).
  * Up to 3 attempts (the machine is shared); both numbers are printed. With
  * RMLOAD_NO_TIMING set (sanitizer builds) one attempt is measured and shown,
  * and only its errors count.
@@ -141,8 +145,10 @@ static double p99(double *v, size_t n)
     return v[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
 }
 
-/* One attempt: 1 if the p99 during the removals is within 2x of the idle one,
- * 0 if not, -1 on an error. */
+#define SLACK_US 100.0
+
+/* One attempt: 1 if the p99 during the removals is within 2x of the idle one
+ * (or SLACK_US above it), 0 if not, -1 on an error. */
 static int attempt(int k)
 {
     static int seq;
@@ -216,11 +222,12 @@ static int attempt(int k)
         goto out;
     }
     double pi = p99(idle.lat, idle.n), pb = p99(busy.lat, nb);
+    double limit = 2 * pi > pi + SLACK_US / 1e6 ? 2 * pi : pi + SLACK_US / 1e6;
     printf("attempt %d: read p99 idle %.1f us (%zu reads), during removals of %d x %d chunks %.1f us "
-           "(%zu reads in %.0f ms), ratio %.2f (limit 2)\n", k, pi * 1e6, idle.n, NBIG, BIG_CHUNKS,
-           pb * 1e6, nb, (to - from) * 1e3, pb / pi);
+           "(%zu reads in %.0f ms), ratio %.2f (limit: 2x or +%.0f us, %.1f us)\n", k, pi * 1e6,
+           idle.n, NBIG, BIG_CHUNKS, pb * 1e6, nb, (to - from) * 1e3, pb / pi, SLACK_US, limit * 1e6);
     fflush(stdout);
-    res = pb <= 2 * pi;
+    res = pb <= limit;
 out:
     free(warm.lat);
     free(idle.lat);
