@@ -2,7 +2,7 @@
  *
  * A client is a small pool of UCX workers ("lanes", rpc_int.h), each with its
  * own lock and its own endpoint to every server node; a thread always uses the
- * same lane (BENCHFS_CLIENT_LANES, default 4), so threads on different lanes
+ * same lane (BENCHFS_CLIENT_LANES, default 1: see docs/DESIGN.md), so threads on different lanes
  * never wait for each other. Calls tied to the connection (locks, waits without
  * deadline) all go on lane 0. Within a lane, any number of threads may have
  * calls in flight at once: a call is sent, then its thread waits; whichever

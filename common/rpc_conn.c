@@ -18,7 +18,7 @@
 
 #define HELLO_TIMEOUT_S 2.0     /* how long one HELLO may take to be answered */
 #define HELLO_ATTEMPTS 3
-#define DEFAULT_LANES 4         /* BENCHFS_CLIENT_LANES; docs/DESIGN.md has the measurements */
+#define DEFAULT_LANES 1         /* BENCHFS_CLIENT_LANES; more is opt-in: docs/DESIGN.md */
 #define CLOSE_WAIT_S 10.0       /* rpc_client_destroy waits this long for endpoint closes */
 #define LANE_RETRY_S 5.0        /* a lane that could not connect to a server uses lane 0 this long */
 
