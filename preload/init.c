@@ -58,16 +58,6 @@ static void vlog(const char *fmt, va_list ap)
         (void)!w(2, line, len);
 }
 
-void pl_log(const char *fmt, ...)
-{
-    int e = errno;
-    va_list ap;
-    va_start(ap, fmt);
-    vlog(fmt, ap);
-    va_end(ap);
-    errno = e;
-}
-
 void pl_warn(const char *fmt, ...)
 {
     int e = errno;

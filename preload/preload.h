@@ -58,15 +58,14 @@ void *pl_dlsym(const char *name);
         pl_in_lib--;                                                              \
         lr_;                                                                      \
     })
-/* BENCHFS_LOG=debug: one line on stderr ("benchfs-preload: ..."). */
-void pl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line on stderr ("benchfs-preload: ..."), errno kept: always (a warning
+ * the user must see), or with PL_DEBUG only under BENCHFS_LOG=debug. */
+void pl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define PL_DEBUG(...)                                                             \
     do {                                                                          \
         if (pl_debug)                                                             \
-            pl_log(__VA_ARGS__);                                                  \
+            pl_warn(__VA_ARGS__);                                                 \
     } while (0)
-/* Always logged (a warning the user must see). */
-void pl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The process's umask as tracked (read at init, kept by the umask wrapper). */
 mode_t pl_umask(void);
 /* Sets errno from a negative rc and returns -1; a count passes through. */
