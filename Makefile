@@ -83,7 +83,7 @@ PRELOAD_SRC := $(wildcard preload/*.c)
 $(BUILD)/pic/preload/%.o: preload/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
-$(BUILD)/libbenchfs-preload.so: $(call pic,$(PRELOAD_SRC) common/mountinfo.c) | $(BUILD)/$(LIB_SONAME)
+$(BUILD)/libbenchfs-preload.so: $(call pic,$(PRELOAD_SRC) common/mountinfo.c common/nodetab.c) | $(BUILD)/$(LIB_SONAME)
 	$(CC) $(LDFLAGS) -shared -Wl,-Bsymbolic-functions -Wl,--no-undefined $^ -o $@ -lpthread -ldl
 
 PREFIX  ?= /usr/local
@@ -137,6 +137,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SERVER_LIB) $(COMMON_LIB)
 $(BUILD)/tests/system/test_libbenchfs: $(BUILD)/obj/tests/system/test_libbenchfs.o $(API_LIB) $(SERVER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# The node table's test drives libbenchfs's cache over it (lib/cache.c).
+$(BUILD)/tests/unit/test_nodetab: $(BUILD)/obj/tests/unit/test_nodetab.o $(API_LIB) $(SERVER_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 # test_preload runs under LD_PRELOAD=libbenchfs-preload.so: ordinary system
 # calls only, no BenchFS (nor UCX, whose memory hooks would take its mmap)
 # linked; fsx too (the preload suite runs it under the preload library).
@@ -176,7 +180,7 @@ build/fuzz/fuzz_proto: $(FUZZ_SRC) common/proto.h common/registry.h
 	clang $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
 FUZZ_H_SRC := tests/fuzz/fuzz_handlers.c server/handlers.c $(wildcard server/meta*.c) server/fileops.c server/gone.c \
               server/handlers_data.c server/handlers_ns.c \
-              server/chunkstore.c server/chunkfiles.c server/chunkremove.c server/fdcache.c server/syncgroup.c \
+              server/chunkstore.c server/chunkfiles.c server/chunkcut.c server/chunkremove.c server/chunkusage.c server/chunkjobs.c server/fdcache.c server/syncgroup.c \
               server/lockreq.c server/locks.c \
               server/status.c server/xattr_store.c common/proto.c common/placement.c common/log.c \
               common/acl.c common/xattr.c

@@ -8,8 +8,11 @@
  * loop is written once against the operations table of ops.h.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -58,6 +61,8 @@ struct config {
     bool keep;
     bool show_counters;
     const char *phase_hook;   /* --phase-hook: a shell command run around each phase */
+    const char *sync_dir;     /* --sync-dir: processes that start each timed loop together */
+    unsigned long sync_count;
 };
 
 /* PH_STAT (stat of the files PH_CREATE made) runs after the seed's phases. */
@@ -69,6 +74,7 @@ struct result {
     size_t size;                /* 0 for create */
     struct lat_summary sum;
     uint64_t wall_ns;           /* "Total": common start to the last thread's end */
+    uint64_t start_ns;          /* that start, CLOCK_MONOTONIC (the same in every process) */
 };
 
 struct run;
@@ -109,7 +115,7 @@ struct run {
     pthread_mutex_t gate_mu;
     pthread_cond_t gate_cv;
     int gate;                   /* 0 closed, 1 go, -1 give up */
-    pthread_barrier_t barrier;
+    pthread_barrier_t barrier, sync_barrier;
     atomic_bool abort;          /* a thread failed: the others stop early */
     /* The phase being run. */
     enum phase_kind kind;
@@ -144,6 +150,12 @@ static void usage(FILE *f)
 "                          after each phase (PHASE: create, write<size>,\n"
 "                          read<size>); in client mode with each server's request\n"
 "                          count appended (e.g. to take CPU time per request)\n"
+"  --sync-dir D --sync-count N\n"
+"                          N processes (this one among them) start each timed\n"
+"                          loop together: each waits, after its setup and warmup,\n"
+"                          until N have put a file for the phase in D (at most\n"
+"                          60 s); so that the sum of their rates is a rate of\n"
+"                          them all (JSON start_ns: the common clock)\n"
 "\n"
 "Options:\n"
 "  --iterations N   timed operations per benchmark and thread (default 100)\n"
@@ -303,7 +315,7 @@ static int run_server_mode(int argc, char **argv, int at, int width)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
     enum { O_MODE = 256, O_DIR, O_REGISTRY, O_TIMEOUT, O_ITER, O_WARMUP, O_SIZES, O_THREADS,
-           O_JSON, O_KEEP, O_COUNTERS, O_HOOK };
+           O_JSON, O_KEEP, O_COUNTERS, O_HOOK, O_SYNC_DIR, O_SYNC_COUNT };
     static const struct option opts[] = {
         { "mode", required_argument, NULL, O_MODE },
         { "dir", required_argument, NULL, O_DIR },
@@ -317,6 +329,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
         { "keep", no_argument, NULL, O_KEEP },
         { "show-server-counters", no_argument, NULL, O_COUNTERS },
         { "phase-hook", required_argument, NULL, O_HOOK },
+        { "sync-dir", required_argument, NULL, O_SYNC_DIR },
+        { "sync-count", required_argument, NULL, O_SYNC_COUNT },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -346,6 +360,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
         case O_KEEP: cfg->keep = true; break;
         case O_COUNTERS: cfg->show_counters = true; break;
         case O_HOOK: cfg->phase_hook = optarg; break;
+        case O_SYNC_DIR: cfg->sync_dir = optarg; break;
+        case O_SYNC_COUNT: cfg->sync_count = parse_count("--sync-count", optarg, 1, 1024); break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf(PROG " " BENCHFS_VERSION "\n"); exit(0);
         default:   /* getopt has said what was wrong */
@@ -355,6 +371,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
     }
     if (optind < argc)
         usage_error("unexpected argument '%s'", argv[optind]);
+    if (!cfg->sync_dir != !cfg->sync_count)
+        usage_error("--sync-dir and --sync-count go together");
 
     if (cfg->mode == MODE_CLIENT) {
         if (mode_dir)
@@ -619,6 +637,51 @@ static bool worker_setup(struct worker *w)
     return true;
 }
 
+static const char *phase_json_name(enum phase_kind k);
+
+/* --sync-dir: this process's file for the phase, then a wait (bounded) until
+ * sync_count processes have theirs. Called by one thread of the process. */
+static bool sync_processes(struct worker *w)
+{
+    struct run *r = w->run;
+    const struct config *cfg = r->cfg;
+    char tag[48], path[PATH_MAX];
+    snprintf(tag, sizeof tag, "%s%zu.", phase_json_name(r->kind), r->kind == PH_CREATE ||
+             r->kind == PH_STAT ? (size_t)0 : cfg->sizes[r->si]);
+    if (snprintf(path, sizeof path, "%s/%s%ld", cfg->sync_dir, tag, (long)getpid()) >=
+        (int)sizeof path) {
+        worker_fail(w, "sync", cfg->sync_dir, "path too long");
+        return false;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        worker_fail(w, "sync", path, "%s", strerror(errno));
+        return false;
+    }
+    close(fd);
+    double give_up = bfs_mono_s() + 60;
+    for (;;) {
+        DIR *d = opendir(cfg->sync_dir);
+        if (!d) {
+            worker_fail(w, "sync", cfg->sync_dir, "%s", strerror(errno));
+            return false;
+        }
+        unsigned long n = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            n += strncmp(e->d_name, tag, strlen(tag)) == 0;
+        closedir(d);
+        if (n >= cfg->sync_count)
+            return true;
+        if (bfs_mono_s() > give_up) {
+            worker_fail(w, "sync", cfg->sync_dir, "%lu of %lu processes came within 60 s", n,
+                        cfg->sync_count);
+            return false;
+        }
+        struct timespec ts = { 0, 200000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -634,6 +697,13 @@ static void *worker_main(void *arg)
     bool ok = worker_setup(w);
     /* Every thread reaches the barrier, even after an error, or the others would wait forever. */
     pthread_barrier_wait(&r->barrier);
+    if (cfg->sync_dir) {
+        /* One thread meets the other processes; all wait for it. (A failed
+         * thread still comes, or the others would wait forever.) */
+        if (w->k == 0 && (!ok || atomic_load(&r->abort) || !sync_processes(w)))
+            atomic_store(&r->abort, true);
+        pthread_barrier_wait(&r->sync_barrier);
+    }
     if (!ok || atomic_load(&r->abort))
         return NULL;
     /* Reads fill the read slots; a full set is verified before going on, the
@@ -691,6 +761,8 @@ static int run_phase(struct run *r, enum phase_kind kind, unsigned si, struct re
         }
     }
     int prc = pthread_barrier_init(&r->barrier, NULL, nthreads);
+    if (!prc && (prc = pthread_barrier_init(&r->sync_barrier, NULL, nthreads)))
+        pthread_barrier_destroy(&r->barrier);
     if (prc) {
         fprintf(stderr, "Error: pthread_barrier_init: %s\n", strerror(prc));
         goto out_lat;
@@ -709,6 +781,7 @@ static int run_phase(struct run *r, enum phase_kind kind, unsigned si, struct re
     for (unsigned k = 0; k < started; k++)
         pthread_join(r->w[k].tid, NULL);
     pthread_barrier_destroy(&r->barrier);
+    pthread_barrier_destroy(&r->sync_barrier);
     if (started < nthreads) {
         fprintf(stderr, "Error: cannot start thread %u of %u: %s\n", started + 1, nthreads,
                 strerror(prc));
@@ -737,6 +810,7 @@ static int run_phase(struct run *r, enum phase_kind kind, unsigned si, struct re
     res->kind = kind;
     res->size = kind == PH_CREATE || kind == PH_STAT ? 0 : cfg->sizes[si];
     res->wall_ns = end > start ? end - start : 0;
+    res->start_ns = start;
     if (lat_summarize(&all, &res->sum) < 0) {
         fprintf(stderr, "Error: out of memory\n");
         lat_free(&all);
@@ -934,12 +1008,12 @@ static int write_json(FILE *f, const char *path, const struct config *cfg,
         fprintf(f,
                 "%s\n  {\"name\":\"%s\",\"size\":%zu,\"iterations\":%llu,\"total_ns\":%llu,"
                 "\"avg_ns\":%llu,\"min_ns\":%llu,\"max_ns\":%llu,\"p50_ns\":%llu,"
-                "\"p99_ns\":%llu,\"ops_per_sec\":%.2f}",
+                "\"p99_ns\":%llu,\"ops_per_sec\":%.2f,\"start_ns\":%llu}",
                 i ? "," : "", phase_json_name(x->kind), x->size,
                 (unsigned long long)x->sum.count, (unsigned long long)x->wall_ns,
                 (unsigned long long)x->sum.avg, (unsigned long long)x->sum.min,
                 (unsigned long long)x->sum.max, (unsigned long long)x->sum.p50,
-                (unsigned long long)x->sum.p99, ops_per_sec(x));
+                (unsigned long long)x->sum.p99, ops_per_sec(x), (unsigned long long)x->start_ns);
     }
     fprintf(f, "\n]}\n");
     bool bad = ferror(f);

@@ -65,6 +65,9 @@ static int reconnect(struct bfs_client *c, uint32_t node)
             } else {
                 rc = rpc_client_connect(c->rpc, node, e.addr, e.addr_len);
                 if (rc == 0) {
+                    if (e.pid != c->pids[node])
+                        atomic_store(&c->replaced[node], bfs_mono_ns());
+                    atomic_store(&c->fresh[node], bfs_mono_ns());
                     c->pids[node] = e.pid;
                     log_info("server node %u: reconnected (%s)", node, path);
                     locks_lost(c, node);
@@ -80,14 +83,23 @@ static int reconnect(struct bfs_client *c, uint32_t node)
     return rc < 0 ? -ENOTCONN : 0;
 }
 
-/* A call to node timed out: a server killed and started again (a new process in
- * the registry) is not noticed by UCX until its keepalive gives up, and calls
- * meanwhile go to the dead one; connect to the new one now. */
-static void recheck(struct bfs_client *c, uint32_t node)
+/* A server killed and started again (a new process in the registry) is not
+ * noticed by UCX until its keepalive gives up, and keepalive runs only while
+ * the client waits for something: calls meanwhile go to the dead process. So
+ * before a call to a server silent for IDLE_RECHECK_NS, and after a call that
+ * timed out, the registry is read, and a new process is connected to at once.
+ * known_before: nothing to do if the node was known fresh after that time. */
+#define IDLE_RECHECK_NS 1000000000LL
+
+static void recheck(struct bfs_client *c, uint32_t node, int64_t known_before)
 {
     char path[PATH_MAX];
     struct registry_entry e;
     pthread_mutex_lock(&c->reconnect_locks[node]);
+    if (atomic_load(&c->fresh[node]) > known_before) {   /* another thread just looked */
+        pthread_mutex_unlock(&c->reconnect_locks[node]);
+        return;
+    }
     registry_path(c->registry_dir, node, c->nodes, path, sizeof path);
     if (registry_read(path, &e) == 0) {
         if (e.pid != c->pids[node] && e.chunk_size == c->chunk_size && e.cluster_size == c->nodes &&
@@ -95,29 +107,74 @@ static void recheck(struct bfs_client *c, uint32_t node)
             log_info("server node %u: a new server process (pid %u, was %u): reconnected", node,
                      e.pid, c->pids[node]);
             c->pids[node] = e.pid;
+            atomic_store(&c->replaced[node], bfs_mono_ns());
             locks_lost(c, node);
         }
         registry_entry_clear(&e);
     }
+    atomic_store(&c->fresh[node], bfs_mono_ns());
     pthread_mutex_unlock(&c->reconnect_locks[node]);
+}
+
+/* A call whose server went away is sent again, once, to the server now
+ * registered, if that cannot do anything twice: a call that reached no server
+ * (not_sent: its connection was known broken, e.g. by another lane, see
+ * common/rpc_conn.c), or a safe one (proto_op_safe) whose connection broke or
+ * whose server was replaced by a new process since the calls were sent (start:
+ * bfs_mono_ns then) — a server merely slow is not asked twice. So a restart is
+ * invisible to lookups and reads. Returns the first transport error left. */
+static int resend_lost(struct bfs_client *c, struct rpc_call *calls, size_t n, int64_t start)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rpc_call *call = &calls[i];
+        int again = 0;
+        if (call->status == -ENOTCONN)
+            again = (call->not_sent || proto_op_safe(call->op)) && reconnect(c, call->node) == 0;
+        else if (call->status == -ETIMEDOUT)
+            again = proto_op_safe(call->op) && atomic_load(&c->replaced[call->node]) >= start;
+        if (again) {
+            log_debug("server node %u: %s sent again after a reconnect", call->node,
+                      proto_op_name(call->op));
+            rpc_run(c->rpc, call, 1);
+        }
+        if (rc == 0 && rpc_transport_error(call->status))
+            rc = call->status;
+    }
+    return rc;
+}
+
+/* Before a call to node at time now: a connection to the server registered there. */
+static int ready(struct bfs_client *c, uint32_t node, int64_t now)
+{
+    if (node >= c->nodes)
+        return -ESTALE;   /* an inode number naming no server of this cluster */
+    if (!rpc_client_connected(c->rpc, node))
+        return reconnect(c, node);
+    if (now - atomic_load(&c->fresh[node]) > IDLE_RECHECK_NS)
+        recheck(c, node, now - IDLE_RECHECK_NS);
+    return 0;
 }
 
 /* Sends calls and waits for all; returns a transport error or 0 (see each call's status). */
 int client_run(struct bfs_client *c, struct rpc_call *calls, size_t n)
 {
+    int64_t start = bfs_mono_ns();
     for (size_t i = 0; i < n; i++) {
-        if (calls[i].node >= c->nodes)
-            return -ESTALE;   /* an inode number naming no server of this cluster */
-        if (!rpc_client_connected(c->rpc, calls[i].node)) {
-            int rc = reconnect(c, calls[i].node);
-            if (rc < 0)
-                return rc;
-        }
+        int rc = ready(c, calls[i].node, start);
+        if (rc < 0)
+            return rc;
     }
     int rc = rpc_run(c->rpc, calls, n);
+    int64_t end = bfs_mono_ns();
+    for (size_t i = 0; i < n; i++)
+        if (!rpc_transport_error(calls[i].status))
+            atomic_store(&c->fresh[calls[i].node], end);
     for (size_t i = 0; rc == -ETIMEDOUT && i < n; i++)
         if (calls[i].status == -ETIMEDOUT)
-            recheck(c, calls[i].node);
+            recheck(c, calls[i].node, INT64_MAX);
+    if (rc == -ETIMEDOUT || rc == -ENOTCONN)
+        rc = resend_lost(c, calls, n, start);
     return rc;
 }
 
@@ -128,14 +185,12 @@ int bfs_call_run(struct bfs_client *c, struct rpc_call *calls, size_t n)
 
 int client_run_wait(struct bfs_client *c, struct rpc_call *call)
 {
-    if (call->node >= c->nodes)
-        return -ESTALE;
-    if (!rpc_client_connected(c->rpc, call->node)) {
-        int rc = reconnect(c, call->node);
-        if (rc < 0)
-            return rc;
-    }
-    int rc = rpc_run_wait(c->rpc, call);
+    int rc = ready(c, call->node, bfs_mono_ns());
+    if (rc < 0)
+        return rc;
+    rc = rpc_run_wait(c->rpc, call);
+    if (!rpc_transport_error(call->status))
+        atomic_store(&c->fresh[call->node], bfs_mono_ns());
     return rc < 0 ? rc : call->status;
 }
 
@@ -268,14 +323,17 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
     c->nodes = n;
     c->chunk_size = entries[0].chunk_size;
     if (!(c->pids = calloc(n, sizeof *c->pids)) || !(c->locked = calloc(n, sizeof *c->locked)) ||
-        !(c->reconnect_locks = calloc(n, sizeof *c->reconnect_locks))) {
+        !(c->reconnect_locks = calloc(n, sizeof *c->reconnect_locks)) ||
+        !(c->fresh = calloc(n, sizeof *c->fresh)) || !(c->replaced = calloc(n, sizeof *c->replaced))) {
         rc = -ENOMEM;
         goto fail;
     }
     for (uint32_t i = 0; i < n; i++)
         pthread_mutex_init(&c->reconnect_locks[i], NULL);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         c->pids[i] = entries[i].pid;
+        atomic_init(&c->fresh[i], bfs_mono_ns());
+    }
     c->rpc_timeout_s = opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30;
     rc = rpc_client_create(n, key, opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30, &c->rpc);
     for (uint32_t i = 0; rc == 0 && i < n; i++)
@@ -307,5 +365,7 @@ void bfs_client_close(struct bfs_client *c)
     free(c->reconnect_locks);
     free(c->pids);
     free((void *)c->locked);
+    free((void *)c->fresh);
+    free((void *)c->replaced);
     free(c);
 }

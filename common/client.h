@@ -93,6 +93,9 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
 
 enum { BFS_UNLINK_KEEP = 1 };   /* the caller still has the file open: keep it at nlink 0 */
 int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags);
+/* As bfs_unlink; *ino gets the inode the name was of (0 if the server did not say). */
+int bfs_unlink_ino(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags,
+                   uint64_t *ino);
 /* -ENOTEMPTY if the directory has an entry on any server; in a cluster no entry
  * can be made in it from the moment that check begins (server/coord.h, fences). */
 int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name);
@@ -122,6 +125,12 @@ int bfs_statfs(struct bfs_client *c, struct statvfs *out);
 
 /* Reads up to len bytes at off; returns the byte count (short only at end of file). */
 ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off);
+/* bfs_read that also records the access at the owner, in the same round trip
+ * when a piece of the read is the owner's (else beside the pieces): what
+ * bfs_getattr_read does, done by a file's first read instead of its open.
+ * *touched = 1 when atime changed (cached attributes are stale then). */
+ssize_t bfs_read_access(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off,
+                        int relatime, int *touched);
 /* Writes len bytes at off; returns len or a negative errno. */
 ssize_t bfs_write(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off);
 

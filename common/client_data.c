@@ -76,23 +76,51 @@ static int check_read_reply(const struct rpc_call *call, uint64_t pos)
     return -EIO;
 }
 
-ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off)
+/* access: 0, or BFS_SET_ATIME_READ[|_RELATIME] to record the access at the
+ * owner with the first window (*touched says whether atime moved). */
+static ssize_t read_pieces(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off,
+                           uint32_t access, int *touched)
 {
     if (len > SSIZE_MAX || off > (uint64_t)INT64_MAX - len)
         return -EINVAL;
     int64_t size = -1;   /* the file size once a reply (or GETATTR) told it */
     size_t done = 0;
+    uint32_t owner = place_inode(ino, c->nodes);
     while (done < len && (size < 0 || off + done < (uint64_t)size)) {
-        struct rpc_call calls[WINDOW];
+        struct rpc_call calls[WINDOW + 1];
         size_t sent, n = stripe(c, OP_READ, ino, buf, len, off, done, calls, &sent);
+        size_t pieces = n, i;
+        /* A read that ends in this window and reaches no piece of the
+         * inode's owner needs the size from the owner, and an access to
+         * record needs the owner too: ask it at once, beside the pieces, not
+         * one round trip after them. */
+        for (i = 0; i < n && calls[i].node != owner; i++)
+            ;
+        if (i < n)
+            calls[i].args.mask = access;
+        else if (sent == len || access) {
+            bfs_call_prep(&calls[n], owner, access ? OP_SETATTR : OP_GETATTR);
+            calls[n].args.ino = ino;
+            calls[n++].args.mask = access;
+        }
         int rc = client_run(c, calls, n);
-        for (size_t i = 0; i < n && rc == 0; i++) {
+        for (i = 0; i < pieces && rc == 0; i++) {
             rc = calls[i].status;
             if (rc == 0 && (calls[i].reply.flags & 1))
                 size = (int64_t)calls[i].reply.size;
+            if (rc == 0 && (calls[i].reply.flags & 2))
+                *touched = 1;
             if (rc == 0)
                 rc = check_read_reply(&calls[i], off + (uint64_t)((uint8_t *)calls[i].rbuf - (uint8_t *)buf));
         }
+        if (rc == 0 && n > pieces) {
+            if (calls[pieces].status < 0)
+                return calls[pieces].status;   /* as the GETATTR below would */
+            size = (int64_t)calls[pieces].reply.attr.size;
+            if (access && calls[pieces].reply.size == 1)
+                *touched = 1;
+        }
+        access = 0;
         if (rc < 0)
             return done ? (ssize_t)done : rc;
         done = sent;
@@ -107,6 +135,20 @@ ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint
     }
     uint64_t end = off + done < (uint64_t)size ? off + done : (uint64_t)size;
     return end > off ? (ssize_t)(end - off) : 0;
+}
+
+ssize_t bfs_read(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off)
+{
+    int touched = 0;
+    return read_pieces(c, ino, buf, len, off, 0, &touched);
+}
+
+ssize_t bfs_read_access(struct bfs_client *c, uint64_t ino, void *buf, size_t len, uint64_t off,
+                        int relatime, int *touched)
+{
+    *touched = 0;
+    return read_pieces(c, ino, buf, len, off,
+                       BFS_SET_ATIME_READ | (relatime ? BFS_SET_ATIME_RELATIME : 0), touched);
 }
 
 ssize_t bfs_write(struct bfs_client *c, uint64_t ino, const void *buf, size_t len, uint64_t off)

@@ -28,6 +28,10 @@ struct bfs_client {
     struct rpc_client *rpc;
     pthread_mutex_t *reconnect_locks;   /* by node: one reconnect at a time, per server */
     uint32_t *pids;             /* by node: the server process connected to (registry) */
+    /* By node (bfs_mono_ns): when the connected process was last known to be
+     * the registered one (an answer, or a look at its registry file), and when
+     * the client last connected to a new process there (client.c). */
+    _Atomic int64_t *fresh, *replaced;
     _Atomic unsigned char *locked;   /* by node: a lock was granted there (client_locks.c) */
     /* Inode numbers seen as directories (direct-mapped; 0: empty). A type never
      * changes and numbers are never reused, so an entry never goes stale: a

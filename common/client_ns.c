@@ -323,7 +323,8 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     return 0;
 }
 
-static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name, uint32_t flags)
+static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name, uint32_t flags,
+                        uint64_t *ino)
 {
     struct rpc_call call;
     int rc = client_prep_entry(c, &call, OP_UNLINK, parent, name);
@@ -331,7 +332,10 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
         return rc;
     call.args.flags = flags;
     /* An rmdir in a cluster is the entry server's to coordinate, parent included. */
-    if ((rc = client_run1_busy(c, &call)) < 0 || (call.reply.flags & BFS_DROP_COORD))
+    rc = client_run1_busy(c, &call);
+    if (rc == 0 && ino)
+        *ino = call.reply.ino;
+    if (rc < 0 || (call.reply.flags & BFS_DROP_COORD))
         return rc;
     count_subdir(c, parent, call.node, (flags & BFS_F_RMDIR) ? -1 : 0);
     return settle_drop(c, &call.reply);
@@ -339,12 +343,19 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
 
 int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags)
 {
-    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0);
+    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0, NULL);
+}
+
+int bfs_unlink_ino(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags,
+                   uint64_t *ino)
+{
+    *ino = 0;
+    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0, ino);
 }
 
 int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name)
 {
-    return unlink_entry(c, parent, name, BFS_F_RMDIR);
+    return unlink_entry(c, parent, name, BFS_F_RMDIR, NULL);
 }
 
 int bfs_purge(struct bfs_client *c, uint64_t ino)

@@ -112,7 +112,7 @@ static const struct op_layout layouts[OP_MAX] = {
                                      { F_INO, F_FLAGS, F_SIZE } },
     [OP_READDIR]     = { "READDIR",  { F_INO, F_COOKIE, F_LEN }, { F_LEN, F_FLAGS } },
     [OP_STATFS]      = { "STATFS",   { F_END }, { F_STATFS } },
-    [OP_READ]        = { "READ",     { F_INO, F_IDX, F_OFF, F_LEN }, { F_FLAGS, F_SIZE } },
+    [OP_READ]        = { "READ",     { F_INO, F_IDX, F_OFF, F_LEN, F_MASK }, { F_FLAGS, F_SIZE } },
     [OP_WRITE]       = { "WRITE",    { F_INO, F_IDX, F_OFF }, { F_LEN, F_FLAGS, F_ATTR, F_PRE_CTIME } },
     [OP_FSYNC]       = { "FSYNC",    { F_INO, F_FLAGS }, { F_END } },
     [OP_TRUNCATE]    = { "TRUNCATE", { F_INO, F_SIZE, F_OFF }, { F_END } },
@@ -168,6 +168,19 @@ size_t proto_req_data_max(uint32_t op)
 const char *proto_op_name(uint32_t op)
 {
     return (op > 0 && op < OP_MAX) ? layouts[op].name : "UNKNOWN";
+}
+
+/* The ops that change nothing at the server: one may be sent again (READ's
+ * atime mask too: a repeat sets the same "now"). */
+static const uint8_t safe_ops[OP_MAX] = {
+    [OP_LOOKUP] = 1, [OP_GETATTR] = 1, [OP_READLINK] = 1, [OP_READDIR] = 1, [OP_STATFS] = 1,
+    [OP_READ] = 1, [OP_HAS_ENTRIES] = 1, [OP_COUNTERS] = 1, [OP_NOP] = 1, [OP_PARENT] = 1,
+    [OP_SCAN] = 1, [OP_STATUS] = 1, [OP_SEEK] = 1, [OP_GETXATTR] = 1, [OP_LISTXATTR] = 1,
+};
+
+int proto_op_safe(uint32_t op)
+{
+    return op > 0 && op < OP_MAX && safe_ops[op];
 }
 
 static const uint8_t *fields_of(uint32_t op, int reply)

@@ -33,8 +33,9 @@
  * FALLOCATE, SEEK and COPY (O_APPEND across clients, fallocate, SEEK_DATA/SEEK_HOLE,
  * copy_file_range). 5: extended attributes (GETXATTR..REMOVEXATTR), attribute
  * flags (the record's xattr/ACL bits), CREATE with the umask and inherited xattrs; OP_LOCK and
- * OP_LOCK_CANCEL (byte-range and flock locks at each inode's owner). */
-#define BFS_PROTO_VERSION  5
+ * OP_LOCK_CANCEL (byte-range and flock locks at each inode's owner). 6: READ carries a
+ * mask (BFS_SET_ATIME_READ: the owner records the access, as a read's GETATTR would). */
+#define BFS_PROTO_VERSION  6
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -60,7 +61,9 @@ enum bfs_op {
     OP_RENAME,       /* parent, name, newparent, newname, flags -> drop */
     OP_READDIR,      /* ino(dir), cookie, len(max) -> len(count), flags(1: eof); bulk: entries */
     OP_STATFS,       /*                         -> statfs */
-    OP_READ,         /* ino, idx, off, len      -> flags(1: clamped to size), size; bulk: data */
+    OP_READ,         /* ino, idx, off, len, mask(BFS_SET_ATIME_READ[|_RELATIME]: the owner
+                        records the access) -> flags(1: clamped to size, 2: atime changed),
+                        size; bulk: data */
     OP_WRITE,        /* ino, idx, off; bulk: data -> len, flags(1: the owner, size updated here),
                         attr (owner: after the write), pre_ctime (owner: ctime before it) */
     OP_FSYNC,        /* ino, flags(1: datasync) -> */
@@ -177,6 +180,9 @@ enum { BFS_LOCK_FLOCK = 1, BFS_LOCK_WAIT = 2, BFS_LOCK_TEST = 4 };
 #define BFS_LOCK_EOF 0x7fffffffffffffffull
 
 const char *proto_op_name(uint32_t op);
+/* 1 for an op that changes nothing at the server (a lookup, a read, ...): one
+ * whose answer was lost with its connection may be sent again (common/client.c). */
+int proto_op_safe(uint32_t op);
 
 struct bfs_req_hdr {
     uint32_t magic;

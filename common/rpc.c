@@ -89,6 +89,16 @@ void rpc_ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
     log_at(ln->rc->closing ? LOG_DEBUG : LOG_WARN, "server node %u: connection lost (lane %u): %s",
            nc->node, ln->index, ucs_status_string(status));
     nc->failed = 1;
+    /* Every lane's endpoint to a server dies with it, but UCX tells each
+     * worker only when that worker is progressed, and an idle lane is not:
+     * the client's reconnect (common/client.c) asks lane 0 alone. So a lane
+     * that learns the server is gone says so for lane 0 too, if both talk to
+     * the same address of it; the reconnect then gives the node a new
+     * generation, and every lane connects anew before its next call there
+     * (rpc_conn_usable), instead of each failing once on its own dead endpoint. */
+    struct node_conn *primary = &ln->rc->lanes[0].conn[nc->node];
+    if (ln->index != 0 && atomic_load(&primary->gen) == atomic_load(&nc->gen))
+        atomic_store(&primary->failed, 1);
     for (int b = 0; b < RPC_TABLE_SIZE; b++) {
         for (struct rpc_call **p = &ln->table[b]; *p;) {
             struct rpc_call *c = *p;
@@ -225,7 +235,7 @@ ucs_status_t rpc_reply_cb(void *arg, const void *header, size_t header_length, v
 static void send_call(struct rpc_lane *ln, struct rpc_call *call)
 {
     struct rpc_client *rc = ln->rc;
-    call->done = call->send_done = call->recv_pending = 0;
+    call->done = call->send_done = call->recv_pending = call->not_sent = 0;
     call->status = 0;
     call->rdata_len = 0;
     call->send_req = NULL;
@@ -238,6 +248,7 @@ static void send_call(struct rpc_lane *ln, struct rpc_call *call)
     int usable = nc && nc->ep && !nc->failed && (nc->client || call->op == OP_HELLO);
     if (!usable || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN) {
         call->send_done = 1;
+        call->not_sent = nc && alen <= BFS_MAX_ARGS_LEN && call->data_len <= BFS_MAX_DATA_LEN;
         finish(ln, call, !nc || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN
                              ? -EINVAL : -ENOTCONN);
         return;
@@ -516,7 +527,7 @@ int rpc_lane_run(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double t
     int rc_ = 0;
     for (size_t i = 0; i < n; i++) {
         int st = calls[i].status;
-        if (st != -ENOTCONN && st != -ETIMEDOUT && st != -EPROTO)
+        if (!rpc_transport_error(st))
             continue;
         if (rc_ == 0)
             rc_ = st;
@@ -537,13 +548,18 @@ int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n)
 
 int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, double timeout_s)
 {
+    /* Private fields are ours to set: a caller's call on its stack holds
+     * garbage there, and a stray long_wait would pin the call to lane 0 and
+     * stop its probes (rpc_pick_lane, poke_slow_servers). */
+    for (size_t i = 0; i < n; i++)
+        calls[i].long_wait = 0;
     return rpc_lane_run(rpc_pick_lane(rc, calls, n), calls, n, timeout_s);
 }
 
 int rpc_run_wait(struct rpc_client *rc, struct rpc_call *call)
 {
     call->long_wait = 1;
-    int rc_ = rpc_run_timeout(rc, call, 1, INFINITY);
+    int rc_ = rpc_lane_run(rpc_pick_lane(rc, call, 1), call, 1, INFINITY);
     call->long_wait = 0;
     return rc_;
 }

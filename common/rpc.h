@@ -2,9 +2,9 @@
  *
  * A client is a small pool of UCX workers ("lanes", rpc_int.h), each with its
  * own lock and its own endpoint to every server node; a thread always uses the
- * same lane (BENCHFS_CLIENT_LANES, default 1: see docs/DESIGN.md), so threads on different lanes
- * never wait for each other. Calls tied to the connection (locks, waits without
- * deadline) all go on lane 0. Within a lane, any number of threads may have
+ * same lane (BENCHFS_CLIENT_LANES, default 1: see docs/DESIGN.md), so threads on
+ * different lanes never wait for each other. Calls tied to the connection
+ * (locks, waits without deadline) all go on lane 0. Within a lane, any number of threads may have
  * calls in flight at once: a call is sent, then its thread waits; whichever
  * waiting thread finds no other thread progressing the lane's worker becomes
  * the "leader" and progresses it for everyone (completing other threads' calls
@@ -22,6 +22,7 @@
 #ifndef BENCHFS_RPC_H
 #define BENCHFS_RPC_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "proto.h"
@@ -50,6 +51,8 @@ struct rpc_call {
     int status;                  /* 0 or negative errno: the server's, or a transport error */
     struct bfs_msg reply;        /* the op's reply fields; strings point into rargs */
     size_t rdata_len;            /* reply bulk bytes placed in rbuf */
+    int not_sent;                /* -ENOTCONN before anything was sent (the connection was
+                                  * known broken): no server saw it, it may be sent again */
     /* private */
     uint64_t id;
     double sent_at;
@@ -75,9 +78,15 @@ int rpc_client_connect(struct rpc_client *rc, uint32_t node, const void *addr, s
 /* 1 if node has a working endpoint. */
 int rpc_client_connected(struct rpc_client *rc, uint32_t node);
 
+/* 1 for a status the transport gave (no answer from the server came). */
+static inline int rpc_transport_error(int status)
+{
+    return status == -ENOTCONN || status == -ETIMEDOUT || status == -EPROTO;
+}
+
 /* Sends calls[0..n) and waits for all of them. Returns 0 when every call got a
  * reply (each call's own status says how it went) or the first transport error
- * (-ENOTCONN, -ETIMEDOUT), which is also in the calls it hit. */
+ * (rpc_transport_error), which is also in the calls it hit. */
 int rpc_run(struct rpc_client *rc, struct rpc_call *calls, size_t n);
 /* The same with a deadline of its own instead of the client's RPC timeout. */
 int rpc_run_timeout(struct rpc_client *rc, struct rpc_call *calls, size_t n, double timeout_s);

@@ -18,7 +18,7 @@
 
 #define HELLO_TIMEOUT_S 2.0     /* how long one HELLO may take to be answered */
 #define HELLO_ATTEMPTS 3
-#define DEFAULT_LANES 1         /* BENCHFS_CLIENT_LANES; more is opt-in: docs/DESIGN.md */
+#define DEFAULT_LANES 1         /* BENCHFS_CLIENT_LANES; 4 measured no faster here: docs/DESIGN.md */
 #define CLOSE_WAIT_S 10.0       /* rpc_client_destroy waits this long for endpoint closes */
 #define LANE_RETRY_S 5.0        /* a lane that could not connect to a server uses lane 0 this long */
 
@@ -233,6 +233,14 @@ static int lane_ready(struct rpc_lane *ln, uint32_t node)
         pthread_mutex_lock(&ln->lock);
         nc->retry_at = bfs_mono_s() + LANE_RETRY_S;
         pthread_mutex_unlock(&ln->lock);
+        /* No answer at the address lane 0 is connected to: the server there is
+         * gone (or restarted: lane 0 has not been progressed since), so lane 0's
+         * endpoint is no better. Marked failed, the call falls back to lane 0
+         * unsent, and the client reconnects from the registry and sends it
+         * again (common/client.c) instead of meeting lane 0's dead endpoint. */
+        struct node_conn *primary = &rc->lanes[0].conn[node];
+        if (atomic_load(&primary->gen) == gen)
+            atomic_store(&primary->failed, 1);
     }
     return r == 0;
 }
@@ -400,6 +408,8 @@ int rpc_client_create(uint32_t nodes, const uint8_t key[BFS_KEY_LEN], double tim
     if ((err = lane_open(rc, &rc->lanes[0], 0)) < 0)
         goto fail;
     atomic_store(&rc->lanes[0].open, 1);
+    if ((err = rpc_idle_start(rc)) < 0)
+        goto fail;
     *out = rc;
     return 0;
 fail:
@@ -411,6 +421,7 @@ void rpc_client_destroy(struct rpc_client *rc)
 {
     if (!rc)
         return;
+    rpc_idle_stop(rc);
     rc->closing = 1;
     for (unsigned i = 0; i < rc->nlanes; i++)
         if (atomic_load(&rc->lanes[i].open) > 0 && rc->lanes[i].w.worker)

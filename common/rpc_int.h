@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "rpc.h"
 #include "spin.h"
@@ -85,6 +86,12 @@ struct rpc_client {
     void (*wait_hook)(void *);  /* rpc_client_set_wait_hook; written under every lane's lock */
     void *wait_hook_arg;
     double wait_hook_s;
+    /* rpc_idle.c: the thread progressing idle lanes, and how it is stopped. */
+    pthread_t idle_thread;
+    pthread_mutex_t idle_lock;
+    pthread_cond_t idle_cond;
+    int idle_stop, idle_inited, idle_running;
+    pid_t idle_pid;             /* the process the thread runs in */
 };
 
 /* rpc.c: sends calls on lane ln and waits for them (the body of rpc_run_timeout). */
@@ -103,5 +110,10 @@ int rpc_conn_usable(const struct rpc_lane *ln, const struct node_conn *nc);
 struct rpc_lane *rpc_pick_lane(struct rpc_client *rc, struct rpc_call *calls, size_t n);
 /* rpc_conn.c: the endpoint error handler (UCX calls it inside progress, lock held). */
 void rpc_ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status);
+
+/* rpc_idle.c: starts (rpc_client_create) and stops (rpc_client_destroy, first)
+ * the thread that progresses lanes nobody progresses. start: 0 or -errno. */
+int rpc_idle_start(struct rpc_client *rc);
+void rpc_idle_stop(struct rpc_client *rc);
 
 #endif

@@ -23,6 +23,7 @@ static void fail(fuse_req_t req, const char *op, uint64_t ino, int rc)
  * the kernel fetches its attributes again (st_blocks, size). */
 static void changed(struct bfs_fuse *fs, uint64_t ino)
 {
+    kcache_changed(fs->kcache, ino);
     if (fs->pages)
         pagecache_forget(fs->pages, ino);
     if (fs->se) {

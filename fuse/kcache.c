@@ -1,5 +1,6 @@
-/* kcache.c - the table of inodes the kernel may cache, shared with preloaded
- * processes, and their invalidation requests (see kcache.h). */
+/* kcache.c - the daemon's side of the node table: marks of what the kernel
+ * may cache, counters of the changes made through the mount, and preloaded
+ * processes' invalidation requests (see kcache.h). */
 #include "kcache.h"
 
 #include <errno.h>
@@ -13,40 +14,28 @@
 #include <unistd.h>
 
 #include "../common/log.h"
-
-#define KCACHE_BYTES ((size_t)1 << (KCACHE_BITS_LOG2 - 3))
+#include "../common/nodetab.h"
 
 struct kcache {
-    _Atomic uint64_t *bits;
+    struct nodetab t;
     char path[64];
 };
 
-struct kcache *kcache_new(void)
+struct kcache *kcache_new(double attr_timeout_s, int shared)
 {
     struct kcache *k = calloc(1, sizeof *k);
     if (!k)
         return NULL;
-    snprintf(k->path, sizeof k->path, "/dev/shm/benchfs-kcache.%d.XXXXXX", (int)getpid());
-    int fd = mkstemp(k->path);
-    if (fd < 0) {
-        log_warn("cannot create %s (%s): preloaded processes will ask the mount to forget every change",
-                 k->path, strerror(errno));
+    int gone = nodetab_sweep();
+    if (gone > 0)
+        log_info("removed %d node table(s) of benchfs-fuse daemons that are gone (killed?) from /dev/shm", gone);
+    int rc = nodetab_create(k->path, sizeof k->path, attr_timeout_s, shared, &k->t);
+    if (rc < 0) {
+        log_warn("cannot make the node table %s (%s): preloaded processes will cache nothing "
+                 "and ask the mount to forget every change", k->path, strerror(-rc));
         free(k);
         return NULL;
     }
-    void *p = MAP_FAILED;
-    if (fchmod(fd, 0644) == 0 && ftruncate(fd, (off_t)KCACHE_BYTES) == 0)
-        p = mmap(NULL, KCACHE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int err = errno;
-    close(fd);
-    if (p == MAP_FAILED) {
-        log_warn("cannot map %s (%s): preloaded processes will ask the mount to forget every change",
-                 k->path, strerror(err));
-        unlink(k->path);
-        free(k);
-        return NULL;
-    }
-    k->bits = p;
     kcache_mark(k, 1);   /* the root */
     return k;
 }
@@ -55,26 +44,35 @@ void kcache_free(struct kcache *k)
 {
     if (!k)
         return;
-    munmap((void *)k->bits, KCACHE_BYTES);
+    nodetab_unmap(&k->t);
     unlink(k->path);
     free(k);
 }
 
 void kcache_mark(struct kcache *k, uint64_t ino)
 {
-    if (!k)
-        return;
-    uint32_t s = kcache_slot(ino);
-    uint64_t bit = 1ull << (s & 63);
-    /* Read first: after the first lookup the word is shared, not written. */
-    if (!(atomic_load_explicit(&k->bits[s >> 6], memory_order_relaxed) & bit))
-        atomic_fetch_or(&k->bits[s >> 6], bit);
+    if (k)
+        nodetab_mark(&k->t, nodetab_ino_key(ino));
 }
 
 void kcache_mark_entry(struct kcache *k, uint64_t parent, const char *name)
 {
     if (k)
-        kcache_mark(k, kcache_entry_key(parent, name));
+        nodetab_mark(&k->t, nodetab_entry_key(parent, name));
+}
+
+void kcache_changed(struct kcache *k, uint64_t ino)
+{
+    if (k && ino)
+        nodetab_bump(&k->t, nodetab_ino_key(ino));
+}
+
+void kcache_entry_changed(struct kcache *k, uint64_t parent, const char *name)
+{
+    if (!k)
+        return;
+    nodetab_bump(&k->t, nodetab_entry_key(parent, name));
+    nodetab_bump(&k->t, nodetab_dir_key(parent));
 }
 
 /* "benchfs.inval.<hex ino>" or "benchfs.inval.<hex dir>/<name>": 0 or -errno. */
@@ -105,7 +103,11 @@ static int inval(struct fuse_session *se, const char *req)
 int kcache_getxattr(struct kcache *k, struct fuse_session *se, fuse_req_t req, const char *name,
                     size_t size)
 {
-    if (strcmp(name, KCACHE_XATTR_TABLE) == 0) {
+    if (strcmp(name, KCACHE_XATTR_OLD) == 0) {
+        fuse_reply_err(req, ENODATA);   /* that format is gone (kcache.h) */
+        return 1;
+    }
+    if (strcmp(name, NODETAB_XATTR) == 0) {
         size_t n = k ? strlen(k->path) : 0;
         if (!k)
             fuse_reply_err(req, ENODATA);

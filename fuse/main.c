@@ -113,6 +113,24 @@ static int serve_mt(struct bfs_fuse *fs, struct fuse_session *se, unsigned max_t
     return rc;
 }
 
+/* -o allow_other among libfuse's options: other users may use the mount
+ * (and so map its node table, kcache.h). */
+static int allows_others(const struct fuse_args *args)
+{
+    for (int i = 1; i < args->argc; i++) {
+        const char *p = args->argv[i];
+        while ((p = strstr(p, "allow_other")) != NULL) {
+            int start = p == args->argv[i] || p[-1] == ',' ||
+                        (p - args->argv[i] == 2 && strncmp(args->argv[i], "-o", 2) == 0);
+            char end = p[strlen("allow_other")];
+            if (start && (end == '\0' || end == ','))
+                return 1;
+            p++;
+        }
+    }
+    return 0;
+}
+
 /* Connects, mounts and serves until unmounted or signalled. status_fd >= 0
  * in the daemon child: the mount outcome is reported there. Returns the exit status. */
 static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdline_opts *fopts,
@@ -124,6 +142,7 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
     struct fuse_lowlevel_ops ops = bfs_fuse_ops;
     if (fs->opts.noxattr)
         ops.setxattr = NULL, ops.getxattr = NULL, ops.listxattr = NULL, ops.removexattr = NULL;
+    int shared = allows_others(args);   /* before libfuse takes its options out of args */
     struct fuse_session *se = fuse_session_new(args, &ops, sizeof ops, fs);
     if (!se) {
         /* libfuse has said which option it did not understand. */
@@ -131,7 +150,7 @@ static int serve(const struct cli *cli, struct fuse_args *args, struct fuse_cmdl
         return EXIT_USAGE;
     }
     fs->se = se;
-    fs->kcache = kcache_new();
+    fs->kcache = kcache_new(fs->opts.attr_timeout, shared);
 
     struct bfs_client_opts copts = {
         .registry_dir = cli->registry_dir,

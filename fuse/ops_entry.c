@@ -132,6 +132,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
         pagecache_forget(fs->pages, ino);
     int rc = mask ? bfs_setattr(fs->client, ino, mask, &in, &out)
                   : bfs_getattr(fs->client, ino, &out);
+    if (mask)
+        kcache_changed(fs->kcache, ino);
     if (rc == -ENOENT && to_set == (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) {
         /* With writeback caching the kernel keeps a regular file's times
          * itself and flushes them with exactly this request, also right after
@@ -219,6 +221,7 @@ int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t type,
         (rc = xattrs_inherit(req, parent, local, pi.defacl, &m, &ih)) < 0)
         return rc;
     rc = bfs_make(fs_of(req)->client, parent, name, m, (uint64_t)rdev, uid, gid, &ih, out);
+    kcache_entry_changed(fs_of(req)->kcache, parent, name);
     xattrs_inherit_free(&ih);
     return rc;
 }
@@ -262,6 +265,8 @@ void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const cha
         rc = new_owner(req, parent, name, &mode, &uid, &gid, &(int){ 0 }, NULL);
     if (rc == 0)
         rc = bfs_symlink(fs->client, parent, name, target, uid, gid, &a);
+    if (rc == 0)
+        kcache_entry_changed(fs->kcache, parent, name);
     if (rc < 0) {
         reply_fail(req, "symlink", parent, name, rc);
         return;
@@ -289,6 +294,10 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
     int rc = check_name(newname);
     if (rc == 0)
         rc = bfs_link(fs->client, ino, newparent, newname, &a);
+    if (rc == 0) {
+        kcache_entry_changed(fs->kcache, newparent, newname);
+        kcache_changed(fs->kcache, ino);
+    }
     if (rc < 0) {
         reply_fail(req, "link", newparent, newname, rc);
         return;
@@ -307,6 +316,9 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct keep k;
     keep_if_open(fs, parent, name, &k);
     rc = bfs_unlink(fs->client, parent, name, k.ino ? BFS_UNLINK_KEEP : 0);
+    /* The unlinked inode is only known when open here (its link count). */
+    kcache_entry_changed(fs->kcache, parent, name);
+    kcache_changed(fs->kcache, k.ino);
     keep_done(fs, &k);
     reply_status(req, "unlink", parent, name, rc);
 }
@@ -317,6 +329,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
     int rc = check_name(name);
     if (rc == 0)
         rc = bfs_rmdir(fs->client, parent, name);
+    kcache_entry_changed(fs->kcache, parent, name);
     reply_status(req, "rmdir", parent, name, rc);
 }
 
@@ -341,6 +354,9 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
         keep_if_open(fs, newparent, newname, &k);
     rc = bfs_rename(fs->client, parent, name, newparent, newname, bflags,
                     k.ino ? BFS_UNLINK_KEEP : 0);
+    kcache_entry_changed(fs->kcache, parent, name);
+    kcache_entry_changed(fs->kcache, newparent, newname);
+    kcache_changed(fs->kcache, k.ino);
     keep_done(fs, &k);
     reply_status(req, "rename", parent, name, rc);
 }

@@ -133,7 +133,10 @@ static int kill_priv(fuse_req_t req, struct bfs_attr *a)
     if (!kill)
         return 0;
     struct bfs_attr in = { .mode = a->mode & 07777 & ~kill };
-    return bfs_setattr(fs_of(req)->client, a->ino, BFS_SET_MODE, &in, a);
+    uint64_t ino = a->ino;
+    int rc = bfs_setattr(fs_of(req)->client, ino, BFS_SET_MODE, &in, a);
+    kcache_changed(fs_of(req)->kcache, ino);
+    return rc;
 }
 
 /* Opens an existing file: fresh attributes (close-to-open; an inode another
@@ -148,6 +151,7 @@ static int open_existing(fuse_req_t req, uint64_t ino, int flags, struct bfs_att
         struct bfs_attr in;
         memset(&in, 0, sizeof in);
         rc = bfs_setattr(fs->client, ino, BFS_SET_SIZE, &in, a);
+        kcache_changed(fs->kcache, ino);
         if (rc == 0)
             rc = kill_priv(req, a);
     } else if ((flags & O_ACCMODE) != O_WRONLY && fs->opts.atime != BFS_ATIME_NEVER &&
@@ -261,6 +265,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
     ssize_t n = !size ? 0
                 : append ? bfs_append(fs->client, ino, buf, size, &at, &wcc)
                          : bfs_write_wcc(fs->client, ino, buf, size, (uint64_t)off, &wcc);
+    if (size)
+        kcache_changed(fs->kcache, ino);   /* size and times: preloaded processes' stat */
     if (fs->pages && size) {
         /* An append's bytes are not in the kernel's pages (direct_io). */
         if (n == (ssize_t)size && wcc.valid && !append)

@@ -45,6 +45,7 @@ void xattrs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
     struct bfs_attr a;
     int rc = bfs_setxattr(fs->client, ino, name, value, size,
                           flags & (XATTR_CREATE | XATTR_REPLACE), &a);
+    kcache_changed(fs->kcache, ino);   /* an ACL may have changed the mode, or the access check */
     if (rc < 0) {
         reply_err(req, "setxattr", ino, name, rc);
         return;
@@ -127,6 +128,7 @@ void xattrs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
     int rc = bfs_removexattr(fs->client, ino, name, &a);
+    kcache_changed(fs->kcache, ino);
     if (rc < 0) {
         reply_err(req, "removexattr", ino, name, rc);
         return;

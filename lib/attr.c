@@ -15,10 +15,13 @@
 static int setattr(benchfs_t *fs, uint64_t ino, uint32_t mask, const struct bfs_attr *in)
 {
     struct bfs_attr out;
+    struct cache_stamp st;
+    cache_attr_stamp(&fs->cache, ino, &st);
     int rc = bfs_setattr(fs->c, ino, mask, in, &out);
-    lib_changed(fs, ino);
     if (rc == 0)
-        cache_put_attr(&fs->cache, &out);
+        lib_changed_to(fs, &out, &st);
+    else
+        lib_changed(fs, ino);
     return rc;
 }
 

@@ -34,9 +34,10 @@
  * is cached: every read and write is an RPC, so what one client wrote is what
  * any other reads next. Names and attributes may be cached for attr_timeout
  * (default 1 s, as the mount's -o attr_timeout): a stat or a path lookup may
- * show another client's change that late. An open (close-to-open) always
- * asks the file's server for its attributes; calls this client makes drop
- * what they change from its cache at once.
+ * show another client's change that late, except the changes of clients that
+ * share a node table with this one (benchfs_node_table), which show at once.
+ * An open (close-to-open) always asks the file's server for its attributes;
+ * calls this client makes drop what they change from its cache at once.
  *
  * Threads: a benchfs_t and everything it hands out may be used by any number
  * of threads at once (many calls in flight), except that benchfs_close,
@@ -176,6 +177,21 @@ int benchfs_closedir(benchfs_dir_t *d);
 typedef void benchfs_change_fn(void *arg, uint64_t ino, const char *name);
 /* Sets (fn NULL: clears) the change hook. Set it before other threads use fs. */
 void benchfs_on_change(benchfs_t *fs, benchfs_change_fn *fn, void *arg);
+
+/* Shares the node table of a BenchFS mount on this node with fs: map is a
+ * read-write MAP_SHARED mapping (size bytes) of the file whose path
+ * getxattr(mount root, "benchfs.nodetab") gives (its format: common/nodetab.h
+ * in the sources; the header is checked here). From then on every change fs
+ * makes (names, attributes, data, xattrs; also a failed attempt) bumps the
+ * table's counters of what it changed, as the mount's daemon does for changes
+ * made through the mount, and a cached name or attribute is used only while
+ * the counters it depends on are unchanged: every process of the node that
+ * shares the table sees every other's changes, and the mount's, at once;
+ * other nodes' changes show within attr_timeout, as on the mount. The caller
+ * keeps map mapped until benchfs_disconnect; call it before other threads
+ * use fs. 0, or -EPROTO (not a table of this version: nothing changes),
+ * -EINVAL (its sizes disagree with size). */
+int benchfs_node_table(benchfs_t *fs, void *map, size_t size);
 
 /* "benchfs 0.x.y": the version of the library, for programs to print. */
 const char *benchfs_version(void);

@@ -82,23 +82,49 @@ int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a)
 {
     if (how != GET_FRESH && cache_get_attr(&fs->cache, ino, how == GET_ALL, a))
         return 0;
+    struct cache_stamp st;
+    cache_attr_stamp(&fs->cache, ino, &st);
     int rc = bfs_getattr(fs->c, ino, a);
     if (rc == 0)
-        cache_put_attr(&fs->cache, a);
+        cache_put_attr(&fs->cache, a, &st);
     return rc;
 }
 
 void lib_changed(benchfs_t *fs, uint64_t ino)
 {
     cache_drop_attr(&fs->cache, ino);
+    cache_changed(&fs->cache, ino);
     if (fs->on_change)
         fs->on_change(fs->on_change_arg, ino, NULL);
 }
 
+void lib_changed_to(benchfs_t *fs, const struct bfs_attr *a, struct cache_stamp *st)
+{
+    cache_drop_attr(&fs->cache, a->ino);
+    if (cache_changed_own(&fs->cache, a->ino, st))
+        cache_put_attr(&fs->cache, a, st);
+    if (fs->on_change)
+        fs->on_change(fs->on_change_arg, a->ino, NULL);
+}
+
 void lib_entry_changed(benchfs_t *fs, uint64_t parent, const char *name)
 {
+    cache_entry_changed(&fs->cache, parent, name);
     if (fs->on_change)
         fs->on_change(fs->on_change_arg, parent, name);
+}
+
+EXPORT int benchfs_node_table(benchfs_t *fs, void *map, size_t size)
+{
+    struct nodetab t;
+    int rc = nodetab_attach(map, size, &t);
+    if (rc < 0) {
+        log_debug("benchfs_node_table: %s", strerror(-rc));
+        return rc;
+    }
+    cache_share(&fs->cache, &t);
+    log_debug("benchfs_node_table: sharing change counters with this node's clients");
+    return 0;
 }
 
 EXPORT void benchfs_on_change(benchfs_t *fs, benchfs_change_fn *fn, void *arg)

@@ -24,14 +24,16 @@
 struct open_ent {
     struct open_ent *next;
     uint64_t ino;
-    unsigned count;
-    int orphan;                 /* unlinked while open: purge at the last close */
+    unsigned count;             /* open handles */
+    unsigned unlinking;         /* keeping unlinks in flight: the entry stays until they end */
+    int orphan;                 /* unlinked while open: purge once unused */
 };
 
 void open_table_init(struct lib_open *o)
 {
     memset(o, 0, sizeof *o);
     pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->plain_done, NULL);
 }
 
 void open_table_fini(struct lib_open *o)
@@ -43,6 +45,7 @@ void open_table_fini(struct lib_open *o)
             free(e);
         }
     }
+    pthread_cond_destroy(&o->plain_done);
     pthread_mutex_destroy(&o->mu);
 }
 
@@ -54,7 +57,20 @@ static struct open_ent **slot(struct lib_open *o, uint64_t ino)
     return p;
 }
 
-static int open_get(benchfs_t *fs, uint64_t ino)
+/* The plain unlinks begun so far: taken before an open's lookup. */
+static uint64_t open_seq(benchfs_t *fs)
+{
+    pthread_mutex_lock(&fs->open.mu);
+    uint64_t seq = fs->open.next_ticket;
+    pthread_mutex_unlock(&fs->open.mu);
+    return seq;
+}
+
+/* Counts a handle of ino (from now on every unlink keeps it), then waits for
+ * the plain unlinks already in flight. *recheck: one of them, or one begun
+ * since seq, may have removed the name the lookup found, so the inode may be
+ * gone (open_alive). */
+static int open_get(benchfs_t *fs, uint64_t ino, uint64_t seq, int *recheck)
 {
     struct lib_open *o = &fs->open;
     int rc = 0;
@@ -65,11 +81,37 @@ static int open_get(benchfs_t *fs, uint64_t ino)
     if (*p) {
         (*p)->count++;
         o->count++;
+        uint64_t mine = o->next_ticket;
+        *recheck = mine != seq || o->plain_head != NULL;
+        while (o->plain_head && o->plain_head->ticket < mine)
+            pthread_cond_wait(&o->plain_done, &o->mu);
     } else {
         rc = -ENOMEM;
     }
     pthread_mutex_unlock(&o->mu);
     return rc;
+}
+
+/* Takes e out of the table once nothing uses it; the caller holds the lock.
+ * True when it was unlinked while open: the caller purges it. */
+static int open_unused(struct open_ent **p)
+{
+    struct open_ent *e = *p;
+    if (e->count || e->unlinking)
+        return 0;
+    int purge = e->orphan;
+    *p = e->next;
+    free(e);
+    return purge;
+}
+
+/* Frees an inode unlinked while open here, now unused. The server frees it
+ * only at nlink 0 (a failed unlink or another hard link keeps it). */
+static void open_purge(benchfs_t *fs, uint64_t ino)
+{
+    int rc = bfs_purge(fs->c, ino);
+    if (rc < 0 && rc != -ENOENT)
+        log_warn("purge of unlinked open file ino=%" PRIu64 " failed: %s", ino, strerror(-rc));
 }
 
 /* Drops a handle of ino; purges the inode if it was unlinked meanwhile and this was the last. */
@@ -79,38 +121,89 @@ static void open_put(benchfs_t *fs, uint64_t ino)
     int purge = 0;
     pthread_mutex_lock(&o->mu);
     struct open_ent **p = slot(o, ino);
-    if (*p && --(*p)->count == 0) {
-        struct open_ent *e = *p;
-        purge = e->orphan;
-        *p = e->next;
-        free(e);
+    if (*p && (*p)->count) {
+        (*p)->count--;
+        purge = open_unused(p);
     }
     o->count--;
     pthread_mutex_unlock(&o->mu);
-    if (purge) {
-        int rc = bfs_purge(fs->c, ino);
-        if (rc < 0 && rc != -ENOENT)
-            log_warn("purge of unlinked open file ino=%" PRIu64 " failed: %s", ino, strerror(-rc));
-    }
+    if (purge)
+        open_purge(fs, ino);
 }
 
-int open_is_open(benchfs_t *fs, uint64_t ino)
+/* Lists k as a plain unlink in flight; the caller holds the lock. */
+static void plain_begin(struct lib_open *o, struct open_keep *k)
 {
-    struct lib_open *o = &fs->open;
-    pthread_mutex_lock(&o->mu);
-    int open = o->count && *slot(o, ino) != NULL;
-    pthread_mutex_unlock(&o->mu);
-    return open;
+    k->plain = 1;
+    k->p.ticket = o->next_ticket++;
+    k->p.next = NULL;
+    k->p.prev = o->plain_tail;
+    if (o->plain_tail)
+        o->plain_tail->next = &k->p;
+    else
+        o->plain_head = &k->p;
+    o->plain_tail = &k->p;
 }
 
-void open_mark_orphan(benchfs_t *fs, uint64_t ino)
+unsigned open_unlink_begin(benchfs_t *fs, const struct bfs_attr *a, struct open_keep *k)
 {
     struct lib_open *o = &fs->open;
+    k->ino = 0;
+    k->plain = 0;
+    if (!S_ISREG(a->mode))
+        return 0;   /* only files have data an open could lose */
     pthread_mutex_lock(&o->mu);
-    struct open_ent *e = *slot(o, ino);
-    if (e)
+    struct open_ent *e = o->count ? *slot(o, a->ino) : NULL;
+    if (e && e->count) {
         e->orphan = 1;
+        e->unlinking++;
+        k->ino = a->ino;
+    } else {
+        plain_begin(o, k);
+    }
     pthread_mutex_unlock(&o->mu);
+    return k->ino ? BFS_UNLINK_KEEP : 0;
+}
+
+int open_unlink_unseen(benchfs_t *fs, struct open_keep *k)
+{
+    struct lib_open *o = &fs->open;
+    k->ino = 0;
+    k->plain = 0;
+    pthread_mutex_lock(&o->mu);
+    if (o->count == 0)
+        plain_begin(o, k);
+    pthread_mutex_unlock(&o->mu);
+    return k->plain;
+}
+
+void open_unlink_end(benchfs_t *fs, struct open_keep *k)
+{
+    struct lib_open *o = &fs->open;
+    int purge = 0;
+    if (!k->ino && !k->plain)
+        return;
+    pthread_mutex_lock(&o->mu);
+    if (k->ino) {
+        struct open_ent **p = slot(o, k->ino);
+        if (*p && (*p)->unlinking) {
+            (*p)->unlinking--;
+            purge = open_unused(p);
+        }
+    } else {
+        if (k->p.prev)
+            k->p.prev->next = k->p.next;
+        else
+            o->plain_head = k->p.next;
+        if (k->p.next)
+            k->p.next->prev = k->p.prev;
+        else
+            o->plain_tail = k->p.prev;
+        pthread_cond_broadcast(&o->plain_done);
+    }
+    pthread_mutex_unlock(&o->mu);
+    if (purge)
+        open_purge(fs, k->ino);
 }
 
 /* ------------------------------------------------------------------ open */
@@ -153,13 +246,15 @@ static int open_check(benchfs_t *fs, struct cred *cr, const struct bfs_attr *a, 
     return perm_check(fs, cr, a, open_mask(flags));
 }
 
-/* What an open of an existing regular file does at its owner: O_TRUNC, or the
- * access time of an open for reading (relatime, the mount's default). The
- * attributes from the fresh lookup are the close-to-open ones; only an atime
- * that relatime would change costs a round trip. */
-static int open_touch(benchfs_t *fs, struct cred *cr, struct bfs_attr *a, int flags)
+/* What an open of an existing regular file does at its owner: O_TRUNC. The
+ * attributes from the fresh lookup are the close-to-open ones. The access time
+ * (relatime, the mount's default) is the first read's business, as in Linux,
+ * and rides on that read's request to the owner: *access = 1 when relatime
+ * would move it. */
+static int open_touch(benchfs_t *fs, struct cred *cr, struct bfs_attr *a, int flags, int *access)
 {
-    int rc = 0, touched = 0;
+    int rc = 0;
+    *access = 0;
     if (!S_ISREG(a->mode))
         return 0;
     if (flags & O_TRUNC) {
@@ -170,10 +265,22 @@ static int open_touch(benchfs_t *fs, struct cred *cr, struct bfs_attr *a, int fl
     } else if ((flags & O_ACCMODE) != O_WRONLY && !(flags & O_NOATIME) &&
                (a->atime_ns <= a->mtime_ns || a->atime_ns <= a->ctime_ns ||
                 lib_now_ns() - a->atime_ns >= RELATIME_AGE_NS)) {
-        rc = bfs_getattr_read(fs->c, a->ino, 1, a, &touched);
-        if (rc == 0)
-            cache_put_attr(&fs->cache, a);
+        *access = 1;
     }
+    return rc;
+}
+
+/* After open_get asked for it: a plain unlink of this process may have
+ * removed the name since the lookup and the server freed the inode (or keeps
+ * it only for another client's open). Then the name was gone first. */
+static int open_alive(benchfs_t *fs, struct bfs_attr *a)
+{
+    struct bfs_attr now;
+    int rc = bfs_getattr(fs->c, a->ino, &now);
+    if (rc == -ENOENT || rc == -ESTALE || (rc == 0 && now.nlink == 0))
+        return -ENOENT;
+    if (rc == 0)
+        *a = now;
     return rc;
 }
 
@@ -182,10 +289,17 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
 {
     int excl = (flags & O_CREAT) && (flags & O_EXCL);
     /* O_CREAT|O_EXCL never follows a final link (it is an existing name). */
-    int rflags = RES_FRESH | (excl || (flags & O_NOFOLLOW) ? 0 : RES_FOLLOW) | (excl ? RES_NOFINAL : 0);
+    int lookup = RES_FRESH | (excl || (flags & O_NOFOLLOW) ? 0 : RES_FOLLOW);
+    /* O_CREAT makes the name first, as O_EXCL does, unless this client saw
+     * it lately: a new file then costs one request, not a lookup and a
+     * create. A name that is there after all (or that the caller may not
+     * make) is looked up next, and what is there opens. */
+    int try_make = (flags & O_CREAT) != 0;
+    int rflags = lookup | (try_make ? RES_NOFINAL : 0);
     struct res r;
     struct bfs_attr a;
-    int rc, created = 0;
+    int rc, created = 0, recheck = 0;
+    uint64_t seq = open_seq(fs);   /* before the lookup: see open_get */
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
     if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_PATH))
@@ -197,6 +311,12 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
             return rc;
         if (excl && r.name[0] == '\0')
             return -EEXIST;
+        uint64_t seen;
+        if (!excl && (rflags & RES_NOFINAL) &&
+            (r.name[0] == '\0' || cache_get_entry(&fs->cache, r.parent, r.name, &seen))) {
+            rflags = lookup;   /* "/", "." or a name known to be there: look it up */
+            continue;
+        }
         if (r.found || !(flags & O_CREAT)) {
             if (!r.found)
                 return -ENOENT;
@@ -212,10 +332,14 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
             created = 1;
             break;
         }
-        /* Another client made the name since the lookup: open it (without O_EXCL). */
-        if (rc != -EEXIST || excl || tries > 0)
+        /* Made first (not after a lookup that missed it): any error may be
+         * an existing name's (a parent the caller may not write, a full
+         * store), so the lookup says. Else another client made the name
+         * since the lookup: open it (without O_EXCL). */
+        int first = (rflags & RES_NOFINAL) && !excl;
+        if (!first && (rc != -EEXIST || excl || tries > 1))
             return rc;
-        rflags &= ~RES_NOFINAL;
+        rflags = lookup;
     }
     if (!created && (rc = open_check(fs, cr, &a, flags)) < 0)
         return rc;
@@ -224,11 +348,17 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
         return -ENOMEM;
     int counted = S_ISREG(a.mode);
     /* Counted before the owner is asked: an unlink meanwhile keeps the file. */
-    if (counted && (rc = open_get(fs, a.ino)) < 0) {
+    if (counted && (rc = open_get(fs, a.ino, seq, &recheck)) < 0) {
         free(f);
         return rc;
     }
-    if (!created && (rc = open_touch(fs, cr, &a, flags)) < 0) {
+    if (recheck && (rc = open_alive(fs, &a)) < 0) {
+        open_put(fs, a.ino);
+        free(f);
+        return rc;
+    }
+    int access = 0;
+    if (!created && (rc = open_touch(fs, cr, &a, flags, &access)) < 0) {
         if (counted)
             open_put(fs, a.ino);
         free(f);
@@ -240,6 +370,7 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
     f->type = a.mode & S_IFMT;
     f->mode_at_open = a.mode;
     f->flags = flags;
+    atomic_init(&f->access, access);
     *out = f;
     return 0;
 }
@@ -281,7 +412,19 @@ EXPORT ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off
         return -EINVAL;
     if (len == 0)
         return 0;
-    ssize_t n = bfs_read(f->fs->c, f->ino, buf, len > IO_MAX ? IO_MAX : len, (uint64_t)off);
+    if (len > IO_MAX)
+        len = IO_MAX;
+    ssize_t n;
+    if (atomic_load_explicit(&f->access, memory_order_relaxed) && atomic_exchange(&f->access, 0)) {
+        int touched = 0;
+        n = bfs_read_access(f->fs->c, f->ino, buf, len, (uint64_t)off, 1, &touched);
+        if (n < 0)
+            atomic_store(&f->access, 1);   /* not recorded: the next read tries again */
+        if (touched)
+            cache_drop_attr(&f->fs->cache, f->ino);
+    } else {
+        n = bfs_read(f->fs->c, f->ino, buf, len, (uint64_t)off);
+    }
     log_debug("pread ino=%" PRIu64 " len=%zu off=%lld: %zd", f->ino, len, (long long)off, n);
     return n;
 }
@@ -306,8 +449,10 @@ static void after_write(benchfs_file_t *f, const struct bfs_wcc *wcc)
 static ssize_t write_done(benchfs_file_t *f, ssize_t n, const struct bfs_wcc *wcc)
 {
     log_debug("write ino=%" PRIu64 ": %zd", f->ino, n);
-    /* Not lib_changed: a write's size and times follow close-to-open. */
+    /* Not lib_changed: a write's size and times follow close-to-open for the
+     * kernel's cache; this node's other clients see them at once. */
     cache_drop_attr(&f->fs->cache, f->ino);
+    cache_changed(&f->fs->cache, f->ino);
     if (n <= 0)
         return n;
     after_write(f, wcc);

@@ -13,10 +13,12 @@
 #define BENCHFS_LIB_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "../common/client.h"
+#include "../common/nodetab.h"
 #include "../common/types.h"
 #include "benchfs.h"
 
@@ -31,28 +33,58 @@
 #define CACHE_LOCKS 64          /* stripes (a set is always under the same one) */
 struct cache_aset;
 struct cache_dset;
+/* What an attribute entry depends on: the counters of its inode's key and of
+ * its contents key (a directory's times, size, link count) in the node table. */
+struct cache_stamp {
+    uint64_t ino, dir;
+};
 struct lib_cache {
     int64_t ttl_ns;             /* <= 0: nothing is cached */
     struct cache_aset *attrs;
     struct cache_dset *dents;
+    int shared;                 /* tab is the node's table (benchfs_node_table) */
+    struct nodetab tab;
     pthread_mutex_t mu[CACHE_LOCKS];
 };
 /* 0 or -ENOMEM. */
 int cache_init(struct lib_cache *k, double timeout_s);
 void cache_fini(struct lib_cache *k);
-/* 1 and *ino when (parent, name) was seen within the timeout, else 0. */
+/* 1 and *ino when (parent, name) was seen within the timeout (and its entry
+ * key's counter is still the stamp it was put with), else 0. */
 int cache_get_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t *ino);
-void cache_put_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t ino);
+/* stamp: cache_entry_stamp read before the request that answered. */
+void cache_put_entry(struct lib_cache *k, uint64_t parent, const char *name, uint64_t ino,
+                     uint64_t stamp);
 void cache_drop_entry(struct lib_cache *k, uint64_t parent, const char *name);
-/* 1 and *a when ino's attributes were seen within the timeout, else 0; with
- * all, not when their times and sizes are stale (cache_stale_attr). */
+/* 1 and *a when ino's attributes were seen within the timeout (the inode
+ * key's counter unchanged), else 0; with all, not when their times and sizes
+ * are stale (cache_stale_attr, or the contents key's counter moved). */
 int cache_get_attr(struct lib_cache *k, uint64_t ino, int all, struct bfs_attr *a);
-void cache_put_attr(struct lib_cache *k, const struct bfs_attr *a);
+/* st: cache_attr_stamp of a->ino read before the request that answered. */
+void cache_put_attr(struct lib_cache *k, const struct bfs_attr *a, const struct cache_stamp *st);
+/* An answer about an inode not known before the request (a lookup's): cached
+ * only if nothing changed on the node since gen (cache_gen before the request). */
+void cache_put_attr_since(struct lib_cache *k, const struct bfs_attr *a, uint64_t gen);
 void cache_drop_attr(struct lib_cache *k, uint64_t ino);
 /* A directory this client made or removed an entry in: its times, size and
  * link count changed, its mode, owner and ACL flags (what a path walk checks)
  * did not. */
 void cache_stale_attr(struct lib_cache *k, uint64_t ino);
+/* The node table (lock-free; all 0 and no-ops without one). Takes t's view;
+ * call before other threads use the cache. */
+void cache_share(struct lib_cache *k, const struct nodetab *t);
+uint64_t cache_gen(const struct lib_cache *k);
+uint64_t cache_entry_stamp(const struct lib_cache *k, uint64_t parent, const char *name);
+void cache_attr_stamp(const struct lib_cache *k, uint64_t ino, struct cache_stamp *st);
+/* This client changed ino (attributes, data, link count): its counter moves. */
+void cache_changed(struct lib_cache *k, uint64_t ino);
+/* The same for a change whose answer it caches: 1 (and st->ino moved on) when
+ * no other change of ino's slot came since st was read, so st stamps the answer. */
+int cache_changed_own(struct lib_cache *k, uint64_t ino, struct cache_stamp *st);
+/* This client made, removed or replaced the entry (parent, name). */
+void cache_entry_changed(struct lib_cache *k, uint64_t parent, const char *name);
+/* ... and caches what it made: 1 (and *stamp moved on) as cache_changed_own. */
+int cache_entry_changed_own(struct lib_cache *k, uint64_t parent, const char *name, uint64_t *stamp);
 
 /* How fresh attributes must be (lib_getattr, path_lookup). */
 enum { GET_PERM = 0,    /* cached, for the permission fields only */
@@ -62,10 +94,19 @@ enum { GET_PERM = 0,    /* cached, for the permission fields only */
 /* ---- file.c: which inodes this benchfs_t has open (unlink keeps them) ---- */
 #define OPEN_BUCKETS 1024
 struct open_ent;
+/* A plain unlink in flight (one that found its file not open here and so
+ * passed no BFS_UNLINK_KEEP): on the unlinker's stack, listed oldest first. */
+struct open_plain {
+    struct open_plain *prev, *next;
+    uint64_t ticket;
+};
 struct lib_open {
     pthread_mutex_t mu;
     size_t count;               /* open handles of regular files */
     struct open_ent *b[OPEN_BUCKETS];
+    uint64_t next_ticket;       /* plain unlinks begun so far */
+    struct open_plain *plain_head, *plain_tail;
+    pthread_cond_t plain_done;  /* broadcast when a plain unlink ends */
 };
 
 struct benchfs {
@@ -86,6 +127,7 @@ struct benchfs_file {
     uint32_t type;              /* S_IFREG or S_IFDIR */
     uint32_t mode_at_open;      /* setuid/setgid seen at open: a write may clear them */
     int flags;                  /* the O_* flags of the open */
+    atomic_int access;          /* 1: the first read records the access (relatime atime) */
 };
 
 /* conn.c */
@@ -97,7 +139,11 @@ int lib_getattr(benchfs_t *fs, uint64_t ino, int how, struct bfs_attr *a);
 /* What a change of ino's metadata this client made means for its cache:
  * ino's attributes go (and the change hook is told). */
 void lib_changed(benchfs_t *fs, uint64_t ino);
-/* The entry name of parent was made, removed or replaced: the change hook is told. */
+/* The same after a change of a's inode whose answer a is: cached when no
+ * other change of it came since st was read (before the request). */
+void lib_changed_to(benchfs_t *fs, const struct bfs_attr *a, struct cache_stamp *st);
+/* The entry name of parent was made, removed or replaced: its counters move
+ * and the change hook is told. */
 void lib_entry_changed(benchfs_t *fs, uint64_t parent, const char *name);
 int64_t lib_now_ns(void);
 
@@ -164,9 +210,28 @@ int owner_make(benchfs_t *fs, struct cred *cr, const struct res *r, uint32_t mod
                const char *target, struct bfs_attr *out);
 
 /* ---- file.c ---- */
-/* A regular file ino is open through fs (unlink keeps it): the counts. */
-int open_is_open(benchfs_t *fs, uint64_t ino);
-void open_mark_orphan(benchfs_t *fs, uint64_t ino);
+/* An unlink (or a rename over a name) and the opens of this benchfs_t, which
+ * threads may race (fuse/openfiles.h is the mount's form of the protocol):
+ *   struct open_keep k;
+ *   flags = open_unlink_begin(fs, &attr_of_the_name, &k);   (0 or BFS_UNLINK_KEEP)
+ *   rc = bfs_unlink(..., flags);
+ *   open_unlink_end(fs, &k);                  (whatever rc: purges if it was the last)
+ * A file open here is kept at nlink 0 until its last close. An unlink that
+ * keeps nothing is "plain" until its RPC is answered; an open counts its
+ * handle first and then, if a plain unlink was in flight or began since its
+ * lookup, waits for those and asks the server whether the inode still exists,
+ * so that it never opens a file the server is freeing. */
+struct open_keep {
+    uint64_t ino;               /* kept: the inode to purge once unused; 0: not kept */
+    int plain;                  /* p is listed */
+    struct open_plain p;
+};
+unsigned open_unlink_begin(benchfs_t *fs, const struct bfs_attr *a, struct open_keep *k);
+/* The same for a name whose inode is not known: 1 and a plain unlink begun
+ * when nothing is open through fs (no open can need a keep), else 0 and
+ * nothing begun (the caller looks the name up and uses open_unlink_begin). */
+int open_unlink_unseen(benchfs_t *fs, struct open_keep *k);
+void open_unlink_end(benchfs_t *fs, struct open_keep *k);
 void open_table_init(struct lib_open *o);
 void open_table_fini(struct lib_open *o);
 /* Clears setuid (and setgid of a group-executable file) after a write or a

@@ -122,21 +122,40 @@ static int may_delete(benchfs_t *fs, struct cred *cr, const struct res *r)
     return rc;
 }
 
-/* An open regular file loses a name: keep it at nlink 0 until its last close. */
-static unsigned keep_flag(benchfs_t *fs, const struct bfs_attr *a)
+/* An unlink in one request, without looking the name up first: when the
+ * parent is not sticky (the victim's owner does not matter) and nothing is
+ * open through fs (no keep can be due). The server checks that the name is
+ * there and not a directory. 1 when done (*rc its result), 0 when the
+ * caller must take the long way (a lookup first). */
+static int unlink_unseen(benchfs_t *fs, struct cred *cr, const char *path, int *rc)
 {
-    if (!S_ISREG(a->mode) || !open_is_open(fs, a->ino))
+    struct res r;
+    struct open_keep k;
+    if (path_resolve(fs, cr, path, RES_NOFINAL, &r) < 0 || r.name[0] == '\0' || r.trailing_slash ||
+        !S_ISDIR(r.pattr.mode) || (r.pattr.mode & S_ISVTX))
+        return 0;   /* errors, ".", "x/", a sticky parent: the long way says */
+    /* A parent the caller may not write: the long way, whose lookup says
+     * -ENOENT first for a missing name, as Linux does. */
+    if (perm_check(fs, cr, &r.pattr, MAY_W | MAY_X) < 0 || !open_unlink_unseen(fs, &k))
         return 0;
-    open_mark_orphan(fs, a->ino);
-    return BFS_UNLINK_KEEP;
+    uint64_t ino;
+    *rc = bfs_unlink_ino(fs->c, r.parent, r.name, 0, &ino);
+    open_unlink_end(fs, &k);
+    path_forget(fs, r.parent, r.name);
+    if (ino)
+        lib_changed(fs, ino);
+    return 1;
 }
 
 EXPORT int benchfs_unlink(benchfs_t *fs, const char *path)
 {
     WITH_CRED(0);
     struct res r;
+    int rc;
+    if (unlink_unseen(fs, &cr, path, &rc))
+        return done("unlink", path, &cr, rc);
     /* The name's inode now, not as cached: its type and whether it is open here. */
-    int rc = path_resolve(fs, &cr, path, RES_FRESH, &r);
+    rc = path_resolve(fs, &cr, path, RES_FRESH, &r);
     if (rc == 0 && !r.found)
         rc = -ENOENT;
     if (rc == 0 && (r.name[0] == '\0' || S_ISDIR(r.attr.mode)))
@@ -146,7 +165,10 @@ EXPORT int benchfs_unlink(benchfs_t *fs, const char *path)
     if (rc == 0)
         rc = may_delete(fs, &cr, &r);
     if (rc == 0) {
-        rc = bfs_unlink(fs->c, r.parent, r.name, keep_flag(fs, &r.attr));
+        struct open_keep k;
+        unsigned keep = open_unlink_begin(fs, &r.attr, &k);
+        rc = bfs_unlink(fs->c, r.parent, r.name, keep);
+        open_unlink_end(fs, &k);
         path_forget(fs, r.parent, r.name);
         lib_changed(fs, r.attr.ino);
     }
@@ -225,9 +247,12 @@ EXPORT int benchfs_rename(benchfs_t *fs, const char *from, const char *to, unsig
     if (rc == 0 && S_ISDIR(rf.attr.mode) && rf.parent != rt.parent)
         rc = perm_check(fs, &cr, &rf.attr, MAY_W);
     if (rc == 0) {
-        unsigned keep = rt.found ? keep_flag(fs, &rt.attr) : 0;
+        /* A rename over an open file removes that file's name: keep it as unlink does. */
+        struct open_keep k = { 0 };
+        unsigned keep = rt.found ? open_unlink_begin(fs, &rt.attr, &k) : 0;
         rc = bfs_rename(fs->c, rf.parent, rf.name, rt.parent, rt.name,
                         (flags & RENAME_NOREPLACE) ? BFS_RENAME_NOREPLACE : 0, keep);
+        open_unlink_end(fs, &k);
         path_forget(fs, rf.parent, rf.name);
         path_forget(fs, rt.parent, rt.name);
         lib_changed(fs, rf.attr.ino);

@@ -22,6 +22,7 @@ int owner_make(benchfs_t *fs, struct cred *cr, const struct res *r, uint32_t mod
         return rc;
     uint32_t uid = (uint32_t)cr->uid, gid = (uint32_t)cr->gid;
     int local = bfs_parent_is_local(fs->c, r->parent, r->name);
+    uint64_t stamp = cache_entry_stamp(&fs->cache, r->parent, r->name), gen = cache_gen(&fs->cache);
     /* r->pattr is at most attr_timeout old: the mount's dircache gives the
      * same age to the parent's setgid bit and default-ACL flag. */
     if (!local && (r->pattr.mode & S_ISGID)) {
@@ -42,10 +43,13 @@ int owner_make(benchfs_t *fs, struct cred *cr, const struct res *r, uint32_t mod
     /* The parent's times and link count changed; the name is the new inode's
      * (or, after an error, unknown). */
     if (rc == 0) {
+        /* The new inode's stamps before this change's own bumps (which move gen). */
+        cache_put_attr_since(&fs->cache, out, gen);
         cache_stale_attr(&fs->cache, r->parent);
-        cache_put_entry(&fs->cache, r->parent, r->name, out->ino);
-        cache_put_attr(&fs->cache, out);
-        lib_entry_changed(fs, r->parent, r->name);
+        if (cache_entry_changed_own(&fs->cache, r->parent, r->name, &stamp))
+            cache_put_entry(&fs->cache, r->parent, r->name, out->ino, stamp);
+        if (fs->on_change)
+            fs->on_change(fs->on_change_arg, r->parent, r->name);
     } else {
         path_forget(fs, r->parent, r->name);
     }

@@ -19,13 +19,21 @@
 int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struct bfs_attr *a)
 {
     uint64_t ino;
-    if (how != GET_FRESH && cache_get_entry(&fs->cache, parent, name, &ino) &&
-        cache_get_attr(&fs->cache, ino, how == GET_ALL, a))
-        return 0;
+    if (how != GET_FRESH && cache_get_entry(&fs->cache, parent, name, &ino)) {
+        if (cache_get_attr(&fs->cache, ino, how == GET_ALL, a))
+            return 0;
+        /* The name is known, its attributes are not: ask for them with a
+         * stamp (a lookup's answer can only be stamped if the node was quiet). */
+        int rc = lib_getattr(fs, ino, GET_FRESH, a);
+        if (rc != -ENOENT && rc != -ESTALE)
+            return rc;
+        cache_drop_entry(&fs->cache, parent, name);   /* gone meanwhile (another node) */
+    }
+    uint64_t stamp = cache_entry_stamp(&fs->cache, parent, name), gen = cache_gen(&fs->cache);
     int rc = bfs_lookup(fs->c, parent, name, a);
     if (rc == 0) {
-        cache_put_entry(&fs->cache, parent, name, a->ino);
-        cache_put_attr(&fs->cache, a);
+        cache_put_entry(&fs->cache, parent, name, a->ino, stamp);
+        cache_put_attr_since(&fs->cache, a, gen);
     } else if (rc == -ENOENT) {
         cache_drop_entry(&fs->cache, parent, name);
     }

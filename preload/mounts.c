@@ -157,17 +157,28 @@ benchfs_t *pl_mount_fs(struct pl_mount *m)
         const char *t = getenv("BENCHFS_CONNECT_TIMEOUT");
         if (t && atof(t) > 0)
             o.connect_timeout_s = atof(t);
-        /* No name or attribute caching by default: every process is its own
-         * libbenchfs client, and the processes of one program (make, rsync,
-         * git, a shell script) must see each other's changes at once, as they
-         * do through the mount's one kernel cache. BENCHFS_ATTR_TIMEOUT=S
-         * caches for S seconds (faster stat and path walks; another
-         * process's changes may then show that late). */
-        const char *a = getenv("BENCHFS_ATTR_TIMEOUT");
-        o.attr_timeout_s = a && atof(a) > 0 ? atof(a) : -1;
-        pl_attr_cached = o.attr_timeout_s > 0;
         pl_in_lib++;
         int rc = REAL(stat)(m->mnt, &st) == 0 ? 0 : -errno;
+        /* Every process is its own libbenchfs client, and the processes of
+         * one program (make, rsync, git, a shell script) must see each
+         * other's changes at once, as they do through the mount's one kernel
+         * cache: names and attributes are cached (for the mount's
+         * attr_timeout) only with the mount's node table, whose counters
+         * every change on this node moves. BENCHFS_ATTR_TIMEOUT=S caches for
+         * S seconds instead (0: not at all); without a table another
+         * process's changes may then show that late. */
+        int tab = rc == 0 && pl_kinval_table(m);
+        const char *a = getenv("BENCHFS_ATTR_TIMEOUT");
+        if (a && *a)
+            o.attr_timeout_s = atof(a) > 0 ? atof(a) : -1;
+        else
+            o.attr_timeout_s = tab && m->tab.attr_timeout_s > 0 ? m->tab.attr_timeout_s : -1;
+        if (o.attr_timeout_s > 0 && !tab)
+            pl_attr_cached = 1;
+        PL_DEBUG("%s: names and attributes %s", m->mnt,
+                 o.attr_timeout_s <= 0 ? "not cached"
+                 : tab ? "cached, coherent on this node (node table)"
+                       : "cached for BENCHFS_ATTR_TIMEOUT, not coherent on this node (no node table)");
         if (rc == 0 && pl_api_load() < 0)
             rc = -ELIBACC;
         if (rc == 0)

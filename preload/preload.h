@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "../common/nodetab.h"
 #include "../lib/benchfs.h"
 
 /* Nothing of the library's own is exported: only the libc names it defines. */
@@ -82,7 +83,7 @@ static inline long pl_ret(long rc)
 
 /* The calls of lib/benchfs.h this library makes, as pointers into the
  * loaded libbenchfs.so: BFS(open)(...) is benchfs_open(...). */
-#define PL_API_FUNCS(X) X(pwrite) X(pread) X(fstat) X(close) X(chown) X(access) X(unlink) X(symlink) X(stat) X(rmdir) X(readlink) X(opendir) X(mkdir) X(lstat) X(ftruncate) X(fsync) X(closedir) X(chmod) X(append) X(utimens) X(truncate) X(telldir) X(seekdir) X(rewinddir) X(rename) X(readdir) X(open) X(link) X(futimens) X(file_ino) X(fchown) X(fchmod) X(connect) X(on_change)
+#define PL_API_FUNCS(X) X(pwrite) X(pread) X(fstat) X(close) X(chown) X(access) X(unlink) X(symlink) X(stat) X(rmdir) X(readlink) X(opendir) X(mkdir) X(lstat) X(ftruncate) X(fsync) X(closedir) X(chmod) X(append) X(utimens) X(truncate) X(telldir) X(seekdir) X(rewinddir) X(rename) X(readdir) X(open) X(link) X(futimens) X(file_ino) X(fchown) X(fchmod) X(connect) X(on_change) X(node_table)
 struct pl_api {
 #define PL_API_FIELD(name) __typeof__(benchfs_##name) *name;
     PL_API_FUNCS(PL_API_FIELD)
@@ -104,14 +105,24 @@ struct pl_mount {
     int failed;            /* could not connect: the kernel does everything, for good */
     dev_t dev;             /* the mount's st_dev, what stat must show */
     atomic_int kinval;     /* the mount takes cache invalidations (kinval.c) */
-    const _Atomic uint64_t *kbits;  /* its table of inodes the kernel may hold, or NULL */
+    int kinval_ok;         /* the mount answered the table's getxattr (no -o noxattr) */
+    int tab_tried;         /* pl_kinval_table ran (the mapping outlives fork) */
+    int has_tab;           /* tab maps the mount's node table (common/nodetab.h) */
+    struct nodetab tab;
 };
-/* ---- kinval.c: the mount's kernel caches forget what this process changes ---- */
-/* After connecting fs to m: changes go on to m's kernel caches. */
+/* ---- kinval.c: the node table; the mount's kernel caches forget what this process changes ---- */
+/* Maps m's node table (once per process tree: a fork child keeps the
+ * mapping). 1 when there is one, 0 when not (an older daemon, no /dev/shm:
+ * logged under BENCHFS_LOG=debug). */
+int pl_kinval_table(struct pl_mount *m);
+/* After connecting fs to m: fs shares the table, and its changes go on to m's
+ * kernel caches. */
 void pl_kinval_attach(struct pl_mount *m, benchfs_t *fs);
 /* fork child, before connecting anew. */
 void pl_kinval_forget(struct pl_mount *m);
-/* Whether libbenchfs caches names and attributes here (BENCHFS_ATTR_TIMEOUT). */
+/* Whether libbenchfs caches names and attributes without a node table
+ * (BENCHFS_ATTR_TIMEOUT=S>0 with an older daemon): then its answers may be
+ * attr_timeout old even for this node's changes. */
 extern int pl_attr_cached;
 /* The deepest BenchFS mount holding abs (absolute, clean); *inner gets the
  * path inside it (a pointer into abs, or "/"). NULL when none: re-reads the

@@ -1,6 +1,6 @@
 /* chunkfiles.c - the chunk files on disk: their names, opening one (through the
- * fd cache), truncating, removing and listing them (chunkstore.h). The unlinks
- * and the background removal thread are in chunkremove.c.
+ * fd cache), removing and listing them, and seeking in one (chunkstore.h). The
+ * unlinks and the background threads are in chunkremove.c, truncates in chunkcut.c.
  *
  * On-disk layout (a format: do not change it casually):
  *   DATA/chunks/XX/<ino as %016llx>.<idx as %llu>
@@ -12,7 +12,9 @@
  * cache miss an entry in state "opening" goes into the cache and an io_uring
  * OPENAT is queued; ops on that chunk wait on the entry and are started when
  * it completes (cs_ent_get_async). Everything else here is blocking (openat,
- * unlinkat, readdir) except chunkstore_remove_later, which only queues.
+ * unlinkat, readdir, lseek) except chunkstore_remove_later, which only queues;
+ * seek and chunkstore_chunks use nothing of the loop's, so the server runs
+ * them on the store's worker (chunkstore_offload).
  */
 #include "chunkstore_int.h"
 
@@ -289,17 +291,14 @@ int cs_bucket_dir_fd(struct chunkstore *cs, int b)
     return cs->bucket_fd[b];
 }
 
-/* A listing of ino's bucket directory (*dfd: the directory's own fd, kept open
- * by the store), or NULL and *err. */
-static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *err)
+/* A listing of ino's bucket directory through an fd of its own (any thread),
+ * or NULL and *err. */
+static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *err)
 {
+    char name[4];
     int b = cs_bucket_of(ino);
-    if ((*dfd = cs_bucket_dir_fd(cs, b)) < 0) {
-        *err = *dfd;
-        return NULL;
-    }
-    /* fdopendir takes the fd it is given: list through a copy of ours. */
-    int lfd = openat(*dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(name, sizeof name, "%02x", b);
+    int lfd = openat(cs->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = lfd < 0 ? NULL : fdopendir(lfd);
     if (!d) {
         *err = -errno;
@@ -310,8 +309,7 @@ static DIR *list_bucket_of(struct chunkstore *cs, uint64_t ino, int *dfd, int *e
     return d;
 }
 
-/* Forgets the cached fds and unsynced marks of chunks [first, end) of ino. */
-static void forget_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
+void cs_forget_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
 {
     /* An open in flight may still create a file: let it, then remove that too. */
     cs_opens_wait(cs, ino, first, end);
@@ -322,7 +320,7 @@ static void forget_range(struct chunkstore *cs, uint64_t ino, uint64_t first, ui
 /* Deletes chunk files [first, end) of ino, here and now. Returns the first error. */
 static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
 {
-    forget_range(cs, ino, first, end);
+    cs_forget_range(cs, ino, first, end);
     if (end <= first)
         return 0;
     int r = cs_unlink_range(cs->path, cs->dirfd, ino, first, end);
@@ -336,13 +334,14 @@ static int remove_range(struct chunkstore *cs, uint64_t ino, uint64_t first, uin
 /* Queues the deletion of chunk files [first, end) of ino for the removal thread. */
 static int remove_range_later(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end)
 {
-    forget_range(cs, ino, first, end);
+    cs_forget_range(cs, ino, first, end);
     if (end <= first)
         return 0;
     /* Marked now: the names go soon, and a close syncs them (it waits for the thread). */
     cs->bucket_dirty[cs_bucket_of(ino)] = true;
     cs->wrote = true;
-    return cs_remover_queue(cs->remover, ino, first, end);
+    uint64_t seq;
+    return cs_remover_queue(cs->remover, ino, first, end, 0, &seq);
 }
 
 /* Inserts v into the ascending list out[0..*n) of at most max values, dropping the largest. */
@@ -371,16 +370,15 @@ int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint6
     if (end - first <= REMOVE_BY_INDEX_MAX) {
         for (uint64_t i = first; i < end && *n < max; i++) {
             cs_chunk_name(name, sizeof name, ino, i);
-            struct fd_ent *e = fdcache_find(&cs->fdc, ino, i);
-            if ((e && !e->opening) || faccessat(cs->dirfd, name, F_OK, 0) == 0)
+            if (faccessat(cs->dirfd, name, F_OK, 0) == 0)
                 out[(*n)++] = i;
             else if (errno != ENOENT)
                 return -errno;
         }
         return 0;
     }
-    int dfd, lerr;
-    DIR *d = list_bucket_of(cs, ino, &dfd, &lerr);
+    int lerr;
+    DIR *d = list_bucket_of(cs, ino, &lerr);
     if (!d)
         return lerr;
     char prefix[24];
@@ -410,34 +408,6 @@ static uint64_t chunks_for(const struct chunkstore *cs, uint64_t size)
     return size / cs->o.chunk_size + (size % cs->o.chunk_size != 0);
 }
 
-int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, uint64_t new_size)
-{
-    if (new_size >= old_size)   /* growing: the new bytes are a hole and read as zeros */
-        return 0;
-    int err = remove_range(cs, ino, chunks_for(cs, new_size), chunks_for(cs, old_size));
-    uint64_t cut = new_size % cs->o.chunk_size;
-    if (!cut)
-        return err;
-    uint64_t idx = new_size / cs->o.chunk_size;
-    struct fd_ent *e;
-    int r = cs_ent_get(cs, ino, idx, false, &e);
-    if (r == -ENOENT)
-        return err;
-    if (r == 0) {
-        if (ftruncate(e->fd, (off_t)cut) == 0) {
-            e->dirty = true;   /* the new length must reach the disk on fsync */
-            cs->wrote = true;
-        } else {
-            r = -errno;
-            log_error("chunkstore: truncate chunk ino %016llx idx %llu to %llu: %s",
-                      (unsigned long long)ino, (unsigned long long)idx,
-                      (unsigned long long)cut, strerror(errno));
-        }
-        fdcache_put(&cs->fdc, e);
-    }
-    return err ? err : r;
-}
-
 int chunkstore_remove(struct chunkstore *cs, uint64_t ino, uint64_t size)
 {
     return remove_range(cs, ino, 0, chunks_for(cs, size));
@@ -460,12 +430,53 @@ int chunkstore_remove_chunk_later(struct chunkstore *cs, uint64_t ino, uint64_t 
 
 unsigned chunkstore_removals(struct chunkstore *cs)
 {
-    return cs_remover_pending(cs->remover);
+    return cs_remover_pending(cs->remover) + cs_remover_pending(cs->cutter);
 }
 
 void chunkstore_removals_wait(struct chunkstore *cs)
 {
     cs_remover_wait(cs->remover);
+    cs_cuts_wait(cs);
+}
+
+/* ---- SEEK_DATA / SEEK_HOLE inside one chunk ---- */
+
+int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,
+                    uint64_t *out)
+{
+    char name[48];
+    if (off >= cs->o.chunk_size || (whence != SEEK_DATA && whence != SEEK_HOLE))
+        return -EINVAL;
+    /* An fd of its own (the cache is the loop's); the file system answers from
+     * its extent tree. */
+    cs_chunk_name(name, sizeof name, ino, idx);
+    int fd = openat(cs->dirfd, name, O_RDONLY | O_CLOEXEC), r = 0;
+    if (fd < 0 && errno == ENOENT) {   /* no chunk file: all hole */
+        *out = off;
+        return whence == SEEK_HOLE ? 0 : -ENXIO;
+    }
+    if (fd < 0) {
+        r = -errno;
+        log_error("chunkstore: open %s/%s to seek: %s", cs->path, name, strerror(-r));
+        return r;
+    }
+    off_t p = lseek(fd, (off_t)off, whence);
+    if (p < 0) {
+        r = -errno;
+        /* Past the chunk file's end: no data there, and all of it a hole. */
+        if (r == -ENXIO && whence == SEEK_HOLE) {
+            *out = off;
+            r = 0;
+        } else if (r != -ENXIO) {
+            log_error("chunkstore: lseek of chunk ino %016llx idx %llu: %s",
+                      (unsigned long long)ino, (unsigned long long)idx, strerror(-r));
+        }
+    } else {
+        *out = (uint64_t)p < cs->o.chunk_size ? (uint64_t)p : cs->o.chunk_size;
+        r = whence == SEEK_DATA && *out >= cs->o.chunk_size ? -ENXIO : 0;
+    }
+    close(fd);
+    return r;
 }
 
 /* ---- listing (OP_SCAN) ---- */
@@ -556,6 +567,8 @@ int chunkstore_scan(struct chunkstore *cs, int first, uint64_t after_ino, uint64
         for (size_t i = 0; i < n; i++) {
             if (ngoing && bsearch(&ids[i].ino, going, ngoing, sizeof *going, cmp_ino))
                 continue;
+            if (cs->cuts && cs_cut_gone(cs, ids[i].ino, ids[i].idx))
+                continue;   /* being cut away */
             if (size - *used < 22) {
                 *eof = 0;
                 break;

@@ -1,7 +1,8 @@
 /* chunkstore.c - see chunkstore.h: the io_uring ring, the ops in flight, the
- * registered buffers, and read, write, fallocate and seek. Elsewhere: the fd
+ * registered buffers, and read, write and fallocate. Elsewhere: the fd
  * cache (fdcache.c), fsync groups (syncgroup.c), naming, removing and listing
- * chunk files (chunkfiles.c), the unlinks and the removal thread (chunkremove.c).
+ * chunk files, and seek (chunkfiles.c), truncates (chunkcut.c), the unlinks and
+ * the background threads (chunkremove.c).
  *
  * Life of an op: chunkstore_read/write get the chunk's fd from the fd cache,
  * queue an SQE whose user_data is a struct cs_op, and return; on a miss the op
@@ -179,6 +180,8 @@ static int op_complete(struct chunkstore *cs, struct cs_op *op, int res)
         return cs_open_done(cs, op, res);
     if (op->kind == CS_SYNC_PART)
         return cs_sync_part_done(cs, op, res);
+    if (op->kind == CS_SYNC_OPEN)
+        return cs_sync_open_done(cs, op, res);
     if (op->kind == CS_WRITEBACK) {
         if (res < 0)
             log_debug("chunkstore: write-out of chunk ino %016llx idx %llu: %s",
@@ -422,7 +425,10 @@ static int buffers_init(struct chunkstore *cs)
 
 static void destroy(struct chunkstore *cs)
 {
-    cs_remover_stop(cs->remover);   /* before dirfd closes: the thread uses it */
+    cs_usage_wait(cs);   /* callbacks owed run: a close after a failed open has none */
+    cs_jobs_stop(cs);
+    cs_remover_stop(cs->remover);   /* before dirfd closes: the threads use it */
+    cs_cuts_stop(cs);
     fdcache_destroy(&cs->fdc);
     for (int b = 0; b < NBUCKETS; b++)
         if (cs->bucket_fd[b] >= 0)
@@ -516,7 +522,9 @@ int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, st
     }
     if ((r = make_dirs(cs, data_dir)) < 0 || (r = ring_init(cs)) < 0 ||
         (r = buffers_init(cs)) < 0 ||
-        (r = cs_remover_start(data_dir, cs->path, cs->dirfd, cs->efd, &cs->remover)) < 0)
+        (r = cs_remover_start(data_dir, "chunk-removals", false, cs->path, cs->dirfd, cs->efd,
+                              &cs->remover)) < 0 ||
+        (r = cs_cuts_start(cs, data_dir)) < 0)
         goto fail;
     log_debug("chunkstore: open %s: chunk %u, queue %u, %u buffers of %u bytes (%s), "
               "submit depth %u, fd cache %u", cs->path, o.chunk_size, o.queue_size,
@@ -532,6 +540,13 @@ fail:
 void chunkstore_drain(struct chunkstore *cs)
 {
     while (cs->inflight || cs->sqes_out || cs->held_head) {
+        if (!cs->sqes_out && !cs->done_head && !cs->held_head &&
+            (cs_cuts_pending(cs) || cs->usage || cs_jobs_pending(cs))) {
+            cs_cuts_wait(cs);   /* ops held by cuts, usage counts and jobs have no I/O */
+            cs_usage_wait(cs);
+            cs_jobs_wait(cs);
+            continue;
+        }
         if (cs->held_head) {
             held_run(cs);
             continue;
@@ -551,8 +566,9 @@ void chunkstore_drain(struct chunkstore *cs)
         }
         reap(cs);
     }
-    /* Removals of gone files are finished by a clean stop, then synced. */
+    /* Removals of gone files and cuts are finished by a clean stop, then synced. */
     cs_remover_wait(cs->remover);
+    cs_cuts_wait(cs);
     /* A clean stop leaves everything on disk, not only what was fsynced. */
     if (cs->wrote && syncfs(cs->dirfd) < 0)
         log_error("chunkstore: syncfs of %s: %s", cs->path, strerror(errno));
@@ -578,7 +594,8 @@ bool chunkstore_ready(struct chunkstore *cs)
 {
     return cs->done_head || cs->held_head || io_uring_cq_ready(&cs->ring) ||
            (IO_URING_READ_ONCE(*cs->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) ||
-           cs_remover_wants_poll(cs->remover);
+           cs_remover_wants_poll(cs->remover) || cs_cuts_wants_poll(cs) || cs_usage_ready(cs) ||
+           cs_jobs_ready(cs);
 }
 
 bool chunkstore_arm(struct chunkstore *cs)
@@ -595,6 +612,9 @@ int chunkstore_poll(struct chunkstore *cs)
     n += done_run(cs);
     n += reap(cs);
     cs_remover_poll(cs->remover);
+    n += cs_cuts_poll(cs);
+    n += cs_usage_poll(cs);
+    n += cs_jobs_poll(cs);
     if (cs->resubmitted) {
         /* Rests of short I/O were queued here; don't leave them to the owner. */
         cs->resubmitted = false;
@@ -692,14 +712,22 @@ int cs_op_start(struct chunkstore *cs, struct cs_op *op)
     return 0;
 }
 
-/* Gets op's chunk file (ino, idx) and queues its I/O now, or once the file is
- * open. 0 (op counted in inflight) or -errno (op freed). */
+int cs_op_launch(struct chunkstore *cs, struct cs_op *op, uint64_t ino, uint64_t idx, bool create)
+{
+    int r = cs_ent_get_async(cs, ino, idx, create, op);
+    if (r == 0 && (r = cs_op_start(cs, op)) < 0) {
+        fdcache_put(&cs->fdc, op->ent);
+        op->ent = NULL;
+    }
+    return r < 0 ? r : 0;
+}
+
+/* Gets op's chunk file (ino, idx) and queues its I/O now, once the file is
+ * open, or once a cut of it is done. 0 (op counted in inflight) or -errno (op freed). */
 static int op_begin(struct chunkstore *cs, struct cs_op *op, uint64_t ino, uint64_t idx,
                     bool create)
 {
-    int r = cs_ent_get_async(cs, ino, idx, create, op);
-    if (r == 0 && (r = cs_op_start(cs, op)) < 0)
-        fdcache_put(&cs->fdc, op->ent);
+    int r = cs_op_park(cs, op, ino, idx, create) ? 0 : cs_op_launch(cs, op, ino, idx, create);
     if (r < 0) {
         cs_op_free(cs, op);
         return r;
@@ -760,36 +788,3 @@ int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint
     /* A punched hole in a missing chunk file is there already (op_unopened in chunkfiles.c). */
     return op_begin(cs, op, ino, idx, !(mode & FALLOC_FL_PUNCH_HOLE));
 }
-
-int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,
-                    uint64_t *out)
-{
-    struct fd_ent *e;
-    if (off >= cs->o.chunk_size || (whence != SEEK_DATA && whence != SEEK_HOLE))
-        return -EINVAL;
-    int r = cs_ent_get(cs, ino, idx, false, &e);
-    if (r == -ENOENT) {   /* no chunk file: all hole */
-        *out = off;
-        return whence == SEEK_HOLE ? 0 : -ENXIO;
-    }
-    if (r < 0)
-        return r;
-    off_t p = lseek(e->fd, (off_t)off, whence);
-    if (p < 0) {
-        r = -errno;
-        /* Past the chunk file's end: no data there, and all of it a hole. */
-        if (r == -ENXIO && whence == SEEK_HOLE) {
-            *out = off;
-            r = 0;
-        } else if (r != -ENXIO) {
-            log_error("chunkstore: lseek of chunk ino %016llx idx %llu: %s",
-                      (unsigned long long)ino, (unsigned long long)idx, strerror(-r));
-        }
-    } else {
-        *out = (uint64_t)p < cs->o.chunk_size ? (uint64_t)p : cs->o.chunk_size;
-        r = whence == SEEK_DATA && *out >= cs->o.chunk_size ? -ENXIO : 0;
-    }
-    fdcache_put(&cs->fdc, e);
-    return r;
-}
-

@@ -14,8 +14,9 @@
  * Writes touch only the bytes written; reads of holes or past a chunk file's end
  * return zeros. Open chunk files are kept in a small fd cache.
  *
- * Not thread-safe: one event-loop thread owns a store. The store has one
- * thread of its own, for removals of gone files (chunkstore_remove_later).
+ * Not thread-safe: one event-loop thread owns a store. The store has threads
+ * of its own: for removals of gone files (chunkstore_remove_later), for cuts
+ * (chunkstore_truncate), and one per usage count (chunkstore_usage).
  */
 #ifndef BENCHFS_CHUNKSTORE_H
 #define BENCHFS_CHUNKSTORE_H
@@ -95,8 +96,8 @@ int chunkstore_read(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t 
 int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off,
                          size_t len, int mode, chunk_cb cb, void *arg);
 
-/* Blocking (an lseek on the cached fd: io_uring has no lseek; the file system
- * answers from its extent tree): the first data (whence SEEK_DATA) or hole
+/* Blocking, any thread (an openat and lseek of its own: io_uring has no lseek;
+ * the file system answers from its extent tree): the first data (whence SEEK_DATA) or hole
  * (SEEK_HOLE) of chunk (ino, idx) at or after in-chunk offset off, as the local
  * file system reports them: 0 and *out (< chunk_size), or -ENXIO when there is no
  * data at or after off in the chunk (a missing chunk file is all hole; so are the
@@ -104,15 +105,25 @@ int chunkstore_fallocate(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint
 int chunkstore_seek(struct chunkstore *cs, uint64_t ino, uint64_t idx, uint64_t off, int whence,
                     uint64_t *out);
 
-/* Blocking: the lowest (at most max) indices in [first, end) with a chunk file of
+/* Blocking, any thread: the lowest (at most max) indices in [first, end) with a chunk file of
  * ino here, ascending, into out; *n gets how many (0: none). Tried index by index
  * over a short range, from one listing of ino's bucket over a long one (as
- * chunkstore_remove). 0 or -errno. */
+ * chunkstore_remove). 0 or -errno. Seek and this read the disk as it is: chunks
+ * a cut (chunkstore_truncate) has not reached yet are there; chunkstore_offload
+ * runs them after the cuts of the inode. */
 int chunkstore_chunks(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
                       uint64_t *out, size_t max, size_t *n);
 /* The lowest one: 0 and *idx, or -ENOENT. */
 int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, uint64_t end,
                            uint64_t *idx);
+
+/* Not blocking: runs work(arg) on the store's worker thread (started on first
+ * use) once no cut of ino is under way, then done(arg) from chunkstore_poll
+ * (counted in chunkstore_inflight meanwhile). work may use only what any thread
+ * may (chunkstore_seek, chunkstore_chunks) and its own arg. 0 or -errno (done
+ * never runs). */
+int chunkstore_offload(struct chunkstore *cs, uint64_t ino, void (*work)(void *arg),
+                       void (*done)(void *arg), void *arg);
 
 /* Queues fdatasync (fsync if !datasync) of every chunk file of ino written since
  * its last sync, of the directories where new chunk files were created, and of
@@ -120,8 +131,12 @@ int chunkstore_first_chunk(struct chunkstore *cs, uint64_t ino, uint64_t first, 
 int chunkstore_fsync(struct chunkstore *cs, uint64_t ino, int datasync, int extra_fd,
                      chunk_cb cb, void *arg);
 
-/* Blocking (metadata only): the file shrank from old_size to new_size; deletes
- * the chunk files wholly past new_size and cuts the one new_size falls in. */
+/* Not blocking: the file shrank from old_size to new_size; the store's cut
+ * thread deletes the chunk files wholly past new_size and cuts the one
+ * new_size falls in. Noted in DATA/chunk-cuts before this returns (redone at
+ * the next open after a kill); until it is done, reads, writes, fallocates of
+ * those chunks and fsyncs of ino wait for it, and seek, listings and scans see
+ * the chunks as it leaves them. 0 or -errno (-ENOMEM: nothing queued). */
 int chunkstore_truncate(struct chunkstore *cs, uint64_t ino, uint64_t old_size, uint64_t new_size);
 
 /* Blocking: deletes every chunk file of ino (those that can exist for size;
@@ -139,10 +154,24 @@ int chunkstore_remove_chunk(struct chunkstore *cs, uint64_t ino, uint64_t idx);
  * 0 or -ENOMEM (nothing queued). */
 int chunkstore_remove_later(struct chunkstore *cs, uint64_t ino, uint64_t size);
 int chunkstore_remove_chunk_later(struct chunkstore *cs, uint64_t ino, uint64_t idx);
-/* Background removals queued or running. */
+/* Background removals and cuts queued or running. */
 unsigned chunkstore_removals(struct chunkstore *cs);
-/* Blocks until there are none (polling; for a clean stop and tests). */
+/* Blocks until there are none (polling; for a clean stop and tests); ops held
+ * by cuts go on. */
 void chunkstore_removals_wait(struct chunkstore *cs);
+
+/* What the data dir holds on disk: the chunk files and their allocated bytes
+ * (st_blocks: holes are free), and the other regular files at the top of the
+ * data dir (the metadata store's). err: -errno if DATA/chunks could not be read. */
+struct chunkstore_usage {
+    uint64_t chunk_files, chunk_bytes, top_files, top_bytes;
+    int err;
+};
+typedef void (*chunk_usage_cb)(void *arg, const struct chunkstore_usage *u);
+/* Not blocking: counts them on a helper thread (a stat per file); cb runs from
+ * chunkstore_poll (counted in chunkstore_inflight meanwhile). A call while a
+ * count runs gets that count's result. 0 or -errno (cb never runs). */
+int chunkstore_usage(struct chunkstore *cs, chunk_usage_cb cb, void *arg);
 
 /* Naming (for tools reading a stopped store, e.g. benchfs-fsck): chunk (ino, idx)
  * is DATA/chunks/<bucket as %02x>/<ino as %016llx>.<idx as %llu>. */

@@ -183,9 +183,11 @@ int fileops_fallocate(struct server *s, struct srv_req *r)
  * Each node answers for its own chunks: the first data (or hole) at or after
  * off, below size, that its chunk files (or the owner's inline bytes) show; the
  * client takes the lowest answer of all nodes. A chunk that has no file is a
- * hole; the local file system reports the holes inside a chunk file (lseek). The
- * calls block the event loop: io_uring has no lseek, and an lseek on an open
- * file is answered from the file system's extent tree (cached once the file is). */
+ * hole; the local file system reports the holes inside a chunk file (lseek).
+ * io_uring has no lseek, and the listings are readdir or an faccessat per
+ * chunk: the owner's inline state is read in the loop, then seek_data or
+ * seek_hole runs on the chunk store's worker thread (chunkstore_offload, after
+ * the inode's cuts), touching only the request and the chunk files. */
 
 #define SEEK_BATCH 64   /* chunk indices one listing yields (seek_data) */
 
@@ -256,6 +258,30 @@ static int seek_hole(struct server *s, struct srv_req *r, int inl, size_t have)
     return 0;
 }
 
+struct seek_job {
+    struct srv_req *r;
+    int inl;            /* inline_have's answer (META_CHUNKS when not the owner) */
+    size_t have;
+    int rc;
+};
+
+static void seek_work(void *arg)   /* the worker thread */
+{
+    struct seek_job *j = arg;
+    struct srv_req *r = j->r;
+    j->rc = r->a.flags == SEEK_DATA ? seek_data(r->srv, r, j->inl, j->have)
+                                    : seek_hole(r->srv, r, j->inl, j->have);
+}
+
+static void seek_done(void *arg)   /* the loop */
+{
+    struct seek_job *j = arg;
+    struct srv_req *r = j->r;
+    int rc = j->rc;
+    free(j);
+    srv_reply(r, rc);
+}
+
 int fileops_seek(struct server *s, struct srv_req *r)
 {
     struct bfs_attr a;
@@ -269,7 +295,15 @@ int fileops_seek(struct server *s, struct srv_req *r)
         if ((rc = handlers_file_attr(s, r->a.ino, &a)) < 0 || (rc = inl = inline_have(s, r->a.ino, &have)) < 0)
             return rc;
     }
-    return r->a.flags == SEEK_DATA ? seek_data(s, r, inl, have) : seek_hole(s, r, inl, have);
+    struct seek_job *j = malloc(sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    *j = (struct seek_job){ r, inl, have, 0 };
+    if ((rc = chunkstore_offload(s->cs, r->a.ino, seek_work, seek_done, j)) < 0) {
+        free(j);
+        return rc;
+    }
+    return 1;
 }
 
 /* ---- COPY ----
@@ -278,10 +312,25 @@ int fileops_seek(struct server *s, struct srv_req *r)
  * file through io_uring) and written to the destination piece by the write path:
  * the bytes never leave this server. */
 
+enum { COPY_READ = 1 };   /* r->stage: the bytes are in r->data */
+
+/* The piece's bytes go to the destination. A migration of the destination's
+ * chunk 0 that began while they were read from the chunk store comes first:
+ * it copies the inline bytes as they were, so a write into them now would be
+ * undone at its end. r then waits in its queue and comes back to
+ * fileops_copy at COPY_READ. */
+static int copy_store(struct server *s, struct srv_req *r)
+{
+    r->stage = COPY_READ;
+    if (r->a.idx == 0 && handlers_migration_wait(s, r))
+        return 1;
+    return handlers_write(s, r);
+}
+
 static void copy_read_done(void *arg, ssize_t res)
 {
     struct srv_req *r = arg;
-    int rc = res < 0 ? (int)res : handlers_write(r->srv, r);
+    int rc = res < 0 ? (int)res : copy_store(r->srv, r);
     if (rc <= 0)
         srv_reply(r, rc);
 }
@@ -291,6 +340,8 @@ int fileops_copy(struct server *s, struct srv_req *r)
     struct bfs_attr a;
     uint64_t src = r->a.parent, sidx = r->a.cookie, soff = r->a.size, len = r->a.len;
     size_t got;
+    if (r->stage == COPY_READ)   /* back from a migration's queue (copy_store) */
+        return handlers_write(s, r);
     int rc = check_piece(s, r->a.idx, r->a.off, len);
     if (rc == 0)
         rc = check_piece(s, sidx, soff, len);

@@ -54,8 +54,10 @@ static int handle_setattr(struct server *s, struct srv_req *r)
     int rc = r->a.mask == BFS_SET_SIZE_GROW
         ? meta_wrote(s->meta, r->a.ino, r->a.off, r->a.attr.size, bfs_wall_ns(), &r->r.attr, &old)
         : meta_setattr(s->meta, r->a.ino, r->a.mask, &r->a.attr, bfs_wall_ns(), &r->r.attr, &old);
-    if (rc == 0 && (r->a.mask & BFS_SET_SIZE) && r->r.attr.size < old.size)
+    if (rc == 0 && (r->a.mask & BFS_SET_SIZE) && r->r.attr.size < old.size) {
         rc = chunkstore_truncate(s->cs, r->a.ino, old.size, r->r.attr.size);
+        server_crash_point("cut-queued");
+    }
     r->r.size = old.size;
     return rc;
 }
@@ -277,7 +279,7 @@ static const struct handler handlers[OP_MAX] = {
     [OP_REMOVE]      = { handle_remove, H_CHUNK0 },
     [OP_APPEND]      = { fileops_append, H_OWNER | H_CHUNK0 | H_LATER },  /* the offset is chosen when it runs */
     [OP_FALLOCATE]   = { fileops_fallocate, H_CHUNK0 | H_LATER },         /* a META one changes inline bytes */
-    [OP_SEEK]        = { fileops_seek, H_CHUNK0 },                        /* reads the inline state */
+    [OP_SEEK]        = { fileops_seek, H_CHUNK0 | H_LATER },              /* reads the inline state */
     [OP_COPY]        = { fileops_copy, H_CHUNK0_IDX | H_LATER },
     /* the namespace (handlers_ns.c) */
     [OP_CREATE]      = { handle_create, H_ENTRY | H_LATER },

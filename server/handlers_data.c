@@ -65,6 +65,25 @@ static int owner_attr(struct server *s, uint64_t ino, struct bfs_attr *a)
     return ino_local(s, ino) ? handlers_file_attr(s, ino, a) : 1;
 }
 
+/* The owner's attributes for a READ that records the access (the open's
+ * relatime GETATTR, carried by the read): atime moves as meta_read_atime says;
+ * reply flag 2 tells the client it did. */
+static int owner_attr_access(struct server *s, struct srv_req *r, struct bfs_attr *a)
+{
+    if (!ino_local(s, r->a.ino))
+        return 1;
+    int touched = 0;
+    int rc = meta_read_atime(s->meta, r->a.ino, !!(r->a.mask & BFS_SET_ATIME_RELATIME), bfs_wall_ns(),
+                             a, &touched);
+    if (rc == 0 && S_ISDIR(a->mode))
+        return -EISDIR;
+    if (rc == 0 && !S_ISREG(a->mode))
+        return -EINVAL;
+    if (touched)
+        r->r.flags |= 2;
+    return rc;
+}
+
 static void read_done(void *arg, ssize_t res)
 {
     struct srv_req *r = arg;
@@ -86,7 +105,7 @@ int handle_read(struct server *s, struct srv_req *r)
     size_t len = r->a.len, got;
     int rc = check_io(s, 0, r->a.idx, r->a.off, len);
     if (rc == 0)
-        rc = owner_attr(s, r->a.ino, &a);
+        rc = (r->a.mask & BFS_SET_ATIME_READ) ? owner_attr_access(s, r, &a) : owner_attr(s, r->a.ino, &a);
     if (rc < 0)
         return rc;
     int owner = rc == 0;
@@ -94,7 +113,7 @@ int handle_read(struct server *s, struct srv_req *r)
         /* The owner clamps to the file size, so the client needs no extra GETATTR. */
         uint64_t pos = r->a.idx * s->chunk_size + r->a.off;
         len = pos >= a.size ? 0 : (a.size - pos < len ? (size_t)(a.size - pos) : len);
-        r->r.flags = 1;
+        r->r.flags |= 1;
         r->r.size = a.size;
     }
     if (len == 0)

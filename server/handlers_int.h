@@ -30,9 +30,6 @@ int handle_read(struct server *s, struct srv_req *r);      /* a piece of one chu
 int handle_fsync(struct server *s, struct srv_req *r);     /* the inode's chunk files (+ LMDB) */
 int handle_truncate(struct server *s, struct srv_req *r);  /* this node's chunks of a shrunk file */
 int handle_remove(struct server *s, struct srv_req *r);    /* this node's chunks of a freed file */
-/* 1 when r (which would touch chunk 0 of a.ino) now waits for that file's
- * migration to chunk mode; 0 when none runs. */
-int handlers_migration_wait(struct server *s, struct srv_req *r);
 
 /* handlers_ns.c: the client's namespace ops ... */
 int handle_create(struct server *s, struct srv_req *r);

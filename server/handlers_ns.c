@@ -197,8 +197,10 @@ void handlers_intent_finished(struct server *s, const struct meta_intent *in, st
     if (r) {
         /* Nothing is left for the client to do (a CREATE keeps its attributes). */
         if (r->op != OP_CREATE) {
+            uint64_t ino = r->op == OP_UNLINK ? r->r.ino : 0;   /* which inode lost the name */
             memset(&r->r, 0, sizeof r->r);
             r->r.flags = BFS_DROP_COORD;
+            r->r.ino = ino;
         }
         srv_reply(r, status == -ESHUTDOWN ? -ETIMEDOUT : status == -ECANCELED ? -EBUSY : status);
     }
@@ -382,6 +384,7 @@ static int unlink_remote(struct server *s, struct srv_req *r)
         return rc;
     }
     server_crash_point("unlink-removed");
+    r->r.ino = drop.ino;   /* for the client's caches, kept in the coordinator's reply */
     coord_submit(s->coord, &in, r, 0);
     return 1;
 }

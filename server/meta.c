@@ -1,9 +1,10 @@
 /* meta.c - the metadata store's environment (see meta.h): the LMDB environment
- * and its transactions, the map that grows ahead of need, the info table, and
- * opening (with format upgrades) and closing the store.
+ * and its transactions, the info table, and opening (with format upgrades) and
+ * closing the store.
  *
  * The store's parts, one job a file, sharing meta_int.h:
  *   meta.c          this: environment, transactions, info, open/close
+ *   meta_grow.c     the map growing ahead of need (its space allocated on a thread)
  *   meta_records.c  inode records (and written extents), directory entries, parents
  *   meta_ns.c       the single-server namespace operations (lookup .. rename)
  *   meta_attr.c     attribute changes: setattr, atime, writes' sizes, fallocate
@@ -55,7 +56,6 @@
                                                written extents; 2: inline data; 1..3 are
                                                read and upgraded */
 #define META_MAP_MIN    (16ULL << 20)   /* first size of the map and of the file */
-#define META_GROW_MAX   (1ULL << 30)    /* the map doubles, by at most this much */
 #define META_DBS        10              /* named databases (open_dbs) */
 
 /* ---- LMDB plumbing ---- */
@@ -95,57 +95,9 @@ void meta_rd_end(struct meta_store *m)
     mdb_txn_reset(m->rtxn);
 }
 
-/* The store runs with MDB_WRITEMAP: a commit writes its pages straight into a
- * shared mapping of the file instead of one pwrite per page (on this VM a
- * system call costs ~1 us; a create went from ~19 to ~5 us). A store through
- * the map into a hole the file system cannot fill would be SIGBUS, not an
- * error, so every byte of the map is allocated on disk before LMDB may use it,
- * and the map grows ahead of need, between transactions. */
-static int allocate_map(struct meta_store *m, size_t from, size_t to)
-{
-    int rc = posix_fallocate(m->fd, (off_t)from, (off_t)(to - from));
-    if (rc) {
-        log_error("meta: %s: cannot allocate %zu MiB: %s", m->path, to >> 20, strerror(rc));
-        return -rc;
-    }
-    return 0;
-}
-
-/* Before a write transaction (none is active): doubles the map when less than
- * a quarter of it is free. A disk too full to grow on is not an error yet: the
- * transaction may still fit, and if not LMDB's MDB_MAP_FULL becomes -ENOSPC.
- * After a failure the next try waits a second (space may be freed meanwhile),
- * so a full disk costs neither a fallocate nor a log line per write. */
-static int ensure_room(struct meta_store *m)
-{
-    MDB_envinfo info;
-    int rc;
-    if ((rc = mdb_env_info(m->env, &info)))
-        return meta_db_err(rc, "map size", 0);
-    size_t size = info.me_mapsize, used = (info.me_last_pgno + 1) * m->psize;
-    if (used + size / 4 <= size)
-        return 0;
-    if (m->grow_retry > 0 && bfs_mono_s() < m->grow_retry)
-        return 0;
-    size_t grown = size + (size < META_GROW_MAX ? size : META_GROW_MAX);
-    if (allocate_map(m, size, grown) < 0) {
-        m->grow_retry = bfs_mono_s() + 1.0;
-        return 0;
-    }
-    m->grow_retry = 0;
-    if (m->rtxn) {      /* mdb_env_set_mapsize: no transaction may be open, even a reset one */
-        mdb_txn_abort(m->rtxn);
-        m->rtxn = NULL;
-    }
-    if ((rc = mdb_env_set_mapsize(m->env, grown)))
-        return meta_db_err(rc, "grow map", 0);
-    log_info("meta: %s: map grown to %zu MiB", m->path, grown >> 20);
-    return 0;
-}
-
 int meta_wr_begin(struct meta_store *m, MDB_txn **txn)
 {
-    int rc = ensure_room(m);
+    int rc = meta_grow_room(m);
     if (rc)
         return rc;
     rc = mdb_txn_begin(m->env, NULL, 0, txn);
@@ -338,7 +290,7 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
         goto fail;
     }
     m->psize = st.ms_psize;
-    if ((rc = allocate_map(m, 0, info.me_mapsize)))
+    if ((rc = meta_allocate_map(m, 0, info.me_mapsize)))
         goto fail;
     if (mdb_env_get_maxkeysize(m->env) < DKEY_MAX) {
         log_error("meta: %s: LMDB key limit %d < %d", m->path, mdb_env_get_maxkeysize(m->env),
@@ -370,6 +322,7 @@ void meta_close(struct meta_store *m)
 {
     if (!m)
         return;
+    meta_grow_stop(m);
     if (m->rtxn)
         mdb_txn_abort(m->rtxn);
     int rc = mdb_env_sync(m->env, 1);

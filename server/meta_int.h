@@ -38,6 +38,7 @@ struct meta_store {
     int fd;                 /* LMDB's data file */
     size_t psize;           /* LMDB's page size */
     double grow_retry;      /* after a failed growth: when to try again (CLOCK_MONOTONIC s) */
+    struct meta_grow *grow; /* the growth whose space is being allocated (meta_grow.c), or NULL */
     MDB_txn *rtxn;          /* reset between reads, renewed: saves a reader slot setup */
     MDB_dbi info, inodes, dentries, orphans, inl;
     MDB_dbi intents, applied, fences, parents;   /* multi-server operations (meta_intents.c) */
@@ -60,6 +61,17 @@ static inline int meta_check_regular(const struct bfs_attr *a)
         return -EISDIR;
     return S_ISREG(a->mode) ? 0 : -EINVAL;
 }
+
+/* ---- the map's growth (meta_grow.c) ---- */
+
+/* Before a write transaction (none open): takes a finished growth, starts the
+ * next one when less than half of the growth is left free, waits only when the
+ * map is nearly full. 0 or -errno (LMDB's). */
+int meta_grow_room(struct meta_store *m);
+/* Blocking: posix_fallocate of [from, to) of the data file. 0 or -errno (logged). */
+int meta_allocate_map(struct meta_store *m, size_t from, size_t to);
+/* Waits for a growth in progress and forgets it (at close). */
+void meta_grow_stop(struct meta_store *m);
 
 /* ---- the environment (meta.c) ---- */
 

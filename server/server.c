@@ -31,6 +31,9 @@
 #define SPIN_US 1000            /* default of BENCHFS_SPIN_US: busy-poll after the last request */
 #define SIGNAL_CHECK_S 0.05     /* a busy loop still looks at the signalfd this often */
 #define LOCKS_WAKE_MS 500       /* idle wake-ups while clients hold locks (keepalive) */
+#define BUSY_ROUNDS 64          /* idle rounds UCX may stay busy in before the loop polls */
+#define BUSY_WAKE_MS 10         /* ... and then how often (a request waits up to this) */
+#define BUSY_WARN_S 2.0         /* busy that long with nothing to do: a stuck peer, said once */
 
 struct server_opts {
     const char *registry_dir, *data_dir;
@@ -384,8 +387,8 @@ static int serve(struct server *s, int sfd)
     }
     struct bfs_spin spin;
     bfs_spin_init(&spin, SPIN_US);
-    int stopping = 0;
-    double stop_deadline = 0, signals_at = 0;
+    int stopping = 0, busy_rounds = 0, busy_logged = 0;
+    double stop_deadline = 0, signals_at = 0, busy_since = 0;
 
     for (;;) {
         /* A loop that never runs out of work never reaches epoll_wait: look at the
@@ -403,8 +406,10 @@ static int serve(struct server *s, int sfd)
                 bfs_mono_s() > stop_deadline)
                 break;
         }
-        if (work)
+        if (work) {
+            busy_rounds = 0;
             continue;
+        }
         if (!stopping) {
             /* Spin a while: the next request usually follows the last reply
              * closely, and a server that sleeps is woken onto its client's
@@ -430,11 +435,31 @@ static int serve(struct server *s, int sfd)
                 continue;
         }
         int armed = ucx_worker_arm(&s->w);
-        if (armed == 0 || chunkstore_arm(s->cs))
+        if (chunkstore_arm(s->cs))
             continue;
+        /* UCX busy with nothing for us: a send it retries, such as a keepalive
+         * to a client whose FIFO is full because it is stopped (kill -STOP,
+         * ^Z) and takes nothing in. Spinning on it would cost a core for as
+         * long; after BUSY_ROUNDS such rounds, poll (every millisecond while
+         * our own replies, request data or closes are under way, else every
+         * BUSY_WAKE_MS). Short spells of it are common (a client's endpoint
+         * going away): only one that lasts is worth a word. */
+        if (armed == 0) {
+            if (busy_rounds < BUSY_ROUNDS) {
+                if (++busy_rounds == BUSY_ROUNDS)
+                    busy_since = bfs_mono_s();
+                continue;
+            }
+            if (!busy_logged && bfs_mono_s() - busy_since > BUSY_WARN_S) {
+                log_warn("UCX has stayed busy for %.0f s with nothing for us to do (a client "
+                         "not taking its messages in: stopped?): polling meanwhile", BUSY_WARN_S);
+                busy_logged = 1;
+            }
+        }
         /* UCX raises no event when a queued send can go on (no POLLOUT): with
          * replies still queued, sleep only briefly. */
-        int timeout = s->sending || s->dying ? 1 : stopping || armed < 0 ? 100 : -1;
+        int timeout = s->sending || s->receiving || s->dying ? 1 : armed == 0 ? BUSY_WAKE_MS
+                    : stopping || armed < 0 ? 100 : -1;
         /* UCX's keepalive runs only when the worker is progressed: with locks
          * held, wake up to let it find clients that died (and their locks go). */
         if (timeout < 0 && lockreq_active(s))

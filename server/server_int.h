@@ -44,6 +44,8 @@ struct srv_req {
     void *data;                        /* request bulk (WRITE payload) */
     size_t data_len;
     int data_buf;                      /* handlers_buf_get's buffer index, -1: malloc'd */
+    int stage;                         /* a handler's own mark, 0 when r comes in: where a
+                                        * request queued mid-way (a migration) goes on */
     struct bfs_msg r;                  /* reply fields */
     void *rdata;                       /* reply bulk */
     size_t rdata_len;
@@ -64,6 +66,7 @@ struct server {
     struct srv_req *free_reqs;
     unsigned inflight;                 /* received and not yet fully replied */
     unsigned sending;                  /* replies UCX has not finished sending */
+    unsigned receiving;                /* request data UCX has not finished receiving */
     uint64_t counters[OP_MAX];         /* requests handled, per op */
     struct srv_conn **conns;           /* by slot; NULL: free */
     uint32_t nconns;
@@ -141,6 +144,10 @@ int handlers_write(struct server *s, struct srv_req *r);
  * a FALLOCATE through fileops_migrated, anything else through the write path.
  * 1 (r is answered later) or -errno. */
 int handlers_migrate(struct server *s, struct srv_req *r);
+/* 1 when r (which would touch chunk 0 of a.ino) now waits for that file's
+ * migration to chunk mode (it runs again, from the handlers' table, once that
+ * is over); 0 when none runs. */
+int handlers_migration_wait(struct server *s, struct srv_req *r);
 
 /* fileops.c: OP_APPEND (a.ino is ours: the table checks it), OP_FALLOCATE,
  * OP_SEEK, OP_COPY; each returns as handlers_write. */

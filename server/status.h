@@ -5,11 +5,12 @@
 
 #include "server_int.h"
 
-/* Fills the reply of OP_STATUS request r: its bulk (malloc'd, freed with the
- * request) holds a struct bfs_status as proto_status_encode writes it. It
- * walks the chunk directories (a stat per chunk file, blocking: the cost of an
- * admin's look, about a second per million chunk files). 0 or -ENOMEM; a data
- * dir that cannot be read is logged and counted as empty. */
+/* Answers OP_STATUS request r: its reply's bulk (malloc'd, freed with the
+ * request) holds a struct bfs_status as proto_status_encode writes it. The
+ * chunk directories are walked on the chunk store's helper thread
+ * (chunkstore_usage: a stat per chunk file, about a second per million), so r
+ * is answered later: 1, or -ENOMEM (answer now). A data dir that cannot be
+ * read is logged and counted as empty. */
 int status_reply(struct server *s, struct srv_req *r);
 
 #endif

@@ -154,6 +154,7 @@ static struct srv_req *req_alloc(struct server *s)
     r->data = r->rdata = NULL;
     r->data_len = r->rdata_len = 0;
     r->data_buf = r->rdata_buf = -1;
+    r->stage = 0;
     r->next = NULL;
     memset(&r->a, 0, sizeof r->a);
     memset(&r->r, 0, sizeof r->r);
@@ -271,6 +272,7 @@ static void data_done_cb(void *request, ucs_status_t status, size_t length, void
 {
     struct srv_req *r = user_data;
     ucp_request_free(request);
+    r->srv->receiving--;
     if (status != UCS_OK || length != r->data_len) {
         log_warn("request %llu (%s): receiving %zu data bytes failed: %s", (unsigned long long)r->id,
                  proto_op_name(r->op), r->data_len, ucs_status_string(status));
@@ -369,7 +371,9 @@ static ucs_status_t request_cb(void *arg, const void *header, size_t header_leng
     ucs_status_ptr_t sp = ucp_am_recv_data_nbx(s->w.worker, data, r->data, length, &p);
     if (sp == NULL) {
         enqueue_ready(s, r);
-    } else if (UCS_PTR_IS_ERR(sp)) {
+    } else if (UCS_PTR_IS_PTR(sp)) {
+        s->receiving++;   /* until data_done_cb */
+    } else {
         log_warn("request %llu (%s): receiving its %zu bytes of data failed: %s",
                  (unsigned long long)r->id, proto_op_name(r->op), length,
                  ucs_status_string(UCS_PTR_STATUS(sp)));

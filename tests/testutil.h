@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -17,6 +18,17 @@ static inline void tu_fill(void *buf, size_t len, uint64_t seed)
     uint8_t *p = buf;
     for (size_t i = 0; i < len; i++)
         p[i] = (uint8_t)(((i + seed) * 2654435761u) >> 13);
+}
+
+/* A step of a test driven by a script over stdin/stdout: says say, then
+ * waits for the script's line (or its end). */
+static inline void tu_wait_line(const char *say)
+{
+    char line[64];
+    printf("%s\n", say);
+    fflush(stdout);
+    if (!fgets(line, sizeof line, stdin))
+        line[0] = 0;
 }
 
 static inline int tu_all_zero(const void *buf, size_t len)

@@ -6,11 +6,13 @@
 #     one file; every record present once and intact (and once more with one of
 #     the mounts -o writeback_cache, on one server)
 #   - test_dataops fs: O_APPEND offsets, bfs_append, fallocate modes and errors,
-#     st_blocks, SEEK_DATA/SEEK_HOLE, copy_file_range
+#     st_blocks, SEEK_DATA/SEEK_HOLE, copy_file_range (also a copy the server
+#     does beside a migration of its destination's inline bytes)
 #   - cp --sparse=always and tar -S keep a sparse file sparse; fio with
 #     fallocate=native writes and verifies
 #   - test_dataops local (alone on each cluster): copies the servers do
 #     themselves move no READ or WRITE
+#   - the servers logged no errors
 source "$(dirname "$0")/lib.sh"
 
 SLOW=1
@@ -79,11 +81,13 @@ t_pass=$(cat "$T"/out.* | grep -c '^PASS')
 t_fail=$(cat "$T"/out.* | grep -c '^FAIL')
 for c in 1 3; do
     [ "$(grep -c '^PASS' "$T/out.a$c")" -eq 1 ] || fail "append test ($c) did not pass"
-    [ "$(grep -c '^PASS' "$T/out.f$c")" -eq 6 ] || fail "fs tests ($c): not all 6 passed"
+    [ "$(grep -c '^PASS' "$T/out.f$c")" -eq 7 ] || fail "fs tests ($c): not all 7 passed"
     [ "$(grep -c '^PASS' "$T/out.l$c")" -eq 1 ] || fail "local copy test ($c) did not pass"
     [ "$(grep -c '^PASS' "$T/out.t$c")" -eq 3 ] || fail "tools ($c): not all 3 passed"
 done
 [ "$(grep -c '^PASS' "$T/out.aw")" -eq 1 ] || fail "append test (writeback_cache) did not pass"
 grep -h "WARN\|ERROR" "$T"/d1.log "$T"/d3*.log | grep -v "RegistryError: waited" | head -n 5
+errors=$(cat "$T"/d1.log "$T"/d3*.log | grep -c "\] ERROR: ")
+check "the servers logged no errors ($errors)" test "$errors" -eq 0
 echo "dataops: $t_pass passed, $t_fail failed in ${SECONDS}s"
 finish

@@ -84,6 +84,9 @@ start_server() {
 start_one() {
     local reg=$1 data=$2; shift 2
     mkdir -p "$(dirname "$data")"
+    # Emptied here, not only by the redirection below: that one happens in the
+    # child, maybe after wait_for has found the last run's "Server is ready".
+    : >"$data.log"
     "${NO_PRELOAD[@]}" "$BIN/benchfs-server" --registry-dir "$reg" --data-dir "$data" "$@" >"$data.log" 2>&1 &
     SERVER_PID=$!
     SERVER_PIDS+=("$SERVER_PID")
@@ -105,9 +108,11 @@ start_cluster() {
     SERVER_PID=${CLUSTER_PIDS[0]}
 }
 
+# A server drains its requests for up to 10 s (DRAIN_TIMEOUT_S) before it stops,
+# so a stop is given 30 s before it counts as a hang.
 stop_server() {   # stop_server PID [SIGNAL]
     kill "-${2:-TERM}" "$1" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$1" 2>/dev/null; return 1
 }
 

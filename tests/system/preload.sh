@@ -99,6 +99,98 @@ plain stat "$MNT/kc/new" >/dev/null 2>&1   # a negative entry
 pre sh -c 'echo made >"$1"' sh "$MNT/kc/new"
 check "plain sees a file the preload made under a cached negative name" test "$(plain cat "$MNT/kc/new")" = made
 
+section "one node sees every change at once (node table), another node within attr_timeout"
+# A long-lived preloaded process (plwatch.py) caches names and attributes;
+# plain processes (through the mount's daemon) and other preloaded processes
+# change them; it must see each change at once, as through the kernel's one
+# cache. A second mount of the same servers is another node: its daemon has
+# its own table, so there a change shows only once the cache expires.
+MNT2=$T/mnt2
+mount_fs "$REG" "$MNT2" -o attr_timeout=3 || fail "a second mount (another node)"
+coproc WATCH { exec env LD_PRELOAD="$PL" BENCHFS_LOG=debug timeout -k 5 $((240 * SLOW)) \
+    python3 "$(dirname "$0")/plwatch.py" 2>"$T/watch.err"; }
+ask() {   # ask CMD PATH: the watcher's answer, or TIMEOUT
+    local r
+    echo "$1 $2" >&"${WATCH[1]}" && IFS= read -r -t $((20 * SLOW)) r <&"${WATCH[0]}" || r=TIMEOUT
+    echo "$r"
+}
+field() { local a; read -ra a <<<"$2"; echo "${a[$1]}"; }   # field N LINE (from 0)
+# ask_until CMD PATH WANT SECONDS: polls until the answer is WANT (0) or the deadline (1).
+ask_until() {
+    local end=$((SECONDS + $4))
+    while :; do
+        [ "$(ask "$1" "$2")" = "$3" ] && return 0
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.1
+    done
+}
+plain mkdir -p "$MNT/nc/d1/sub" "$MNT/nc/rd"
+plain sh -c 'echo one >"$1/nc/d1/sub/f"; echo x >"$1/nc/rd/x"; echo m >"$1/nc/m"' sh "$MNT"
+tab=$(plain python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "benchfs.nodetab").decode())' "$MNT")
+check "the mount names its node table; private to its user (no allow_other)" \
+    test "$(stat -c %a "$tab" 2>&1)" = 600
+check "the watcher's files go over RPC" test "$(ask fd "$MNT/nc/m")" = /dev/null
+check "the watcher caches with the mount's node table" \
+    grep -q "cached, coherent on this node" "$T/watch.err"
+st=$(ask stat "$MNT/nc/d1/sub/f")
+check "the watcher stats a file" test "${st%% *}" = 644
+plain mv "$MNT/nc/d1" "$MNT/nc/d2"
+check "plain renames a directory: the old path is gone at once" \
+    test "$(ask stat "$MNT/nc/d1/sub/f")" = ENOENT
+check "... and the new path is there" test "$(ask stat "$MNT/nc/d2/sub/f")" = "$st"
+plain chmod 600 "$MNT/nc/d2/sub/f"
+check "plain chmod: seen at once" test "$(field 0 "$(ask stat "$MNT/nc/d2/sub/f")")" = 600
+plain sh -c 'echo more >>"$1"' sh "$MNT/nc/d2/sub/f"
+check "plain write: the new size at once" test "$(field 2 "$(ask stat "$MNT/nc/d2/sub/f")")" = 9
+plain ln "$MNT/nc/d2/sub/f" "$MNT/nc/d2/sub/f2"
+check "plain link: the link count at once" test "$(field 3 "$(ask stat "$MNT/nc/d2/sub/f")")" = 2
+plain rm "$MNT/nc/d2/sub/f"
+check "plain unlink: seen at once" test "$(ask stat "$MNT/nc/d2/sub/f")" = ENOENT
+old=$(field 1 "$(ask stat "$MNT/nc/rd")")
+check "the watcher reads a file in a directory" test "$(ask read "$MNT/nc/rd/x")" = x
+plain rm -r "$MNT/nc/rd"; plain mkdir "$MNT/nc/rd"; plain sh -c 'echo y >"$1"' sh "$MNT/nc/rd/y"
+check "plain rmdir + mkdir: the old file is gone at once" test "$(ask stat "$MNT/nc/rd/x")" = ENOENT
+check "... the new directory is a new inode" test "$(field 1 "$(ask stat "$MNT/nc/rd")")" != "$old"
+check "... with its new file" test "$(ask read "$MNT/nc/rd/y")" = y
+# Another preloaded process's changes (libbenchfs bumps the same counters).
+ask stat "$MNT/nc/m" >/dev/null
+pre chmod 640 "$MNT/nc/m"
+check "a preloaded chmod: seen at once by the watcher" test "$(field 0 "$(ask stat "$MNT/nc/m")")" = 640
+pre sh -c 'echo mm >>"$1"' sh "$MNT/nc/m"
+check "a preloaded write: the new size at once" test "$(field 2 "$(ask stat "$MNT/nc/m")")" = 5
+pre mv "$MNT/nc/d2" "$MNT/nc/d3"
+check "a preloaded rename of a directory: seen at once" test "$(ask stat "$MNT/nc/d2/sub/f2")" = ENOENT
+check "... under its new name" test "$(field 3 "$(ask stat "$MNT/nc/d3/sub/f2")")" = 1
+pre rm "$MNT/nc/d3/sub/f2"
+check "a preloaded unlink: seen at once" test "$(ask stat "$MNT/nc/d3/sub/f2")" = ENOENT
+pre mkdir "$MNT/nc/d3/sub/new"
+check "a preloaded mkdir: seen at once" test "$(field 0 "$(ask stat "$MNT/nc/d3/sub/new")")" = 755
+# Another node: the watcher caches through the second mount, the change is
+# made through the first; it shows once the second mount's 3 s have passed.
+if mountpoint -q "$MNT2"; then
+    t0=$SECONDS
+    before=$(ask stat "$MNT2/nc/m")
+    check "the other node's watcher sees the file" test "$(field 0 "$before")" = 640
+    plain chmod 604 "$MNT/nc/m"
+    now=$(ask stat "$MNT2/nc/m")
+    if [ $((SECONDS - t0)) -lt 2 ]; then
+        check "another node's change is not seen at once (the cache is used)" test "$now" = "$before"
+    else
+        skip "another node's change not seen at once (the machine took too long to tell)"
+    fi
+    check "another node's change shows within its attr_timeout (3 s)" \
+        ask_until stat "$MNT2/nc/m" "604 ${before#* }" $((3 + 10 * SLOW))
+    plain mv "$MNT/nc/d3" "$MNT/nc/d4"
+    check "another node's rename shows within its attr_timeout" \
+        ask_until stat "$MNT2/nc/d3/sub/new" ENOENT $((3 + 10 * SLOW))
+    umount_fs "$MNT2"
+fi
+BENCHFS_ATTR_TIMEOUT=0 BENCHFS_LOG=debug pre stat "$MNT/nc/m" >/dev/null 2>"$T/log"
+check "BENCHFS_ATTR_TIMEOUT=0: no caching" grep -q "names and attributes not cached" "$T/log"
+exec {WATCH[1]}>&-
+wait "$WATCH_PID" 2>/dev/null
+plain rm -r "$MNT/nc"
+
 section "switches"
 fdpath='import os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644); print(os.readlink("/proc/self/fd/%d" % fd))'
 check "under the preload an fd of the mount is the reserved /dev/null" \

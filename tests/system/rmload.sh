@@ -48,4 +48,36 @@ timeout 60 "$BIN/benchfs-fsck" --registry-dir "$REG" >"$T/fsck.out" 2>&1
 rc=$?
 check "rmload: benchfs-fsck is clean (exit $rc)" test "$rc" -eq 0 || cat "$T/fsck.out"
 umount_fs "$M"
+stop_server "$SERVER_PID"
+
+# kill -9 once a truncate's cut is queued (BENCHFS_CRASH_POINT=cut-queued): the
+# new size is committed, the cut thread may not have started; the restarted
+# server redoes the cut from DATA/chunk-cuts, and writes after it stay.
+rm -rf "$REG" "$DATA"
+BENCHFS_CRASH_POINT=cut-queued start_one "$REG" "$DATA" --chunk-size 4K ||
+    { fail "rmload: cut crash server starts"; finish; }
+mount_fs "$REG" "$M" --rpc-timeout 3 || { fail "rmload: mount (cut)"; finish; }
+head -c 4000000 /dev/urandom >"$T/big.ref"
+cp "$T/big.ref" "$M/big" && sync "$M/big"
+check "rmload: big file written ($(chunks "$DATA") chunk files)" test "$(chunks "$DATA")" -ge 970
+timeout 30 truncate -s 5000 "$M/big" 2>/dev/null
+wait_for 20 bash -c "! kill -0 $SERVER_PID"
+check "rmload: the server died at the cut's crash point" bash -c "! kill -0 $SERVER_PID 2>/dev/null"
+check "rmload: ... with the cut in its journal" test -s "$DATA/chunk-cuts"
+start_one "$REG" "$DATA" --chunk-size 4K || { fail "rmload: restart (cut)"; finish; }
+ok_cut() { [ "$(chunks "$DATA")" -le 2 ]; }   # chunk 1, cut (and chunk 0 unless inline)
+check "rmload: after the restart the cut is redone ($(chunks "$DATA") chunk files, then <= 2)" \
+    wait_for $((30 * SLOW)) ok_cut
+check "rmload: ... and the cut journal is empty" wait_for $((10 * SLOW)) test ! -s "$DATA/chunk-cuts"
+head -c 5000 "$T/big.ref" >"$T/cut.ref"
+check "rmload: the file is its first 5000 bytes" wait_for $((20 * SLOW)) cmp -s "$T/cut.ref" "$M/big"
+printf 'after the cut' | dd of="$M/big" bs=1 seek=300000 conv=notrunc status=none
+cat "$T/cut.ref" >"$T/grown.ref"
+truncate -s 300000 "$T/grown.ref"
+printf 'after the cut' >>"$T/grown.ref"
+check "rmload: a write past the cut after the restart reads back" cmp -s "$T/grown.ref" "$M/big"
+timeout 60 "$BIN/benchfs-fsck" --registry-dir "$REG" >"$T/fsck.out" 2>&1
+rc=$?
+check "rmload: benchfs-fsck is clean after the cut (exit $rc)" test "$rc" -eq 0 || cat "$T/fsck.out"
+umount_fs "$M"
 finish

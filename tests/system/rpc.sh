@@ -112,19 +112,76 @@ pass "server restarts after kill -9 (stale registry file replaced)"
 "$BIN/tests/system/test_rpc" "$REG" durable-check
 check "durable: data intact after kill -9" test $? -eq 0
 
-# -- a client outlives its server: errors while it is gone, works once it is back
-coproc RECON { "$BIN/tests/system/test_reconnect" "$REG" 2>"$T/recon.err"; }
+# -- a client outlives its server: errors while it is gone, works once it is
+# back; then a new server process replaces the old one twice while the client
+# is idle (test_reconnect.c says what it checks after each line)
+coproc RECON { timeout -k 5 120 "$BIN/tests/system/test_reconnect" "$REG" 2>"$T/recon.err"; }
 recon_pid=$RECON_PID   # bash forgets RECON_PID once the coprocess ends
-if read -r -t 20 line <&"${RECON[0]}" && [ "$line" = up ]; then
-    kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-    echo go >&"${RECON[1]}"
-    if read -r -t 20 line <&"${RECON[0]}" && [ "$line" = down ]; then
+# Read from a copy of the pipe: bash unsets RECON (and closes its fds) once the
+# coprocess ends, maybe between two reads; the copy then gives EOF.
+exec {recon_out}<&"${RECON[0]}"
+while read -r -t 60 line <&"$recon_out"; do
+    case $line in
+    up|replace)
+        kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+        if [ "$line" = replace ]; then
+            start_server "$REG" "$DATA" --chunk-size 64K || fail "server is replaced for the client"
+        fi
+        echo go >&"${RECON[1]}" ;;
+    down)
         start_server "$REG" "$DATA" --chunk-size 64K || fail "server restarts for the client"
-        echo go >&"${RECON[1]}"
+        echo go >&"${RECON[1]}" ;;
+    *) echo "$line" ;;
+    esac
+done
+exec {recon_out}<&-
+if [ -n "${RECON[1]:-}" ]; then exec {RECON[1]}>&-; fi
+wait "$recon_pid" 2>/dev/null || { fail "test_reconnect"; cat "$T/recon.err"; }
+
+# -- four lanes (threads on UCX workers of their own) outlive a server: a restart
+# costs one failed call, not one per lane, and while one server is down calls to
+# the others are not held up. On one server and on a cluster of two of its own
+# (this suite's server stays as it is); the last node is the victim.
+lanes_run() {
+    local n=$1 victim line lanes_pid p
+    local reg=$T/lanes$n/reg data=$T/lanes$n/data
+    if [ "$n" -gt 1 ]; then
+        start_cluster "$reg" "$data" "$n" --chunk-size 64K || { fail "lanes: $n servers start"; return 1; }
+    else
+        start_one "$reg" "$data" --chunk-size 64K || { fail "lanes: the server starts"; return 1; }
+        CLUSTER_PIDS=("$SERVER_PID")
     fi
-fi
-timeout 60 cat <&"${RECON[0]}"
-wait "$recon_pid" 2>/dev/null || cat "$T/recon.err"
+    victim=${CLUSTER_PIDS[n - 1]}
+    local vdata=$data; [ "$n" -gt 1 ] && vdata=$data.$((n - 1))
+    local vflags=(--chunk-size 64K); [ "$n" -gt 1 ] && vflags+=(--nodes "$n" --node-id $((n - 1)))
+    coproc LANES { BENCHFS_LOG=${LANES_LOG:-warn} BENCHFS_CLIENT_LANES=4 timeout -k 5 120 \
+        "$BIN/tests/system/test_lanes" "$reg" 2>"$T/lanes$n.err"; }
+    lanes_pid=$LANES_PID   # bash forgets LANES_PID once the coprocess ends
+    local lanes_out   # a copy of the pipe, as for RECON above
+    exec {lanes_out}<&"${LANES[0]}"
+    while read -r -t 60 line <&"$lanes_out"; do
+        case $line in
+        up|kill|down)
+            if [ "$line" != down ]; then kill -KILL "$victim"; wait "$victim" 2>/dev/null; fi
+            if [ "$line" != kill ]; then
+                start_one "$reg" "$vdata" "${vflags[@]}" || fail "lanes ($n servers): the victim restarts"
+                victim=$SERVER_PID CLUSTER_PIDS[n - 1]=$SERVER_PID
+            fi
+            echo go >&"${LANES[1]}" ;;
+        *) echo "$line (lanes, $n servers)" ;;
+        esac
+    done
+    exec {lanes_out}<&-
+    # A test still waiting for a line gets EOF (bash closes the pipes of one that ended).
+    if [ -n "${LANES[1]:-}" ]; then exec {LANES[1]}>&-; fi
+    wait "$lanes_pid" 2>/dev/null || { fail "test_lanes on $n servers"; cat "$T/lanes$n.err"; }
+    grep "down:" "$T/lanes$n.err"; [ -n "${LANES_KEEP:-}" ] && cp "$T/lanes$n.err" "$LANES_KEEP.$n"
+    for p in "${CLUSTER_PIDS[@]}"; do stop_server "$p"; done
+}
+RPC_SERVER=$SERVER_PID
+lanes_run 1
+lanes_run 2
+SERVER_PID=$RPC_SERVER
 
 # -- a stale server.addr (dead server) is reported as such
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null

@@ -6,7 +6,8 @@
  *                                    present exactly once and intact
  *   test_dataops fs MNT REGISTRY     O_APPEND offsets of one writer, bfs_append,
  *                                    fallocate modes, SEEK_DATA/SEEK_HOLE,
- *                                    copy_file_range correctness
+ *                                    copy_file_range correctness, a server's
+ *                                    copy beside a migration of its destination
  *   test_dataops local MNT REGISTRY  copies that the servers do alone: their
  *                                    READ/WRITE counters do not move (run it while
  *                                    nothing else uses the cluster)
@@ -28,6 +29,8 @@
 #include <unistd.h>
 
 #include "../../common/client.h"
+#include "../../common/placement.h"
+#include "../../common/rpc.h"
 #include "../../common/proto.h"
 #include "../test.h"
 
@@ -556,6 +559,70 @@ static void test_copy_range(void)
     free(want);
 }
 
+/* A server-side copy into inline bytes while the same file's chunk 0 migrates
+ * to a chunk file: one batch of a COPY (chunk K to [0, 4 KiB), read through the
+ * chunk store) and a WRITE past the inline limit (the migration, which copies
+ * the inline bytes as they were). The copied bytes must survive the
+ * migration, whichever order the server ran them in. Raw calls, so that both
+ * reach the server at once; rounds with a new file each, since each file
+ * migrates once. */
+#define INLINE_MAX 16384
+#define MIGRATE_ROUNDS 20
+
+static void test_copy_while_migrating(void)
+{
+    REQUIRE(cl);
+    uint32_t nodes = bfs_client_nodes(cl);
+    unsigned char old[8192], src[4096], tail[32], got[8192];
+    memset(old, 0xdc, sizeof old);
+    memset(tail, 0x5a, sizeof tail);
+    int bad = 0;
+    for (int round = 0; round < MIGRATE_ROUNDS; round++) {
+        const char *path = P("mig%d", round);
+        int fd = open(path, O_CREAT | O_EXCL | O_RDWR, 0644);
+        REQUIRE(fd >= 0);
+        struct stat st;
+        REQUIRE(fstat(fd, &st) == 0);
+        uint64_t ino = st.st_ino, k = 1;
+        /* A chunk of the source on the server of chunk 0: the server copies alone. */
+        while (place_chunk(ino, k, nodes) != place_chunk(ino, 0, nodes))
+            k++;
+        fill(src, 20 + (unsigned)round, 0, sizeof src);
+        CHECK_OK(pwrite_all(fd, old, sizeof old, 0));                   /* inline */
+        CHECK_OK(pwrite_all(fd, src, sizeof src, (off_t)(k * CHUNK)));  /* chunk k */
+        CHECK_OK(fsync(fd));
+        struct rpc_call calls[2];
+        uint32_t node = place_chunk(ino, 0, nodes);
+        bfs_call_prep(&calls[0], node, OP_COPY);
+        calls[0].args.ino = ino;        /* destination: chunk 0 at 0 */
+        calls[0].args.parent = ino;     /* source: chunk k at 0 */
+        calls[0].args.cookie = k;
+        calls[0].args.len = sizeof src;
+        bfs_call_prep(&calls[1], node, OP_WRITE);
+        calls[1].args.ino = ino;
+        calls[1].args.off = INLINE_MAX - sizeof tail / 2;   /* past the limit: migrates */
+        calls[1].data = tail;
+        calls[1].data_len = sizeof tail;
+        CHECK_EQ(bfs_call_run(cl, calls, 2), 0);
+        CHECK_EQ(calls[0].status, 0);
+        CHECK_EQ(calls[1].status, 0);
+        close(fd);
+        /* Read back by a new open: what the server has. */
+        fd = open(path, O_RDONLY);
+        REQUIRE(fd >= 0);
+        CHECK_EQ(pread(fd, got, sizeof got, 0), (ssize_t)sizeof got);
+        if (memcmp(got, src, sizeof src) != 0 || memcmp(got + sizeof src, old, sizeof old - sizeof src))
+            bad++;
+        CHECK_EQ(pread(fd, got, sizeof tail, INLINE_MAX - sizeof tail / 2), (ssize_t)sizeof tail);
+        CHECK(memcmp(got, tail, sizeof tail) == 0);
+        close(fd);
+    }
+    if (bad)
+        fprintf(stderr, "  %d of %d copies lost to the migration that ran beside them\n", bad,
+                MIGRATE_ROUNDS);
+    CHECK_EQ(bad, 0);
+}
+
 /* Copies whose source and destination chunks share a server are done by it:
  * READ and WRITE counters of every server stay, COPY moves. Whole files on one
  * server (every chunk there, inline ones too); on any cluster, within one chunk. */
@@ -648,6 +715,7 @@ int main(int argc, char **argv)
         RUN(test_fallocate_chunks);
         RUN(test_seek);
         RUN(test_copy_range);
+        RUN(test_copy_while_migrating);
     } else if (strcmp(argv[1], "local") == 0) {
         if (open_client(argv[3]) < 0)
             return 2;

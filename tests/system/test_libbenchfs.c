@@ -108,6 +108,23 @@ static void test_files(void)
     check("stat: st_dev stable, same ino", st2.st_dev == st.st_dev && st2.st_ino == st.st_ino &&
           st2.st_size == 101, "dev %lx/%lx", (long)st2.st_dev, (long)st.st_dev);
     EXPECT("O_EXCL on existing: EEXIST", benchfs_open(fs, "/t/a", O_CREAT | O_EXCL | O_WRONLY, 0600, &f), -EEXIST);
+    /* O_CREAT of names a client has not seen: it tries to make them first, and
+     * opens what is there instead. */
+    benchfs_t *fs2 = NULL;
+    EXPECT("a second client", benchfs_connect(reg, NULL, &fs2), 0);
+    if (fs2) {
+        int opened = benchfs_open(fs2, "/t/a", O_CREAT | O_RDWR, 0600, &f);
+        EXPECT("O_CREAT of an existing file, unseen", opened, 0);
+        if (opened == 0) {
+            EXPECT("... keeps its bytes", benchfs_pread(f, buf, 5, 0), 5);
+            check("... and its mode", memcmp(buf, "hello", 5) == 0 && benchfs_fstat(f, &st2) == 0 &&
+                  st2.st_size == 101 && (st2.st_mode & 0777) == 0640, "mode %o", st2.st_mode);
+            benchfs_close(f);
+        }
+        EXPECT("O_CREAT of an existing directory, unseen: EISDIR",
+               benchfs_open(fs2, "/t", O_CREAT | O_RDWR, 0600, &f), -EISDIR);
+        benchfs_disconnect(fs2);
+    }
     EXPECT("open missing: ENOENT", benchfs_open(fs, "/t/missing", O_RDONLY, 0, &f), -ENOENT);
     EXPECT("stat missing: ENOENT", benchfs_stat(fs, "/t/missing", &st), -ENOENT);
     EXPECT("file as a directory: ENOTDIR", benchfs_stat(fs, "/t/a/x", &st), -ENOTDIR);
@@ -321,6 +338,30 @@ static void test_attrs(void)
     EXPECT("stat after read", benchfs_stat(fs, "/t/newer", &st), 0);
     check("relatime: atime moved on open for reading", st.st_atim.tv_sec > 1000000000, "atime %ld",
           (long)st.st_atim.tv_sec);
+    /* The first read records the access with its piece to the owner, or beside
+     * pieces that are other servers' (chunks 1..3 of a sparse file: on three
+     * servers some are not the owner's). An open alone does not (as Linux). */
+    benchfs_file_t *sf;
+    EXPECT("sparse file", benchfs_open(fs, "/t/sparse", O_CREAT | O_WRONLY, 0644, &sf), 0);
+    for (int k = 1; k <= 3; k++)
+        EXPECT("write a byte in chunk k", benchfs_pwrite(sf, "s", 1, (off_t)k << 22), 1);
+    benchfs_close(sf);
+    for (int k = 0; k <= 3; k++) {
+        EXPECT("old atime again", benchfs_utimens(fs, "/t/sparse", old, 0), 0);
+        EXPECT("open for reading", benchfs_open(fs, "/t/sparse", O_RDONLY, 0, &sf), 0);
+        if (k == 0) {
+            EXPECT("stat after open", benchfs_stat(fs, "/t/sparse", &st), 0);
+            check("relatime: an open without a read keeps atime", st.st_atim.tv_sec == 1000, "atime %ld",
+                  (long)st.st_atim.tv_sec);
+        } else {
+            EXPECT("read a byte of chunk k", benchfs_pread(sf, buf, 1, (off_t)k << 22), 1);
+            EXPECT("stat after read", benchfs_stat(fs, "/t/sparse", &st), 0);
+            check("relatime: the first read of chunk k moved atime", st.st_atim.tv_sec > 1000000000,
+                  "chunk %d: atime %ld", k, (long)st.st_atim.tv_sec);
+        }
+        benchfs_close(sf);
+    }
+    EXPECT("unlink sparse", benchfs_unlink(fs, "/t/sparse"), 0);
     EXPECT("access F_OK", benchfs_access(fs, "/t/a", F_OK, 0), 0);
     EXPECT("access missing", benchfs_access(fs, "/t/zz", F_OK, 0), -ENOENT);
     EXPECT("access X_OK as root on a 0600 file: EACCES", benchfs_access(fs, "/t/a", X_OK, AT_EACCESS), -EACCES);
@@ -578,6 +619,11 @@ static int child_checks(void)
 #define CHILD_EXPECT(name, rc, want) do { long r_ = (rc); if (r_ != (want)) { \
         printf("FAIL: as nobody: %s: got %ld want %d\n", name, r_, (want)); bad++; } \
         else printf("PASS: as nobody: %s\n", name); } while (0)
+    /* First: nothing under /p is in this client's cache yet. */
+    long made = benchfs_open(c, "/p/pub", O_CREAT | O_RDONLY, 0644, &f);
+    CHILD_EXPECT("O_CREAT of an existing file in a 0755 root dir opens it", made, 0);
+    if (made == 0)
+        benchfs_close(f);
     CHILD_EXPECT("open a 0600 root file: EACCES", benchfs_open(c, "/p/secret", O_RDONLY, 0, &f), -EACCES);
     CHILD_EXPECT("mkdir in a 0755 root dir: EACCES", benchfs_mkdir(c, "/p/x", 0755), -EACCES);
     CHILD_EXPECT("create in a 0755 root dir: EACCES", benchfs_open(c, "/p/new", O_CREAT | O_WRONLY, 0644, &f), -EACCES);

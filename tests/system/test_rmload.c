@@ -9,6 +9,11 @@
  * the removal thread's unlinkat, kernel work a waking reader or loop waits out
  * even at SCHED_IDLE, adds 20-50 us (measured); a removal on the loop, as
  * before, holds reads up for milliseconds (150-3,800x).
+ * The share of reads over 1 ms must stay within 2x of the idle one or 1 %
+ * (a noisy idle run raises the p99 limit, not this one). The same for
+ * test_reads_during_truncates (chunks cut off big files: the cut thread) and
+ * test_reads_during_status (OP_STATUS counts every chunk file: its helper
+ * thread). Before those threads: 330-5000x the idle p99, every read over 1 ms.
  * Up to 3 attempts (the machine is shared); both numbers are printed. With
  * RMLOAD_NO_TIMING set (sanitizer builds) one attempt is measured and shown,
  * and only its errors count.
@@ -26,6 +31,7 @@
 #include <time.h>
 
 #include "../../common/client.h"
+#include "../../common/rpc.h"
 #include "../../server/chunkstore.h"
 #include "../test.h"
 
@@ -146,10 +152,79 @@ static double p99(double *v, size_t n)
 }
 
 #define SLACK_US 100.0
+#define SLOW_SHARE 0.01   /* of the reads during the load may take over 1 ms */
 
-/* One attempt: 1 if the p99 during the removals is within 2x of the idle one
+/* The slow work whose effect on the reads is timed. */
+enum load { L_REMOVE, L_TRUNCATE, L_STATUS };
+static const char *const load_name[] = { "removals", "truncates", "STATUS calls" };
+#define NSTATUS 20   /* L_STATUS: calls, each over all chunk files of the big files */
+
+/* Cuts file ino (of BIG_CHUNKS chunks) inside chunk 1: its chunks 2.. go and
+ * chunk 1 is cut, as truncate(2) to a size that is not a chunk boundary. */
+static int cut(uint64_t ino)
+{
+    struct bfs_attr in = { .size = chunk_size + 10 }, out;
+    return bfs_setattr(writer, ino, BFS_SET_SIZE, &in, &out);
+}
+
+/* The server's OP_STATUS (what benchfs-status asks): it counts every chunk file. */
+static int status_call(void)
+{
+    static uint8_t buf[4096];
+    struct rpc_call c;
+    bfs_call_prep(&c, 0, OP_STATUS);
+    c.rbuf = buf;
+    c.rbuf_len = sizeof buf;
+    int rc = bfs_call_run(writer, &c, 1);
+    return rc < 0 ? rc : c.status;
+}
+
+/* Polls until each of inos[0..n) has at most keep chunk files; 0 or -1. */
+static int wait_chunks_left(const uint64_t *inos, int n, long keep, double limit_s)
+{
+    double end = now() + limit_s;
+    for (;;) {
+        long left = 0;
+        for (int i = 0; i < n; i++) {
+            long c = chunk_files(inos[i]);
+            left += c < 0 ? 1 : c > keep ? c - keep : 0;
+        }
+        if (left == 0)
+            return 0;
+        if (now() > end) {
+            fprintf(stderr, "  %ld chunk files too many after %.0f s\n", left, limit_s);
+            return -1;
+        }
+        nap_ms(20);
+    }
+}
+
+/* Runs load on the big files inos[0..NBIG) (names big-<seq>...): 0 once it is
+ * over (its chunk files gone), -1 on an error. */
+static int run_load(enum load load, const uint64_t *inos, int seq)
+{
+    char name[64];
+    int bad = 0;
+    for (int i = 0; i < (load == L_STATUS ? NSTATUS : NBIG); i++) {
+        int rc;
+        snprintf(name, sizeof name, "big-%d", seq + i);
+        rc = load == L_REMOVE ? bfs_unlink(writer, BFS_ROOT_INO, name, 0)
+           : load == L_TRUNCATE ? cut(inos[i]) : status_call();
+        if (rc < 0) {
+            fprintf(stderr, "  %s %d: %s\n", load_name[load], i, strerror(-rc));
+            bad = 1;
+        }
+    }
+    if (load == L_REMOVE && wait_chunks_gone(inos, NBIG, 60) < 0)
+        bad = 1;
+    if (load == L_TRUNCATE && wait_chunks_left(inos, NBIG, 2, 60) < 0)
+        bad = 1;
+    return bad ? -1 : 0;
+}
+
+/* One attempt: 1 if the p99 during the load is within 2x of the idle one
  * (or SLACK_US above it), 0 if not, -1 on an error. */
-static int attempt(int k)
+static int attempt(int k, enum load load)
 {
     static int seq;
     uint64_t inos[NBIG];
@@ -163,6 +238,8 @@ static int attempt(int k)
         }
     }
     seq -= NBIG;
+    int first = seq;
+    seq += NBIG;
     for (int i = 0; i < NBIG; i++)
         if (chunk_files(inos[i]) < BIG_CHUNKS - 1) {   /* chunk 0 may be inline */
             fprintf(stderr, "  big file %d has only %ld chunk files\n", i, chunk_files(inos[i]));
@@ -189,46 +266,56 @@ static int attempt(int k)
     }
     if (pthread_create(&t, NULL, read_loop, &busy) != 0)
         goto out;
-    int bad = 0;
     while (busy.n < 10 && !busy.err)   /* the reader is going */
         nap_ms(1);
     double from = now();
-    for (int i = 0; i < NBIG; i++) {
-        snprintf(name, sizeof name, "big-%d", seq++);
-        int rc = bfs_unlink(writer, BFS_ROOT_INO, name, 0);
-        if (rc < 0) {
-            fprintf(stderr, "  unlink %s: %s\n", name, strerror(-rc));
-            bad = 1;
-        }
-    }
-    if (wait_chunks_gone(inos, NBIG, 60) < 0)
-        bad = 1;
+    int bad = run_load(load, inos, first) < 0;
     double to = now();
     atomic_store(&busy.stop, 1);
     pthread_join(t, NULL);
     if (bad || busy.err) {
         if (busy.err)
-            fprintf(stderr, "  read during removals: %s\n", strerror(busy.err));
+            fprintf(stderr, "  read during %s: %s\n", load_name[load], strerror(busy.err));
         goto out;
     }
-    /* Only the reads that started while the removals went on: a removal that
-     * blocks the server's loop gets few of them, each one slow. */
-    size_t nb = 0;
+    /* Only the reads that started while the load went on: work that blocks
+     * the server's loop gets few of them, each one slow. */
+    size_t nb = 0, slow = 0;
     for (size_t i = 0; i < busy.n; i++)
-        if (busy.at[i] >= from && busy.at[i] < to)
+        if (busy.at[i] >= from && busy.at[i] < to) {
+            slow += busy.lat[i] > 1e-3;
             busy.lat[nb++] = busy.lat[i];
+        }
     if (nb == 0) {
-        fprintf(stderr, "  no read started during the removals (%.1f ms)\n", (to - from) * 1e3);
+        fprintf(stderr, "  no read started during the %s (%.1f ms)\n", load_name[load],
+                (to - from) * 1e3);
         goto out;
     }
+    size_t islow = 0;
+    for (size_t i = 0; i < idle.n; i++)
+        islow += idle.lat[i] > 1e-3;
     double pi = p99(idle.lat, idle.n), pb = p99(busy.lat, nb);
     double limit = 2 * pi > pi + SLACK_US / 1e6 ? 2 * pi : pi + SLACK_US / 1e6;
-    printf("attempt %d: read p99 idle %.1f us (%zu reads), during removals of %d x %d chunks %.1f us "
-           "(%zu reads in %.0f ms), ratio %.2f (limit: 2x or +%.0f us, %.1f us)\n", k, pi * 1e6,
-           idle.n, NBIG, BIG_CHUNKS, pb * 1e6, nb, (to - from) * 1e3, pb / pi, SLACK_US, limit * 1e6);
+    /* A noisy idle run raises the p99 limit; the share of reads over 1 ms does
+     * not follow it: work on the loop makes most reads of its window slow. */
+    double fi = (double)islow / (double)idle.n, fb = (double)slow / (double)nb;
+    double flimit = 2 * fi > SLOW_SHARE ? 2 * fi : SLOW_SHARE;
+    printf("attempt %d: read p99 idle %.1f us (%zu reads), during %s of %d x %d chunks %.1f us "
+           "(%zu reads in %.0f ms, %.2f%% over 1 ms (idle %.2f%%, limit %.2f%%), max %.1f ms), "
+           "ratio %.2f (limit: 2x or +%.0f us, %.1f us)\n", k, pi * 1e6, idle.n, load_name[load],
+           NBIG, BIG_CHUNKS, pb * 1e6, nb, (to - from) * 1e3, 100 * fb, 100 * fi, 100 * flimit,
+           busy.lat[nb - 1] * 1e3, pb / pi, SLACK_US, limit * 1e6);
     fflush(stdout);
-    res = pb <= limit;
+    res = pb <= limit && fb <= flimit;
 out:
+    /* What the load left (truncated files, those STATUS counted) goes, untimed. */
+    for (int i = 0; load != L_REMOVE && i < NBIG; i++) {
+        snprintf(name, sizeof name, "big-%d", first + i);
+        if (bfs_unlink(writer, BFS_ROOT_INO, name, 0) < 0)
+            res = -1;
+    }
+    if (load != L_REMOVE && wait_chunks_gone(inos, NBIG, 60) < 0)
+        res = -1;
     free(warm.lat);
     free(idle.lat);
     free(busy.lat);
@@ -236,12 +323,30 @@ out:
     return res;
 }
 
-static void test_reads_during_removals(void)
+/* Up to 3 attempts (the machine is shared): 1, 0 or -1 as attempt. */
+static int attempts(enum load load)
 {
     int r = 0;
     for (int k = 1; k <= 3 && r == 0; k++)
-        r = attempt(k);
-    CHECK_EQ(r, 1);
+        r = attempt(k, load);
+    return r;
+}
+
+static void test_reads_during_removals(void)
+{
+    CHECK_EQ(attempts(L_REMOVE), 1);
+}
+
+/* Truncates of big files (chunk files deleted, one cut) hold up no reads. */
+static void test_reads_during_truncates(void)
+{
+    CHECK_EQ(attempts(L_TRUNCATE), 1);
+}
+
+/* OP_STATUS counts every chunk file (a stat each) without holding up reads. */
+static void test_reads_during_status(void)
+{
+    CHECK_EQ(attempts(L_STATUS), 1);
 }
 
 static void test_sparse_unlink(void)
@@ -281,14 +386,19 @@ int main(int argc, char **argv)
     small_ino = a.ino;
     const char *nt = getenv("RMLOAD_NO_TIMING");
     if (nt && *nt) {   /* rmload.sh under sanitizers */
-        int r = attempt(1);
-        printf("SKIP: test_reads_during_removals (measured once, %s; latency under "
-               "sanitizers says nothing about the normal build)\n",
-               r < 0 ? "with an error" : r ? "within 2x" : "over 2x");
-        if (r < 0)
-            test_failed++;
+        for (int l = L_REMOVE; l <= L_STATUS; l++) {
+            int r = attempt(1, (enum load)l);
+            printf("SKIP: test_reads_during_%s (measured once, %s; latency under sanitizers "
+                   "says nothing about the normal build)\n", l == L_REMOVE ? "removals"
+                   : l == L_TRUNCATE ? "truncates" : "status",
+                   r < 0 ? "with an error" : r ? "within 2x" : "over 2x");
+            if (r < 0)
+                test_failed++;
+        }
     } else {
         RUN(test_reads_during_removals);
+        RUN(test_reads_during_truncates);
+        RUN(test_reads_during_status);
     }
     RUN(test_sparse_unlink);
     bfs_client_close(reader);

@@ -680,6 +680,7 @@ static void test_truncate_and_remove(void)
         CHECK_EQ(chunk_size_on_disk(31, i), MiB);
 
     CHECK_EQ(chunkstore_truncate(cs, 31, 10ull * MiB, 5ull * MiB + 3), 0);
+    chunkstore_removals_wait(cs);   /* the cut thread is done */
     for (int i = 0; i < 5; i++)
         CHECK_EQ(chunk_size_on_disk(31, i), MiB);
     CHECK_EQ(chunk_size_on_disk(31, 5), 3);
@@ -696,11 +697,13 @@ static void test_truncate_and_remove(void)
 
     /* On a chunk boundary: chunk 4 goes whole, chunk 3 is not touched. */
     CHECK_EQ(chunkstore_truncate(cs, 31, 5ull * MiB + 3, 4ull * MiB), 0);
+    chunkstore_removals_wait(cs);   /* the cut thread is done */
     CHECK_EQ(chunk_size_on_disk(31, 3), MiB);
     CHECK_EQ(chunk_find(31, 4, NULL, 0, NULL), 0);
     CHECK_EQ(chunk_find(31, 5, NULL, 0, NULL), 0);
     /* Growing changes nothing on disk. */
     CHECK_EQ(chunkstore_truncate(cs, 31, 4ull * MiB, 9ull * MiB), 0);
+    chunkstore_removals_wait(cs);   /* the cut thread is done */
     CHECK_EQ(chunk_find(31, 4, NULL, 0, NULL), 0);
 
     CHECK_EQ(chunkstore_remove(cs, 31, 4ull * MiB), 0);
@@ -730,6 +733,7 @@ static void test_remove_sparse(void)
         CHECK_EQ(do_write(cs, other, far, 0, a, -1, sizeof a), (ssize_t)sizeof a);
 
     CHECK_EQ(chunkstore_truncate(cs, 0x5100, (far + 1) * 4096, 1000 * 4096 + 10), 0);
+    chunkstore_removals_wait(cs);   /* the cut thread is done */
     CHECK_EQ(chunk_find(0x5100, far, NULL, 0, NULL), 0);
     CHECK_EQ(chunk_size_on_disk(0x5100, 1000), 10);
     CHECK_EQ(chunk_size_on_disk(0x5100, 2), (long)sizeof a);
@@ -745,12 +749,26 @@ static void test_remove_sparse(void)
     chunkstore_close(cs);
 }
 
-static long journal_size(void)
+/* The store's journals (DATA/chunk-removals, DATA/chunk-cuts): their size,
+ * and records written into one as a crash would have left them. */
+static long journal_bytes(const char *name)
 {
     char p[256];
     struct stat st;
-    snprintf(p, sizeof p, "%s/chunk-removals", g_dir);
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
     return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static long journal_size(void) { return journal_bytes("chunk-removals"); }
+
+static void journal_put(const char *name, const void *rec, size_t len)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    int fd = open(p, O_WRONLY | O_TRUNC);
+    REQUIRE(fd >= 0);
+    CHECK_EQ(write(fd, rec, len), (ssize_t)len);
+    close(fd);
 }
 
 /* chunkstore_remove_later: the removal thread deletes the chunks (by index and,
@@ -805,12 +823,7 @@ static void test_remove_journal_replay(void)
     put_le64(rec + 8, ino);
     put_le64(rec + 16, first);
     put_le64(rec + 24, end);
-    char p[256];
-    snprintf(p, sizeof p, "%s/chunk-removals", g_dir);
-    int fd = open(p, O_WRONLY | O_TRUNC);
-    REQUIRE(fd >= 0);
-    CHECK_EQ(write(fd, rec, sizeof rec), (ssize_t)sizeof rec);
-    close(fd);
+    journal_put("chunk-removals", rec, sizeof rec);
 
     cs = store_open(4096, 0, 0, 0);
     REQUIRE(cs);
@@ -907,6 +920,7 @@ static void test_remove_with_io_in_flight(void)
     int want = g_calls + 1;
     CHECK_EQ(chunkstore_write(cs, 32, 2, 500, d, -1, sizeof d, on_done, &w), 0);
     CHECK_EQ(chunkstore_truncate(cs, 32, 3 * 64 * KiB, 64 * KiB), 0);
+    chunkstore_removals_wait(cs);   /* the cut thread is done */
     CHECK_EQ(chunk_find(32, 2, NULL, 0, NULL), 0);
     CHECK_EQ(loop_until(cs, want), 0);
     CHECK_EQ(w.res, 1000);
@@ -1126,6 +1140,7 @@ static void test_fsync_evicted_error(void)
 
     /* Truncate: chunks 2 and 3 go, 0 and 1 are still owed. */
     CHECK_EQ(chunkstore_truncate(cs, 62, 4 * cz, 2 * cz), 0);
+    chunkstore_removals_wait(cs);   /* the cut thread is done */
     chunk_to_dir(62, 0, 1);
     chunk_to_dir(62, 2, 1);
     chunk_to_dir(62, 3, 1);
@@ -1379,6 +1394,169 @@ static void test_opening_chunk_fails(void)
     chunkstore_close(cs);
 }
 
+static long cuts_journal_size(void) { return journal_bytes("chunk-cuts"); }
+
+/* chunkstore_offload's work: on the worker thread, the blocking calls only. */
+struct seek_job { struct chunkstore *cs; uint64_t ino; int res; };
+
+static void seek_work(void *arg)
+{
+    struct seek_job *j = arg;
+    uint64_t out, found[8];
+    size_t nf;
+    /* After the cut of test_truncate_holds_ops no chunk from 2 on is left (the
+     * writes let go with this job touch chunks 1 and 5 only). */
+    j->res = chunkstore_chunks(j->cs, j->ino, 6, 300, found, 8, &nf) == 0 && nf == 0 &&
+             chunkstore_seek(j->cs, j->ino, 7, 0, SEEK_DATA, &out) == -ENXIO &&
+             chunkstore_seek(j->cs, j->ino, 299, 0, SEEK_HOLE, &out) == 0 && out == 0;
+}
+
+static void seek_done(void *arg)
+{
+    (void)arg;
+    g_calls++;
+}
+
+/* A truncate answers before its chunks are gone (the cut thread deletes and
+ * cuts them); ops on those chunks queued meanwhile wait for it: a write made
+ * after the truncate survives it, a read sees zeros, an fsync comes after it,
+ * and so does a job on the worker (seek and listings see what the cut left). */
+static void test_truncate_holds_ops(void)
+{
+    const uint64_t ino = 0x8100, n = 300;
+    struct chunkstore *cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char d[100], nw[50], got[200];
+    fill(d, sizeof d, 21);
+    fill(nw, sizeof nw, 22);
+    for (uint64_t i = 0; i < n; i++)
+        CHECK_EQ(do_write(cs, ino, i, 0, d, -1, sizeof d), (ssize_t)sizeof d);
+
+    CHECK_EQ(chunkstore_truncate(cs, ino, n * 4096, 4096 + 10), 0);   /* chunk 1 cut to 10 */
+    /* No poll yet: the cut is under way however fast the thread is. */
+    struct res w5 = { 0, 0 }, w1 = { 0, 0 }, r7 = { 0, 0 }, f = { 0, 0 };
+    struct seek_job sj = { cs, ino, 0 };
+    int want = g_calls + 5;
+    CHECK_EQ(chunkstore_offload(cs, ino, seek_work, seek_done, &sj), 0);
+    memset(got, 0xaa, sizeof got);
+    CHECK_EQ(chunkstore_write(cs, ino, 5, 0, nw, -1, sizeof nw, on_done, &w5), 0);
+    CHECK_EQ(chunkstore_write(cs, ino, 1, 100, nw, -1, sizeof nw, on_done, &w1), 0);
+    CHECK_EQ(chunkstore_read(cs, ino, 7, 0, got, -1, sizeof got, on_done, &r7), 0);
+    CHECK_EQ(chunkstore_fsync(cs, ino, 1, -1, on_done, &f), 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(w5.res, (ssize_t)sizeof nw);
+    CHECK_EQ(w1.res, (ssize_t)sizeof nw);
+    CHECK_EQ(r7.res, (ssize_t)sizeof got);
+    CHECK_EQ(f.res, 0);
+    CHECK(all_zero(got, sizeof got));
+    CHECK_EQ(sj.res, 1);   /* the offloaded seek ran after the cut */
+    chunkstore_removals_wait(cs);
+    CHECK_EQ(chunk_size_on_disk(ino, 0), (long)sizeof d);
+    CHECK_EQ(chunk_size_on_disk(ino, 1), 150);
+    CHECK_EQ(chunk_size_on_disk(ino, 5), (long)sizeof nw);
+    CHECK_EQ(chunk_find(ino, 2, NULL, 0, NULL), 0);
+    CHECK_EQ(chunk_find(ino, n - 1, NULL, 0, NULL), 0);
+    CHECK_EQ(do_read(cs, ino, 1, 0, got, -1, 150), 150);
+    CHECK(memcmp(got, d, 10) == 0);
+    CHECK(all_zero(got + 10, 90));
+    CHECK(memcmp(got + 100, nw, sizeof nw) == 0);
+    CHECK_EQ(do_read(cs, ino, 5, 0, got, -1, sizeof nw), (ssize_t)sizeof nw);
+    CHECK(memcmp(got, nw, sizeof nw) == 0);
+    CHECK_EQ(cuts_journal_size(), 0);   /* every cut done: the journal is emptied */
+    CHECK_EQ(chunkstore_remove(cs, ino, n * 4096), 0);
+    chunkstore_close(cs);
+}
+
+/* A cut noted in the journal by a server killed before it was done is redone
+ * at the next open (and ops wait for it meanwhile); one marked done is not. */
+static void test_cut_journal_replay(void)
+{
+    struct chunkstore *cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char d[100], got[100];
+    fill(d, sizeof d, 23);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_EQ(do_write(cs, 0x8200, i, 0, d, -1, sizeof d), (ssize_t)sizeof d);
+    CHECK_EQ(do_write(cs, 0x8300, 0, 0, d, -1, sizeof d), (ssize_t)sizeof d);
+    chunkstore_close(cs);
+    /* What a killed server's journal holds (chunkremove.c: le32 "BFCT" or, done,
+     * "BFDN", le32 check, le64 ino, first, end, cut): a cut of 0x8200 to
+     * 4096 + 20, a done one of 0x8300, a torn record. */
+    uint8_t rec[2 * 40 + 7];
+    memset(rec, 0xee, sizeof rec);
+    const uint64_t v[2][4] = { { 0x8200, 1, 4, 20 }, { 0x8300, 0, 4, 0 } };
+    for (int k = 0; k < 2; k++) {
+        uint8_t *r = rec + 40 * k;
+        uint64_t e = v[k][3] ? v[k][2] ^ place_mix64(v[k][3]) : v[k][2];
+        put_le32(r, k ? 0x4e444642u : 0x54434642u);
+        put_le32(r + 4, (uint32_t)place_mix64(v[k][0] ^ place_mix64(v[k][1] ^ place_mix64(e))));
+        for (int f = 0; f < 4; f++)
+            put_le64(r + 8 + 8 * f, v[k][f]);
+    }
+    journal_put("chunk-cuts", rec, sizeof rec);
+
+    cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    CHECK_EQ(do_read(cs, 0x8200, 2, 0, got, -1, sizeof got), (ssize_t)sizeof got);
+    CHECK(all_zero(got, sizeof got));   /* waited for the redone cut */
+    chunkstore_removals_wait(cs);
+    CHECK_EQ(chunk_size_on_disk(0x8200, 1), 20);
+    CHECK_EQ(chunk_find(0x8200, 2, NULL, 0, NULL), 0);
+    CHECK_EQ(chunk_find(0x8200, 3, NULL, 0, NULL), 0);
+    CHECK_EQ(chunk_size_on_disk(0x8200, 0), (long)sizeof d);
+    CHECK_EQ(chunk_size_on_disk(0x8300, 0), (long)sizeof d);   /* done: not redone */
+    CHECK_EQ(cuts_journal_size(), 0);
+    CHECK_EQ(chunkstore_remove(cs, 0x8200, 4 * 4096), 0);
+    CHECK_EQ(chunkstore_remove(cs, 0x8300, 4096), 0);
+    chunkstore_close(cs);
+}
+
+struct usage_res { int n; struct chunkstore_usage u; };
+
+static void on_usage(void *arg, const struct chunkstore_usage *u)
+{
+    struct usage_res *r = arg;
+    r->n++;
+    r->u = *u;
+    g_calls++;
+}
+
+/* chunkstore_usage counts on its thread and answers from poll; two callers
+ * while one count runs share it. */
+static void test_usage(void)
+{
+    struct chunkstore *cs = store_open(4096, 0, 0, 0);
+    REQUIRE(cs);
+    unsigned char d[100];
+    fill(d, sizeof d, 24);
+    struct usage_res a = { 0 }, b = { 0 }, base = { 0 };   /* earlier tests left chunks */
+    int want = g_calls + 1;
+    CHECK_EQ(chunkstore_usage(cs, on_usage, &base), 0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    for (uint64_t i = 0; i < 3; i++)
+        CHECK_EQ(do_write(cs, 0x8400, i, 0, d, -1, sizeof d), (ssize_t)sizeof d);
+    want = g_calls + 2;
+    CHECK_EQ(chunkstore_usage(cs, on_usage, &a), 0);
+    CHECK_EQ(chunkstore_usage(cs, on_usage, &b), 0);
+    CHECK_EQ(a.n + b.n, 0);   /* never from inside the call */
+    CHECK_EQ(chunkstore_inflight(cs), 2u);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(a.n, 1);
+    CHECK_EQ(b.n, 1);
+    CHECK_EQ(a.u.err, 0);
+    CHECK_EQ(a.u.chunk_files, base.u.chunk_files + 3);
+    CHECK(a.u.chunk_bytes >= base.u.chunk_bytes + 3 * sizeof d);
+    CHECK(a.u.top_files >= 2);   /* the journals */
+    CHECK_EQ(b.u.chunk_files, base.u.chunk_files + 3);
+    CHECK_EQ(chunkstore_inflight(cs), 0u);
+    CHECK_EQ(chunkstore_remove(cs, 0x8400, 3 * 4096), 0);
+    /* One left running at close: its callback runs there. */
+    CHECK_EQ(chunkstore_usage(cs, on_usage, &a), 0);
+    chunkstore_close(cs);
+    CHECK_EQ(a.n, 2);
+    CHECK_EQ(a.u.chunk_files, base.u.chunk_files);
+}
+
 int main(void)
 {
     if (dir_make() < 0) {
@@ -1411,6 +1589,9 @@ int main(void)
     RUN(test_remove_journal_replay);
     RUN(test_ops_on_opening_chunk);
     RUN(test_opening_chunk_fails);
+    RUN(test_truncate_holds_ops);
+    RUN(test_cut_journal_replay);
+    RUN(test_usage);
     dir_remove();
     return test_summary();
 }
