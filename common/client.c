@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "byteorder.h"
+#include "hash.h"
 #include "log.h"
 #include "placement.h"
 #include "registry.h"
@@ -48,6 +50,19 @@ static void locks_lost(struct bfs_client *c, uint32_t node)
                  "(released by the server with the old connection)", node);
 }
 
+/* The server e names is not the one node's calls went to: another process, or
+ * the same process restarted in place with a new worker. */
+static int other_server(const struct bfs_client *c, uint32_t node, const struct registry_entry *e)
+{
+    return e->pid != c->pids[node] || bfs_fnv1a(e->addr, e->addr_len, 0) != c->addr_ids[node];
+}
+
+static void server_known(struct bfs_client *c, uint32_t node, const struct registry_entry *e)
+{
+    c->pids[node] = e->pid;
+    c->addr_ids[node] = bfs_fnv1a(e->addr, e->addr_len, 0);
+}
+
 /* A server we lost may be back: re-read its registry file and reconnect. */
 static int reconnect(struct bfs_client *c, uint32_t node)
 {
@@ -65,10 +80,10 @@ static int reconnect(struct bfs_client *c, uint32_t node)
             } else {
                 rc = rpc_client_connect(c->rpc, node, e.addr, e.addr_len);
                 if (rc == 0) {
-                    if (e.pid != c->pids[node])
+                    if (other_server(c, node, &e))
                         atomic_store(&c->replaced[node], bfs_mono_ns());
                     atomic_store(&c->fresh[node], bfs_mono_ns());
-                    c->pids[node] = e.pid;
+                    server_known(c, node, &e);
                     log_info("server node %u: reconnected (%s)", node, path);
                     locks_lost(c, node);
                 }
@@ -102,11 +117,11 @@ static void recheck(struct bfs_client *c, uint32_t node, int64_t known_before)
     }
     registry_path(c->registry_dir, node, c->nodes, path, sizeof path);
     if (registry_read(path, &e) == 0) {
-        if (e.pid != c->pids[node] && e.chunk_size == c->chunk_size && e.cluster_size == c->nodes &&
+        if (other_server(c, node, &e) && e.chunk_size == c->chunk_size && e.cluster_size == c->nodes &&
             rpc_client_connect(c->rpc, node, e.addr, e.addr_len) == 0) {
-            log_info("server node %u: a new server process (pid %u, was %u): reconnected", node,
-                     e.pid, c->pids[node]);
-            c->pids[node] = e.pid;
+            log_info("server node %u: a new server process (pid %u, was %u) or a restart in "
+                     "place: reconnected", node, e.pid, c->pids[node]);
+            server_known(c, node, &e);
             atomic_store(&c->replaced[node], bfs_mono_ns());
             locks_lost(c, node);
         }
@@ -322,7 +337,8 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
         goto fail;
     c->nodes = n;
     c->chunk_size = entries[0].chunk_size;
-    if (!(c->pids = calloc(n, sizeof *c->pids)) || !(c->locked = calloc(n, sizeof *c->locked)) ||
+    if (!(c->pids = calloc(n, sizeof *c->pids)) || !(c->addr_ids = calloc(n, sizeof *c->addr_ids)) ||
+        !(c->locked = calloc(n, sizeof *c->locked)) ||
         !(c->reconnect_locks = calloc(n, sizeof *c->reconnect_locks)) ||
         !(c->fresh = calloc(n, sizeof *c->fresh)) || !(c->replaced = calloc(n, sizeof *c->replaced))) {
         rc = -ENOMEM;
@@ -331,18 +347,31 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
     for (uint32_t i = 0; i < n; i++)
         pthread_mutex_init(&c->reconnect_locks[i], NULL);
     for (uint32_t i = 0; i < n; i++) {
-        c->pids[i] = entries[i].pid;
+        server_known(c, i, &entries[i]);
         atomic_init(&c->fresh[i], bfs_mono_ns());
     }
     c->rpc_timeout_s = opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30;
     rc = rpc_client_create(n, key, opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30, &c->rpc);
-    for (uint32_t i = 0; rc == 0 && i < n; i++)
-        rc = rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len);
     if (rc < 0)
         goto fail;
-    /* One round trip proves the server answers and accepts our key. */
+    for (uint32_t i = 0; i < n; i++) {
+        /* A server that does not answer is tried again below, from the registry. */
+        rc = rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len);
+        if (rc < 0 && !rpc_transport_error(rc))
+            goto fail;
+    }
+    /* One round trip proves the server answers and accepts our key. A server
+     * that restarts meanwhile (in place, server/selfprobe.c, or by its operator)
+     * is waited for as the registry is: each try reconnects from the registry. */
     struct bfs_attr root;
-    if ((rc = bfs_getattr(c, BFS_ROOT_INO, &root)) < 0) {
+    double until = bfs_mono_s() + wait;
+    while ((rc = bfs_getattr(c, BFS_ROOT_INO, &root)) < 0 && rpc_transport_error(rc) &&
+           bfs_mono_s() < until) {
+        log_info("server in %s does not answer yet (%s): trying again", opts->registry_dir,
+                 strerror(-rc));
+        usleep(100 * 1000);   /* the registry file may be between two servers */
+    }
+    if (rc < 0) {
         log_error("server in %s does not answer: %s", opts->registry_dir, strerror(-rc));
         goto fail;
     }
@@ -364,6 +393,7 @@ void bfs_client_close(struct bfs_client *c)
         pthread_mutex_destroy(&c->reconnect_locks[i]);
     free(c->reconnect_locks);
     free(c->pids);
+    free(c->addr_ids);
     free((void *)c->locked);
     free((void *)c->fresh);
     free((void *)c->replaced);

@@ -28,6 +28,8 @@ struct bfs_client {
     struct rpc_client *rpc;
     pthread_mutex_t *reconnect_locks;   /* by node: one reconnect at a time, per server */
     uint32_t *pids;             /* by node: the server process connected to (registry) */
+    uint64_t *addr_ids;         /* ... and a hash of its worker address: a server restarted
+                                   in place (server/selfprobe.c) keeps its pid, not that */
     /* By node (bfs_mono_ns): when the connected process was last known to be
      * the registered one (an answer, or a look at its registry file), and when
      * the client last connected to a new process there (client.c). */

@@ -39,6 +39,7 @@
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
+#define BFS_AM_PROBE       3   /* a server's ping to itself (server/selfprobe.c) */
 #define BFS_REQ_HDR_LEN    48
 #define BFS_REP_HDR_LEN    24
 #define BFS_MAX_ARGS_LEN   4608          /* largest args section: names and a symlink target fit */

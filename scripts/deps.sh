@@ -16,6 +16,7 @@ pkgs=(
     attr acl                            # getfattr/setfattr, getfacl/setfacl (tests/system/xattr.sh)
     slurm-wlm munge openmpi-bin         # the job kit under a real Slurm and mpirun (tests/system/jobkit.sh)
     bc                                  # bench/stage/run-stage-bench.sh
+    gdb                                 # kills a client in the middle of a UCX send (tests/system/rpc.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do

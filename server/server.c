@@ -345,20 +345,12 @@ static unsigned run_once(struct server *s)
     return work;
 }
 
-/* A SIGINT or SIGTERM waiting in sfd (non-blocking) starts the drain: no new
- * clients, no new intents; once the coordinator's intents are done (their steps
- * need this server, and other servers' coordinators may too), no new requests
- * (s->closing: -ESHUTDOWN); the loop ends once what runs is done, or at the
- * drain's deadline. */
-static void take_signal(struct server *s, int sfd, int *stopping, double *deadline)
+/* The drain: no new clients, no new intents; once the coordinator's intents
+ * are done (their steps need this server, and other servers' coordinators may
+ * too), no new requests (s->closing: -ESHUTDOWN); the loop ends once what runs
+ * is done, or at the drain's deadline. */
+static void begin_stop(struct server *s, int *stopping, double *deadline)
 {
-    struct signalfd_siginfo si;
-    if (read(sfd, &si, sizeof si) != sizeof si || *stopping)
-        return;
-    printf("\nReceived %s, shutting down (finishing %u in-flight requests)...\n",
-           strsignal((int)si.ssi_signo), s->inflight);
-    log_note("received %s: shutting down", strsignal((int)si.ssi_signo));
-    fflush(stdout);
     /* New clients must not find us while we drain. */
     registry_unpublish(s->registry_dir, s->node_id, s->nodes);
     if (s->coord)
@@ -368,6 +360,41 @@ static void take_signal(struct server *s, int sfd, int *stopping, double *deadli
     const char *env = getenv("BENCHFS_DRAIN_TIMEOUT_S");   /* tests: a shorter wait */
     double drain = env && atof(env) > 0 ? atof(env) : DRAIN_TIMEOUT_S;
     *deadline = bfs_mono_s() + drain;
+}
+
+/* A SIGINT or SIGTERM waiting in sfd (non-blocking) starts the drain; during a
+ * drain to restart in place, it makes that drain the last. */
+static void take_signal(struct server *s, int sfd, int *stopping, double *deadline)
+{
+    struct signalfd_siginfo si;
+    if (read(sfd, &si, sizeof si) != sizeof si)
+        return;
+    if (*stopping) {
+        if (s->restart) {
+            s->restart = 0;
+            log_note("received %s while restarting: stopping instead", strsignal((int)si.ssi_signo));
+        }
+        return;
+    }
+    printf("\nReceived %s, shutting down (finishing %u in-flight requests)...\n",
+           strsignal((int)si.ssi_signo), s->inflight);
+    log_note("received %s: shutting down", strsignal((int)si.ssi_signo));
+    fflush(stdout);
+    begin_stop(s, stopping, deadline);
+}
+
+/* Our shared-memory ring is stuck (selfprobe.c): no local client reaches us
+ * again through this worker. Drain, then server_main starts this program anew
+ * in this process (same pid, same flags), with a new worker and ring. */
+static void begin_restart(struct server *s, int *stopping, double *deadline)
+{
+    log_error("UCX's shared-memory receive queue is stuck (a local process killed in the middle "
+              "of sending to this server?): no local client can reach it; restarting in place");
+    printf("\nShared-memory receive queue stuck: restarting (finishing %u in-flight requests)...\n",
+           s->inflight);
+    fflush(stdout);
+    s->restart = 1;
+    begin_stop(s, stopping, deadline);
 }
 
 /* The event loop: epoll over the UCX worker, the io_uring eventfd and a signalfd. */
@@ -399,6 +426,9 @@ static int serve(struct server *s, int sfd)
             take_signal(s, sfd, &stopping, &stop_deadline);
         }
         unsigned work = run_once(s);
+        int probe_ms = -1;
+        if (!stopping && selfprobe_poll(s, now, &probe_ms))
+            begin_restart(s, &stopping, &stop_deadline);
         if (stopping) {   /* before anything else: a busy loop must end too */
             if (!s->closing && (!s->coord || coord_idle(s->coord)))
                 s->closing = 1;
@@ -464,6 +494,8 @@ static int serve(struct server *s, int sfd)
          * held, wake up to let it find clients that died (and their locks go). */
         if (timeout < 0 && lockreq_active(s))
             timeout = LOCKS_WAKE_MS;
+        if (probe_ms >= 0 && (timeout < 0 || timeout > probe_ms))
+            timeout = probe_ms;
         struct epoll_event ev[4];
         int n = epoll_wait(epfd, ev, 4, timeout);
         for (int i = 0; i < n; i++)
@@ -564,6 +596,7 @@ int server_main(int argc, char **argv)
     /* The RPC handler is in place before the address is published. */
     if (transport_init(&s) < 0)
         goto out;
+    selfprobe_init(&s);   /* without it the server still serves (logged) */
     ucs_status_t st = ucp_worker_get_address(s.w.worker, &addr, &addr_len);
     if (st != UCS_OK) {
         log_error("cannot get the UCX worker address: %s", ucs_status_string(st));
@@ -605,6 +638,7 @@ out:
     lockreq_fini(&s);              /* before transport_fini: waiters still get replies */
     if (s.cs)
         chunkstore_drain(s.cs);
+    selfprobe_fini(&s);
     transport_fini(&s);
     chunkstore_close(s.cs);
     if (s.meta && meta_sync(s.meta) < 0)
@@ -615,6 +649,18 @@ out:
         close(sfd);
     if (lock_fd >= 0)
         close(lock_fd);
+    if (status == 0 && s.restart) {
+        log_note("restarting in place");
+        log_close();
+        printf("Server restarting.\n\n");
+        fflush(stdout);
+        /* Everything of ours is closed above (the rest is close-on-exec or UCX's, gone with
+         * its context): the new image finds the data dir as a clean stop left it. */
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "benchfs-server: cannot restart itself (/proc/self/exe): %s\n",
+                strerror(errno));
+        return 1;
+    }
     if (status == 0)
         printf("Server stopped.\n");
     if (status == 0)

@@ -34,6 +34,7 @@ static void conn_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
         c->failed = 1;
         c->srv->dying++;
     }
+    selfprobe_kick(c->srv);   /* a peer that died may have died sending to us */
 }
 
 /* The connection named by a request's client id, or NULL if it is unknown or gone. */

@@ -95,6 +95,26 @@ timeout 60 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations
 check "client killed mid-write: server serves the next client" test $? -eq 0
 check "client killed mid-write: server still running" kill -0 "$SERVER_PID"
 
+# -- a client killed in the middle of a shared-memory send leaves the server's
+# UCX ring stuck for every local sender (it took a slot and never marked it
+# written): gdb kills it inside the send, in the message's pack callback. The
+# server sees its own ping not arrive and restarts in place (server/selfprobe.c);
+# the next client waits for it.
+if [ -z "${UCX_TLS:-}" ]; then
+    timeout 60 gdb -batch -nx -ex 'break main' -ex run -ex 'break *uct_mm_ep_am_bcopy' \
+        -ex continue -ex 'tbreak *$rdx' -ex continue -ex kill --args "$BIN/benchfs-bench" \
+        --mode client --registry-dir "$REG" --iterations 10 --warmup 0 >"$T/gdb.out" 2>&1
+    check "killed mid-send: gdb stopped the client inside a send" grep -q "hit Temporary breakpoint" "$T/gdb.out"
+    timeout 60 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 20 --warmup 0 \
+        --sizes 4096 >"$T/after-send.out" 2>&1
+    check "killed mid-send: the next client is served" test $? -eq 0
+    check "killed mid-send: the server restarted in place" grep -q "restarting in place" "$DATA.log"
+    check "killed mid-send: same process, ready again" \
+        eval 'kill -0 "$SERVER_PID" && [ "$(grep -c "Server is ready" "$DATA.log")" -ge 2 ]'
+else
+    skip "killed mid-send (UCX_TLS=$UCX_TLS: no shared memory)"
+fi
+
 # -- a wrong cluster key is refused
 cp "$REG/cluster.key" "$T/key.saved"
 echo 00000000000000000000000000000000 > "$REG/cluster.key"
