@@ -10,25 +10,25 @@
  * 4 KiB files). UCX has no way out of that ring.
  *
  * So the server sends itself a ping through the ring, from a second worker of
- * its own (a local sender like any client): when it learns that a peer died
- * (selfprobe_kick) and at most every PROBE_EVERY_S while its loop runs anyway,
- * never waking an idle server for it: a stuck ring still wakes it, as each new
- * sender behind the stuck slot signals the worker. A ping not received within PROBE_DEADLINE_S
- * means the ring is stuck; the loop then restarts the server in place
- * (server.c), which gets it a new worker and a new ring.
+ * its own (a local sender like any client), when it learns that a peer died
+ * (selfprobe_kick: UCX's keepalive found its endpoint dead; a dead client's
+ * next-in-line senders wake the loop for it), and only then: with a ping every
+ * second while awake, the server of a client stopped by kill -STOP was once
+ * seen using a whole core (tests/stress/idle_client.sh in CI; not understood,
+ * so the pings go only when there is a cause). A ping not received within
+ * PROBE_DEADLINE_S means the ring is stuck; the loop then restarts the server
+ * in place (server.c), which gets it a new worker and a new ring.
  *
  * Loop thread only, like the rest of the transport.
  */
 #include "server_int.h"
 
-#include "../common/clock.h"
 #include "../common/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PROBE_EVERY_S 1.0      /* a ping this often while the loop is awake anyway */
 #define PROBE_DEADLINE_S 2.0   /* a ping this late: the ring is stuck */
 #define PROBE_WAKE_MS 10       /* the loop looks this often while a ping is on its way */
 
@@ -37,7 +37,7 @@ struct selfprobe {
     ucp_ep_h ep;               /* to the server's worker, as a local client's */
     uint64_t hdr;              /* the ping on its way (its number); UCX reads it until sent */
     uint64_t sent, seen;       /* the last ping sent, the last received */
-    double sent_at, next_at;   /* when the last went; when the next is due */
+    double sent_at;            /* when the last went */
     void *req;                 /* the last ping's send while UCX still holds it */
     int kicked;                /* a peer died: ping now */
 };
@@ -85,7 +85,6 @@ int selfprobe_init(struct server *s)
     };
     if ((st = ucp_worker_set_am_recv_handler(s->w.worker, &hp)) != UCS_OK)
         goto fail;
-    p->next_at = bfs_mono_s() + PROBE_EVERY_S;
     s->probe = p;
     return 0;
 fail:
@@ -141,7 +140,6 @@ static void ping(struct selfprobe *p, double now)
 {
     p->hdr = ++p->sent;
     p->sent_at = now;
-    p->next_at = now + PROBE_EVERY_S;
     p->kicked = 0;
     ucp_request_param_t sp = { .op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
                                .flags = UCP_AM_SEND_FLAG_EAGER };
@@ -162,7 +160,7 @@ int selfprobe_poll(struct server *s, double now, int *timeout_ms)
     if (!p)
         return 0;
     if (p->seen == p->sent && !p->req) {
-        if (!p->kicked && now < p->next_at)
+        if (!p->kicked)
             return 0;   /* the cheap case, on every round of the loop */
         ping(p, now);
     }

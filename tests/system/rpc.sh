@@ -97,13 +97,15 @@ check "client killed mid-write: server still running" kill -0 "$SERVER_PID"
 
 # -- a client killed in the middle of a shared-memory send leaves the server's
 # UCX ring stuck for every local sender (it took a slot and never marked it
-# written): gdb kills it inside the send, in the message's pack callback. The
-# server sees its own ping not arrive and restarts in place (server/selfprobe.c);
-# the next client waits for it.
+# written): gdb kills it inside a send (its 31st, once connected), in the
+# message's pack callback. Keepalive finds it dead; the server sees its own
+# ping not arrive and restarts in place (server/selfprobe.c); the next client
+# waits for it.
 if [ -z "${UCX_TLS:-}" ]; then
     timeout 60 gdb -batch -nx -ex 'break main' -ex run -ex 'break *uct_mm_ep_am_bcopy' \
-        -ex continue -ex 'tbreak *$rdx' -ex continue -ex kill --args "$BIN/benchfs-bench" \
-        --mode client --registry-dir "$REG" --iterations 10 --warmup 0 >"$T/gdb.out" 2>&1
+        -ex 'ignore 2 30' -ex continue -ex 'tbreak *$rdx' -ex continue -ex kill \
+        --args "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 50 \
+        --warmup 0 --sizes 4096 >"$T/gdb.out" 2>&1
     check "killed mid-send: gdb stopped the client inside a send" grep -q "hit Temporary breakpoint" "$T/gdb.out"
     timeout 60 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 20 --warmup 0 \
         --sizes 4096 >"$T/after-send.out" 2>&1
