@@ -354,23 +354,26 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
     rc = rpc_client_create(n, key, opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30, &c->rpc);
     if (rc < 0)
         goto fail;
-    for (uint32_t i = 0; i < n; i++) {
-        /* A server that does not answer is tried again below, from the registry. */
-        rc = rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len);
-        if (rc < 0 && !rpc_transport_error(rc))
-            goto fail;
-    }
-    /* One round trip proves the server answers and accepts our key. A server
-     * that restarts meanwhile (in place, server/selfprobe.c, or by its operator)
-     * is waited for as the registry is: each try reconnects from the registry. */
-    struct bfs_attr root;
+    /* A server that does not answer (restarting: in place, server/selfprobe.c,
+     * or by its operator) is waited for as the registry is: each try reads its
+     * registry file again. */
     double until = bfs_mono_s() + wait;
-    while ((rc = bfs_getattr(c, BFS_ROOT_INO, &root)) < 0 && rpc_transport_error(rc) &&
-           bfs_mono_s() < until) {
-        log_info("server in %s does not answer yet (%s): trying again", opts->registry_dir,
-                 strerror(-rc));
-        usleep(100 * 1000);   /* the registry file may be between two servers */
+    for (uint32_t i = 0; i < n; i++) {
+        rc = rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len);
+        for (int tries = 0; rc < 0 && rpc_transport_error(rc) && bfs_mono_s() < until; tries++) {
+            if (tries == 0)
+                log_info("server node %u in %s does not answer yet (%s): trying again for up to "
+                         "%.0f s", i, opts->registry_dir, strerror(-rc), wait);
+            usleep(100 * 1000);   /* the registry file may be between two servers */
+            rc = reconnect(c, i);
+        }
+        if (rc < 0)
+            break;
     }
+    /* One round trip proves the server answers and accepts our key. */
+    struct bfs_attr root;
+    if (rc == 0)
+        rc = bfs_getattr(c, BFS_ROOT_INO, &root);
     if (rc < 0) {
         log_error("server in %s does not answer: %s", opts->registry_dir, strerror(-rc));
         goto fail;
