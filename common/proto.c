@@ -119,7 +119,7 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_REMOVE]      = { "REMOVE",   { F_INO, F_SIZE }, { F_END } },
     [OP_HAS_ENTRIES] = { "HAS_ENTRIES", { F_INO }, { F_FLAGS } },
     [OP_COUNTERS]    = { "COUNTERS", { F_END }, { F_LEN } },
-    [OP_HELLO]       = { "HELLO",    { F_END }, { F_CLIENT } },
+    [OP_HELLO]       = { "HELLO",    { F_COOKIE }, { F_CLIENT } },
     [OP_BYE]         = { "BYE",      { F_END }, { F_END } },
     [OP_NOP]         = { "NOP",      { F_END }, { F_END } },
     /* Steps of multi-server operations, sent by a coordinator (server/coord.c). */

@@ -8,7 +8,12 @@
  * A client introduces itself to each server with OP_HELLO (its worker address
  * as bulk); the server connects back to it and sends every reply on that
  * endpoint, which it owns and so knows when it fails. Later requests carry
- * the client id the HELLO reply gave.
+ * the client id the HELLO reply gave. A HELLO's cookie is the identity of the
+ * client's lane (random, the same for every worker and endpoint the lane
+ * has): a lane has one connection to a server, so the server forgets any
+ * older one of that identity. UCX would not report those dead while the
+ * process lives (a HELLO whose reply was lost, a worker replaced by
+ * common/rpc_ring.c), and their locks would be held for ever.
  * A reply is one AM (id BFS_AM_REPLY) sent on the server's endpoint to the client:
  *   AM header = struct bfs_rep_hdr (BFS_REP_HDR_LEN bytes) || args,
  *               status 0 or a negative errno;
@@ -72,7 +77,8 @@ enum bfs_op {
     OP_REMOVE,       /* ino, size               -> (delete chunks on a non-owner node) */
     OP_HAS_ENTRIES,  /* ino(dir)                -> flags(1: has entries here) */
     OP_COUNTERS,     /*                         -> len(count); bulk: u64 per op */
-    OP_HELLO,        /* bulk: the client's UCX worker address -> client(id for later requests) */
+    OP_HELLO,        /* cookie(lane identity); bulk: the client's UCX worker address
+                        -> client(id for later requests) */
     OP_BYE,          /*                         -> (the server forgets the client) */
     OP_NOP,          /*                         -> (nothing: a probe, see rpc.c) */
     /* Steps of multi-server operations, from a coordinator (server/coord.h). Each

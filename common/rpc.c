@@ -79,6 +79,44 @@ static int all_settled(const struct rpc_call *calls, size_t n)
     return 1;
 }
 
+void rpc_fail_calls(struct rpc_lane *ln, uint32_t node, int status)
+{
+    for (int b = 0; b < RPC_TABLE_SIZE; b++) {
+        for (struct rpc_call **p = &ln->table[b]; *p;) {
+            struct rpc_call *c = *p;
+            if (node != UINT32_MAX && c->node != node) {
+                p = &c->hnext;
+                continue;
+            }
+            *p = c->hnext;
+            c->hnext = NULL;
+            finish(ln, c, status);
+        }
+    }
+}
+
+/* The lane's list of calls sent and not yet returned to their callers, which
+ * a new worker must settle (rpc_ring.c). */
+static void live_link(struct rpc_lane *ln, struct rpc_call *call)
+{
+    call->lnext = ln->live;
+    call->lprev = &ln->live;
+    if (ln->live)
+        ln->live->lprev = &call->lnext;
+    ln->live = call;
+}
+
+static void live_unlink(struct rpc_call *call)
+{
+    if (!call->lprev)
+        return;
+    *call->lprev = call->lnext;
+    if (call->lnext)
+        call->lnext->lprev = call->lprev;
+    call->lnext = NULL;
+    call->lprev = NULL;
+}
+
 /* ---- UCX callbacks (run inside ucp_worker_progress, under ln->lock) ---- */
 
 void rpc_ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
@@ -99,17 +137,11 @@ void rpc_ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
     struct node_conn *primary = &ln->rc->lanes[0].conn[nc->node];
     if (ln->index != 0 && atomic_load(&primary->gen) == atomic_load(&nc->gen))
         atomic_store(&primary->failed, 1);
-    for (int b = 0; b < RPC_TABLE_SIZE; b++) {
-        for (struct rpc_call **p = &ln->table[b]; *p;) {
-            struct rpc_call *c = *p;
-            if (c->node != nc->node) {
-                p = &c->hnext;
-                continue;
-            }
-            *p = c->hnext;
-            finish(ln, c, -ENOTCONN);
-        }
-    }
+    rpc_fail_calls(ln, nc->node, -ENOTCONN);
+    /* It may have died in the middle of a reply to us, which leaves our
+     * shared-memory ring stuck for every server (rpc_ring.c). */
+    if (!ln->rc->closing)
+        rpc_ring_suspect(ln);
 }
 
 static void send_cb(void *request, ucs_status_t status, void *user_data)
@@ -241,9 +273,18 @@ static void send_call(struct rpc_lane *ln, struct rpc_call *call)
     call->send_req = NULL;
     call->reply_ep = NULL;
     call->lane = ln;
+    call->hnext = call->lnext = NULL;
+    call->lprev = NULL;
     memset(&call->reply, 0, sizeof call->reply);
 
     struct node_conn *nc = call->node < rc->nodes ? &ln->conn[call->node] : NULL;
+    if (call->op == OP_HELLO && call->raw_len == 0) {
+        /* The address the server is to answer: the lane's worker's now (a
+         * lane can get a new worker between two attempts, rpc_ring.c). */
+        call->data = ln->addr;
+        call->data_len = ln->addr_len;
+        call->args.cookie = ln->ident;
+    }
     size_t alen = proto_args_size(call->op, 0, &call->args);
     int usable = nc && nc->ep && !nc->failed && (nc->client || call->op == OP_HELLO);
     if (!usable || alen > BFS_MAX_ARGS_LEN || call->data_len > BFS_MAX_DATA_LEN) {
@@ -275,6 +316,7 @@ static void send_call(struct rpc_lane *ln, struct rpc_call *call)
         proto_args_encode(call->op, 0, &call->args, call->hdr + BFS_REQ_HDR_LEN);
     }
     table_insert(ln, call);
+    live_link(ln, call);
 
     ucp_request_param_t p = {
         .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
@@ -427,9 +469,13 @@ static void lead(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double d
         if (spin(ln, calls, n, hook))
             continue;
         int armed = ucx_worker_arm(&ln->w);
-        if (armed == 0)
-            continue;
         double t = bfs_mono_s();
+        /* Just progressed: the moment to judge our ring (rpc_ring.c), also
+         * when UCX stays busy (a stuck ring never lets the worker arm). A
+         * stuck one is replaced, and every call on it has failed. */
+        int ring_ms = -1;
+        if (rpc_ring_check(ln, t, &ring_ms) || armed == 0)
+            continue;
         hook_check(ln, hook, t);
         double left = deadline - t;
         if (t >= next_poke) {
@@ -442,6 +488,8 @@ static void lead(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double d
             left = next_poke - t;
         if (!hook->done && rc->wait_hook && hook->at - t < left)
             left = hook->at - t;
+        if (ring_ms >= 0 && ring_ms / 1e3 < left)
+            left = ring_ms / 1e3;
         int ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
         /* UCX raises no event when a queued send (or an endpoint close) can go
          * on: poll while one is. */
@@ -481,6 +529,7 @@ int rpc_lane_run(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double t
 {
     struct rpc_client *rc = ln->rc;
     lane_lock(ln);
+    rpc_ring_before_send(ln);
     for (size_t i = 0; i < n; i++)
         send_call(ln, &calls[i]);
     if (ln->leader && ln->leader_sleeping) {
@@ -526,6 +575,7 @@ int rpc_lane_run(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double t
     }
     int rc_ = 0;
     for (size_t i = 0; i < n; i++) {
+        live_unlink(&calls[i]);
         int st = calls[i].status;
         if (!rpc_transport_error(st))
             continue;
@@ -536,6 +586,9 @@ int rpc_lane_run(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double t
          * call re-read the registry and connect anew. */
         if (st == -ETIMEDOUT && calls[i].node < rc->nodes && calls[i].op != OP_HELLO)
             ln->conn[calls[i].node].failed = 1;
+        /* ... or its reply is stuck in our ring (rpc_ring.c). */
+        if (st == -ETIMEDOUT)
+            rpc_ring_suspect(ln);
     }
     pthread_mutex_unlock(&ln->lock);
     return rc_;

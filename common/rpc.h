@@ -17,7 +17,10 @@
  * by then (the connection it came on is closed, which gives the buffer back;
  * rpc_run returns once UCX has, normally at once). A server whose endpoint fails (peer error
  * handling) fails its calls with -ENOTCONN, and the node is marked
- * disconnected until rpc_client_connect is called for it again.
+ * disconnected until rpc_client_connect is called for it again. A lane whose
+ * shared-memory ring a dying server left stuck fails every call on it with
+ * -ENOTCONN, gets a new worker and is disconnected from every node
+ * (rpc_ring.c).
  */
 #ifndef BENCHFS_RPC_H
 #define BENCHFS_RPC_H
@@ -61,7 +64,8 @@ struct rpc_call {
     int done, send_done, recv_pending;
     int long_wait;               /* rpc_run_wait's: no deadline, no probes */
     void *send_req;
-    struct rpc_call *hnext;
+    struct rpc_call *hnext;      /* the lane's table of unanswered calls */
+    struct rpc_call *lnext, **lprev;   /* the lane's calls sent and not yet returned */
     uint8_t hdr[BFS_REQ_HDR_LEN + BFS_MAX_ARGS_LEN];
     uint8_t rargs[BFS_MAX_ARGS_LEN];
 };

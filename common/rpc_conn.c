@@ -9,10 +9,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
+#include "ringprobe.h"
 #include "rpc_int.h"
 #include "ucx.h"
 
@@ -62,16 +64,18 @@ int rpc_conn_usable(const struct rpc_lane *ln, const struct node_conn *nc)
            atomic_load(&nc->gen) == atomic_load(&ln->rc->srv[nc->node].gen);
 }
 
-/* Connects lane ln to node at addr (generation gen) and says HELLO. The
- * caller has set nc->connecting, so that no other thread does it at once. */
-static int lane_connect(struct rpc_lane *ln, uint32_t node, const void *addr, uint64_t gen)
+/* A new endpoint of lane ln to node at addr (generation gen), replacing any
+ * old one (ln->lock held). 0 or -errno. */
+static int ep_open(struct rpc_lane *ln, struct node_conn *nc, const void *addr, uint64_t gen)
 {
-    struct node_conn *nc = &ln->conn[node];
-    pthread_mutex_lock(&ln->lock);
     atomic_store(&nc->up, 0);
     rpc_close_ep(ln, nc);
     nc->client = 0;
     atomic_store(&nc->gen, gen);
+    if (!ln->w.worker) {   /* lost with a stuck ring, no new one yet (rpc_ring.c) */
+        atomic_store(&nc->failed, 1);
+        return -ENOTCONN;
+    }
     ucp_ep_params_t ep = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                       UCP_EP_PARAM_FIELD_ERR_HANDLER,
@@ -80,16 +84,29 @@ static int lane_connect(struct rpc_lane *ln, uint32_t node, const void *addr, ui
         .err_handler = { .cb = rpc_ep_error_cb, .arg = nc },
     };
     ucs_status_t st = ucp_ep_create(ln->w.worker, &ep, &nc->ep);
-    nc->failed = st != UCS_OK;
+    atomic_store(&nc->failed, st != UCS_OK);
     if (st != UCS_OK) {
         nc->ep = NULL;
-        nc->connecting = 0;
-    }
-    pthread_mutex_unlock(&ln->lock);
-    if (st != UCS_OK) {
-        log_error("server node %u: cannot create UCX endpoint: %s", node, ucs_status_string(st));
+        log_error("server node %u: cannot create UCX endpoint: %s", nc->node,
+                  ucs_status_string(st));
         return ucx_errno(st);
     }
+    return 0;
+}
+
+/* Connects lane ln to node at addr (generation gen) and says HELLO. The
+ * caller has set nc->connecting, so that no other thread does it at once. */
+static int lane_connect(struct rpc_lane *ln, uint32_t node, const void *addr, uint64_t gen)
+{
+    struct node_conn *nc = &ln->conn[node];
+    pthread_mutex_lock(&ln->lock);
+    int err = ep_open(ln, nc, addr, gen);
+    unsigned renewals = ln->renewals;
+    if (err < 0)
+        nc->connecting = 0;
+    pthread_mutex_unlock(&ln->lock);
+    if (err < 0)
+        return err;
 
     /* Introduce ourselves: the server connects back to this lane's worker
      * address and sends replies on that endpoint, which it owns. Connecting
@@ -100,11 +117,21 @@ static int lane_connect(struct rpc_lane *ln, uint32_t node, const void *addr, ui
     double wait = ln->rc->timeout_s < HELLO_TIMEOUT_S ? ln->rc->timeout_s : HELLO_TIMEOUT_S;
     for (int attempt = 0; hello && attempt < HELLO_ATTEMPTS && (rc_ == -ETIMEDOUT || rc_ == -ENOTCONN);
          attempt++) {
+        /* The lane got a new worker meanwhile (rpc_ring.c): a new endpoint on it. */
+        pthread_mutex_lock(&ln->lock);
+        int e = 0;
+        if (ln->renewals != renewals) {
+            renewals = ln->renewals;
+            e = ep_open(ln, nc, addr, gen);
+        }
+        pthread_mutex_unlock(&ln->lock);
+        if (e < 0 && e != -ENOTCONN) {
+            rc_ = e;
+            break;
+        }
         memset(hello, 0, sizeof *hello);
         hello->node = node;
-        hello->op = OP_HELLO;
-        hello->data = ln->addr;
-        hello->data_len = ln->addr_len;
+        hello->op = OP_HELLO;   /* its bulk, the lane's address, is filled in when it is sent */
         rc_ = rpc_lane_run(ln, hello, 1, wait);
         if (rc_ == 0)
             rc_ = hello->status;
@@ -283,10 +310,20 @@ void rpc_client_set_wait_hook(struct rpc_client *rc, void (*fn)(void *), void *a
 
 /* ---- lifetime ---- */
 
+/* A lane's identity at the servers (proto.h, OP_HELLO): random, never 0. */
+static uint64_t lane_ident(unsigned index)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+        v = ((uint64_t)getpid() << 32) ^ (uint64_t)bfs_mono_ns() ^ index;
+    return v ? v : 1;
+}
+
 static int lane_open(struct rpc_client *rc, struct rpc_lane *ln, unsigned index)
 {
     ln->rc = rc;
     ln->index = index;
+    ln->ident = lane_ident(index);
     ln->epfd = ln->kick_fd = -1;
     pthread_mutex_init(&ln->lock, NULL);
     bfs_cond_init_mono(&ln->cond);   /* its timed waits take monotonic deadlines */
@@ -297,6 +334,18 @@ static int lane_open(struct rpc_client *rc, struct rpc_lane *ln, unsigned index)
         ln->conn[i].ln = ln;
         ln->conn[i].node = i;
     }
+    ln->epfd = epoll_create1(EPOLL_CLOEXEC);
+    ln->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ln->epfd < 0 || ln->kick_fd < 0)
+        return -errno;
+    struct epoll_event kev = { .events = EPOLLIN, .data.fd = ln->kick_fd };
+    if (epoll_ctl(ln->epfd, EPOLL_CTL_ADD, ln->kick_fd, &kev) < 0)
+        return -errno;
+    return rpc_lane_worker_open(ln);
+}
+
+int rpc_lane_worker_open(struct rpc_lane *ln)
+{
     int err = ucx_worker_open(&ln->w, 1);
     if (err < 0)
         return err;
@@ -310,18 +359,35 @@ static int lane_open(struct rpc_client *rc, struct rpc_lane *ln, unsigned index)
     ucs_status_t st = ucp_worker_set_am_recv_handler(ln->w.worker, &hp);
     if (st == UCS_OK)
         st = ucp_worker_get_address(ln->w.worker, &ln->addr, &ln->addr_len);
-    if (st != UCS_OK)
-        return ucx_errno(st);
-    ln->epfd = epoll_create1(EPOLL_CLOEXEC);
-    ln->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ln->epfd < 0 || ln->kick_fd < 0)
-        return -errno;
+    if (st != UCS_OK) {
+        err = ucx_errno(st);
+        goto fail;
+    }
     struct epoll_event ev = { .events = EPOLLIN, .data.fd = ln->w.efd };
-    struct epoll_event kev = { .events = EPOLLIN, .data.fd = ln->kick_fd };
-    if (epoll_ctl(ln->epfd, EPOLL_CTL_ADD, ln->w.efd, &ev) < 0 ||
-        epoll_ctl(ln->epfd, EPOLL_CTL_ADD, ln->kick_fd, &kev) < 0)
-        return -errno;
+    if (epoll_ctl(ln->epfd, EPOLL_CTL_ADD, ln->w.efd, &ev) < 0) {
+        err = -errno;
+        goto fail;
+    }
     return 0;
+fail:
+    rpc_lane_worker_close(ln);
+    return err;
+}
+
+void rpc_lane_worker_close(struct rpc_lane *ln)
+{
+    if (!ln->w.worker)
+        return;
+    ringprobe_close(ln->probe, ln->w.worker);
+    ln->probe = NULL;
+    if (ln->addr)
+        ucp_worker_release_address(ln->w.worker, ln->addr);
+    ln->addr = NULL;
+    ln->addr_len = 0;
+    /* Not in the epoll set if opening failed before: ENOENT then. */
+    if (ln->w.efd >= 0 && ln->epfd >= 0)
+        epoll_ctl(ln->epfd, EPOLL_CTL_DEL, ln->w.efd, NULL);
+    ucx_worker_close(&ln->w);
 }
 
 /* Says goodbye to every server this lane knows, so that they forget us now,
@@ -364,9 +430,7 @@ static void lane_close(struct rpc_lane *ln)
         snprintf(tag, sizeof tag, "rpc lane %u", ln->index);
         bfs_spin_log(&ln->spin, tag);
     }
-    if (ln->addr)
-        ucp_worker_release_address(ln->w.worker, ln->addr);
-    ucx_worker_close(&ln->w);
+    rpc_lane_worker_close(ln);
     if (ln->epfd >= 0)
         close(ln->epfd);
     if (ln->kick_fd >= 0)

@@ -47,6 +47,7 @@ struct node_conn {
 struct rpc_lane {
     struct rpc_client *rc;
     unsigned index;
+    uint64_t ident;             /* random, for the lane's life: its HELLOs' cookie (proto.h) */
     _Atomic int open;           /* lanes other than 0 are opened at their first use */
     struct ucx_worker w;
     pthread_mutex_t lock;       /* guards everything below and every call into this worker */
@@ -62,6 +63,12 @@ struct rpc_lane {
     ucp_address_t *addr;        /* this worker's address, sent in OP_HELLO */
     size_t addr_len;
     struct bfs_spin spin;       /* the leader's spin (common/spin.h) */
+    struct rpc_call *live;      /* calls sent here whose rpc_lane_run has not returned */
+    /* rpc_ring.c: the look at this worker's shared-memory ring. */
+    struct ringprobe *probe;    /* opened at the first cause (most clients never need it) */
+    int ring_suspect;           /* a server died or a call timed out: ping the ring */
+    double reopen_at;           /* no worker (a new one failed to open): next try then */
+    unsigned renewals;          /* new workers this lane got */
     uint64_t calls, lock_waits; /* measurements: rpc runs, and those that found the lock taken */
     double lock_wait_s;         /* ... and the time they waited for it */
 };
@@ -110,6 +117,31 @@ int rpc_conn_usable(const struct rpc_lane *ln, const struct node_conn *nc);
 struct rpc_lane *rpc_pick_lane(struct rpc_client *rc, struct rpc_call *calls, size_t n);
 /* rpc_conn.c: the endpoint error handler (UCX calls it inside progress, lock held). */
 void rpc_ep_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status);
+
+/* rpc.c: fails the unanswered calls to node (UINT32_MAX: all) with status
+ * (ln->lock held). */
+void rpc_fail_calls(struct rpc_lane *ln, uint32_t node, int status);
+
+/* rpc_conn.c: opens ln's worker (its reply handler, address and place in
+ * ln->epfd), and closes it (with its ring probe); ln->lock held or the lane not
+ * yet shared. open: 0 or -errno (then ln->w.worker is NULL). */
+int rpc_lane_worker_open(struct rpc_lane *ln);
+void rpc_lane_worker_close(struct rpc_lane *ln);
+
+/* rpc_ring.c: a lane's shared-memory receive ring, which a server killed in the
+ * middle of a reply leaves stuck (common/ringprobe.h). All with ln->lock held.
+ * suspect: a server died, or a call timed out (may be called in callbacks).
+ * check: by the leader, right after it progressed the worker: pings the ring
+ * when suspect; if the ring is stuck, gives the lane a
+ * new worker (every call on the lane fails with -ENOTCONN, every endpoint is
+ * dropped) and returns 1; else 0, lowering *timeout_ms (-1: none) to when to
+ * look again. before_send: before a thread sends on ln: looks at the ring
+ * first if that is due and nobody leads, and retries opening a worker that a
+ * renewal could not open (without one, every endpoint is gone and calls fail
+ * unsent with -ENOTCONN). */
+void rpc_ring_suspect(struct rpc_lane *ln);
+int rpc_ring_check(struct rpc_lane *ln, double now, int *timeout_ms);
+void rpc_ring_before_send(struct rpc_lane *ln);
 
 /* rpc_idle.c: starts (rpc_client_create) and stops (rpc_client_destroy, first)
  * the thread that progresses lanes nobody progresses. start: 0 or -errno. */

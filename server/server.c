@@ -20,6 +20,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/registry.h"
+#include "../common/ringprobe.h"
 #include "../common/spin.h"
 #include "../common/version.h"
 #include "coord.h"
@@ -34,6 +35,7 @@
 #define BUSY_ROUNDS 64          /* idle rounds UCX may stay busy in before the loop polls */
 #define BUSY_WAKE_MS 10         /* ... and then how often (a request waits up to this) */
 #define BUSY_WARN_S 2.0         /* busy that long with nothing to do: a stuck peer, said once */
+#define PROGRESS_MAX 256        /* worker progress calls per loop round, at most */
 
 struct server_opts {
     const char *registry_dir, *data_dir;
@@ -326,7 +328,10 @@ static void purge_orphan(void *arg, uint64_t ino, uint64_t size)
 static unsigned run_once(struct server *s)
 {
     unsigned work = 0, n;
-    while ((n = ucp_worker_progress(s->w.worker)))
+    /* Bounded: a worker that always finds something (a flood of requests, a
+     * transport retrying) must not keep the ready requests, the disk's
+     * completions and signals waiting. */
+    for (int i = 0; i < PROGRESS_MAX && (n = ucp_worker_progress(s->w.worker)); i++)
         work += n;
     for (struct srv_req *r; (r = transport_next_ready(s)); work++) {
         if (s->closing && r->op != OP_BYE)
@@ -383,7 +388,7 @@ static void take_signal(struct server *s, int sfd, int *stopping, double *deadli
     begin_stop(s, stopping, deadline);
 }
 
-/* Our shared-memory ring is stuck (selfprobe.c): no local client reaches us
+/* Our shared-memory ring is stuck (common/ringprobe.h): no local client reaches us
  * again through this worker. Drain, then server_main starts this program anew
  * in this process (same pid, same flags), with a new worker and ring. */
 static void begin_restart(struct server *s, int *stopping, double *deadline)
@@ -427,7 +432,7 @@ static int serve(struct server *s, int sfd)
         }
         unsigned work = run_once(s);
         int probe_ms = -1;
-        if (!stopping && selfprobe_poll(s, now, &probe_ms))
+        if (!stopping && ringprobe_poll(s->probe, now, &probe_ms))
             begin_restart(s, &stopping, &stop_deadline);
         if (stopping) {   /* before anything else: a busy loop must end too */
             if (!s->closing && (!s->coord || coord_idle(s->coord)))
@@ -596,7 +601,12 @@ int server_main(int argc, char **argv)
     /* The RPC handler is in place before the address is published. */
     if (transport_init(&s) < 0)
         goto out;
-    selfprobe_init(&s);   /* without it the server still serves (logged) */
+    /* The look at our shared-memory ring (common/ringprobe.h); without it the
+     * server still serves. */
+    if ((rc = ringprobe_open(s.w.ctx, s.w.worker, 0, &s.probe)) < 0)
+        log_warn("cannot set up the look at the shared-memory receive queue (%s): a client "
+                 "killed in the middle of a call may leave this server deaf to local clients",
+                 strerror(-rc));
     ucs_status_t st = ucp_worker_get_address(s.w.worker, &addr, &addr_len);
     if (st != UCS_OK) {
         log_error("cannot get the UCX worker address: %s", ucs_status_string(st));
@@ -638,7 +648,7 @@ out:
     lockreq_fini(&s);              /* before transport_fini: waiters still get replies */
     if (s.cs)
         chunkstore_drain(s.cs);
-    selfprobe_fini(&s);
+    ringprobe_close(s.probe, s.w.worker);
     transport_fini(&s);
     chunkstore_close(s.cs);
     if (s.meta && meta_sync(s.meta) < 0)

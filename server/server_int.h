@@ -26,6 +26,7 @@ struct srv_conn {
     struct server *srv;
     ucp_ep_h ep;
     uint32_t id;          /* slot index | generation << 16; 0 is never an id */
+    uint64_t ident;       /* the client lane's identity (its HELLO's cookie; 0: none given) */
     unsigned refs;        /* requests holding this connection */
     int failed;           /* endpoint error or BYE: no more replies, close it */
     int gone_told;        /* handlers_conn_gone ran: what the client held is gone */
@@ -85,7 +86,7 @@ struct server {
     uint64_t bad_requests;             /* rejected before a handler saw them */
     int closing;                       /* stopping: new requests are refused (server.c) */
     int64_t started_ns;                /* CLOCK_MONOTONIC at start (OP_STATUS's uptime) */
-    struct selfprobe *probe;           /* the look at our shared-memory ring (NULL: none) */
+    struct ringprobe *probe;           /* the look at our shared-memory ring (NULL: none) */
     int restart;                       /* draining to restart in place, not to stop (server.c) */
 };
 
@@ -114,17 +115,6 @@ void transport_run(struct server *s, struct srv_req *r);
 /* Sends the reply (status, and on success r's fields for the op plus rdata)
  * and releases the request once UCX is done with it. */
 void srv_reply(struct srv_req *r, int status);
-
-/* selfprobe.c: pings from a worker of our own through UCX's shared-memory ring,
- * which a local sender killed in the middle of a send leaves stuck for good.
- * Loop thread only. init: 0 or -errno (logged; the server then runs without).
- * kick: a peer died, ping at once. poll: every round of the loop, cheap unless a
- * ping is due or on its way; 1 once a ping is overdue (the ring is stuck), else
- * 0, lowering *timeout_ms (-1: none) to when the loop must look again. */
-int selfprobe_init(struct server *s);
-void selfprobe_fini(struct server *s);
-void selfprobe_kick(struct server *s);
-int selfprobe_poll(struct server *s, double now, int *timeout_ms);
 
 /* server.c: a test's kill -9 at a chosen point of a multi-server operation: when
  * BENCHFS_CRASH_POINT names where (e.g. "rename-installed"), the server kills

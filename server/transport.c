@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/ringprobe.h"
 
 #define RNDV_STALL_MIN 65536   /* BENCHFS_FAULT=rndv-stall: replies this large stall the server */
 #define RNDV_STALL_S 15        /* ... for this long */
@@ -34,7 +35,7 @@ static void conn_error_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
         c->failed = 1;
         c->srv->dying++;
     }
-    selfprobe_kick(c->srv);   /* a peer that died may have died sending to us */
+    ringprobe_kick(c->srv->probe);   /* a peer that died may have died sending to us */
 }
 
 /* The connection named by a request's client id, or NULL if it is unknown or gone. */
@@ -46,6 +47,23 @@ static struct srv_conn *conn_get(struct server *s, uint32_t id)
         return NULL;
     c->refs++;
     return c;
+}
+
+/* A lane has one connection here (proto.h, OP_HELLO): older ones of c's
+ * identity are left over from a HELLO whose reply was lost or from a worker
+ * the client replaced. UCX does not see them die (the process lives), so they
+ * go now, with their locks. */
+static void forget_older(struct server *s, struct srv_conn *c)
+{
+    for (uint32_t slot = 1; c->ident && slot < s->nconns; slot++) {
+        struct srv_conn *old = s->conns[slot];
+        if (!old || old == c || old->ident != c->ident || old->failed)
+            continue;
+        log_info("client %u: replaced by client %u (a new connection of the same client lane)",
+                 old->id, c->id);
+        old->failed = 1;
+        s->dying++;
+    }
 }
 
 /* OP_HELLO: connects back to the client at the worker address in r's bulk and
@@ -91,7 +109,9 @@ static int conn_hello(struct server *s, struct srv_req *r)
     c->refs = 1;
     r->conn = c;
     r->r.client = c->id;
-    log_debug("client %u: connected", c->id);
+    c->ident = r->a.cookie;
+    log_debug("client %u: connected (lane %016llx)", c->id, (unsigned long long)c->ident);
+    forget_older(s, c);
     return 0;
 }
 
