@@ -63,6 +63,19 @@ static void server_known(struct bfs_client *c, uint32_t node, const struct regis
     c->addr_ids[node] = bfs_fnv1a(e->addr, e->addr_len, 0);
 }
 
+/* rpc_client_connect's answer rc for node: a HELLO nobody answered may mean
+ * that the server's shared-memory queue is stuck with no connection to tell
+ * it so (a client killed inside its HELLO): poke it (common/registry.h). */
+static int connected(struct bfs_client *c, uint32_t node, int rc)
+{
+    if (rc == -ENOTCONN) {
+        int p = registry_poke(c->registry_dir, node, c->nodes);
+        log_debug("server node %u: no answer to HELLO; poked it: %s", node,
+                  p < 0 ? strerror(-p) : "ok");
+    }
+    return rc;
+}
+
 /* A server we lost may be back: re-read its registry file and reconnect. */
 static int reconnect(struct bfs_client *c, uint32_t node)
 {
@@ -78,7 +91,7 @@ static int reconnect(struct bfs_client *c, uint32_t node)
                 log_error("server node %u came back with another configuration (%s)", node, path);
                 rc = -ENOTCONN;
             } else {
-                rc = rpc_client_connect(c->rpc, node, e.addr, e.addr_len);
+                rc = connected(c, node, rpc_client_connect(c->rpc, node, e.addr, e.addr_len));
                 if (rc == 0) {
                     if (other_server(c, node, &e))
                         atomic_store(&c->replaced[node], bfs_mono_ns());
@@ -118,7 +131,7 @@ static void recheck(struct bfs_client *c, uint32_t node, int64_t known_before)
     registry_path(c->registry_dir, node, c->nodes, path, sizeof path);
     if (registry_read(path, &e) == 0) {
         if (other_server(c, node, &e) && e.chunk_size == c->chunk_size && e.cluster_size == c->nodes &&
-            rpc_client_connect(c->rpc, node, e.addr, e.addr_len) == 0) {
+            connected(c, node, rpc_client_connect(c->rpc, node, e.addr, e.addr_len)) == 0) {
             log_info("server node %u: a new server process (pid %u, was %u) or a restart in "
                      "place: reconnected", node, e.pid, c->pids[node]);
             server_known(c, node, &e);
@@ -354,12 +367,12 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
     rc = rpc_client_create(n, key, opts->rpc_timeout_s > 0 ? opts->rpc_timeout_s : 30, &c->rpc);
     if (rc < 0)
         goto fail;
-    /* A server that does not answer (restarting: in place, server/selfprobe.c,
+    /* A server that does not answer (restarting: in place, server/server.c,
      * or by its operator) is waited for as the registry is: each try reads its
      * registry file again. */
     double until = bfs_mono_s() + wait;
     for (uint32_t i = 0; i < n; i++) {
-        rc = rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len);
+        rc = connected(c, i, rpc_client_connect(c->rpc, i, entries[i].addr, entries[i].addr_len));
         for (int tries = 0; rc < 0 && rpc_transport_error(rc) && bfs_mono_s() < until; tries++) {
             if (tries == 0)
                 log_info("server node %u in %s does not answer yet (%s): trying again for up to "

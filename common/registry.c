@@ -144,6 +144,28 @@ int registry_path(const char *dir, uint32_t node_id, uint32_t cluster_size, char
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+int registry_poke_path(const char *dir, uint32_t node_id, uint32_t cluster_size, char *buf,
+                       size_t size)
+{
+    int n = cluster_size <= 1 ? snprintf(buf, size, "%s/server.poke", dir)
+                              : snprintf(buf, size, "%s/node-%u.poke", dir, node_id);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int registry_poke(const char *dir, uint32_t node_id, uint32_t cluster_size)
+{
+    char path[PATH_MAX];
+    int rc = registry_poke_path(dir, node_id, cluster_size, path, sizeof path);
+    if (rc < 0)
+        return rc;
+    /* Closing a file opened for writing is the event (IN_CLOSE_WRITE). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
+}
+
 size_t registry_encode(const struct registry_entry *e, uint8_t *out, size_t size)
 {
     size_t total = REGISTRY_HEADER_LEN + e->addr_len;

@@ -44,6 +44,17 @@ int registry_key_load(const char *dir, uint8_t key[BFS_KEY_LEN]);
 /* Writes the address file's path for node_id of a cluster_size cluster into buf. */
 int registry_path(const char *dir, uint32_t node_id, uint32_t cluster_size, char *buf, size_t size);
 
+/* The "poke" file of node_id: a client that got no answer to its HELLO
+ * touches it (registry_poke), and the server, which watches it with inotify
+ * (server/poke.c), looks at its shared-memory receive queue: a client killed
+ * in the middle of its HELLO leaves that queue stuck with no connection whose
+ * failure would say so (common/ringprobe.h). Same naming as registry_path,
+ * ".poke" for ".addr". */
+int registry_poke_path(const char *dir, uint32_t node_id, uint32_t cluster_size, char *buf,
+                       size_t size);
+/* Touches node_id's poke file: 0 or -errno (nothing is waited for). */
+int registry_poke(const char *dir, uint32_t node_id, uint32_t cluster_size);
+
 /* Atomically publishes e as node e->node_id's file (e->pid/host are filled in here). */
 int registry_publish(const char *dir, struct registry_entry *e);
 /* Removes node's file if it is still ours (same pid): a newer server's file stays. */

@@ -408,8 +408,11 @@ static int serve(struct server *s, int sfd)
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
         return -errno;
-    int fds[4] = { s->w.efd, chunkstore_eventfd(s->cs), sfd, s->coord ? coord_fd(s->coord) : -1 };
-    for (int i = 0; i < 4 && fds[i] >= 0; i++) {
+    int fds[5] = { s->w.efd, chunkstore_eventfd(s->cs), sfd, s->coord ? coord_fd(s->coord) : -1,
+                   s->poke_fd };
+    for (int i = 0; i < 5; i++) {
+        if (fds[i] < 0)
+            continue;
         struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
             int rc = -errno;
@@ -429,6 +432,8 @@ static int serve(struct server *s, int sfd)
         if (now > signals_at) {
             signals_at = now + SIGNAL_CHECK_S;
             take_signal(s, sfd, &stopping, &stop_deadline);
+            if (s->poke_fd >= 0)
+                poke_take(s);
         }
         unsigned work = run_once(s);
         int probe_ms = -1;
@@ -501,11 +506,14 @@ static int serve(struct server *s, int sfd)
             timeout = LOCKS_WAKE_MS;
         if (probe_ms >= 0 && (timeout < 0 || timeout > probe_ms))
             timeout = probe_ms;
-        struct epoll_event ev[4];
-        int n = epoll_wait(epfd, ev, 4, timeout);
-        for (int i = 0; i < n; i++)
+        struct epoll_event ev[5];
+        int n = epoll_wait(epfd, ev, 5, timeout);
+        for (int i = 0; i < n; i++) {
             if (ev[i].data.fd == sfd)
                 take_signal(s, sfd, &stopping, &stop_deadline);
+            else if (ev[i].data.fd == s->poke_fd)
+                poke_take(s);
+        }
     }
     if (s->inflight)
         log_warn("shutdown: %u requests still in flight at the drain's deadline; their replies are cancelled",
@@ -559,6 +567,7 @@ int server_main(int argc, char **argv)
     s.chunk_size = o.chunk_size;
     s.data_dir = o.data_dir;
     s.registry_dir = o.registry_dir;
+    s.poke_fd = -1;
 
     printf("Starting BenchFS server...\n\n");
     printf("  Data directory:     %s\n", o.data_dir);
@@ -607,6 +616,9 @@ int server_main(int argc, char **argv)
         log_warn("cannot set up the look at the shared-memory receive queue (%s): a client "
                  "killed in the middle of a call may leave this server deaf to local clients",
                  strerror(-rc));
+    else if ((rc = poke_open(&s)) < 0)   /* the probe's other cause (poke.c) */
+        log_warn("cannot watch %s (%s): a client killed in the middle of its HELLO may leave "
+                 "this server deaf to local clients", s.poke_path, strerror(-rc));
     ucs_status_t st = ucp_worker_get_address(s.w.worker, &addr, &addr_len);
     if (st != UCS_OK) {
         log_error("cannot get the UCX worker address: %s", ucs_status_string(st));
@@ -648,6 +660,7 @@ out:
     lockreq_fini(&s);              /* before transport_fini: waiters still get replies */
     if (s.cs)
         chunkstore_drain(s.cs);
+    poke_close(&s);
     ringprobe_close(s.probe, s.w.worker);
     transport_fini(&s);
     chunkstore_close(s.cs);

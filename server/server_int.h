@@ -6,6 +6,7 @@
 #ifndef BENCHFS_SERVER_INT_H
 #define BENCHFS_SERVER_INT_H
 
+#include <limits.h>
 #include <stdint.h>
 #include "../common/proto.h"
 #include "../common/ucx.h"
@@ -88,6 +89,9 @@ struct server {
     int64_t started_ns;                /* CLOCK_MONOTONIC at start (OP_STATUS's uptime) */
     struct ringprobe *probe;           /* the look at our shared-memory ring (NULL: none) */
     int restart;                       /* draining to restart in place, not to stop (server.c) */
+    int poke_fd;                       /* inotify on the registry dir (poke.c; -1: none) */
+    char poke_path[PATH_MAX];          /* our poke file ... */
+    const char *poke_name;             /* ... and its name in the registry dir */
 };
 
 /* Appends r to the queue [*head, *tail] (ready requests, a migration's waiters). */
@@ -115,6 +119,14 @@ void transport_run(struct server *s, struct srv_req *r);
 /* Sends the reply (status, and on success r's fields for the op plus rdata)
  * and releases the request once UCX is done with it. */
 void srv_reply(struct srv_req *r, int status);
+
+/* poke.c: the registry's poke file (common/registry.h). open: 0 or -errno
+ * (the server then runs without: logged by the caller). take: when poke_fd is
+ * readable; 1 if our file was touched (the ring probe is kicked), else 0.
+ * close: also removes the file. Loop thread only. */
+int poke_open(struct server *s);
+void poke_close(struct server *s);
+int poke_take(struct server *s);
 
 /* server.c: a test's kill -9 at a chosen point of a multi-server operation: when
  * BENCHFS_CRASH_POINT names where (e.g. "rename-installed"), the server kills

@@ -113,6 +113,21 @@ if [ -z "${UCX_TLS:-}" ]; then
     check "killed mid-send: the server restarted in place" grep -q "restarting in place" "$DATA.log"
     check "killed mid-send: same process, ready again" \
         eval 'kill -0 "$SERVER_PID" && [ "$(grep -c "Server is ready" "$DATA.log")" -ge 2 ]'
+    # ... and killed inside its very first send (its HELLO): the server has no
+    # connection whose failure would tell it. The next client's HELLO goes
+    # unanswered; it pokes the server's file in the registry (server/poke.c),
+    # and the server finds its ring stuck and restarts in place.
+    timeout 60 gdb -batch -nx -ex 'break main' -ex run -ex 'break *uct_mm_ep_am_bcopy' \
+        -ex continue -ex 'tbreak *$rdx' -ex continue -ex kill \
+        --args "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 5 \
+        --warmup 0 --sizes 4096 >"$T/gdb-hello.out" 2>&1
+    check "killed in its HELLO: gdb stopped the client inside its first send" \
+        grep -q "hit Temporary breakpoint" "$T/gdb-hello.out"
+    timeout 60 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 20 --warmup 0 \
+        --sizes 4096 >"$T/after-hello.out" 2>&1
+    check "killed in its HELLO: the next client is served" test $? -eq 0
+    check "killed in its HELLO: the server, poked, restarted in place" \
+        eval 'kill -0 "$SERVER_PID" && [ "$(grep -c "restarting in place" "$DATA.log")" -ge 2 ]'
 else
     skip "killed mid-send (UCX_TLS=$UCX_TLS: no shared memory)"
 fi
