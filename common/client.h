@@ -46,6 +46,24 @@ uint32_t bfs_client_chunk_size(const struct bfs_client *c);
 void bfs_client_set_wait_hook(struct bfs_client *c, void (*fn)(void *), void *arg, double after_s);
 
 int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out);
+
+/* A lookup for an open that will read the file: when the name is a regular
+ * file of at most cap bytes kept inline at its owner, on the server the name
+ * is on, and uid may read it whatever its groups (root; the owner with
+ * its read bit; anyone else with the group and other read bits, no ACL), the
+ * answer brings the whole file along: the open's first read costs no request.
+ * With atime, the owner records that read's access time (relatime) as a READ
+ * would: at the lookup, which is when the server reads the file. */
+struct bfs_lookup_data {
+    void *buf;                  /* in: where the bytes go (cap bytes) */
+    size_t cap;
+    uint32_t uid;               /* in: who opens the file */
+    int atime;                  /* in: 1: relatime access time at the owner */
+    ssize_t len;                /* out: the file's size and bytes in buf, or -1: not brought */
+};
+/* As bfs_lookup; d->len says whether the bytes came. */
+int bfs_lookup_data(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out,
+                    struct bfs_lookup_data *d);
 int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out);
 /* mask: BFS_SET_* fields taken from in. A size change also cuts or extends the
  * data (regular files only: -EISDIR for a directory, -EINVAL for other types and

@@ -135,14 +135,31 @@ int bfs_parent_is_local(const struct bfs_client *c, uint64_t parent, const char 
 
 int bfs_lookup(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out)
 {
+    return bfs_lookup_data(c, parent, name, out, NULL);
+}
+
+int bfs_lookup_data(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *out,
+                    struct bfs_lookup_data *d)
+{
     struct rpc_call call;
     int rc = client_prep_entry(c, &call, OP_LOOKUP, parent, name);
+    if (d) {
+        d->len = -1;
+        call.args.len = (uint32_t)(d->cap < UINT32_MAX ? d->cap : UINT32_MAX);
+        call.args.uid = d->uid;
+        call.args.mask = d->atime ? BFS_SET_ATIME_READ | BFS_SET_ATIME_RELATIME : 0;
+        call.rbuf = d->buf;
+        call.rbuf_len = d->cap;
+    }
     for (int tries = 0; rc == 0 && tries < LOOKUP_TRIES; tries++) {
         if ((rc = client_run1(c, &call)) < 0)
             return rc;
         if (call.reply.flags & 1) {
             *out = call.reply.attr;
             note_dir(c, out->ino, out->mode);
+            /* The whole file, or nothing: a length that is not its size is not it. */
+            if (d && (call.reply.flags & 2) && S_ISREG(out->mode) && call.rdata_len == out->size)
+                d->len = (ssize_t)call.rdata_len;
             return 0;
         }
         if ((rc = bfs_getattr(c, call.reply.ino, out)) != -ENOENT)

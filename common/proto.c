@@ -98,7 +98,8 @@ struct op_layout {
 
 /* The one definition of what every op carries. */
 static const struct op_layout layouts[OP_MAX] = {
-    [OP_LOOKUP]      = { "LOOKUP",   { F_PARENT, F_NAME }, { F_INO, F_MODE, F_FLAGS, F_ATTR } },
+    [OP_LOOKUP]      = { "LOOKUP",   { F_PARENT, F_NAME, F_LEN, F_UID, F_MASK },
+                                     { F_INO, F_MODE, F_FLAGS, F_ATTR } },
     [OP_GETATTR]     = { "GETATTR",  { F_INO }, { F_ATTR } },
     [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR, F_OFF }, { F_ATTR, F_SIZE } },
     [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET, F_RDEV,

@@ -39,8 +39,9 @@
  * copy_file_range). 5: extended attributes (GETXATTR..REMOVEXATTR), attribute
  * flags (the record's xattr/ACL bits), CREATE with the umask and inherited xattrs; OP_LOCK and
  * OP_LOCK_CANCEL (byte-range and flock locks at each inode's owner). 6: READ carries a
- * mask (BFS_SET_ATIME_READ: the owner records the access, as a read's GETATTR would). */
-#define BFS_PROTO_VERSION  6
+ * mask (BFS_SET_ATIME_READ: the owner records the access, as a read's GETATTR would).
+ * 7: LOOKUP carries len, uid and mask and may bring a small file (bfs_lookup_data). */
+#define BFS_PROTO_VERSION  7
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -52,7 +53,10 @@
 #define BFS_READDIR_MAX    256           /* entries per READDIR reply */
 
 enum bfs_op {
-    OP_LOOKUP = 1,   /* parent, name            -> ino, mode(type), flags(1: attr valid), attr */
+    OP_LOOKUP = 1,   /* parent, name, len, uid, mask -> ino, mode(type), flags(1: attr
+                        valid, 2: bulk is the whole file, 4: its atime moved), attr; bulk: a
+                        small file's bytes when len > 0 (an open to read it: see
+                        bfs_lookup_data, common/client.h) */
     OP_GETATTR,      /* ino                     -> attr */
     OP_SETATTR,      /* ino, mask, attr, off(SIZE_GROW: a write covered [off, attr.size))
                         -> attr, size(old size; for BFS_SET_ATIME_READ: 1 if atime changed) */

@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "../common/attrstat.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 
 #define IO_MAX 0x7ffff000u      /* what Linux moves in one read or write at most */
+#define PRE_MAX 8192            /* a file this small comes with an open's lookup (bfs_lookup_data) */
 #define RELATIME_AGE_NS (24LL * 3600 * 1000000000)
 
 /* ------------------------------------------------------------- open table */
@@ -284,6 +286,46 @@ static int open_alive(benchfs_t *fs, struct bfs_attr *a)
     return rc;
 }
 
+/* An open whose reads may come from its lookup's answer: reading only, and
+ * a node table that tells of this node's changes (without one, this process's
+ * own writes through another handle would not be seen), and attributes that
+ * may be cached at all. */
+static int pre_wanted(const benchfs_t *fs, int flags)
+{
+    return fs->cache.shared && fs->cache.ttl_ns > 0 && (flags & O_ACCMODE) == O_RDONLY &&
+           !(flags & (O_CREAT | O_TRUNC | O_DIRECTORY));
+}
+
+/* Keeps what the lookup brought (d) for f's reads, if nothing changed on the
+ * node since gen (cache_gen before the lookup): then the inode's stamp, read
+ * now, is the bytes' too. */
+static void pre_keep(benchfs_file_t *f, const struct bfs_lookup_data *d, uint64_t gen)
+{
+    benchfs_t *fs = f->fs;
+    cache_attr_stamp(&fs->cache, f->ino, &f->pre_st);
+    if (d->len < 0 || cache_gen(&fs->cache) != gen || !(f->pre = malloc(d->len ? (size_t)d->len : 1)))
+        return;
+    memcpy(f->pre, d->buf, (size_t)d->len);
+    f->pre_len = (size_t)d->len;
+    f->pre_until = bfs_mono_ns() + fs->cache.ttl_ns;
+    atomic_store(&f->pre_ok, 1);
+}
+
+/* A read served from f->pre: its length, or -1 when those bytes may be out
+ * of date (then never again for f). */
+static ssize_t pre_read(benchfs_file_t *f, void *buf, size_t len, uint64_t off)
+{
+    struct cache_stamp st;
+    cache_attr_stamp(&f->fs->cache, f->ino, &st);
+    if (st.ino != f->pre_st.ino || bfs_mono_ns() >= f->pre_until) {
+        atomic_store(&f->pre_ok, 0);
+        return -1;
+    }
+    size_t n = off >= f->pre_len ? 0 : f->pre_len - off < len ? (size_t)(f->pre_len - off) : len;
+    memcpy(buf, f->pre + off, n);
+    return (ssize_t)n;
+}
+
 static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, mode_t mode,
                    benchfs_file_t **out)
 {
@@ -300,6 +342,11 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
     struct bfs_attr a;
     int rc, created = 0, recheck = 0;
     uint64_t seq = open_seq(fs);   /* before the lookup: see open_get */
+    char pre_buf[PRE_MAX];
+    struct bfs_lookup_data pre = { .buf = pre_buf, .cap = sizeof pre_buf, .uid = cr->uid,
+                                   .atime = !(flags & O_NOATIME), .len = -1 };
+    int want_pre = pre_wanted(fs, flags);
+    uint64_t gen = cache_gen(&fs->cache);
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
     if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_PATH))
@@ -307,7 +354,7 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
     if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY))
         return -EINVAL;   /* as Linux since 6.4 */
     for (int tries = 0;; tries++) {
-        if ((rc = path_resolve(fs, cr, path, rflags, &r)) < 0)
+        if ((rc = path_resolve_data(fs, cr, path, rflags, want_pre ? &pre : NULL, &r)) < 0)
             return rc;
         if (excl && r.name[0] == '\0')
             return -EEXIST;
@@ -371,6 +418,10 @@ static int do_open(benchfs_t *fs, struct cred *cr, const char *path, int flags, 
     f->mode_at_open = a.mode;
     f->flags = flags;
     atomic_init(&f->access, access);
+    atomic_init(&f->pre_ok, 0);
+    /* The bytes are the lookup's: not after open_alive asked again. */
+    if (want_pre && !recheck && !created && S_ISREG(a.mode))
+        pre_keep(f, &pre, gen);
     *out = f;
     return 0;
 }
@@ -392,6 +443,7 @@ EXPORT int benchfs_close(benchfs_file_t *f)
     log_debug("close ino=%" PRIu64, f->ino);
     if (f->type == S_IFREG)
         open_put(f->fs, f->ino);
+    free(f->pre);
     free(f);
     return 0;
 }
@@ -415,6 +467,14 @@ EXPORT ssize_t benchfs_pread(benchfs_file_t *f, void *buf, size_t len, off_t off
     if (len > IO_MAX)
         len = IO_MAX;
     ssize_t n;
+    /* The access time, when due, was recorded by the lookup that brought them. */
+    if (atomic_load_explicit(&f->pre_ok, memory_order_relaxed) &&
+        !atomic_load_explicit(&f->access, memory_order_relaxed) &&
+        (n = pre_read(f, buf, len, (uint64_t)off)) >= 0) {
+        log_debug("pread ino=%" PRIu64 " len=%zu off=%lld: %zd (from the open)", f->ino, len,
+                  (long long)off, n);
+        return n;
+    }
     if (atomic_load_explicit(&f->access, memory_order_relaxed) && atomic_exchange(&f->access, 0)) {
         int touched = 0;
         n = bfs_read_access(f->fs->c, f->ino, buf, len, (uint64_t)off, 1, &touched);

@@ -128,6 +128,16 @@ struct benchfs_file {
     uint32_t mode_at_open;      /* setuid/setgid seen at open: a write may clear them */
     int flags;                  /* the O_* flags of the open */
     atomic_int access;          /* 1: the first read records the access (relatime atime) */
+    /* A small file's bytes, brought by the open's lookup (bfs_lookup_data):
+     * reads are served from them while no change of the inode on this node
+     * came (pre_st, the node table) and the attribute timeout since the open
+     * has not passed (pre_until), as a cached page would be. Never freed
+     * before close (a reader may be copying), only given up (pre_ok 0). */
+    char *pre;
+    size_t pre_len;
+    atomic_int pre_ok;
+    struct cache_stamp pre_st;
+    int64_t pre_until;          /* CLOCK_MONOTONIC ns */
 };
 
 /* conn.c */
@@ -196,6 +206,10 @@ struct res {
  * parent does); -ENOENT for a missing directory on the way, -ENOTDIR,
  * -ELOOP, -ENAMETOOLONG, -EXDEV (an absolute symlink), -EACCES. */
 int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, struct res *r);
+/* The same, the final name's fresh lookup (RES_FRESH) asking for a small
+ * file's bytes into d (bfs_lookup_data); d->len -1 when none came. */
+int path_resolve_data(benchfs_t *fs, struct cred *cr, const char *path, int flags,
+                      struct bfs_lookup_data *d, struct res *r);
 /* Looks (parent, name) up: the cache's answer if it is as fresh as how says
  * (GET_*), else the server's. */
 int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struct bfs_attr *a);

@@ -16,6 +16,21 @@
 #define MAX_DEPTH 2048          /* directories a PATH_MAX path can descend */
 #define WORK_MAX  (2 * PATH_MAX) /* a path with a symlink's target spliced in */
 
+/* The server's answer for (parent, name), cached (d: a small file's bytes too). */
+static int lookup_fresh(benchfs_t *fs, uint64_t parent, const char *name, struct bfs_attr *a,
+                        struct bfs_lookup_data *d)
+{
+    uint64_t stamp = cache_entry_stamp(&fs->cache, parent, name), gen = cache_gen(&fs->cache);
+    int rc = d ? bfs_lookup_data(fs->c, parent, name, a, d) : bfs_lookup(fs->c, parent, name, a);
+    if (rc == 0) {
+        cache_put_entry(&fs->cache, parent, name, a->ino, stamp);
+        cache_put_attr_since(&fs->cache, a, gen);
+    } else if (rc == -ENOENT) {
+        cache_drop_entry(&fs->cache, parent, name);
+    }
+    return rc;
+}
+
 int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struct bfs_attr *a)
 {
     uint64_t ino;
@@ -29,15 +44,7 @@ int path_lookup(benchfs_t *fs, uint64_t parent, const char *name, int how, struc
             return rc;
         cache_drop_entry(&fs->cache, parent, name);   /* gone meanwhile (another node) */
     }
-    uint64_t stamp = cache_entry_stamp(&fs->cache, parent, name), gen = cache_gen(&fs->cache);
-    int rc = bfs_lookup(fs->c, parent, name, a);
-    if (rc == 0) {
-        cache_put_entry(&fs->cache, parent, name, a->ino, stamp);
-        cache_put_attr_since(&fs->cache, a, gen);
-    } else if (rc == -ENOENT) {
-        cache_drop_entry(&fs->cache, parent, name);
-    }
-    return rc;
+    return lookup_fresh(fs, parent, name, a, NULL);
 }
 
 void path_forget(benchfs_t *fs, uint64_t parent, const char *name)
@@ -136,6 +143,12 @@ static int next_name(struct walk *w, char *name, int *last, int *slash_after)
 
 int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, struct res *r)
 {
+    return path_resolve_data(fs, cr, path, flags, NULL, r);
+}
+
+int path_resolve_data(benchfs_t *fs, struct cred *cr, const char *path, int flags,
+                      struct bfs_lookup_data *d, struct res *r)
+{
     struct walk walk, *w = &walk;
     w->stack = w->inl;
     w->cap = STACK_INLINE;
@@ -205,7 +218,8 @@ int path_resolve(benchfs_t *fs, struct cred *cr, const char *path, int flags, st
             break;
         }
         int how = !last ? GET_PERM : (flags & RES_FRESH) ? GET_FRESH : GET_ALL;
-        rc = path_lookup(fs, w->stack[w->depth - 1], name, how, &a);
+        rc = d && how == GET_FRESH ? lookup_fresh(fs, w->stack[w->depth - 1], name, &a, d)
+                                   : path_lookup(fs, w->stack[w->depth - 1], name, how, &a);
         if (rc == -ENOENT && last) {
             memcpy(r->name, name, (size_t)len + 1);
             r->found = 0;

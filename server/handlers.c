@@ -20,6 +20,46 @@
 
 /* ---- metadata ---- */
 
+/* Would every open for reading by uid/gid pass the client's permission check
+ * (lib/perm.c), whatever uid's other groups are? Root; the owner by its read
+ * bit (an ACL does not apply to the owner); anyone else only when the group
+ * and the other read bits agree and no ACL has a say. */
+static int may_read_any(const struct bfs_attr *a, uint32_t uid)
+{
+    if (uid == 0)
+        return 1;
+    if (uid == a->uid)
+        return (a->mode & S_IRUSR) != 0;
+    return !(a->flags & BFS_ATTR_ACL) && (a->mode & S_IRGRP) && (a->mode & S_IROTH);
+}
+
+/* A LOOKUP for an open that reads (len > 0): a small inline file's bytes go
+ * along with the answer, and the read's access time is recorded now, when the
+ * server reads them (bfs_lookup_data, common/client.h). Anything that does not
+ * fit leaves the answer as a plain lookup's. */
+static void lookup_data(struct server *s, struct srv_req *r)
+{
+    struct bfs_attr *a = &r->r.attr;
+    if (!r->a.len || !S_ISREG(a->mode) || a->size > r->a.len || a->size > meta_inline_max(s->meta) ||
+        !may_read_any(a, r->a.uid))
+        return;
+    if (a->size > 0) {
+        size_t got;
+        if (!(r->rdata = handlers_buf_get(s, a->size, &r->rdata_buf)))
+            return;
+        /* 0: inline, [0, size) filled; > 0: in a chunk file, not for here. */
+        if (meta_inline_read(s->meta, a->ino, 0, r->rdata, a->size, &got) != 0 || got != a->size)
+            return;   /* rdata is released with r; rdata_len 0 sends nothing */
+    }
+    r->rdata_len = a->size;
+    r->r.flags |= 2;
+    int touched = 0;
+    if ((r->a.mask & BFS_SET_ATIME_READ) &&
+        meta_read_atime(s->meta, a->ino, !!(r->a.mask & BFS_SET_ATIME_RELATIME), bfs_wall_ns(), a,
+                        &touched) == 0 && touched)
+        r->r.flags |= 4;
+}
+
 static int handle_lookup(struct server *s, struct srv_req *r)
 {
     uint32_t type;
@@ -30,6 +70,8 @@ static int handle_lookup(struct server *s, struct srv_req *r)
     if (ino_local(s, r->r.ino)) {
         rc = meta_getattr(s->meta, r->r.ino, &r->r.attr);
         r->r.flags = rc == 0;
+        if (rc == 0)
+            lookup_data(s, r);
     }
     return rc;
 }

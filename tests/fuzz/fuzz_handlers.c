@@ -273,6 +273,17 @@ static void check_success(const struct srv_req *r)
         (r->op == OP_LINK && !(m->flags & 1)))
         check_attr(proto_op_name(r->op), &m->attr);
     switch (r->op) {
+    case OP_LOOKUP:
+        /* A small file along (flag 2): all of it, only when asked, never more than asked. */
+        if ((m->flags & 2) && (!(m->flags & 1) || !S_ISREG(m->attr.mode) || !a->len ||
+                               r->rdata_len != m->attr.size || r->rdata_len > a->len))
+            fail("LOOKUP: %zu bytes along (flags %#x) of a %llu-byte file, %u asked", r->rdata_len,
+                 m->flags, (unsigned long long)m->attr.size, a->len);
+        if (!(m->flags & 2) && r->rdata_len)
+            fail("LOOKUP: %zu bytes along without flag 2", r->rdata_len);
+        for (size_t i = 0; i < r->rdata_len; i++)
+            G.sink += ((const uint8_t *)r->rdata)[i];
+        return;
     case OP_READ: {
         if (r->rdata_len > a->len)
             fail("READ: %zu bytes returned, %u asked", r->rdata_len, a->len);
@@ -866,6 +877,10 @@ static void generate(const char *dir, uint64_t next)
         q(g, 0, OP_LOOKUP, .parent = BFS_ROOT_INO, NM("f1"));
         q(g, 0, OP_LOOKUP, .parent = O(D0), NM("l2"));
         q(g, 0, OP_LOOKUP, .parent = BFS_ROOT_INO, NM("r0"));
+        /* An open's lookup for reading: the small file comes along (and its atime moves). */
+        q(g, 0, OP_LOOKUP, .parent = BFS_ROOT_INO, NM("f1"), .len = 8192,
+          .mask = BFS_SET_ATIME_READ | BFS_SET_ATIME_RELATIME);
+        q(g, 0, OP_LOOKUP, .parent = BFS_ROOT_INO, NM("f1"), .len = 4, .uid = 1000);
         q(g, 0, OP_GETATTR, .ino = O(F1));
         q(g, 0, OP_GETATTR, .ino = REMOTE_INO(5));
         q(g, 0, OP_READLINK, .ino = O(L0));

@@ -4,9 +4,18 @@
 #   stat PATH   "MODE INO SIZE NLINK" (octal permission bits) or the errno name
 #   read PATH   the file's first line, or the errno name
 #   fd PATH     where an open of PATH points (/dev/null: over RPC)
+#   hold PATH   opens PATH and keeps it (one at a time): its first line
+#   again -     the held file's first line, read anew at offset 0
 import errno
 import os
 import sys
+
+held = None
+
+
+def first_line(fd):
+    return os.pread(fd, 4096, 0).decode().split("\n")[0] or "(empty)"
+
 
 for line in sys.stdin:
     cmd, _, path = line.rstrip("\n").partition(" ")
@@ -21,6 +30,13 @@ for line in sys.stdin:
             fd = os.open(path, os.O_RDONLY)
             out = os.readlink("/proc/self/fd/%d" % fd)
             os.close(fd)
+        elif cmd == "hold":
+            if held is not None:
+                os.close(held)
+            held = os.open(path, os.O_RDONLY)
+            out = first_line(held)
+        elif cmd == "again":
+            out = first_line(held)
         else:
             out = "BADCMD"
     except OSError as e:

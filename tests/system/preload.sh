@@ -152,6 +152,15 @@ plain rm -r "$MNT/nc/rd"; plain mkdir "$MNT/nc/rd"; plain sh -c 'echo y >"$1"' s
 check "plain rmdir + mkdir: the old file is gone at once" test "$(ask stat "$MNT/nc/rd/x")" = ENOENT
 check "... the new directory is a new inode" test "$(field 1 "$(ask stat "$MNT/nc/rd")")" != "$old"
 check "... with its new file" test "$(ask read "$MNT/nc/rd/y")" = y
+# A small file's bytes come with the open's lookup; a held open reads them
+# until a change on the node moves the file's counter.
+plain sh -c 'echo s1 >"$1"' sh "$MNT/nc/s"
+check "the watcher holds a small file open" test "$(ask hold "$MNT/nc/s")" = s1
+check "... its read came with the open (no READ)" grep -q "(from the open)" "$T/watch.err"
+plain sh -c 'echo s2 changed >"$1"' sh "$MNT/nc/s"
+check "plain write: the held open reads it at once" test "$(ask again -)" = "s2 changed"
+pre sh -c 'echo s3 >"$1"' sh "$MNT/nc/s"
+check "a preloaded write: the held open reads it at once" test "$(ask again -)" = s3
 # Another preloaded process's changes (libbenchfs bumps the same counters).
 ask stat "$MNT/nc/m" >/dev/null
 pre chmod 640 "$MNT/nc/m"

@@ -1,6 +1,7 @@
 /* test_libbenchfs.c - libbenchfs (lib/benchfs.h) against real servers: every
  * call of the API, its errors, permissions as an unprivileged user (a forked
- * child with setfsuid/setfsgid), POSIX ACLs, many threads on one benchfs_t.
+ * child with setfsuid/setfsgid), POSIX ACLs, many threads on one benchfs_t,
+ * a small file read with its open's lookup (two clients sharing a node table).
  * Usage: test_libbenchfs REGISTRY_DIR (run as root by tests/system/libbenchfs.sh).
  * Prints PASS:/FAIL: lines; exits 0 when all passed. */
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +21,8 @@
 
 #include "../../common/byteorder.h"
 #include "../../common/client.h"
+#include "../../common/nodetab.h"
+#include "../../common/proto.h"
 #include "../../common/xattr.h"
 #include "../../lib/benchfs.h"
 
@@ -61,17 +65,22 @@ static int put_file(const char *path, const char *data, mode_t mode)
     return n < 0 ? (int)n : (size_t)n != strlen(data) ? -EIO : rc;
 }
 
-static ssize_t get_file(const char *path, char *buf, size_t size)
+/* Opens path with flags on c and reads up to size-1 bytes at 0 into buf. */
+static ssize_t read_on(benchfs_t *c, const char *path, int flags, char *buf, size_t size)
 {
     benchfs_file_t *f;
-    int rc = benchfs_open(fs, path, O_RDONLY, 0, &f);
+    int rc = benchfs_open(c, path, flags, 0, &f);
     if (rc < 0)
         return rc;
     ssize_t n = benchfs_pread(f, buf, size - 1, 0);
     benchfs_close(f);
-    if (n >= 0)
-        buf[n] = '\0';
+    buf[n > 0 ? n : 0] = '\0';
     return n;
+}
+
+static ssize_t get_file(const char *path, char *buf, size_t size)
+{
+    return read_on(fs, path, O_RDONLY, buf, size);
 }
 
 static void test_files(void)
@@ -759,6 +768,146 @@ static void test_perms(void)
     (void)f;
 }
 
+/* ---- a small file's bytes with its open (two clients of one node table) ---- */
+
+/* Requests of op that every server served so far. */
+static uint64_t served(struct bfs_client *cl, int op)
+{
+    uint64_t n = 0, c[OP_MAX];
+    for (uint32_t k = 0; k < bfs_client_nodes(cl); k++)
+        n += bfs_server_counters(cl, k, c, OP_MAX) == OP_MAX ? c[op] : 1000000;
+    return n;
+}
+
+/* A client of this node: its own connection, the node's table. */
+static benchfs_t *node_client(void *tab, size_t bytes)
+{
+    benchfs_t *c;
+    if (benchfs_connect(reg, NULL, &c) < 0)
+        return NULL;
+    if (benchfs_node_table(c, tab, bytes) < 0) {
+        benchfs_disconnect(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* path's atime (s) as its server has it (cl: no cache). */
+static int64_t atime_of(struct bfs_client *cl, const char *path)
+{
+    struct stat st;
+    struct bfs_attr at;
+    if (benchfs_stat(fs, path, &st) < 0 || bfs_getattr(cl, st.st_ino, &at) < 0)
+        return -1;
+    return at.atime_ns / 1000000000;
+}
+
+/* As nobody, in a forked child (its own client on the same table): a file
+ * it may not read gives EACCES (its atime stays: the parent checks); one readable by
+ * "other" only, or through an ACL, reads right (the server sends no bytes
+ * with those lookups: the groups or the ACL are the client's to judge). */
+static int small_read_child(void *tab, size_t bytes)
+{
+    benchfs_t *c = node_client(tab, bytes);
+    if (!c || setgroups(0, NULL) < 0)
+        return 100;
+    setfsgid(NOBODY);
+    setfsuid(NOBODY);
+    int bad = 0;
+    char buf[64];
+    long rc = read_on(c, "/sr/secret", O_RDONLY, buf, sizeof buf);
+    if (rc != -EACCES) {
+        printf("FAIL: as nobody: a 0600 root file: %ld\n", rc);
+        bad++;
+    }
+    rc = read_on(c, "/sr/other", O_RDONLY, buf, sizeof buf);
+    if (rc != 5 || strcmp(buf, "other") != 0) {
+        printf("FAIL: as nobody: a 0604 file: %ld '%s'\n", rc, buf);
+        bad++;
+    }
+    rc = read_on(c, "/p/acl", O_RDONLY, buf, sizeof buf);
+    if (rc != 1 || strcmp(buf, "a") != 0) {
+        printf("FAIL: as nobody: a file its ACL lets it read: %ld '%s'\n", rc, buf);
+        bad++;
+    }
+    fflush(stdout);
+    benchfs_disconnect(c);
+    return bad;
+}
+
+static void test_small_read(void)
+{
+    size_t bytes = nodetab_bytes();
+    void *tab = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct bfs_client_opts o = { .registry_dir = reg };
+    struct bfs_client *cl = NULL;
+    benchfs_t *a = NULL, *b = NULL;   /* two processes of one node */
+    benchfs_file_t *f = NULL;
+    char buf[20000], big[12000];
+    if (tab == MAP_FAILED || (nodetab_format(tab, 1.0), !(a = node_client(tab, bytes))) ||
+        !(b = node_client(tab, bytes)) || bfs_client_open(&o, &cl) < 0) {
+        check("small reads: two clients on a node table", 0, "setup failed");
+        goto out;
+    }
+    EXPECT("small reads: dir", benchfs_mkdir(fs, "/sr", 0755), 0);
+    EXPECT("small reads: a file", put_file("/sr/f", "first", 0644), 0);
+    uint64_t reads = served(cl, OP_READ), lookups = served(cl, OP_LOOKUP);
+    EXPECT("open a small file", benchfs_open(a, "/sr/f", O_RDONLY, 0, &f), 0);
+    if (!f)
+        goto out;
+    EXPECT("... its read", benchfs_pread(f, buf, sizeof buf, 0), 5);
+    check("... brings its bytes", memcmp(buf, "first", 5) == 0, "%.5s", buf);
+    check("... in the open's lookup: no READ", served(cl, OP_READ) == reads && served(cl, OP_LOOKUP) > lookups,
+          "READ %llu -> %llu", (unsigned long long)reads, (unsigned long long)served(cl, OP_READ));
+    EXPECT("... a read past its end", benchfs_pread(f, buf, sizeof buf, 5), 0);
+    EXPECT("... a read inside", benchfs_pread(f, buf, 3, 1), 3);
+    check("... from an offset", memcmp(buf, "irs", 3) == 0, "%.3s", buf);
+    benchfs_file_t *w;
+    EXPECT("another client of the node writes it", benchfs_open(b, "/sr/f", O_WRONLY, 0, &w), 0);
+    if (w) {
+        EXPECT("... longer", benchfs_pwrite(w, "second!", 7, 0), 7);
+        benchfs_close(w);
+    }
+    EXPECT("the open reader sees the node's write", benchfs_pread(f, buf, sizeof buf, 0), 7);
+    check("... its bytes", memcmp(buf, "second!", 7) == 0, "%.7s", buf);
+    benchfs_close(f);
+    f = NULL;
+    /* relatime: the read after a change records its time (at the lookup). */
+    struct timespec old[2] = { { 1000, 0 }, { 2000, 0 } };
+    EXPECT("old times", benchfs_utimens(fs, "/sr/f", old, 0), 0);
+    EXPECT("O_NOATIME read", read_on(a, "/sr/f", O_RDONLY | O_NOATIME, buf, sizeof buf), 7);
+    EXPECT("... leaves atime", atime_of(cl, "/sr/f"), 1000);
+    EXPECT("a read", read_on(a, "/sr/f", O_RDONLY, buf, sizeof buf), 7);
+    check("... records atime", atime_of(cl, "/sr/f") > 2000, "atime %lld", (long long)atime_of(cl, "/sr/f"));
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    EXPECT("a file bigger than an open brings", put_file("/sr/big", big, 0644), 0);
+    EXPECT("... reads whole", read_on(a, "/sr/big", O_RDONLY, buf, sizeof buf), (long)sizeof big - 1);
+    check("... right", memcmp(buf, big, sizeof big - 1) == 0, "differs");
+    EXPECT("an empty file", put_file("/sr/empty", "", 0644), 0);
+    EXPECT("... reads 0", read_on(a, "/sr/empty", O_RDONLY, buf, sizeof buf), 0);
+    EXPECT("root's secret", put_file("/sr/secret", "s", 0600), 0);
+    EXPECT("... old times", benchfs_utimens(fs, "/sr/secret", old, 0), 0);
+    EXPECT("other-readable", put_file("/sr/other", "other", 0604), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(small_read_child(tab, bytes));
+    int status = 0;
+    waitpid(pid, &status, 0);
+    check("small reads as nobody", WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+    EXPECT("... the file it may not read keeps its atime", atime_of(cl, "/sr/secret"), 1000);
+out:
+    if (f)
+        benchfs_close(f);
+    benchfs_disconnect(a);
+    benchfs_disconnect(b);
+    if (cl)
+        bfs_client_close(cl);
+    if (tab != MAP_FAILED)
+        munmap(tab, bytes);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -783,6 +932,7 @@ int main(int argc, char **argv)
     test_readdir();
     test_threads();
     test_perms();
+    test_small_read();
     benchfs_disconnect(fs);
     printf("%s: %d failures\n", argv[0], failures);
     return failures ? 1 : 0;
