@@ -30,9 +30,14 @@
  * supplementary groups, with the file's mode bits and its POSIX ACL; root
  * passes every check but execute. BENCHFS_OPT_NO_PERMS turns the checks off.
  *
- * Consistency (the mount's rules, docs/DESIGN.md "libbenchfs"): no file data
- * is cached: every read and write is an RPC, so what one client wrote is what
- * any other reads next. Names and attributes may be cached for attr_timeout
+ * Consistency (the mount's rules, docs/DESIGN.md "libbenchfs"): file data is
+ * not cached: every write is an RPC, and so is every read, so what one client
+ * wrote is what any other reads next; except that with a node table an open
+ * for reading only of a small file (8 KiB at most) brings its bytes, and that
+ * handle's reads are served from them until a client of the node changes the
+ * file or attr_timeout has passed since the open (as the mount's page cache
+ * would serve them); such an open records the access time, as the mount's
+ * does. Names and attributes may be cached for attr_timeout
  * (default 1 s, as the mount's -o attr_timeout): a stat or a path lookup may
  * show another client's change that late, except the changes of clients that
  * share a node table with this one (benchfs_node_table), which show at once.
