@@ -464,8 +464,10 @@ static void lead(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double d
     struct rpc_client *rc = ln->rc;
     double next_poke = bfs_mono_s() + POKE_S;
     while (!all_settled(calls, n) && bfs_mono_s() < deadline) {
-        if (ucp_worker_progress(ln->w.worker))
+        if (ucp_worker_progress(ln->w.worker)) {
+            bfs_spin_woke(&ln->spin, bfs_mono_s());   /* teaches the spin if we had slept */
             continue;
+        }
         if (spin(ln, calls, n, hook))
             continue;
         int armed = ucx_worker_arm(&ln->w);
@@ -498,6 +500,7 @@ static void lead(struct rpc_lane *ln, struct rpc_call *calls, size_t n, double d
         struct epoll_event ev[2];
         log_trace("rpc: lane %u sleeping up to %d ms (%u sends queued)", ln->index, ms, ln->sending);
         ln->leader_sleeping = 1;
+        bfs_spin_sleep(&ln->spin);
         pthread_mutex_unlock(&ln->lock);
         int k = epoll_wait(ln->epfd, ev, 2, armed < 0 ? 1 : ms);
         pthread_mutex_lock(&ln->lock);

@@ -7,7 +7,6 @@
 #include "log.h"
 
 #define SPIN_MIN_S 5e-6          /* a budget below this is no spin at all */
-#define SPIN_PROBE_EVERY 16      /* with budget 0: one wait in this many spins SPIN_MIN_S */
 #define SPIN_YIELD_AFTER_S 20e-6 /* spin this long before yielding the core at every turn */
 #define SPIN_DESCHED_S 50e-6     /* a turn this long means another thread had the core */
 
@@ -24,12 +23,10 @@ void bfs_spin_init(struct bfs_spin *s, double default_us)
 
 double bfs_spin_begin(struct bfs_spin *s, double now)
 {
-    double b = s->budget_s;
-    if (b == 0 && s->max_s > 0 && ++s->probe >= SPIN_PROBE_EVERY) {
-        s->probe = 0;
-        b = SPIN_MIN_S;
-    }
+    double b = s->adapt ? s->budget_s : s->max_s;
     s->started = s->last = now;
+    s->asleep = 0;
+    s->learn = 1;
     if (b > 0)
         s->spins++;
     return b;
@@ -46,15 +43,14 @@ static void shrink(struct bfs_spin *s, double by)
 
 int bfs_spin_turn(struct bfs_spin *s, double now)
 {
-    double b = s->budget_s > 0 ? s->budget_s : SPIN_MIN_S;
-    if (!s->adapt)
-        b = s->max_s;
-    if (s->max_s == 0)
+    double b = s->adapt ? s->budget_s : s->max_s;
+    if (b == 0)
         return 0;
     double gap = now - s->last;
     s->last = now;
     if (s->adapt && gap > SPIN_DESCHED_S) {
         s->descheds++;
+        s->learn = 0;
         s->spun_s += now - s->started;
         shrink(s, 4);
         return 0;
@@ -81,9 +77,34 @@ void bfs_spin_hit(struct bfs_spin *s, double now)
         s->budget_s = s->max_s;
 }
 
+void bfs_spin_sleep(struct bfs_spin *s)
+{
+    s->asleep = s->learn;
+}
+
+void bfs_spin_woke(struct bfs_spin *s, double now)
+{
+    if (!s->asleep)
+        return;
+    s->asleep = 0;
+    double wait = now - s->started;
+    if (!s->adapt || wait >= s->max_s)
+        return;
+    /* Work came while we slept, sooner than the longest spin: one twice this
+     * long would have caught it without the wake-up. */
+    s->wakes++;
+    double b = 2 * wait < SPIN_MIN_S ? SPIN_MIN_S : 2 * wait;
+    if (b > s->max_s)
+        b = s->max_s;
+    if (b > s->budget_s)
+        s->budget_s = b;
+}
+
 void bfs_spin_log(const struct bfs_spin *s, const char *tag)
 {
-    log_info("%s: %llu spins (%llu found work, %llu ran out, %llu descheduled), %.3f s spinning",
+    log_info("%s: %llu spins (%llu found work, %llu ran out, %llu descheduled), %llu sleeps "
+             "woken sooner than the longest spin, %.3f s spinning",
              tag, (unsigned long long)s->spins, (unsigned long long)s->hits,
-             (unsigned long long)s->misses, (unsigned long long)s->descheds, s->spun_s);
+             (unsigned long long)s->misses, (unsigned long long)s->descheds,
+             (unsigned long long)s->wakes, s->spun_s);
 }

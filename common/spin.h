@@ -8,12 +8,18 @@
  * the application needs. So the spin adapts:
  *   - it is capped by its success: a spin that found work doubles the next
  *     budget (up to the maximum), one that ran out halves it; below
- *     SPIN_MIN_S the budget is 0 (sleep at once), and one wait in
- *     SPIN_PROBE_EVERY then spins SPIN_MIN_S to learn whether spinning pays again;
+ *     SPIN_MIN_S the budget is 0 (sleep at once);
+ *   - it learns from its sleeps: work that came sooner than the maximum
+ *     after the poller began to wait (it slept, and was woken) would have
+ *     been caught by a spin of that length, so the next budget is at least
+ *     twice that wait. Without this a budget once at 0 stayed there while
+ *     requests came every few microseconds, each paying a wake-up (~50 us on
+ *     a VM whose idle vCPUs halt: 10x slower creates on a mount);
  *   - it backs off when the poller is descheduled: past its first microseconds a
  *     spin yields its core at every turn, and a turn that took more than
  *     SPIN_DESCHED_S means another thread ran on this core (the core is wanted):
- *     the spin ends at once and the budget is quartered.
+ *     the spin ends at once, the budget is quartered, and the sleep that
+ *     follows teaches nothing.
  * An idle poller therefore sleeps after a few misses and uses no CPU.
  * Knobs: BENCHFS_SPIN_US (the maximum, microseconds; 0: never spin) and
  * BENCHFS_SPIN_ADAPT=0 (always spin the maximum, the old behaviour).
@@ -28,16 +34,18 @@
 struct bfs_spin {
     double max_s, budget_s;
     int adapt;
-    unsigned probe;               /* sleeps since the last probe (budget 0) */
-    double started, last;         /* the spin running now */
+    double started, last;         /* the wait (and spin) running now */
+    int asleep;                   /* the poller slept in this wait, and may learn from it */
+    int learn;                    /* 0 once this wait's spin was descheduled */
     /* counters, for measurements (bfs_spin_log) */
-    uint64_t spins, hits, misses, descheds;
+    uint64_t spins, hits, misses, descheds, wakes;
     double spun_s;
 };
 
 /* default_us: the maximum unless BENCHFS_SPIN_US says otherwise. */
 void bfs_spin_init(struct bfs_spin *s, double default_us);
-/* Starts a spin at time now: returns its budget in seconds (0: do not spin). */
+/* The poller has run out of work at time now and begins to wait: returns the
+ * budget of its spin in seconds (0: do not spin, sleep at once). */
 double bfs_spin_begin(struct bfs_spin *s, double now);
 /* One turn of the spin that found nothing, at time now (after the poll):
  * yields the core past the first microseconds. 1: go on spinning; 0: the
@@ -45,6 +53,13 @@ double bfs_spin_begin(struct bfs_spin *s, double now);
 int bfs_spin_turn(struct bfs_spin *s, double now);
 /* The spin found work. */
 void bfs_spin_hit(struct bfs_spin *s, double now);
+/* The poller goes to sleep in the wait bfs_spin_begin began (its spin, if
+ * any, is over). */
+void bfs_spin_sleep(struct bfs_spin *s);
+/* The poller found work at time now, not spinning: after a sleep of this
+ * wait, a wait shorter than the maximum raises the budget to twice its
+ * length. Call it whenever progress finds work (it does nothing otherwise). */
+void bfs_spin_woke(struct bfs_spin *s, double now);
 /* What the spins did, one log line at level info (tag names the poller). */
 void bfs_spin_log(const struct bfs_spin *s, const char *tag);
 

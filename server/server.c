@@ -447,6 +447,7 @@ static int serve(struct server *s, int sfd)
                 break;
         }
         if (work) {
+            bfs_spin_woke(&spin, now);   /* teaches the spin if we had slept */
             busy_rounds = 0;
             continue;
         }
@@ -507,6 +508,7 @@ static int serve(struct server *s, int sfd)
         if (probe_ms >= 0 && (timeout < 0 || timeout > probe_ms))
             timeout = probe_ms;
         struct epoll_event ev[5];
+        bfs_spin_sleep(&spin);
         int n = epoll_wait(epfd, ev, 5, timeout);
         for (int i = 0; i < n; i++) {
             if (ev[i].data.fd == sfd)

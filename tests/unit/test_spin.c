@@ -1,7 +1,8 @@
 /* test_spin.c - the adaptive spin policy (common/spin.h), on a fake clock:
  * spins that pay grow the budget, spins that run out shrink it to nothing (an
- * idle poller sleeps at once, but probes now and then), and a spin that lost
- * its core ends at once. */
+ * idle poller sleeps at once), a sleep woken soon after the wait began raises
+ * the budget again, and a spin that lost its core ends at once and teaches
+ * nothing. */
 #include <stdlib.h>
 
 #include "../../common/spin.h"
@@ -9,22 +10,33 @@
 
 #define US 1e-6
 
-/* Runs one spin that finds work after `hit_after` seconds (< 0: never), with
- * turns every `step` seconds from now; returns when the spin ended and how. */
-static int one_spin(struct bfs_spin *s, double *now, double hit_after, double step)
+/* One wait of a poller whose work comes `work_after` seconds after the wait
+ * began (< 0: not within this wait): it spins with turns every `step`
+ * seconds, and if the spin ends without the work it sleeps until the work
+ * comes (or for a second), as the server's loop and a client's leader do.
+ * Returns 0 if it did not spin, 1 if the spin found the work, 2 if it slept. */
+static int one_wait(struct bfs_spin *s, double *now, double work_after, double step)
 {
     double start = *now;
-    if (bfs_spin_begin(s, *now) <= 0)
-        return 0;   /* no spin */
-    for (;;) {
-        *now += step;
-        if (hit_after >= 0 && *now - start >= hit_after) {
-            bfs_spin_hit(s, *now);
-            return 1;
+    int how = 0;
+    if (bfs_spin_begin(s, *now) > 0) {
+        for (;;) {
+            *now += step;
+            if (work_after >= 0 && *now - start >= work_after) {
+                bfs_spin_hit(s, *now);
+                return 1;
+            }
+            if (!bfs_spin_turn(s, *now))
+                break;
         }
-        if (!bfs_spin_turn(s, *now))
-            return 2;
+        how = 2;
     }
+    bfs_spin_sleep(s);
+    double woke = work_after >= 0 ? start + work_after : *now + 1.0;
+    *now = woke > *now ? woke : *now;
+    if (work_after >= 0)
+        bfs_spin_woke(s, *now);
+    return how;
 }
 
 static void test_misses_shrink_to_zero(void)
@@ -36,30 +48,48 @@ static void test_misses_shrink_to_zero(void)
     CHECK(s.max_s > 99 * US && s.max_s < 101 * US);   /* the environment wins */
     double now = 1.0;
     for (int i = 0; i < 10; i++)
-        one_spin(&s, &now, -1, 1 * US);
+        one_wait(&s, &now, -1, 1 * US);
     CHECK(s.budget_s == 0);
     CHECK(s.misses >= 4);
-    /* Budget 0: no spin, except one probe in 16. */
+    /* Budget 0 and nothing comes (an idle poller): no spin at all. */
     int spun = 0;
     for (int i = 0; i < 32; i++)
-        spun += one_spin(&s, &now, -1, 1 * US) != 0;
-    CHECK_EQ(spun, 2);
+        spun += one_wait(&s, &now, -1, 1 * US) != 0;
+    CHECK_EQ(spun, 0);
+    /* Work that comes later than the longest spin teaches nothing either. */
+    for (int i = 0; i < 32; i++)
+        spun += one_wait(&s, &now, 150 * US, 1 * US) != 0;
+    CHECK_EQ(spun, 0);
+    CHECK(s.budget_s == 0);
+    CHECK_EQ(s.wakes, 0);
 }
 
-static void test_hits_grow_to_max(void)
+static void test_short_sleeps_bring_the_spin_back(void)
 {
     setenv("BENCHFS_SPIN_US", "100", 1);
     struct bfs_spin s;
     bfs_spin_init(&s, 1000);
     double now = 1.0;
     for (int i = 0; i < 10; i++)
-        one_spin(&s, &now, -1, 1 * US);
+        one_wait(&s, &now, -1, 1 * US);
     CHECK(s.budget_s == 0);
-    /* Work comes 2 us into a spin: the probes find it, and the budget grows back. */
-    for (int i = 0; i < 200; i++)
-        one_spin(&s, &now, 2 * US, 1 * US);
-    CHECK(s.budget_s > 99 * US);
-    CHECK(s.hits > 0);
+    /* Work comes 10 us after each wait begins: the first wait sleeps and is
+     * woken, which is enough to spin again; the spins find the work. */
+    CHECK_EQ(one_wait(&s, &now, 10 * US, 1 * US), 0);
+    CHECK_EQ(s.wakes, 1);
+    CHECK(s.budget_s >= 20 * US - 1e-9);
+    int found = 0;
+    for (int i = 0; i < 20; i++)
+        found += one_wait(&s, &now, 10 * US, 1 * US) == 1;
+    CHECK_EQ(found, 20);
+    CHECK(s.budget_s > 99 * US);   /* and hits grow it to the maximum */
+    /* A spin too short for the work: it runs out, but the sleep that follows
+     * raises the budget past the wait. */
+    bfs_spin_init(&s, 1000);
+    s.budget_s = 8 * US;
+    CHECK_EQ(one_wait(&s, &now, 30 * US, 1 * US), 2);
+    CHECK(s.budget_s >= 60 * US - 1e-9);
+    CHECK_EQ(one_wait(&s, &now, 30 * US, 1 * US), 1);
 }
 
 static void test_descheduled_spin_ends(void)
@@ -74,6 +104,13 @@ static void test_descheduled_spin_ends(void)
     CHECK(!bfs_spin_turn(&s, now + 201 * US));
     CHECK_EQ(s.descheds, 1);
     CHECK(s.budget_s < 300 * US);
+    /* The sleep after it, however short, does not raise the budget: the core
+     * was wanted. */
+    double b = s.budget_s;
+    bfs_spin_sleep(&s);
+    bfs_spin_woke(&s, now + 210 * US);
+    CHECK(s.budget_s == b);
+    CHECK_EQ(s.wakes, 0);
 }
 
 static void test_fixed_when_not_adaptive(void)
@@ -84,18 +121,20 @@ static void test_fixed_when_not_adaptive(void)
     bfs_spin_init(&s, 1000);
     double now = 1.0;
     for (int i = 0; i < 10; i++)
-        CHECK_EQ(one_spin(&s, &now, -1, 1 * US), 2);
+        CHECK_EQ(one_wait(&s, &now, -1, 1 * US), 2);
     CHECK(s.budget_s > 49 * US);
     unsetenv("BENCHFS_SPIN_ADAPT");
     setenv("BENCHFS_SPIN_US", "0", 1);
     bfs_spin_init(&s, 1000);
-    CHECK_EQ(one_spin(&s, &now, -1, 1 * US), 0);   /* 0: never spin */
+    CHECK_EQ(one_wait(&s, &now, -1, 1 * US), 0);   /* 0: never spin */
+    CHECK_EQ(one_wait(&s, &now, 2 * US, 1 * US), 0);
+    CHECK(s.budget_s == 0);
 }
 
 int main(void)
 {
     RUN(test_misses_shrink_to_zero);
-    RUN(test_hits_grow_to_max);
+    RUN(test_short_sleeps_bring_the_spin_back);
     RUN(test_descheduled_spin_ends);
     RUN(test_fixed_when_not_adaptive);
     return test_summary();
