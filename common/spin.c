@@ -3,12 +3,22 @@
 
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "log.h"
 
 #define SPIN_MIN_S 5e-6          /* a budget below this is no spin at all */
 #define SPIN_YIELD_AFTER_S 20e-6 /* spin this long before yielding the core at every turn */
 #define SPIN_DESCHED_S 50e-6     /* a turn this long means another thread had the core */
+#define SPIN_QUIET_S 20e-3       /* after that, sleeps teach nothing for this long */
+#define SPIN_CHECK_EVERY 8       /* yields between two looks at the switch count; the
+                                  * core is wanted if half of them ran another thread */
+
+static long thread_switches(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : -1;
+}
 
 void bfs_spin_init(struct bfs_spin *s, double default_us)
 {
@@ -19,6 +29,7 @@ void bfs_spin_init(struct bfs_spin *s, double default_us)
     s->max_s = us > 0 ? us / 1e6 : 0;
     s->budget_s = s->max_s;
     s->adapt = !(a && a[0] == '0');
+    s->switches = thread_switches;
 }
 
 double bfs_spin_begin(struct bfs_spin *s, double now)
@@ -26,7 +37,9 @@ double bfs_spin_begin(struct bfs_spin *s, double now)
     double b = s->adapt ? s->budget_s : s->max_s;
     s->started = s->last = now;
     s->asleep = 0;
-    s->learn = 1;
+    s->learn = now >= s->quiet_until;
+    s->switches0 = -1;
+    s->yields = 0;
     if (b > 0)
         s->spins++;
     return b;
@@ -41,6 +54,17 @@ static void shrink(struct bfs_spin *s, double by)
         s->budget_s = 0;
 }
 
+/* Have at least `need` other threads' turns run on this core since the last
+ * look? The first look of a spin only takes the count. */
+static int core_taken(struct bfs_spin *s, long need)
+{
+    long n = s->switches();
+    int taken = s->switches0 >= 0 && n - s->switches0 >= need;
+    s->switches0 = n;
+    s->yields = 0;
+    return taken;
+}
+
 int bfs_spin_turn(struct bfs_spin *s, double now)
 {
     double b = s->adapt ? s->budget_s : s->max_s;
@@ -48,9 +72,18 @@ int bfs_spin_turn(struct bfs_spin *s, double now)
         return 0;
     double gap = now - s->last;
     s->last = now;
-    if (s->adapt && gap > SPIN_DESCHED_S) {
+    /* The core is wanted if another thread had it for a long turn, or took
+     * most of our yields (a spinner of its own); a thread that runs briefly
+     * when we yield (the FUSE daemon, the application) is what the yield is for. */
+    int wanted = 0;
+    if (s->adapt && gap > SPIN_DESCHED_S)
+        wanted = core_taken(s, 1);
+    else if (s->adapt && s->yields >= SPIN_CHECK_EVERY)
+        wanted = core_taken(s, SPIN_CHECK_EVERY / 2);
+    if (wanted) {
         s->descheds++;
         s->learn = 0;
+        s->quiet_until = now + SPIN_QUIET_S;
         s->spun_s += now - s->started;
         shrink(s, 4);
         return 0;
@@ -61,8 +94,12 @@ int bfs_spin_turn(struct bfs_spin *s, double now)
         shrink(s, 2);
         return 0;
     }
-    if (now - s->started > SPIN_YIELD_AFTER_S)
+    if (now - s->started > SPIN_YIELD_AFTER_S) {
+        if (s->switches0 < 0)
+            core_taken(s, 1);   /* the count before the first yield */
         sched_yield();
+        s->yields++;
+    }
     return 1;
 }
 

@@ -15,11 +15,16 @@
  *     twice that wait. Without this a budget once at 0 stayed there while
  *     requests came every few microseconds, each paying a wake-up (~50 us on
  *     a VM whose idle vCPUs halt: 10x slower creates on a mount);
- *   - it backs off when the poller is descheduled: past its first microseconds a
- *     spin yields its core at every turn, and a turn that took more than
- *     SPIN_DESCHED_S means another thread ran on this core (the core is wanted):
- *     the spin ends at once, the budget is quartered, and the sleep that
- *     follows teaches nothing.
+ *   - it backs off when the core is wanted: past its first microseconds a
+ *     spin yields its core at every turn, and the thread's count of
+ *     involuntary context switches (getrusage) tells when others ran on it:
+ *     a turn that took over SPIN_DESCHED_S with a switch in it (another
+ *     thread had the core that long), or half of SPIN_CHECK_EVERY yields
+ *     that each ran another thread (two spinners on one core handing it to
+ *     each other), ends the spin at once, quarters the budget, and sleeps
+ *     teach nothing for SPIN_QUIET_S (the cores are taken: several servers
+ *     on one host, more threads than cores). A long turn with no switch is
+ *     the hypervisor's (a VM's vCPU stolen by its host): the spin goes on.
  * An idle poller therefore sleeps after a few misses and uses no CPU.
  * Knobs: BENCHFS_SPIN_US (the maximum, microseconds; 0: never spin) and
  * BENCHFS_SPIN_ADAPT=0 (always spin the maximum, the old behaviour).
@@ -37,6 +42,11 @@ struct bfs_spin {
     double started, last;         /* the wait (and spin) running now */
     int asleep;                   /* the poller slept in this wait, and may learn from it */
     int learn;                    /* 0 once this wait's spin was descheduled */
+    double quiet_until;           /* sleeps teach nothing before this (a recent desched) */
+    long switches0;               /* the switch count at the last check (-1: none yet) */
+    unsigned yields;              /* yields since that check */
+    /* The calling thread's involuntary context switches; tests replace it. */
+    long (*switches)(void);
     /* counters, for measurements (bfs_spin_log) */
     uint64_t spins, hits, misses, descheds, wakes;
     double spun_s;

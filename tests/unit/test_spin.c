@@ -1,8 +1,8 @@
 /* test_spin.c - the adaptive spin policy (common/spin.h), on a fake clock:
  * spins that pay grow the budget, spins that run out shrink it to nothing (an
  * idle poller sleeps at once), a sleep woken soon after the wait began raises
- * the budget again, and a spin that lost its core ends at once and teaches
- * nothing. */
+ * the budget again, and a spin that lost its core to another thread (not to
+ * the host) ends at once and teaches nothing for a while. */
 #include <stdlib.h>
 
 #include "../../common/spin.h"
@@ -92,25 +92,75 @@ static void test_short_sleeps_bring_the_spin_back(void)
     CHECK_EQ(one_wait(&s, &now, 30 * US, 1 * US), 1);
 }
 
+/* The thread's involuntary context switches, as the tests have them. */
+static long fake_switch_count;
+static long fake_switches(void)
+{
+    return fake_switch_count;
+}
+
 static void test_descheduled_spin_ends(void)
 {
     setenv("BENCHFS_SPIN_US", "1000", 1);
     struct bfs_spin s;
     bfs_spin_init(&s, 1000);
+    s.switches = fake_switches;
     double now = 1.0;
     CHECK(bfs_spin_begin(&s, now) > 0);
-    CHECK(bfs_spin_turn(&s, now + 1 * US));
-    /* A turn of 200 us: another thread had the core. */
-    CHECK(!bfs_spin_turn(&s, now + 201 * US));
+    /* Into the yielding part of the spin (past its first 20 us). */
+    for (int i = 1; i <= 25; i++)
+        CHECK(bfs_spin_turn(&s, now + i * US));
+    now += 25 * US;
+    /* A turn of 200 us with no switch: the host had the vCPU, not another
+     * thread; the spin goes on. */
+    now += 200 * US;
+    CHECK(bfs_spin_turn(&s, now));
+    CHECK_EQ(s.descheds, 0);
+    /* A turn of 200 us in which another thread ran here: the spin ends. */
+    fake_switch_count++;
+    now += 200 * US;
+    CHECK(!bfs_spin_turn(&s, now));
     CHECK_EQ(s.descheds, 1);
     CHECK(s.budget_s < 300 * US);
     /* The sleep after it, however short, does not raise the budget: the core
-     * was wanted. */
+     * was wanted; nor do the sleeps of the next few milliseconds. */
     double b = s.budget_s;
     bfs_spin_sleep(&s);
-    bfs_spin_woke(&s, now + 210 * US);
+    bfs_spin_woke(&s, now + 10 * US);
     CHECK(s.budget_s == b);
+    now += 1000 * US;
+    for (int i = 0; i < 5; i++)
+        one_wait(&s, &now, 300 * US, 1 * US);
     CHECK_EQ(s.wakes, 0);
+    /* Later, a short sleep teaches again. */
+    now += 1.0;
+    s.budget_s = 0;
+    one_wait(&s, &now, 10 * US, 1 * US);
+    CHECK_EQ(s.wakes, 1);
+    CHECK(s.budget_s > 0);
+}
+
+static void test_spinners_sharing_a_core(void)
+{
+    /* Two spinners on one core yield to each other: every turn is short, but
+     * the switch count grows; the spin ends within SPIN_CHECK_EVERY yields. */
+    setenv("BENCHFS_SPIN_US", "1000", 1);
+    struct bfs_spin s;
+    bfs_spin_init(&s, 1000);
+    s.switches = fake_switches;
+    double now = 1.0;
+    CHECK(bfs_spin_begin(&s, now) > 0);
+    int turns = 0;
+    for (;;) {
+        now += 1 * US;
+        if (now - 1.0 > 21 * US)
+            fake_switch_count++;   /* each yield ran the other spinner */
+        if (!bfs_spin_turn(&s, now))
+            break;
+        turns++;
+    }
+    CHECK(turns < 40);
+    CHECK_EQ(s.descheds, 1);
 }
 
 static void test_fixed_when_not_adaptive(void)
@@ -136,6 +186,7 @@ int main(void)
     RUN(test_misses_shrink_to_zero);
     RUN(test_short_sleeps_bring_the_spin_back);
     RUN(test_descheduled_spin_ends);
+    RUN(test_spinners_sharing_a_core);
     RUN(test_fixed_when_not_adaptive);
     return test_summary();
 }
