@@ -41,7 +41,7 @@ struct bfs_spin {
     int adapt;
     double started, last;         /* the wait (and spin) running now */
     int asleep;                   /* the poller slept in this wait, and may learn from it */
-    int learn;                    /* 0 once this wait's spin was descheduled */
+    int learn;                    /* this wait may teach (no desched in it, none lately) */
     double quiet_until;           /* sleeps teach nothing before this (a recent desched) */
     long switches0;               /* the switch count at the last check (-1: none yet) */
     unsigned yields;              /* yields since that check */

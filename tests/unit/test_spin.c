@@ -99,14 +99,20 @@ static long fake_switches(void)
     return fake_switch_count;
 }
 
-static void test_descheduled_spin_ends(void)
+/* A spin of at most 1 ms begun at now, on the fake switch count. */
+static void begin_faked(struct bfs_spin *s, double now)
 {
     setenv("BENCHFS_SPIN_US", "1000", 1);
+    bfs_spin_init(s, 1000);
+    s->switches = fake_switches;
+    CHECK(bfs_spin_begin(s, now) > 0);
+}
+
+static void test_descheduled_spin_ends(void)
+{
     struct bfs_spin s;
-    bfs_spin_init(&s, 1000);
-    s.switches = fake_switches;
     double now = 1.0;
-    CHECK(bfs_spin_begin(&s, now) > 0);
+    begin_faked(&s, now);
     /* Into the yielding part of the spin (past its first 20 us). */
     for (int i = 1; i <= 25; i++)
         CHECK(bfs_spin_turn(&s, now + i * US));
@@ -144,12 +150,9 @@ static void test_spinners_sharing_a_core(void)
 {
     /* Two spinners on one core yield to each other: every turn is short, but
      * the switch count grows; the spin ends within SPIN_CHECK_EVERY yields. */
-    setenv("BENCHFS_SPIN_US", "1000", 1);
     struct bfs_spin s;
-    bfs_spin_init(&s, 1000);
-    s.switches = fake_switches;
     double now = 1.0;
-    CHECK(bfs_spin_begin(&s, now) > 0);
+    begin_faked(&s, now);
     int turns = 0;
     for (;;) {
         now += 1 * US;
