@@ -9,7 +9,7 @@
 
 #define SPIN_MIN_S 5e-6          /* a budget below this is no spin at all */
 #define SPIN_YIELD_AFTER_S 20e-6 /* spin this long before yielding the core at every turn */
-#define SPIN_DESCHED_S 50e-6     /* a turn this long means another thread had the core */
+#define SPIN_DESCHED_S 50e-6     /* a turn this long: did another thread have the core? */
 #define SPIN_QUIET_S 20e-3       /* after that, sleeps teach nothing for this long */
 #define SPIN_CHECK_EVERY 8       /* yields between two looks at the switch count; the
                                   * core is wanted if half of them ran another thread */
@@ -95,7 +95,7 @@ int bfs_spin_turn(struct bfs_spin *s, double now)
         return 0;
     }
     if (now - s->started > SPIN_YIELD_AFTER_S) {
-        if (s->switches0 < 0)
+        if (s->adapt && s->switches0 < 0)
             core_taken(s, 1);   /* the count before the first yield */
         sched_yield();
         s->yields++;
