@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "ucx_fork.h"
 
 #define UCX_WAIT_S 10   /* ucx_wait gives up after this long */
 
@@ -46,6 +47,8 @@ int ucx_worker_open(struct ucx_worker *w, int multi_thread)
         setenv("UCX_SYSV_ERROR_HANDLING", "y", 0);
     }
 
+    struct ucx_fork_scan scan;
+    ucx_fork_scan_begin(&scan);
     st = ucp_config_read(NULL, NULL, &config);
     if (st != UCS_OK)
         goto fail;
@@ -81,6 +84,7 @@ int ucx_worker_open(struct ucx_worker *w, int multi_thread)
     st = ucp_worker_create(w->ctx, &wp, &w->worker);
     if (st != UCS_OK)
         goto fail;
+    ucx_fork_scan_end(&scan);   /* UCX's thread, if this worker started it: see ucx_fork.h */
     st = ucp_worker_get_efd(w->worker, &w->efd);
     if (st != UCS_OK)
         goto fail;
@@ -92,6 +96,7 @@ int ucx_worker_open(struct ucx_worker *w, int multi_thread)
     return 0;
 
 fail:
+    ucx_fork_scan_end(&scan);
     log_error("Failed to create UCX context: %s (check the UCX installation and UCX_TLS)",
               ucs_status_string(st));
     ucx_worker_close(w);

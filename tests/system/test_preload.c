@@ -14,10 +14,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -152,6 +154,53 @@ static void test_dup_fork(void)
     CHECK("fork: the parent writes on after the child", write(fd, "P", 1) == 1);
     close(fd);
     CHECK("fork: file content", file_is(at("dup"), "1234childP") && file_is(at("forkchild"), "c"));
+}
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)   /* all threads of this process */
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* A connected parent forks a child that works over RPC with a connection of
+ * its own. UCX's fds of the child once went into the parent's UCX thread's
+ * epoll set (fork shares it), and that thread spun for as long as the child
+ * worked: half a core or more (common/ucx_fork.h). */
+static void test_fork_quiet_parent(void)
+{
+    int fd = open(at("quiet.parent"), O_CREAT | O_TRUNC | O_WRONLY, 0644);   /* connected */
+    CHECK("quiet parent: the parent is connected", fd >= 0 && is_preload(fd) && write(fd, "p", 1) == 1);
+    if (fd >= 0)
+        close(fd);
+    double c0 = cpu_s(), t0 = mono_s();
+    pid_t pid = fork();
+    if (pid == 0) {
+        static char block[4096];
+        int cf = open(at("quiet.child"), O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        int ok = cf >= 0 && is_preload(cf);
+        /* Writes for half a second (at most 100,000 of them). */
+        double end = mono_s() + 0.5;
+        for (int i = 0; ok && i < 100000 && mono_s() < end; i++)
+            ok = pwrite(cf, block, sizeof block, (off_t)(i % 1024) * 4096) == (ssize_t)sizeof block;
+        _exit(ok && close(cf) == 0 ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    double wall = mono_s() - t0, cpu = cpu_s() - c0;
+    CHECK("quiet parent: the child wrote over its own connection", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    printf("# quiet parent: the parent used %.3f s of CPU while its child worked %.3f s\n", cpu, wall);
+    CHECK("quiet parent: the waiting parent used under 10 % of a core", cpu < 0.1 * wall);
+    unlink(at("quiet.parent"));
+    unlink(at("quiet.child"));
 }
 
 static void test_dirs_and_at(void)
@@ -334,6 +383,7 @@ int main(int argc, char **argv)
     test_basic();
     test_umask_and_append();
     test_dup_fork();
+    test_fork_quiet_parent();
     test_dirs_and_at();
     test_attrs();
     test_stdio();
