@@ -13,9 +13,26 @@
  *
  * With IORING_SETUP_SINGLE_ISSUER the thread that calls chunkstore_open must be
  * the thread that runs the event loop.
+ *
+ * Inline writes. io_uring first tries a buffered write without blocking and
+ * hands it to an io-wq worker thread only if it would block; but ext4 (and any
+ * file system that refuses RWF_NOWAIT on buffered writes, which the store
+ * probes at open) cannot try, so there every write goes to a worker. On this
+ * VM the worker's wake-up costs 15-50 us for a 4 KiB copy into the page cache
+ * that takes 2-6 us; fio's 4 KiB random writes over RPC ran at 27k/s, 68-90k/s
+ * with the write done in place. So on such a file system a write of at most
+ * INLINE_WRITE_MAX bytes, page-aligned (no page to read in first), to a chunk
+ * with no write or fallocate of it in the ring (which would then be overtaken),
+ * is a pwrite in the caller's thread; its completion runs from the next
+ * chunkstore_poll like any other. A page-cache write blocks only when the page
+ * cache waits for the disk (dirty-page throttling, a journal commit): an
+ * inline write slower than INLINE_SLOW_NS sends every write to the ring for
+ * INLINE_PAUSE_X times as long as it took, so the loop spends at most about
+ * 1 % of its time behind the disk (seen: one 4 KiB write of 3.2 ms in 20,000).
  */
 #include "chunkstore_int.h"
 
+#include "../common/clock.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -33,6 +50,10 @@
 #define MAX_REG_BUFFERS 16384        /* kernel's IORING_MAX_REG_BUFFERS */
 #define MAX_BUFFER_SIZE (1u << 30)   /* kernel's limit per registered buffer */
 #define WRITEBACK_MIN (256u << 10)   /* writes this large start their write-out at once */
+#define INLINE_SLOW_NS 1000000       /* an inline write this slow waited for the disk */
+#define INLINE_PAUSE_X 100           /* ... and writes then go to the ring for 100x as long */
+#define INLINE_WRITE_MAX (64u << 10) /* larger writes go to the ring: a worker's copy beside the loop */
+#define PAGE 4096u                   /* inline writes cover whole pages */
 
 /* ---- ops ---- */
 
@@ -122,9 +143,41 @@ struct io_uring_sqe *cs_get_sqe(struct chunkstore *cs)
     return sqe;
 }
 
+/* Writes op's rest with pwrite if the rules of "Inline writes" allow; its
+ * completion goes to the held list. Returns whether it did. */
+static bool write_inline(struct chunkstore *cs, struct cs_op *op)
+{
+    size_t n = op->len - op->done;
+    uint64_t off = op->off + op->done;
+    if (!cs->inline_ok || n > INLINE_WRITE_MAX || (off | n) % PAGE || op->ent->ring_mods)
+        return false;
+    int64_t t0 = bfs_mono_ns();
+    if (t0 < cs->inline_pause_until)
+        return false;
+    ssize_t w = pwrite(op->ent->fd, op->buf + op->done, n, (off_t)off);
+    op->res = w < 0 ? -errno : w;
+    int64_t took = bfs_mono_ns() - t0;
+    cs->inline_writes++;
+    if (took > INLINE_SLOW_NS) {
+        cs->inline_slow++;
+        cs->inline_pause_until = t0 + took * (1 + INLINE_PAUSE_X);
+        log_info("chunkstore: an inline write of %zu bytes to chunk ino %016llx idx %llu took "
+                 "%.1f ms; writes go through io_uring for %.0f ms", n,
+                 (unsigned long long)op->ent->ino, (unsigned long long)op->ent->idx, took / 1e6,
+                 took * INLINE_PAUSE_X / 1e6);
+    }
+    op->inlined = true;
+    op->next = NULL;
+    if (cs->held_tail) cs->held_tail->next = op; else cs->held_head = op;
+    cs->held_tail = op;
+    return true;
+}
+
 /* Queues the part of a read or write not done yet. */
 static int op_queue_io(struct chunkstore *cs, struct cs_op *op)
 {
+    if (op->kind == CS_WRITE && write_inline(cs, op))
+        return 0;
     struct io_uring_sqe *sqe = cs_get_sqe(cs);
     if (!sqe)
         return -EBUSY;
@@ -143,6 +196,7 @@ static int op_queue_io(struct chunkstore *cs, struct cs_op *op)
             io_uring_prep_write_fixed(sqe, fd, p, n, off, op->buf_index);
         else
             io_uring_prep_write(sqe, fd, p, n, off);
+        op->ent->ring_mods++;
     }
     io_uring_sqe_set_data(sqe, op);
     cs->sqes_out++;
@@ -191,6 +245,9 @@ static int op_complete(struct chunkstore *cs, struct cs_op *op, int res)
         cs_op_free(cs, op);
         return 0;
     }
+    if ((op->kind == CS_WRITE || op->kind == CS_FALLOC) && !op->inlined)
+        op->ent->ring_mods--;
+    op->inlined = false;
     if (op->kind == CS_FALLOC) {
         if (res >= 0) {   /* blocks changed: the next fsync of the ino flushes them */
             op->ent->dirty = true;
@@ -312,6 +369,25 @@ int cs_open_wait(struct chunkstore *cs, struct fd_ent *e)
 }
 
 /* ---- setup and teardown ---- */
+
+/* Whether the chunks' file system refuses non-blocking buffered writes, so that
+ * io_uring sends each write to a worker thread ("Inline writes" above): a
+ * 1-byte RWF_NOWAIT write to an unnamed file in DATA/chunks. Anything but
+ * EOPNOTSUPP, or no O_TMPFILE, leaves the writes to io_uring. */
+static bool writes_punted(struct chunkstore *cs)
+{
+    int fd = openat(cs->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_debug("chunkstore: cannot probe %s for non-blocking writes (O_TMPFILE: %s)",
+                  cs->path, strerror(errno));
+        return false;
+    }
+    char c = 0;
+    struct iovec iov = { &c, 1 };
+    bool punted = pwritev2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP;
+    close(fd);
+    return punted;
+}
 
 static int make_dirs(struct chunkstore *cs, const char *data_dir)
 {
@@ -526,10 +602,12 @@ int chunkstore_open(const char *data_dir, const struct chunkstore_opts *opts, st
                               &cs->remover)) < 0 ||
         (r = cs_cuts_start(cs, data_dir)) < 0)
         goto fail;
+    cs->inline_ok = !o.no_inline_writes && writes_punted(cs);
     log_debug("chunkstore: open %s: chunk %u, queue %u, %u buffers of %u bytes (%s), "
-              "submit depth %u, fd cache %u", cs->path, o.chunk_size, o.queue_size,
-              o.buffer_count, o.buffer_size, cs->registered ? "registered" : "plain",
-              o.submit_depth, o.fd_cache);
+              "submit depth %u, fd cache %u, inline writes up to %u bytes", cs->path,
+              o.chunk_size, o.queue_size, o.buffer_count, o.buffer_size,
+              cs->registered ? "registered" : "plain", o.submit_depth, o.fd_cache,
+              cs->inline_ok ? INLINE_WRITE_MAX : 0);
     *out = cs;
     return 0;
 fail:
@@ -580,6 +658,9 @@ void chunkstore_close(struct chunkstore *cs)
     if (!cs)
         return;
     chunkstore_drain(cs);
+    if (cs->inline_writes)
+        log_info("chunkstore: %llu writes done inline, %llu of them slow",
+                 (unsigned long long)cs->inline_writes, (unsigned long long)cs->inline_slow);
     destroy(cs);
 }
 
@@ -707,6 +788,7 @@ int cs_op_start(struct chunkstore *cs, struct cs_op *op)
         return -EBUSY;
     io_uring_prep_fallocate(sqe, op->ent->fd, op->buf_index, (off_t)op->off, (off_t)op->len);
     io_uring_sqe_set_data(sqe, op);
+    op->ent->ring_mods++;
     cs->sqes_out++;
     cs_maybe_submit(cs);
     return 0;

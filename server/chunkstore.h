@@ -35,6 +35,8 @@ struct chunkstore_opts {
     uint32_t buffer_count;   /* registered buffers (default 32) */
     uint32_t submit_depth;   /* submit once this many SQEs are queued (default 32) */
     uint32_t fd_cache;       /* open chunk files kept (default 512) */
+    bool no_inline_writes;   /* small writes always through io_uring (see chunkstore.c
+                              * "Inline writes"; default: inline where it pays) */
 };
 
 /* Completion: res is the byte count (reads: always the full length asked) or a

@@ -54,6 +54,7 @@ struct cs_op {
     unsigned nopen;         /* SYNC: parts on sync_only entries in flight */
     unsigned sync_flags;    /* SYNC: IORING_FSYNC_DATASYNC or 0 (held: datasync) */
     uint64_t pino, pidx;    /* held by a cut (chunkcut.c): the chunk (a SYNC: the ino) */
+    bool inlined;           /* WRITE: this attempt was a pwrite, not an SQE */
     int extra_fd;           /* held SYNC: the caller's extra fd */
     chunk_cb cb;
     void *arg;
@@ -88,11 +89,15 @@ struct chunkstore {
     struct cs_op *pool;
     unsigned inflight;                  /* user ops whose callback has not run */
     unsigned sqes_out;                  /* SQEs queued or in the kernel, not reaped */
-    struct cs_op *held_head, *held_tail;    /* completions held back by cs_open_wait */
+    struct cs_op *held_head, *held_tail;    /* completions for the next poll: held back by
+                                             * cs_open_wait, and inline writes */
     bool holding;                       /* in cs_open_wait: reap runs only opens */
     struct cs_op *opens;                /* CS_OPEN ops in flight (by onext) */
     bool resubmitted;                   /* poll queued SQEs itself: submit them */
     bool wrote;                         /* anything to sync at close */
+    bool inline_ok;                     /* the file system punts buffered writes (see chunkstore.c) */
+    int64_t inline_pause_until;         /* monotonic ns: a slow inline write sent writes to the ring */
+    uint64_t inline_writes, inline_slow;    /* counts, for the log at close */
 };
 
 /* ---- chunkstore.c: ops and the ring ---- */

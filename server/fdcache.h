@@ -38,6 +38,7 @@ struct fd_ent {
     uint64_t ino, idx;
     int fd;
     bool dirty;             /* written since its last sync */
+    unsigned ring_mods;     /* chunkstore's writes and fallocates of it in the ring */
     bool sync_only;         /* from fdcache_detached: opened to sync an evicted chunk */
     unsigned refs;          /* users of fd: never closed while > 0 */
     bool dead;              /* out of the table: closed at refs 0 */

@@ -73,6 +73,7 @@ static void usage(FILE *f, const char *prog)
         "  --uring-buffer-size BYTES registered I/O buffer size (default 1M)\n"
         "  --uring-buffers N         number of registered buffers (default 32)\n"
         "  --uring-submit-depth N    submit once this many I/Os are queued (default 32)\n"
+        "  --no-inline-writes        small chunk writes always through io_uring's workers\n"
         "  --help, --version\n"
         "\n"
         "Environment: BENCHFS_LOG=error|warn|info|debug|trace, UCX_TLS and other UCX_* variables.\n",
@@ -167,7 +168,7 @@ static int place_from_launcher(struct server_opts *o)
 static int parse_args(int argc, char **argv, struct server_opts *o)
 {
     enum { O_REG = 256, O_DATA, O_NODE, O_NODES, O_CHUNK, O_QSIZE, O_BUFSZ, O_BUFS, O_DEPTH, O_HELP, O_VER,
-           O_LOGFILE, O_SYSLOG };
+           O_LOGFILE, O_SYSLOG, O_NOINLINE };
     static const struct option opts[] = {
         { "registry-dir", required_argument, 0, O_REG },
         { "data-dir", required_argument, 0, O_DATA },
@@ -178,6 +179,7 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         { "uring-buffer-size", required_argument, 0, O_BUFSZ },
         { "uring-buffers", required_argument, 0, O_BUFS },
         { "uring-submit-depth", required_argument, 0, O_DEPTH },
+        { "no-inline-writes", no_argument, 0, O_NOINLINE },
         { "log-file", required_argument, 0, O_LOGFILE },
         { "syslog", no_argument, 0, O_SYSLOG },
         { "help", no_argument, 0, O_HELP },
@@ -202,6 +204,7 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
         case O_BUFSZ: rc = parse_size("--uring-buffer-size", optarg, 4096, 1u << 30, &v); o->cs.buffer_size = (uint32_t)v; break;
         case O_BUFS: rc = parse_size("--uring-buffers", optarg, 1, 4096, &v); o->cs.buffer_count = (uint32_t)v; break;
         case O_DEPTH: rc = parse_size("--uring-submit-depth", optarg, 1, 32768, &v); o->cs.submit_depth = (uint32_t)v; break;
+        case O_NOINLINE: o->cs.no_inline_writes = true; break;
         case O_LOGFILE: o->log_file = optarg; break;
         case O_SYSLOG: o->syslog = 1; break;
         case O_HELP: usage(stdout, argv[0]); return 1;

@@ -3,8 +3,9 @@
  * The tests drive the store the way the server's event loop does: queue ops,
  * chunkstore_flush, wait on the eventfd (bounded), chunkstore_poll. */
 #include "../../common/byteorder.h"
+#include "../../common/clock.h"
 #include "../../common/placement.h"
-#include "../../server/chunkstore.h"
+#include "../../server/chunkstore_int.h"   /* white-box: the inline-write counters */
 #include "../test.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1557,6 +1559,92 @@ static void test_usage(void)
     CHECK_EQ(a.u.chunk_files, base.u.chunk_files);
 }
 
+/* Whether this directory's file system refuses RWF_NOWAIT buffered writes: what
+ * the store probes, asked the same way independently. */
+static bool fs_punts_writes(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/probe", g_dir);
+    int fd = open(path, O_CREAT | O_RDWR, 0600);
+    char c = 0;
+    struct iovec iov = { &c, 1 };
+    bool punts = fd >= 0 && pwritev2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP;
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    return punts;
+}
+
+/* Inline writes (chunkstore.c): on a file system whose buffered writes io_uring
+ * must hand to a worker, page-aligned writes up to 64 KiB are pwrites; others,
+ * and all while paused after a slow one, go to the ring; the data is the same. */
+static void test_inline_writes(void)
+{
+    struct chunkstore *cs = store_open(MiB, 0, 0, 0);
+    REQUIRE(cs);
+    CHECK_EQ(cs->inline_ok, fs_punts_writes());
+    if (!cs->inline_ok)
+        printf("# %s takes non-blocking buffered writes: io_uring does them in place itself\n",
+               g_dir);
+    bool on = cs->inline_ok;
+    static unsigned char a[128 * KiB], b[128 * KiB];
+    fill(a, sizeof a, 7);
+    uint64_t n0 = cs->inline_writes;
+    CHECK_EQ(do_write(cs, 9, 0, 4096, a + 4096, -1, 4096), 4096);
+    CHECK_EQ(cs->inline_writes, n0 + on);
+    CHECK_EQ(do_write(cs, 9, 0, 8192, a + 8192, -1, 64 * KiB), 64 * KiB);
+    CHECK_EQ(cs->inline_writes, n0 + 2 * on);
+    CHECK_EQ(do_write(cs, 9, 0, 100, a + 100, -1, 3000), 3000);   /* not whole pages */
+    CHECK_EQ(do_write(cs, 9, 0, 256 * KiB, a, -1, 128 * KiB), 128 * KiB);   /* too large */
+    CHECK_EQ(cs->inline_writes, n0 + 2 * on);
+    cs->inline_pause_until = bfs_mono_ns() + 60 * 1000000000LL;   /* as after a slow one */
+    CHECK_EQ(do_write(cs, 9, 0, 0, a, -1, 4096), 4096);
+    CHECK_EQ(cs->inline_writes, n0 + 2 * on);
+    cs->inline_pause_until = 0;
+    CHECK_EQ(do_read(cs, 9, 0, 0, b, -1, 72 * KiB), 72 * KiB);
+    CHECK(memcmp(a, b, 72 * KiB) == 0);
+    CHECK_EQ(do_read(cs, 9, 0, 256 * KiB, b, -1, 128 * KiB), 128 * KiB);
+    CHECK(memcmp(a, b, 128 * KiB) == 0);
+    CHECK_EQ(chunkstore_inflight(cs), 0);
+    chunkstore_close(cs);
+
+    struct chunkstore_opts o = { .chunk_size = MiB, .no_inline_writes = true };
+    cs = NULL;
+    CHECK_EQ(chunkstore_open(g_dir, &o, &cs), 0);
+    REQUIRE(cs);
+    CHECK(!cs->inline_ok);
+    CHECK_EQ(do_write(cs, 9, 1, 0, a, -1, 4096), 4096);
+    CHECK_EQ(cs->inline_writes, 0);
+    chunkstore_close(cs);
+}
+
+/* A small write queued while a write of the same chunk is in the ring goes
+ * behind it, not past it in place: the later write's bytes win. */
+static void test_inline_write_waits_for_ring(void)
+{
+    struct chunkstore *cs = store_open(MiB, 0, 0, 0);
+    REQUIRE(cs);
+    static unsigned char big[128 * KiB], small[4096], got[4096];
+    fill(big, sizeof big, 1);
+    fill(small, sizeof small, 2);
+    CHECK_EQ(do_write(cs, 10, 0, 0, small, -1, 4096), 4096);   /* the chunk file is open */
+    struct res r1 = { 0, 0 }, r2 = { 0, 0 };
+    int want = g_calls + 2;
+    uint64_t n0 = cs->inline_writes;
+    CHECK_EQ(chunkstore_write(cs, 10, 0, 0, big, -1, sizeof big, on_done, &r1), 0);
+    CHECK_EQ(chunkstore_write(cs, 10, 0, 0, small, -1, sizeof small, on_done, &r2), 0);
+    CHECK_EQ(cs->inline_writes, n0);
+    CHECK_EQ(loop_until(cs, want), 0);
+    CHECK_EQ(r1.res, (ssize_t)sizeof big);
+    CHECK_EQ(r2.res, (ssize_t)sizeof small);
+    CHECK_EQ(do_read(cs, 10, 0, 0, got, -1, sizeof got), (ssize_t)sizeof got);
+    CHECK(memcmp(got, small, sizeof got) == 0);
+    /* The ring is empty again: the next small write is in place. */
+    CHECK_EQ(do_write(cs, 10, 0, 8192, small, -1, 4096), 4096);
+    CHECK_EQ(cs->inline_writes, n0 + cs->inline_ok);
+    chunkstore_close(cs);
+}
+
 int main(void)
 {
     if (dir_make() < 0) {
@@ -1592,6 +1680,8 @@ int main(void)
     RUN(test_truncate_holds_ops);
     RUN(test_cut_journal_replay);
     RUN(test_usage);
+    RUN(test_inline_writes);
+    RUN(test_inline_write_waits_for_ring);
     dir_remove();
     return test_summary();
 }
