@@ -158,7 +158,10 @@ static bool is_pipe_ino(int tfd, unsigned long ino, void *arg)
 /* In the child (one thread, after fork): a fresh epoll at UCX's thread's fd. */
 static void child_after_fork(void)
 {
-    static char info[16384];   /* static: the child's stack may be small; one thread here */
+    /* Static: the child's stack may be small, and one thread runs here. Room
+     * for ~900 watched fds; a longer list is cut, may miss the pipe, and the
+     * fd is then left alone (as without this guard). */
+    static char info[65536];
     uint64_t r = atomic_load(&record);
     int epfd = (int)(uint32_t)r;
     unsigned long pipe_ino = (unsigned long)(r >> 32);

@@ -19,8 +19,8 @@
  * file system that refuses RWF_NOWAIT on buffered writes, which the store
  * probes at open) cannot try, so there every write goes to a worker. On this
  * VM the worker's wake-up costs 15-50 us for a 4 KiB copy into the page cache
- * that takes 2-6 us; fio's 4 KiB random writes over RPC ran at 27k/s, 68-90k/s
- * with the write done in place. So on such a file system a write of at most
+ * that takes 2-6 us (fio's 4 KiB random writes over the preload path: 39-41k/s,
+ * 64-108k/s with the write done in place). So on such a file system a write of at most
  * INLINE_WRITE_MAX bytes, page-aligned (no page to read in first), to a chunk
  * with no write or fallocate of it in the ring (which would then be overtaken),
  * is a pwrite in the caller's thread; its completion runs from the next
