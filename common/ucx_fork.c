@@ -91,18 +91,11 @@ void ucx_fork_scan_begin(struct ucx_fork_scan *s)
         log_debug("ucx fork guard: cannot list /proc/self/fd");
 }
 
-/* Reads /proc/self/fdinfo/FD into buf (NUL-terminated); false on failure.
- * Only read(2) and friends: the child handler uses it too. */
+/* Reads /proc/self/fdinfo/FD into buf (NUL-terminated); false on failure. */
 static bool read_fdinfo(int fd, char *buf, size_t size)
 {
-    char path[40] = "/proc/self/fdinfo/";
-    char num[16];
-    int k = 0;
-    do num[k++] = (char)('0' + fd % 10); while ((fd /= 10) && k < (int)sizeof num);
-    size_t p = strlen(path);
-    while (k && p < sizeof path - 1)
-        path[p++] = num[--k];
-    path[p] = '\0';
+    char path[40];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
     int f = open(path, O_RDONLY | O_CLOEXEC);
     if (f < 0)
         return false;
