@@ -72,6 +72,8 @@ typedef struct benchfs_dir benchfs_dir_t;    /* a directory being read */
 
 enum {
     BENCHFS_OPT_NO_PERMS = 1u << 0,   /* do not check permissions (the caller does) */
+    BENCHFS_OPT_CACHE_IDS = 1u << 1,  /* each thread reads its fsuid and fsgid once per
+                                         benchfs_ids_changed (see there) */
 };
 
 struct benchfs_opts {
@@ -89,6 +91,14 @@ struct benchfs_opts {
 int benchfs_connect(const char *registry_dir, const struct benchfs_opts *opts, benchfs_t **out);
 /* Closes the connections. Open files and directories must be closed first. NULL is fine. */
 void benchfs_disconnect(benchfs_t *fs);
+/* The process's ids changed (after any setuid, seteuid, setreuid, setresuid,
+ * setfsuid or their gid twins, in any thread). Without BENCHFS_OPT_CACHE_IDS
+ * every checked call reads the thread's fsuid and fsgid itself (two system
+ * calls); once a connection of the process was made with it, each thread keeps
+ * them until this is called, so a program (like the preload library, which
+ * wraps those calls) sets it only when it calls this after every change. Any
+ * thread, any time; async-signal-safe. */
+void benchfs_ids_changed(void);
 
 /* ---- files by handle ---- */
 

@@ -50,6 +50,8 @@ EXPORT int benchfs_connect(const char *registry_dir, const struct benchfs_opts *
     }
     open_table_init(&fs->open);
     fs->flags = o.flags;
+    if (o.flags & BENCHFS_OPT_CACHE_IDS)
+        cred_cache_ids();
     /* One stable st_dev per cluster: the same registry gives the same number
      * in every process (the preload library reports the mount's own instead). */
     uint64_t h = bfs_fnv1a(registry_dir, strlen(registry_dir), 0);

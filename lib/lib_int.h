@@ -170,6 +170,8 @@ struct cred {
 enum { MAY_X = 1, MAY_W = 2, MAY_R = 4 };
 /* The calling thread's filesystem ids (real = 0) or real ids; groups on demand. */
 void cred_get(struct cred *cr, int real);
+/* BENCHFS_OPT_CACHE_IDS was asked for: from now on, for the whole process. */
+void cred_cache_ids(void);
 void cred_put(struct cred *cr);
 /* 1 when the caller is in group gid (its primary or a supplementary one). */
 int cred_in_group(struct cred *cr, gid_t gid);

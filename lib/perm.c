@@ -16,6 +16,35 @@
 enum { TAG_USER_OBJ = 1, TAG_USER = 2, TAG_GROUP_OBJ = 4, TAG_GROUP = 8, TAG_MASK = 0x10,
        TAG_OTHER = 0x20 };
 
+/* BENCHFS_OPT_CACHE_IDS: a thread's fsuid and fsgid, read again when ids_gen
+ * has moved since. The generation is taken before the ids are read, so a change
+ * made meanwhile is read again on the next call. */
+static atomic_int ids_cached;
+static atomic_uint ids_gen = 1;
+static _Thread_local struct {
+    unsigned gen;               /* 0: never read */
+    uid_t uid;
+    gid_t gid;
+} thread_ids;
+
+void cred_cache_ids(void)
+{
+    atomic_store(&ids_cached, 1);
+}
+
+EXPORT void benchfs_ids_changed(void)
+{
+    if (atomic_fetch_add(&ids_gen, 1) + 1 == 0)   /* 0 would read as "never read" */
+        atomic_fetch_add(&ids_gen, 1);
+}
+
+/* An invalid id changes nothing and returns the thread's current one. */
+static void fs_ids(uid_t *uid, gid_t *gid)
+{
+    *uid = (uid_t)setfsuid((uid_t)-1);
+    *gid = (gid_t)setfsgid((gid_t)-1);
+}
+
 void cred_get(struct cred *cr, int real)
 {
     cr->real = real;
@@ -24,10 +53,16 @@ void cred_get(struct cred *cr, int real)
     if (real) {
         cr->uid = getuid();
         cr->gid = getgid();
+    } else if (atomic_load_explicit(&ids_cached, memory_order_relaxed)) {
+        unsigned gen = atomic_load(&ids_gen);
+        if (thread_ids.gen != gen) {
+            fs_ids(&thread_ids.uid, &thread_ids.gid);
+            thread_ids.gen = gen;
+        }
+        cr->uid = thread_ids.uid;
+        cr->gid = thread_ids.gid;
     } else {
-        /* An invalid id changes nothing and returns the thread's current one. */
-        cr->uid = (uid_t)setfsuid((uid_t)-1);
-        cr->gid = (gid_t)setfsgid((gid_t)-1);
+        fs_ids(&cr->uid, &cr->gid);
     }
 }
 

@@ -31,6 +31,11 @@ static int library_path(char *out, size_t size)
     return n < (int)size ? 0 : -1;
 }
 
+int pl_api_loaded(void)
+{
+    return __atomic_load_n(&load_state, __ATOMIC_ACQUIRE) > 0;
+}
+
 int pl_api_load(void)
 {
     int st = __atomic_load_n(&load_state, __ATOMIC_ACQUIRE);

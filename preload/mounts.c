@@ -153,7 +153,7 @@ benchfs_t *pl_mount_fs(struct pl_mount *m)
     fs = atomic_load(&m->fs);
     if (!fs && !m->failed) {
         struct stat st;
-        struct benchfs_opts o = { .connect_timeout_s = 10 };
+        struct benchfs_opts o = { .connect_timeout_s = 10, .flags = BENCHFS_OPT_CACHE_IDS };
         const char *t = getenv("BENCHFS_CONNECT_TIMEOUT");
         if (t && atof(t) > 0)
             o.connect_timeout_s = atof(t);

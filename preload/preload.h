@@ -83,7 +83,7 @@ static inline long pl_ret(long rc)
 
 /* The calls of lib/benchfs.h this library makes, as pointers into the
  * loaded libbenchfs.so: BFS(open)(...) is benchfs_open(...). */
-#define PL_API_FUNCS(X) X(pwrite) X(pread) X(fstat) X(close) X(chown) X(access) X(unlink) X(symlink) X(stat) X(rmdir) X(readlink) X(opendir) X(mkdir) X(lstat) X(ftruncate) X(fsync) X(closedir) X(chmod) X(append) X(utimens) X(truncate) X(telldir) X(seekdir) X(rewinddir) X(rename) X(readdir) X(open) X(link) X(futimens) X(file_ino) X(fchown) X(fchmod) X(connect) X(on_change) X(node_table)
+#define PL_API_FUNCS(X) X(pwrite) X(pread) X(fstat) X(close) X(chown) X(access) X(unlink) X(symlink) X(stat) X(rmdir) X(readlink) X(opendir) X(mkdir) X(lstat) X(ftruncate) X(fsync) X(closedir) X(chmod) X(append) X(utimens) X(truncate) X(telldir) X(seekdir) X(rewinddir) X(rename) X(readdir) X(open) X(link) X(futimens) X(file_ino) X(fchown) X(fchmod) X(connect) X(on_change) X(node_table) X(ids_changed)
 struct pl_api {
 #define PL_API_FIELD(name) __typeof__(benchfs_##name) *name;
     PL_API_FUNCS(PL_API_FIELD)
@@ -93,6 +93,8 @@ extern struct pl_api pl_api;
 #define BFS(name) (pl_api.name)
 /* Loads libbenchfs once; 0, or -1 (logged once: the kernel does everything). */
 int pl_api_load(void);
+/* 1 once pl_api_load has loaded it (then BFS() may be called without loading). */
+int pl_api_loaded(void);
 
 /* ---- mounts.c: which paths are BenchFS, and the connection to each ---- */
 
@@ -173,7 +175,8 @@ void pl_file_put(struct pl_file *f);
 int pl_fd_install(int fd, struct pl_file *f);
 /* fd no longer names its file (closed or replaced by the kernel): drops it. */
 void pl_fd_forget(int fd);
-/* A kernel fd to reserve a number with: /dev/null, O_CLOEXEC as asked. */
+/* A kernel fd to reserve a number with: a dup of the library's /dev/null fd,
+ * FD_CLOEXEC as asked. -1 with errno. */
 int pl_fd_reserve(int cloexec);
 /* Makes fd a plain kernel fd onto the same file through the mount (same
  * offset, flags), and every fd sharing its object too. 0 (also when fd is not

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -362,6 +363,124 @@ static void test_threads(void)
     CHECK("8 threads x 40 files at once", bad == 0 && n == 2 + THREADS * PER_THREAD / 2);
 }
 
+/* The /dev/null fd every reservation is a dup of: the only one this process
+ * holds with FD_CLOEXEC besides those the caller names (-1: none). */
+static int null_base(int skip)
+{
+    for (int fd = 3; fd < 1024; fd++)
+        if (fd != skip && is_preload(fd) && (fcntl(fd, F_GETFD) & FD_CLOEXEC))
+            return fd;
+    return -1;
+}
+
+static void test_reserve_base(void)
+{
+    int fd = open(at("base"), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    int base = null_base(fd);
+    CHECK("reserve: a preload fd is a dup of one kept /dev/null fd", fd >= 0 && is_preload(fd) && base >= 0);
+    close(fd);
+    /* A raw close the library cannot see: the next open opens another. */
+    syscall(SYS_close, base);
+    fd = open(at("base"), O_RDWR);
+    CHECK("reserve: after a raw close of its /dev/null fd an open is still a preload fd",
+          fd >= 0 && is_preload(fd) && write(fd, "b", 1) == 1);
+    close(fd);
+    /* The program puts its own file on that number: reservations must not dup it. */
+    base = null_base(-1);
+    int mine = open("/proc/self/stat", O_RDONLY);
+    CHECK("reserve: dup2 of the program's file onto the kept fd", base >= 0 && mine >= 0 && dup2(mine, base) == base);
+    fd = open(at("base"), O_RDWR);
+    char link[64], target[64] = "";
+    snprintf(link, sizeof link, "/proc/self/fd/%d", base);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    CHECK("reserve: a later open is /dev/null, not a dup of the program's file", fd >= 0 && is_preload(fd));
+    CHECK("reserve: the program's fd is still its file", n > 0 && strncmp(target, "/proc/", 6) == 0);
+    close(fd);
+    close(base);
+    close(mine);
+    /* close_range of its number, then the program's file takes the number. */
+    fd = open(at("base"), O_RDWR);
+    base = null_base(fd);
+    close(fd);
+    mine = open("/proc/self/stat", O_RDONLY);
+    int ranged = base >= 0 && close_range((unsigned)base, (unsigned)base, 0) == 0;
+    int taken = ranged ? fcntl(mine, F_DUPFD, base) : -1;
+    fd = open(at("base"), O_RDWR);
+    char c = 0;
+    CHECK("reserve: after close_range of the kept fd and its reuse, opens are still preload fds",
+          taken == base && fd >= 0 && is_preload(fd) && pread(fd, &c, 1, 0) == 1 && c == 'b');
+    close(fd);
+    close(taken);
+    close(mine);
+    unlink(at("base"));
+}
+
+/* The library caches the thread's fsuid: set*id must reach it. */
+static int create_now(const char *rel)
+{
+    int fd = open(at(rel), O_CREAT | O_EXCL | O_WRONLY, 0644);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0 ? 0 : e;
+}
+
+static pthread_barrier_t ids_barrier;
+static int ids_before, ids_after;
+
+/* Creates as root (its ids cached), waits while main calls seteuid, creates again. */
+static void *ids_thread(void *arg)
+{
+    (void)arg;
+    ids_before = create_now("rootonly/d");
+    pthread_barrier_wait(&ids_barrier);
+    pthread_barrier_wait(&ids_barrier);
+    ids_after = create_now("rootonly/e");
+    pthread_barrier_wait(&ids_barrier);
+    return NULL;
+}
+
+static void test_ids_cached(void)
+{
+    if (geteuid() != 0) {
+        printf("SKIP: ids: needs root\n");
+        return;
+    }
+    int ok = mkdir(at("rootonly"), 0755) == 0;
+    int fd = open(at("rootonly/a"), O_CREAT | O_WRONLY, 0644);   /* caches uid 0 */
+    ok = ok && fd >= 0;
+    close(fd);
+    setfsuid(65534);
+    fd = open(at("rootonly/b"), O_CREAT | O_WRONLY, 0644);
+    int e = errno;
+    setfsuid(0);
+    CHECK("ids: after setfsuid(65534) a create in a root-only directory is refused",
+          ok && fd < 0 && e == EACCES);
+    fd = open(at("rootonly/c"), O_CREAT | O_WRONLY, 0644);
+    CHECK("ids: after setfsuid(0) it is allowed again", fd >= 0);
+    close(fd);
+    /* seteuid is the whole process's: another thread that cached uid 0 must see it. */
+    pthread_t t;
+    int set = 0;
+    ids_before = ids_after = -1;
+    if (pthread_barrier_init(&ids_barrier, NULL, 2) == 0 && pthread_create(&t, NULL, ids_thread, NULL) == 0) {
+        pthread_barrier_wait(&ids_barrier);
+        set = seteuid(65534) == 0;
+        pthread_barrier_wait(&ids_barrier);
+        pthread_barrier_wait(&ids_barrier);
+        if (set && seteuid(0) != 0)
+            abort();   /* the rest of the tests would run as nobody */
+        pthread_join(t, NULL);
+        pthread_barrier_destroy(&ids_barrier);
+    }
+    CHECK("ids: seteuid in one thread reaches another thread's checks",
+          set && ids_before == 0 && ids_after == EACCES);
+    unlink(at("rootonly/a"));
+    unlink(at("rootonly/c"));
+    unlink(at("rootonly/d"));
+    rmdir(at("rootonly"));
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -389,5 +508,7 @@ int main(int argc, char **argv)
     test_stdio();
     test_converted();
     test_threads();
+    test_reserve_base();
+    test_ids_cached();
     return failures ? 1 : 0;
 }
