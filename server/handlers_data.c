@@ -332,6 +332,9 @@ static void fsync_done(void *arg, ssize_t res)
 
 int handle_fsync(struct server *s, struct srv_req *r)
 {
+    /* The access times reads recorded go with the sync (a failure is logged
+     * and kept for later; the data's sync goes on). */
+    meta_atime_flush(s->meta);
     int rc = chunkstore_fsync(s->cs, r->a.ino, r->a.flags & 1, meta_fd(s->meta), fsync_done, r);
     return rc < 0 ? rc : 1;
 }

@@ -322,6 +322,8 @@ void meta_close(struct meta_store *m)
 {
     if (!m)
         return;
+    meta_atime_flush(m);   /* logs a failure */
+    free(m->atimes);
     meta_grow_stop(m);
     if (m->rtxn)
         mdb_txn_abort(m->rtxn);
@@ -340,7 +342,10 @@ int meta_fd(struct meta_store *m)
 
 int meta_sync(struct meta_store *m)
 {
-    int rc = mdb_env_sync(m->env, 1);
+    int rc = meta_atime_flush(m);
+    if (rc)
+        return rc;
+    rc = mdb_env_sync(m->env, 1);
     return rc ? meta_db_err(rc, "sync", 0) : 0;
 }
 

@@ -61,6 +61,13 @@ int meta_fd(struct meta_store *m);
 
 /* Blocking fdatasync of the store. */
 int meta_sync(struct meta_store *m);
+/* Access times a read recorded (meta_read_atime) are kept in memory, shown by
+ * every read of the inode, and written in one transaction by this: the server
+ * calls it by meta_atime_deadline, before an fsync's sync; meta_sync and
+ * meta_close call it too. 0 or -errno (then they are kept and tried again). */
+int meta_atime_flush(struct meta_store *m);
+/* CLOCK_MONOTONIC seconds by which meta_atime_flush should run; 0: nothing to write. */
+double meta_atime_deadline(const struct meta_store *m);
 
 /* Number of inode records (for statfs). */
 uint64_t meta_inode_count(struct meta_store *m);

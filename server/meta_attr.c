@@ -65,6 +65,8 @@ static int setattr_txn(struct meta_store *m, uint64_t ino, uint32_t mask,
         a.atime_ns = now_ns;
     else if (mask & BFS_SET_ATIME)
         a.atime_ns = in->atime_ns;
+    if (mask & (BFS_SET_ATIME | BFS_SET_ATIME_NOW))
+        meta_atime_forget(m, ino);
     if (mask & BFS_SET_MTIME_NOW)
         a.mtime_ns = now_ns;
     else if (mask & BFS_SET_MTIME)
@@ -102,24 +104,17 @@ int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t no
                     struct bfs_attr *out, int *touched)
 {
     struct bfs_attr a;
-    MDB_txn *txn;
     *touched = 0;
-    /* Mostly nothing is due: a read transaction, no commit. */
+    /* A read transaction; a time that is due goes to the table (meta_atime.c). */
     int rc = meta_getattr(m, ino, &a);
-    if (rc == 0 && relatime && !relatime_due(&a, now_ns)) {
+    if (rc == 0 && (!relatime || relatime_due(&a, now_ns))) {
+        if ((rc = meta_atime_note(m, ino, now_ns)) == 0) {
+            a.atime_ns = now_ns;
+            *touched = 1;
+        }
+    }
+    if (rc == 0)
         *out = a;
-        return 0;
-    }
-    if (rc || (rc = meta_wr_begin(m, &txn)))
-        return rc;
-    if ((rc = meta_inode_get(m, txn, ino, &a)) == 0) {
-        a.atime_ns = now_ns;
-        rc = meta_inode_update(m, txn, &a);
-    }
-    if ((rc = meta_wr_end(txn, rc)) == 0) {
-        *out = a;
-        *touched = 1;
-    }
     return rc;
 }
 

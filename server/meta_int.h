@@ -47,6 +47,7 @@ struct meta_store {
     uint32_t node_id;
     size_t inline_max;      /* INLINE_MAX, or the chunk size if smaller */
     unsigned char *scratch; /* 1 + inline_max: an inline record being built (meta_inline.c) */
+    struct meta_atimes *atimes; /* access times not written yet (meta_atime.c), or NULL */
     char path[4096];
 };
 
@@ -61,6 +62,16 @@ static inline int meta_check_regular(const struct bfs_attr *a)
         return -EISDIR;
     return S_ISREG(a->mode) ? 0 : -EINVAL;
 }
+
+/* ---- access times written in batches (meta_atime.c) ---- */
+
+/* Records that ino was read at atime_ns (kept if later than one recorded);
+ * writes the table first when it is full. 0 or -errno (-ENOMEM). */
+int meta_atime_note(struct meta_store *m, uint64_t ino, int64_t atime_ns);
+/* a (decoded from its record) gets the recorded access time if that is later. */
+void meta_atime_overlay(const struct meta_store *m, struct bfs_attr *a);
+/* An explicit atime (utimens) was set on ino: what a read recorded no longer counts. */
+void meta_atime_forget(struct meta_store *m, uint64_t ino);
 
 /* ---- the map's growth (meta_grow.c) ---- */
 

@@ -260,7 +260,9 @@ int meta_inode_read(struct meta_store *m, MDB_txn *txn, uint64_t ino, struct bfs
     int rc = mdb_get(txn, m->inodes, &k, &v);
     if (rc)
         return meta_db_err(rc, "get inode", ino);
-    return decode_inode(ino, &v, a, t);
+    if ((rc = decode_inode(ino, &v, a, t)) == 0)
+        meta_atime_overlay(m, a);
+    return rc;
 }
 
 /* A regular file's attributes and extents (copied: good across puts). */

@@ -344,6 +344,9 @@ static unsigned run_once(struct server *s)
     }
     work += (unsigned)chunkstore_poll(s->cs);
     chunkstore_flush(s->cs);
+    double atimes_due = meta_atime_deadline(s->meta);
+    if (atimes_due > 0 && bfs_mono_s() >= atimes_due && meta_atime_flush(s->meta) == 0)
+        work++;
     if (s->coord && coord_ready(s->coord)) {
         coord_poll(s->coord);
         work++;
@@ -510,6 +513,14 @@ static int serve(struct server *s, int sfd)
             timeout = LOCKS_WAKE_MS;
         if (probe_ms >= 0 && (timeout < 0 || timeout > probe_ms))
             timeout = probe_ms;
+        double atimes_due = meta_atime_deadline(s->meta);
+        if (atimes_due > 0) {   /* wake to write the access times reads recorded */
+            int ms = (int)((atimes_due - bfs_mono_s()) * 1000) + 1;
+            if (ms < 1)
+                ms = 1;
+            if (timeout < 0 || timeout > ms)
+                timeout = ms;
+        }
         struct epoll_event ev[5];
         bfs_spin_sleep(&spin);
         int n = epoll_wait(epfd, ev, 5, timeout);

@@ -2,6 +2,7 @@
 #include "../test.h"
 #include "meta_fixture.h"
 #include "../../server/meta.h"
+#include "../../server/meta_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1874,6 +1875,86 @@ static void test_read_atime(void)
     teardown(m);
 }
 
+/* A read's atime is kept in memory (meta_atime.c): every read shows it, a
+ * rewrite of the record keeps it, an explicit time beats it, and it reaches the
+ * store by a flush, a sync or the close, not by the read. "Lost" below drops
+ * the table unwritten, as a kill -9 would. */
+static void lose_atimes(struct meta_store *m)
+{
+    free(m->atimes);
+    m->atimes = NULL;
+}
+
+static int64_t atime_of(struct meta_store *m, uint64_t ino)
+{
+    struct bfs_attr a = { .atime_ns = -1 };
+    return meta_getattr(m, ino, &a) == 0 ? a.atime_ns : -1;
+}
+
+static void test_atime_batched(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    int touched = -1;
+    REQUIRE(m);
+    uint64_t f = mk(m, 1, "f", S_IFREG | 0644, 100);
+    REQUIRE(f);
+    CHECK_EQ(meta_atime_deadline(m) == 0, 1);
+    CHECK_EQ(meta_read_atime(m, f, 1, 200, &a, &touched), 0);
+    CHECK_EQ(touched, 1);
+    CHECK_EQ(atime_of(m, f), 200);                    /* shown at once */
+    CHECK_EQ(meta_atime_deadline(m) > 0, 1);
+    lose_atimes(m);
+    CHECK_EQ(atime_of(m, f), 100);                    /* the read committed nothing */
+    CHECK_EQ(meta_read_atime(m, f, 1, 300, &a, &touched), 0);
+    struct bfs_attr in = { .size = 7 };
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_SIZE, &in, 400, &a, NULL), 0);
+    CHECK_EQ(a.atime_ns, 300);
+    lose_atimes(m);
+    CHECK_EQ(atime_of(m, f), 300);                    /* the rewrite kept it */
+    CHECK_EQ(meta_read_atime(m, f, 1, 500, &a, &touched), 0);   /* due: ctime 400 */
+    in.atime_ns = 50;
+    CHECK_EQ(meta_setattr(m, f, BFS_SET_ATIME, &in, 600, &a, NULL), 0);
+    CHECK_EQ(atime_of(m, f), 50);                     /* utimens beats the read */
+    CHECK_EQ(meta_atime_flush(m), 0);
+    CHECK_EQ(atime_of(m, f), 50);
+    CHECK_EQ(meta_read_atime(m, f, 1, 700, &a, &touched), 0);
+    CHECK_EQ(meta_atime_flush(m), 0);
+    CHECK_EQ(meta_atime_deadline(m) == 0, 1);
+    lose_atimes(m);
+    CHECK_EQ(atime_of(m, f), 700);                    /* written by the flush */
+    CHECK_EQ(meta_read_atime(m, f, 0, 800, &a, &touched), 0);
+    CHECK_EQ(meta_sync(m), 0);
+    lose_atimes(m);
+    CHECK_EQ(atime_of(m, f), 800);                    /* and by a sync */
+    /* More inodes than the table holds: it writes itself when full. */
+    enum { N = 3000 };
+    static uint64_t inos[N];
+    char name[32];
+    int made = 1;
+    for (int i = 0; i < N && made; i++) {
+        snprintf(name, sizeof name, "g%d", i);
+        made = (inos[i] = mk(m, 1, name, S_IFREG | 0644, 100)) != 0;
+    }
+    REQUIRE(made);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(meta_read_atime(m, inos[i], 1, 1000 + i, &a, &touched), 0);
+    int shown = 0, kept = 0;
+    for (int i = 0; i < N; i++)
+        shown += atime_of(m, inos[i]) == 1000 + i;
+    lose_atimes(m);
+    for (int i = 0; i < N; i++)
+        kept += atime_of(m, inos[i]) == 1000 + i;
+    CHECK_EQ(shown, N);
+    CHECK_EQ(kept >= N / 2 && kept < N, 1);           /* full tables were written */
+    CHECK_EQ(meta_read_atime(m, f, 0, 900, &a, &touched), 0);
+    meta_close(m);
+    m = NULL;
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(atime_of(m, f), 900);                    /* and by the close */
+    teardown(m);
+}
+
 /* ---- multi-server operations: intents, marks, fences, parents ---- */
 
 static struct meta_intent intent_for(uint64_t parent, const char *name)
@@ -2013,6 +2094,7 @@ int main(void)
     RUN(test_fallocate);
     RUN(test_setgid_parent);
     RUN(test_read_atime);
+    RUN(test_atime_batched);
     RUN(test_link);
     RUN(test_unlink);
     RUN(test_rmdir);
