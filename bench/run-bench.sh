@@ -355,6 +355,15 @@ print(f"{'':16}" + "".join(f"{name:>18}" for name, _, _ in RATIOS))
 for m, label in METRICS:
     print(f"{label:16}" + "".join(f"{fmt(ratios[name][m], True):>18}" for name, _, _ in RATIOS))
 print()
+# A baseline whose rounds differ several-fold makes its ratios doubtful: on ext4
+# without a journal (this VM's root) inode allocation skips inodes freed within
+# the last minute or more (ext4's recently_deleted), scanning past each, so a
+# local create or write right after mass deletes can run 10x slower.
+for t in ("local", "passthrough"):
+    for m in ("create", "write4k", "unlink"):
+        s = [v for v in samples[t][m] if v]
+        if len(s) > 1 and max(s) > 2 * min(s):
+            print(f"note: {t} {m} varied {min(s):.0f}-{max(s):.0f} between rounds: ratios against it are doubtful")
 print(f"UCX transport of a client: default -> {tr_shm or 'unknown'}, UCX_TLS=tcp -> {tr_tcp or 'unknown'}")
 
 result = {
