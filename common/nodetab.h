@@ -40,7 +40,7 @@
 #define NODETAB_XATTR_INVAL "benchfs.inval."
 #define NODETAB_MAGIC      0x4254444f4e534642ull   /* "BFSNODTB" little-endian */
 #define NODETAB_VERSION    1
-#define NODETAB_MARK_LOG2  20   /* 2^20 mark bits: 128 KiB */
+#define NODETAB_MARK_LOG2  24   /* 2^24 mark bits: 2 MiB, a page backed once a mark is in it */
 #define NODETAB_COUNT_LOG2 16   /* 2^16 counters: 512 KiB */
 
 /* The file's first bytes. A reader checks all of it (nodetab_attach). */
