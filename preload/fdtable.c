@@ -143,7 +143,9 @@ int pl_fd_install(int fd, struct pl_file *f)
  * so close_range and closefrom (and close, dup2, dup3) of its number reach
  * pl_fd_forget, which drops it; a reservation that finds it gone (a raw close
  * syscall) opens another. Like libc's own fds (syslog, nscd), it trusts the
- * program not to replace it with a raw dup2 syscall. */
+ * program not to put a file of its own on that number behind libc's back (a
+ * raw dup2 syscall, or a raw close and then an open): reservations would then
+ * be dups of that file. */
 static atomic_int null_fd = -1;
 
 static int null_base(void)

@@ -3,7 +3,7 @@
  * library connects with BENCHFS_OPT_CACHE_IDS (mounts.c), so each thread reads
  * them once instead of with two system calls per call, and these wrappers say
  * when they may have changed. A raw syscall(SYS_setuid, ...) is not seen: the
- * checks then use the old ids (the server's are the caller's own either way). */
+ * calls then go on with the old ids until one of these is called. */
 #include "preload.h"
 
 #include <sys/fsuid.h>
