@@ -24,10 +24,21 @@
  *     each other), ends the spin at once, quarters the budget, and sleeps
  *     teach nothing for SPIN_QUIET_S (the cores are taken: several servers
  *     on one host, more threads than cores). A long turn with no switch is
- *     the hypervisor's (a VM's vCPU stolen by its host): the spin goes on.
+ *     the hypervisor's (a VM's vCPU stolen by its host): the spin goes on;
+ *   - with BENCHFS_SPIN_LOAD=1 it does not spin on a machine with more
+ *     runnable threads than the process may use cores (/proc/loadavg's
+ *     running count, read at most every SPIN_LOAD_CHECK_S by each poller,
+ *     spinners included): such a spin keeps a runnable thread off its core,
+ *     and the work it waits for is often that thread's (two servers and a
+ *     client on 2 cores: each server "found work" in 97 % of its spins and
+ *     spun all the time it waited). Off by default: it halves the servers'
+ *     CPU per request with 2 or 4 servers on this 2-core host, but with one
+ *     server a passing third thread stops the spins a mount or a preloaded
+ *     program lives on (docs/DESIGN.md "Spinning", measured).
  * An idle poller therefore sleeps after a few misses and uses no CPU.
- * Knobs: BENCHFS_SPIN_US (the maximum, microseconds; 0: never spin) and
- * BENCHFS_SPIN_ADAPT=0 (always spin the maximum, the old behaviour).
+ * Knobs: BENCHFS_SPIN_US (the maximum, microseconds; 0: never spin),
+ * BENCHFS_SPIN_ADAPT=0 (always spin the maximum, the old behaviour) and
+ * BENCHFS_SPIN_LOAD=1 (no spin while more threads are runnable than cores).
  * One struct per polling thread (or per lock that serialises polling): not
  * thread-safe by itself.
  */
@@ -47,8 +58,14 @@ struct bfs_spin {
     unsigned yields;              /* yields since that check */
     /* The calling thread's involuntary context switches; tests replace it. */
     long (*switches)(void);
+    /* Threads runnable on the machine now, and the cores this process may use
+     * (-1: unknown); tests replace them. load_next: when to look again. */
+    int (*runnable)(void);
+    int (*cores)(void);
+    int load_check, overloaded;
+    double load_next;
     /* counters, for measurements (bfs_spin_log) */
-    uint64_t spins, hits, misses, descheds, wakes;
+    uint64_t spins, hits, misses, descheds, wakes, overloads;
     double spun_s;
 };
 

@@ -1,8 +1,10 @@
 /* test_spin.c - the adaptive spin policy (common/spin.h), on a fake clock:
  * spins that pay grow the budget, spins that run out shrink it to nothing (an
  * idle poller sleeps at once), a sleep woken soon after the wait began raises
- * the budget again, and a spin that lost its core to another thread (not to
- * the host) ends at once and teaches nothing for a while. */
+ * the budget again, a spin that lost its core to another thread (not to
+ * the host) ends at once and teaches nothing for a while, and no spin runs
+ * while more threads are runnable than there are cores (a fake count: the
+ * check is off by default, and the other tests run without it). */
 #include <stdlib.h>
 
 #include "../../common/spin.h"
@@ -166,6 +168,46 @@ static void test_spinners_sharing_a_core(void)
     CHECK_EQ(s.descheds, 1);
 }
 
+static int fake_running, fake_cores = 2;
+static int fake_runnable(void) { return fake_running; }
+static int fake_core_count(void) { return fake_cores; }
+
+static void test_no_spin_on_a_loaded_machine(void)
+{
+    setenv("BENCHFS_SPIN_US", "100", 1);
+    setenv("BENCHFS_SPIN_LOAD", "1", 1);
+    struct bfs_spin s;
+    bfs_spin_init(&s, 1000);
+    s.runnable = fake_runnable;
+    s.cores = fake_core_count;
+    double now = 1.0;
+    fake_running = 2;                                  /* as many as cores: spin */
+    CHECK_EQ(one_wait(&s, &now, 10 * US, 1 * US), 1);
+    now += 20e-3;
+    fake_running = 3;                                  /* more: sleep at once */
+    CHECK_EQ(one_wait(&s, &now, 10 * US, 1 * US), 0);
+    CHECK_EQ(s.overloads, 1);
+    CHECK(s.budget_s > 99 * US);                       /* kept for when cores are free */
+    fake_running = 1;                                  /* looked at again only 10 ms later */
+    CHECK_EQ(one_wait(&s, &now, 10 * US, 1 * US), 0);
+    now += 20e-3;
+    CHECK_EQ(one_wait(&s, &now, 10 * US, 1 * US), 1);
+    /* The machine fills up during a spin: its next look ends it. */
+    now += 20e-3;
+    CHECK(bfs_spin_begin(&s, now) > 0);
+    fake_running = 4;
+    CHECK_EQ(bfs_spin_turn(&s, now + 1 * US), 1);      /* not looked at yet */
+    CHECK_EQ(bfs_spin_turn(&s, now + 11e-3), 0);
+    CHECK_EQ(s.overloads, 3);
+    /* Without BENCHFS_SPIN_LOAD=1: spin however loaded. */
+    unsetenv("BENCHFS_SPIN_LOAD");
+    bfs_spin_init(&s, 1000);
+    s.runnable = fake_runnable;
+    s.cores = fake_core_count;
+    CHECK_EQ(one_wait(&s, &now, 10 * US, 1 * US), 1);
+    CHECK_EQ(s.overloads, 0);
+}
+
 static void test_fixed_when_not_adaptive(void)
 {
     setenv("BENCHFS_SPIN_US", "50", 1);
@@ -186,10 +228,12 @@ static void test_fixed_when_not_adaptive(void)
 
 int main(void)
 {
+    unsetenv("BENCHFS_SPIN_LOAD");
     RUN(test_misses_shrink_to_zero);
     RUN(test_short_sleeps_bring_the_spin_back);
     RUN(test_descheduled_spin_ends);
     RUN(test_spinners_sharing_a_core);
     RUN(test_fixed_when_not_adaptive);
+    RUN(test_no_spin_on_a_loaded_machine);
     return test_summary();
 }
