@@ -105,13 +105,13 @@ int meta_read_atime(struct meta_store *m, uint64_t ino, int relatime, int64_t no
 {
     struct bfs_attr a;
     *touched = 0;
-    /* A read transaction; a time that is due goes to the table (meta_atime.c). */
+    /* A read transaction; a time that is due goes to the table (meta_atime.c).
+     * A read never fails for its atime: one the table cannot take (no memory,
+     * a full table that could not be written: logged there) is not recorded. */
     int rc = meta_getattr(m, ino, &a);
-    if (rc == 0 && (!relatime || relatime_due(&a, now_ns))) {
-        if ((rc = meta_atime_note(m, ino, now_ns)) == 0) {
-            a.atime_ns = now_ns;
-            *touched = 1;
-        }
+    if (rc == 0 && (!relatime || relatime_due(&a, now_ns)) && meta_atime_note(m, ino, now_ns) == 0) {
+        a.atime_ns = now_ns;
+        *touched = 1;
     }
     if (rc == 0)
         *out = a;
