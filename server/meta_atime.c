@@ -103,12 +103,12 @@ int meta_atime_flush(struct meta_store *m)
     for (size_t i = 0; rc == 0 && i < ATIME_SLOTS; i++) {
         if (t->slot[i].ino == 0)
             continue;
+        /* The get shows the table's time. One it cannot read (removed since,
+         * or a damaged record, logged there) is skipped: it must not keep the
+         * rest from being written, every second, for ever. */
         struct bfs_attr a;
-        int e = meta_inode_get(m, txn, t->slot[i].ino, &a);   /* shows the table's time */
-        if (e == 0)
+        if (meta_inode_get(m, txn, t->slot[i].ino, &a) == 0)
             rc = meta_inode_update(m, txn, &a);
-        else if (e != -ENOENT)   /* removed since: nothing to record */
-            rc = e;
     }
     if ((rc = meta_wr_end(txn, rc)) == 0) {
         memset(t->slot, 0, sizeof t->slot);

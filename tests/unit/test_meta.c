@@ -1923,6 +1923,15 @@ static void test_atime_batched(void)
     CHECK_EQ(meta_atime_deadline(m) == 0, 1);
     lose_atimes(m);
     CHECK_EQ(atime_of(m, f), 700);                    /* written by the flush */
+    /* A file removed after its read: the flush skips it and writes the rest. */
+    uint64_t gone = mk(m, 1, "gone", S_IFREG | 0644, 100);
+    struct meta_drop drop;
+    CHECK_EQ(meta_read_atime(m, gone, 1, 750, &a, &touched), 0);
+    CHECK_EQ(meta_read_atime(m, f, 0, 760, &a, &touched), 0);
+    CHECK_EQ(meta_unlink(m, 1, "gone", 4, 0, 0, 770, &drop), 0);
+    CHECK_EQ(meta_atime_flush(m), 0);
+    lose_atimes(m);
+    CHECK_EQ(atime_of(m, f), 760);
     CHECK_EQ(meta_read_atime(m, f, 0, 800, &a, &touched), 0);
     CHECK_EQ(meta_sync(m), 0);
     lose_atimes(m);
