@@ -154,6 +154,7 @@ $(BUILD)/tests/system/fsx: $(BUILD)/obj/tests/system/fsx.o
 # Unit tests of the FUSE client's pure logic link its object too.
 $(BUILD)/tests/unit/test_pagecache: $(call obj,fuse/pagecache.c)
 $(BUILD)/tests/unit/test_openfiles: $(call obj,fuse/openfiles.c)
+$(BUILD)/tests/unit/test_dirstash: $(call obj,fuse/dirstash.c)
 # ... benchfs-stage's mount finder (pure: mountinfo text) ...
 $(BUILD)/tests/unit/test_where: $(call obj,tools/stage/where.c)
 $(BUILD)/tests/unit/test_lockowners: $(call obj,fuse/lockowners.c)

@@ -99,24 +99,31 @@ struct bfs_inherit {
     const void *xattrs;
     size_t xattrs_len;
 };
+/* parent_out, in the calls below that take it (NULL: not wanted): the parent's
+ * attributes as the change left them, from the server that holds the parent's
+ * inode (the times it set, an nlink a subdirectory changed), so that a cache of
+ * them need not ask again; ino 0 when they are not known (a failed call, or a
+ * change the servers coordinated, server/coord.h). */
 /* bfs_create (a directory) or bfs_mknod (the others) with ih (NULL: none). */
 int bfs_make(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
-             uint32_t uid, uint32_t gid, const struct bfs_inherit *ih, struct bfs_attr *out);
+             uint32_t uid, uint32_t gid, const struct bfs_inherit *ih, struct bfs_attr *out,
+             struct bfs_attr *parent_out);
 int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
-                uint32_t uid, uint32_t gid, struct bfs_attr *out);
+                uint32_t uid, uint32_t gid, struct bfs_attr *out, struct bfs_attr *parent_out);
 /* Copies at most size bytes of the target (no NUL added); returns its length. */
 ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size);
 int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char *newname,
-             struct bfs_attr *out);
+             struct bfs_attr *out, struct bfs_attr *parent_out);
 
 enum { BFS_UNLINK_KEEP = 1 };   /* the caller still has the file open: keep it at nlink 0 */
-int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags);
+int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags,
+               struct bfs_attr *parent_out);
 /* As bfs_unlink; *ino gets the inode the name was of (0 if the server did not say). */
 int bfs_unlink_ino(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags,
                    uint64_t *ino);
 /* -ENOTEMPTY if the directory has an entry on any server; in a cluster no entry
  * can be made in it from the moment that check begins (server/coord.h, fences). */
-int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name);
+int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *parent_out);
 /* Frees an inode that was kept open at nlink 0 (BFS_UNLINK_KEEP), once closed. */
 int bfs_purge(struct bfs_client *c, uint64_t ino);
 

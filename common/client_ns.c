@@ -200,31 +200,52 @@ int bfs_setattr(struct bfs_client *c, uint64_t ino, uint32_t mask, const struct 
     return client_setattr_call(c, ino, mask, in, in->size, out);
 }
 
-/* An entry of parent was made or removed on server node: when parent's inode
- * lives elsewhere, its owner updates its times and, for a subdirectory (delta +1
- * made, -1 removed), its nlink (the entry's server did so itself otherwise). The
- * entry is in place either way, so a failure here only leaves the times or nlink
- * off: logged (benchfs-fsck repairs a count). */
-static void count_subdir(struct bfs_client *c, uint64_t parent, uint32_t node, int delta)
+/* The parent's attributes a reply brought (ino 0: none) to *pout, if asked. */
+static void give_parent(const struct rpc_call *call, uint64_t parent, struct bfs_attr *pout)
+{
+    if (!pout)
+        return;
+    if (call->reply.pattr.ino == parent)
+        *pout = call->reply.pattr;
+    else
+        memset(pout, 0, sizeof *pout);
+}
+
+/* An entry of parent was made or removed on server node, whose reply was call:
+ * when parent's inode lives elsewhere, its owner updates its times and, for a
+ * subdirectory (delta +1 made, -1 removed), its nlink (the entry's server did so
+ * itself otherwise). *pout (if not NULL) gets the parent's attributes after
+ * that from whichever server holds it (ino 0: unknown). The entry is in place
+ * either way, so a failure here only leaves the times or nlink off: logged
+ * (benchfs-fsck repairs a count). */
+static void count_subdir(struct bfs_client *c, uint64_t parent, const struct rpc_call *entry_call,
+                         int delta, struct bfs_attr *pout)
 {
     uint32_t owner = place_inode(parent, c->nodes);
-    if (owner == node)
+    if (owner == entry_call->node) {
+        give_parent(entry_call, parent, pout);
         return;
+    }
     struct rpc_call call;
     bfs_call_prep(&call, owner, OP_NLINK);
     call.args.ino = parent;
     call.args.delta = delta;
     call.args.flags = BFS_F_SUBDIR;
     int rc = client_run1(c, &call);
-    if (rc < 0)
+    if (rc < 0) {
         log_warn("directory ino %llx on server node %u: counting a subdirectory (%+d) failed: %s",
                  (unsigned long long)parent, owner, delta, strerror(-rc));
+        memset(&call.reply.pattr, 0, sizeof call.reply.pattr);
+    }
+    give_parent(&call, parent, pout);
 }
 
 static int create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
                   uint64_t rdev, const char *target, uint32_t uid, uint32_t gid,
-                  const struct bfs_inherit *ih, struct bfs_attr *out)
+                  const struct bfs_inherit *ih, struct bfs_attr *out, struct bfs_attr *pout)
 {
+    if (pout)
+        memset(pout, 0, sizeof *pout);
     struct rpc_call call;
     int rc = client_prep_entry(c, &call, OP_CREATE, parent, name);
     if (rc < 0)
@@ -254,9 +275,12 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
         return rc;
     *out = call.reply.attr;
     note_dir(c, out->ino, out->mode);
-    /* A directory is counted in its parent by the servers (server/coord.h). */
+    /* A directory is counted in its parent by the servers (server/coord.h):
+     * a coordinated mkdir brings no parent's attributes. */
     if (!S_ISDIR(mode))
-        count_subdir(c, parent, call.node, 0);
+        count_subdir(c, parent, &call, 0, pout);
+    else
+        give_parent(&call, parent, pout);
     return 0;
 }
 
@@ -265,7 +289,7 @@ int bfs_create(struct bfs_client *c, uint64_t parent, const char *name, uint32_t
 {
     if (!S_ISREG(mode) && !S_ISDIR(mode))
         return -EINVAL;
-    return create(c, parent, name, mode, 0, NULL, uid, gid, NULL, out);
+    return create(c, parent, name, mode, 0, NULL, uid, gid, NULL, out, NULL);
 }
 
 int bfs_mknod(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode,
@@ -276,23 +300,26 @@ int bfs_mknod(struct bfs_client *c, uint64_t parent, const char *name, uint32_t 
         type != S_IFBLK)
         return -EINVAL;
     return create(c, parent, name, mode, (type == S_IFCHR || type == S_IFBLK) ? rdev : 0, NULL,
-                  uid, gid, NULL, out);
+                  uid, gid, NULL, out, NULL);
 }
 
 int bfs_make(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
-             uint32_t uid, uint32_t gid, const struct bfs_inherit *ih, struct bfs_attr *out)
+             uint32_t uid, uint32_t gid, const struct bfs_inherit *ih, struct bfs_attr *out,
+             struct bfs_attr *parent_out)
 {
     uint32_t type = mode & S_IFMT;
+    if (parent_out)
+        memset(parent_out, 0, sizeof *parent_out);
     if (type == S_IFLNK || !bfs_valid_type(type))
         return -EINVAL;
     return create(c, parent, name, mode, (type == S_IFCHR || type == S_IFBLK) ? rdev : 0, NULL,
-                  uid, gid, ih, out);
+                  uid, gid, ih, out, parent_out);
 }
 
 int bfs_symlink(struct bfs_client *c, uint64_t parent, const char *name, const char *target,
-                uint32_t uid, uint32_t gid, struct bfs_attr *out)
+                uint32_t uid, uint32_t gid, struct bfs_attr *out, struct bfs_attr *parent_out)
 {
-    return create(c, parent, name, S_IFLNK | 0777, 0, target, uid, gid, NULL, out);
+    return create(c, parent, name, S_IFLNK | 0777, 0, target, uid, gid, NULL, out, parent_out);
 }
 
 ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size)
@@ -309,11 +336,13 @@ ssize_t bfs_readlink(struct bfs_client *c, uint64_t ino, char *buf, size_t size)
 }
 
 int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char *newname,
-             struct bfs_attr *out)
+             struct bfs_attr *out, struct bfs_attr *parent_out)
 {
     struct rpc_call call;
     struct bfs_attr a = { .mode = S_IFREG };
     size_t len;
+    if (parent_out)
+        memset(parent_out, 0, sizeof *parent_out);
     int rc = client_check_name(newname, &len);
     if (rc < 0)
         return rc;
@@ -335,15 +364,17 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
      * (server/coord.h), parent included: only the attributes are to be fetched. */
     if (call.reply.flags & BFS_DROP_COORD)
         return bfs_getattr(c, ino, out);
-    count_subdir(c, newparent, node, 0);
+    count_subdir(c, newparent, &call, 0, parent_out);
     *out = call.reply.attr;
     return 0;
 }
 
 static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name, uint32_t flags,
-                        uint64_t *ino)
+                        uint64_t *ino, struct bfs_attr *pout)
 {
     struct rpc_call call;
+    if (pout)
+        memset(pout, 0, sizeof *pout);
     int rc = client_prep_entry(c, &call, OP_UNLINK, parent, name);
     if (rc < 0)
         return rc;
@@ -354,25 +385,27 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
         *ino = call.reply.ino;
     if (rc < 0 || (call.reply.flags & BFS_DROP_COORD))
         return rc;
-    count_subdir(c, parent, call.node, (flags & BFS_F_RMDIR) ? -1 : 0);
+    count_subdir(c, parent, &call, (flags & BFS_F_RMDIR) ? -1 : 0, pout);
     return settle_drop(c, &call.reply);
 }
 
-int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags)
+int bfs_unlink(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags,
+               struct bfs_attr *parent_out)
 {
-    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0, NULL);
+    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0, NULL,
+                        parent_out);
 }
 
 int bfs_unlink_ino(struct bfs_client *c, uint64_t parent, const char *name, unsigned flags,
                    uint64_t *ino)
 {
     *ino = 0;
-    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0, ino);
+    return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0, ino, NULL);
 }
 
-int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name)
+int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *parent_out)
 {
-    return unlink_entry(c, parent, name, BFS_F_RMDIR, NULL);
+    return unlink_entry(c, parent, name, BFS_F_RMDIR, NULL, parent_out);
 }
 
 int bfs_purge(struct bfs_client *c, uint64_t ino)
@@ -415,9 +448,9 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
     /* A rename the server did alone had both entries there, and on a cluster moved
      * no directory between parents: the parents' times remain, and a replaced
      * file's link where its inode lives. */
-    count_subdir(c, parent, node, 0);
+    count_subdir(c, parent, &call, 0, NULL);
     if (newparent != parent)
-        count_subdir(c, newparent, node, 0);
+        count_subdir(c, newparent, &call, 0, NULL);
     return settle_drop(c, &call.reply);
 }
 

@@ -84,6 +84,7 @@ enum field {
     F_END, F_INO, F_PARENT, F_NEWPARENT, F_IDX, F_OFF, F_SIZE, F_COOKIE,
     F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA, F_CLIENT,
     F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME, F_INTENT, F_STEP, F_RDEV,
+    F_PATTR,
 };
 
 #define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8 + 8 + 8 + 4)
@@ -103,11 +104,11 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_GETATTR]     = { "GETATTR",  { F_INO }, { F_ATTR } },
     [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR, F_OFF }, { F_ATTR, F_SIZE } },
     [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET, F_RDEV,
-                                       F_MASK }, { F_ATTR } },
+                                       F_MASK }, { F_ATTR, F_PATTR } },
     [OP_READLINK]    = { "READLINK", { F_INO }, { F_TARGET } },
-    [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME }, { F_ATTR, F_FLAGS } },
-    [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE } },
-    [OP_NLINK]       = { "NLINK",    { F_INO, F_DELTA, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE } },
+    [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME }, { F_ATTR, F_FLAGS, F_PATTR } },
+    [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE, F_PATTR } },
+    [OP_NLINK]       = { "NLINK",    { F_INO, F_DELTA, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE, F_PATTR } },
     [OP_PURGE]       = { "PURGE",    { F_INO }, { F_INO, F_FLAGS, F_SIZE } },
     [OP_RENAME]      = { "RENAME",   { F_PARENT, F_NAME, F_NEWPARENT, F_NEWNAME, F_FLAGS },
                                      { F_INO, F_FLAGS, F_SIZE } },
@@ -242,7 +243,8 @@ static size_t field_size(int f, const struct bfs_msg *m)
     if (u32_ptr((struct bfs_msg *)m, f))
         return 4;
     switch (f) {
-    case F_ATTR: return ATTR_WIRE_LEN;
+    case F_ATTR:
+    case F_PATTR: return ATTR_WIRE_LEN;
     case F_STATFS: return STATFS_WIRE_LEN;
     default:
         str_ptr((struct bfs_msg *)m, f, &len);
@@ -307,8 +309,8 @@ size_t proto_args_encode(uint32_t op, int reply, const struct bfs_msg *m, uint8_
         } else if (v32) {
             put_le32(p, *v32);
             p += 4;
-        } else if (f[i] == F_ATTR) {
-            p += encode_attr(&m->attr, p);
+        } else if (f[i] == F_ATTR || f[i] == F_PATTR) {
+            p += encode_attr(f[i] == F_ATTR ? &m->attr : &m->pattr, p);
         } else if (f[i] == F_STATFS) {
             const uint64_t *s = &m->st.bsize;
             for (int k = 0; k < 7; k++, p += 8)
@@ -336,7 +338,7 @@ int proto_args_decode(uint32_t op, int reply, const void *buf, size_t len, struc
         uint64_t *v64 = u64_ptr(m, f[i]);
         uint32_t *v32 = u32_ptr(m, f[i]);
         uint32_t *slen;
-        size_t need = v64 ? 8 : v32 ? 4 : f[i] == F_ATTR ? ATTR_WIRE_LEN
+        size_t need = v64 ? 8 : v32 ? 4 : f[i] == F_ATTR || f[i] == F_PATTR ? ATTR_WIRE_LEN
                     : f[i] == F_STATFS ? STATFS_WIRE_LEN : 2;
         if (len - pos < need)
             return -EBADMSG;
@@ -344,8 +346,8 @@ int proto_args_decode(uint32_t op, int reply, const void *buf, size_t len, struc
             *v64 = get_le64(p + pos);
         } else if (v32) {
             *v32 = get_le32(p + pos);
-        } else if (f[i] == F_ATTR) {
-            decode_attr(p + pos, &m->attr);
+        } else if (f[i] == F_ATTR || f[i] == F_PATTR) {
+            decode_attr(p + pos, f[i] == F_ATTR ? &m->attr : &m->pattr);
         } else if (f[i] == F_STATFS) {
             uint64_t *s = &m->st.bsize;
             for (int k = 0; k < 7; k++)

@@ -40,8 +40,10 @@
  * flags (the record's xattr/ACL bits), CREATE with the umask and inherited xattrs; OP_LOCK and
  * OP_LOCK_CANCEL (byte-range and flock locks at each inode's owner). 6: READ carries a
  * mask (BFS_SET_ATIME_READ: the owner records the access, as a read's GETATTR would).
- * 7: LOOKUP carries len, uid and mask and may bring a small file (bfs_lookup_data). */
-#define BFS_PROTO_VERSION  7
+ * 7: LOOKUP carries len, uid and mask and may bring a small file (bfs_lookup_data).
+ * 8: CREATE, LINK, UNLINK and NLINK replies carry the parent's attributes after the
+ * change (pattr). */
+#define BFS_PROTO_VERSION  8
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -62,11 +64,11 @@ enum bfs_op {
                         -> attr, size(old size; for BFS_SET_ATIME_READ: 1 if atime changed) */
     OP_CREATE,       /* parent, name, mode, uid, gid, target, rdev, mask(umask, applied unless a
                         local parent has a default ACL); bulk: xattrs the new inode gets
-                        (xattr.h's list, at most BFS_XATTR_INHERIT_MAX bytes) -> attr */
+                        (xattr.h's list, at most BFS_XATTR_INHERIT_MAX bytes) -> attr, pattr */
     OP_READLINK,     /* ino                     -> target */
-    OP_LINK,         /* ino, mode(type), parent, name -> attr, flags(1: inode remote) */
-    OP_UNLINK,       /* parent, name, flags(RMDIR|KEEP) -> drop */
-    OP_NLINK,        /* ino, delta, flags(KEEP) -> drop */
+    OP_LINK,         /* ino, mode(type), parent, name -> attr, flags(1: inode remote), pattr */
+    OP_UNLINK,       /* parent, name, flags(RMDIR|KEEP) -> drop, pattr */
+    OP_NLINK,        /* ino, delta, flags(KEEP|SUBDIR) -> drop; SUBDIR: pattr (ino's) */
     OP_PURGE,        /* ino                     -> drop */
     OP_RENAME,       /* parent, name, newparent, newname, flags -> drop */
     OP_READDIR,      /* ino(dir), cookie, len(max) -> len(count), flags(1: eof); bulk: entries */
@@ -230,6 +232,11 @@ struct bfs_msg {
     uint32_t mode, uid, gid, mask, flags, len, client, step;
     int32_t  delta;
     struct bfs_attr attr;
+    /* CREATE, LINK, UNLINK replies: the parent's attributes after the change when
+     * the entry's server holds the parent's inode; NLINK (BFS_F_SUBDIR): the
+     * directory's. ino 0: not given (the parent lives elsewhere, or the change
+     * was coordinated, server/coord.h). */
+    struct bfs_attr pattr;
     struct bfs_statfs st;
     const char *name, *newname, *target;
     uint32_t name_len, newname_len, target_len;

@@ -29,6 +29,7 @@
 
 #include "../common/log.h"
 #include "../common/version.h"
+#include "dirstash.h"
 #include "lockops.h"
 #include "loop.h"
 #include "openfiles.h"
@@ -373,6 +374,7 @@ int main(int argc, char **argv)
 
     fs.open = openfiles_new();
     fs.dirs = dircache_new();
+    fs.dstash = dirstash_new(1024, fs.opts.attr_timeout);
     fs.xattrs = xattrcache_new();
     fs.locks = lockstate_new();
     /* With writeback caching the kernel owns a file's times and its dirty
@@ -380,7 +382,7 @@ int main(int argc, char **argv)
      * keeps pages across opens. */
     if (!fs.opts.writeback_cache && !fs.opts.direct_io)
         fs.pages = pagecache_new(PAGECACHE_SLOTS);
-    if (!fs.open || !fs.dirs || !fs.xattrs || !fs.locks || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
+    if (!fs.open || !fs.dirs || !fs.dstash || !fs.xattrs || !fs.locks || (!fs.opts.writeback_cache && !fs.opts.direct_io && !fs.pages)) {
         fprintf(stderr, PROG ": out of memory\n");
         ret = 1;
         goto out;
@@ -425,6 +427,7 @@ int main(int argc, char **argv)
 out:
     openfiles_free(fs.open);
     dircache_free(fs.dirs);
+    dirstash_free(fs.dstash);
     xattrcache_free(fs.xattrs);
     lockstate_free(fs.locks);
     pagecache_free(fs.pages);

@@ -56,6 +56,7 @@ struct bfs_fuse {
     struct openfiles *open;      /* inodes open on this mount */
     struct pagecache *pages;     /* file versions in the page cache; NULL: drop pages at every open */
     struct dircache *dirs;       /* directories' group and setgid bit, for new entries */
+    struct dirstash *dstash;     /* directories' attributes after this mount's changes */
     struct xattrcache *xattrs;   /* inodes without extended attributes (getxattr with no RPC) */
     struct kcache *kcache;       /* inodes the kernel may cache, for preloaded processes (kcache.h) */
     struct lockstate *locks;     /* lock owners and waits of this mount (lockops.h) */

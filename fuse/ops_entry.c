@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../common/log.h"
+#include "dirstash.h"
 #include "pagecache.h"
 #include "xattrs.h"
 
@@ -69,7 +70,8 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     (void)fi;
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
-    int rc = bfs_getattr(fs->client, ino, &a);
+    /* A directory this mount just changed: its server said what it left. */
+    int rc = dirstash_take(fs->dstash, ino, &a) ? 0 : bfs_getattr(fs->client, ino, &a);
     if (rc < 0) {
         reply_fail(req, "getattr", ino, NULL, inode_rc(rc));
         return;
@@ -132,8 +134,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
         pagecache_forget(fs->pages, ino);
     int rc = mask ? bfs_setattr(fs->client, ino, mask, &in, &out)
                   : bfs_getattr(fs->client, ino, &out);
-    if (mask)
+    if (mask) {
         kcache_changed(fs->kcache, ino);
+        dirstash_forget(fs->dstash, ino);
+    }
     if (rc == -ENOENT && to_set == (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME)) {
         /* With writeback caching the kernel keeps a regular file's times
          * itself and flushes them with exactly this request, also right after
@@ -220,8 +224,12 @@ int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t type,
     if ((rc = new_owner(req, parent, name, &m, &uid, &gid, &local, &pi)) < 0 ||
         (rc = xattrs_inherit(req, parent, local, pi.defacl, &m, &ih)) < 0)
         return rc;
-    rc = bfs_make(fs_of(req)->client, parent, name, m, (uint64_t)rdev, uid, gid, &ih, out);
-    kcache_entry_changed(fs_of(req)->kcache, parent, name);
+    struct bfs_fuse *fs = fs_of(req);
+    struct bfs_attr pa;
+    uint64_t ticket = dirstash_begin(fs->dstash, parent);
+    rc = bfs_make(fs->client, parent, name, m, (uint64_t)rdev, uid, gid, &ih, out, &pa);
+    dirstash_end(fs->dstash, parent, ticket, rc == 0 ? &pa : NULL);
+    kcache_entry_changed(fs->kcache, parent, name);
     xattrs_inherit_free(&ih);
     return rc;
 }
@@ -263,8 +271,12 @@ void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const cha
     uint32_t mode = S_IFLNK, uid, gid;
     if (rc == 0)
         rc = new_owner(req, parent, name, &mode, &uid, &gid, &(int){ 0 }, NULL);
-    if (rc == 0)
-        rc = bfs_symlink(fs->client, parent, name, target, uid, gid, &a);
+    if (rc == 0) {
+        struct bfs_attr pa;
+        uint64_t ticket = dirstash_begin(fs->dstash, parent);
+        rc = bfs_symlink(fs->client, parent, name, target, uid, gid, &a, &pa);
+        dirstash_end(fs->dstash, parent, ticket, rc == 0 ? &pa : NULL);
+    }
     if (rc == 0)
         kcache_entry_changed(fs->kcache, parent, name);
     if (rc < 0) {
@@ -292,8 +304,12 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
     int rc = check_name(newname);
-    if (rc == 0)
-        rc = bfs_link(fs->client, ino, newparent, newname, &a);
+    if (rc == 0) {
+        struct bfs_attr pa;
+        uint64_t ticket = dirstash_begin(fs->dstash, newparent);
+        rc = bfs_link(fs->client, ino, newparent, newname, &a, &pa);
+        dirstash_end(fs->dstash, newparent, ticket, rc == 0 ? &pa : NULL);
+    }
     if (rc == 0) {
         kcache_entry_changed(fs->kcache, newparent, newname);
         kcache_changed(fs->kcache, ino);
@@ -314,8 +330,11 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
         return;
     }
     struct keep k;
+    struct bfs_attr pa;
     keep_if_open(fs, parent, name, &k);
-    rc = bfs_unlink(fs->client, parent, name, k.ino ? BFS_UNLINK_KEEP : 0);
+    uint64_t ticket = dirstash_begin(fs->dstash, parent);
+    rc = bfs_unlink(fs->client, parent, name, k.ino ? BFS_UNLINK_KEEP : 0, &pa);
+    dirstash_end(fs->dstash, parent, ticket, rc == 0 ? &pa : NULL);
     /* The unlinked inode is only known when open here (its link count). */
     kcache_entry_changed(fs->kcache, parent, name);
     kcache_changed(fs->kcache, k.ino);
@@ -327,8 +346,12 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct bfs_fuse *fs = fs_of(req);
     int rc = check_name(name);
-    if (rc == 0)
-        rc = bfs_rmdir(fs->client, parent, name);
+    if (rc == 0) {
+        struct bfs_attr pa;
+        uint64_t ticket = dirstash_begin(fs->dstash, parent);
+        rc = bfs_rmdir(fs->client, parent, name, &pa);
+        dirstash_end(fs->dstash, parent, ticket, rc == 0 ? &pa : NULL);
+    }
     kcache_entry_changed(fs->kcache, parent, name);
     reply_status(req, "rmdir", parent, name, rc);
 }
@@ -354,6 +377,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
         keep_if_open(fs, newparent, newname, &k);
     rc = bfs_rename(fs->client, parent, name, newparent, newname, bflags,
                     k.ino ? BFS_UNLINK_KEEP : 0);
+    /* Both parents, and the moved inode if a directory (its ctime, its ".."). */
+    dirstash_forget_all(fs->dstash);
     kcache_entry_changed(fs->kcache, parent, name);
     kcache_entry_changed(fs->kcache, newparent, newname);
     kcache_changed(fs->kcache, k.ino);

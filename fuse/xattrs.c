@@ -11,6 +11,7 @@
 #include "../common/inherit.h"
 #include "../common/log.h"
 #include "../common/xattr.h"
+#include "dirstash.h"
 
 static struct bfs_fuse *fs_of(fuse_req_t req)
 {
@@ -46,6 +47,7 @@ void xattrs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
     int rc = bfs_setxattr(fs->client, ino, name, value, size,
                           flags & (XATTR_CREATE | XATTR_REPLACE), &a);
     kcache_changed(fs->kcache, ino);   /* an ACL may have changed the mode, or the access check */
+    dirstash_forget(fs->dstash, ino);
     if (rc < 0) {
         reply_err(req, "setxattr", ino, name, rc);
         return;
@@ -59,9 +61,14 @@ void xattrs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
     struct bfs_fuse *fs = fs_of(req);
     void *buf = NULL;
     /* Preloaded processes' requests (kcache.h). */
-    if (ino == FUSE_ROOT_ID && strncmp(name, "benchfs.", 8) == 0 &&
-        kcache_getxattr(fs->kcache, fs->se, req, name, size))
-        return;
+    if (ino == FUSE_ROOT_ID && strncmp(name, "benchfs.", 8) == 0) {
+        /* A preloaded process changed what the kernel may hold: so may what this
+         * mount kept of a directory be older. */
+        if (strncmp(name, KCACHE_XATTR_INVAL, strlen(KCACHE_XATTR_INVAL)) == 0)
+            dirstash_forget_all(fs->dstash);
+        if (kcache_getxattr(fs->kcache, fs->se, req, name, size))
+            return;
+    }
     if (size > BFS_XATTR_SIZE_MAX)
         size = BFS_XATTR_SIZE_MAX;   /* no value is larger */
     if (size && !(buf = malloc(size))) {
@@ -129,6 +136,7 @@ void xattrs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     struct bfs_attr a;
     int rc = bfs_removexattr(fs->client, ino, name, &a);
     kcache_changed(fs->kcache, ino);
+    dirstash_forget(fs->dstash, ino);
     if (rc < 0) {
         reply_err(req, "removexattr", ino, name, rc);
         return;

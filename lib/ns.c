@@ -167,7 +167,7 @@ EXPORT int benchfs_unlink(benchfs_t *fs, const char *path)
     if (rc == 0) {
         struct open_keep k;
         unsigned keep = open_unlink_begin(fs, &r.attr, &k);
-        rc = bfs_unlink(fs->c, r.parent, r.name, keep);
+        rc = bfs_unlink(fs->c, r.parent, r.name, keep, NULL);
         open_unlink_end(fs, &k);
         path_forget(fs, r.parent, r.name);
         lib_changed(fs, r.attr.ino);
@@ -195,7 +195,7 @@ EXPORT int benchfs_rmdir(benchfs_t *fs, const char *path)
     if (rc == 0)
         rc = may_delete(fs, &cr, &r);
     if (rc == 0) {
-        rc = bfs_rmdir(fs->c, r.parent, r.name);
+        rc = bfs_rmdir(fs->c, r.parent, r.name, NULL);
         path_forget(fs, r.parent, r.name);
         lib_changed(fs, r.attr.ino);
     }
@@ -285,7 +285,7 @@ EXPORT int benchfs_link(benchfs_t *fs, const char *from, const char *to)
     if (rc == 0)
         rc = perm_check(fs, &cr, &rt.pattr, MAY_W | MAY_X);
     if (rc == 0) {
-        rc = bfs_link(fs->c, rf.attr.ino, rt.parent, rt.name, &a);
+        rc = bfs_link(fs->c, rf.attr.ino, rt.parent, rt.name, &a, NULL);
         path_forget(fs, rt.parent, rt.name);
         lib_changed(fs, rf.attr.ino);
     }

@@ -31,13 +31,13 @@ int owner_make(benchfs_t *fs, struct cred *cr, const struct res *r, uint32_t mod
             mode |= S_ISGID;
     }
     if (target) {
-        rc = bfs_symlink(fs->c, r->parent, r->name, target, uid, gid, out);
+        rc = bfs_symlink(fs->c, r->parent, r->name, target, uid, gid, out, NULL);
     } else {
         struct bfs_inherit ih;
         rc = bfs_inherit_prepare(fs->c, r->parent, local, (r->pattr.flags & BFS_ATTR_DEFACL) != 0, 0,
                                  &mode, &ih);
         if (rc == 0)
-            rc = bfs_make(fs->c, r->parent, r->name, mode, 0, uid, gid, &ih, out);
+            rc = bfs_make(fs->c, r->parent, r->name, mode, 0, uid, gid, &ih, out, NULL);
         bfs_inherit_free(&ih);
     }
     /* The parent's times and link count changed; the name is the new inode's

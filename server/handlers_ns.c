@@ -345,6 +345,16 @@ int handle_step(struct server *s, struct srv_req *r)
     return rc;
 }
 
+/* After a change of parent's entries made here: the parent's attributes as it
+ * left them, for the client's caches (the kernel asks for them next). Only a
+ * parent held here; one that lives elsewhere tells them in its NLINK reply. A
+ * failed read is no error: ino 0 says "not given". */
+static void parent_after(struct server *s, uint64_t parent, struct bfs_attr *out)
+{
+    if (ino_local(s, parent) && meta_getattr(s->meta, parent, out) < 0)
+        memset(out, 0, sizeof *out);
+}
+
 int handle_create(struct server *s, struct srv_req *r)
 {
     const struct bfs_msg *a = &r->a;
@@ -365,6 +375,8 @@ int handle_create(struct server *s, struct srv_req *r)
         if (remote_parent)
             abandon_intent(s, &in);
     }
+    if (rc == 0)
+        parent_after(s, a->parent, &r->r.pattr);
     return rc == META_FENCED ? fence_defer(s, r, a->parent) : rc;
 }
 
@@ -422,6 +434,8 @@ int handle_link(struct server *s, struct srv_req *r)
     if (rc == META_FENCED)
         return fence_defer(s, r, a->parent);
     r->r.flags = (uint32_t)remote;
+    if (rc == 0)
+        parent_after(s, a->parent, &r->r.pattr);
     return rc;
 }
 
@@ -430,7 +444,10 @@ int handle_link(struct server *s, struct srv_req *r)
 int handle_unlink(struct server *s, struct srv_req *r)
 {
     struct meta_drop drop = { 0 };
-    return report_drop(s, r, do_unlink(s, r, &drop), &drop);
+    int rc = report_drop(s, r, do_unlink(s, r, &drop), &drop);
+    if (rc == 0)
+        parent_after(s, r->a.parent, &r->r.pattr);
+    return rc;
 }
 
 int handle_rename(struct server *s, struct srv_req *r)
@@ -446,8 +463,12 @@ int handle_nlink(struct server *s, struct srv_req *r)
 {
     const struct bfs_msg *a = &r->a;
     struct meta_drop drop = { 0 };
-    if (a->flags & BFS_F_SUBDIR)
-        return meta_touch_dir(s->meta, a->ino, a->delta, bfs_wall_ns());
+    if (a->flags & BFS_F_SUBDIR) {
+        int rc = meta_touch_dir(s->meta, a->ino, a->delta, bfs_wall_ns());
+        if (rc == 0)
+            parent_after(s, a->ino, &r->r.pattr);
+        return rc;
+    }
     if (a->delta != 1 && a->delta != -1)
         return -EINVAL;
     return report_drop(s, r, meta_nlink(s->meta, a->ino, a->delta, !!(a->flags & BFS_F_KEEP),

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     r0 = requests();
     t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
-        must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
+        must(bfs_rmdir(cl, p2.ino, src[i], NULL), "rmdir");
     report("rmdir (empty)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
 
     /* extended attributes of one file: getattr for comparison, then set and get */
@@ -209,7 +209,7 @@ int main(int argc, char **argv)
     t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++) {
         pick(p1.ino, "i", phere, 0, src[i]);
-        must(bfs_make(cl, p1.ino, src[i], S_IFREG | 0666, 0, 0, 0, &ih, &a), "create, default ACL");
+        must(bfs_make(cl, p1.ino, src[i], S_IFREG | 0666, 0, 0, 0, &ih, &a, NULL), "create, default ACL");
     }
     report("create file, default ACL, parent's server", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     if (nodes > 1) {
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
             if (must(bfs_acl_inherit(def, sizeof def, &mode, acc), "inherit") == 1)
                 ll = bfs_xattr_rec_put(list, BFS_ACL_ACCESS, strlen(BFS_ACL_ACCESS), acc, sizeof acc);
             struct bfs_inherit cih = { .umask = 0, .xattrs = list, .xattrs_len = ll };
-            must(bfs_make(cl, p1.ino, src[i], mode, 0, 0, 0, &cih, &a), "create, default ACL");
+            must(bfs_make(cl, p1.ino, src[i], mode, 0, 0, 0, &cih, &a, NULL), "create, default ACL");
         }
         report("create file, default ACL, parent elsewhere", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
     }

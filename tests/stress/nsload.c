@@ -298,7 +298,7 @@ static int perform(struct model *m, const struct op *op)
         }
         return rc;
     case NS_RMDIR:
-        rc = bfs_rmdir(cl, ino_of_dir(m, e->dir), e->name);
+        rc = bfs_rmdir(cl, ino_of_dir(m, e->dir), e->name, NULL);
         break;
     case NS_WRITE: {
         fill(buf, op->version, op->size);
@@ -307,10 +307,10 @@ static int perform(struct model *m, const struct op *op)
         break;
     }
     case NS_UNLINK:
-        rc = bfs_unlink(cl, ino_of_dir(m, e->dir), e->name, 0);
+        rc = bfs_unlink(cl, ino_of_dir(m, e->dir), e->name, 0, NULL);
         break;
     case NS_LINK:
-        rc = bfs_link(cl, m->o[e->obj].ino, ino_of_dir(m, op->dir), op->name, &a);
+        rc = bfs_link(cl, m->o[e->obj].ino, ino_of_dir(m, op->dir), op->name, &a, NULL);
         break;
     default:
         rc = bfs_rename(cl, ino_of_dir(m, e->dir), e->name, ino_of_dir(m, op->dir), op->name, 0, 0);

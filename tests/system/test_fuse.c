@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "../../common/client.h"
+#include "../../common/proto.h"
 #include "../test.h"
 #include "../testutil.h"
 
@@ -802,6 +803,77 @@ static void test_symlink(void)
 static int ts_eq(struct timespec a, time_t s, long ns)
 {
     return a.tv_sec == s && a.tv_nsec == ns;
+}
+
+static int ts_later(struct timespec a, struct timespec b)
+{
+    return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+/* GETATTRs the servers have answered so far, all of them together. */
+static uint64_t getattrs_served(void)
+{
+    uint64_t sum = 0, counts[OP_MAX];
+    for (uint32_t n = 0; n < bfs_client_nodes(cl); n++)
+        if (bfs_server_counters(cl, n, counts, OP_MAX) > OP_GETATTR)
+            sum += counts[OP_GETATTR];
+    return sum;
+}
+
+/* After an entry is made or removed the kernel asks for the parent's
+ * attributes again; the daemon answers from what the changing server replied
+ * (fuse/dirstash.c), and what it answers is the parent as the change left it. */
+static void test_parent_attrs_after_changes(void)
+{
+    struct stat st, before;
+    const int n = 200;
+    CHECK_OK(mkdir(P("d"), 0755));
+    CHECK_OK(stat(P("d"), &before));
+    uint64_t served = cl ? getattrs_served() : 0;
+    for (int i = 0; i < n; i++) {
+        int fd = open(P("d/f%d", i), O_CREAT | O_EXCL | O_WRONLY, 0644);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+    }
+    for (int i = 0; i < n; i++)
+        CHECK_OK(unlink(P("d/f%d", i)));
+    /* Two creates and unlinks per GETATTR would still be half of them. */
+    if (cl)
+        CHECK(getattrs_served() - served < (uint64_t)n / 4);
+    /* Each answer is the parent after the change: times, nlink, mode. */
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(stat(P("d"), &before));
+        CHECK_OK(tu_write_text(P("d/g%d", i), "x"));
+        CHECK_OK(stat(P("d"), &st));
+        CHECK(ts_later(st.st_mtim, before.st_mtim) && ts_later(st.st_ctim, before.st_ctim));
+        CHECK_OK(mkdir(P("d/sub%d", i), 0755));
+        CHECK_OK(stat(P("d"), &st));
+        CHECK_EQ(st.st_nlink, 3);
+        CHECK_OK(rmdir(P("d/sub%d", i)));
+        CHECK_OK(stat(P("d"), &st));
+        CHECK_EQ(st.st_nlink, 2);
+        CHECK_OK(symlink("g", P("d/l%d", i)));
+        CHECK_OK(link(P("d/g%d", i), P("d/h%d", i)));
+        CHECK_OK(stat(P("d"), &before));
+        CHECK_OK(rename(P("d/h%d", i), P("d/r%d", i)));
+        CHECK_OK(stat(P("d"), &st));
+        CHECK(ts_later(st.st_mtim, before.st_mtim));
+        /* A change that brings no attributes comes after one that did. */
+        CHECK_OK(unlink(P("d/r%d", i)));
+        CHECK_OK(chmod(P("d"), 0700));
+        CHECK_OK(stat(P("d"), &st));
+        CHECK_EQ(st.st_mode & 07777, 0700);
+        CHECK_OK(chmod(P("d"), 0755));
+        CHECK_OK(unlink(P("d/l%d", i)));
+        struct timespec ts[2] = { { 1000000000, 5 }, { 1100000000, 7 } };
+        CHECK_OK(utimensat(AT_FDCWD, P("d"), ts, 0));
+        CHECK_OK(stat(P("d"), &st));
+        CHECK(ts_eq(st.st_mtim, 1100000000, 7));
+        CHECK_OK(unlink(P("d/g%d", i)));
+        CHECK_OK(stat(P("d"), &st));
+        CHECK(st.st_mtim.tv_sec > 1100000000);
+    }
 }
 
 static void test_chmod_chown_utimens(void)
@@ -1627,6 +1699,7 @@ int main(int argc, char **argv)
     T(test_hardlink);
     T(test_symlink);
     T(test_chmod_chown_utimens);
+    T(test_parent_attrs_after_changes);
     T(test_statfs);
     T(test_fsync);
     T(test_unlink_while_open);

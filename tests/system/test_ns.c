@@ -397,8 +397,8 @@ static void test_no_entry_under_removed_dir(void)
             snprintf(n2, sizeof n2, "%s.%d", name, k);
             CHECK_EQ(bfs_create(cl, d, n2, S_IFREG | 0644, 0, 0, &a), -ENOENT);
             CHECK_EQ(bfs_create(cl, d, n2, S_IFDIR | 0755, 0, 0, &a), -ENOENT);
-            CHECK_EQ(bfs_symlink(cl, d, n2, "t", 0, 0, &a), -ENOENT);
-            CHECK_EQ(bfs_link(cl, keep, d, n2, &a), -ENOENT);
+            CHECK_EQ(bfs_symlink(cl, d, n2, "t", 0, 0, &a, NULL), -ENOENT);
+            CHECK_EQ(bfs_link(cl, keep, d, n2, &a, NULL), -ENOENT);
             CHECK_EQ(bfs_rename(cl, ino_of(dir), "keep", d, n2, 0, 0), -ENOENT);
         }
         /* The kernel asks for the directory's attributes first: a handle on a

@@ -208,7 +208,7 @@ static int run_load(enum load load, const uint64_t *inos, int seq)
     for (int i = 0; i < (load == L_STATUS ? NSTATUS : NBIG); i++) {
         int rc;
         snprintf(name, sizeof name, "big-%d", seq + i);
-        rc = load == L_REMOVE ? bfs_unlink(writer, BFS_ROOT_INO, name, 0)
+        rc = load == L_REMOVE ? bfs_unlink(writer, BFS_ROOT_INO, name, 0, NULL)
            : load == L_TRUNCATE ? cut(inos[i]) : status_call();
         if (rc < 0) {
             fprintf(stderr, "  %s %d: %s\n", load_name[load], i, strerror(-rc));
@@ -311,7 +311,7 @@ out:
     /* What the load left (truncated files, those STATUS counted) goes, untimed. */
     for (int i = 0; load != L_REMOVE && i < NBIG; i++) {
         snprintf(name, sizeof name, "big-%d", first + i);
-        if (bfs_unlink(writer, BFS_ROOT_INO, name, 0) < 0)
+        if (bfs_unlink(writer, BFS_ROOT_INO, name, 0, NULL) < 0)
             res = -1;
     }
     if (load != L_REMOVE && wait_chunks_gone(inos, NBIG, 60) < 0)
@@ -356,7 +356,7 @@ static void test_sparse_unlink(void)
     REQUIRE(make_chunky("sparse", 300, 1ull << 24, &ino) == 0);
     CHECK(chunk_files(ino) >= 299);
     double t0 = now();
-    CHECK_EQ(bfs_unlink(writer, BFS_ROOT_INO, "sparse", 0), 0);
+    CHECK_EQ(bfs_unlink(writer, BFS_ROOT_INO, "sparse", 0, NULL), 0);
     double took = now() - t0;
     printf("sparse unlink (%.0f TiB, 300 chunks) answered in %.1f ms\n",
            299.0 * (1ull << 24) * chunk_size / (1ull << 40), took * 1e3);

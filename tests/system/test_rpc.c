@@ -75,22 +75,22 @@ static void test_mkdir_rmdir(void)
     CHECK_EQ(bfs_getattr(c, dir, &p), 0);
     CHECK_EQ(p.nlink, 3);
     REQUIRE(mkfile(d.ino, "child"));
-    CHECK_EQ(bfs_rmdir(c, dir, "d"), -ENOTEMPTY);
-    CHECK_EQ(bfs_unlink(c, dir, "d", 0), -EISDIR);
-    CHECK_EQ(bfs_rmdir(c, d.ino, "child"), -ENOTDIR);
-    CHECK_EQ(bfs_unlink(c, d.ino, "child", 0), 0);
-    CHECK_EQ(bfs_rmdir(c, dir, "d"), 0);
+    CHECK_EQ(bfs_rmdir(c, dir, "d", NULL), -ENOTEMPTY);
+    CHECK_EQ(bfs_unlink(c, dir, "d", 0, NULL), -EISDIR);
+    CHECK_EQ(bfs_rmdir(c, d.ino, "child", NULL), -ENOTDIR);
+    CHECK_EQ(bfs_unlink(c, d.ino, "child", 0, NULL), 0);
+    CHECK_EQ(bfs_rmdir(c, dir, "d", NULL), 0);
     CHECK_EQ(bfs_lookup(c, dir, "d", &a), -ENOENT);
     CHECK_EQ(bfs_getattr(c, dir, &p), 0);
     CHECK_EQ(p.nlink, 2);
-    CHECK_EQ(bfs_rmdir(c, dir, "d"), -ENOENT);
+    CHECK_EQ(bfs_rmdir(c, dir, "d", NULL), -ENOENT);
 }
 
 static void test_symlink_readlink(void)
 {
     struct bfs_attr a;
     char buf[64];
-    REQUIRE(bfs_symlink(c, dir, "l", "target/path", 0, 0, &a) == 0);
+    REQUIRE(bfs_symlink(c, dir, "l", "target/path", 0, 0, &a, NULL) == 0);
     CHECK(S_ISLNK(a.mode));
     CHECK_EQ(a.size, 11);
     CHECK_EQ(bfs_readlink(c, a.ino, buf, sizeof buf), 11);
@@ -100,9 +100,9 @@ static void test_symlink_readlink(void)
     char big[5000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    CHECK_EQ(bfs_symlink(c, dir, "big", big, 0, 0, &a), -ENAMETOOLONG);
+    CHECK_EQ(bfs_symlink(c, dir, "big", big, 0, 0, &a, NULL), -ENAMETOOLONG);
     big[4095] = 0;
-    CHECK_EQ(bfs_symlink(c, dir, "big", big, 0, 0, &a), 0);
+    CHECK_EQ(bfs_symlink(c, dir, "big", big, 0, 0, &a, NULL), 0);
     char back[4096];
     CHECK_EQ(bfs_readlink(c, a.ino, back, sizeof back), 4095);
     CHECK(memcmp(back, big, 4095) == 0);
@@ -116,18 +116,18 @@ static void test_link_unlink(void)
     REQUIRE(f);
     tu_fill(data, sizeof data, 1);
     CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 100);
-    CHECK_EQ(bfs_link(c, f, dir, "alias", &a), 0);
+    CHECK_EQ(bfs_link(c, f, dir, "alias", &a, NULL), 0);
     CHECK_EQ(a.nlink, 2);
-    CHECK_EQ(bfs_link(c, f, dir, "alias", &a), -EEXIST);
-    CHECK_EQ(bfs_link(c, dir, dir, "dirlink", &a), -EPERM);
-    CHECK_EQ(bfs_unlink(c, dir, "orig", 0), 0);
+    CHECK_EQ(bfs_link(c, f, dir, "alias", &a, NULL), -EEXIST);
+    CHECK_EQ(bfs_link(c, dir, dir, "dirlink", &a, NULL), -EPERM);
+    CHECK_EQ(bfs_unlink(c, dir, "orig", 0, NULL), 0);
     CHECK_EQ(bfs_lookup(c, dir, "alias", &a), 0);
     CHECK_EQ(a.nlink, 1);
     CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 100);
     CHECK(memcmp(data, back, 100) == 0);
-    CHECK_EQ(bfs_unlink(c, dir, "alias", 0), 0);
+    CHECK_EQ(bfs_unlink(c, dir, "alias", 0, NULL), 0);
     CHECK_EQ(bfs_getattr(c, f, &a), -ENOENT);
-    CHECK_EQ(bfs_unlink(c, dir, "alias", 0), -ENOENT);
+    CHECK_EQ(bfs_unlink(c, dir, "alias", 0, NULL), -ENOENT);
 }
 
 static void test_unlink_keep_purge(void)
@@ -137,7 +137,7 @@ static void test_unlink_keep_purge(void)
     uint64_t f = mkfile(dir, "open");
     REQUIRE(f);
     CHECK_EQ(bfs_write(c, f, data, 10, 0), 10);
-    CHECK_EQ(bfs_unlink(c, dir, "open", BFS_UNLINK_KEEP), 0);
+    CHECK_EQ(bfs_unlink(c, dir, "open", BFS_UNLINK_KEEP, NULL), 0);
     CHECK_EQ(bfs_lookup(c, dir, "open", &a), -ENOENT);
     CHECK_EQ(bfs_getattr(c, f, &a), 0);       /* still there for its open handles */
     CHECK_EQ(a.nlink, 0);
@@ -287,7 +287,7 @@ static void test_huge_sparse_remove(void)
     struct bfs_attr in = { .size = 10 }, out;
     CHECK_EQ(bfs_setattr(c, f, BFS_SET_SIZE, &in, &out), 0);
     CHECK_EQ(bfs_write(c, f, &b, 1, far), 1);
-    CHECK_EQ(bfs_unlink(c, dir, "huge", 0), 0);
+    CHECK_EQ(bfs_unlink(c, dir, "huge", 0, NULL), 0);
     /* offsets past what off_t can hold are refused, not wrapped */
     uint64_t g = mkfile(dir, "too-far");
     REQUIRE(g);
@@ -420,7 +420,7 @@ static void test_special_files(void)
         /* a hard link, a rename, and both names removed */
         snprintf(name2, sizeof name2, "%s.link", sp[i].name);
         snprintf(name3, sizeof name3, "%s.moved", sp[i].name);
-        CHECK_EQ(bfs_link(c, a.ino, dir, name2, &b), 0);
+        CHECK_EQ(bfs_link(c, a.ino, dir, name2, &b, NULL), 0);
         CHECK_EQ(b.nlink, 2);
         CHECK(b.rdev == sp[i].want);
         CHECK_EQ(bfs_rename(c, dir, sp[i].name, dir, name3, 0, 0), 0);
@@ -433,10 +433,10 @@ static void test_special_files(void)
         struct bfs_attr in = { .mode = 0601 };
         CHECK_EQ(bfs_setattr(c, a.ino, BFS_SET_MODE, &in, &b), 0);
         CHECK(b.mode == ((sp[i].mode & S_IFMT) | 0601) && b.rdev == sp[i].want);
-        CHECK_EQ(bfs_unlink(c, dir, name3, 0), 0);
+        CHECK_EQ(bfs_unlink(c, dir, name3, 0, NULL), 0);
         CHECK_EQ(bfs_getattr(c, a.ino, &b), 0);
         CHECK_EQ(b.nlink, 1);
-        CHECK_EQ(bfs_unlink(c, dir, name2, 0), 0);
+        CHECK_EQ(bfs_unlink(c, dir, name2, 0, NULL), 0);
         CHECK_EQ(bfs_getattr(c, a.ino, &b), -ENOENT);
     }
 
@@ -550,7 +550,7 @@ static void test_blocks(void)
     CHECK(blocks_of(many) >= 2048 && blocks_of(many) <= 2048 + 78);
 
     uint64_t lnk = 0;
-    CHECK_EQ(bfs_symlink(c, dir, "l", "target", 0, 0, &out), 0);
+    CHECK_EQ(bfs_symlink(c, dir, "l", "target", 0, 0, &out, NULL), 0);
     lnk = out.ino;
     CHECK_EQ(blocks_of(lnk), 0);
     CHECK_EQ(blocks_of(dir), 0);
@@ -701,13 +701,13 @@ static void test_inline_link_unlink(void)
     REQUIRE(f);
     tu_fill(data, sizeof data, 31);
     CHECK_EQ(bfs_write(c, f, data, sizeof data, 0), 3000);
-    CHECK_EQ(bfs_link(c, f, dir, "alias", &a), 0);
-    CHECK_EQ(bfs_unlink(c, dir, "orig", 0), 0);
+    CHECK_EQ(bfs_link(c, f, dir, "alias", &a, NULL), 0);
+    CHECK_EQ(bfs_unlink(c, dir, "orig", 0, NULL), 0);
     CHECK_EQ(bfs_lookup(c, dir, "alias", &a), 0);
     CHECK_EQ(a.size, 3000);
     CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), 3000);
     CHECK(memcmp(back, data, sizeof data) == 0);
-    CHECK_EQ(bfs_unlink(c, dir, "alias", 0), 0);
+    CHECK_EQ(bfs_unlink(c, dir, "alias", 0, NULL), 0);
     CHECK_EQ(bfs_getattr(c, f, &a), -ENOENT);
     CHECK_EQ(bfs_read(c, f, back, sizeof back, 0), -ENOENT);
     /* the name again: a new, empty file, and none of the old bytes come back */
@@ -730,7 +730,7 @@ static void test_inline_link_unlink(void)
     /* many small files created, written and unlinked */
     for (int i = 0; i < 300; i++) {
         uint64_t t = mkfile(dir, "churn");
-        if (!t || bfs_write(c, t, data, 2000, 0) != 2000 || bfs_unlink(c, dir, "churn", 0) != 0) {
+        if (!t || bfs_write(c, t, data, 2000, 0) != 2000 || bfs_unlink(c, dir, "churn", 0, NULL) != 0) {
             CHECK(!"churn");
             break;
         }

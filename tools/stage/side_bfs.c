@@ -129,7 +129,7 @@ int sb_symlink(struct side *s, const struct shandle *dir, const char *name, cons
                const struct sattr *a, struct shandle *out)
 {
     struct bfs_attr b;
-    int rc = bfs_symlink(s->c, dir->ino, name, target, owner_uid(s, a), owner_gid(s, a), &b);
+    int rc = bfs_symlink(s->c, dir->ino, name, target, owner_uid(s, a), owner_gid(s, a), &b, NULL);
     if (rc == 0 && out)
         *out = (struct shandle){ .ino = b.ino };
     return rc;
@@ -159,12 +159,12 @@ int sb_readlink(struct side *s, const struct shandle *h, char *buf, size_t size)
 int sb_link(struct side *s, const struct shandle *h, const struct shandle *dir, const char *name)
 {
     struct bfs_attr b;
-    return bfs_link(s->c, h->ino, dir->ino, name, &b);
+    return bfs_link(s->c, h->ino, dir->ino, name, &b, NULL);
 }
 
 int sb_unlink(struct side *s, const struct shandle *dir, const char *name, int is_dir)
 {
-    return is_dir ? bfs_rmdir(s->c, dir->ino, name) : bfs_unlink(s->c, dir->ino, name, 0);
+    return is_dir ? bfs_rmdir(s->c, dir->ino, name, NULL) : bfs_unlink(s->c, dir->ino, name, 0, NULL);
 }
 
 int sb_setattr(struct side *s, const struct shandle *h, struct sfile *f, const struct sattr *a,

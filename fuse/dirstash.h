@@ -1,0 +1,53 @@
+/* dirstash.h - a directory's attributes as this mount's own change left them,
+ * for the GETATTR the kernel sends next.
+ *
+ * After every create, mknod, mkdir, symlink, link, unlink, rmdir and rename the
+ * kernel drops what it cached of the parent's attributes (fuse_dir_changed),
+ * and with default_permissions the next path walk through the parent asks for
+ * them again: one GETATTR round trip to the parent's server per entry made or
+ * removed (a create through the mount was LOOKUP, CREATE, GETATTR). The server
+ * that changed the parent already knows its new attributes and says them in its
+ * reply (proto.h, pattr); the daemon keeps them here and answers that GETATTR
+ * itself, once.
+ *
+ * What a kept copy may miss is a change made after it by someone else: the
+ * same the kernel's own attribute cache may miss, so a copy is kept for at most
+ * the mount's attr_timeout (0: nothing is kept, as nothing is cached). A change
+ * of the directory by this mount that brings no attributes (a coordinated
+ * rename or rmdir, setattr, an xattr, a readdir's atime) forgets it, and so
+ * does one that races another: a change takes a ticket (dirstash_begin) before
+ * it is sent, and its attributes are kept only if no other change of the
+ * directory began or ended meanwhile.
+ *
+ * A fixed number of slots indexed by inode (a collision forgets the other
+ * directory: it costs one GETATTR). Thread-safe.
+ */
+#ifndef BENCHFS_FUSE_DIRSTASH_H
+#define BENCHFS_FUSE_DIRSTASH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../common/types.h"
+
+struct dirstash;
+
+/* slots: a power of two (a copy lives only until the next GETATTR: a few
+ * hundred are plenty); ttl_s: how long a copy may answer (<= 0: never kept).
+ * NULL when out of memory or slots is not a power of two. */
+struct dirstash *dirstash_new(unsigned slots, double ttl_s);
+void dirstash_free(struct dirstash *ds);
+
+/* Before a change of directory ino is sent: the ticket for dirstash_end. */
+uint64_t dirstash_begin(struct dirstash *ds, uint64_t ino);
+/* After it: keeps a (the directory's attributes the change left, a->ino == ino)
+ * if the ticket is still current; forgets the directory otherwise, or when a is
+ * NULL or a->ino is not ino (not known). */
+void dirstash_end(struct dirstash *ds, uint64_t ino, uint64_t ticket, const struct bfs_attr *a);
+/* A change of ino whose result is not known here: whatever is kept goes. */
+void dirstash_forget(struct dirstash *ds, uint64_t ino);
+/* Every directory (a rename may change an inode the daemon cannot name). */
+void dirstash_forget_all(struct dirstash *ds);
+/* true and *out once per kept copy that is still valid; it is gone then. */
+bool dirstash_take(struct dirstash *ds, uint64_t ino, struct bfs_attr *out);
+
+#endif
