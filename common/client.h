@@ -123,7 +123,7 @@ int bfs_unlink_ino(struct bfs_client *c, uint64_t parent, const char *name, unsi
                    uint64_t *ino);
 /* -ENOTEMPTY if the directory has an entry on any server; in a cluster no entry
  * can be made in it from the moment that check begins (server/coord.h, fences). */
-int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *parent_out);
+int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name);
 /* Frees an inode that was kept open at nlink 0 (BFS_UNLINK_KEEP), once closed. */
 int bfs_purge(struct bfs_client *c, uint64_t ino);
 

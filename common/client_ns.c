@@ -403,9 +403,9 @@ int bfs_unlink_ino(struct bfs_client *c, uint64_t parent, const char *name, unsi
     return unlink_entry(c, parent, name, (flags & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0, ino, NULL);
 }
 
-int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name, struct bfs_attr *parent_out)
+int bfs_rmdir(struct bfs_client *c, uint64_t parent, const char *name)
 {
-    return unlink_entry(c, parent, name, BFS_F_RMDIR, NULL, parent_out);
+    return unlink_entry(c, parent, name, BFS_F_RMDIR, NULL, NULL);
 }
 
 int bfs_purge(struct bfs_client *c, uint64_t ino)

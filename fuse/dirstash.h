@@ -14,10 +14,11 @@
  * same the kernel's own attribute cache may miss, so a copy is kept for at most
  * the mount's attr_timeout (0: nothing is kept, as nothing is cached). A change
  * of the directory by this mount that brings no attributes (a coordinated
- * rename or rmdir, setattr, an xattr, a readdir's atime) forgets it, and so
- * does one that races another: a change takes a ticket (dirstash_begin) before
- * it is sent, and its attributes are kept only if no other change of the
- * directory began or ended meanwhile.
+ * mkdir, setattr, an xattr) forgets it, and so does one that races another: a
+ * change takes a ticket (dirstash_begin) before it is sent, and its attributes
+ * are kept only if no such change of the directory began or ended meanwhile.
+ * A rename or an rmdir forgets every directory (dirstash_forget_all): it may
+ * move or remove one the daemon cannot name.
  *
  * A fixed number of slots indexed by inode (a collision forgets the other
  * directory: it costs one GETATTR). Thread-safe.
@@ -45,7 +46,7 @@ uint64_t dirstash_begin(struct dirstash *ds, uint64_t ino);
 void dirstash_end(struct dirstash *ds, uint64_t ino, uint64_t ticket, const struct bfs_attr *a);
 /* A change of ino whose result is not known here: whatever is kept goes. */
 void dirstash_forget(struct dirstash *ds, uint64_t ino);
-/* Every directory (a rename may change an inode the daemon cannot name). */
+/* Every directory (a rename or rmdir may change an inode the daemon cannot name). */
 void dirstash_forget_all(struct dirstash *ds);
 /* true and *out once per kept copy that is still valid; it is gone then. */
 bool dirstash_take(struct dirstash *ds, uint64_t ino, struct bfs_attr *out);

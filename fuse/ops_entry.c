@@ -346,12 +346,11 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct bfs_fuse *fs = fs_of(req);
     int rc = check_name(name);
-    if (rc == 0) {
-        struct bfs_attr pa;
-        uint64_t ticket = dirstash_begin(fs->dstash, parent);
-        rc = bfs_rmdir(fs->client, parent, name, &pa);
-        dirstash_end(fs->dstash, parent, ticket, rc == 0 ? &pa : NULL);
-    }
+    /* The removed directory's own copy goes too (its ino is not known here):
+     * an fstat of it through an open fd must ask the servers. */
+    if (rc == 0)
+        rc = bfs_rmdir(fs->client, parent, name);
+    dirstash_forget_all(fs->dstash);
     kcache_entry_changed(fs->kcache, parent, name);
     reply_status(req, "rmdir", parent, name, rc);
 }

@@ -195,7 +195,7 @@ EXPORT int benchfs_rmdir(benchfs_t *fs, const char *path)
     if (rc == 0)
         rc = may_delete(fs, &cr, &r);
     if (rc == 0) {
-        rc = bfs_rmdir(fs->c, r.parent, r.name, NULL);
+        rc = bfs_rmdir(fs->c, r.parent, r.name);
         path_forget(fs, r.parent, r.name);
         lib_changed(fs, r.attr.ino);
     }

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
     r0 = requests();
     t0 = (bfs_mono_s() * 1e6);
     for (int i = 0; i < n; i++)
-        must(bfs_rmdir(cl, p2.ino, src[i], NULL), "rmdir");
+        must(bfs_rmdir(cl, p2.ino, src[i]), "rmdir");
     report("rmdir (empty)", n, (bfs_mono_s() * 1e6) - t0, requests() - r0);
 
     /* extended attributes of one file: getattr for comparison, then set and get */

@@ -298,7 +298,7 @@ static int perform(struct model *m, const struct op *op)
         }
         return rc;
     case NS_RMDIR:
-        rc = bfs_rmdir(cl, ino_of_dir(m, e->dir), e->name, NULL);
+        rc = bfs_rmdir(cl, ino_of_dir(m, e->dir), e->name);
         break;
     case NS_WRITE: {
         fill(buf, op->version, op->size);

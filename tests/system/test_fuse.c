@@ -874,6 +874,18 @@ static void test_parent_attrs_after_changes(void)
         CHECK_OK(stat(P("d"), &st));
         CHECK(st.st_mtim.tv_sec > 1100000000);
     }
+    /* What was kept of a directory does not outlive it: an fd still open on
+     * it, whose fstat the kernel sends after the rmdir, finds it gone. */
+    CHECK_OK(mkdir(P("gone"), 0755));
+    int dfd = open(P("gone"), O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0);
+    CHECK_OK(tu_write_text(P("gone/x"), "x"));
+    CHECK_OK(unlink(P("gone/x")));
+    CHECK_OK(rmdir(P("gone")));
+    if (dfd >= 0) {
+        CHECK(fstat(dfd, &st) != 0 || st.st_nlink == 0);
+        close(dfd);
+    }
 }
 
 static void test_chmod_chown_utimens(void)

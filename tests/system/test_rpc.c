@@ -75,15 +75,15 @@ static void test_mkdir_rmdir(void)
     CHECK_EQ(bfs_getattr(c, dir, &p), 0);
     CHECK_EQ(p.nlink, 3);
     REQUIRE(mkfile(d.ino, "child"));
-    CHECK_EQ(bfs_rmdir(c, dir, "d", NULL), -ENOTEMPTY);
+    CHECK_EQ(bfs_rmdir(c, dir, "d"), -ENOTEMPTY);
     CHECK_EQ(bfs_unlink(c, dir, "d", 0, NULL), -EISDIR);
-    CHECK_EQ(bfs_rmdir(c, d.ino, "child", NULL), -ENOTDIR);
+    CHECK_EQ(bfs_rmdir(c, d.ino, "child"), -ENOTDIR);
     CHECK_EQ(bfs_unlink(c, d.ino, "child", 0, NULL), 0);
-    CHECK_EQ(bfs_rmdir(c, dir, "d", NULL), 0);
+    CHECK_EQ(bfs_rmdir(c, dir, "d"), 0);
     CHECK_EQ(bfs_lookup(c, dir, "d", &a), -ENOENT);
     CHECK_EQ(bfs_getattr(c, dir, &p), 0);
     CHECK_EQ(p.nlink, 2);
-    CHECK_EQ(bfs_rmdir(c, dir, "d", NULL), -ENOENT);
+    CHECK_EQ(bfs_rmdir(c, dir, "d"), -ENOENT);
 }
 
 static void test_symlink_readlink(void)

@@ -164,7 +164,7 @@ int sb_link(struct side *s, const struct shandle *h, const struct shandle *dir, 
 
 int sb_unlink(struct side *s, const struct shandle *dir, const char *name, int is_dir)
 {
-    return is_dir ? bfs_rmdir(s->c, dir->ino, name, NULL) : bfs_unlink(s->c, dir->ino, name, 0, NULL);
+    return is_dir ? bfs_rmdir(s->c, dir->ino, name) : bfs_unlink(s->c, dir->ino, name, 0, NULL);
 }
 
 int sb_setattr(struct side *s, const struct shandle *h, struct sfile *f, const struct sattr *a,
