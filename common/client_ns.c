@@ -230,7 +230,7 @@ static void count_subdir(struct bfs_client *c, uint64_t parent, const struct rpc
     bfs_call_prep(&call, owner, OP_NLINK);
     call.args.ino = parent;
     call.args.delta = delta;
-    call.args.flags = BFS_F_SUBDIR;
+    call.args.flags = BFS_F_SUBDIR | (pout ? BFS_F_PATTR : 0);
     int rc = client_run1(c, &call);
     if (rc < 0) {
         log_warn("directory ino %llx on server node %u: counting a subdirectory (%+d) failed: %s",
@@ -256,6 +256,7 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
     call.args.rdev = rdev;
     call.args.uid = uid;
     call.args.gid = gid;
+    call.args.flags = pout ? BFS_F_PATTR : 0;
     if (target) {
         size_t tlen = strnlen(target, BFS_SYMLINK_MAX + 1);
         if (tlen > BFS_SYMLINK_MAX)
@@ -358,6 +359,7 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     call.args.parent = newparent;
     call.args.name = newname;
     call.args.name_len = (uint32_t)len;
+    call.args.flags = parent_out ? BFS_F_PATTR : 0;
     if ((rc = client_run1_busy(c, &call)) < 0)
         return rc;
     /* A link to an inode on another server was coordinated by the entry's server
@@ -378,7 +380,7 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
     int rc = client_prep_entry(c, &call, OP_UNLINK, parent, name);
     if (rc < 0)
         return rc;
-    call.args.flags = flags;
+    call.args.flags = flags | (pout ? BFS_F_PATTR : 0);
     /* An rmdir in a cluster is the entry server's to coordinate, parent included. */
     rc = client_run1_busy(c, &call);
     if (rc == 0 && ino)

@@ -89,7 +89,7 @@ enum field {
 
 #define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8 + 8 + 8 + 4)
 #define STATFS_WIRE_LEN (7 * 8)
-#define MAX_FIELDS 8
+#define MAX_FIELDS 9
 
 struct op_layout {
     const char *name;
@@ -104,9 +104,10 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_GETATTR]     = { "GETATTR",  { F_INO }, { F_ATTR } },
     [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR, F_OFF }, { F_ATTR, F_SIZE } },
     [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET, F_RDEV,
-                                       F_MASK }, { F_ATTR, F_PATTR } },
+                                       F_MASK, F_FLAGS }, { F_ATTR, F_PATTR } },
     [OP_READLINK]    = { "READLINK", { F_INO }, { F_TARGET } },
-    [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME }, { F_ATTR, F_FLAGS, F_PATTR } },
+    [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME, F_FLAGS },
+                                     { F_ATTR, F_FLAGS, F_PATTR } },
     [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE, F_PATTR } },
     [OP_NLINK]       = { "NLINK",    { F_INO, F_DELTA, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE, F_PATTR } },
     [OP_PURGE]       = { "PURGE",    { F_INO }, { F_INO, F_FLAGS, F_SIZE } },

@@ -42,7 +42,7 @@
  * mask (BFS_SET_ATIME_READ: the owner records the access, as a read's GETATTR would).
  * 7: LOOKUP carries len, uid and mask and may bring a small file (bfs_lookup_data).
  * 8: CREATE, LINK, UNLINK and NLINK replies carry the parent's attributes after the
- * change (pattr). */
+ * change (pattr), asked for with BFS_F_PATTR (CREATE and LINK carry flags). */
 #define BFS_PROTO_VERSION  8
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
@@ -63,12 +63,14 @@ enum bfs_op {
     OP_SETATTR,      /* ino, mask, attr, off(SIZE_GROW: a write covered [off, attr.size))
                         -> attr, size(old size; for BFS_SET_ATIME_READ: 1 if atime changed) */
     OP_CREATE,       /* parent, name, mode, uid, gid, target, rdev, mask(umask, applied unless a
-                        local parent has a default ACL); bulk: xattrs the new inode gets
-                        (xattr.h's list, at most BFS_XATTR_INHERIT_MAX bytes) -> attr, pattr */
+                        local parent has a default ACL), flags(PATTR); bulk: xattrs the new
+                        inode gets (xattr.h's list, at most BFS_XATTR_INHERIT_MAX bytes)
+                        -> attr, pattr */
     OP_READLINK,     /* ino                     -> target */
-    OP_LINK,         /* ino, mode(type), parent, name -> attr, flags(1: inode remote), pattr */
-    OP_UNLINK,       /* parent, name, flags(RMDIR|KEEP) -> drop, pattr */
-    OP_NLINK,        /* ino, delta, flags(KEEP|SUBDIR) -> drop; SUBDIR: pattr (ino's) */
+    OP_LINK,         /* ino, mode(type), parent, name, flags(PATTR) -> attr, flags(1: inode
+                        remote), pattr */
+    OP_UNLINK,       /* parent, name, flags(RMDIR|KEEP|PATTR) -> drop, pattr */
+    OP_NLINK,        /* ino, delta, flags(KEEP|SUBDIR|PATTR) -> drop; SUBDIR: pattr (ino's) */
     OP_PURGE,        /* ino                     -> drop */
     OP_RENAME,       /* parent, name, newparent, newname, flags -> drop */
     OP_READDIR,      /* ino(dir), cookie, len(max) -> len(count), flags(1: eof); bulk: entries */
@@ -174,8 +176,10 @@ int proto_status_decode(const void *buf, size_t len, struct bfs_status *st);
 
 /* Flags of OP_UNLINK / OP_NLINK / OP_RENAME requests. */
 /* BFS_F_SUBDIR (NLINK): a subdirectory entry of directory ino was made (+1) or
- * removed (-1) on another server: count it and touch ino, never free it. */
-enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8 };
+ * removed (-1) on another server: count it and touch ino, never free it.
+ * BFS_F_PATTR (CREATE, LINK, UNLINK, NLINK with SUBDIR): the caller wants the
+ * parent's attributes after the change in the reply's pattr (one more read). */
+enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8, BFS_F_PATTR = 16 };
 /* Flags of OP_FALLOCATE: the owner's bookkeeping of the whole range (no chunk I/O). */
 enum { BFS_FALLOC_META = 1 };
 /* Flags of OP_FENCE: set it (empty here), lift it, or leave it as a tombstone. */
@@ -232,10 +236,10 @@ struct bfs_msg {
     uint32_t mode, uid, gid, mask, flags, len, client, step;
     int32_t  delta;
     struct bfs_attr attr;
-    /* CREATE, LINK, UNLINK replies: the parent's attributes after the change when
-     * the entry's server holds the parent's inode; NLINK (BFS_F_SUBDIR): the
-     * directory's. ino 0: not given (the parent lives elsewhere, or the change
-     * was coordinated, server/coord.h). */
+    /* CREATE, LINK, UNLINK replies to BFS_F_PATTR: the parent's attributes after
+     * the change when the entry's server holds the parent's inode; NLINK
+     * (BFS_F_SUBDIR): the directory's. ino 0: not given (not asked, the parent
+     * lives elsewhere, or the change was coordinated, server/coord.h). */
     struct bfs_attr pattr;
     struct bfs_statfs st;
     const char *name, *newname, *target;

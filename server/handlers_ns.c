@@ -131,7 +131,9 @@ static int begin_intent(struct server *s, struct srv_req *r, uint32_t kind, int 
                         struct meta_intent *in)
 {
     const struct bfs_msg *a = &r->a;
-    *in = (struct meta_intent){ .kind = kind, .flags = a->flags, .parent = a->parent,
+    /* BFS_F_PATTR shapes a reply (a coordinated one has no pattr), not the operation. */
+    *in = (struct meta_intent){ .kind = kind, .flags = a->flags & ~(uint32_t)BFS_F_PATTR,
+                                .parent = a->parent,
                                 .newparent = a->newparent, .name_len = a->name_len,
                                 .newname_len = a->newname_len, .ino = a->ino,
                                 .type = a->mode & S_IFMT };
@@ -345,14 +347,15 @@ int handle_step(struct server *s, struct srv_req *r)
     return rc;
 }
 
-/* After a change of parent's entries made here: the parent's attributes as it
- * left them, for the client's caches (the kernel asks for them next). Only a
- * parent held here; one that lives elsewhere tells them in its NLINK reply. A
- * failed read is no error: ino 0 says "not given". */
-static void parent_after(struct server *s, uint64_t parent, struct bfs_attr *out)
+/* After a change of parent's entries made here, if r asked (BFS_F_PATTR): the
+ * parent's attributes as it left them, for the client's caches (the kernel asks
+ * for them next). Only a parent held here; one that lives elsewhere tells them
+ * in its NLINK reply. A failed read is no error: ino 0 says "not given". */
+static void parent_after(struct server *s, struct srv_req *r, uint64_t parent)
 {
-    if (ino_local(s, parent) && meta_getattr(s->meta, parent, out) < 0)
-        memset(out, 0, sizeof *out);
+    if ((r->a.flags & BFS_F_PATTR) && ino_local(s, parent) &&
+        meta_getattr(s->meta, parent, &r->r.pattr) < 0)
+        memset(&r->r.pattr, 0, sizeof r->r.pattr);
 }
 
 int handle_create(struct server *s, struct srv_req *r)
@@ -376,7 +379,7 @@ int handle_create(struct server *s, struct srv_req *r)
             abandon_intent(s, &in);
     }
     if (rc == 0)
-        parent_after(s, a->parent, &r->r.pattr);
+        parent_after(s, r, a->parent);
     return rc == META_FENCED ? fence_defer(s, r, a->parent) : rc;
 }
 
@@ -435,7 +438,7 @@ int handle_link(struct server *s, struct srv_req *r)
         return fence_defer(s, r, a->parent);
     r->r.flags = (uint32_t)remote;
     if (rc == 0)
-        parent_after(s, a->parent, &r->r.pattr);
+        parent_after(s, r, a->parent);
     return rc;
 }
 
@@ -446,7 +449,7 @@ int handle_unlink(struct server *s, struct srv_req *r)
     struct meta_drop drop = { 0 };
     int rc = report_drop(s, r, do_unlink(s, r, &drop), &drop);
     if (rc == 0)
-        parent_after(s, r->a.parent, &r->r.pattr);
+        parent_after(s, r, r->a.parent);
     return rc;
 }
 
@@ -466,7 +469,7 @@ int handle_nlink(struct server *s, struct srv_req *r)
     if (a->flags & BFS_F_SUBDIR) {
         int rc = meta_touch_dir(s->meta, a->ino, a->delta, bfs_wall_ns());
         if (rc == 0)
-            parent_after(s, a->ino, &r->r.pattr);
+            parent_after(s, r, a->ino);
         return rc;
     }
     if (a->delta != 1 && a->delta != -1)
