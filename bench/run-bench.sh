@@ -14,8 +14,12 @@
 #   preload      the mount's directory again, every program (benchfs-bench, python3,
 #                fio) under LD_PRELOAD=build/libbenchfs-preload.so: the RPC path for
 #                unchanged programs
-# One benchfs-server (default UCX settings) serves all BenchFS targets; a client with
-# UCX_TLS=tcp only offers TCP, so both directions of its connection use TCP.
+# One benchfs-server (default UCX settings) serves the shared-memory targets (mount,
+# client, preload), a second one the TCP targets (mount_tcp, client_tcp). A client
+# with UCX_TLS=tcp only offers TCP, so both directions of its connection use TCP; a
+# server with a TCP endpoint pays an epoll_wait(2) in every UCX progress call, which
+# slowed every other client of that server by ~20 % per request when one server
+# served all targets (docs/DESIGN.md, "Known limits").
 #
 # Metrics, per target:
 #   create, write4k, read4k  ops/s from `benchfs-bench --sizes 4096` (see its --help)
@@ -176,22 +180,23 @@ start_fuse() {
     done
 }
 
-start_server() {
-    "$BIN/benchfs-server" --registry-dir "$W/reg" --data-dir "$W/data" >"$W/server.log" 2>&1 &
+start_server() {   # start_server NAME: registry $W/NAME, data $W/NAME.data, log $W/NAME.log
+    "$BIN/benchfs-server" --registry-dir "$W/$1" --data-dir "$W/$1.data" >"$W/$1.log" 2>&1 &
     PIDS+=("$!")
-    if ! wait_until 30 grep -q "Server is ready" "$W/server.log"; then
-        warn "benchfs-server did not start:"; cat "$W/server.log" >&2; exit 1
+    if ! wait_until 30 grep -q "Server is ready" "$W/$1.log"; then
+        warn "benchfs-server $1 did not start:"; cat "$W/$1.log" >&2; exit 1
     fi
 }
 
-# probe_transport [ENV...]: which UCX transport a client really uses with these
+# probe_transport REGISTRY [ENV...]: which UCX transport a client really uses with these
 # settings (UCX prints its endpoint configuration at debug level).
 probe_transport() {
     probe_once "$@" || probe_once "$@"
 }
 probe_once() {
+    local reg=$1; shift
     env "$@" UCX_LOG_LEVEL=debug timeout 60 "$BIN/benchfs-bench" --mode client \
-        --registry-dir "$W/reg" --iterations 1 --warmup 0 --sizes 4096 2>&1 |
+        --registry-dir "$reg" --iterations 1 --warmup 0 --sizes 4096 2>&1 |
         grep -m1 -o 'ep_cfg\[[0-9]*\]: am([^)]*)' | sed 's/.*am(\(.*\))/\1/' | grep .
 }
 
@@ -398,20 +403,21 @@ mkdir -p "$W/local" "$W/ptdata"
 HAVE_PT=0
 build_passthrough && HAVE_PT=1
 
-log "starting benchfs-server (registry $W/reg, data $W/data)"
-start_server
-# Two FUSE clients of the same server: one with UCX defaults, one with TCP only.
+log "starting benchfs-server (registry $W/reg, data $W/reg.data) and one for TCP ($W/reg-tcp)"
+start_server reg
+start_server reg-tcp
+# Two FUSE clients: one with UCX defaults, one with TCP only (on its own server).
 # A target that does not mount is left out (its column stays empty; exit status 1).
 HAVE_MOUNT=1 HAVE_MOUNT_TCP=1
 start_fuse fuse "$W/mnt" "$BIN/benchfs-fuse" "$W/mnt" --registry-dir "$W/reg" --timeout 10 -f ||
     { HAVE_MOUNT=0; FAILED=1; }
 start_fuse fuse-tcp "$W/mnt-tcp" env UCX_TLS=tcp "$BIN/benchfs-fuse" "$W/mnt-tcp" \
-    --registry-dir "$W/reg" --timeout 10 -f || { HAVE_MOUNT_TCP=0; FAILED=1; }
+    --registry-dir "$W/reg-tcp" --timeout 10 -f || { HAVE_MOUNT_TCP=0; FAILED=1; }
 if [ "$HAVE_PT" = 1 ]; then
     start_fuse passthrough "$W/ptmnt" "$PT" -f -o "source=$W/ptdata" "$W/ptmnt" || { HAVE_PT=0; FAILED=1; }
 fi
-TRANSPORT_SHM=$(probe_transport)
-TRANSPORT_TCP=$(probe_transport UCX_TLS=tcp)
+TRANSPORT_SHM=$(probe_transport "$W/reg")
+TRANSPORT_TCP=$(probe_transport "$W/reg-tcp" UCX_TLS=tcp)
 log "UCX transport: default -> ${TRANSPORT_SHM:-?}, UCX_TLS=tcp -> ${TRANSPORT_TCP:-?}"
 log "$ROUNDS round(s) of $ITER operations (warmup $WARMUP) per benchmark; data in $W"
 
@@ -432,7 +438,7 @@ for r in $(seq "$ROUNDS"); do
         measure_bench "$r" "${DIR_TARGETS[i]}" $(tenv "${DIR_TARGETS[i]}") -- --dir "${DIR_TARGETS[i + 1]}"
     done
     measure_bench "$r" client -- --mode client --registry-dir "$W/reg"
-    measure_bench "$r" client_tcp UCX_TLS=tcp -- --mode client --registry-dir "$W/reg"
+    measure_bench "$r" client_tcp UCX_TLS=tcp -- --mode client --registry-dir "$W/reg-tcp"
     log "round $r/$ROUNDS: unlink loop"
     for ((i = 0; i < ${#DIR_TARGETS[@]}; i += 2)); do
         measure_unlink "$r" "${DIR_TARGETS[i]}" "${DIR_TARGETS[i + 1]}"

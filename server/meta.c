@@ -10,6 +10,7 @@
  *   meta_attr.c     attribute changes: setattr, atime, writes' sizes, fallocate
  *   meta_inline.c   inline small-file data
  *   meta_scan.c     raw reads of the tables (OP_SCAN, benchfs-fsck)
+ *   meta_compact.c  giving a shrunken store's free pages back (a compact copy)
  *   meta_intents.c  multi-server operations: intents, step marks, fences
  *   meta_steps.c    the participants' steps of multi-server operations
  *   xattr_store.c   extended attributes
@@ -51,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define META_FORMAT     META_STORE_FORMAT   /* 4: extended attributes; 3: special files,
                                                written extents; 2: inline data; 1..3 are
@@ -240,35 +242,14 @@ static int init_root(struct meta_store *m, MDB_txn *txn, int fresh)
     return meta_inode_put(m, txn, &root, NULL, 0, NULL);
 }
 
-int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct meta_store **out)
+/* Opens the LMDB environment at m->path and its tables, checks or stamps the
+ * info table. On failure nothing stays open (m->env is NULL). */
+int meta_env_open(struct meta_store *m)
 {
-    struct meta_store *m;
     MDB_txn *txn;
     int rc, fresh = 0;
-
-    *out = NULL;
-    if (node_id >= 1u << (64 - BFS_INO_NODE_SHIFT) || chunk_size == 0) {
-        log_error("meta: %s: bad node id %" PRIu32 " or chunk size %" PRIu32, dir, node_id,
-                  chunk_size);
-        return -EINVAL;
-    }
-    if (!(m = calloc(1, sizeof *m)))
-        return -ENOMEM;
-    m->node_id = node_id;
-    m->inline_max = chunk_size < INLINE_MAX ? chunk_size : INLINE_MAX;
-    if (!(m->scratch = malloc(1 + m->inline_max))) {
-        free(m);
-        return -ENOMEM;
-    }
-    if ((size_t)snprintf(m->path, sizeof m->path, "%s/meta.lmdb", dir) >= sizeof m->path) {
-        log_error("meta: %s: path too long", dir);
-        free(m->scratch);
-        free(m);
-        return -ENAMETOOLONG;
-    }
     if ((rc = mdb_env_create(&m->env))) {
-        free(m->scratch);
-        free(m);
+        m->env = NULL;
         return meta_db_err(rc, "create env", 0);
     }
     /* The map starts at the file's size (LMDB's file is the map with MDB_WRITEMAP). */
@@ -300,19 +281,56 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
     }
     if ((rc = meta_wr_begin(m, &txn)))
         goto fail;
-    if (!(rc = open_dbs(m, txn)) && !(rc = init_info(m, txn, chunk_size, &fresh)) && node_id == 0)
+    if (!(rc = open_dbs(m, txn)) && !(rc = init_info(m, txn, m->chunk_size, &fresh)) &&
+        m->node_id == 0)
         rc = init_root(m, txn, fresh);
     MDB_stat fst;
     if (rc == 0 && (rc = mdb_stat(txn, m->fences, &fst)))
         rc = meta_db_err(rc, "fences", 0);
-    m->fences_seen = rc == 0 && fst.ms_entries > 0;
-    if ((rc = meta_wr_end(txn, rc)))
+    m->fences_seen = m->fences_seen || (rc == 0 && fst.ms_entries > 0);
+    if ((rc = meta_wr_end(txn, rc)) == 0)
+        return 0;
+fail:
+    mdb_env_close(m->env);
+    m->env = NULL;
+    return rc;
+}
+
+int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct meta_store **out)
+{
+    struct meta_store *m;
+    int rc;
+
+    *out = NULL;
+    if (node_id >= 1u << (64 - BFS_INO_NODE_SHIFT) || chunk_size == 0) {
+        log_error("meta: %s: bad node id %" PRIu32 " or chunk size %" PRIu32, dir, node_id,
+                  chunk_size);
+        return -EINVAL;
+    }
+    if (!(m = calloc(1, sizeof *m)))
+        return -ENOMEM;
+    m->node_id = node_id;
+    m->chunk_size = chunk_size;
+    m->inline_max = chunk_size < INLINE_MAX ? chunk_size : INLINE_MAX;
+    if (!(m->scratch = malloc(1 + m->inline_max))) {
+        free(m);
+        return -ENOMEM;
+    }
+    if ((size_t)snprintf(m->path, sizeof m->path, "%s/meta.lmdb", dir) >= sizeof m->path) {
+        log_error("meta: %s: path too long", dir);
+        rc = -ENAMETOOLONG;
         goto fail;
+    }
+    char copy[sizeof m->path + 16];   /* a compaction's copy left by a kill -9: not the store */
+    if ((size_t)snprintf(copy, sizeof copy, "%s.compact", m->path) < sizeof copy)
+        unlink(copy);
+    if ((rc = meta_env_open(m))) {
+        log_error("meta: %s: cannot open metadata store: %s", m->path, strerror(-rc));
+        goto fail;
+    }
     *out = m;
     return 0;
 fail:
-    log_error("meta: %s: cannot open metadata store: %s", m->path, strerror(-rc));
-    mdb_env_close(m->env);
     free(m->scratch);
     free(m);
     return rc;
@@ -322,15 +340,18 @@ void meta_close(struct meta_store *m)
 {
     if (!m)
         return;
-    meta_atime_flush(m);   /* logs a failure */
+    if (m->env)
+        meta_atime_flush(m);   /* logs a failure */
     free(m->atimes);
     meta_grow_stop(m);
     if (m->rtxn)
         mdb_txn_abort(m->rtxn);
-    int rc = mdb_env_sync(m->env, 1);
-    if (rc)
-        log_error("meta: %s: sync: %s", m->path, mdb_strerror(rc));
-    mdb_env_close(m->env);
+    if (m->env) {   /* NULL after a compaction that could not reopen it (meta_compact) */
+        int rc = mdb_env_sync(m->env, 1);
+        if (rc)
+            log_error("meta: %s: sync: %s", m->path, mdb_strerror(rc));
+        mdb_env_close(m->env);
+    }
     free(m->scratch);
     free(m);
 }

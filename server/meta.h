@@ -31,7 +31,8 @@
  * Where it is done: meta.c (open, close, sync), meta_records.c (the records'
  * formats), meta_ns.c (lookup .. rename), meta_attr.c (setattr, atime, wrote,
  * fallocate), meta_scan.c, meta_inline.c ("inline data"), meta_intents.c and
- * meta_steps.c ("multi-server operations"); their shared internals: meta_int.h.
+ * meta_steps.c ("multi-server operations"), meta_compact.c ("giving back the free
+ * pages"); their shared internals: meta_int.h.
  */
 #ifndef BENCHFS_META_H
 #define BENCHFS_META_H
@@ -68,6 +69,24 @@ int meta_sync(struct meta_store *m);
 int meta_atime_flush(struct meta_store *m);
 /* CLOCK_MONOTONIC seconds by which meta_atime_flush should run; 0: nothing to write. */
 double meta_atime_deadline(const struct meta_store *m);
+
+/* Giving back the free pages of a store that has shrunk (meta_compact.c). LMDB
+ * keeps the pages the store no longer needs on a free list that every commit
+ * pays for, and never shortens its file.
+ * meta_pages: the store's live and free pages (of its high-water mark). 0 or -errno.
+ * meta_compact_due: 1 when a compaction pays: at least 1,024 free pages, more
+ *   free than live, and at most 16,384 live ones (a copy of a few milliseconds).
+ *   Cheap: a read transaction and a stat of each table.
+ * meta_compact: writes a compact copy next to the store (meta.lmdb.compact),
+ *   fdatasyncs it, renames it over the store, fsyncs the directory and opens it.
+ *   Blocks for the copy. No transaction may be open, and nothing may hold
+ *   meta_fd() (an fsync in flight): it changes. 0 when compacted; -errno
+ *   (logged) when it could not be, the store as it was and open; -ENOTRECOVERABLE
+ *   when the store could not be opened again: nothing but meta_close may be
+ *   called then (the file on disk is whole; the next open takes it). */
+int meta_pages(struct meta_store *m, size_t *live, size_t *free_pages);
+int meta_compact_due(struct meta_store *m);
+int meta_compact(struct meta_store *m);
 
 /* Number of inode records (for statfs). */
 uint64_t meta_inode_count(struct meta_store *m);

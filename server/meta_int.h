@@ -45,6 +45,7 @@ struct meta_store {
     MDB_dbi xattrs;         /* extended attributes (xattr_store.c) */
     int fences_seen;        /* the fences table has (or had, since the open) a record */
     uint32_t node_id;
+    uint32_t chunk_size;
     size_t inline_max;      /* INLINE_MAX, or the chunk size if smaller */
     unsigned char *scratch; /* 1 + inline_max: an inline record being built (meta_inline.c) */
     struct meta_atimes *atimes; /* access times not written yet (meta_atime.c), or NULL */
@@ -85,6 +86,10 @@ int meta_allocate_map(struct meta_store *m, size_t from, size_t to);
 void meta_grow_stop(struct meta_store *m);
 
 /* ---- the environment (meta.c) ---- */
+
+/* Opens the LMDB environment at m->path (node_id, chunk_size and path set) and its
+ * tables; checks or stamps the info table. 0, or -errno with m->env NULL. */
+int meta_env_open(struct meta_store *m);
 
 /* A write transaction (the map grown first when needed), and its one exit:
  * commit when rc is 0, else abort; returns rc or the commit's error. */

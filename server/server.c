@@ -36,6 +36,8 @@
 #define BUSY_WAKE_MS 10         /* ... and then how often (a request waits up to this) */
 #define BUSY_WARN_S 2.0         /* busy that long with nothing to do: a stuck peer, said once */
 #define PROGRESS_MAX 256        /* worker progress calls per loop round, at most */
+#define COMPACT_CHECK_S 1.0     /* an idle loop looks at the store's free pages this often */
+#define COMPACT_RETRY_S 60.0    /* ... and after a compaction that failed */
 
 struct server_opts {
     const char *registry_dir, *data_dir;
@@ -356,6 +358,28 @@ static unsigned run_once(struct server *s)
     return work;
 }
 
+/* About to sleep with nothing in flight (no request, no disk I/O: no transaction
+ * open and nothing holding the store's fd; the coordinator's thread never touches
+ * the store, its steps here come as requests): gives the store's free pages back
+ * when most of it is free (meta.h, meta_compact). A store that cannot be opened
+ * again ends the loop: -ENOTRECOVERABLE. */
+static int maybe_compact(struct server *s)
+{
+    double now = bfs_mono_s();
+    if (now < s->compact_at || s->inflight || s->sending || s->receiving ||
+        chunkstore_inflight(s->cs))
+        return 0;
+    s->compact_at = now + COMPACT_CHECK_S;
+    if (!meta_compact_due(s->meta))
+        return 0;
+    int rc = meta_compact(s->meta);
+    if (rc < 0 && rc != -ENOTRECOVERABLE) {
+        s->compact_at = bfs_mono_s() + COMPACT_RETRY_S;   /* logged; the store is as it was */
+        rc = 0;
+    }
+    return rc;
+}
+
 /* The drain: no new clients, no new intents; once the coordinator's intents
  * are done (their steps need this server, and other servers' coordinators may
  * too), no new requests (s->closing: -ESHUTDOWN); the loop ends once what runs
@@ -520,6 +544,10 @@ static int serve(struct server *s, int sfd)
                 ms = 1;
             if (timeout < 0 || timeout > ms)
                 timeout = ms;
+        }
+        if (!stopping && maybe_compact(s) < 0) {
+            close(epfd);
+            return -ENOTRECOVERABLE;
         }
         struct epoll_event ev[5];
         bfs_spin_sleep(&spin);

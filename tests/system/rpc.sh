@@ -140,9 +140,20 @@ check "wrong cluster key is refused" test "$rc" -ne 0
 check "wrong cluster key gives EACCES" grep -q "Permission denied" "$T/out"
 cp "$T/key.saved" "$REG/cluster.key"
 
-# -- fsynced data survives kill -9 and a restart
+# -- fsynced data survives kill -9 and a restart, also when the store was
+# compacted in between: 2,000 small files that come and go leave most of it
+# free, and the server, once idle, replaces it with a compact copy (meta.h,
+# meta_compact: a new file at meta.lmdb)
 "$BIN/tests/system/test_rpc" "$REG" durable-write
 check "durable: write + fsync" test $? -eq 0
+store_ino() { stat -c %i "$DATA/meta.lmdb"; }
+ino_before=$(store_ino)
+timeout 120 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 2000 --warmup 0 \
+    --sizes 4096 >"$T/compact.out" 2>&1
+check "compaction: 2,000 small files come and go" test $? -eq 0
+check "compaction: the idle server compacts its store" wait_for 20 eval '[ "$(store_ino)" != "$ino_before" ]'
+check "compaction: the server keeps serving" timeout 60 "$BIN/benchfs-bench" --mode client \
+    --registry-dir "$REG" --iterations 20 --warmup 0 --sizes 4096
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 start_server "$REG" "$DATA" --chunk-size 64K || { fail "server restarts after kill -9"; finish; }
 pass "server restarts after kill -9 (stale registry file replaced)"

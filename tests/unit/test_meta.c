@@ -1700,6 +1700,92 @@ static int check_inline(struct meta_store *m, int n)
     return 1;
 }
 
+/* A store most of which is free is compacted: smaller, the same records, still
+ * usable, and a copy that cannot be written leaves it as it was. */
+static void test_compact(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    struct bfs_attr a;
+    unsigned char data[4096], got[4096];
+    char name[32], path[128];
+    size_t live, free_pages, n;
+    uint64_t kept[10], ino;
+    REQUIRE(m);
+    CHECK_EQ(meta_compact_due(m), 0);   /* a new store */
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        REQUIRE((ino = mk(m, 1, name, S_IFREG | 0644, 1)) != 0);
+        memset(data, i & 0xff, sizeof data);
+        REQUIRE(meta_inline_write(m, ino, 0, data, sizeof data, 2, &a, NULL) == 0);
+        if (i % 300 == 0)
+            kept[i / 300] = ino;
+    }
+    CHECK_EQ(meta_compact_due(m), 0);   /* full, not free */
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        if (i % 300)
+            CHECK_EQ(meta_unlink(m, 1, name, strlen(name), 0, 0, 3, &drop), 0);
+    }
+    REQUIRE(meta_pages(m, &live, &free_pages) == 0);
+    CHECK(free_pages >= 1024 && free_pages > live);
+    CHECK_EQ(meta_compact_due(m), 1);
+    struct stat before, after;
+    snprintf(path, sizeof path, "%s/meta.lmdb", tdir);
+    REQUIRE(stat(path, &before) == 0);
+
+    /* The copy cannot be written: the store is as it was, and open. */
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s/meta.lmdb.compact", tdir);
+    REQUIRE(mkdir(tmp, 0700) == 0);
+    CHECK_EQ(meta_compact(m), -EISDIR);
+    CHECK_EQ(meta_compact_due(m), 1);
+    CHECK_EQ(lookup(m, 1, "f300", &ino), 0);
+    CHECK_EQ(ino, kept[1]);
+    rmdir(tmp);
+
+    CHECK_EQ(meta_compact(m), 0);
+    CHECK_EQ(meta_compact_due(m), 0);
+    size_t live2, free2;
+    REQUIRE(meta_pages(m, &live2, &free2) == 0);
+    CHECK(live2 + free2 < 1024);
+    CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);   /* the copy is the store now */
+    REQUIRE(stat(path, &after) == 0);
+    CHECK(after.st_ino != before.st_ino);
+    /* The same records, readable and writable. */
+    for (int k = 0; k < 10; k++) {
+        snprintf(name, sizeof name, "f%d", k * 300);
+        CHECK_EQ(lookup(m, 1, name, &ino), 0);
+        CHECK_EQ(ino, kept[k]);
+        memset(data, (k * 300) & 0xff, sizeof data);
+        CHECK_EQ(iread(m, ino, 0, got, sizeof got, &n), 0);
+        CHECK_EQ(n, sizeof got);
+        CHECK(memcmp(got, data, sizeof got) == 0);
+    }
+    CHECK_EQ(lookup(m, 1, "f1", &ino), -ENOENT);
+    REQUIRE((ino = mk(m, 1, "new", S_IFREG | 0644, 4)) != 0);
+    CHECK_EQ(meta_inline_write(m, ino, 0, "after", 5, 5, &a, NULL), 0);
+    CHECK(ino != kept[9]);   /* the inode counter came along */
+    /* ... and after a reopen. */
+    meta_close(m);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(lookup(m, 1, "new", &ino), 0);
+    CHECK_EQ(iread(m, ino, 0, got, 5, &n), 0);
+    CHECK(n == 5 && memcmp(got, "after", 5) == 0);
+    CHECK_EQ(lookup(m, 1, "f2700", &ino), 0);
+    CHECK_EQ(ino, kept[9]);
+    /* A copy a kill -9 left behind is removed at the next open. */
+    meta_close(m);
+    int fd = open(tmp, O_WRONLY | O_CREAT, 0600);
+    REQUIRE(fd >= 0);
+    CHECK_EQ(write(fd, "junk", 4), 4);
+    close(fd);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
+    CHECK_EQ(lookup(m, 1, "new", &ino), 0);
+    teardown(m);
+}
+
 static void test_map_grows(void)
 {
     struct meta_store *m = setup(0);
@@ -2129,6 +2215,7 @@ int main(void)
     RUN(test_corrupt);
     RUN(test_corrupt_info);
     RUN(test_map_grows);
+    RUN(test_compact);
     RUN(test_scan);
     RUN(test_intents);
     RUN(test_marked_steps);
