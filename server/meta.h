@@ -75,7 +75,7 @@ double meta_atime_deadline(const struct meta_store *m);
  * pays for, and never shortens its file.
  * meta_pages: the store's live and free pages (of its high-water mark). 0 or -errno.
  * meta_compact_due: 1 when a compaction pays: at least 1,024 free pages, more
- *   free than live, and at most 16,384 live ones (a copy of a few milliseconds).
+ *   free than live, and at most 1,024 live ones (a copy of milliseconds).
  *   Cheap: a read transaction and a stat of each table.
  * meta_compact: writes a compact copy next to the store (meta.lmdb.compact),
  *   fdatasyncs it, renames it over the store, fsyncs the directory and opens it.

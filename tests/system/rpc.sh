@@ -140,20 +140,9 @@ check "wrong cluster key is refused" test "$rc" -ne 0
 check "wrong cluster key gives EACCES" grep -q "Permission denied" "$T/out"
 cp "$T/key.saved" "$REG/cluster.key"
 
-# -- fsynced data survives kill -9 and a restart, also when the store was
-# compacted in between: 2,000 small files that come and go leave most of it
-# free, and the server, once idle, replaces it with a compact copy (meta.h,
-# meta_compact: a new file at meta.lmdb)
+# -- fsynced data survives kill -9 and a restart
 "$BIN/tests/system/test_rpc" "$REG" durable-write
 check "durable: write + fsync" test $? -eq 0
-store_ino() { stat -c %i "$DATA/meta.lmdb"; }
-ino_before=$(store_ino)
-timeout 120 "$BIN/benchfs-bench" --mode client --registry-dir "$REG" --iterations 2000 --warmup 0 \
-    --sizes 4096 >"$T/compact.out" 2>&1
-check "compaction: 2,000 small files come and go" test $? -eq 0
-check "compaction: the idle server compacts its store" wait_for 20 eval '[ "$(store_ino)" != "$ino_before" ]'
-check "compaction: the server keeps serving" timeout 60 "$BIN/benchfs-bench" --mode client \
-    --registry-dir "$REG" --iterations 20 --warmup 0 --sizes 4096
 kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 start_server "$REG" "$DATA" --chunk-size 64K || { fail "server restarts after kill -9"; finish; }
 pass "server restarts after kill -9 (stale registry file replaced)"
@@ -229,6 +218,35 @@ lanes_run() {
 RPC_SERVER=$SERVER_PID
 lanes_run 1
 lanes_run 2
+SERVER_PID=$RPC_SERVER
+
+# -- a store most of which is free is compacted: 2,000 small files that come and
+# go on a server of its own, which, once idle, replaces its store with a compact
+# copy (meta.h, meta_compact: a new file at meta.lmdb); fsynced data written
+# before survives, also a kill -9 after it
+compact_run() {
+    local reg=$T/compact/reg data=$T/compact/data ino_before pid
+    start_one "$reg" "$data" --chunk-size 64K || { fail "compaction: the server starts"; return 1; }
+    pid=$SERVER_PID
+    "$BIN/tests/system/test_rpc" "$reg" durable-write
+    check "compaction: write + fsync first" test $? -eq 0
+    ino_before=$(stat -c %i "$data/meta.lmdb")
+    timeout 120 "$BIN/benchfs-bench" --mode client --registry-dir "$reg" --iterations 2000 \
+        --warmup 0 --sizes 4096 >"$T/compact.out" 2>&1
+    check "compaction: 2,000 small files come and go" test $? -eq 0
+    check "compaction: the idle server compacts its store" \
+        wait_for 20 eval '[ "$(stat -c %i "$data/meta.lmdb")" != "$ino_before" ]'
+    check "compaction: the server serves on" timeout 60 "$BIN/benchfs-bench" --mode client \
+        --registry-dir "$reg" --iterations 20 --warmup 0 --sizes 4096
+    "$BIN/tests/system/test_rpc" "$reg" durable-check
+    check "compaction: the fsynced data is intact" test $? -eq 0
+    kill -KILL "$pid"; wait "$pid" 2>/dev/null
+    start_one "$reg" "$data" --chunk-size 64K || { fail "compaction: the server restarts after kill -9"; return 1; }
+    "$BIN/tests/system/test_rpc" "$reg" durable-check
+    check "compaction: ... and after a kill -9 and a restart" test $? -eq 0
+    stop_server "$SERVER_PID"
+}
+compact_run
 SERVER_PID=$RPC_SERVER
 
 # -- a stale server.addr (dead server) is reported as such
