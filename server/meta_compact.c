@@ -11,7 +11,7 @@
  *
  * A kill -9 at any point leaves either the old store or the whole new one at
  * meta.lmdb (rename is atomic; the copy is fdatasync'd first, the directory
- * after); a copy left behind is overwritten by the next compaction. */
+ * after); a copy left behind is removed by the next open (meta_open). */
 #include "meta.h"
 #include "meta_int.h"
 #include "../common/log.h"
