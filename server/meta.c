@@ -340,6 +340,7 @@ void meta_close(struct meta_store *m)
 {
     if (!m)
         return;
+    meta_compact_drop(m);
     if (m->env)
         meta_atime_flush(m);   /* logs a failure */
     free(m->atimes);

@@ -74,18 +74,32 @@ double meta_atime_deadline(const struct meta_store *m);
  * keeps the pages the store no longer needs on a free list that every commit
  * pays for, and never shortens its file.
  * meta_pages: the store's live and free pages (of its high-water mark). 0 or -errno.
- * meta_compact_due: 1 when a compaction pays: at least 1,024 free pages, more
- *   free than live, and at most 1,024 live ones (a copy of milliseconds).
+ * meta_compact_due: 1 when a compaction pays: none under way, at least 1,024
+ *   free pages, more free than live, and at most 65,536 live ones (256 MiB).
  *   Cheap: a read transaction and a stat of each table.
- * meta_compact: writes a compact copy next to the store (meta.lmdb.compact),
- *   fdatasyncs it, renames it over the store, fsyncs the directory and opens it.
- *   Blocks for the copy. No transaction may be open, and nothing may hold
- *   meta_fd() (an fsync in flight): it changes. 0 when compacted; -errno
- *   (logged) when it could not be, the store as it was and open; -ENOTRECOVERABLE
- *   when the store could not be opened again: nothing but meta_close may be
- *   called then (the file on disk is whole; the next open takes it). */
+ * meta_compact_begin: starts writing a compact copy (meta.lmdb.compact) on a
+ *   thread of its own, under a read transaction: the store goes on as before
+ *   meanwhile. 0, or -errno: -EBUSY one is under way, -ENOSPC the disk has less
+ *   room than twice the live pages (the copy must not take the store's).
+ * meta_compact_running: 1 while one is under way (begun, not finished).
+ * meta_compact_finish: with wait 0, returns 0 while the copy is being written.
+ *   Once it is written and fdatasync'd: if no write committed since it began,
+ *   swaps it in (closes the environment, renames the copy over the store, fsyncs
+ *   the directory, opens it again): 1; if one did, drops the copy: -EAGAIN.
+ *   -errno (logged) when the copy failed or could not be renamed (the store as
+ *   it was, open); -ENOENT: none begun. For the swap no transaction may be
+ *   open and nothing may hold meta_fd() (an fsync in flight): it changes.
+ *   -ENOTRECOVERABLE when the store could not be opened again: nothing but
+ *   meta_close may be called then (the file on disk is whole; the next open
+ *   takes it).
+ * meta_compact: both, waiting for the copy: 0 or as meta_compact_finish.
+ * The map's growth waits for a copy being written (and drops it when the map
+ * is nearly full); meta_close drops it. */
 int meta_pages(struct meta_store *m, size_t *live, size_t *free_pages);
 int meta_compact_due(struct meta_store *m);
+int meta_compact_begin(struct meta_store *m);
+int meta_compact_running(const struct meta_store *m);
+int meta_compact_finish(struct meta_store *m, int wait);
 int meta_compact(struct meta_store *m);
 
 /* Number of inode records (for statfs). */

@@ -5,9 +5,15 @@
  * read, merged and written back: measured here, a store of 2,471 pages of which
  * 2,456 were free, after a few thousand 4 KiB files came and went, made a
  * preloaded unlink loop ~35 % slower than the same store compacted). So when
- * most of a small store is free, the server writes a compact copy of it
- * (mdb_env_copyfd2, MDB_CP_COMPACT) while nothing is in flight, makes the copy
- * durable, renames it over the store and opens it again.
+ * most of a store is free, a compact copy of it is written (mdb_env_copyfd2,
+ * MDB_CP_COMPACT) and made durable on a thread of its own, under a read
+ * transaction beside the loop's writes; once it is written, the loop swaps it in
+ * (closes the environment, renames the copy over the store, opens it again) if
+ * no write committed since the copy began, else drops it.
+ *
+ * The map must not move under the copy's reader (mdb_env_set_mapsize: no
+ * transaction open in the process), so the map's growth waits for the copy
+ * (meta_grow.c), and drops it when the map is nearly full.
  *
  * A kill -9 at any point leaves either the old store or the whole new one at
  * meta.lmdb (rename is atomic; the copy is fdatasync'd first, the directory
@@ -21,16 +27,31 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* When a compaction pays: at least this many free pages (4 MiB of 4 KiB pages),
- * more free pages than live ones, and a live store small enough that the copy
- * and its fdatasync stall the loop briefly (4 MiB; measured here: 16 MiB took
- * 73 + 79 ms, 64 MiB 254 + 213 ms). */
+ * more free pages than live ones, and a store small enough to copy in seconds
+ * (256 MiB; measured here: 16 MiB took 73 ms to copy and 79 ms to fdatasync,
+ * 64 MiB 254 + 213 ms). */
 #define COMPACT_MIN_FREE  1024
-#define COMPACT_MAX_LIVE  1024
+#define COMPACT_MAX_LIVE  65536
+
+struct meta_copy {
+    pthread_t tid;
+    atomic_bool done;
+    MDB_env *env;
+    int fd;                 /* the copy's file, written by the thread */
+    int err;                /* the thread's result once done: 0 or -errno */
+    uint64_t txnid;         /* the store's last commit when the copy began */
+    size_t live, free_pages;    /* when it began, for the log */
+};
 
 int meta_pages(struct meta_store *m, size_t *live, size_t *free_pages)
 {
@@ -61,25 +82,93 @@ int meta_pages(struct meta_store *m, size_t *live, size_t *free_pages)
 int meta_compact_due(struct meta_store *m)
 {
     size_t live, free_pages;
-    if (meta_pages(m, &live, &free_pages) < 0)
+    if (m->copy || meta_pages(m, &live, &free_pages) < 0)
         return 0;
     return free_pages >= COMPACT_MIN_FREE && free_pages > live && live <= COMPACT_MAX_LIVE;
 }
 
-/* Writes the compact copy of m to tmp and makes it durable. */
-static int write_copy(struct meta_store *m, const char *tmp)
+int meta_compact_running(const struct meta_store *m)
 {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    int rc = mdb_env_copyfd2(m->env, fd, MDB_CP_COMPACT);
+    return m->copy != NULL;
+}
+
+/* The copy's path: the store's, ".compact" added. */
+static void copy_path(const struct meta_store *m, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.compact", m->path);
+}
+
+static void *copy_thread(void *arg)
+{
+    struct meta_copy *c = arg;
+    int rc = mdb_env_copyfd2(c->env, c->fd, MDB_CP_COMPACT);
     if (rc)
-        rc = rc > 0 ? -rc : meta_db_err(rc, "compact copy", 0);   /* LMDB: errno or its own */
-    else if (fdatasync(fd) < 0)
+        rc = rc > 0 ? -rc : -EIO;   /* an errno, or one of LMDB's own (logged by the loop) */
+    else if (fdatasync(c->fd) < 0)
         rc = -errno;
-    if (close(fd) < 0 && rc == 0)
+    c->err = rc;
+    atomic_store_explicit(&c->done, true, memory_order_release);
+    return NULL;
+}
+
+int meta_compact_begin(struct meta_store *m)
+{
+    char tmp[sizeof m->path + 16];
+    struct statvfs vfs;
+    MDB_envinfo info;
+    size_t live, free_pages;
+    int rc;
+    if (m->copy)
+        return -EBUSY;
+    if ((rc = meta_pages(m, &live, &free_pages)) || (rc = mdb_env_info(m->env, &info)))
+        return rc > 0 ? meta_db_err(rc, "env info", 0) : rc;
+    /* The copy must not take the room the store's own writes need. */
+    if (statvfs(m->path, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < 2 * live * m->psize)
+        return -ENOSPC;
+    struct meta_copy *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    *c = (struct meta_copy){ .env = m->env, .txnid = info.me_last_txnid, .live = live,
+                             .free_pages = free_pages };
+    copy_path(m, tmp, sizeof tmp);
+    if ((c->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
         rc = -errno;
+        log_warn("meta: %s: cannot create a compact copy at %s: %s", m->path, tmp, strerror(-rc));
+        free(c);
+        return rc;
+    }
+    if ((rc = pthread_create(&c->tid, NULL, copy_thread, c))) {
+        log_warn("meta: %s: no thread to compact the store on: %s", m->path, strerror(rc));
+        close(c->fd);
+        unlink(tmp);
+        free(c);
+        return -rc;
+    }
+    m->copy = c;
+    return 0;
+}
+
+/* Waits for the copy's thread and forgets it: its result (0 or -errno). */
+static int copy_join(struct meta_store *m)
+{
+    struct meta_copy *c = m->copy;
+    pthread_join(c->tid, NULL);
+    int rc = c->err;
+    if (close(c->fd) < 0 && rc == 0)
+        rc = -errno;
+    free(c);
+    m->copy = NULL;
     return rc;
+}
+
+void meta_compact_drop(struct meta_store *m)
+{
+    char tmp[sizeof m->path + 16];
+    if (!m->copy)
+        return;
+    copy_join(m);
+    copy_path(m, tmp, sizeof tmp);
+    unlink(tmp);
 }
 
 /* fsync of the directory that holds path: the rename is durable. */
@@ -95,20 +184,10 @@ static int sync_dir(const char *path)
     return rc;
 }
 
-int meta_compact(struct meta_store *m)
+/* The copy at tmp is whole and durable: it becomes the store. */
+static int swap_in(struct meta_store *m, const char *tmp, size_t live, size_t free_pages)
 {
-    char tmp[sizeof m->path + 16];
-    size_t live = 0, free_pages = 0;
-    meta_pages(m, &live, &free_pages);   /* for the log line only */
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.compact", m->path) >= sizeof tmp)
-        return -ENAMETOOLONG;
-    int rc = write_copy(m, tmp), rc2;
-    if (rc) {
-        log_warn("meta: %s: cannot write a compact copy to %s: %s", m->path, tmp, strerror(-rc));
-        unlink(tmp);
-        return rc;
-    }
-    /* The copy is whole and durable: from here on it is the store. */
+    int rc = 0, rc2;
     meta_grow_stop(m);
     if (m->rtxn) {
         mdb_txn_abort(m->rtxn);
@@ -133,4 +212,42 @@ int meta_compact(struct meta_store *m)
         log_info("meta: %s: compacted: %zu live pages kept, %zu free pages given back", m->path,
                  live, free_pages);
     return rc;
+}
+
+int meta_compact_finish(struct meta_store *m, int wait)
+{
+    char tmp[sizeof m->path + 16];
+    MDB_envinfo info;
+    struct meta_copy *c = m->copy;
+    if (!c)
+        return -ENOENT;
+    if (!wait && !atomic_load_explicit(&c->done, memory_order_acquire))
+        return 0;
+    uint64_t txnid = c->txnid;
+    size_t live = c->live, free_pages = c->free_pages;
+    int rc = copy_join(m);
+    copy_path(m, tmp, sizeof tmp);
+    if (rc) {
+        log_warn("meta: %s: cannot write a compact copy to %s: %s", m->path, tmp, strerror(-rc));
+        unlink(tmp);
+        return rc;
+    }
+    if ((rc = mdb_env_info(m->env, &info)) || info.me_last_txnid != txnid) {
+        unlink(tmp);   /* writes came after the copy's snapshot: it is not the store */
+        if (rc)
+            return meta_db_err(rc, "env info", 0);
+        log_info("meta: %s: compact copy dropped: %" PRIu64 " commits came after it began",
+                 m->path, (uint64_t)(info.me_last_txnid - txnid));
+        return -EAGAIN;
+    }
+    rc = swap_in(m, tmp, live, free_pages);
+    return rc ? rc : 1;
+}
+
+int meta_compact(struct meta_store *m)
+{
+    int rc = meta_compact_begin(m);
+    if (rc == 0)
+        rc = meta_compact_finish(m, 1);
+    return rc == 1 ? 0 : rc;
 }

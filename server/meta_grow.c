@@ -14,7 +14,9 @@
  * needs no transaction open, which only the loop knows). Only when the map is
  * nearly full (an eighth of the growth left) does a transaction wait for the
  * thread. The thread shares one struct with the loop and touches only the
- * file's range past the map, which LMDB does not use yet.
+ * file's range past the map, which LMDB does not use yet. A compact copy being
+ * written (meta_compact.c) holds a read transaction: the map's new size waits
+ * for it, and drops it when the map is nearly full.
  */
 #include "meta_int.h"
 #include "../common/clock.h"
@@ -104,7 +106,10 @@ int meta_grow_room(struct meta_store *m)
                 return 0;
             log_warn("meta: %s: map nearly full (%zu MiB left): waiting for its growth",
                      m->path, left >> 20);
+        } else if (m->copy && left >= inc / 8) {
+            return 0;   /* the map may not move under the compact copy's reader */
         }
+        meta_compact_drop(m);
         return finish(m);
     }
     if (left >= inc / 2)
@@ -124,6 +129,7 @@ int meta_grow_room(struct meta_store *m)
                  strerror(rc));
         free(g);
     }
+    meta_compact_drop(m);
     if (meta_allocate_map(m, size, size + inc) < 0) {
         m->grow_retry = bfs_mono_s() + 1.0;
         return 0;

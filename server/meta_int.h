@@ -49,6 +49,7 @@ struct meta_store {
     size_t inline_max;      /* INLINE_MAX, or the chunk size if smaller */
     unsigned char *scratch; /* 1 + inline_max: an inline record being built (meta_inline.c) */
     struct meta_atimes *atimes; /* access times not written yet (meta_atime.c), or NULL */
+    struct meta_copy *copy; /* a compact copy being written (meta_compact.c), or NULL */
     char path[4096];
 };
 
@@ -84,6 +85,12 @@ int meta_grow_room(struct meta_store *m);
 int meta_allocate_map(struct meta_store *m, size_t from, size_t to);
 /* Waits for a growth in progress and forgets it (at close). */
 void meta_grow_stop(struct meta_store *m);
+
+/* ---- compaction (meta_compact.c) ---- */
+
+/* Waits for a compact copy being written and removes it (before the map may
+ * change, and at close). */
+void meta_compact_drop(struct meta_store *m);
 
 /* ---- the environment (meta.c) ---- */
 

@@ -38,6 +38,8 @@
 #define PROGRESS_MAX 256        /* worker progress calls per loop round, at most */
 #define COMPACT_CHECK_S 1.0     /* an idle loop looks at the store's free pages this often */
 #define COMPACT_RETRY_S 60.0    /* ... and after a compaction that failed */
+#define COMPACT_BACKOFF_MAX_S 600.0 /* the longest wait after copies that writes overtook */
+#define COMPACT_POLL_MS 10      /* while a copy is written, the loop looks this often */
 
 struct server_opts {
     const char *registry_dir, *data_dir;
@@ -358,26 +360,39 @@ static unsigned run_once(struct server *s)
     return work;
 }
 
-/* About to sleep with nothing in flight (no request, no disk I/O: no transaction
- * open and nothing holding the store's fd; the coordinator's thread never touches
- * the store, its steps here come as requests): gives the store's free pages back
- * when most of it is free (meta.h, meta_compact). A store that cannot be opened
- * again ends the loop: -ENOTRECOVERABLE. */
+/* About to sleep: gives the store's free pages back when most of it is free
+ * (meta.h, meta_compact_begin). The copy is written on a thread; it is swapped
+ * in at a moment with nothing in flight (no request, no disk I/O: no
+ * transaction open and nothing holding the store's fd; the coordinator's thread
+ * never touches the store, its steps here come as requests). A copy that writes
+ * overtook is dropped and tried again later, less often each time. A store that
+ * cannot be opened again ends the loop: -ENOTRECOVERABLE. */
 static int maybe_compact(struct server *s)
 {
     double now = bfs_mono_s();
-    if (now < s->compact_at || s->inflight || s->sending || s->receiving ||
-        chunkstore_inflight(s->cs))
+    if (meta_compact_running(s->meta)) {
+        if (s->inflight || s->sending || s->receiving || chunkstore_inflight(s->cs))
+            return 0;
+        int rc = meta_compact_finish(s->meta, 0);
+        if (rc == 0 || rc == -ENOTRECOVERABLE)
+            return rc;   /* still being written, or the end */
+        double wait = COMPACT_RETRY_S;   /* the copy failed (logged) */
+        if (rc == 1) {
+            wait = COMPACT_CHECK_S;
+            s->compact_backoff = 0;
+        } else if (rc == -EAGAIN) {   /* writes overtook the copy: later, less often each time */
+            wait = s->compact_backoff ? 2 * s->compact_backoff : COMPACT_CHECK_S;
+            s->compact_backoff = wait = wait < COMPACT_BACKOFF_MAX_S ? wait : COMPACT_BACKOFF_MAX_S;
+        }
+        s->compact_at = now + wait;
+        return 0;
+    }
+    if (now < s->compact_at)
         return 0;
     s->compact_at = now + COMPACT_CHECK_S;
-    if (!meta_compact_due(s->meta))
-        return 0;
-    int rc = meta_compact(s->meta);
-    if (rc < 0 && rc != -ENOTRECOVERABLE) {
-        s->compact_at = bfs_mono_s() + COMPACT_RETRY_S;   /* logged; the store is as it was */
-        rc = 0;
-    }
-    return rc;
+    if (meta_compact_due(s->meta) && meta_compact_begin(s->meta) < 0)
+        s->compact_at = now + COMPACT_RETRY_S;   /* logged, or no room for the copy */
+    return 0;
 }
 
 /* The drain: no new clients, no new intents; once the coordinator's intents
@@ -549,6 +564,8 @@ static int serve(struct server *s, int sfd)
             close(epfd);
             return -ENOTRECOVERABLE;
         }
+        if (meta_compact_running(s->meta) && (timeout < 0 || timeout > COMPACT_POLL_MS))
+            timeout = COMPACT_POLL_MS;   /* to swap the copy in once it is written */
         struct epoll_event ev[5];
         bfs_spin_sleep(&spin);
         int n = epoll_wait(epfd, ev, 5, timeout);

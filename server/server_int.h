@@ -75,6 +75,7 @@ struct server {
     uint16_t conn_generation;          /* makes a reused slot's id differ from the last */
     unsigned dying;                    /* connections failed and not yet closed */
     double compact_at;                 /* the next look at the store's free pages (server.c) */
+    double compact_backoff;            /* after copies that writes overtook: the wait, s */
     struct migration *migrations;      /* inline -> chunk moves in progress (handlers_data.c) */
     struct entry_lock *locks;          /* entries of intents this node coordinates */
     struct fence_wait *fence_waits;    /* by fenced directory */

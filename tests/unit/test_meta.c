@@ -1700,18 +1700,15 @@ static int check_inline(struct meta_store *m, int n)
     return 1;
 }
 
-/* A store most of which is free is compacted: smaller, the same records, still
- * usable, and a copy that cannot be written leaves it as it was. */
-static void test_compact(void)
+/* 3,000 files of 4 KiB, all but every 300th (kept[]) removed: most of the store
+ * is free. Checks that it is not due before the removals. */
+static void shrink_store(struct meta_store *m, uint64_t kept[10])
 {
-    struct meta_store *m = setup(0);
     struct meta_drop drop;
     struct bfs_attr a;
-    unsigned char data[4096], got[4096];
-    char name[32], path[128];
-    size_t live, free_pages, n;
-    uint64_t kept[10], ino;
-    REQUIRE(m);
+    unsigned char data[4096];
+    char name[32];
+    uint64_t ino;
     CHECK_EQ(meta_compact_due(m), 0);   /* a new store */
     for (int i = 0; i < 3000; i++) {
         snprintf(name, sizeof name, "f%d", i);
@@ -1727,6 +1724,20 @@ static void test_compact(void)
         if (i % 300)
             CHECK_EQ(meta_unlink(m, 1, name, strlen(name), 0, 0, 3, &drop), 0);
     }
+}
+
+/* A store most of which is free is compacted: smaller, the same records, still
+ * usable, and a copy that cannot be written leaves it as it was. */
+static void test_compact(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a;
+    unsigned char data[4096], got[4096];
+    char name[32], path[128];
+    size_t live, free_pages, n;
+    uint64_t kept[10], ino;
+    REQUIRE(m);
+    shrink_store(m, kept);
     REQUIRE(meta_pages(m, &live, &free_pages) == 0);
     CHECK(free_pages >= 1024 && free_pages > live);
     CHECK_EQ(meta_compact_due(m), 1);
@@ -1739,6 +1750,7 @@ static void test_compact(void)
     snprintf(tmp, sizeof tmp, "%s/meta.lmdb.compact", tdir);
     REQUIRE(mkdir(tmp, 0700) == 0);
     CHECK_EQ(meta_compact(m), -EISDIR);
+    CHECK_EQ(meta_compact_running(m), 0);
     CHECK_EQ(meta_compact_due(m), 1);
     CHECK_EQ(lookup(m, 1, "f300", &ino), 0);
     CHECK_EQ(ino, kept[1]);
@@ -1783,6 +1795,84 @@ static void test_compact(void)
     REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
     CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
     CHECK_EQ(lookup(m, 1, "new", &ino), 0);
+    teardown(m);
+}
+
+/* The copy is written beside the store's own writes: a write after it began
+ * drops it (the store keeps the write), one with none swaps in; a copy under
+ * way when the store closes is removed. */
+static void test_compact_background(void)
+{
+    struct meta_store *m = setup(0);
+    char tmp[160];
+    size_t live, free_pages;
+    uint64_t kept[10], ino;
+    REQUIRE(m);
+    shrink_store(m, kept);
+    snprintf(tmp, sizeof tmp, "%s/meta.lmdb.compact", tdir);
+    CHECK_EQ(meta_compact_finish(m, 0), -ENOENT);
+    CHECK_EQ(meta_compact_begin(m), 0);
+    CHECK_EQ(meta_compact_begin(m), -EBUSY);
+    CHECK_EQ(meta_compact_running(m), 1);
+    CHECK_EQ(meta_compact_due(m), 0);   /* one is under way */
+    REQUIRE((ino = mk(m, 1, "late", S_IFREG | 0644, 5)) != 0);   /* overtakes the copy */
+    CHECK_EQ(meta_compact_finish(m, 1), -EAGAIN);
+    CHECK_EQ(meta_compact_running(m), 0);
+    CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
+    CHECK_EQ(meta_compact_due(m), 1);   /* as it was */
+    uint64_t got;
+    CHECK_EQ(lookup(m, 1, "late", &got), 0);
+    CHECK_EQ(got, ino);
+
+    /* No write meanwhile: polled until written, then swapped in. */
+    CHECK_EQ(meta_compact_begin(m), 0);
+    int rc = 0;
+    for (int i = 0; i < 5000 && (rc = meta_compact_finish(m, 0)) == 0; i++)
+        usleep(1000);
+    CHECK_EQ(rc, 1);
+    CHECK_EQ(meta_compact_running(m), 0);
+    REQUIRE(meta_pages(m, &live, &free_pages) == 0);
+    CHECK(live + free_pages < 1024);
+    CHECK_EQ(lookup(m, 1, "late", &got), 0);
+    CHECK_EQ(got, ino);
+    CHECK_EQ(lookup(m, 1, "f2400", &got), 0);
+    CHECK_EQ(got, kept[8]);
+
+    /* Closed with a copy under way: waited for and removed. */
+    REQUIRE(meta_unlink(m, 1, "late", 4, 0, 0, 6, &(struct meta_drop){ 0 }) == 0);
+    CHECK_EQ(meta_compact_begin(m), 0);
+    meta_close(m);
+    CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
+    REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
+    CHECK_EQ(lookup(m, 1, "late", &got), -ENOENT);
+    CHECK_EQ(lookup(m, 1, "f0", &got), 0);
+    CHECK_EQ(got, kept[0]);
+    teardown(m);
+}
+
+/* The map must not move under a copy's reader: a growth the store needs drops
+ * the copy under way, and every write goes in. */
+static void test_compact_map_grows(void)
+{
+    struct meta_store *m = setup(0);
+    struct meta_drop drop;
+    char name[32], tmp[160];
+    uint64_t kept[10];
+    int rc;
+    REQUIRE(m);
+    shrink_store(m, kept);
+    for (int k = 0; k < 10; k++) {
+        snprintf(name, sizeof name, "f%d", k * 300);
+        CHECK_EQ(meta_unlink(m, 1, name, strlen(name), 0, 0, 3, &drop), 0);
+    }
+    CHECK_EQ(meta_compact(m), 0);   /* the map is back at its first 16 MiB */
+    snprintf(tmp, sizeof tmp, "%s/meta.lmdb.compact", tdir);
+    CHECK_EQ(meta_compact_begin(m), 0);
+    CHECK_EQ(fill_inline(m, 2400, &rc), 2400);   /* ~40 MiB: the map grows twice */
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(meta_compact_running(m), 0);   /* dropped for the growth */
+    CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
+    CHECK(check_inline(m, 2400));
     teardown(m);
 }
 
@@ -2216,6 +2306,8 @@ int main(void)
     RUN(test_corrupt_info);
     RUN(test_map_grows);
     RUN(test_compact);
+    RUN(test_compact_background);
+    RUN(test_compact_map_grows);
     RUN(test_scan);
     RUN(test_intents);
     RUN(test_marked_steps);
