@@ -20,6 +20,7 @@
  * after); a copy left behind is removed by the next open (meta_open). */
 #include "meta.h"
 #include "meta_int.h"
+#include "crashpoint.h"
 #include "../common/log.h"
 
 #include <errno.h>
@@ -188,6 +189,7 @@ static int sync_dir(const char *path)
 static int swap_in(struct meta_store *m, const char *tmp, size_t live, size_t free_pages)
 {
     int rc = 0, rc2;
+    server_crash_point("compact-copied");
     meta_grow_stop(m);
     if (m->rtxn) {
         mdb_txn_abort(m->rtxn);
@@ -203,6 +205,8 @@ static int swap_in(struct meta_store *m, const char *tmp, size_t live, size_t fr
     } else if ((rc2 = sync_dir(m->path)) < 0) {   /* the store is the copy either way */
         log_warn("meta: %s: fsync of its directory after compacting: %s", m->path, strerror(-rc2));
     }
+    if (renamed)
+        server_crash_point("compact-renamed");
     if ((rc2 = meta_env_open(m))) {   /* the copy, or the old store if the rename failed */
         log_error("meta: %s: cannot open the store again after compacting it: %s", m->path,
                   strerror(-rc2));

@@ -295,20 +295,6 @@ static int lock_data_dir(const char *dir, int *lock_fd)
     return 0;
 }
 
-void server_crash_point(const char *where)
-{
-    static const char *point;
-    static int read;
-    if (!read) {
-        point = getenv("BENCHFS_CRASH_POINT");
-        read = 1;
-    }
-    if (point && strcmp(point, where) == 0) {
-        log_warn("crash point %s: killing this server (BENCHFS_CRASH_POINT)", where);
-        raise(SIGKILL);
-    }
-}
-
 int server_fault(const char *what)
 {
     static const char *fault;

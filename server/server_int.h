@@ -11,6 +11,7 @@
 #include "../common/proto.h"
 #include "../common/ucx.h"
 #include "chunkstore.h"
+#include "crashpoint.h"
 #include "meta.h"
 
 struct server;
@@ -130,10 +131,6 @@ int poke_open(struct server *s);
 void poke_close(struct server *s);
 int poke_take(struct server *s);
 
-/* server.c: a test's kill -9 at a chosen point of a multi-server operation: when
- * BENCHFS_CRASH_POINT names where (e.g. "rename-installed"), the server kills
- * itself there, as kill -9 would (tests/system/ns_replay.sh). */
-void server_crash_point(const char *where);
 /* Tests only: 1 when BENCHFS_FAULT names this misbehaviour ("short-read": READ
  * replies carry half their bytes), so the clients' checks of what a server
  * sends can be seen to work. */

@@ -247,6 +247,42 @@ compact_run() {
     stop_server "$SERVER_PID"
 }
 compact_run
+# ... and a kill -9 in the middle of one: once the copy is written (the old
+# store stays; the copy goes at the next open), and once it is renamed over the
+# store (the copy is the store): either way the fsynced data is there and
+# benchfs-fsck finds the namespace clean
+compact_crash() {
+    local point=$1 reg=$T/crash-$1/reg data=$T/crash-$1/data ino_before pid
+    BENCHFS_CRASH_POINT=$point start_one "$reg" "$data" --chunk-size 64K ||
+        { fail "compaction crash at $point: the server starts"; return 1; }
+    pid=$SERVER_PID
+    "$BIN/tests/system/test_rpc" "$reg" durable-write
+    ino_before=$(stat -c %i "$data/meta.lmdb")
+    timeout 120 "$BIN/benchfs-bench" --mode client --registry-dir "$reg" --iterations 2000 \
+        --warmup 0 --sizes 4096 >"$T/crash-$point.out" 2>&1
+    check "compaction crash at $point: the server killed itself there" \
+        wait_for 20 eval '! kill -0 "$pid" 2>/dev/null && grep -q "crash point $point" "$data.log"'
+    wait "$pid" 2>/dev/null
+    if [ "$point" = compact-copied ]; then
+        check "compaction crash at $point: the old store stays, the copy beside it" \
+            eval '[ "$(stat -c %i "$data/meta.lmdb")" = "$ino_before" ] && [ -s "$data/meta.lmdb.compact" ]'
+    else
+        check "compaction crash at $point: the copy is the store" \
+            eval '[ "$(stat -c %i "$data/meta.lmdb")" != "$ino_before" ] && [ ! -e "$data/meta.lmdb.compact" ]'
+    fi
+    start_one "$reg" "$data" --chunk-size 64K ||
+        { fail "compaction crash at $point: the server restarts"; return 1; }
+    check "compaction crash at $point: no copy is left after the restart" test ! -e "$data/meta.lmdb.compact"
+    "$BIN/tests/system/test_rpc" "$reg" durable-check
+    check "compaction crash at $point: the fsynced data is intact" test $? -eq 0
+    check "compaction crash at $point: the server serves" timeout 60 "$BIN/benchfs-bench" \
+        --mode client --registry-dir "$reg" --iterations 20 --warmup 0 --sizes 4096
+    stop_server "$SERVER_PID"
+    check "compaction crash at $point: benchfs-fsck finds the namespace clean" \
+        timeout 60 "$BIN/benchfs-fsck" --data-dir "$data"
+}
+compact_crash compact-copied
+compact_crash compact-renamed
 SERVER_PID=$RPC_SERVER
 
 # -- a stale server.addr (dead server) is reported as such
