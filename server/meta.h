@@ -96,6 +96,11 @@ double meta_atime_deadline(const struct meta_store *m);
  * The map's growth waits for a copy being written (and drops it when the map
  * is nearly full); meta_close drops it. */
 int meta_pages(struct meta_store *m, size_t *live, size_t *free_pages);
+/* Clears the reader slots of processes that died with a read transaction on this
+ * store open (another program that opened it and was killed): LMDB reuses no
+ * page freed after such a slot's snapshot, so the file would only grow. Returns
+ * how many (logged), or -errno. Cheap: a scan of the lock file's reader table. */
+int meta_readers_check(struct meta_store *m);
 int meta_compact_due(struct meta_store *m);
 int meta_compact_begin(struct meta_store *m);
 int meta_compact_running(const struct meta_store *m);

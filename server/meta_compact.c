@@ -88,6 +88,17 @@ int meta_compact_due(struct meta_store *m)
     return free_pages >= COMPACT_MIN_FREE && free_pages > live && live <= COMPACT_MAX_LIVE;
 }
 
+int meta_readers_check(struct meta_store *m)
+{
+    int dead = 0, rc = mdb_reader_check(m->env, &dead);
+    if (rc)
+        return meta_db_err(rc, "reader check", 0);
+    if (dead)
+        log_warn("meta: %s: cleared %d reader slot(s) of processes that died reading this "
+                 "store (they kept its freed pages from reuse)", m->path, dead);
+    return dead;
+}
+
 int meta_compact_running(const struct meta_store *m)
 {
     return m->copy != NULL;

@@ -376,6 +376,7 @@ static int maybe_compact(struct server *s)
     if (now < s->compact_at)
         return 0;
     s->compact_at = now + COMPACT_CHECK_S;
+    meta_readers_check(s->meta);   /* a dead outside reader would pin the free pages */
     if (meta_compact_due(s->meta) && meta_compact_begin(s->meta) < 0)
         s->compact_at = now + COMPACT_RETRY_S;   /* logged, or no room for the copy */
     return 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NODE(n, c) (((uint64_t)(n) << BFS_INO_NODE_SHIFT) | (c))
@@ -1876,6 +1877,34 @@ static void test_compact_map_grows(void)
     teardown(m);
 }
 
+/* A process that died reading the store leaves a reader slot behind (it would
+ * keep the store's freed pages from reuse): meta_readers_check clears it. */
+static void test_readers_check(void)
+{
+    struct meta_store *m = setup(0);
+    char path[128];
+    REQUIRE(m);
+    CHECK_EQ(meta_readers_check(m), 0);
+    snprintf(path, sizeof path, "%s/meta.lmdb", tdir);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {   /* its own environment (none may cross a fork), a read, no close */
+        MDB_env *env;
+        MDB_txn *txn;
+        if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+            mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0600) ||
+            mdb_txn_begin(env, NULL, MDB_RDONLY, &txn))
+            _exit(1);
+        _exit(0);
+    }
+    int status;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(meta_readers_check(m), 1);
+    CHECK_EQ(meta_readers_check(m), 0);
+    teardown(m);
+}
+
 static void test_map_grows(void)
 {
     struct meta_store *m = setup(0);
@@ -2308,6 +2337,7 @@ int main(void)
     RUN(test_compact);
     RUN(test_compact_background);
     RUN(test_compact_map_grows);
+    RUN(test_readers_check);
     RUN(test_scan);
     RUN(test_intents);
     RUN(test_marked_steps);
