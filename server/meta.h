@@ -74,9 +74,11 @@ double meta_atime_deadline(const struct meta_store *m);
  * keeps the pages the store no longer needs on a free list that every commit
  * pays for, and never shortens its file.
  * meta_pages: the store's live and free pages (of its high-water mark). 0 or -errno.
- * meta_compact_due: 1 when a compaction pays: none under way, at least 1,024
+ * meta_compact_due: whether a compaction pays: none under way, at least 1,024
  *   free pages, more free than live, and at most 65,536 live ones (256 MiB).
- *   Cheap: a read transaction and a stat of each table.
+ *   0: not; META_COMPACT_NOW: and the store is small (at most 256 live pages,
+ *   1 MiB): meta_compact in the loop takes milliseconds; META_COMPACT_ASIDE:
+ *   begin it on its thread. Cheap: a read transaction and a stat of each table.
  * meta_compact_begin: starts writing a compact copy (meta.lmdb.compact) on a
  *   thread of its own, under a read transaction: the store goes on as before
  *   meanwhile. 0, or -errno: -EBUSY one is under way, -ENOSPC the disk has less
@@ -95,6 +97,8 @@ double meta_atime_deadline(const struct meta_store *m);
  * meta_compact: both, waiting for the copy: 0 or as meta_compact_finish.
  * The map's growth waits for a copy being written (and drops it when the map
  * is nearly full); meta_close drops it. */
+#define META_COMPACT_NOW   1
+#define META_COMPACT_ASIDE 2
 int meta_pages(struct meta_store *m, size_t *live, size_t *free_pages);
 /* Clears the reader slots of processes that died with a read transaction on this
  * store open (another program that opened it and was killed): LMDB reuses no

@@ -6,10 +6,11 @@
  * 2,456 were free, after a few thousand 4 KiB files came and went, made a
  * preloaded unlink loop ~35 % slower than the same store compacted). So when
  * most of a store is free, a compact copy of it is written (mdb_env_copyfd2,
- * MDB_CP_COMPACT) and made durable on a thread of its own, under a read
- * transaction beside the loop's writes; once it is written, the loop swaps it in
- * (closes the environment, renames the copy over the store, opens it again) if
- * no write committed since the copy began, else drops it.
+ * MDB_CP_COMPACT) and made durable, and swapped in (the environment closed, the
+ * copy renamed over the store, opened again). A small store is copied in the
+ * loop (milliseconds); a bigger one on a thread of its own, under a read
+ * transaction beside the loop's writes, and swapped in only if no write
+ * committed since the copy began, else dropped.
  *
  * The map must not move under the copy's reader (mdb_env_set_mapsize: no
  * transaction open in the process), so the map's growth waits for the copy
@@ -43,6 +44,9 @@
  * 64 MiB 254 + 213 ms). */
 #define COMPACT_MIN_FREE  1024
 #define COMPACT_MAX_LIVE  65536
+/* A store this small (1 MiB) is copied in the loop (META_COMPACT_NOW): a few
+ * milliseconds, and no write can overtake the copy. */
+#define COMPACT_NOW_LIVE  256
 
 struct meta_copy {
     pthread_t tid;
@@ -85,7 +89,9 @@ int meta_compact_due(struct meta_store *m)
     size_t live, free_pages;
     if (m->copy || meta_pages(m, &live, &free_pages) < 0)
         return 0;
-    return free_pages >= COMPACT_MIN_FREE && free_pages > live && live <= COMPACT_MAX_LIVE;
+    if (free_pages < COMPACT_MIN_FREE || free_pages <= live || live > COMPACT_MAX_LIVE)
+        return 0;
+    return live <= COMPACT_NOW_LIVE ? META_COMPACT_NOW : META_COMPACT_ASIDE;
 }
 
 int meta_readers_check(struct meta_store *m)

@@ -347,19 +347,22 @@ static unsigned run_once(struct server *s)
 }
 
 /* About to sleep: gives the store's free pages back when most of it is free
- * (meta.h, meta_compact_begin). The copy is written on a thread; it is swapped
- * in at a moment with nothing in flight (no request, no disk I/O: no
- * transaction open and nothing holding the store's fd; the coordinator's thread
- * never touches the store, its steps here come as requests). A copy that writes
- * overtook is dropped and tried again later, less often each time. A store that
- * cannot be opened again ends the loop: -ENOTRECOVERABLE. */
+ * (meta.h, meta_compact_due). A small store is compacted here, a bigger one's
+ * copy is written on a thread; either is swapped in at a moment with nothing in
+ * flight (no request, no disk I/O: no transaction open and nothing holding the
+ * store's fd; the coordinator's thread never touches the store, its steps here
+ * come as requests). A copy that writes overtook is dropped and tried again
+ * later, less often each time. A store that cannot be opened again ends the
+ * loop: -ENOTRECOVERABLE. */
 static int maybe_compact(struct server *s)
 {
     double now = bfs_mono_s();
+    int quiet = !s->inflight && !s->sending && !s->receiving && !chunkstore_inflight(s->cs);
+    int rc;
     if (meta_compact_running(s->meta)) {
-        if (s->inflight || s->sending || s->receiving || chunkstore_inflight(s->cs))
+        if (!quiet)
             return 0;
-        int rc = meta_compact_finish(s->meta, 0);
+        rc = meta_compact_finish(s->meta, 0);
         if (rc == 0 || rc == -ENOTRECOVERABLE)
             return rc;   /* still being written, or the end */
         double wait = COMPACT_RETRY_S;   /* the copy failed (logged) */
@@ -377,7 +380,19 @@ static int maybe_compact(struct server *s)
         return 0;
     s->compact_at = now + COMPACT_CHECK_S;
     meta_readers_check(s->meta);   /* a dead outside reader would pin the free pages */
-    if (meta_compact_due(s->meta) && meta_compact_begin(s->meta) < 0)
+    switch (meta_compact_due(s->meta)) {
+    case META_COMPACT_NOW:   /* small: copied here, in milliseconds */
+        rc = quiet ? meta_compact(s->meta) : 0;
+        break;
+    case META_COMPACT_ASIDE:
+        rc = meta_compact_begin(s->meta);
+        break;
+    default:
+        return 0;
+    }
+    if (rc == -ENOTRECOVERABLE)
+        return rc;
+    if (rc < 0)
         s->compact_at = now + COMPACT_RETRY_S;   /* logged, or no room for the copy */
     return 0;
 }

@@ -1703,7 +1703,7 @@ static int check_inline(struct meta_store *m, int n)
 
 /* 3,000 files of 4 KiB, all but every 300th (kept[]) removed: most of the store
  * is free. Checks that it is not due before the removals. */
-static void shrink_store(struct meta_store *m, uint64_t kept[10])
+static void shrink_store_by(struct meta_store *m, uint64_t *kept, int every)
 {
     struct meta_drop drop;
     struct bfs_attr a;
@@ -1716,15 +1716,20 @@ static void shrink_store(struct meta_store *m, uint64_t kept[10])
         REQUIRE((ino = mk(m, 1, name, S_IFREG | 0644, 1)) != 0);
         memset(data, i & 0xff, sizeof data);
         REQUIRE(meta_inline_write(m, ino, 0, data, sizeof data, 2, &a, NULL) == 0);
-        if (i % 300 == 0)
-            kept[i / 300] = ino;
+        if (i % every == 0)
+            kept[i / every] = ino;
     }
     CHECK_EQ(meta_compact_due(m), 0);   /* full, not free */
     for (int i = 0; i < 3000; i++) {
         snprintf(name, sizeof name, "f%d", i);
-        if (i % 300)
+        if (i % every)
             CHECK_EQ(meta_unlink(m, 1, name, strlen(name), 0, 0, 3, &drop), 0);
     }
+}
+
+static void shrink_store(struct meta_store *m, uint64_t kept[10])
+{
+    shrink_store_by(m, kept, 300);
 }
 
 /* A store most of which is free is compacted: smaller, the same records, still
@@ -1741,7 +1746,7 @@ static void test_compact(void)
     shrink_store(m, kept);
     REQUIRE(meta_pages(m, &live, &free_pages) == 0);
     CHECK(free_pages >= 1024 && free_pages > live);
-    CHECK_EQ(meta_compact_due(m), 1);
+    CHECK_EQ(meta_compact_due(m), META_COMPACT_NOW);   /* ~30 live pages */
     struct stat before, after;
     snprintf(path, sizeof path, "%s/meta.lmdb", tdir);
     REQUIRE(stat(path, &before) == 0);
@@ -1839,15 +1844,26 @@ static void test_compact_background(void)
     CHECK_EQ(lookup(m, 1, "f2400", &got), 0);
     CHECK_EQ(got, kept[8]);
 
+    teardown(m);
+
+    /* 300 files kept (over 256 live pages): due, to be copied aside; compacted. */
+    uint64_t many[300];
+    REQUIRE((m = setup(0)));
+    shrink_store_by(m, many, 10);
+    CHECK_EQ(meta_compact_due(m), META_COMPACT_ASIDE);
+    CHECK_EQ(meta_compact(m), 0);
+    CHECK_EQ(meta_compact_due(m), 0);
+    CHECK_EQ(lookup(m, 1, "f2990", &got), 0);
+    CHECK_EQ(got, many[299]);
+
     /* Closed with a copy under way: waited for and removed. */
-    REQUIRE(meta_unlink(m, 1, "late", 4, 0, 0, 6, &(struct meta_drop){ 0 }) == 0);
+    snprintf(tmp, sizeof tmp, "%s/meta.lmdb.compact", tdir);
     CHECK_EQ(meta_compact_begin(m), 0);
     meta_close(m);
     CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
     REQUIRE(meta_open(tdir, 0, CHUNK, &m) == 0);
-    CHECK_EQ(lookup(m, 1, "late", &got), -ENOENT);
     CHECK_EQ(lookup(m, 1, "f0", &got), 0);
-    CHECK_EQ(got, kept[0]);
+    CHECK_EQ(got, many[0]);
     teardown(m);
 }
 
