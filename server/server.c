@@ -36,7 +36,9 @@
 #define BUSY_WAKE_MS 10         /* ... and then how often (a request waits up to this) */
 #define BUSY_WARN_S 2.0         /* busy that long with nothing to do: a stuck peer, said once */
 #define PROGRESS_MAX 256        /* worker progress calls per loop round, at most */
-#define COMPACT_CHECK_S 1.0     /* an idle loop looks at the store's free pages this often */
+#define COMPACT_QUIET_S 0.05    /* the loop looks at the store's free pages after this long
+                                   without work (not at a pause within a burst) ... */
+#define COMPACT_CHECK_S 1.0     /* ... at most this often */
 #define COMPACT_RETRY_S 60.0    /* ... and after a compaction that failed */
 #define COMPACT_BACKOFF_MAX_S 600.0 /* the longest wait after copies that writes overtook */
 #define COMPACT_POLL_MS 10      /* while a copy is written, the loop looks this often */
@@ -347,7 +349,9 @@ static unsigned run_once(struct server *s)
 }
 
 /* About to sleep: gives the store's free pages back when most of it is free
- * (meta.h, meta_compact_due). A small store is compacted here, a bigger one's
+ * (meta.h, meta_compact_due), looked at once the loop has had no work for
+ * COMPACT_QUIET_S (a burst's short pauses do not count) and again only after new
+ * work. A small store is compacted here, a bigger one's
  * copy is written on a thread; either is swapped in at a moment with nothing in
  * flight (no request, no disk I/O: no transaction open and nothing holding the
  * store's fd; the coordinator's thread never touches the store, its steps here
@@ -376,9 +380,11 @@ static int maybe_compact(struct server *s)
         s->compact_at = now + wait;
         return 0;
     }
-    if (now < s->compact_at)
-        return 0;
+    if (now < s->compact_at || s->last_work <= s->compact_looked ||
+        now - s->last_work < COMPACT_QUIET_S)
+        return 0;   /* too soon, nothing new since the last look, or no quiet spell yet */
     s->compact_at = now + COMPACT_CHECK_S;
+    s->compact_looked = now;
     meta_readers_check(s->meta);   /* a dead outside reader would pin the free pages */
     switch (meta_compact_due(s->meta)) {
     case META_COMPACT_NOW:   /* small: copied here, in milliseconds */
@@ -483,6 +489,8 @@ static int serve(struct server *s, int sfd)
                 poke_take(s);
         }
         unsigned work = run_once(s);
+        if (work)
+            s->last_work = now;
         int probe_ms = -1;
         if (!stopping && ringprobe_poll(s->probe, now, &probe_ms))
             begin_restart(s, &stopping, &stop_deadline);
@@ -568,6 +576,16 @@ static int serve(struct server *s, int sfd)
         }
         if (meta_compact_running(s->meta) && (timeout < 0 || timeout > COMPACT_POLL_MS))
             timeout = COMPACT_POLL_MS;   /* to swap the copy in once it is written */
+        if (!stopping && s->last_work > s->compact_looked) {   /* a look is owed: wake for it */
+            double look_at = s->last_work + COMPACT_QUIET_S;
+            if (look_at < s->compact_at)
+                look_at = s->compact_at;
+            int ms = (int)((look_at - bfs_mono_s()) * 1000) + 1;
+            if (ms < 1)
+                ms = 1;
+            if (timeout < 0 || timeout > ms)
+                timeout = ms;
+        }
         struct epoll_event ev[5];
         bfs_spin_sleep(&spin);
         int n = epoll_wait(epfd, ev, 5, timeout);

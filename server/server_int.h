@@ -75,7 +75,9 @@ struct server {
     uint32_t nconns;
     uint16_t conn_generation;          /* makes a reused slot's id differ from the last */
     unsigned dying;                    /* connections failed and not yet closed */
-    double compact_at;                 /* the next look at the store's free pages (server.c) */
+    double last_work;                  /* when the loop last found work (CLOCK_MONOTONIC s) */
+    double compact_at;                 /* no look at the store's free pages before (server.c) */
+    double compact_looked;             /* the last look; none again before new work */
     double compact_backoff;            /* after copies that writes overtook: the wait, s */
     struct migration *migrations;      /* inline -> chunk moves in progress (handlers_data.c) */
     struct entry_lock *locks;          /* entries of intents this node coordinates */
