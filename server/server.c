@@ -350,14 +350,14 @@ static unsigned run_once(struct server *s)
 
 /* About to sleep: gives the store's free pages back when most of it is free
  * (meta.h, meta_compact_due), looked at once the loop has had no work for
- * COMPACT_QUIET_S (a burst's short pauses do not count) and again only after new
- * work. A small store is compacted here, a bigger one's
- * copy is written on a thread; either is swapped in at a moment with nothing in
- * flight (no request, no disk I/O: no transaction open and nothing holding the
- * store's fd; the coordinator's thread never touches the store, its steps here
- * come as requests). A copy that writes overtook is dropped and tried again
- * later, less often each time. A store that cannot be opened again ends the
- * loop: -ENOTRECOVERABLE. */
+ * COMPACT_QUIET_S (a burst's short pauses do not count) and again only after
+ * new work. A small store is compacted here, a bigger one's copy is written on
+ * a thread; either is swapped in at a moment with nothing in flight (no
+ * request, no disk I/O: no transaction open and nothing holding the store's
+ * fd; the coordinator's thread never touches the store, its steps here come as
+ * requests). A copy that writes overtook is dropped and tried again later, less
+ * often each time. A store that cannot be opened again ends the loop:
+ * -ENOTRECOVERABLE. */
 static int maybe_compact(struct server *s)
 {
     double now = bfs_mono_s();
