@@ -52,7 +52,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define META_FORMAT     META_STORE_FORMAT   /* 4: extended attributes; 3: special files,
                                                written extents; 2: inline data; 1..3 are
@@ -321,9 +320,7 @@ int meta_open(const char *dir, uint32_t node_id, uint32_t chunk_size, struct met
         rc = -ENAMETOOLONG;
         goto fail;
     }
-    char copy[sizeof m->path + 16];   /* a compaction's copy left by a kill -9: not the store */
-    if ((size_t)snprintf(copy, sizeof copy, "%s.compact", m->path) < sizeof copy)
-        unlink(copy);
+    meta_compact_drop(m);   /* a compaction's copy left by a kill -9: not the store */
     if ((rc = meta_env_open(m))) {
         log_error("meta: %s: cannot open metadata store: %s", m->path, strerror(-rc));
         goto fail;

@@ -182,11 +182,10 @@ static int copy_join(struct meta_store *m)
 void meta_compact_drop(struct meta_store *m)
 {
     char tmp[sizeof m->path + 16];
-    if (!m->copy)
-        return;
-    copy_join(m);
+    if (m->copy)
+        copy_join(m);
     copy_path(m, tmp, sizeof tmp);
-    unlink(tmp);
+    unlink(tmp);   /* also a copy a kill -9 left (meta_open) */
 }
 
 /* fsync of the directory that holds path: the rename is durable. */

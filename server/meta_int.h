@@ -88,8 +88,8 @@ void meta_grow_stop(struct meta_store *m);
 
 /* ---- compaction (meta_compact.c) ---- */
 
-/* Waits for a compact copy being written and removes it (before the map may
- * change, and at close). */
+/* Waits for a compact copy being written, if any, and removes the copy's file
+ * (before the map may change, at close, and at open: one a kill -9 left). */
 void meta_compact_drop(struct meta_store *m);
 
 /* ---- the environment (meta.c) ---- */

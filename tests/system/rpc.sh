@@ -283,6 +283,27 @@ compact_crash() {
 }
 compact_crash compact-copied
 compact_crash compact-renamed
+# ... and on a cluster of three: each server compacts its own store, and the
+# namespace across them stays whole (online benchfs-fsck)
+compact_cluster() {
+    local reg=$T/ccl/reg data=$T/ccl/data k p
+    local -A before
+    start_cluster "$reg" "$data" 3 --chunk-size 64K || { fail "compaction on 3: the servers start"; return 1; }
+    for k in 0 1 2; do p=$data; [ "$k" -gt 0 ] && p=$data.$k; before[$k]=$(stat -c %i "$p/meta.lmdb"); done
+    timeout 120 "$BIN/benchfs-bench" --mode client --registry-dir "$reg" --iterations 3000 \
+        --warmup 0 --sizes 4096 >"$T/ccl.out" 2>&1
+    check "compaction on 3: 3,000 small files come and go" test $? -eq 0
+    for k in 0 1 2; do
+        p=$data; [ "$k" -gt 0 ] && p=$data.$k
+        check "compaction on 3: server $k compacts its store" \
+            wait_for 20 eval '[ "$(stat -c %i "$p/meta.lmdb")" != "${before[$k]}" ]'
+    done
+    check "compaction on 3: the cluster serves on" timeout 60 "$BIN/benchfs-bench" --mode client \
+        --registry-dir "$reg" --iterations 20 --warmup 0 --sizes 4096
+    check "compaction on 3: online benchfs-fsck is clean" timeout 60 "$BIN/benchfs-fsck" --registry-dir "$reg"
+    for p in "${CLUSTER_PIDS[@]}"; do stop_server "$p"; done
+}
+compact_cluster
 SERVER_PID=$RPC_SERVER
 
 # -- a stale server.addr (dead server) is reported as such
