@@ -339,6 +339,7 @@ int bfs_client_open(const struct bfs_client_opts *opts, struct bfs_client **out)
     struct bfs_client *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
+    client_times_init(c);
     if (snprintf(c->registry_dir, sizeof c->registry_dir, "%s", opts->registry_dir) >= PATH_MAX) {
         rc = -ENAMETOOLONG;
         goto fail;
@@ -413,5 +414,6 @@ void bfs_client_close(struct bfs_client *c)
     free((void *)c->locked);
     free((void *)c->fresh);
     free((void *)c->replaced);
+    client_times_fini(c);
     free(c);
 }

@@ -103,7 +103,14 @@ struct bfs_inherit {
  * attributes as the change left them, from the server that holds the parent's
  * inode (the times it set, an nlink a subdirectory changed), so that a cache of
  * them need not ask again; ino 0 when they are not known (a failed call, or a
- * change the servers coordinated, server/coord.h). */
+ * change the servers coordinated, server/coord.h). A parent that lives on
+ * another server than the new or removed entry is given its new times by the
+ * entry's server after the call returns (server/dirtimes.h): then only those
+ * are known, and parent_out has ino 0 and mtime_ns = ctime_ns = that time
+ * (every other field 0). This client's own reads of the parent show that time
+ * at once (bfs_getattr, bfs_lookup); other clients' within about 10 ms.
+ * BENCHFS_PARENT_TIMES=client makes the client set them itself before it
+ * returns, as before (one more round trip to the parent's server). */
 /* bfs_create (a directory) or bfs_mknod (the others) with ih (NULL: none). */
 int bfs_make(struct bfs_client *c, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
              uint32_t uid, uint32_t gid, const struct bfs_inherit *ih, struct bfs_attr *out,

@@ -6,7 +6,8 @@
  *                   multi-server operations are the servers', server/coord.h);
  *   client_data.c   the data path: reads and writes striped over the chunks;
  *   client_xattr.c  extended attributes, at the inode's owner;
- *   client_locks.c  locks; fileops.c  append, fallocate, seek, copy.
+ *   client_locks.c  locks; fileops.c  append, fallocate, seek, copy;
+ *   client_times.c  the parent times this client changed that are on their way.
  * Every function here is thread-safe, as the library's (client.h). */
 #ifndef BENCHFS_CLIENT_INT_H
 #define BENCHFS_CLIENT_INT_H
@@ -20,6 +21,7 @@
 #define WINDOW 4                /* data RPCs one call keeps in flight */
 #define DIR_SLOTS 4096          /* inodes known to be directories (a power of two) */
 #define COOKIE_NODE_SHIFT 56    /* readdir cookies: node index in the top 8 bits */
+#define TIMES_SLOTS 64          /* parents whose times this client awaits (client_times.c) */
 
 struct bfs_client {
     char registry_dir[PATH_MAX];
@@ -39,6 +41,15 @@ struct bfs_client {
      * changes and numbers are never reused, so an entry never goes stale: a
      * removed directory is refused by the servers (its tombstones). */
     _Atomic uint64_t dirs[DIR_SLOTS];
+    /* Parents whose times their servers set after answering (client_times.c). */
+    pthread_mutex_t times_lock;
+    struct client_stamp {
+        uint64_t dir;           /* 0: a free slot */
+        int64_t stamp;          /* the latest change this client made (wall clock, ns) */
+        int64_t until;          /* bfs_mono_ns: forgotten then */
+    } times[TIMES_SLOTS];
+    _Atomic unsigned ntimes;    /* slots in use: 0 makes client_times_apply free */
+    int times_by_client;        /* BENCHFS_PARENT_TIMES=client: the client's own NLINKs */
 };
 
 /* client.c */
@@ -73,5 +84,21 @@ int client_setattr_call(struct bfs_client *c, uint64_t ino, uint32_t mask, const
                         uint64_t off, struct bfs_attr *out);
 /* An inode lost its last link on its owner: its chunks on the other nodes go too. */
 void client_remove_remote_chunks(struct bfs_client *c, uint64_t ino, uint64_t size);
+
+/* client_times.c (any thread; init before and fini after every other use) */
+void client_times_init(struct bfs_client *c);
+void client_times_fini(struct bfs_client *c);
+/* BFS_F_TIMES, or 0 where BENCHFS_PARENT_TIMES=client asks the client to send
+ * its NLINKs itself: the flag an entry op without BFS_F_PATTR carries. */
+uint32_t client_times_flag(const struct bfs_client *c);
+/* Directory dir's times are being set to stamp by the entry's server: lays
+ * stamp over dir's attributes read from now on, for a while. -ENOSPC: no room
+ * (the caller sets the times itself). */
+int client_times_note(struct bfs_client *c, uint64_t dir, int64_t stamp);
+/* a (read from a server) gets the stamp noted for a->ino, if later than its
+ * times; a stamp the owner has shown it has, or too old, is forgotten. */
+void client_times_apply(struct bfs_client *c, struct bfs_attr *a);
+/* A setattr of dir: its stamp, if noted, is forgotten. */
+void client_times_forget(struct bfs_client *c, uint64_t dir);
 
 #endif

@@ -108,6 +108,7 @@ int bfs_getattr(struct bfs_client *c, uint64_t ino, struct bfs_attr *out)
     if (rc == 0) {
         *out = call.reply.attr;
         note_dir(c, ino, out->mode);
+        client_times_apply(c, out);
     }
     return rc;
 }
@@ -157,6 +158,7 @@ int bfs_lookup_data(struct bfs_client *c, uint64_t parent, const char *name, str
         if (call.reply.flags & 1) {
             *out = call.reply.attr;
             note_dir(c, out->ino, out->mode);
+            client_times_apply(c, out);
             /* The whole file, or nothing: a length that is not its size is not it. */
             if (d && (call.reply.flags & 2) && S_ISREG(out->mode) && call.rdata_len == out->size)
                 d->len = (ssize_t)call.rdata_len;
@@ -175,6 +177,7 @@ int client_setattr_call(struct bfs_client *c, uint64_t ino, uint32_t mask, const
                         uint64_t off, struct bfs_attr *out)
 {
     struct rpc_call call;
+    client_times_forget(c, ino);   /* what the owner answers is newer */
     bfs_call_prep(&call, place_inode(ino, c->nodes), OP_SETATTR);
     call.args.ino = ino;
     call.args.mask = mask;
@@ -214,10 +217,13 @@ static void give_parent(const struct rpc_call *call, uint64_t parent, struct bfs
 /* An entry of parent was made or removed on server node, whose reply was call:
  * when parent's inode lives elsewhere, its owner updates its times and, for a
  * subdirectory (delta +1 made, -1 removed), its nlink (the entry's server did so
- * itself otherwise). *pout (if not NULL) gets the parent's attributes after
- * that from whichever server holds it (ino 0: unknown). The entry is in place
- * either way, so a failure here only leaves the times or nlink off: logged
- * (benchfs-fsck repairs a count). */
+ * itself otherwise). The entry's server sends the times itself when the call
+ * asked it to (BFS_F_TIMES): this client then only remembers them
+ * (client_times.c), or, with no room for that, sends them now. *pout (if not
+ * NULL) gets the parent's attributes after that from whichever server holds
+ * it, or only the times the entry's server gives it (ino 0, client.h). The
+ * entry is in place either way, so a failure here only leaves the times or
+ * nlink off: logged (benchfs-fsck repairs a count). */
 static void count_subdir(struct bfs_client *c, uint64_t parent, const struct rpc_call *entry_call,
                          int delta, struct bfs_attr *pout)
 {
@@ -226,11 +232,19 @@ static void count_subdir(struct bfs_client *c, uint64_t parent, const struct rpc
         give_parent(entry_call, parent, pout);
         return;
     }
+    int64_t stamp = (int64_t)entry_call->reply.stamp;
+    int later = delta == 0 && (entry_call->reply.flags & BFS_TIMES_LATER);
+    if (later && client_times_note(c, parent, stamp) == 0) {
+        if (pout)   /* the times alone (client.h) */
+            *pout = (struct bfs_attr){ .mtime_ns = stamp, .ctime_ns = stamp };
+        return;
+    }
     struct rpc_call call;
     bfs_call_prep(&call, owner, OP_NLINK);
     call.args.ino = parent;
     call.args.delta = delta;
-    call.args.flags = BFS_F_SUBDIR | (pout ? BFS_F_PATTR : 0);
+    call.args.flags = BFS_F_SUBDIR | (pout ? BFS_F_PATTR : 0) | (later ? BFS_F_STAMP : 0);
+    call.args.stamp = later ? (uint64_t)stamp : 0;
     int rc = client_run1(c, &call);
     if (rc < 0) {
         log_warn("directory ino %llx on server node %u: counting a subdirectory (%+d) failed: %s",
@@ -256,7 +270,7 @@ static int create(struct bfs_client *c, uint64_t parent, const char *name, uint3
     call.args.rdev = rdev;
     call.args.uid = uid;
     call.args.gid = gid;
-    call.args.flags = pout ? BFS_F_PATTR : 0;
+    call.args.flags = (pout ? BFS_F_PATTR : 0) | client_times_flag(c);
     if (target) {
         size_t tlen = strnlen(target, BFS_SYMLINK_MAX + 1);
         if (tlen > BFS_SYMLINK_MAX)
@@ -359,7 +373,7 @@ int bfs_link(struct bfs_client *c, uint64_t ino, uint64_t newparent, const char 
     call.args.parent = newparent;
     call.args.name = newname;
     call.args.name_len = (uint32_t)len;
-    call.args.flags = parent_out ? BFS_F_PATTR : 0;
+    call.args.flags = (parent_out ? BFS_F_PATTR : 0) | client_times_flag(c);
     if ((rc = client_run1_busy(c, &call)) < 0)
         return rc;
     /* A link to an inode on another server was coordinated by the entry's server
@@ -380,7 +394,7 @@ static int unlink_entry(struct bfs_client *c, uint64_t parent, const char *name,
     int rc = client_prep_entry(c, &call, OP_UNLINK, parent, name);
     if (rc < 0)
         return rc;
-    call.args.flags = flags | (pout ? BFS_F_PATTR : 0);
+    call.args.flags = flags | (pout ? BFS_F_PATTR : 0) | client_times_flag(c);
     /* An rmdir in a cluster is the entry server's to coordinate, parent included. */
     rc = client_run1_busy(c, &call);
     if (rc == 0 && ino)
@@ -444,7 +458,7 @@ int bfs_rename(struct bfs_client *c, uint64_t parent, const char *name, uint64_t
     call.args.newname = newname;
     call.args.newname_len = (uint32_t)newlen;
     call.args.flags = ((flags & BFS_RENAME_NOREPLACE) ? BFS_F_NOREPLACE : 0) |
-                      ((keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0);
+                      ((keep & BFS_UNLINK_KEEP) ? BFS_F_KEEP : 0) | client_times_flag(c);
     if ((rc = client_run1_busy(c, &call)) < 0 || (call.reply.flags & BFS_DROP_COORD))
         return rc;
     /* A rename the server did alone had both entries there, and on a cluster moved

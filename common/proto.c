@@ -84,7 +84,7 @@ enum field {
     F_END, F_INO, F_PARENT, F_NEWPARENT, F_IDX, F_OFF, F_SIZE, F_COOKIE,
     F_MODE, F_UID, F_GID, F_MASK, F_FLAGS, F_LEN, F_DELTA, F_CLIENT,
     F_NAME, F_NEWNAME, F_TARGET, F_ATTR, F_STATFS, F_PRE_CTIME, F_INTENT, F_STEP, F_RDEV,
-    F_PATTR,
+    F_PATTR, F_STAMP,
 };
 
 #define ATTR_WIRE_LEN (8 + 4 * 4 + 8 + 3 * 8 + 8 + 8 + 4)
@@ -104,15 +104,16 @@ static const struct op_layout layouts[OP_MAX] = {
     [OP_GETATTR]     = { "GETATTR",  { F_INO }, { F_ATTR } },
     [OP_SETATTR]     = { "SETATTR",  { F_INO, F_MASK, F_ATTR, F_OFF }, { F_ATTR, F_SIZE } },
     [OP_CREATE]      = { "CREATE",   { F_PARENT, F_NAME, F_MODE, F_UID, F_GID, F_TARGET, F_RDEV,
-                                       F_MASK, F_FLAGS }, { F_ATTR, F_PATTR } },
+                                       F_MASK, F_FLAGS }, { F_ATTR, F_PATTR, F_FLAGS, F_STAMP } },
     [OP_READLINK]    = { "READLINK", { F_INO }, { F_TARGET } },
     [OP_LINK]        = { "LINK",     { F_INO, F_MODE, F_PARENT, F_NAME, F_FLAGS },
-                                     { F_ATTR, F_FLAGS, F_PATTR } },
-    [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE, F_PATTR } },
-    [OP_NLINK]       = { "NLINK",    { F_INO, F_DELTA, F_FLAGS }, { F_INO, F_FLAGS, F_SIZE, F_PATTR } },
+                                     { F_ATTR, F_FLAGS, F_PATTR, F_STAMP } },
+    [OP_UNLINK]      = { "UNLINK",   { F_PARENT, F_NAME, F_FLAGS },
+                                     { F_INO, F_FLAGS, F_SIZE, F_PATTR, F_STAMP } },
+    [OP_NLINK]       = { "NLINK",    { F_INO, F_DELTA, F_FLAGS, F_STAMP }, { F_INO, F_FLAGS, F_SIZE, F_PATTR } },
     [OP_PURGE]       = { "PURGE",    { F_INO }, { F_INO, F_FLAGS, F_SIZE } },
     [OP_RENAME]      = { "RENAME",   { F_PARENT, F_NAME, F_NEWPARENT, F_NEWNAME, F_FLAGS },
-                                     { F_INO, F_FLAGS, F_SIZE } },
+                                     { F_INO, F_FLAGS, F_SIZE, F_STAMP } },
     [OP_READDIR]     = { "READDIR",  { F_INO, F_COOKIE, F_LEN }, { F_LEN, F_FLAGS } },
     [OP_STATFS]      = { "STATFS",   { F_END }, { F_STATFS } },
     [OP_READ]        = { "READ",     { F_INO, F_IDX, F_OFF, F_LEN, F_MASK }, { F_FLAGS, F_SIZE } },
@@ -216,6 +217,7 @@ static uint64_t *u64_ptr(struct bfs_msg *m, int f)
     case F_PRE_CTIME: return &m->pre_ctime;
     case F_INTENT: return &m->intent;
     case F_RDEV: return &m->rdev;
+    case F_STAMP: return &m->stamp;
     default: return NULL;
     }
 }

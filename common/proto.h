@@ -43,7 +43,7 @@
  * 7: LOOKUP carries len, uid and mask and may bring a small file (bfs_lookup_data).
  * 8: CREATE, LINK, UNLINK and NLINK replies carry the parent's attributes after the
  * change (pattr), asked for with BFS_F_PATTR (CREATE and LINK carry flags). */
-#define BFS_PROTO_VERSION  8
+#define BFS_PROTO_VERSION  9
 #define BFS_KEY_LEN        16            /* cluster key bytes in every request */
 #define BFS_AM_REQUEST     1
 #define BFS_AM_REPLY       2
@@ -178,8 +178,15 @@ int proto_status_decode(const void *buf, size_t len, struct bfs_status *st);
 /* BFS_F_SUBDIR (NLINK): a subdirectory entry of directory ino was made (+1) or
  * removed (-1) on another server: count it and touch ino, never free it.
  * BFS_F_PATTR (CREATE, LINK, UNLINK, NLINK with SUBDIR): the caller wants the
- * parent's attributes after the change in the reply's pattr (one more read). */
-enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8, BFS_F_PATTR = 16 };
+ * parent's attributes after the change in the reply's pattr (one more read).
+ * BFS_F_TIMES (CREATE, LINK, UNLINK, RENAME): the entry's server gives the
+ * parents that live elsewhere their new times itself, after it answered (the
+ * reply says BFS_TIMES_LATER and the stamp); without it the client does so.
+ * BFS_F_STAMP (NLINK with SUBDIR, delta 0): the times are the request's stamp,
+ * and are set only if that is later than the directory's ctime (a touch that
+ * arrives after a later change, a utimensat say, changes nothing). */
+enum { BFS_F_RMDIR = 1, BFS_F_KEEP = 2, BFS_F_NOREPLACE = 4, BFS_F_SUBDIR = 8, BFS_F_PATTR = 16,
+       BFS_F_TIMES = 32, BFS_F_STAMP = 64 };
 /* Flags of OP_FALLOCATE: the owner's bookkeeping of the whole range (no chunk I/O). */
 enum { BFS_FALLOC_META = 1 };
 /* Flags of OP_FENCE: set it (empty here), lift it, or leave it as a tombstone. */
@@ -187,9 +194,10 @@ enum { BFS_FENCE_SET = 0, BFS_FENCE_LIFT = 1, BFS_FENCE_DEAD = 2 };
 /* Flags of a drop (what happened to the inode that lost an entry). RENAME
  * replies add BFS_DIR_MOVED (a directory changed parents) and BFS_DIR_GONE (a
  * directory was replaced): the client counts them at parents on other servers. */
-/* BFS_DROP_COORD: a coordinator did the whole operation (parents and inodes too). */
+/* BFS_DROP_COORD: a coordinator did the whole operation (parents and inodes too).
+ * BFS_TIMES_LATER (also in CREATE's reply): see BFS_F_TIMES. */
 enum { BFS_DROP_REMOTE = 1, BFS_DROP_FREED = 2, BFS_DIR_MOVED = 4, BFS_DIR_GONE = 8,
-       BFS_DROP_COORD = 16 };
+       BFS_DROP_COORD = 16, BFS_TIMES_LATER = 32 };
 
 /* OP_LOCK: lock types (the mode field), flags, and the largest end (OFFSET_MAX). */
 enum { BFS_LOCK_UN = 0, BFS_LOCK_RD = 1, BFS_LOCK_WR = 2 };
@@ -233,6 +241,10 @@ struct bfs_msg {
     uint64_t pre_ctime;   /* WRITE reply from the owner: its ctime (int64 ns) before the write */
     uint64_t intent;      /* steps: the multi-server operation they belong to */
     uint64_t rdev;        /* CREATE of a character or block device: its device number */
+    /* NLINK with BFS_F_STAMP: the time (int64 ns) to give the directory; CREATE,
+     * LINK, UNLINK and RENAME replies with BFS_TIMES_LATER: the time the entry's
+     * server is giving the parents that live elsewhere (server/dirtimes.h). */
+    uint64_t stamp;
     uint32_t mode, uid, gid, mask, flags, len, client, step;
     int32_t  delta;
     struct bfs_attr attr;

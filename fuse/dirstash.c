@@ -14,7 +14,10 @@ struct slot {
     uint64_t ino;          /* 0: free */
     uint32_t gen;          /* changes whose result is unknown, so far */
     uint32_t epoch;        /* the epoch the copy was kept in */
-    bool kept;
+    uint32_t busy;         /* changes of ino begun and not ended */
+    bool kept;             /* attr answers the next GETATTR */
+    bool known;            /* attr is the directory as a server told it (and this
+                            * mount's changes since), until expires_ns */
     int64_t expires_ns;    /* CLOCK_MONOTONIC */
     struct bfs_attr attr;
 };
@@ -41,7 +44,8 @@ static struct slot *claim(struct dirstash *ds, uint64_t ino)
     if (s->ino != ino) {
         s->ino = ino;
         s->gen++;
-        s->kept = false;
+        s->busy = 0;
+        s->kept = s->known = false;
     }
     return s;
 }
@@ -71,9 +75,26 @@ uint64_t dirstash_begin(struct dirstash *ds, uint64_t ino)
 {
     pthread_mutex_lock(&ds->lock);
     struct slot *s = claim(ds, ino);
+    s->busy++;
     uint64_t t = TICKET(ds->epoch, s->gen);
     pthread_mutex_unlock(&ds->lock);
     return t;
+}
+
+/* The times alone (a->ino 0) on top of the copy the slot knows: kept if that
+ * copy is still valid and no other change of the directory ran meanwhile (its
+ * result might be missing from it); the copy's age stays what it was. */
+static bool add_times(struct dirstash *ds, struct slot *s, const struct bfs_attr *a, int64_t now)
+{
+    if (a->ino != 0 || a->ctime_ns == 0 || s->busy != 1 || !s->known || s->epoch != ds->epoch ||
+        now >= s->expires_ns)
+        return false;
+    if (a->mtime_ns > s->attr.mtime_ns)
+        s->attr.mtime_ns = a->mtime_ns;
+    if (a->ctime_ns > s->attr.ctime_ns)
+        s->attr.ctime_ns = a->ctime_ns;
+    s->kept = true;
+    return true;
 }
 
 void dirstash_end(struct dirstash *ds, uint64_t ino, uint64_t ticket, const struct bfs_attr *a)
@@ -82,17 +103,41 @@ void dirstash_end(struct dirstash *ds, uint64_t ino, uint64_t ticket, const stru
     pthread_mutex_lock(&ds->lock);
     struct slot *s = slot_of(ds, ino);
     if (s->ino == ino) {
-        if (!a || a->ino != ino || ds->ttl_ns == 0 || ticket != TICKET(ds->epoch, s->gen)) {
+        bool current = a && ds->ttl_ns != 0 && ticket == TICKET(ds->epoch, s->gen);
+        if (current && a->ino == 0 && add_times(ds, s, a, now)) {
+            /* kept */
+        } else if (!current || a->ino != ino) {
             s->gen++;
-            s->kept = false;
+            s->kept = s->known = false;
         } else if (!s->kept || s->epoch != ds->epoch || a->ctime_ns >= s->attr.ctime_ns) {
             /* Changes that overlapped all bring the parent's owner's ctime: the
              * latest is what the server did last, the others before it. */
             s->attr = *a;
-            s->kept = true;
+            s->kept = s->known = true;
             s->epoch = ds->epoch;
             s->expires_ns = now + ds->ttl_ns;
         }
+        if (s->busy)
+            s->busy--;
+    }
+    pthread_mutex_unlock(&ds->lock);
+}
+
+void dirstash_seen(struct dirstash *ds, const struct bfs_attr *a)
+{
+    if (ds->ttl_ns == 0)
+        return;
+    int64_t now = bfs_mono_ns();
+    pthread_mutex_lock(&ds->lock);
+    struct slot *s = claim(ds, a->ino);
+    /* An answer older than what the slot knows (a change that ended while it
+     * was on its way) does not replace it. */
+    if (!s->known || s->epoch != ds->epoch || a->ctime_ns > s->attr.ctime_ns) {
+        s->attr = *a;
+        s->known = true;
+        s->kept = false;
+        s->epoch = ds->epoch;
+        s->expires_ns = now + ds->ttl_ns;
     }
     pthread_mutex_unlock(&ds->lock);
 }
@@ -103,7 +148,7 @@ void dirstash_forget(struct dirstash *ds, uint64_t ino)
     struct slot *s = slot_of(ds, ino);
     if (s->ino == ino) {
         s->gen++;
-        s->kept = false;
+        s->kept = s->known = false;
     }
     pthread_mutex_unlock(&ds->lock);
 }

@@ -20,6 +20,14 @@
  * A rename or an rmdir forgets every directory (dirstash_forget_all): it may
  * move or remove one the daemon cannot name.
  *
+ * A change whose parent lives on another server than its entry brings the
+ * parent's new times only (client.h): they go on top of the copy the daemon has
+ * of the directory, kept from an earlier change or seen in a GETATTR's answer
+ * (dirstash_seen), if that copy is younger than attr_timeout. Its other
+ * attributes are then as old as that copy, which is what the kernel would have
+ * kept had the change not made it ask; the copy does not get younger by it, so
+ * one GETATTR per attr_timeout still goes to the directory's server.
+ *
  * A fixed number of slots indexed by inode (a collision forgets the other
  * directory: it costs one GETATTR). Thread-safe.
  */
@@ -42,8 +50,14 @@ void dirstash_free(struct dirstash *ds);
 uint64_t dirstash_begin(struct dirstash *ds, uint64_t ino);
 /* After it: keeps a (the directory's attributes the change left, a->ino == ino)
  * if the ticket is still current; forgets the directory otherwise, or when a is
- * NULL or a->ino is not ino (not known). */
+ * NULL or a->ino is not ino (not known). An a with ino 0 and ctime_ns set gives
+ * the change's times alone (client.h: the entry's server sets them later): they
+ * are kept on top of the copy last kept or seen, if that is still valid and no
+ * other change of the directory ran meanwhile, without making the copy younger. */
 void dirstash_end(struct dirstash *ds, uint64_t ino, uint64_t ticket, const struct bfs_attr *a);
+/* Directory a->ino as a server just told it (a GETATTR): the copy times-only
+ * changes build on, valid for the ttl from now. Not kept for a GETATTR. */
+void dirstash_seen(struct dirstash *ds, const struct bfs_attr *a);
 /* A change of ino whose result is not known here: whatever is kept goes. */
 void dirstash_forget(struct dirstash *ds, uint64_t ino);
 /* Every directory (a rename or rmdir may change an inode the daemon cannot name). */

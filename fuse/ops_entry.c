@@ -71,7 +71,10 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct bfs_fuse *fs = fs_of(req);
     struct bfs_attr a;
     /* A directory this mount just changed: its server said what it left. */
-    int rc = dirstash_take(fs->dstash, ino, &a) ? 0 : bfs_getattr(fs->client, ino, &a);
+    int rc = 0;
+    if (!dirstash_take(fs->dstash, ino, &a) && (rc = bfs_getattr(fs->client, ino, &a)) == 0 &&
+        S_ISDIR(a.mode))
+        dirstash_seen(fs->dstash, &a);
     if (rc < 0) {
         reply_fail(req, "getattr", ino, NULL, inode_rc(rc));
         return;

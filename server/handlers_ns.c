@@ -7,6 +7,7 @@
  * wait, both in memory (see below). */
 #include "handlers_int.h"
 #include "coord.h"
+#include "dirtimes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/placement.h"
+
+#define STAMP_AHEAD_MAX_NS (60 * 1000000000LL)   /* a touch's stamp past our clock: refused */
 
 /* ---- multi-server operations (coord.h) ----
  *
@@ -131,8 +134,10 @@ static int begin_intent(struct server *s, struct srv_req *r, uint32_t kind, int 
                         struct meta_intent *in)
 {
     const struct bfs_msg *a = &r->a;
-    /* BFS_F_PATTR shapes a reply (a coordinated one has no pattr), not the operation. */
-    *in = (struct meta_intent){ .kind = kind, .flags = a->flags & ~(uint32_t)BFS_F_PATTR,
+    /* BFS_F_PATTR and BFS_F_TIMES shape a reply (a coordinated one has no pattr,
+     * and the coordinator sets the parents' times), not the operation. */
+    uint32_t reply_only = BFS_F_PATTR | BFS_F_TIMES;
+    *in = (struct meta_intent){ .kind = kind, .flags = a->flags & ~reply_only,
                                 .parent = a->parent,
                                 .newparent = a->newparent, .name_len = a->name_len,
                                 .newname_len = a->newname_len, .ino = a->ino,
@@ -347,15 +352,23 @@ int handle_step(struct server *s, struct srv_req *r)
     return rc;
 }
 
-/* After a change of parent's entries made here, if r asked (BFS_F_PATTR): the
- * parent's attributes as it left them, for the client's caches (the kernel asks
- * for them next). Only a parent held here; one that lives elsewhere tells them
- * in its NLINK reply. A failed read is no error: ino 0 says "not given". */
+/* After a change of parent's entries made here. A parent held here had its
+ * times set in the change's transaction: if r asked (BFS_F_PATTR), its
+ * attributes as it left them, for the client's caches (the kernel asks for them
+ * next; a failed read is no error: ino 0 says "not given"). A parent that lives
+ * elsewhere gets them from the client's NLINK (whose reply tells them), or, if r
+ * asked (BFS_F_TIMES), from us later (dirtimes.h): the reply says when. */
 static void parent_after(struct server *s, struct srv_req *r, uint64_t parent)
 {
-    if ((r->a.flags & BFS_F_PATTR) && ino_local(s, parent) &&
-        meta_getattr(s->meta, parent, &r->r.pattr) < 0)
-        memset(&r->r.pattr, 0, sizeof r->r.pattr);
+    if (ino_local(s, parent)) {
+        if ((r->a.flags & BFS_F_PATTR) && meta_getattr(s->meta, parent, &r->r.pattr) < 0)
+            memset(&r->r.pattr, 0, sizeof r->r.pattr);
+    } else if ((r->a.flags & BFS_F_TIMES) && s->dirtimes) {
+        int64_t now = bfs_wall_ns();
+        dirtimes_note(s->dirtimes, parent, place_inode(parent, s->nodes), now);
+        r->r.flags |= BFS_TIMES_LATER;
+        r->r.stamp = (uint64_t)now;
+    }
 }
 
 int handle_create(struct server *s, struct srv_req *r)
@@ -457,8 +470,12 @@ int handle_rename(struct server *s, struct srv_req *r)
 {
     struct meta_drop drop = { 0 };
     int rc = report_drop(s, r, do_rename(s, r, &drop), &drop);
-    if (rc == 0)
+    if (rc == 0) {
         r->r.flags |= (drop.dir_moved ? BFS_DIR_MOVED : 0) | (drop.dir_gone ? BFS_DIR_GONE : 0);
+        parent_after(s, r, r->a.parent);
+        if (r->a.newparent != r->a.parent)
+            parent_after(s, r, r->a.newparent);
+    }
     return rc;
 }
 
@@ -467,6 +484,16 @@ int handle_nlink(struct server *s, struct srv_req *r)
     const struct bfs_msg *a = &r->a;
     struct meta_drop drop = { 0 };
     if (a->flags & BFS_F_SUBDIR) {
+        if (a->flags & BFS_F_STAMP) {
+            /* A stamp far ahead of our clock would make every later one a no-op. */
+            int64_t stamp = (int64_t)a->stamp;
+            if (a->delta != 0 || stamp <= 0 || stamp > bfs_wall_ns() + STAMP_AHEAD_MAX_NS)
+                return -EINVAL;
+            int rc = meta_stamp_dir(s->meta, a->ino, stamp);
+            if (rc == 0)
+                parent_after(s, r, a->ino);
+            return rc;
+        }
         int rc = meta_touch_dir(s->meta, a->ino, a->delta, bfs_wall_ns());
         if (rc == 0)
             parent_after(s, r, a->ino);

@@ -243,6 +243,12 @@ int meta_unlink(struct meta_store *m, uint64_t parent, const char *name, size_t 
  * never freed) and its mtime = ctime = now_ns. -ENOTDIR, -ENOENT, -EINVAL (not
  * local, bad delta). */
 int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns);
+/* Local directory ino's mtime = ctime = stamp_ns, if that is later than its
+ * ctime (else nothing changes, and 0): the times of an entry made or removed
+ * on another server, which that server sends later (server/dirtimes.h), so
+ * that one overtaken by a later change of the directory is a no-op. Errors as
+ * meta_touch_dir's. */
+int meta_stamp_dir(struct meta_store *m, uint64_t ino, int64_t stamp_ns);
 
 /* Adds delta (+1 or -1) to the nlink of local inode ino (the remote half of
  * link/unlink/rename). At 0 the record goes unless keep_orphan; drop says so. */

@@ -402,7 +402,8 @@ out:
     return rc;
 }
 
-int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns)
+/* meta_touch_dir, or with stamp_only meta_stamp_dir. */
+static int touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns, int stamp_only)
 {
     MDB_txn *txn;
     struct bfs_attr a;
@@ -416,10 +417,20 @@ int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns
             rc = -ENOTDIR;
         else if (a.nlink == 0)
             rc = -ENOENT;   /* removed, kept only while open */
-        else
+        else if (!stamp_only || now_ns > a.ctime_ns)
             rc = meta_dir_changed(m, txn, ino, delta, now_ns);
     }
     return meta_wr_end(txn, rc);
+}
+
+int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns)
+{
+    return touch_dir(m, ino, delta, now_ns, 0);
+}
+
+int meta_stamp_dir(struct meta_store *m, uint64_t ino, int64_t stamp_ns)
+{
+    return touch_dir(m, ino, 0, stamp_ns, 1);
 }
 
 int meta_nlink(struct meta_store *m, uint64_t ino, int delta, int keep_orphan,

@@ -24,6 +24,7 @@
 #include "../common/spin.h"
 #include "../common/version.h"
 #include "coord.h"
+#include "dirtimes.h"
 #include "gone.h"
 #include "launch.h"
 #include "server_int.h"
@@ -713,7 +714,8 @@ int server_main(int argc, char **argv)
     published = 1;
     /* A cluster's multi-server operations: the coordinator reaches this node through
      * the registry like any client, so it starts once the address is published. */
-    if (o.nodes > 1 && (coord_start(&s, &s.coord) < 0 || handlers_replay(&s) < 0))
+    if (o.nodes > 1 && (coord_start(&s, &s.coord) < 0 || handlers_replay(&s) < 0 ||
+                        dirtimes_start(o.registry_dir, &s.dirtimes) < 0))
         goto out;
     printf("Server worker address registered to %s\n", o.registry_dir);
     print_address(addr, addr_len);
@@ -738,6 +740,7 @@ out:
      * (whose callbacks reply through the transport), then the transport (whose
      * unfinished replies hold chunk-store buffers), then the store. */
     coord_stop(s.coord);
+    dirtimes_stop(s.dirtimes);     /* the other servers still answer: ours is a client's stop */
     lockreq_fini(&s);              /* before transport_fini: waiters still get replies */
     if (s.cs)
         chunkstore_drain(s.cs);

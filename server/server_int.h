@@ -19,6 +19,7 @@ struct migration;   /* handlers_data.c: a small file moving from inline to chunk
 struct entry_lock;  /* handlers_ns.c: an entry whose multi-server operation is running */
 struct fence_wait;  /* handlers_ns.c: requests waiting for a directory's fence to go */
 struct coord;       /* coord.h: the coordinator of multi-server operations */
+struct dirtimes;    /* dirtimes.h: touches of parent directories on other servers */
 struct lock_table;  /* locks.h: the byte-range and flock locks of our inodes */
 
 /* A client this server replies to: the server's own endpoint to the client's
@@ -83,6 +84,7 @@ struct server {
     struct entry_lock *locks;          /* entries of intents this node coordinates */
     struct fence_wait *fence_waits;    /* by fenced directory */
     struct coord *coord;               /* NULL on a single server */
+    struct dirtimes *dirtimes;         /* NULL on a single server */
     struct gone *gone;                 /* inodes whose chunks REMOVE took lately (gone.h) */
     uint64_t move_lock;                /* node 0: the intent holding the cluster's directory-move
                                           lock (0: free), taken by its coordinator's connection */

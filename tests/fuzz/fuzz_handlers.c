@@ -64,6 +64,7 @@
 #include "../../common/log.h"
 #include "../../common/xattr.h"
 #include "../../server/coord.h"
+#include "../../server/dirtimes.h"
 #include "../../server/gone.h"
 #include "../../server/server_int.h"
 
@@ -202,6 +203,15 @@ void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req 
     (void)r;
     (void)replay;
     fail("coord_submit on one node (intent %llx)", (unsigned long long)in->id);
+}
+
+/* Likewise the touches of parents on other nodes (dirtimes.c): a single node's
+ * parents are all its own. */
+void dirtimes_note(struct dirtimes *dt, uint64_t dir, uint32_t node, int64_t stamp)
+{
+    (void)dt;
+    (void)stamp;
+    fail("dirtimes_note on one node (directory %llx of node %u)", (unsigned long long)dir, node);
 }
 
 /* Gives back the request's buffers and the request, as transport's req_release. */

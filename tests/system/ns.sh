@@ -2,6 +2,9 @@
 # The namespace on a cluster of three servers on this host:
 #   - test_ns: the multi-server namespace through two mounts (one without
 #     caches), names chosen by placement so every cross-server case is hit
+#   - test_dirtimes: parents' times that the entries' servers set after their
+#     answer (server/dirtimes.h): at once for the client that made the change,
+#     soon for another, a utimensat after a create kept, a burst coalesced
 #   - the suites written for one server, unchanged, on the three: the RPC tests
 #     (test_rpc), the FUSE tests (test_fuse), fsx and the mixed load on the mount
 #   - benchfs-fsck after all of it: online while the servers run, then offline
@@ -32,6 +35,11 @@ section "test_rpc on 3 servers"
 tmo 300 "$BIN/tests/system/test_rpc" "$REG" 2>&1 | label "rpc, 3 servers"
 rc=${PIPESTATUS[0]}
 [ "$rc" -le 1 ] || fail "test_rpc on 3 servers exited $rc"
+
+section "test_dirtimes: parents' times set by the entries' servers"
+tmo 120 "$BIN/tests/system/test_dirtimes" "$REG" 2>&1 | label dirtimes
+rc=${PIPESTATUS[0]}
+[ "$rc" -le 1 ] || fail "test_dirtimes exited $rc"
 
 section "test_fuse on 3 servers"
 need_fusectl || fail "the FUSE control file system mounts (test_fuse waits on it)"

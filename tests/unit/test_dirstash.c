@@ -139,6 +139,77 @@ static void test_ttl(void)
     dirstash_free(ds);
 }
 
+static struct bfs_attr times_only(int64_t t)
+{
+    return (struct bfs_attr){ .mtime_ns = t, .ctime_ns = t };
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec nap = { 0, ms * 1000 * 1000 };
+    nanosleep(&nap, NULL);
+}
+
+/* One change of directory 5 that brought a alone: true and *out if the next
+ * GETATTR is answered from the stash. */
+static bool change_answers(struct dirstash *ds, struct bfs_attr a, struct bfs_attr *out)
+{
+    uint64_t t = dirstash_begin(ds, 5);
+    dirstash_end(ds, 5, t, &a);
+    return dirstash_take(ds, 5, out);
+}
+
+/* A change that brings only the parent's times (its entry on another server
+ * than the parent) builds on the copy the daemon last kept or saw: never
+ * without one, never beside another change, never older than it was. */
+static void test_times_only(void)
+{
+    struct dirstash *ds = dirstash_new(64, 10);
+    REQUIRE(ds);
+    struct bfs_attr out, seen = dir_at(5, 100, 3), full = dir_at(5, 400, 4);
+    CHECK(!change_answers(ds, times_only(200), &out));   /* nothing known to build on */
+    dirstash_seen(ds, &seen);
+    CHECK(!dirstash_take(ds, 5, &out));                   /* seen is not kept */
+    CHECK(change_answers(ds, times_only(200), &out) && out.nlink == 3 && out.ctime_ns == 200 &&
+          out.mtime_ns == 200 && out.ino == 5);
+    CHECK(!dirstash_take(ds, 5, &out));
+    CHECK(change_answers(ds, times_only(300), &out) && out.ctime_ns == 300 && out.nlink == 3);
+    CHECK(change_answers(ds, times_only(50), &out) && out.ctime_ns == 300);   /* none back */
+    /* Beside another change: its result may be missing from the copy, and
+     * ours (on its way to the parent's server) from its: neither is kept. */
+    uint64_t t1 = dirstash_begin(ds, 5), t2 = dirstash_begin(ds, 5);
+    struct bfs_attr t200 = times_only(200);
+    dirstash_end(ds, 5, t1, &t200);
+    CHECK(!dirstash_take(ds, 5, &out));
+    dirstash_end(ds, 5, t2, &full);
+    CHECK(!dirstash_take(ds, 5, &out));
+    CHECK(change_answers(ds, full, &out) && out.ctime_ns == 400 && out.nlink == 4);
+    /* An answer older than what is known does not replace it. */
+    struct bfs_attr old = dir_at(5, 350, 2);
+    dirstash_seen(ds, &old);
+    CHECK(change_answers(ds, times_only(500), &out) && out.nlink == 4 && out.ctime_ns == 500);
+    /* A forget (a setattr, an xattr) leaves nothing to build on. */
+    dirstash_forget(ds, 5);
+    CHECK(!change_answers(ds, times_only(600), &out));
+    dirstash_free(ds);
+
+    /* The copy is as old as what it was built on. */
+    ds = dirstash_new(64, 0.06);
+    REQUIRE(ds);
+    dirstash_seen(ds, &seen);
+    nap_ms(30);
+    CHECK(change_answers(ds, times_only(200), &out) && out.ctime_ns == 200);
+    nap_ms(45);                                           /* 75 ms after it was seen */
+    CHECK(!change_answers(ds, times_only(300), &out));
+    dirstash_free(ds);
+    /* With no attr_timeout nothing is seen either. */
+    ds = dirstash_new(64, 0);
+    REQUIRE(ds);
+    dirstash_seen(ds, &seen);
+    CHECK(!change_answers(ds, times_only(200), &out));
+    dirstash_free(ds);
+}
+
 int main(void)
 {
     RUN(test_once);
@@ -147,5 +218,6 @@ int main(void)
     RUN(test_overlap_keeps_latest);
     RUN(test_collisions);
     RUN(test_ttl);
+    RUN(test_times_only);
     return test_summary();
 }

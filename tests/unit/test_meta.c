@@ -622,6 +622,42 @@ static void test_touch_dir(void)
     teardown(m);
 }
 
+/* The times an entry's server sends later (server/dirtimes.h): set only when
+ * later than the directory's ctime, so one overtaken by a later change, a
+ * setattr say, changes nothing; nlink never. */
+static void test_stamp_dir(void)
+{
+    struct meta_store *m = setup(0);
+    struct bfs_attr a, in = { .mtime_ns = 30 }, out;
+    REQUIRE(m);
+    uint64_t d = mk(m, BFS_ROOT_INO, "d", S_IFDIR | 0755, 1);
+    uint64_t f = mk(m, BFS_ROOT_INO, "f", S_IFREG | 0644, 1);
+    REQUIRE(d && f);
+    CHECK_EQ(meta_touch_dir(m, d, 0, 100), 0);
+    CHECK_EQ(meta_stamp_dir(m, d, 200), 0);
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.mtime_ns, 200);
+    CHECK_EQ(a.ctime_ns, 200);
+    CHECK_EQ(a.nlink, 2);
+    CHECK_EQ(meta_stamp_dir(m, d, 150), 0);   /* older: a no-op */
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.mtime_ns, 200);
+    /* An explicit mtime after the change (its ctime is the setattr's now). */
+    CHECK_EQ(meta_setattr(m, d, BFS_SET_MTIME, &in, 300, &out, NULL), 0);
+    CHECK_EQ(meta_stamp_dir(m, d, 250), 0);
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.mtime_ns, 30);
+    CHECK_EQ(a.ctime_ns, 300);
+    CHECK_EQ(meta_stamp_dir(m, d, 400), 0);   /* a later change moves both */
+    CHECK_EQ(meta_getattr(m, d, &a), 0);
+    CHECK_EQ(a.mtime_ns, 400);
+    CHECK_EQ(a.ctime_ns, 400);
+    CHECK_EQ(meta_stamp_dir(m, f, 500), -ENOTDIR);
+    CHECK_EQ(meta_stamp_dir(m, NODE(2, 9), 500), -EINVAL);
+    CHECK_EQ(meta_stamp_dir(m, d + 1000, 500), -ENOENT);
+    teardown(m);
+}
+
 static void test_remote(void)
 {
     struct meta_store *m = setup(0);
@@ -2331,6 +2367,7 @@ int main(void)
     RUN(test_has_entries);
     RUN(test_orphans);
     RUN(test_touch_dir);
+    RUN(test_stamp_dir);
     RUN(test_remote);
     RUN(test_rename);
     RUN(test_readdir_paging);

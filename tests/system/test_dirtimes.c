@@ -1,0 +1,240 @@
+/* test_dirtimes.c - a parent's times when its entries live on other servers
+ * (server/dirtimes.h, common/client_times.c), over RPC on a cluster:
+ *   - the client that made a change reads the parent's new times at once
+ *     (create, link, rename, unlink, symlink, mknod);
+ *   - another client reads them within about the servers' window;
+ *   - a utimensat of the parent after a create keeps its time (the create's
+ *     late touch is a no-op at the owner);
+ *   - a burst of creates in one directory sends its owner far fewer NLINKs
+ *     than creates, and BENCHFS_PARENT_TIMES=client still sends one each.
+ *     test_dirtimes REGISTRY   (2 or more servers running) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../common/client.h"
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "../../common/placement.h"
+#include "../../common/proto.h"
+#include "../test.h"
+
+#define SEE_S 2.0           /* another client sees the times within this (window: 10 ms) */
+#define BURST 1000          /* creates of the burst */
+
+static struct bfs_client *c1, *c2;   /* the one that changes, the one that looks */
+static uint32_t nodes;
+static const char *registry;
+static unsigned serial;
+
+static struct bfs_client *open_client(void)
+{
+    struct bfs_client_opts o = { .registry_dir = registry, .registry_timeout_s = 10,
+                                 .rpc_timeout_s = 10 };
+    struct bfs_client *c = NULL;
+    return bfs_client_open(&o, &c) == 0 ? c : NULL;
+}
+
+/* A new directory in the root (name: at least 64 bytes, or NULL), and its owner. */
+static uint64_t new_dir(uint32_t *owner, char *name_out)
+{
+    char name[64];
+    struct bfs_attr a;
+    snprintf(name, sizeof name, "dt%u.%ld", serial++, (long)bfs_mono_ns());
+    if (name_out)
+        memcpy(name_out, name, sizeof name);
+    if (bfs_create(c1, BFS_ROOT_INO, name, S_IFDIR | 0755, 0, 0, &a) < 0)
+        return 0;
+    *owner = place_inode(a.ino, nodes);
+    return a.ino;
+}
+
+/* A name in dir whose entry lives on another server than dir's inode. */
+static void remote_name(uint64_t dir, uint32_t owner, const char *prefix, char *out, size_t size)
+{
+    do
+        snprintf(out, size, "%s%u", prefix, serial++);
+    while (place_dentry(dir, out, strlen(out), nodes) == owner);
+}
+
+static int64_t ctime_of(struct bfs_client *c, uint64_t ino)
+{
+    struct bfs_attr a;
+    return bfs_getattr(c, ino, &a) == 0 ? a.ctime_ns : -1;
+}
+
+/* Both of dir's times, as c reads them now, are past before's. */
+static int moved(struct bfs_client *c, uint64_t dir, const struct bfs_attr *before)
+{
+    struct bfs_attr a;
+    return bfs_getattr(c, dir, &a) == 0 && a.mtime_ns > before->mtime_ns &&
+           a.ctime_ns > before->ctime_ns;
+}
+
+/* Polls until c2 reads dir's ctime at or past want (SEE_S at most): 1 if so. */
+static int c2_sees(uint64_t dir, int64_t want)
+{
+    double until = bfs_mono_s() + SEE_S;
+    int64_t t;
+    while ((t = ctime_of(c2, dir)) < want && bfs_mono_s() < until)
+        ;
+    return t >= want;
+}
+
+static uint64_t nlinks_at(uint32_t node)
+{
+    uint64_t counts[OP_MAX] = { 0 };
+    return bfs_server_counters(c2, node, counts, OP_MAX) > OP_NLINK ? counts[OP_NLINK] : 0;
+}
+
+/* Each kind of change, its entry on another server than the parent: the
+ * changing client sees the parent's times move at once; the other one soon. */
+static void test_own_view_at_once(void)
+{
+    uint32_t owner;
+    char dname[64];
+    uint64_t d = new_dir(&owner, dname);
+    REQUIRE(d != 0);
+    char f[64], l[64], r[64], s[64], n[64];
+    struct bfs_attr a, before;
+    remote_name(d, owner, "f", f, sizeof f);
+    remote_name(d, owner, "l", l, sizeof l);
+    remote_name(d, owner, "s", s, sizeof s);
+    remote_name(d, owner, "n", n, sizeof n);
+    uint32_t fnode = place_dentry(d, f, strlen(f), nodes);
+    do   /* a rename the entry's server does alone: the new name there too */
+        remote_name(d, owner, "r", r, sizeof r);
+    while (place_dentry(d, r, strlen(r), nodes) != fnode);
+
+    REQUIRE(bfs_getattr(c1, d, &before) == 0);
+    CHECK_EQ(bfs_create(c1, d, f, S_IFREG | 0644, 0, 0, &a), 0);
+    CHECK(moved(c1, d, &before));
+    CHECK(c2_sees(d, ctime_of(c1, d)));
+
+    REQUIRE(bfs_getattr(c1, d, &before) == 0);
+    struct bfs_attr la;
+    CHECK_EQ(bfs_link(c1, a.ino, d, l, &la, NULL), 0);
+    CHECK(moved(c1, d, &before));
+
+    REQUIRE(bfs_getattr(c1, d, &before) == 0);
+    CHECK_EQ(bfs_rename(c1, d, f, d, r, 0, 0), 0);
+    CHECK(moved(c1, d, &before));
+
+    REQUIRE(bfs_getattr(c1, d, &before) == 0);
+    CHECK_EQ(bfs_symlink(c1, d, s, "target", 0, 0, &la, NULL), 0);
+    CHECK(moved(c1, d, &before));
+
+    REQUIRE(bfs_getattr(c1, d, &before) == 0);
+    CHECK_EQ(bfs_mknod(c1, d, n, S_IFIFO | 0644, 0, 0, 0, &la), 0);
+    CHECK(moved(c1, d, &before));
+
+    REQUIRE(bfs_getattr(c1, d, &before) == 0);
+    CHECK_EQ(bfs_unlink(c1, d, r, 0, NULL), 0);
+    CHECK(moved(c1, d, &before));
+    /* A lookup of the directory by its name shows them too. */
+    REQUIRE(bfs_getattr(c1, d, &before) == 0);
+    CHECK_EQ(bfs_unlink(c1, d, l, 0, NULL), 0);
+    struct bfs_attr seen;
+    REQUIRE(bfs_lookup(c1, BFS_ROOT_INO, dname, &seen) == 0);
+    CHECK_EQ(seen.ino, d);
+    CHECK(seen.mtime_ns > before.mtime_ns && seen.ctime_ns > before.ctime_ns);
+    CHECK(c2_sees(d, seen.ctime_ns));
+    CHECK_EQ(bfs_unlink(c1, d, s, 0, NULL), 0);
+    CHECK_EQ(bfs_unlink(c1, d, n, 0, NULL), 0);
+}
+
+/* A create, then at once an explicit mtime on the parent (what tar and rsync
+ * do after filling a directory): the explicit time stays, for both clients,
+ * after the create's touch has reached the owner. */
+static void test_setattr_after_create_wins(void)
+{
+    uint32_t owner;
+    uint64_t d = new_dir(&owner, NULL);
+    REQUIRE(d != 0);
+    char f[64];
+    remote_name(d, owner, "f", f, sizeof f);
+    uint64_t n0 = nlinks_at(owner);
+    struct bfs_attr a, in = { .mtime_ns = 1000LL * 1000000000LL + 7 }, out;
+    CHECK_EQ(bfs_create(c1, d, f, S_IFREG | 0644, 0, 0, &a), 0);
+    CHECK_EQ(bfs_setattr(c1, d, BFS_SET_MTIME, &in, &out), 0);
+    /* The touch arrives (or arrived before the setattr): the owner counts it. */
+    double until = bfs_mono_s() + SEE_S;
+    while (nlinks_at(owner) < n0 + 1 && bfs_mono_s() < until)
+        ;
+    CHECK(nlinks_at(owner) >= n0 + 1);
+    struct bfs_attr s1, s2;
+    REQUIRE(bfs_getattr(c1, d, &s1) == 0 && bfs_getattr(c2, d, &s2) == 0);
+    CHECK_EQ(s1.mtime_ns, in.mtime_ns);
+    CHECK_EQ(s2.mtime_ns, in.mtime_ns);
+    CHECK_EQ(bfs_unlink(c1, d, f, 0, NULL), 0);
+}
+
+/* BURST creates in one directory: its owner gets far fewer NLINKs than the
+ * creates whose entries live elsewhere; the other client then sees the last
+ * one's time. With BENCHFS_PARENT_TIMES=client, one NLINK per such create. */
+static void test_burst_is_coalesced(void)
+{
+    uint32_t owner;
+    uint64_t d = new_dir(&owner, NULL);
+    REQUIRE(d != 0);
+    uint64_t n0 = nlinks_at(owner);
+    unsigned remote = 0;
+    struct bfs_attr a;
+    for (unsigned i = 0; i < BURST; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "b%u", i);
+        remote += place_dentry(d, f, strlen(f), nodes) != owner;
+        if (bfs_create(c1, d, f, S_IFREG | 0644, 0, 0, &a) < 0) {
+            CHECK(!"create of the burst");
+            return;
+        }
+    }
+    CHECK(c2_sees(d, ctime_of(c1, d)));
+    uint64_t touches = nlinks_at(owner) - n0;
+    printf("  %u creates with their entry elsewhere, %llu NLINKs at the directory's owner\n",
+           remote, (unsigned long long)touches);
+    CHECK(touches >= 1);
+    CHECK(touches * 2 < remote);
+
+    setenv("BENCHFS_PARENT_TIMES", "client", 1);
+    struct bfs_client *c3 = open_client();
+    unsetenv("BENCHFS_PARENT_TIMES");
+    REQUIRE(c3 != NULL);
+    n0 = nlinks_at(owner);
+    remote = 0;
+    for (unsigned i = 0; i < 50; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "c%u", i);
+        remote += place_dentry(d, f, strlen(f), nodes) != owner;
+        CHECK_EQ(bfs_create(c3, d, f, S_IFREG | 0644, 0, 0, &a), 0);
+    }
+    CHECK_EQ(nlinks_at(owner) - n0, remote);
+    bfs_client_close(c3);
+}
+
+int main(int argc, char **argv)
+{
+    log_init("test_dirtimes");
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s REGISTRY\n", argv[0]);
+        return 2;
+    }
+    registry = argv[1];
+    if (!(c1 = open_client()) || !(c2 = open_client())) {
+        fprintf(stderr, "test_dirtimes: cannot connect to the servers in %s\n", registry);
+        return 2;
+    }
+    nodes = bfs_client_nodes(c1);
+    if (nodes < 2) {
+        printf("SKIP: test_dirtimes (one server: every parent is its entries' server)\n");
+    } else {
+        RUN(test_own_view_at_once);
+        RUN(test_setattr_after_create_wins);
+        RUN(test_burst_is_coalesced);
+    }
+    bfs_client_close(c2);
+    bfs_client_close(c1);
+    return test_summary();
+}
