@@ -17,33 +17,54 @@
  * the window; the client that made the change sees them at once
  * (common/client_times.c lays its own stamps over what it reads).
  *
- * What may be lost: the times only, never an entry. A kill -9 of this server
- * loses the touches not yet sent, as a client's death before its NLINK did; a
- * touch whose owner does not answer is dropped with a warning. A stop sends
- * what is queued (for at most DIRTIMES_STOP_S).
+ * What may be lost: nothing for long, and never more than times. The first
+ * touch of a directory in a window is written down in the store before the
+ * change is answered (meta.h, "parents' times owed"), and the record goes once
+ * a touch at least as late was taken; a start sends what the records still
+ * owe (a kill -9 then costs the times at most the window's changes: the record
+ * holds the window's first stamp). A touch whose owner cannot be reached is
+ * tried again every DIRTIMES_RETRY_S, DIRTIMES_TRIES times, then left to the
+ * record and the next start; one the owner refuses is dropped with a warning.
+ * A stop sends what is queued (for at most DIRTIMES_STOP_S).
  *
- * Threads: dirtimes_note from the event loop only; the touches are sent by a
- * thread of the module's own, through a client of the cluster of its own (it
- * reaches the other servers through the registry, as the coordinator does).
+ * Threads: dirtimes_start, dirtimes_note, dirtimes_ready, dirtimes_settle and
+ * dirtimes_stop from the event loop only (they use the store); the touches are
+ * sent by a thread of the module's own, which never touches the store, through
+ * a client of the cluster of its own (it reaches the other servers through the
+ * registry, as the coordinator does).
  */
 #ifndef BENCHFS_DIRTIMES_H
 #define BENCHFS_DIRTIMES_H
 
 #include <stdint.h>
+#include "meta.h"
 
 #define DIRTIMES_WINDOW_MS 10   /* a touch waits this long for more of its directory */
 #define DIRTIMES_STOP_S 3.0     /* a stop sends what is queued for at most this long */
+#define DIRTIMES_RETRY_S 1.0    /* an owner out of reach: the touch is tried again then */
+#define DIRTIMES_TRIES 30       /* ... this often, then left to the record */
 
 struct dirtimes;
 
 
-/* Starts the thread. registry_dir is kept (not copied): it must outlive the
- * module. 0, or -errno (nothing started). */
-int dirtimes_start(const char *registry_dir, struct dirtimes **out);
+/* Starts the thread, for a cluster of nodes servers, and queues what meta's
+ * records still owe. registry_dir and meta are kept (not copied): they must
+ * outlive the module. 0, or -errno (nothing started). */
+int dirtimes_start(const char *registry_dir, uint32_t nodes, struct meta_store *meta,
+                   struct dirtimes **out);
 
-/* Directory dir, whose inode lives on server node (not this one), changed at
- * stamp (wall clock, ns): queues a touch, or merges it into the one queued. */
-void dirtimes_note(struct dirtimes *dt, uint64_t dir, uint32_t node, int64_t stamp);
+/* Directory dir, whose inode lives on another server, changed at stamp (wall
+ * clock, ns): queues a touch, or merges it into the one queued. The first of a
+ * window is written down first: 0, or the store's error (then the touch is
+ * still queued, and only a crash before it is sent loses it). */
+int dirtimes_note(struct dirtimes *dt, uint64_t dir, int64_t stamp);
+
+/* 1 when touches were taken whose records dirtimes_settle may forget (no
+ * system call). */
+int dirtimes_ready(struct dirtimes *dt);
+/* Forgets those records (one transaction): 0 or the store's error (the records
+ * stay, and are settled with the next ones). */
+int dirtimes_settle(struct dirtimes *dt);
 
 /* Sends what is queued (for at most DIRTIMES_STOP_S), ends the thread, logs
  * what it did and frees everything. NULL is fine. */

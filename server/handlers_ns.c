@@ -365,7 +365,10 @@ static void parent_after(struct server *s, struct srv_req *r, uint64_t parent)
             memset(&r->r.pattr, 0, sizeof r->r.pattr);
     } else if ((r->a.flags & BFS_F_TIMES) && s->dirtimes) {
         int64_t now = bfs_wall_ns();
-        dirtimes_note(s->dirtimes, parent, place_inode(parent, s->nodes), now);
+        int rc = dirtimes_note(s->dirtimes, parent, now);
+        if (rc < 0)   /* queued all the same: only a crash before it is sent loses it */
+            log_warn("directory ino %llx: cannot write down the touch it is owed: %s",
+                     (unsigned long long)parent, strerror(-rc));
         r->r.flags |= BFS_TIMES_LATER;
         r->r.stamp = (uint64_t)now;
     }

@@ -12,10 +12,11 @@
  *   meta_scan.c     raw reads of the tables (OP_SCAN, benchfs-fsck)
  *   meta_compact.c  giving a shrunken store's free pages back (a compact copy)
  *   meta_intents.c  multi-server operations: intents, step marks, fences
+ *   meta_dirtimes.c the parents' times owed to other servers
  *   meta_steps.c    the participants' steps of multi-server operations
  *   xattr_store.c   extended attributes
  *
- * On-disk layout (one LMDB environment, <dir>/meta.lmdb, ten named DBs):
+ * On-disk layout (one LMDB environment, <dir>/meta.lmdb, eleven named DBs):
  *
  *   info      "format" (META_FORMAT), "node_id", "chunk_size", "next_ino",
  *             "next_intent" -> u64 LE
@@ -27,6 +28,9 @@
  *   parents   dir ino (u64 BE) -> parent ino (u64 LE): a directory's "..", kept by the
  *             directory inode's owner (loop checks of directory moves, fsck)
  *   xattrs    ino (u64 BE) | name -> value: extended attributes (xattr_store.c)
+ *   dirtimes  dir ino (u64 BE) -> stamp (i64 LE): a directory on another server
+ *             owed its new times (meta_dirtimes.c; a server that does not know
+ *             the table only leaves its records unsent)
  * Multi-server operations (see meta.h, "multi-server operations"; meta_intents.c):
  *   intents   intent id (u64 BE) -> intent record: on the coordinator
  *   applied   intent id (u64 BE) | step (u8) -> step result: on a participant,
@@ -57,7 +61,7 @@
                                                written extents; 2: inline data; 1..3 are
                                                read and upgraded */
 #define META_MAP_MIN    (16ULL << 20)   /* first size of the map and of the file */
-#define META_DBS        10              /* named databases (open_dbs) */
+#define META_DBS        11              /* named databases (open_dbs) */
 
 /* ---- LMDB plumbing ---- */
 
@@ -166,7 +170,7 @@ static int open_dbs(struct meta_store *m, MDB_txn *txn)
         { "info", &m->info }, { "inodes", &m->inodes },
         { "dentries", &m->dentries }, { "orphans", &m->orphans }, { "inline", &m->inl },
         { "intents", &m->intents }, { "applied", &m->applied }, { "fences", &m->fences },
-        { "parents", &m->parents }, { "xattrs", &m->xattrs },
+        { "parents", &m->parents }, { "xattrs", &m->xattrs }, { "dirtimes", &m->dirtimes },
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);

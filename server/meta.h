@@ -243,6 +243,23 @@ int meta_unlink(struct meta_store *m, uint64_t parent, const char *name, size_t 
  * never freed) and its mtime = ctime = now_ns. -ENOTDIR, -ENOENT, -EINVAL (not
  * local, bad delta). */
 int meta_touch_dir(struct meta_store *m, uint64_t ino, int delta, int64_t now_ns);
+/* ---- parents' times owed to other servers (server/dirtimes.h) ----
+ * A directory on another server whose new times this server has queued is
+ * written down (one record a directory, the first stamp of its queued touch)
+ * and forgotten once a touch at least as late was taken there, so that a
+ * restart sends what a kill -9 left unsent (at most the queue's window older
+ * than the last change). The records are the event loop's, as the rest. */
+struct meta_dirtime {
+    uint64_t dir;
+    int64_t stamp;      /* wall clock, ns */
+};
+int meta_dirtime_put(struct meta_store *m, uint64_t dir, int64_t stamp_ns);
+/* Forgets each d[i].dir whose record's stamp is at most d[i].stamp (a later one
+ * stays: its touch is on its way); one transaction. */
+int meta_dirtimes_settle(struct meta_store *m, const struct meta_dirtime *d, size_t n);
+/* Every record (for the start); *out is malloc'd, freed by the caller. */
+int meta_dirtimes_list(struct meta_store *m, struct meta_dirtime **out, size_t *n);
+
 /* Local directory ino's mtime = ctime = stamp_ns, if that is later than its
  * ctime (else nothing changes, and 0): the times of an entry made or removed
  * on another server, which that server sends later (server/dirtimes.h), so

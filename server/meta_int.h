@@ -43,6 +43,7 @@ struct meta_store {
     MDB_dbi info, inodes, dentries, orphans, inl;
     MDB_dbi intents, applied, fences, parents;   /* multi-server operations (meta_intents.c) */
     MDB_dbi xattrs;         /* extended attributes (xattr_store.c) */
+    MDB_dbi dirtimes;       /* parents' times owed to other servers (meta_dirtimes.c) */
     int fences_seen;        /* the fences table has (or had, since the open) a record */
     uint32_t node_id;
     uint32_t chunk_size;

@@ -344,6 +344,11 @@ static unsigned run_once(struct server *s)
         coord_poll(s->coord);
         work++;
     }
+    if (s->dirtimes && dirtimes_ready(s->dirtimes)) {   /* touches taken: their records go */
+        if (dirtimes_settle(s->dirtimes) < 0)
+            log_warn("dirtimes: the records of touches taken stay (sent again at the next start)");
+        work++;
+    }
     if (s->dying)
         transport_reap(s);
     return work;
@@ -715,7 +720,7 @@ int server_main(int argc, char **argv)
     /* A cluster's multi-server operations: the coordinator reaches this node through
      * the registry like any client, so it starts once the address is published. */
     if (o.nodes > 1 && (coord_start(&s, &s.coord) < 0 || handlers_replay(&s) < 0 ||
-                        dirtimes_start(o.registry_dir, &s.dirtimes) < 0))
+                        dirtimes_start(o.registry_dir, o.nodes, s.meta, &s.dirtimes) < 0))
         goto out;
     printf("Server worker address registered to %s\n", o.registry_dir);
     print_address(addr, addr_len);

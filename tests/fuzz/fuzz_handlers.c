@@ -207,11 +207,12 @@ void coord_submit(struct coord *c, const struct meta_intent *in, struct srv_req 
 
 /* Likewise the touches of parents on other nodes (dirtimes.c): a single node's
  * parents are all its own. */
-void dirtimes_note(struct dirtimes *dt, uint64_t dir, uint32_t node, int64_t stamp)
+int dirtimes_note(struct dirtimes *dt, uint64_t dir, int64_t stamp)
 {
     (void)dt;
     (void)stamp;
-    fail("dirtimes_note on one node (directory %llx of node %u)", (unsigned long long)dir, node);
+    fail("dirtimes_note on one node (directory %llx)", (unsigned long long)dir);
+    return -EINVAL;
 }
 
 /* Gives back the request's buffers and the request, as transport's req_release. */

@@ -5,6 +5,7 @@
 # operation on the mount fails after the RPC timeout; the dead server is started
 # again and replays its intents; then benchfs-fsck is clean and the namespace is
 # the one the commit point says: the old state before it, the new one after.
+# Last, the parents' times a server owes others, after a kill -9 (dirtimes).
 source "$(dirname "$0")/lib.sh"
 
 REG=$T/reg DATA=$T/data
@@ -91,5 +92,33 @@ if crash mkdir-made 'true' 'for i in $(seq 30); do mkdir m$i || exit 1; done'; t
     expect "mkdir-made: the parent counts every subdirectory" \
         '[ $(stat -c %h .) = $((2 + $(ls | wc -l))) ]'
 else fail "mkdir-made: crash and recovery"; fi
+
+# The parents' times an entry's server owes another (server/dirtimes.h): written
+# down before the change is answered, so a kill -9 before they are sent does
+# not lose them. Servers that hold their touches (BENCHFS_FAULT=dirtimes-hold),
+# files made in a directory with their entries elsewhere, every server killed
+# and started again without the fault: the records are sent at the start.
+dirtimes_replay() {
+    local before k d
+    for m in "$M" "$V"; do mountpoint -q "$m" && umount_fs "$m"; done
+    for p in "${CLUSTER_PIDS[@]}"; do stop_server "$p" KILL; done
+    rm -rf "$REG" "$DATA" "$DATA".*
+    BENCHFS_FAULT=dirtimes-hold start_cluster "$REG" "$DATA" 3 || return 1
+    tmo 60 "$BIN/tests/system/test_dirtimes" "$REG" held >"$T/held.out" 2>&1
+    cat "$T/held.out"
+    before=$(tail -n 1 "$T/held.out")
+    case $before in ''|*[!0-9]*) echo "held: no ctime printed"; return 1 ;; esac
+    for k in 0 1 2; do kill -KILL "${CLUSTER_PIDS[$k]}"; wait "${CLUSTER_PIDS[$k]}" 2>/dev/null; done
+    for k in 0 1 2; do
+        d=$DATA; [ "$k" -gt 0 ] && d=$DATA.$k
+        start_one "$REG" "$d" --nodes 3 --node-id "$k" || return 1
+        CLUSTER_PIDS[$k]=$SERVER_PID
+    done
+    tmo 60 "$BIN/tests/system/test_dirtimes" "$REG" replayed "$before" 2>&1 | tee "$T/replayed.out"
+    grep -q '^PASS: test_records_replayed' "$T/replayed.out"
+}
+check "dirtimes: a parent's times owed by a server killed before it sent them reach it after its restart" \
+    dirtimes_replay
+check "dirtimes: fsck clean after it" fsck_clean
 
 finish

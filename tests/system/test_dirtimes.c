@@ -7,7 +7,13 @@
  *     late touch is a no-op at the owner);
  *   - a burst of creates in one directory sends its owner far fewer NLINKs
  *     than creates, and BENCHFS_PARENT_TIMES=client still sends one each.
- *     test_dirtimes REGISTRY   (2 or more servers running) */
+ *     test_dirtimes REGISTRY   (2 or more servers running)
+ * The records of touches not sent yet (tests/system/ns_replay.sh):
+ *     test_dirtimes REGISTRY held       servers with BENCHFS_FAULT=dirtimes-hold:
+ *         makes directory "held" with files whose entries live elsewhere; checks
+ *         no other client sees its times move; prints its ctime before them
+ *     test_dirtimes REGISTRY replayed CTIME   after a kill -9 and a restart of
+ *         the servers without the fault: another client sees them move */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,8 @@
 
 #define SEE_S 2.0           /* another client sees the times within this (window: 10 ms) */
 #define BURST 1000          /* creates of the burst */
+#define REPLAY_S 20.0       /* a restarted server's records are sent within this */
+#define HELD_WAIT_NS (200 * 1000000LL)   /* 20 windows: a touch held is not sent by then */
 
 static struct bfs_client *c1, *c2;   /* the one that changes, the one that looks */
 static uint32_t nodes;
@@ -214,11 +222,44 @@ static void test_burst_is_coalesced(void)
     bfs_client_close(c3);
 }
 
+static int64_t held_before;   /* "held"'s ctime before the creates */
+
+static void test_held_touches_unsent(void)
+{
+    struct bfs_attr d, a, before;
+    REQUIRE(bfs_create(c1, BFS_ROOT_INO, "held", S_IFDIR | 0755, 0, 0, &d) == 0);
+    uint32_t owner = place_inode(d.ino, nodes);
+    REQUIRE(bfs_getattr(c2, d.ino, &before) == 0);
+    held_before = before.ctime_ns;
+    for (int i = 0; i < 20; i++) {
+        char f[64];
+        remote_name(d.ino, owner, "h", f, sizeof f);
+        CHECK_EQ(bfs_create(c1, d.ino, f, S_IFREG | 0644, 0, 0, &a), 0);
+    }
+    CHECK(moved(c1, d.ino, &before));   /* the client that made them, from its own stamps */
+    int64_t until = bfs_mono_ns() + HELD_WAIT_NS;
+    while (bfs_mono_ns() < until && ctime_of(c2, d.ino) == held_before)
+        ;
+    CHECK_EQ(ctime_of(c2, d.ino), held_before);   /* held: nothing sent */
+}
+
+static void test_records_replayed(void)
+{
+    struct bfs_attr d;
+    REQUIRE(bfs_lookup(c2, BFS_ROOT_INO, "held", &d) == 0);
+    double until = bfs_mono_s() + REPLAY_S;
+    while (ctime_of(c2, d.ino) <= held_before && bfs_mono_s() < until)
+        ;
+    CHECK(ctime_of(c2, d.ino) > held_before);
+}
+
 int main(int argc, char **argv)
 {
     log_init("test_dirtimes");
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s REGISTRY\n", argv[0]);
+    const char *mode = argc > 2 ? argv[2] : "";
+    if (argc < 2 || (argc > 2 && strcmp(mode, "held") && strcmp(mode, "replayed")) ||
+        (!strcmp(mode, "replayed") && argc != 4)) {
+        fprintf(stderr, "usage: %s REGISTRY [held | replayed CTIME]\n", argv[0]);
         return 2;
     }
     registry = argv[1];
@@ -227,7 +268,13 @@ int main(int argc, char **argv)
         return 2;
     }
     nodes = bfs_client_nodes(c1);
-    if (nodes < 2) {
+    if (!strcmp(mode, "held") && nodes > 1) {
+        RUN(test_held_touches_unsent);
+        printf("%lld\n", (long long)held_before);
+    } else if (!strcmp(mode, "replayed") && nodes > 1) {
+        held_before = strtoll(argv[3], NULL, 10);
+        RUN(test_records_replayed);
+    } else if (nodes < 2) {
         printf("SKIP: test_dirtimes (one server: every parent is its entries' server)\n");
     } else {
         RUN(test_own_view_at_once);

@@ -658,6 +658,44 @@ static void test_stamp_dir(void)
     teardown(m);
 }
 
+/* The records of touches owed to other servers (server/dirtimes.h): one a
+ * directory; a settle forgets a record whose stamp is at most the one taken, not
+ * a later one; they outlive a reopen. */
+static void test_dirtime_records(void)
+{
+    struct meta_store *m = setup(0);
+    REQUIRE(m);
+    struct meta_dirtime *d = NULL;
+    size_t n = 9;
+    CHECK_EQ(meta_dirtimes_list(m, &d, &n), 0);
+    CHECK_EQ(n, 0);
+    free(d);
+    CHECK_EQ(meta_dirtime_put(m, NODE(1, 5), 100), 0);
+    CHECK_EQ(meta_dirtime_put(m, NODE(2, 7), 200), 0);
+    CHECK_EQ(meta_dirtime_put(m, NODE(1, 5), 150), 0);   /* the same directory again */
+    meta_close(m);
+    CHECK_EQ(meta_open(tdir, 0, CHUNK, &m), 0);
+    REQUIRE(m);
+    CHECK_EQ(meta_dirtimes_list(m, &d, &n), 0);
+    CHECK_EQ(n, 2);
+    for (size_t i = 0; i < n; i++)
+        CHECK(d[i].dir == NODE(1, 5) ? d[i].stamp == 150 : d[i].dir == NODE(2, 7) && d[i].stamp == 200);
+    free(d);
+    struct meta_dirtime taken[] = { { NODE(1, 5), 120 },    /* older than the record: it stays */
+                                    { NODE(2, 7), 200 },    /* the record's own: it goes */
+                                    { NODE(3, 1), 500 } };  /* none: nothing to do */
+    CHECK_EQ(meta_dirtimes_settle(m, taken, 3), 0);
+    CHECK_EQ(meta_dirtimes_list(m, &d, &n), 0);
+    CHECK(n == 1 && d[0].dir == NODE(1, 5) && d[0].stamp == 150);
+    free(d);
+    taken[0].stamp = 151;
+    CHECK_EQ(meta_dirtimes_settle(m, taken, 1), 0);
+    CHECK_EQ(meta_dirtimes_list(m, &d, &n), 0);
+    CHECK_EQ(n, 0);
+    free(d);
+    teardown(m);
+}
+
 static void test_remote(void)
 {
     struct meta_store *m = setup(0);
@@ -2368,6 +2406,7 @@ int main(void)
     RUN(test_orphans);
     RUN(test_touch_dir);
     RUN(test_stamp_dir);
+    RUN(test_dirtime_records);
     RUN(test_remote);
     RUN(test_rename);
     RUN(test_readdir_paging);
