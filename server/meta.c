@@ -162,6 +162,57 @@ int meta_alloc_ino(struct meta_store *m, MDB_txn *txn, uint64_t *ino)
 
 MDB_dbi meta_xattr_dbi(const struct meta_store *m) { return m->xattrs; }
 
+int meta_table_list(struct meta_store *m, MDB_dbi dbi, const char *what, size_t elem,
+                    int (*fn)(void *arg, const MDB_val *k, const MDB_val *v, void *item),
+                    void *arg, void **out, size_t *n)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    char *list = NULL;
+    size_t cnt = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = meta_rd_begin(m, &txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur))) {
+        rc = meta_db_err(rc, what, 0);
+        goto out;
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char *nl = realloc(list, ncap * elem);
+            if (!nl) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            list = nl;
+            cap = ncap;
+        }
+        int keep = fn(arg, &k, &v, list + cnt * elem);
+        if (keep < 0) {
+            rc = keep;
+            goto out;
+        }
+        cnt += keep > 0;
+    }
+    rc = rc == MDB_NOTFOUND ? 0 : meta_db_err(rc, what, 0);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    meta_rd_end(m);
+    if (rc) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *n = cnt;
+    return 0;
+}
+
 /* ---- open / close ---- */
 
 static int open_dbs(struct meta_store *m, MDB_txn *txn)

@@ -53,52 +53,25 @@ int meta_dirtimes_settle(struct meta_store *m, const struct meta_dirtime *d, siz
     return meta_wr_end(txn, rc);
 }
 
+/* A record as a meta_dirtime (meta_table_list's fn). */
+static int dirtime_item(void *arg, const MDB_val *k, const MDB_val *v, void *item)
+{
+    struct meta_store *m = arg;
+    if (k->mv_size != 8 || v->mv_size != 8) {
+        log_warn("meta: %s: a dirtimes record of %zu/%zu bytes skipped", m->path, k->mv_size,
+                 v->mv_size);
+        return 0;
+    }
+    *(struct meta_dirtime *)item = (struct meta_dirtime){ .dir = get_be64(k->mv_data),
+                                                         .stamp = (int64_t)get_le64(v->mv_data) };
+    return 1;
+}
+
 int meta_dirtimes_list(struct meta_store *m, struct meta_dirtime **out, size_t *n)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    struct meta_dirtime *list = NULL;
-    size_t cnt = 0, cap = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = meta_rd_begin(m, &txn);
-    if (rc)
-        return rc;
-    if ((rc = mdb_cursor_open(txn, m->dirtimes, &cur))) {
-        rc = meta_db_err(rc, "open cursor", 0);
-        goto out;
-    }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 8 || v.mv_size != 8) {
-            log_warn("meta: %s: a dirtimes record of %zu/%zu bytes skipped", m->path, k.mv_size,
-                     v.mv_size);
-            continue;
-        }
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct meta_dirtime *nl = realloc(list, ncap * sizeof *nl);
-            if (!nl) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            list = nl;
-            cap = ncap;
-        }
-        list[cnt++] = (struct meta_dirtime){ .dir = get_be64(k.mv_data),
-                                             .stamp = (int64_t)get_le64(v.mv_data) };
-    }
-    rc = rc == MDB_NOTFOUND ? 0 : meta_db_err(rc, "scan dirtimes", 0);
-out:
-    if (cur)
-        mdb_cursor_close(cur);
-    meta_rd_end(m);
-    if (rc) {
-        free(list);
-        return rc;
-    }
+    void *list;
+    int rc = meta_table_list(m, m->dirtimes, "scan dirtimes", sizeof **out, dirtime_item, m,
+                             &list, n);
     *out = list;
-    *n = cnt;
-    return 0;
+    return rc;
 }

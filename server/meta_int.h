@@ -111,6 +111,14 @@ void meta_rd_end(struct meta_store *m);
  * -ENOENT, not logged). */
 int meta_db_err(int rc, const char *what, uint64_t ino);
 
+/* Every record of table dbi in key order, in one read transaction, into a
+ * malloc'd array of elem-byte items: fn(arg, key, value, item) fills item and
+ * returns 1 (keep it), 0 (skip the record) or -errno (stop: the error). On 0
+ * *out (the caller frees it) and *n; else nothing. what names the table in logs. */
+int meta_table_list(struct meta_store *m, MDB_dbi dbi, const char *what, size_t elem,
+                    int (*fn)(void *arg, const MDB_val *k, const MDB_val *v, void *item),
+                    void *arg, void **out, size_t *n);
+
 /* The info table's u64 values: -ENOENT if absent, -EIO if not 8 bytes. */
 int meta_info_get(struct meta_store *m, MDB_txn *txn, const char *key, uint64_t *val);
 int meta_info_put(struct meta_store *m, MDB_txn *txn, const char *key, uint64_t val);

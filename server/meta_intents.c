@@ -346,50 +346,21 @@ int meta_intent_end(struct meta_store *m, uint64_t id)
     return meta_wr_end(txn, rc);
 }
 
+/* A record as a meta_intent (meta_table_list's fn). */
+static int intent_item(void *arg, const MDB_val *k, const MDB_val *v, void *item)
+{
+    (void)arg;
+    int rc = decode_intent(k, v, item);
+    return rc < 0 ? rc : 1;
+}
+
 int meta_intent_list(struct meta_store *m, struct meta_intent **out, size_t *n)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    struct meta_intent *list = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc = meta_rd_begin(m, &txn);
-    *out = NULL;
-    *n = 0;
-    if (rc)
-        return rc;
-    if ((rc = mdb_cursor_open(txn, m->intents, &cur))) {
-        rc = meta_db_err(rc, "open cursor", 0);
-        goto out;
-    }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (cnt == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            struct meta_intent *nl = realloc(list, ncap * sizeof *nl);
-            if (!nl) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            list = nl;
-            cap = ncap;
-        }
-        if ((rc = decode_intent(&k, &v, &list[cnt])))
-            goto out;
-        cnt++;
-    }
-    rc = rc == MDB_NOTFOUND ? 0 : meta_db_err(rc, "scan intents", 0);
-out:
-    if (cur)
-        mdb_cursor_close(cur);
-    meta_rd_end(m);
-    if (rc) {
-        free(list);
-        return rc;
-    }
+    void *list;
+    int rc = meta_table_list(m, m->intents, "scan intents", sizeof **out, intent_item, NULL,
+                             &list, n);
     *out = list;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 /* -- fences -- */
