@@ -1,9 +1,11 @@
 /* dirtimes.c - the touches of parent directories on other servers (dirtimes.h):
- * a table of the directories waiting for one, in two queues (new touches, and
- * those whose owner could not be reached, each in the order they fall due), a
- * thread that sends those whose time has come, a batch at a time, as NLINKs
- * through a client of the cluster of its own, and the list of touches the
- * owners took, whose records the event loop then forgets. */
+ * a table of the directories waiting for one, in two queues, each in the order
+ * its touches fall due and each with a thread that sends them, a batch at a
+ * time, as NLINKs through one client of the cluster: new touches, and those
+ * whose owner could not be reached (and every touch of an owner in that state
+ * until it answers again), so that a server that is gone delays only its own
+ * touches, once it was found gone; and the list of touches the owners took,
+ * whose records the event loop then forgets. */
 #include "dirtimes.h"
 
 #include <errno.h>
@@ -23,7 +25,8 @@
 #define BUCKETS 4096            /* hash chains of the table (a power of 2) */
 #define PENDING_MAX 65536       /* directories waiting at most; more wait for their records */
 #define BATCH 64                /* touches sent together */
-#define RPC_TIMEOUT_S 2.0       /* one touch's wait for its owner */
+#define RPC_TIMEOUT_S 0.5       /* one touch's wait for its owner (it takes microseconds) */
+#define CONNECT_PAUSE_S 0.2     /* between tries to connect to the cluster at start */
 
 /* A directory waiting for its touch. */
 struct ent {
@@ -40,6 +43,10 @@ enum { Q_NEW, Q_RETRY, NQUEUES };   /* each in due order: new ones wait a window
 
 struct queue {
     struct ent *head, *tail;
+    pthread_cond_t cond;        /* CLOCK_MONOTONIC: a first entry, the client, or stop */
+    pthread_t thread;           /* its sender */
+    int started;
+    struct rpc_call *calls;     /* the sender's: BATCH of them */
 };
 
 /* Counters, for the log line at stop. */
@@ -55,12 +62,11 @@ struct dirtimes {
     const char *registry_dir;
     uint32_t nodes;
     struct meta_store *meta;    /* the event loop's alone */
-    pthread_t thread;
-    pthread_mutex_t lock;       /* guards everything below but the client and calls */
-    pthread_cond_t cond;        /* CLOCK_MONOTONIC: a first entry, or stop */
+    pthread_mutex_t lock;       /* guards everything below but the calls */
     struct ent *table[BUCKETS];
     struct queue q[NQUEUES];
     unsigned pending;
+    unsigned char *down;        /* by node: its last touch could not reach it */
     int stop;
     double stop_deadline;       /* monotonic s: the stop's sends end here */
     struct dirtimes_stats st;
@@ -69,8 +75,8 @@ struct dirtimes {
     size_t ntaken, cap_taken;
     atomic_int has_taken;
     int hold;                   /* BENCHFS_FAULT=dirtimes-hold (tests): nothing is sent */
-    struct bfs_client *client;  /* the thread's; NULL until a batch connects */
-    struct rpc_call *calls;     /* the thread's: BATCH of them */
+    int connected;              /* client is open (set once, by the first sender) */
+    struct bfs_client *client;  /* both senders' (the library is thread-safe) */
 };
 
 static struct ent **slot(struct dirtimes *dt, uint64_t dir)
@@ -88,22 +94,14 @@ static void enqueue(struct dirtimes *dt, int q, struct ent *e)
     e->next = NULL;
     e->hnext = NULL;
     *slot(dt, e->dir) = e;
-    if (qu->tail)
+    if (qu->tail) {
         qu->tail->next = e;
-    else
+    } else {
         qu->head = e;
+        pthread_cond_signal(&qu->cond);   /* its sender sleeps without a deadline only then */
+    }
     qu->tail = e;
-    if (dt->pending++ == 0)
-        pthread_cond_signal(&dt->cond);   /* the thread sleeps without a deadline only then */
-}
-
-/* The queue whose head falls due first, or -1 if both are empty (lock held). */
-static int first_due(const struct dirtimes *dt)
-{
-    const struct ent *a = dt->q[Q_NEW].head, *b = dt->q[Q_RETRY].head;
-    if (!a && !b)
-        return -1;
-    return !b || (a && a->due <= b->due) ? Q_NEW : Q_RETRY;
+    dt->pending++;
 }
 
 /* Takes the head of q out of its queue and the table (lock held, head set). */
@@ -118,8 +116,14 @@ static struct ent *take(struct dirtimes *dt, int q)
     return e;
 }
 
+static int64_t retry_due(void)
+{
+    return bfs_mono_ns() + (int64_t)(DIRTIMES_RETRY_S * 1e9);
+}
+
 /* Queues a touch of dir at stamp, or merges it into the one queued (lock held):
- * 1 queued anew, 0 merged, -ENOSPC (the table full or no memory: logged once). */
+ * 1 queued anew, 0 merged, -ENOSPC (the table full or no memory: logged once).
+ * A touch of an owner found gone waits with the retries. */
 static int queue_touch(struct dirtimes *dt, uint64_t dir, int64_t stamp)
 {
     dt->st.noted++;
@@ -137,17 +141,22 @@ static int queue_touch(struct dirtimes *dt, uint64_t dir, int64_t stamp)
                      (unsigned long long)dir);
         return -ENOSPC;
     }
-    *e = (struct ent){ .dir = dir, .node = place_inode(dir, dt->nodes), .stamp = stamp,
-                       .due = bfs_mono_ns() + DIRTIMES_WINDOW_MS * 1000000LL };
-    enqueue(dt, Q_NEW, e);
+    uint32_t node = place_inode(dir, dt->nodes);
+    int q = dt->down[node] ? Q_RETRY : Q_NEW;
+    *e = (struct ent){ .dir = dir, .node = node, .stamp = stamp,
+                       .due = q == Q_RETRY ? retry_due()
+                                           : bfs_mono_ns() + DIRTIMES_WINDOW_MS * 1000000LL };
+    enqueue(dt, q, e);
     return 1;
 }
 
 int dirtimes_note(struct dirtimes *dt, uint64_t dir, int64_t stamp)
 {
     pthread_mutex_lock(&dt->lock);
-    int fresh = queue_touch(dt, dir, stamp);
+    int fresh = dt->connected || dt->hold ? queue_touch(dt, dir, stamp) : -EAGAIN;
     pthread_mutex_unlock(&dt->lock);
+    if (fresh == -EAGAIN)
+        return fresh;
     /* The window's first stamp is written down; the later ones ride on it. A
      * table too full to queue the touch still keeps the record for the next start. */
     return fresh ? meta_dirtime_put(dt->meta, dir, stamp) : 0;
@@ -189,8 +198,9 @@ static void forget_record(struct dirtimes *dt, const struct ent *e)
     atomic_store(&dt->has_taken, 1);
 }
 
-/* e's owner could not be reached (lock held): tried again later, merged into a
- * touch of the same directory queued meanwhile, or left to its record. */
+/* e's owner could not be reached (lock held): tried again later with the
+ * retries, merged into a touch of the same directory queued meanwhile, or
+ * left to its record. */
 static void retry(struct dirtimes *dt, struct ent *e)
 {
     struct ent *q = *slot(dt, e->dir);
@@ -199,7 +209,7 @@ static void retry(struct dirtimes *dt, struct ent *e)
             q->stamp = e->stamp;
         free(e);
     } else if (!dt->stop && ++e->tries < DIRTIMES_TRIES) {
-        e->due = bfs_mono_ns() + (int64_t)(DIRTIMES_RETRY_S * 1e9);
+        e->due = retry_due();
         enqueue(dt, Q_RETRY, e);
     } else {
         dt->st.left++;
@@ -213,34 +223,28 @@ static int dir_gone(int status)
     return status == -ENOENT || status == -ENOTDIR || status == -ESTALE;
 }
 
-/* Sends batch[0..n) (lock not held), then sorts out what became of each. */
-static void send_batch(struct dirtimes *dt, struct ent **batch, size_t n)
+/* Sends the touches of one owner, batch[0..n), with calls (lock not held),
+ * then sorts out what became of each (lock taken): a call that did not run
+ * through (the owner out of reach, or not even sent: client_run stops at the
+ * first node it cannot reach) is tried again later, and the owner counts as
+ * gone until one of its touches gets through. */
+static void send_node(struct dirtimes *dt, struct rpc_call *calls, struct ent **batch, size_t n)
 {
-    int rc = 0;
-    if (!dt->client) {
-        struct bfs_client_opts o = { .registry_dir = dt->registry_dir, .registry_timeout_s = 1,
-                                     .rpc_timeout_s = RPC_TIMEOUT_S };
-        if ((rc = bfs_client_open(&o, &dt->client)) < 0)
-            log_warn("dirtimes: cannot reach the cluster (%s): %zu directories wait for their "
-                     "times", strerror(-rc), n);
+    for (size_t i = 0; i < n; i++) {
+        bfs_call_prep(&calls[i], batch[i]->node, OP_NLINK);
+        calls[i].args.ino = batch[i]->dir;
+        calls[i].args.flags = BFS_F_SUBDIR | BFS_F_STAMP;
+        calls[i].args.stamp = (uint64_t)batch[i]->stamp;
     }
-    if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            struct rpc_call *call = &dt->calls[i];
-            bfs_call_prep(call, batch[i]->node, OP_NLINK);
-            call->args.ino = batch[i]->dir;
-            call->args.flags = BFS_F_SUBDIR | BFS_F_STAMP;
-            call->args.stamp = (uint64_t)batch[i]->stamp;
-        }
-        rc = bfs_call_run(dt->client, dt->calls, n);
-    }
+    int rc = bfs_call_run(dt->client, calls, n);
     pthread_mutex_lock(&dt->lock);
+    dt->down[batch[0]->node] = rc < 0;
     if (rc == 0)
         dt->st.sent += n;
     for (size_t i = 0; i < n; i++) {
         struct ent *e = batch[i];
-        int status = rc < 0 ? rc : dt->calls[i].status;
-        if (status < 0 && rpc_transport_error(status)) {
+        int status = calls[i].status;
+        if (rc < 0 || rpc_transport_error(status)) {
             retry(dt, e);
             continue;
         }
@@ -253,43 +257,92 @@ static void send_batch(struct dirtimes *dt, struct ent **batch, size_t n)
     pthread_mutex_unlock(&dt->lock);
 }
 
-/* Sends each entry once it falls due; at a stop, all of them at once until the
- * stop's deadline, after which the rest are left to their records. */
-static void *dirtimes_main(void *arg)
+/* Sends batch[0..n) (lock not held), one owner at a time, so that an owner out
+ * of reach costs the others no touch. */
+static void send_batch(struct dirtimes *dt, struct rpc_call *calls, struct ent **batch, size_t n)
 {
-    struct dirtimes *dt = arg;
+    for (size_t i = 1; i < n; i++)   /* by owner (a batch is at most BATCH long) */
+        for (size_t j = i; j > 0 && batch[j - 1]->node > batch[j]->node; j--) {
+            struct ent *t = batch[j];
+            batch[j] = batch[j - 1];
+            batch[j - 1] = t;
+        }
+    for (size_t i = 0, k; i < n; i = k) {
+        for (k = i + 1; k < n && batch[k]->node == batch[i]->node; k++)
+            ;
+        send_node(dt, calls, batch + i, k - i);
+    }
+}
+
+/* Connects to the cluster, once every node has registered (lock held; the
+ * touches queued meanwhile wait). Afterwards a node that goes away fails only
+ * its own calls. 0, or -ESHUTDOWN at a stop. */
+static int connect_cluster(struct dirtimes *dt, struct queue *qu)
+{
+    struct bfs_client_opts o = { .registry_dir = dt->registry_dir, .registry_timeout_s = 1,
+                                 .rpc_timeout_s = RPC_TIMEOUT_S };
+    while (!dt->stop) {
+        pthread_mutex_unlock(&dt->lock);
+        int rc = bfs_client_open(&o, &dt->client);
+        pthread_mutex_lock(&dt->lock);
+        if (rc == 0) {
+            dt->connected = 1;
+            pthread_cond_broadcast(&dt->q[Q_RETRY].cond);   /* the other sender waits for it */
+            return 0;
+        }
+        struct timespec ts = bfs_mono_after(CONNECT_PAUSE_S);
+        if (!dt->stop)
+            pthread_cond_timedwait(&qu->cond, &dt->lock, &ts);
+    }
+    return -ESHUTDOWN;
+}
+
+struct sender {
+    struct dirtimes *dt;
+    int q;
+};
+
+/* One queue's sender: each entry once it falls due; at a stop, all of them at
+ * once until the stop's deadline, after which the rest are left to their
+ * records. The new touches' sender connects the client first. */
+static void *sender_main(void *arg)
+{
+    struct sender *sd = arg;
+    struct dirtimes *dt = sd->dt;
+    struct queue *qu = &dt->q[sd->q];
     struct ent *batch[BATCH];
     pthread_mutex_lock(&dt->lock);
+    if (sd->q == Q_NEW && !dt->hold)
+        connect_cluster(dt, qu);
     for (;;) {
-        while (!dt->stop && (!dt->pending || dt->hold))
-            pthread_cond_wait(&dt->cond, &dt->lock);
-        int q = first_due(dt);
-        if (q < 0)
+        while (!dt->stop && (!qu->head || !dt->connected))
+            pthread_cond_wait(&qu->cond, &dt->lock);
+        if (!qu->head)
             break;   /* stopping, nothing queued */
         int64_t now = bfs_mono_ns();
-        if (!dt->stop && dt->q[q].head->due > now) {
-            struct timespec ts = bfs_mono_after((double)(dt->q[q].head->due - now) / 1e9);
-            pthread_cond_timedwait(&dt->cond, &dt->lock, &ts);
+        if (!dt->stop && qu->head->due > now) {
+            struct timespec ts = bfs_mono_after((double)(qu->head->due - now) / 1e9);
+            pthread_cond_timedwait(&qu->cond, &dt->lock, &ts);
             continue;
         }
-        if (dt->stop && (dt->hold || bfs_mono_s() > dt->stop_deadline)) {
+        if (dt->stop && (!dt->connected || bfs_mono_s() > dt->stop_deadline)) {
+            unsigned left = 0;
+            for (; qu->head; left++)
+                free(take(dt, sd->q));
+            dt->st.left += left;
             log_warn("dirtimes: stopping: %u directories wait for their times (their records "
-                     "are sent at the next start)", dt->pending);
-            dt->st.left += dt->pending;
-            while ((q = first_due(dt)) >= 0)
-                free(take(dt, q));
+                     "are sent at the next start)", left);
             break;
         }
         size_t n = 0;
-        while (n < BATCH && (q = first_due(dt)) >= 0 && (dt->stop || dt->q[q].head->due <= now))
-            batch[n++] = take(dt, q);
+        while (n < BATCH && qu->head && (dt->stop || qu->head->due <= now))
+            batch[n++] = take(dt, sd->q);
         pthread_mutex_unlock(&dt->lock);
-        send_batch(dt, batch, n);
+        send_batch(dt, qu->calls, batch, n);
         pthread_mutex_lock(&dt->lock);
     }
     pthread_mutex_unlock(&dt->lock);
-    bfs_client_close(dt->client);
-    dt->client = NULL;
+    free(sd);
     return NULL;
 }
 
@@ -316,30 +369,75 @@ static int replay(struct dirtimes *dt)
     return 0;
 }
 
+/* Ends the senders, after the stop's sends (then nothing uses the client). */
+static void stop_senders(struct dirtimes *dt)
+{
+    pthread_mutex_lock(&dt->lock);
+    dt->stop = 1;
+    dt->stop_deadline = bfs_mono_s() + DIRTIMES_STOP_S;
+    for (int q = 0; q < NQUEUES; q++)
+        pthread_cond_broadcast(&dt->q[q].cond);
+    pthread_mutex_unlock(&dt->lock);
+    for (int q = 0; q < NQUEUES; q++)
+        if (dt->q[q].started)
+            pthread_join(dt->q[q].thread, NULL);
+    bfs_client_close(dt->client);
+    dt->client = NULL;
+}
+
+static void free_all(struct dirtimes *dt)
+{
+    for (int q = 0; q < NQUEUES; q++) {
+        while (dt->q[q].head)
+            free(take(dt, q));
+        pthread_cond_destroy(&dt->q[q].cond);
+        free(dt->q[q].calls);
+    }
+    pthread_mutex_destroy(&dt->lock);
+    free(dt->taken);
+    free(dt->down);
+    free(dt);
+}
+
 int dirtimes_start(const char *registry_dir, uint32_t nodes, struct meta_store *meta,
                    struct dirtimes **out)
 {
     struct dirtimes *dt = calloc(1, sizeof *dt);
-    if (!dt || !(dt->calls = calloc(BATCH, sizeof *dt->calls))) {
-        free(dt);
+    if (!dt)
         return -ENOMEM;
-    }
     dt->registry_dir = registry_dir;
     dt->nodes = nodes;
     dt->meta = meta;
     dt->hold = server_fault("dirtimes-hold");   /* a test of the records' replay */
     pthread_mutex_init(&dt->lock, NULL);
-    bfs_cond_init_mono(&dt->cond);
-    int rc = replay(dt);
-    if (rc == 0 && (rc = -pthread_create(&dt->thread, NULL, dirtimes_main, dt)) < 0)
-        log_error("dirtimes: cannot start its thread: %s", strerror(-rc));
+    for (int q = 0; q < NQUEUES; q++)
+        bfs_cond_init_mono(&dt->q[q].cond);
+    int rc = 0;
+    dt->down = calloc(nodes, 1);
+    for (int q = 0; q < NQUEUES && dt->down; q++)
+        if (!(dt->q[q].calls = calloc(BATCH, sizeof *dt->q[q].calls)))
+            rc = -ENOMEM;
+    if (!dt->down)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = replay(dt);
+    for (int q = 0; q < NQUEUES && rc == 0; q++) {
+        struct sender *sd = malloc(sizeof *sd);
+        if (!sd) {
+            rc = -ENOMEM;
+            break;
+        }
+        *sd = (struct sender){ dt, q };
+        if ((rc = -pthread_create(&dt->q[q].thread, NULL, sender_main, sd)) < 0) {
+            free(sd);
+            log_error("dirtimes: cannot start a thread: %s", strerror(-rc));
+            break;
+        }
+        dt->q[q].started = 1;
+    }
     if (rc < 0) {
-        for (int q; (q = first_due(dt)) >= 0;)
-            free(take(dt, q));
-        pthread_cond_destroy(&dt->cond);
-        pthread_mutex_destroy(&dt->lock);
-        free(dt->calls);
-        free(dt);
+        stop_senders(dt);
+        free_all(dt);
         return rc;
     }
     *out = dt;
@@ -350,20 +448,12 @@ void dirtimes_stop(struct dirtimes *dt)
 {
     if (!dt)
         return;
-    pthread_mutex_lock(&dt->lock);
-    dt->stop = 1;
-    dt->stop_deadline = bfs_mono_s() + DIRTIMES_STOP_S;
-    pthread_cond_signal(&dt->cond);
-    pthread_mutex_unlock(&dt->lock);
-    pthread_join(dt->thread, NULL);
+    stop_senders(dt);
     if (dirtimes_settle(dt) < 0)
         log_warn("dirtimes: the records of touches taken stay (sent again at the next start)");
     log_info("dirtimes: %llu touches of directories on other servers noted, %llu sent, "
              "%llu refused, %llu left to their records", (unsigned long long)dt->st.noted,
              (unsigned long long)dt->st.sent, (unsigned long long)dt->st.refused,
              (unsigned long long)dt->st.left);
-    pthread_cond_destroy(&dt->cond);
-    pthread_mutex_destroy(&dt->lock);
-    free(dt->calls);
-    free(dt);
+    free_all(dt);
 }

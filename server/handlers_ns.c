@@ -366,6 +366,8 @@ static void parent_after(struct server *s, struct srv_req *r, uint64_t parent)
     } else if ((r->a.flags & BFS_F_TIMES) && s->dirtimes) {
         int64_t now = bfs_wall_ns();
         int rc = dirtimes_note(s->dirtimes, parent, now);
+        if (rc == -EAGAIN)
+            return;   /* not connected to the cluster yet: the client's own NLINK */
         if (rc < 0)   /* queued all the same: only a crash before it is sent loses it */
             log_warn("directory ino %llx: cannot write down the touch it is owed: %s",
                      (unsigned long long)parent, strerror(-rc));

@@ -121,4 +121,17 @@ check "dirtimes: a parent's times owed by a server killed before it sent them re
     dirtimes_replay
 check "dirtimes: fsck clean after it" fsck_clean
 
+# A server that is gone delays the parents' times of the others at most once
+# (by its touch's 0.5 s timeout), not at every touch.
+dirtimes_gone() {
+    for p in "${CLUSTER_PIDS[@]}"; do stop_server "$p" KILL; done
+    rm -rf "$REG" "$DATA" "$DATA".*
+    start_cluster "$REG" "$DATA" 3 || return 1
+    tmo 120 "$BIN/tests/system/test_dirtimes" "$REG" gone "${CLUSTER_PIDS[2]}" >"$T/gone.out" 2>&1
+    cat "$T/gone.out"
+    grep -q '^PASS: test_gone_server_delays_only_its_own' "$T/gone.out"
+}
+check "dirtimes: a server gone delays the others' parents' times once, not at every touch" \
+    dirtimes_gone
+
 finish

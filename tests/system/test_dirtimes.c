@@ -13,12 +13,16 @@
  *         makes directory "held" with files whose entries live elsewhere; checks
  *         no other client sees its times move; prints its ctime before them
  *     test_dirtimes REGISTRY replayed CTIME   after a kill -9 and a restart of
- *         the servers without the fault: another client sees them move */
+ *         the servers without the fault: another client sees them move
+ * A server gone delays only its own touches (3 servers, PID: node 2's):
+ *     test_dirtimes REGISTRY gone PID */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../common/client.h"
 #include "../../common/clock.h"
@@ -95,6 +99,36 @@ static uint64_t nlinks_at(uint32_t node)
 {
     uint64_t counts[OP_MAX] = { 0 };
     return bfs_server_counters(c2, node, counts, OP_MAX) > OP_NLINK ? counts[OP_NLINK] : 0;
+}
+
+/* The servers take the parents' times on themselves only once each is connected
+ * to the whole cluster (the client's own NLINK before that): a create whose
+ * entry is on node n and whose parent's owner counts no NLINK by the time the
+ * create returns was taken on by n. Waits (CONNECT_S at most) until every node
+ * does so for a parent on owner. 1 if they do. */
+#define CONNECT_S 20.0
+static int servers_take_times(uint64_t dir, uint32_t owner)
+{
+    double until = bfs_mono_s() + CONNECT_S;
+    for (uint32_t n = 0; n < nodes; n++) {
+        if (n == owner)
+            continue;
+        for (;;) {
+            char f[64];
+            struct bfs_attr a;
+            do
+                snprintf(f, sizeof f, "w%u", serial++);
+            while (place_dentry(dir, f, strlen(f), nodes) != n);
+            uint64_t before = nlinks_at(owner);
+            if (bfs_create(c1, dir, f, S_IFREG | 0644, 0, 0, &a) < 0)
+                return 0;
+            if (nlinks_at(owner) == before)
+                break;
+            if (bfs_mono_s() > until)
+                return 0;
+        }
+    }
+    return 1;
 }
 
 /* Each kind of change, its entry on another server than the parent: the
@@ -187,6 +221,8 @@ static void test_burst_is_coalesced(void)
     uint32_t owner;
     uint64_t d = new_dir(&owner, NULL);
     REQUIRE(d != 0);
+    REQUIRE(servers_take_times(d, owner));
+    CHECK(c2_sees(d, ctime_of(c1, d)));   /* the warm-up's touches are in */
     uint64_t n0 = nlinks_at(owner);
     unsigned remote = 0;
     struct bfs_attr a;
@@ -220,6 +256,60 @@ static void test_burst_is_coalesced(void)
     }
     CHECK_EQ(nlinks_at(owner) - n0, remote);
     bfs_client_close(c3);
+}
+
+/* A directory in the root whose inode lives on node (its entry's server). */
+static uint64_t dir_on(uint32_t node)
+{
+    char name[64];
+    struct bfs_attr a;
+    do
+        snprintf(name, sizeof name, "on%u.%u", node, serial++);
+    while (place_dentry(BFS_ROOT_INO, name, strlen(name), nodes) != node);
+    return bfs_create(c1, BFS_ROOT_INO, name, S_IFDIR | 0755, 0, 0, &a) == 0 ? a.ino : 0;
+}
+
+/* A file made in dir, its entry on node: 0 or the error. */
+static int make_on(uint64_t dir, uint32_t node)
+{
+    char f[64];
+    struct bfs_attr a;
+    do
+        snprintf(f, sizeof f, "g%u", serial++);
+    while (place_dentry(dir, f, strlen(f), nodes) != node);
+    return bfs_create(c1, dir, f, S_IFREG | 0644, 0, 0, &a);
+}
+
+static pid_t gone_pid;
+
+/* Node 2 is killed; each round a file goes into a directory of node 2 and one
+ * into a directory of node 0, both entries on node 1: node 1 finds node 2 gone
+ * at most once (its touch there fails after its 0.5 s timeout, and the one of
+ * node 0 sent beside it waits that long); from then on node 0's times arrive
+ * as if nothing were wrong. */
+static void test_gone_server_delays_only_its_own(void)
+{
+    REQUIRE(nodes == 3);
+    uint64_t d0 = dir_on(0), d2 = dir_on(2);
+    REQUIRE(d0 && d2);
+    REQUIRE(kill(gone_pid, SIGKILL) == 0);
+    double first = 0, worst = 0;
+    for (int round = 0; round < 10; round++) {
+        CHECK_EQ(make_on(d2, 1), 0);   /* its entry is made; its parent's touch waits */
+        struct bfs_attr before;
+        REQUIRE(bfs_getattr(c2, d0, &before) == 0);
+        double t0 = bfs_mono_s();
+        CHECK_EQ(make_on(d0, 1), 0);
+        CHECK(c2_sees(d0, before.ctime_ns + 1));
+        double took = bfs_mono_s() - t0;
+        if (round == 0)
+            first = took;
+        else if (took > worst)
+            worst = took;
+    }
+    printf("  node 0's times seen by another client after %.3f s in the first round, "
+           "%.3f s at worst after it\n", first, worst);
+    CHECK(worst < 0.3);
 }
 
 static int64_t held_before;   /* "held"'s ctime before the creates */
@@ -257,9 +347,10 @@ int main(int argc, char **argv)
 {
     log_init("test_dirtimes");
     const char *mode = argc > 2 ? argv[2] : "";
-    if (argc < 2 || (argc > 2 && strcmp(mode, "held") && strcmp(mode, "replayed")) ||
-        (!strcmp(mode, "replayed") && argc != 4)) {
-        fprintf(stderr, "usage: %s REGISTRY [held | replayed CTIME]\n", argv[0]);
+    if (argc < 2 || (argc > 2 && strcmp(mode, "held") && strcmp(mode, "replayed") &&
+                     strcmp(mode, "gone")) ||
+        ((!strcmp(mode, "replayed") || !strcmp(mode, "gone")) && argc != 4)) {
+        fprintf(stderr, "usage: %s REGISTRY [held | replayed CTIME | gone PID]\n", argv[0]);
         return 2;
     }
     registry = argv[1];
@@ -271,6 +362,9 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "held") && nodes > 1) {
         RUN(test_held_touches_unsent);
         printf("%lld\n", (long long)held_before);
+    } else if (!strcmp(mode, "gone") && nodes > 1) {
+        gone_pid = (pid_t)atoi(argv[3]);
+        RUN(test_gone_server_delays_only_its_own);
     } else if (!strcmp(mode, "replayed") && nodes > 1) {
         held_before = strtoll(argv[3], NULL, 10);
         RUN(test_records_replayed);
