@@ -368,8 +368,9 @@ static void parent_after(struct server *s, struct srv_req *r, uint64_t parent)
         int rc = dirtimes_note(s->dirtimes, parent, now);
         if (rc == -EAGAIN)
             return;   /* not connected to the cluster yet: the client's own NLINK */
-        if (rc < 0)   /* queued all the same: only a crash before it is sent loses it */
-            log_warn("directory ino %llx: cannot write down the touch it is owed: %s",
+        static int warned;   /* a full disk would say it at every directory's first touch */
+        if (rc < 0 && !warned++)   /* queued all the same: only a crash before it is sent loses it */
+            log_warn("directory ino %llx: cannot write down the touch it is owed: %s (said once)",
                      (unsigned long long)parent, strerror(-rc));
         r->r.flags |= BFS_TIMES_LATER;
         r->r.stamp = (uint64_t)now;
