@@ -23,7 +23,7 @@
 #include "server_int.h"
 
 #define BUCKETS 4096            /* hash chains of the table (a power of 2) */
-#define PENDING_MAX 65536       /* directories waiting at most; more wait for their records */
+#define PENDING_MAX 65536       /* directories waiting at most; more are left to their clients */
 #define BATCH 64                /* touches sent together */
 #define RPC_TIMEOUT_S 0.5       /* one touch's wait for its owner (it takes microseconds) */
 #define CONNECT_PAUSE_S 0.2     /* between tries to connect to the cluster at start */
@@ -136,9 +136,9 @@ static int queue_touch(struct dirtimes *dt, uint64_t dir, int64_t stamp)
     if (dt->pending >= PENDING_MAX || !(e = malloc(sizeof *e))) {
         dt->st.left++;
         if (!dt->warned_full++)
-            log_warn("dirtimes: %u directories wait for their times already: directory ino %llx "
-                     "waits for its record's replay at the next start (said once)", dt->pending,
-                     (unsigned long long)dir);
+            log_warn("dirtimes: %u directories wait for their times already: more are left to "
+                     "their clients (or, from the records, to the next start) (said once)",
+                     dt->pending);
         return -ENOSPC;
     }
     uint32_t node = place_inode(dir, dt->nodes);
@@ -155,10 +155,9 @@ int dirtimes_note(struct dirtimes *dt, uint64_t dir, int64_t stamp)
     pthread_mutex_lock(&dt->lock);
     int fresh = dt->connected || dt->hold ? queue_touch(dt, dir, stamp) : -EAGAIN;
     pthread_mutex_unlock(&dt->lock);
-    if (fresh == -EAGAIN)
-        return fresh;
-    /* The window's first stamp is written down; the later ones ride on it. A
-     * table too full to queue the touch still keeps the record for the next start. */
+    if (fresh < 0)
+        return -EAGAIN;   /* not connected, or no room: the client sets them */
+    /* The window's first stamp is written down; the later ones ride on it. */
     return fresh ? meta_dirtime_put(dt->meta, dir, stamp) : 0;
 }
 
