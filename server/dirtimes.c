@@ -44,6 +44,8 @@ enum { Q_NEW, Q_RETRY, NQUEUES };   /* each in due order: new ones wait a window
 struct queue {
     struct ent *head, *tail;
     pthread_cond_t cond;        /* CLOCK_MONOTONIC: a first entry, the client, or stop */
+    struct dirtimes *dt;        /* for its sender */
+    int kind;                   /* Q_NEW or Q_RETRY */
     pthread_t thread;           /* its sender */
     int started;
     struct rpc_call *calls;     /* the sender's: BATCH of them */
@@ -122,10 +124,14 @@ static int64_t retry_due(void)
 }
 
 /* Queues a touch of dir at stamp, or merges it into the one queued (lock held):
- * 1 queued anew, 0 merged, -ENOSPC (the table full or no memory: logged once).
- * A touch of an owner found gone waits with the retries. */
+ * 1 queued anew, 0 merged, -ENOSPC (the table full or no memory: logged once),
+ * -EINVAL (dir's node is not in the cluster: a request's or a record's bad
+ * number). A touch of an owner found gone waits with the retries. */
 static int queue_touch(struct dirtimes *dt, uint64_t dir, int64_t stamp)
 {
+    uint32_t node = place_inode(dir, dt->nodes);
+    if (node >= dt->nodes)
+        return -EINVAL;
     dt->st.noted++;
     struct ent *e = *slot(dt, dir);
     if (e) {
@@ -141,7 +147,6 @@ static int queue_touch(struct dirtimes *dt, uint64_t dir, int64_t stamp)
                      dt->pending);
         return -ENOSPC;
     }
-    uint32_t node = place_inode(dir, dt->nodes);
     int q = dt->down[node] ? Q_RETRY : Q_NEW;
     *e = (struct ent){ .dir = dir, .node = node, .stamp = stamp,
                        .due = q == Q_RETRY ? retry_due()
@@ -156,7 +161,7 @@ int dirtimes_note(struct dirtimes *dt, uint64_t dir, int64_t stamp)
     int fresh = dt->connected || dt->hold ? queue_touch(dt, dir, stamp) : -EAGAIN;
     pthread_mutex_unlock(&dt->lock);
     if (fresh < 0)
-        return -EAGAIN;   /* not connected, or no room: the client sets them */
+        return -EAGAIN;   /* not connected, no room, or a bad number: the client's */
     /* The window's first stamp is written down; the later ones ride on it. */
     return fresh ? meta_dirtime_put(dt->meta, dir, stamp) : 0;
 }
@@ -296,22 +301,16 @@ static int connect_cluster(struct dirtimes *dt, struct queue *qu)
     return -ESHUTDOWN;
 }
 
-struct sender {
-    struct dirtimes *dt;
-    int q;
-};
-
 /* One queue's sender: each entry once it falls due; at a stop, all of them at
  * once until the stop's deadline, after which the rest are left to their
  * records. The new touches' sender connects the client first. */
 static void *sender_main(void *arg)
 {
-    struct sender *sd = arg;
-    struct dirtimes *dt = sd->dt;
-    struct queue *qu = &dt->q[sd->q];
+    struct queue *qu = arg;
+    struct dirtimes *dt = qu->dt;
     struct ent *batch[BATCH];
     pthread_mutex_lock(&dt->lock);
-    if (sd->q == Q_NEW && !dt->hold)
+    if (qu->kind == Q_NEW && !dt->hold)
         connect_cluster(dt, qu);
     for (;;) {
         while (!dt->stop && (!qu->head || !dt->connected))
@@ -327,7 +326,7 @@ static void *sender_main(void *arg)
         if (dt->stop && (!dt->connected || bfs_mono_s() > dt->stop_deadline)) {
             unsigned left = 0;
             for (; qu->head; left++)
-                free(take(dt, sd->q));
+                free(take(dt, qu->kind));
             dt->st.left += left;
             log_warn("dirtimes: stopping: %u directories wait for their times (their records "
                      "are sent at the next start)", left);
@@ -335,13 +334,12 @@ static void *sender_main(void *arg)
         }
         size_t n = 0;
         while (n < BATCH && qu->head && (dt->stop || qu->head->due <= now))
-            batch[n++] = take(dt, sd->q);
+            batch[n++] = take(dt, qu->kind);
         pthread_mutex_unlock(&dt->lock);
         send_batch(dt, qu->calls, batch, n);
         pthread_mutex_lock(&dt->lock);
     }
     pthread_mutex_unlock(&dt->lock);
-    free(sd);
     return NULL;
 }
 
@@ -359,7 +357,9 @@ static int replay(struct dirtimes *dt)
     }
     pthread_mutex_lock(&dt->lock);
     for (size_t i = 0; i < n; i++)
-        queue_touch(dt, d[i].dir, d[i].stamp);
+        if (queue_touch(dt, d[i].dir, d[i].stamp) == -EINVAL)
+            log_warn("dirtimes: a record for directory ino %llx, of no node of this cluster, "
+                     "skipped", (unsigned long long)d[i].dir);
     pthread_mutex_unlock(&dt->lock);
     if (n)
         log_info("dirtimes: %zu directories on other servers are owed their times from before "
@@ -409,8 +409,11 @@ int dirtimes_start(const char *registry_dir, uint32_t nodes, struct meta_store *
     dt->meta = meta;
     dt->hold = server_fault("dirtimes-hold");   /* a test of the records' replay */
     pthread_mutex_init(&dt->lock, NULL);
-    for (int q = 0; q < NQUEUES; q++)
+    for (int q = 0; q < NQUEUES; q++) {
         bfs_cond_init_mono(&dt->q[q].cond);
+        dt->q[q].dt = dt;
+        dt->q[q].kind = q;
+    }
     int rc = 0;
     dt->down = calloc(nodes, 1);
     for (int q = 0; q < NQUEUES && dt->down; q++)
@@ -421,18 +424,10 @@ int dirtimes_start(const char *registry_dir, uint32_t nodes, struct meta_store *
     if (rc == 0)
         rc = replay(dt);
     for (int q = 0; q < NQUEUES && rc == 0; q++) {
-        struct sender *sd = malloc(sizeof *sd);
-        if (!sd) {
-            rc = -ENOMEM;
-            break;
-        }
-        *sd = (struct sender){ dt, q };
-        if ((rc = -pthread_create(&dt->q[q].thread, NULL, sender_main, sd)) < 0) {
-            free(sd);
+        if ((rc = -pthread_create(&dt->q[q].thread, NULL, sender_main, &dt->q[q])) < 0)
             log_error("dirtimes: cannot start a thread: %s", strerror(-rc));
-            break;
-        }
-        dt->q[q].started = 1;
+        else
+            dt->q[q].started = 1;
     }
     if (rc < 0) {
         stop_senders(dt);

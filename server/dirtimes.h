@@ -59,7 +59,8 @@ int dirtimes_start(const char *registry_dir, uint32_t nodes, struct meta_store *
  * still queued, and only a crash before it is sent loses it). -EAGAIN, and
  * nothing queued, while the module is not connected to the cluster yet (it
  * connects once every server has registered; a server that died before that
- * keeps it waiting), or with 65,536 directories queued already: the
+ * keeps it waiting), with 65,536 directories queued already, or for a
+ * directory of no node of the cluster (a bad number in a request): the
  * client then sets the times itself. */
 int dirtimes_note(struct dirtimes *dt, uint64_t dir, int64_t stamp);
 
