@@ -123,16 +123,33 @@ void dirstash_end(struct dirstash *ds, uint64_t ino, uint64_t ticket, const stru
     pthread_mutex_unlock(&ds->lock);
 }
 
-void dirstash_seen(struct dirstash *ds, const struct bfs_attr *a)
+struct dirstash_look dirstash_look(struct dirstash *ds, uint64_t ino)
+{
+    pthread_mutex_lock(&ds->lock);
+    struct slot *s = slot_of(ds, ino);
+    struct dirstash_look look = { s->ino, ds->epoch, s->gen };
+    pthread_mutex_unlock(&ds->lock);
+    return look;
+}
+
+void dirstash_seen(struct dirstash *ds, struct dirstash_look look, const struct bfs_attr *a)
 {
     if (ds->ttl_ns == 0)
         return;
     int64_t now = bfs_mono_ns();
     pthread_mutex_lock(&ds->lock);
-    struct slot *s = claim(ds, a->ino);
+    struct slot *s = slot_of(ds, a->ino);
+    /* A change of the directory since the look claimed the slot for it or
+     * moved its generation (unless it brought its attributes, which the ctime
+     * check below then sees), and one still running keeps it busy: either may
+     * be missing from the answer. */
+    bool calm = look.epoch == ds->epoch && s->ino == look.ino && s->gen == look.gen &&
+                s->busy == 0;
+    if (calm)
+        s = claim(ds, a->ino);
     /* An answer older than what the slot knows (a change that ended while it
      * was on its way) does not replace it. */
-    if (!s->known || s->epoch != ds->epoch || a->ctime_ns > s->attr.ctime_ns) {
+    if (calm && (!s->known || s->epoch != ds->epoch || a->ctime_ns > s->attr.ctime_ns)) {
         s->attr = *a;
         s->known = true;
         s->kept = false;

@@ -55,9 +55,17 @@ uint64_t dirstash_begin(struct dirstash *ds, uint64_t ino);
  * are kept on top of the copy last kept or seen, if that is still valid and no
  * other change of the directory ran meanwhile, without making the copy younger. */
 void dirstash_end(struct dirstash *ds, uint64_t ino, uint64_t ticket, const struct bfs_attr *a);
-/* Directory a->ino as a server just told it (a GETATTR): the copy times-only
- * changes build on, valid for the ttl from now. Not kept for a GETATTR. */
-void dirstash_seen(struct dirstash *ds, const struct bfs_attr *a);
+/* Before a GETATTR of ino is sent: what dirstash_seen checks its answer against. */
+struct dirstash_look {
+    uint64_t ino;       /* of the slot ino would use, then */
+    uint32_t epoch, gen;
+};
+struct dirstash_look dirstash_look(struct dirstash *ds, uint64_t ino);
+/* Directory a->ino as a server just told it (the GETATTR that took look): the
+ * copy times-only changes build on, valid for the ttl from now. Not kept for a
+ * GETATTR. Taken only if no change of the directory by this mount ran while it
+ * was asked (its answer might predate that change). */
+void dirstash_seen(struct dirstash *ds, struct dirstash_look look, const struct bfs_attr *a);
 /* A change of ino whose result is not known here: whatever is kept goes. */
 void dirstash_forget(struct dirstash *ds, uint64_t ino);
 /* Every directory (a rename or rmdir may change an inode the daemon cannot name). */

@@ -72,9 +72,11 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct bfs_attr a;
     /* A directory this mount just changed: its server said what it left. */
     int rc = 0;
-    if (!dirstash_take(fs->dstash, ino, &a) && (rc = bfs_getattr(fs->client, ino, &a)) == 0 &&
-        S_ISDIR(a.mode))
-        dirstash_seen(fs->dstash, &a);
+    if (!dirstash_take(fs->dstash, ino, &a)) {
+        struct dirstash_look look = dirstash_look(fs->dstash, ino);
+        if ((rc = bfs_getattr(fs->client, ino, &a)) == 0 && S_ISDIR(a.mode))
+            dirstash_seen(fs->dstash, look, &a);
+    }
     if (rc < 0) {
         reply_fail(req, "getattr", ino, NULL, inode_rc(rc));
         return;

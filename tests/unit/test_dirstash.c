@@ -168,7 +168,7 @@ static void test_times_only(void)
     REQUIRE(ds);
     struct bfs_attr out, seen = dir_at(5, 100, 3), full = dir_at(5, 400, 4);
     CHECK(!change_answers(ds, times_only(200), &out));   /* nothing known to build on */
-    dirstash_seen(ds, &seen);
+    dirstash_seen(ds, dirstash_look(ds, 5), &seen);
     CHECK(!dirstash_take(ds, 5, &out));                   /* seen is not kept */
     CHECK(change_answers(ds, times_only(200), &out) && out.nlink == 3 && out.ctime_ns == 200 &&
           out.mtime_ns == 200 && out.ino == 5);
@@ -186,8 +186,25 @@ static void test_times_only(void)
     CHECK(change_answers(ds, full, &out) && out.ctime_ns == 400 && out.nlink == 4);
     /* An answer older than what is known does not replace it. */
     struct bfs_attr old = dir_at(5, 350, 2);
-    dirstash_seen(ds, &old);
+    dirstash_seen(ds, dirstash_look(ds, 5), &old);
     CHECK(change_answers(ds, times_only(500), &out) && out.nlink == 4 && out.ctime_ns == 500);
+    /* An answer asked for before a change that ran meanwhile is not taken:
+     * it may predate the change (a forget, one in flight, one that claimed
+     * the slot). */
+    dirstash_forget(ds, 5);
+    struct dirstash_look look = dirstash_look(ds, 5);
+    dirstash_forget(ds, 5);                               /* a chmod, meanwhile */
+    struct bfs_attr later = dir_at(5, 900, 2);
+    dirstash_seen(ds, look, &later);
+    CHECK(!change_answers(ds, times_only(950), &out));
+    look = dirstash_look(ds, 5);
+    uint64_t tb = dirstash_begin(ds, 5);                  /* one still running */
+    dirstash_seen(ds, look, &later);
+    dirstash_end(ds, 5, tb, NULL);
+    CHECK(!change_answers(ds, times_only(950), &out));
+    look = dirstash_look(ds, 5);
+    dirstash_seen(ds, look, &later);                      /* none: taken */
+    CHECK(change_answers(ds, times_only(950), &out) && out.ctime_ns == 950);
     /* A forget (a setattr, an xattr) leaves nothing to build on. */
     dirstash_forget(ds, 5);
     CHECK(!change_answers(ds, times_only(600), &out));
@@ -196,7 +213,7 @@ static void test_times_only(void)
     /* The copy is as old as what it was built on. */
     ds = dirstash_new(64, 0.06);
     REQUIRE(ds);
-    dirstash_seen(ds, &seen);
+    dirstash_seen(ds, dirstash_look(ds, 5), &seen);
     nap_ms(30);
     CHECK(change_answers(ds, times_only(200), &out) && out.ctime_ns == 200);
     nap_ms(45);                                           /* 75 ms after it was seen */
@@ -205,7 +222,7 @@ static void test_times_only(void)
     /* With no attr_timeout nothing is seen either. */
     ds = dirstash_new(64, 0);
     REQUIRE(ds);
-    dirstash_seen(ds, &seen);
+    dirstash_seen(ds, dirstash_look(ds, 5), &seen);
     CHECK(!change_answers(ds, times_only(200), &out));
     dirstash_free(ds);
 }
